@@ -1,0 +1,119 @@
+//! Message encoding for both [`Encoding`]s.
+//!
+//! Generated code names a codec per method side: [`Proto<T>`] for a prost
+//! message, [`Void`] where the .proto says `nrpc.Void` (the Rust side sees
+//! `()`). JSON follows the protobuf JSON mapping through the message's
+//! descriptor, registered by generated code with [`register_descriptors`].
+
+use std::marker::PhantomData;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor};
+
+use crate::wire::Encoding;
+use crate::Status;
+
+/// Encodes and decodes one message type.
+pub trait Codec: Send + Sync + 'static {
+    /// The Rust value the user sees.
+    type Item: Send + 'static;
+    /// Encodes a value.
+    fn encode(item: &Self::Item, encoding: Encoding) -> Result<Bytes, Status>;
+    /// Decodes a value; a failure is an `INVALID_ARGUMENT` status for
+    /// requests and an `INTERNAL` one for replies (decided by the caller).
+    fn decode(payload: Bytes, encoding: Encoding) -> Result<Self::Item, String>;
+}
+
+/// Codec for a prost message type.
+pub struct Proto<T>(PhantomData<fn() -> T>);
+
+/// Codec for `nrpc.Void`: `()` in Rust, an empty body (protobuf) or `{}`
+/// (JSON) on the wire.
+pub struct Void;
+
+fn descriptor<T: prost::Name>() -> Result<MessageDescriptor, String> {
+    DescriptorPool::global()
+        .get_message_by_name(&T::full_name())
+        .ok_or_else(|| format!("no descriptor registered for {}: JSON unavailable", T::full_name()))
+}
+
+impl<T> Codec for Proto<T>
+where
+    T: prost::Message + prost::Name + Default + Send + 'static,
+{
+    type Item = T;
+
+    fn encode(item: &T, encoding: Encoding) -> Result<Bytes, Status> {
+        match encoding {
+            Encoding::Protobuf => Ok(Bytes::from(item.encode_to_vec())),
+            Encoding::Json => {
+                let desc = descriptor::<T>().map_err(Status::internal)?;
+                let mut dynamic = DynamicMessage::new(desc);
+                dynamic
+                    .transcode_from(item)
+                    .map_err(|e| Status::internal(format!("JSON encoding failed: {e}")))?;
+                serde_json::to_vec(&dynamic)
+                    .map(Bytes::from)
+                    .map_err(|e| Status::internal(format!("JSON encoding failed: {e}")))
+            }
+        }
+    }
+
+    fn decode(payload: Bytes, encoding: Encoding) -> Result<T, String> {
+        match encoding {
+            Encoding::Protobuf => T::decode(payload).map_err(|e| e.to_string()),
+            Encoding::Json => {
+                let desc = descriptor::<T>()?;
+                let mut de = serde_json::Deserializer::from_slice(&payload);
+                let dynamic = DynamicMessage::deserialize(desc, &mut de)
+                    .and_then(|m| de.end().map(|()| m))
+                    .map_err(|e| e.to_string())?;
+                dynamic.transcode_to::<T>().map_err(|e| e.to_string())
+            }
+        }
+    }
+}
+
+impl Codec for Void {
+    type Item = ();
+
+    fn encode(_: &(), encoding: Encoding) -> Result<Bytes, Status> {
+        Ok(match encoding {
+            Encoding::Protobuf => Bytes::new(),
+            Encoding::Json => Bytes::from_static(b"{}"),
+        })
+    }
+
+    fn decode(payload: Bytes, encoding: Encoding) -> Result<(), String> {
+        match encoding {
+            // Unknown fields are skipped, as for any protobuf message.
+            Encoding::Protobuf => prost::Message::decode(payload)
+                .map(|crate::proto::Void {}| ())
+                .map_err(|e: prost::DecodeError| e.to_string()),
+            Encoding::Json if payload.is_empty() => Ok(()),
+            Encoding::Json => match serde_json::from_slice::<serde_json::Value>(&payload) {
+                Ok(serde_json::Value::Object(_)) => Ok(()),
+                Ok(other) => Err(format!("expected a JSON object, got {other}")),
+                Err(e) => Err(e.to_string()),
+            },
+        }
+    }
+}
+
+static REGISTERED: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
+/// Adds an encoded `FileDescriptorSet` to the global descriptor pool once
+/// (generated clients and servers call this so JSON encoding can find
+/// their messages).
+pub fn register_descriptors(file_descriptor_set: &'static [u8]) {
+    let key = file_descriptor_set.as_ptr() as usize;
+    let mut done = REGISTERED.lock().unwrap_or_else(|e| e.into_inner());
+    if done.contains(&key) {
+        return;
+    }
+    done.push(key);
+    if let Err(e) = DescriptorPool::decode_global_file_descriptor_set(file_descriptor_set) {
+        tracing::warn!("nrpc: could not register descriptors, JSON encoding unavailable: {e}");
+    }
+}

@@ -1,0 +1,213 @@
+//! Payload framing: encodings and the error reply format.
+//!
+//! A success reply is the plain encoding of the output message. An error
+//! reply is `0x00` + encoded `nrpc.Error` in protobuf, or
+//! `{"__error__":<Error as JSON>}` in JSON. A valid protobuf message never
+//! starts with `0x00` (field number 0 does not exist), so the first byte
+//! decides.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use prost::Message as _;
+
+use crate::proto;
+use crate::status::{Code, NrpcErrorType, Status};
+
+/// How message payloads are encoded; chosen by the subject's last token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum Encoding {
+    /// Protobuf binary encoding (no suffix, or `.protobuf`).
+    #[default]
+    Protobuf,
+    /// Protobuf JSON mapping (`.json` suffix).
+    Json,
+}
+
+impl Encoding {
+    /// The subject suffix a client appends (`None` for protobuf, as Go does).
+    pub fn subject_suffix(self) -> Option<&'static str> {
+        match self {
+            Encoding::Protobuf => None,
+            Encoding::Json => Some("json"),
+        }
+    }
+}
+
+const JSON_ERROR_PREFIX: &[u8] = b"{\"__error__\":";
+
+/// An nRPC error as it travels in a reply payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorFrame {
+    /// The nRPC error type.
+    pub kind: NrpcErrorType,
+    /// The message text.
+    pub message: String,
+    /// Items sent, for `EOS`.
+    pub msg_count: u32,
+}
+
+impl ErrorFrame {
+    /// The frame for a status.
+    pub fn from_status(status: &Status) -> Self {
+        Self {
+            kind: status.code().nrpc_type(),
+            message: status.message().to_owned(),
+            msg_count: 0,
+        }
+    }
+
+    /// Encodes the frame as an error reply payload.
+    pub fn encode(&self, encoding: Encoding) -> Bytes {
+        match encoding {
+            Encoding::Protobuf => {
+                let msg = proto::Error {
+                    r#type: self.kind as i32,
+                    message: self.message.clone(),
+                    msg_count: self.msg_count,
+                };
+                let mut buf = BytesMut::with_capacity(1 + msg.encoded_len());
+                buf.put_u8(0);
+                // Encoding into a buffer with enough capacity cannot fail.
+                let _ = msg.encode(&mut buf);
+                buf.freeze()
+            }
+            Encoding::Json => {
+                // Protobuf JSON mapping: default values are omitted.
+                let mut inner = serde_json::Map::new();
+                if self.kind != NrpcErrorType::Client {
+                    inner.insert("type".into(), self.kind.as_str().into());
+                }
+                if !self.message.is_empty() {
+                    inner.insert("message".into(), self.message.clone().into());
+                }
+                if self.msg_count != 0 {
+                    inner.insert("msgCount".into(), self.msg_count.into());
+                }
+                let mut out = JSON_ERROR_PREFIX.to_vec();
+                out.extend_from_slice(serde_json::Value::Object(inner).to_string().as_bytes());
+                out.push(b'}');
+                Bytes::from(out)
+            }
+        }
+    }
+
+    /// Splits a reply payload into an error frame, or `None` if it is a
+    /// regular message. A payload that claims to be an error but does not
+    /// decode is an error of its own.
+    pub fn decode(encoding: Encoding, payload: &[u8]) -> Result<Option<Self>, Status> {
+        match encoding {
+            Encoding::Protobuf => {
+                if payload.first() != Some(&0) {
+                    return Ok(None);
+                }
+                let msg = proto::Error::decode(&payload[1..]).map_err(|e| {
+                    Status::internal(format!("undecodable nRPC error reply: {e}"))
+                })?;
+                Ok(Some(Self {
+                    kind: NrpcErrorType::from_i32(msg.r#type),
+                    message: msg.message,
+                    msg_count: msg.msg_count,
+                }))
+            }
+            Encoding::Json => {
+                if !payload.starts_with(JSON_ERROR_PREFIX) {
+                    return Ok(None);
+                }
+                let bad = |e: String| Status::internal(format!("undecodable nRPC error reply: {e}"));
+                let value: serde_json::Value =
+                    serde_json::from_slice(payload).map_err(|e| bad(e.to_string()))?;
+                let inner = value
+                    .get("__error__")
+                    .and_then(|v| v.as_object())
+                    .ok_or_else(|| bad("`__error__` is not an object".into()))?;
+                let kind = match inner.get("type") {
+                    None => NrpcErrorType::Client,
+                    Some(serde_json::Value::String(s)) => NrpcErrorType::from_name(s),
+                    Some(serde_json::Value::Number(n)) => {
+                        NrpcErrorType::from_i32(n.as_i64().unwrap_or(1) as i32)
+                    }
+                    Some(other) => return Err(bad(format!("bad error type {other}"))),
+                };
+                let message = inner
+                    .get("message")
+                    .and_then(|m| m.as_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                let msg_count = inner
+                    .get("msgCount")
+                    .and_then(|c| c.as_u64().or_else(|| c.as_str()?.parse().ok()))
+                    .unwrap_or(0) as u32;
+                Ok(Some(Self {
+                    kind,
+                    message,
+                    msg_count,
+                }))
+            }
+        }
+    }
+
+    /// The status this frame stands for; `code` (from the `Nrpc-Code`
+    /// header) wins over the nRPC type when present.
+    pub fn into_status(self, code: Option<Code>) -> Status {
+        let code = code.unwrap_or_else(|| Code::from_nrpc_type(self.kind));
+        Status::new(code, self.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(kind: NrpcErrorType, message: &str) -> ErrorFrame {
+        ErrorFrame {
+            kind,
+            message: message.into(),
+            msg_count: 0,
+        }
+    }
+
+    #[test]
+    fn protobuf_error_bytes_match_nrpc() {
+        let b = frame(NrpcErrorType::Server, "Some error").encode(Encoding::Protobuf);
+        assert_eq!(
+            &b[..],
+            b"\x00\x08\x01\x12\x0aSome error",
+            "SERVER error must be 00 08 01 12 0a ..."
+        );
+        let b = frame(NrpcErrorType::Client, "anerror").encode(Encoding::Protobuf);
+        assert_eq!(&b[..], b"\x00\x12\x07anerror");
+        let eos = ErrorFrame {
+            kind: NrpcErrorType::Eos,
+            message: String::new(),
+            msg_count: 3,
+        };
+        assert_eq!(&eos.encode(Encoding::Protobuf)[..], b"\x00\x08\x03\x18\x03");
+    }
+
+    #[test]
+    fn json_error_matches_nrpc() {
+        let b = frame(NrpcErrorType::Server, "Some error").encode(Encoding::Json);
+        let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+        assert!(b.starts_with(b"{\"__error__\":"));
+        assert_eq!(
+            v,
+            serde_json::json!({"__error__": {"type": "SERVER", "message": "Some error"}})
+        );
+        let b = frame(NrpcErrorType::Client, "anerror").encode(Encoding::Json);
+        assert_eq!(&b[..], br#"{"__error__":{"message":"anerror"}}"#);
+    }
+
+    #[test]
+    fn decodes_what_it_encodes_and_go_variants() {
+        for enc in [Encoding::Protobuf, Encoding::Json] {
+            let f = frame(NrpcErrorType::ServerTooBusy, "busy");
+            assert_eq!(ErrorFrame::decode(enc, &f.encode(enc)).unwrap(), Some(f));
+        }
+        // Go may put a space after the colon inside the object.
+        let go = br#"{"__error__":{"type": "EOS", "msgCount": 3}}"#;
+        let f = ErrorFrame::decode(Encoding::Json, go).unwrap().unwrap();
+        assert_eq!((f.kind, f.msg_count), (NrpcErrorType::Eos, 3));
+        assert_eq!(ErrorFrame::decode(Encoding::Json, b"{\"a\":1}").unwrap(), None);
+        assert_eq!(ErrorFrame::decode(Encoding::Protobuf, b"\x08\x01").unwrap(), None);
+        assert!(ErrorFrame::decode(Encoding::Protobuf, b"\x00\xff").is_err());
+    }
+}
