@@ -101,18 +101,18 @@ impl Codec for Void {
     }
 }
 
-static REGISTERED: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+static REGISTERED: Mutex<Vec<&'static [u8]>> = Mutex::new(Vec::new());
 
 /// Adds an encoded `FileDescriptorSet` to the global descriptor pool once
 /// (generated clients and servers call this so JSON encoding can find
 /// their messages).
 pub fn register_descriptors(file_descriptor_set: &'static [u8]) {
-    let key = file_descriptor_set.as_ptr() as usize;
     let mut done = REGISTERED.lock().unwrap_or_else(|e| e.into_inner());
-    if done.contains(&key) {
+    // Compared by content: each generated constructor includes the file.
+    if done.contains(&file_descriptor_set) {
         return;
     }
-    done.push(key);
+    done.push(file_descriptor_set);
     if let Err(e) = DescriptorPool::decode_global_file_descriptor_set(file_descriptor_set) {
         tracing::warn!("nrpc: could not register descriptors, JSON encoding unavailable: {e}");
     }

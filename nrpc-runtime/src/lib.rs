@@ -34,7 +34,7 @@ pub use wire::Encoding;
 pub mod codegen {
     pub use crate::client::{CallError, CallOptions, Connection, Response, ServiceClient};
     pub use crate::codec::{register_descriptors, Proto, Void};
-    pub use crate::server::{unary, Call, Reply, Request, Service};
+    pub use crate::server::{unary, unimplemented, Call, Reply, Request, Service};
     pub use crate::status::Status;
     pub use crate::wire::{Encoding, InvalidToken, MethodKind, MethodSpec, ServiceSpec};
     pub use futures::future::BoxFuture;

@@ -152,6 +152,15 @@ where
     })
 }
 
+/// Answers a call of a method this server does not implement (a call
+/// kind the generated adapter does not serve).
+pub fn unimplemented(call: Call) -> BoxFuture<'static, Result<Reply, Status>> {
+    let ctx = &call.context;
+    let name = ctx.spec.methods.get(ctx.method).map_or("?", |m| m.name);
+    let status = Status::unimplemented(format!("method {name} is not served by this server"));
+    Box::pin(std::future::ready(Err(status)))
+}
+
 /// Errors from [`Server::serve`].
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {

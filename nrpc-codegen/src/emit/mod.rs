@@ -1,0 +1,155 @@
+//! The one emitter: a [`Service`] model becomes Rust tokens. Both front
+//! ends (the .proto adapter and `#[nats_service]`) call [`service`].
+//!
+//! Generated code names only `::nrpc_runtime::codegen` (and the message
+//! types), so it keeps compiling when the runtime's dependencies move.
+
+mod client;
+mod server;
+
+use heck::{ToShoutySnakeCase, ToSnakeCase};
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote};
+
+use crate::model::{MessageType, Method, MethodKind, Service};
+
+/// Which sides to emit.
+#[derive(Debug, Clone, Copy)]
+pub struct Sides {
+    /// Emit the `<snake>_client` module.
+    pub client: bool,
+    /// Emit the `<snake>_server` module.
+    pub server: bool,
+}
+
+/// Emits the spec static, the client module and the server module of `svc`.
+pub fn service(svc: &Service, sides: Sides) -> TokenStream {
+    let spec = spec(svc);
+    let client = sides.client.then(|| client::emit(svc)).unwrap_or_default();
+    let server = sides.server.then(|| server::emit(svc)).unwrap_or_default();
+    quote! { #spec #client #server }
+}
+
+/// Formats tokens as a readable Rust file.
+pub fn pretty(tokens: TokenStream) -> Result<String, syn::Error> {
+    Ok(prettyplease::unparse(&syn::parse2(tokens)?))
+}
+
+/// The identifier of the `ServiceSpec` static, e.g. `GREETER_SPEC`.
+pub(crate) fn spec_ident(svc: &Service) -> Ident {
+    format_ident!("{}_SPEC", svc.name.to_shouty_snake_case())
+}
+
+fn spec(svc: &Service) -> TokenStream {
+    let ident = spec_ident(svc);
+    let full_name = &svc.full_name;
+    let pkg = &svc.package_subject;
+    let pkg_params = &svc.package_params;
+    let svc_subject = &svc.service_subject;
+    let svc_params = &svc.service_params;
+    let methods = svc.methods.iter().map(|m| {
+        let name = &m.name;
+        let subject = &m.subject;
+        let params = &m.params;
+        let polling = m.polling;
+        let kind = format_ident!(
+            "{}",
+            match m.kind {
+                MethodKind::Unary => "Unary",
+                MethodKind::NoReply => "NoReply",
+                MethodKind::NoRequest => "NoRequest",
+                MethodKind::StreamedReply => "StreamedReply",
+            }
+        );
+        quote! {
+            ::nrpc_runtime::codegen::MethodSpec {
+                name: #name,
+                subject: #subject,
+                params: &[#(#params),*],
+                kind: ::nrpc_runtime::codegen::MethodKind::#kind,
+                polling: #polling,
+            }
+        }
+    });
+    let doc = format!(" Subjects and methods of `{full_name}`.");
+    quote! {
+        #[doc = #doc]
+        pub static #ident: ::nrpc_runtime::codegen::ServiceSpec = ::nrpc_runtime::codegen::ServiceSpec {
+            name: #full_name,
+            package_subject: #pkg,
+            package_params: &[#(#pkg_params),*],
+            service_subject: #svc_subject,
+            service_params: &[#(#svc_params),*],
+            methods: &[#(#methods),*],
+        };
+    }
+}
+
+/// `#[doc]` attributes for documentation lines.
+fn docs(lines: &[String]) -> TokenStream {
+    let lines = lines.iter().map(|l| {
+        let l = if l.starts_with(' ') || l.is_empty() {
+            l.clone()
+        } else {
+            format!(" {l}")
+        };
+        quote! { #[doc = #l] }
+    });
+    quote! { #(#lines)* }
+}
+
+/// An identifier, raw if it is a keyword.
+fn ident(name: &str) -> Ident {
+    let name = name.strip_prefix("r#").unwrap_or(name);
+    syn::parse_str::<Ident>(name).unwrap_or_else(|_| Ident::new_raw(name, Span::call_site()))
+}
+
+/// The type path of a message as seen from a module nested one level below
+/// where the service is generated.
+fn nested_type(ty: &MessageType) -> TokenStream {
+    match ty {
+        MessageType::Void => quote! { () },
+        MessageType::Message(path) => {
+            let path = if path.starts_with("::") || path.starts_with("crate::") || path == "()" {
+                path.clone()
+            } else {
+                format!("super::{path}")
+            };
+            // Front ends hand over valid Rust paths.
+            syn::parse_str::<syn::Type>(&path)
+                .map(|t| quote! { #t })
+                .unwrap_or_else(|e| syn::Error::new(Span::call_site(), e).to_compile_error())
+        }
+    }
+}
+
+/// The runtime codec that encodes a message type.
+fn codec(ty: &MessageType) -> TokenStream {
+    match ty {
+        MessageType::Void => quote! { ::nrpc_runtime::codegen::Void },
+        MessageType::Message(_) => {
+            let t = nested_type(ty);
+            quote! { ::nrpc_runtime::codegen::Proto<#t> }
+        }
+    }
+}
+
+/// Methods the emitter generates calls for (other kinds come with later
+/// runtime support; their subjects are still in the spec).
+fn callable(m: &Method) -> bool {
+    m.kind == MethodKind::Unary
+}
+
+fn module_ident(svc: &Service, side: &str) -> Ident {
+    format_ident!("{}_{}", svc.name.to_snake_case(), side)
+}
+
+/// Registers the descriptor set for JSON, if the service has one.
+fn register_descriptors(svc: &Service) -> TokenStream {
+    match &svc.descriptor_set_file {
+        Some(file) => quote! {
+            ::nrpc_runtime::codegen::register_descriptors(include_bytes!(#file));
+        },
+        None => quote! {},
+    }
+}

@@ -1,0 +1,112 @@
+//! The `<snake>_server` module: the trait users implement and the adapter
+//! the runtime serves.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::{callable, codec, docs, ident, module_ident, nested_type, register_descriptors, spec_ident};
+use crate::model::Service;
+
+pub(super) fn emit(svc: &Service) -> TokenStream {
+    let module = module_ident(svc, "server");
+    let trait_name = format_ident!("{}", svc.name);
+    let adapter = format_ident!("{}Server", svc.name);
+    let spec = spec_ident(svc);
+    let register = register_descriptors(svc);
+    let full_name = &svc.full_name;
+
+    let callable_methods: Vec<_> = svc.methods.iter().enumerate().filter(|(_, m)| callable(m)).collect();
+
+    let trait_methods = callable_methods.iter().map(|(_, m)| {
+        let name = ident(&m.rust_name);
+        let method_docs = docs(&m.docs);
+        let input = nested_type(&m.input);
+        let output = nested_type(&m.output);
+        quote! {
+            #method_docs
+            fn #name(
+                &self,
+                request: ::nrpc_runtime::codegen::Request<#input>,
+            ) -> impl ::nrpc_runtime::codegen::Future<
+                Output = Result<::nrpc_runtime::codegen::Response<#output>, ::nrpc_runtime::codegen::Status>,
+            > + Send;
+        }
+    });
+
+    let arms = callable_methods.iter().map(|(index, m)| {
+        let name = ident(&m.rust_name);
+        let req_codec = codec(&m.input);
+        let resp_codec = codec(&m.output);
+        quote! {
+            #index => ::nrpc_runtime::codegen::unary::<#req_codec, #resp_codec, _, _>(
+                call,
+                move |request| async move { inner.#name(request).await },
+            ),
+        }
+    });
+
+    let clone_inner = if callable_methods.is_empty() {
+        quote! {}
+    } else {
+        quote! { let inner = self.inner.clone(); }
+    };
+    let module_doc = format!(" Server side of `{full_name}`.");
+    let trait_doc = format!(" The methods of `{full_name}`; serve an implementation with [`{adapter}`].");
+    let svc_docs = docs(&svc.docs);
+    quote! {
+        #[doc = #module_doc]
+        pub mod #module {
+            #[doc = #trait_doc]
+            #[doc = ""]
+            #svc_docs
+            pub trait #trait_name: Send + Sync + 'static {
+                #(#trait_methods)*
+            }
+
+            /// Adapter that lets an `nrpc_runtime::Server` serve the trait.
+            #[derive(Debug)]
+            pub struct #adapter<T> {
+                inner: ::nrpc_runtime::codegen::Arc<T>,
+            }
+
+            impl<T: #trait_name> #adapter<T> {
+                /// Wraps an implementation.
+                pub fn new(inner: T) -> Self {
+                    Self::from_arc(::nrpc_runtime::codegen::Arc::new(inner))
+                }
+
+                /// Wraps a shared implementation.
+                pub fn from_arc(inner: ::nrpc_runtime::codegen::Arc<T>) -> Self {
+                    #register
+                    Self { inner }
+                }
+
+                /// The wrapped implementation.
+                pub fn get_ref(&self) -> &T {
+                    &self.inner
+                }
+            }
+
+            impl<T: #trait_name> ::nrpc_runtime::codegen::Service for #adapter<T> {
+                fn spec(&self) -> &'static ::nrpc_runtime::codegen::ServiceSpec {
+                    &super::#spec
+                }
+
+                fn call(
+                    &self,
+                    method: usize,
+                    call: ::nrpc_runtime::codegen::Call,
+                ) -> ::nrpc_runtime::codegen::BoxFuture<
+                    'static,
+                    Result<::nrpc_runtime::codegen::Reply, ::nrpc_runtime::codegen::Status>,
+                > {
+                    #clone_inner
+                    match method {
+                        #(#arms)*
+                        _ => ::nrpc_runtime::codegen::unimplemented(call),
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! Code generation for nrpc: typed NATS clients and servers from `.proto`
+//! services, wire-compatible with nRPC.
+//!
+//! Use it from a service crate's `build.rs`:
+//!
+//! ```no_run
+//! // build.rs
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     nrpc_codegen::configure().compile_protos(&["proto/helloworld.proto"], &["proto"])?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! and include the generated file per proto package:
+//!
+//! ```ignore
+//! pub mod helloworld {
+//!     include!(concat!(env!("OUT_DIR"), "/helloworld.rs"));
+//! }
+//! ```
+//!
+//! `.proto` files are parsed in Rust (protox): no `protoc` is needed, and
+//! `import "nrpc/nrpc.proto";` (or Go's `import "nrpc.proto";`) resolves to
+//! the copy shipped with this crate.
+//!
+//! The [`model`] and [`emit`] modules are the generator's core, shared with
+//! the `#[nats_service]` front end; the `.proto` front end is behind the
+//! default `proto` feature.
+#![warn(missing_docs, unreachable_pub)]
+
+pub mod emit;
+pub mod model;
+#[cfg(feature = "proto")]
+mod proto;
+
+#[cfg(feature = "proto")]
+pub use proto::{configure, Builder, Error, PackageSubjectFallback};
+
+/// The `nrpc/nrpc.proto` this crate ships (options, Error, Void, …).
+pub const NRPC_PROTO: &str = include_str!("../../proto/nrpc/nrpc.proto");

@@ -1,0 +1,7 @@
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    nrpc_codegen::configure().compile_protos(
+        &["../proto/helloworld.proto", "../proto/alloptions.proto", "../proto/greeter.proto"],
+        &["../proto"],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! Code generated from the fixture protos, and the small pieces every
+//! integration test needs: a real nats-server and connections to it.
+
+#![allow(missing_docs)]
+
+use std::future::Future;
+use std::time::Duration;
+
+pub use nats_harness::NatsServer;
+
+/// `proto/helloworld.proto` (Go's helloworld: no package prefix).
+pub mod helloworld {
+    include!(concat!(env!("OUT_DIR"), "/helloworld.rs"));
+}
+
+/// `proto/alloptions.proto` (every nRPC option).
+pub mod alloptions {
+    include!(concat!(env!("OUT_DIR"), "/main.rs"));
+}
+
+/// `proto/greeter.proto`.
+pub mod greeter {
+    include!(concat!(env!("OUT_DIR"), "/greeter.v1.rs"));
+}
+
+/// Generous bound for waiting on events: CI machines may be loaded.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Starts a nats-server, panicking with the harness's message if it cannot.
+pub fn nats_server() -> NatsServer {
+    NatsServer::start().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A plain NATS client of `server`.
+pub async fn nats(server: &NatsServer) -> async_nats::Client {
+    async_nats::connect(server.url()).await.unwrap_or_else(|e| panic!("connect: {e}"))
+}
+
+/// An nrpc connection to `server`.
+pub async fn connection(server: &NatsServer) -> nrpc_runtime::Connection {
+    nrpc_runtime::Connection::new(nats(server).await)
+        .await
+        .unwrap_or_else(|e| panic!("inbox subscription: {e}"))
+}
+
+/// Awaits `fut`, failing the test if it takes longer than [`PATIENCE`].
+pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
+    tokio::time::timeout(PATIENCE, fut)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: nothing happened within {PATIENCE:?}"))
+}
+
+use greeter::greeter_server::Greeter;
+use greeter::{EchoMessage, FailRequest, HelloReply, HelloRequest};
+use nrpc_runtime::{Code, Request, Response, Status};
+use tokio::sync::{mpsc, Semaphore};
+
+/// What the test greeter reports to the test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A handler for `name` started.
+    Started(String),
+    /// A handler saw its cancellation token fire.
+    Cancelled(String),
+}
+
+/// `greeter.v1.Greeter` for tests. Names steer it: `panic` panics, `wait…`
+/// blocks until the test adds a permit to `gate`, `forever…` waits until
+/// cancelled; everything else is greeted at once.
+pub struct TestGreeter {
+    /// Identifies the instance in replies (header `Instance`).
+    pub instance: String,
+    /// Handlers report here.
+    pub events: mpsc::UnboundedSender<Event>,
+    /// Permits release `wait…` handlers.
+    pub gate: std::sync::Arc<Semaphore>,
+}
+
+impl TestGreeter {
+    /// A greeter and the receiving end of its events.
+    pub fn new(instance: &str) -> (Self, mpsc::UnboundedReceiver<Event>) {
+        let (events, rx) = mpsc::unbounded_channel();
+        let greeter = Self {
+            instance: instance.to_owned(),
+            events,
+            gate: std::sync::Arc::new(Semaphore::new(0)),
+        };
+        (greeter, rx)
+    }
+}
+
+impl Greeter for TestGreeter {
+    async fn say_hello(&self, request: Request<HelloRequest>) -> Result<Response<HelloReply>, Status> {
+        let name = request.get_ref().name.clone();
+        let _ = self.events.send(Event::Started(name.clone()));
+        if name == "panic" {
+            panic!("asked to panic");
+        }
+        if name.starts_with("wait") {
+            let permit = self.gate.acquire().await.map_err(|_| Status::internal("gate closed"))?;
+            permit.forget();
+        }
+        if name.starts_with("forever") {
+            request.cancellation().cancelled().await;
+            let _ = self.events.send(Event::Cancelled(name.clone()));
+            return Err(Status::cancelled("cancelled"));
+        }
+        let mut reply = Response::new(HelloReply {
+            message: format!("Hello, {name}"),
+        })
+        .with_header("Instance", &self.instance);
+        if let Some(tenant) = request.metadata().get("Tenant") {
+            reply = reply.with_header("Tenant-Echo", tenant.as_str());
+        }
+        Ok(reply)
+    }
+
+    async fn fail(&self, request: Request<FailRequest>) -> Result<Response<()>, Status> {
+        let req = request.into_inner();
+        let code = Code::from_i32(req.code).ok_or_else(|| Status::invalid_argument("bad code"))?;
+        Err(Status::new(code, req.message))
+    }
+
+    async fn echo(&self, request: Request<EchoMessage>) -> Result<Response<EchoMessage>, Status> {
+        Ok(Response::new(request.into_inner()))
+    }
+}
