@@ -66,7 +66,7 @@ pub enum Event {
 
 /// `greeter.v1.Greeter` for tests. Names steer it: `panic` panics, `wait…`
 /// blocks until the test adds a permit to `gate`, `forever…` waits until
-/// cancelled; everything else is greeted at once.
+/// dropped (its cancellation token is watched by a spawned task); everything else is greeted at once.
 pub struct TestGreeter {
     /// Identifies the instance in replies (header `Instance`).
     pub instance: String,
@@ -101,9 +101,15 @@ impl Greeter for TestGreeter {
             permit.forget();
         }
         if name.starts_with("forever") {
-            request.cancellation().cancelled().await;
-            let _ = self.events.send(Event::Cancelled(name.clone()));
-            return Err(Status::cancelled("cancelled"));
+            // Work outside the handler watches the token; the handler
+            // itself is simply dropped when the caller gives up.
+            let token = request.cancellation().clone();
+            let (events, name) = (self.events.clone(), name.clone());
+            tokio::spawn(async move {
+                token.cancelled().await;
+                let _ = events.send(Event::Cancelled(name));
+            });
+            std::future::pending::<()>().await;
         }
         let mut reply = Response::new(HelloReply {
             message: format!("Hello, {name}"),

@@ -106,6 +106,7 @@ pub struct NatsServer {
     child: Child,
     port: u16,
     args: Vec<String>,
+    config: Option<PathBuf>,
 }
 
 impl NatsServer {
@@ -114,10 +115,25 @@ impl NatsServer {
         Self::start_with_args(&[])
     }
 
-    /// Starts a server with extra command-line arguments (e.g. `-js`,
-    /// `--max_payload 4096`, `-c file.conf`).
+    /// Starts a server with extra command-line arguments (e.g. `-js`).
     pub fn start_with_args(args: &[&str]) -> Result<Self, Error> {
         Self::spawn(args.iter().map(|a| (*a).to_owned()).collect(), None)
+    }
+
+    /// Starts a server with a configuration file of the given text (e.g.
+    /// `max_payload: 4096`, accounts, cluster settings). The file is
+    /// written under the target directory and removed when the server stops.
+    pub fn start_with_config(config: &str) -> Result<Self, Error> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = target_dir().join("nats-harness");
+        std::fs::create_dir_all(&dir).map_err(|e| Error(format!("{}: {e}", dir.display())))?;
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let path = dir.join(format!("{}-{n}.conf", std::process::id()));
+        std::fs::write(&path, config).map_err(|e| Error(format!("{}: {e}", path.display())))?;
+        let mut server = Self::spawn(vec!["-c".into(), path.display().to_string()], None)?;
+        server.config = Some(path);
+        Ok(server)
     }
 
     fn spawn(args: Vec<String>, port: Option<u16>) -> Result<Self, Error> {
@@ -140,6 +156,7 @@ impl NatsServer {
         // the server never blocks on a full pipe.
         std::thread::spawn(move || {
             let mut tx = Some(tx);
+            let mut last = String::new();
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
                 if let Some(rest) = line.split("Listening for client connections on ").nth(1) {
@@ -147,15 +164,24 @@ impl NatsServer {
                     if let (Some(tx), Some(port)) = (tx.take(), port) {
                         let _ = tx.send(Ok(port));
                     }
-                } else if line.contains("[FTL]") || line.contains("[ERR]") {
-                    if let Some(tx) = tx.as_ref() {
-                        let _ = tx.send(Err(line));
+                } else if let Some(tx) = tx.as_ref() {
+                    if line.contains("[FTL]") || line.contains("[ERR]") {
+                        let _ = tx.send(Err(line.clone()));
                     }
                 }
+                last = line;
+            }
+            if let Some(tx) = tx {
+                let _ = tx.send(Err(format!("exited before listening: {last}")));
             }
         });
         match rx.recv_timeout(START_TIMEOUT) {
-            Ok(Ok(port)) => Ok(Self { child, port, args }),
+            Ok(Ok(port)) => Ok(Self {
+                child,
+                port,
+                args,
+                config: None,
+            }),
             Ok(Err(line)) => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -193,7 +219,8 @@ impl NatsServer {
     /// Stops the server and starts it again on the same port and arguments.
     pub fn restart(&mut self) -> Result<(), Error> {
         self.stop();
-        let next = Self::spawn(self.args.clone(), Some(self.port))?;
+        let mut next = Self::spawn(self.args.clone(), Some(self.port))?;
+        next.config = self.config.take();
         *self = next;
         Ok(())
     }
@@ -202,5 +229,8 @@ impl NatsServer {
 impl Drop for NatsServer {
     fn drop(&mut self) {
         self.stop();
+        if let Some(path) = self.config.take() {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
