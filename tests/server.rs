@@ -1,0 +1,124 @@
+//! Server behaviour: concurrency limit and graceful shutdown.
+
+use nrpc_runtime::{CallError, Code, Server};
+use nrpc_tests::greeter::greeter_client::GreeterClient;
+use nrpc_tests::greeter::greeter_server::GreeterServer;
+use nrpc_tests::greeter::HelloRequest;
+use nrpc_tests::{connection, nats, nats_server, within, Event, TestGreeter};
+
+fn hello(name: &str) -> HelloRequest {
+    HelloRequest { name: name.into() }
+}
+
+#[tokio::test]
+async fn past_the_concurrency_limit_requests_get_servertoobusy_at_once() {
+    let server = nats_server();
+    let (greeter, mut events) = TestGreeter::new("a");
+    let gate = greeter.gate.clone();
+    let handle = Server::builder(nats(&server).await)
+        .max_concurrent_requests(2)
+        .add_service(GreeterServer::new(greeter))
+        .serve()
+        .await
+        .unwrap();
+    let client = GreeterClient::new(connection(&server).await);
+    let blocked: Vec<_> = (0..2)
+        .map(|i| {
+            let client = client.clone();
+            tokio::spawn(async move { client.say_hello(&hello(&format!("wait-{i}"))).await })
+        })
+        .collect();
+    for _ in 0..2 {
+        assert!(matches!(within("handler start", events.recv()).await, Some(Event::Started(_))));
+    }
+    assert_eq!(handle.in_flight(), 2);
+
+    let err = within("third call", client.say_hello(&hello("third"))).await.unwrap_err();
+    let status = err.status().unwrap_or_else(|| panic!("remote status expected: {err:?}"));
+    assert_eq!(status.code(), Code::Unavailable);
+    assert_eq!(status.code().nrpc_type(), nrpc_runtime::NrpcErrorType::ServerTooBusy);
+
+    gate.add_permits(2);
+    for call in blocked {
+        within("blocked call", call).await.unwrap().unwrap();
+    }
+    // Capacity is back.
+    within("after", client.say_hello(&hello("after"))).await.unwrap();
+}
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_in_flight_calls_then_stops_serving() {
+    let server = nats_server();
+    let (greeter, mut events) = TestGreeter::new("a");
+    let gate = greeter.gate.clone();
+    let handle = Server::builder(nats(&server).await)
+        .add_service(GreeterServer::new(greeter))
+        .serve()
+        .await
+        .unwrap();
+    let client = GreeterClient::new(connection(&server).await);
+    let in_flight: Vec<_> = (0..3)
+        .map(|i| {
+            let client = client.clone();
+            tokio::spawn(async move { client.say_hello(&hello(&format!("wait-{i}"))).await })
+        })
+        .collect();
+    for _ in 0..3 {
+        assert!(matches!(within("handler start", events.recv()).await, Some(Event::Started(_))));
+    }
+    let shutdown = tokio::spawn(handle.shutdown());
+    // New calls find nobody once the server has unsubscribed, while the
+    // three handlers are still blocked.
+    within("unsubscribe", async {
+        loop {
+            match client.say_hello(&hello("probe")).await {
+                Err(CallError::NoResponders { .. }) => break,
+                Ok(_) => continue,
+                Err(e) => panic!("unexpected {e:?}"),
+            }
+        }
+    })
+    .await;
+    assert!(!shutdown.is_finished(), "shutdown waits for in-flight handlers");
+    gate.add_permits(3);
+    within("shutdown", shutdown).await.unwrap();
+    for call in in_flight {
+        let reply = within("in-flight call", call).await.unwrap().unwrap();
+        assert!(reply.message.starts_with("Hello, wait-"));
+    }
+}
+
+#[tokio::test]
+async fn one_server_serves_several_services() {
+    use nrpc_tests::helloworld::greeter_client::GreeterClient as HwClient;
+    use nrpc_tests::helloworld::greeter_server::{Greeter as HwGreeter, GreeterServer as HwServer};
+    use nrpc_tests::helloworld::{HelloReply as HwReply, HelloRequest as HwRequest};
+
+    struct Hw;
+    impl HwGreeter for Hw {
+        async fn say_hello(
+            &self,
+            request: nrpc_runtime::Request<HwRequest>,
+        ) -> Result<nrpc_runtime::Response<HwReply>, nrpc_runtime::Status> {
+            Ok(nrpc_runtime::Response::new(HwReply {
+                message: format!("hw {}", request.into_inner().name),
+            }))
+        }
+    }
+
+    let server = nats_server();
+    let (greeter, _events) = TestGreeter::new("a");
+    let handle = Server::builder(nats(&server).await)
+        .add_service(GreeterServer::new(greeter))
+        .add_service(HwServer::new(Hw))
+        .serve()
+        .await
+        .unwrap();
+    let conn = connection(&server).await;
+    let a = GreeterClient::new(conn.clone());
+    let b = HwClient::new(conn);
+    assert_eq!(within("a", a.say_hello(&hello("x"))).await.unwrap().message, "Hello, x");
+    let reply = within("b", b.say_hello(&HwRequest { name: "y".into() })).await.unwrap();
+    assert_eq!(reply.message, "hw y");
+    handle.shutdown().await;
+}

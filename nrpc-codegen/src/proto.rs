@@ -196,7 +196,7 @@ impl Builder {
         std::fs::create_dir_all(&out_dir).map_err(Error::Io)?;
 
         // Descriptors for JSON at run time, without source info.
-        let mut fds = compiler.file_descriptor_set();
+        let fds = compiler.file_descriptor_set();
         let mut runtime_fds = fds.clone();
         for f in &mut runtime_fds.file {
             f.source_code_info = None;
@@ -204,8 +204,6 @@ impl Builder {
         std::fs::write(out_dir.join(DESCRIPTOR_SET_FILE), runtime_fds.encode_to_vec())
             .map_err(Error::Io)?;
 
-        // nrpc's own messages live in the runtime; google's in prost-types.
-        fds.file.retain(|f| f.package() != "nrpc" && !f.package().starts_with("google.protobuf"));
         let errors = Arc::new(std::sync::Mutex::new(Vec::new()));
         let mut prost = self.prost;
         prost
@@ -221,7 +219,11 @@ impl Builder {
                 },
                 errors: errors.clone(),
             }));
-        prost.compile_fds(fds).map_err(Error::Io)?;
+        // prost-build panics on some inputs; report them as errors too.
+        let files: Vec<String> = opened.iter().cloned().collect();
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| prost.compile_fds(fds)))
+            .map_err(|_| Error::Parse(format!("prost-build failed on {}", files.join(", "))))?
+            .map_err(Error::Io)?;
         let errors = std::mem::take(&mut *errors.lock().unwrap_or_else(|e| e.into_inner()));
         match errors.into_iter().next() {
             Some(e) => Err(e),

@@ -159,6 +159,10 @@ pub mod greeter_server {
             );
             Self { inner }
         }
+        /// The wrapped implementation.
+        pub fn get_ref(&self) -> &T {
+            &self.inner
+        }
     }
     impl<T: Greeter> ::nrpc_runtime::codegen::Service for GreeterServer<T> {
         fn spec(&self) -> &'static ::nrpc_runtime::codegen::ServiceSpec {

@@ -225,6 +225,10 @@ pub mod svc_custom_subject_server {
             );
             Self { inner }
         }
+        /// The wrapped implementation.
+        pub fn get_ref(&self) -> &T {
+            &self.inner
+        }
     }
     impl<T: SvcCustomSubject> ::nrpc_runtime::codegen::Service
     for SvcCustomSubjectServer<T> {
@@ -454,6 +458,10 @@ pub mod svc_subject_params_server {
             );
             Self { inner }
         }
+        /// The wrapped implementation.
+        pub fn get_ref(&self) -> &T {
+            &self.inner
+        }
     }
     impl<T: SvcSubjectParams> ::nrpc_runtime::codegen::Service
     for SvcSubjectParamsServer<T> {
@@ -587,6 +595,10 @@ pub mod no_request_service_server {
                 include_bytes!("nrpc-descriptors.bin"),
             );
             Self { inner }
+        }
+        /// The wrapped implementation.
+        pub fn get_ref(&self) -> &T {
+            &self.inner
         }
     }
     impl<T: NoRequestService> ::nrpc_runtime::codegen::Service

@@ -1,0 +1,89 @@
+//! The .proto front end: package-prefix rule, nrpc.proto resolution, and
+//! errors that name the file instead of panicking.
+
+use std::path::Path;
+
+fn generate(files: &[(&str, &str)], fallback: Option<nrpc_codegen::PackageSubjectFallback>) -> Result<String, String> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("out");
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let mut builder = nrpc_codegen::configure().out_dir(&out);
+    if let Some(f) = fallback {
+        builder = builder.package_subject_fallback(f);
+    }
+    let protos: Vec<_> = files.iter().map(|(n, _)| dir.path().join(n)).take(1).collect();
+    builder
+        .compile_protos(&protos, &[dir.path()])
+        .map_err(|e| e.to_string())?;
+    let mut all = String::new();
+    for entry in std::fs::read_dir(&out).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) == Some("rs") {
+            all.push_str(&std::fs::read_to_string(Path::new(&path)).unwrap());
+        }
+    }
+    Ok(all)
+}
+
+const SVC: &str = "message M {}\nservice S { rpc Do(M) returns (M); }\n";
+
+fn package_subject(code: &str) -> &str {
+    let start = code.find("package_subject: \"").expect("spec") + "package_subject: \"".len();
+    &code[start..start + code[start..].find('"').unwrap()]
+}
+
+#[test]
+fn package_prefix_follows_the_go_generator() {
+    let plain = format!("syntax = \"proto3\";\npackage pkg.v1;\n{SVC}");
+    assert_eq!(package_subject(&generate(&[("a.proto", &plain)], None).unwrap()), "pkg.v1");
+    let with_option = format!("syntax = \"proto3\";\npackage pkg.v1;\noption go_package = \"x/y\";\n{SVC}");
+    let code = generate(&[("a.proto", &with_option)], None).unwrap();
+    assert_eq!(package_subject(&code), "", "any file option drops the package prefix, as in Go");
+    let code = generate(
+        &[("a.proto", &with_option)],
+        Some(nrpc_codegen::PackageSubjectFallback::PackageName),
+    )
+    .unwrap();
+    assert_eq!(package_subject(&code), "pkg.v1");
+}
+
+#[test]
+fn both_nrpc_import_spellings_resolve_together() {
+    let a = "syntax = \"proto3\";\npackage a;\nimport \"nrpc.proto\";\nimport \"b.proto\";\nservice S { rpc Do(nrpc.Void) returns (b.M); }\n";
+    let b = "syntax = \"proto3\";\npackage b;\nimport \"nrpc/nrpc.proto\";\nmessage M { nrpc.Error e = 1; }\n";
+    let code = generate(&[("a.proto", a), ("b.proto", b)], None).unwrap();
+    assert!(code.contains("::nrpc_runtime::proto::Error"), "nrpc types map to the runtime");
+}
+
+#[test]
+fn syntax_errors_name_the_file_and_line() {
+    let bad = "syntax = \"proto3\";\npackage p;\nmessage M {\n  strin x = 1;\n}\n";
+    let err = generate(&[("broken.proto", bad)], None).unwrap_err();
+    assert!(err.contains("broken.proto"), "{err}");
+    assert!(err.contains(":4:"), "line number in {err}");
+}
+
+#[test]
+fn missing_imports_are_errors() {
+    let bad = "syntax = \"proto3\";\npackage p;\nimport \"missing.proto\";\n";
+    let err = generate(&[("a.proto", bad)], None).unwrap_err();
+    assert!(err.contains("missing.proto"), "{err}");
+}
+
+#[test]
+fn unsupported_methods_are_errors_naming_the_file() {
+    let bad = "syntax = \"proto3\";\npackage p;\nmessage M {}\nservice S { rpc Up(stream M) returns (M); }\n";
+    let err = generate(&[("up.proto", bad)], None).unwrap_err();
+    assert!(err.contains("up.proto") && err.contains("p.S.Up") && err.contains("client-streaming"), "{err}");
+}
+
+#[test]
+fn invalid_subject_options_are_errors() {
+    let bad = "syntax = \"proto3\";\npackage p;\nimport \"nrpc/nrpc.proto\";\nmessage M {}\nservice S { option (nrpc.serviceSubject) = \"a.*\"; rpc Do(M) returns (M); }\n";
+    let err = generate(&[("sub.proto", bad)], None).unwrap_err();
+    assert!(err.contains("sub.proto") && err.contains("serviceSubject"), "{err}");
+}
