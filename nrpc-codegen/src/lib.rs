@@ -11,9 +11,9 @@
 //! }
 //! ```
 //!
-//! and include the generated file per proto package:
+//! and include the generated file per proto package (here `helloworld`):
 //!
-//! ```ignore
+//! ```text
 //! pub mod helloworld {
 //!     include!(concat!(env!("OUT_DIR"), "/helloworld.rs"));
 //! }

@@ -315,6 +315,9 @@ impl Connection {
         let mut reply = String::with_capacity(self.inner.inbox_prefix.len() + 20);
         reply.push_str(&self.inner.inbox_prefix);
         reply.push_str(&token.to_string());
+        // Subjects built from a String are not copied again on publish.
+        let subject = async_nats::Subject::from(subject);
+        let reply = async_nats::Subject::from(reply);
         let sent = match headers {
             Some(h) => {
                 nats.publish_with_reply_and_headers(subject.clone(), reply, h, payload)
@@ -336,7 +339,9 @@ impl Connection {
             Ok(Ok(msg)) => msg,
         };
         if msg.status == Some(StatusCode::NO_RESPONDERS) {
-            return Err(CallError::NoResponders { subject });
+            return Err(CallError::NoResponders {
+                subject: subject.to_string(),
+            });
         }
         Ok(msg)
     }

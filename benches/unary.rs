@@ -1,0 +1,131 @@
+//! Unary echo throughput and latency: raw async-nats request/reply vs nrpc,
+//! at 1, 16 and 256 calls in flight on one client connection.
+//!
+//! ```text
+//! cargo bench -p nrpc-examples --bench unary
+//! ```
+//!
+//! Uses `$NATS_URL` or starts a local nats-server. Prints one line per
+//! (mode, in-flight) pair: calls/s, p50 and p99 latency.
+
+use std::error::Error;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use nrpc_examples::greeter::greeter_client::GreeterClient;
+use nrpc_examples::greeter::greeter_server::{Greeter, GreeterServer};
+use nrpc_examples::greeter::{EchoMessage, FailRequest, HelloReply, HelloRequest};
+use nrpc_examples::Nats;
+use nrpc_runtime::{Connection, Request, Response, Server, Status};
+
+const PAYLOAD: usize = 128;
+const RUN: Duration = Duration::from_secs(3);
+const WARMUP: Duration = Duration::from_millis(500);
+
+struct Echo;
+
+impl Greeter for Echo {
+    async fn say_hello(&self, _: Request<HelloRequest>) -> Result<Response<HelloReply>, Status> {
+        Err(Status::unimplemented("bench serves Echo only"))
+    }
+    async fn fail(&self, _: Request<FailRequest>) -> Result<Response<()>, Status> {
+        Err(Status::unimplemented("bench serves Echo only"))
+    }
+    async fn echo(&self, request: Request<EchoMessage>) -> Result<Response<EchoMessage>, Status> {
+        Ok(Response::new(request.into_inner()))
+    }
+}
+
+/// Runs `in_flight` workers that each call `call` back to back for `RUN`.
+async fn measure<F, Fut>(in_flight: usize, call: F) -> (f64, Duration, Duration)
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let warm_end = Instant::now() + WARMUP;
+    let end = warm_end + RUN;
+    let workers: Vec<_> = (0..in_flight)
+        .map(|_| {
+            let call = call.clone();
+            tokio::spawn(async move {
+                let mut lat = Vec::with_capacity(100_000);
+                loop {
+                    let start = Instant::now();
+                    if start >= end {
+                        break;
+                    }
+                    call().await;
+                    if start >= warm_end {
+                        lat.push(start.elapsed());
+                    }
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await.expect("worker"));
+    }
+    all.sort_unstable();
+    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
+    (all.len() as f64 / RUN.as_secs_f64(), pct(0.50), pct(0.99))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    let nats = Nats::from_env()?;
+    let payload = Bytes::from(vec![0x5a; PAYLOAD]);
+
+    // Raw echo responder on its own connection.
+    let raw_server = async_nats::connect(&nats.url).await?;
+    let mut sub = raw_server.queue_subscribe("bench.raw.echo", "q".into()).await?;
+    let responder = raw_server.clone();
+    tokio::spawn(async move {
+        while let Some(msg) = sub.next().await {
+            if let Some(reply) = msg.reply {
+                let _ = responder.publish(reply, msg.payload).await;
+            }
+        }
+    });
+    raw_server.flush().await?;
+
+    let server = Server::builder(async_nats::connect(&nats.url).await?)
+        .max_concurrent_requests(4096)
+        .add_service(GreeterServer::new(Echo))
+        .serve()
+        .await?;
+
+    let raw_client = async_nats::connect(&nats.url).await?;
+    let client = GreeterClient::new(Connection::new(async_nats::connect(&nats.url).await?).await?);
+    let msg = EchoMessage { payload: payload.clone() };
+
+    println!("unary echo, {PAYLOAD} B payload, {RUN:?} per row, one client connection");
+    println!("{:<14} {:>9} {:>12} {:>10} {:>10}", "mode", "in-flight", "calls/s", "p50", "p99");
+    for in_flight in [1, 16, 256] {
+        let raw = raw_client.clone();
+        let p = payload.clone();
+        let (rate, p50, p99) = measure(in_flight, move || {
+            let (raw, p) = (raw.clone(), p.clone());
+            async move {
+                raw.request("bench.raw.echo", p).await.expect("raw echo");
+            }
+        })
+        .await;
+        println!("{:<14} {:>9} {:>12.0} {:>10.1?} {:>10.1?}", "async-nats", in_flight, rate, p50, p99);
+
+        let c = client.clone();
+        let m = msg.clone();
+        let (rate, p50, p99) = measure(in_flight, move || {
+            let (c, m) = (c.clone(), m.clone());
+            async move {
+                c.echo(&m).await.expect("nrpc echo");
+            }
+        })
+        .await;
+        println!("{:<14} {:>9} {:>12.0} {:>10.1?} {:>10.1?}", "nrpc", in_flight, rate, p50, p99);
+    }
+    server.shutdown().await;
+    Ok(())
+}
