@@ -69,7 +69,11 @@ where
         all.extend(w.await.expect("worker"));
     }
     all.sort_unstable();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
     (all.len() as f64 / RUN.as_secs_f64(), pct(0.50), pct(0.99))
 }
 
@@ -80,7 +84,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     // Raw echo responder on its own connection.
     let raw_server = async_nats::connect(&nats.url).await?;
-    let mut sub = raw_server.queue_subscribe("bench.raw.echo", "q".into()).await?;
+    let mut sub = raw_server
+        .queue_subscribe("bench.raw.echo", "q".into())
+        .await?;
     let responder = raw_server.clone();
     tokio::spawn(async move {
         while let Some(msg) = sub.next().await {
@@ -99,10 +105,15 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     let raw_client = async_nats::connect(&nats.url).await?;
     let client = GreeterClient::new(Connection::new(async_nats::connect(&nats.url).await?).await?);
-    let msg = EchoMessage { payload: payload.clone() };
+    let msg = EchoMessage {
+        payload: payload.clone(),
+    };
 
     println!("unary echo, {PAYLOAD} B payload, {RUN:?} per row, one client connection");
-    println!("{:<14} {:>9} {:>12} {:>10} {:>10}", "mode", "in-flight", "calls/s", "p50", "p99");
+    println!(
+        "{:<14} {:>9} {:>12} {:>10} {:>10}",
+        "mode", "in-flight", "calls/s", "p50", "p99"
+    );
     for in_flight in [1, 16, 256] {
         let raw = raw_client.clone();
         let p = payload.clone();
@@ -113,7 +124,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
             }
         })
         .await;
-        println!("{:<14} {:>9} {:>12.0} {:>10.1?} {:>10.1?}", "async-nats", in_flight, rate, p50, p99);
+        println!(
+            "{:<14} {:>9} {:>12.0} {:>10.1?} {:>10.1?}",
+            "async-nats", in_flight, rate, p50, p99
+        );
 
         let c = client.clone();
         let m = msg.clone();
@@ -124,7 +138,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
             }
         })
         .await;
-        println!("{:<14} {:>9} {:>12.0} {:>10.1?} {:>10.1?}", "nrpc", in_flight, rate, p50, p99);
+        println!(
+            "{:<14} {:>9} {:>12.0} {:>10.1?} {:>10.1?}",
+            "nrpc", in_flight, rate, p50, p99
+        );
     }
     server.shutdown().await;
     Ok(())

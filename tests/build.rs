@@ -1,6 +1,10 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     nrpc_codegen::configure().compile_protos(
-        &["../proto/helloworld.proto", "../proto/alloptions.proto", "../proto/greeter.proto"],
+        &[
+            "../proto/helloworld.proto",
+            "../proto/alloptions.proto",
+            "../proto/greeter.proto",
+        ],
         &["../proto"],
     )?;
     Ok(())

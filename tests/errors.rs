@@ -14,7 +14,12 @@ fn hello(name: &str) -> HelloRequest {
     HelloRequest { name: name.into() }
 }
 
-async fn serve_greeter(server: &NatsServer) -> (nrpc_runtime::ServerHandle, tokio::sync::mpsc::UnboundedReceiver<Event>) {
+async fn serve_greeter(
+    server: &NatsServer,
+) -> (
+    nrpc_runtime::ServerHandle,
+    tokio::sync::mpsc::UnboundedReceiver<Event>,
+) {
     let (greeter, events) = TestGreeter::new("a");
     let handle = Server::builder(nats(server).await)
         .add_service(GreeterServer::new(greeter))
@@ -29,16 +34,30 @@ async fn handler_status_reaches_the_caller_with_its_code() {
     let server = nats_server();
     let _h = serve_greeter(&server).await;
     let client = GreeterClient::new(connection(&server).await);
-    for code in [Code::NotFound, Code::PermissionDenied, Code::Internal, Code::Unavailable, Code::DeadlineExceeded] {
-        for encoding in [nrpc_runtime::Encoding::Protobuf, nrpc_runtime::Encoding::Json] {
+    for code in [
+        Code::NotFound,
+        Code::PermissionDenied,
+        Code::Internal,
+        Code::Unavailable,
+        Code::DeadlineExceeded,
+    ] {
+        for encoding in [
+            nrpc_runtime::Encoding::Protobuf,
+            nrpc_runtime::Encoding::Json,
+        ] {
             let req = FailRequest {
                 code: code.as_i32(),
                 message: format!("boom {code}"),
             };
-            let err = within("fail call", client.fail_with(&req, CallOptions::new().encoding(encoding)))
-                .await
-                .unwrap_err();
-            let status = err.status().unwrap_or_else(|| panic!("remote status expected, got {err:?}"));
+            let err = within(
+                "fail call",
+                client.fail_with(&req, CallOptions::new().encoding(encoding)),
+            )
+            .await
+            .unwrap_err();
+            let status = err
+                .status()
+                .unwrap_or_else(|| panic!("remote status expected, got {err:?}"));
             assert_eq!(status.code(), code);
             assert_eq!(status.message(), format!("boom {code}"));
         }
@@ -61,8 +80,14 @@ async fn error_replies_carry_nats_service_headers() {
     .await
     .unwrap();
     let headers = msg.headers.expect("error reply has headers");
-    assert_eq!(headers.get("Nats-Service-Error").map(|v| v.as_str()), Some("no such user"));
-    assert_eq!(headers.get("Nats-Service-Error-Code").map(|v| v.as_str()), Some("404"));
+    assert_eq!(
+        headers.get("Nats-Service-Error").map(|v| v.as_str()),
+        Some("no such user")
+    );
+    assert_eq!(
+        headers.get("Nats-Service-Error-Code").map(|v| v.as_str()),
+        Some("404")
+    );
     assert_eq!(headers.get("Nrpc-Code").map(|v| v.as_str()), Some("5"));
     // The payload is nRPC's: 0x00 + Error{CLIENT, "no such user"}.
     assert_eq!(&msg.payload[..], b"\x00\x12\x0cno such user");
@@ -78,18 +103,29 @@ async fn undecodable_request_gets_a_bad_request_client_error() {
     let _h = serve_greeter(&server).await;
     let raw = nats(&server).await;
     // Field 1 as a length-delimited string claiming 100 bytes that are not there.
-    let msg = within("raw", raw.request("demo.Greeter.SayHello", vec![0x0a, 100, 1].into()))
-        .await
-        .unwrap();
-    let frame = nrpc_runtime::wire::ErrorFrame::decode(nrpc_runtime::Encoding::Protobuf, &msg.payload)
-        .unwrap()
-        .expect("error reply");
+    let msg = within(
+        "raw",
+        raw.request("demo.Greeter.SayHello", vec![0x0a, 100, 1].into()),
+    )
+    .await
+    .unwrap();
+    let frame =
+        nrpc_runtime::wire::ErrorFrame::decode(nrpc_runtime::Encoding::Protobuf, &msg.payload)
+            .unwrap()
+            .expect("error reply");
     assert_eq!(frame.kind, nrpc_runtime::NrpcErrorType::Client);
-    assert!(frame.message.starts_with("bad request received"), "{}", frame.message);
+    assert!(
+        frame.message.starts_with("bad request received"),
+        "{}",
+        frame.message
+    );
 
-    let msg = within("raw json", raw.request("demo.Greeter.SayHello.json", "{not json".into()))
-        .await
-        .unwrap();
+    let msg = within(
+        "raw json",
+        raw.request("demo.Greeter.SayHello.json", "{not json".into()),
+    )
+    .await
+    .unwrap();
     let frame = nrpc_runtime::wire::ErrorFrame::decode(nrpc_runtime::Encoding::Json, &msg.payload)
         .unwrap()
         .expect("error reply");
@@ -104,15 +140,25 @@ async fn unknown_method_and_bad_routing_get_client_errors_not_silence() {
     for (subject, expect) in [
         ("demo.Greeter.Nope", "unknown name: Nope"),
         ("demo.Greeter.sayhello", "unknown name: sayhello"),
-        ("demo.Greeter.SayHello.extra.protobuf", "takes 0 subject parameters"),
+        (
+            "demo.Greeter.SayHello.extra.protobuf",
+            "takes 0 subject parameters",
+        ),
         ("demo.Greeter.SayHello.xml", "unknown encoding: xml"),
     ] {
-        let msg = within("raw", raw.request(subject, "".into())).await.unwrap();
-        let frame = nrpc_runtime::wire::ErrorFrame::decode(nrpc_runtime::Encoding::Protobuf, &msg.payload)
-            .unwrap()
-            .unwrap_or_else(|| panic!("{subject}: error reply expected"));
+        let msg = within("raw", raw.request(subject, "".into()))
+            .await
+            .unwrap();
+        let frame =
+            nrpc_runtime::wire::ErrorFrame::decode(nrpc_runtime::Encoding::Protobuf, &msg.payload)
+                .unwrap()
+                .unwrap_or_else(|| panic!("{subject}: error reply expected"));
         assert_eq!(frame.kind, nrpc_runtime::NrpcErrorType::Client, "{subject}");
-        assert!(frame.message.contains(expect), "{subject}: {}", frame.message);
+        assert!(
+            frame.message.contains(expect),
+            "{subject}: {}",
+            frame.message
+        );
     }
 }
 
@@ -121,12 +167,19 @@ async fn handler_panic_is_a_server_error_and_the_server_keeps_serving() {
     let server = nats_server();
     let _h = serve_greeter(&server).await;
     let client = GreeterClient::new(connection(&server).await);
-    let err = within("panicking call", client.say_hello(&hello("panic"))).await.unwrap_err();
+    let err = within("panicking call", client.say_hello(&hello("panic")))
+        .await
+        .unwrap_err();
     let status = err.status().expect("remote status");
     assert_eq!(status.code(), Code::Internal);
-    assert_eq!(status.code().nrpc_type(), nrpc_runtime::NrpcErrorType::Server);
+    assert_eq!(
+        status.code().nrpc_type(),
+        nrpc_runtime::NrpcErrorType::Server
+    );
     assert!(status.message().contains("asked to panic"), "{status}");
-    let reply = within("next call", client.say_hello(&hello("after"))).await.unwrap();
+    let reply = within("next call", client.say_hello(&hello("after")))
+        .await
+        .unwrap();
     assert_eq!(reply.message, "Hello, after");
 }
 
@@ -142,7 +195,10 @@ async fn invalid_subject_params_are_rejected_before_sending() {
         assert_eq!(err.value, bad);
         let client = SvcSubjectParamsClient::new(conn.clone(), "ok", "c").unwrap();
         let err = client.mt_with_subject_params(bad, "x").await.unwrap_err();
-        assert!(matches!(err, CallError::InvalidSubject(_)), "{bad:?}: {err:?}");
+        assert!(
+            matches!(err, CallError::InvalidSubject(_)),
+            "{bad:?}: {err:?}"
+        );
     }
     // A valid call afterwards is the first thing on the wire.
     let client = SvcSubjectParamsClient::new(conn, "ok", "c")
@@ -150,15 +206,21 @@ async fn invalid_subject_params_are_rejected_before_sending() {
         .with_timeout(Duration::from_millis(100));
     let _ = client.mt_with_subject_params("p1", "p2").await;
     let first = within("first message", everything.next()).await.unwrap();
-    assert_eq!(first.subject.as_str(), "root.ok.svcsubjectparams.c.mtwithsubjectparams.p1.p2");
+    assert_eq!(
+        first.subject.as_str(),
+        "root.ok.svcsubjectparams.c.mtwithsubjectparams.p1.p2"
+    );
 }
 
 #[tokio::test]
 async fn no_responders_is_reported_at_once_not_as_a_timeout() {
     let server = nats_server();
     // Far longer than the test's patience: a timeout would fail `within`.
-    let client = GreeterClient::new(connection(&server).await).with_timeout(Duration::from_secs(600));
-    let err = within("call without servers", client.say_hello(&hello("anyone"))).await.unwrap_err();
+    let client =
+        GreeterClient::new(connection(&server).await).with_timeout(Duration::from_secs(600));
+    let err = within("call without servers", client.say_hello(&hello("anyone")))
+        .await
+        .unwrap_err();
     assert!(matches!(err, CallError::NoResponders { .. }), "{err:?}");
 }
 
@@ -169,11 +231,17 @@ async fn timeout_when_the_handler_is_too_slow_and_the_handler_is_cancelled() {
     let client = GreeterClient::new(connection(&server).await);
     let err = within(
         "slow call",
-        client.say_hello_with(&hello("forever-1"), CallOptions::new().timeout(Duration::from_millis(200))),
+        client.say_hello_with(
+            &hello("forever-1"),
+            CallOptions::new().timeout(Duration::from_millis(200)),
+        ),
     )
     .await
     .unwrap_err();
-    assert!(matches!(err, CallError::Timeout(d) if d == Duration::from_millis(200)), "{err:?}");
+    assert!(
+        matches!(err, CallError::Timeout(d) if d == Duration::from_millis(200)),
+        "{err:?}"
+    );
     assert!(err.is_timeout());
     // The server learnt the deadline from the request and dropped the work.
     loop {
@@ -199,7 +267,9 @@ async fn payload_over_max_payload_is_refused_before_sending() {
         .unwrap();
     let conn = connection(&server).await;
     let client = GreeterClient::new(conn.clone());
-    let big = EchoMessage { payload: vec![7; 4096] };
+    let big = EchoMessage {
+        payload: vec![7; 4096],
+    };
     let err = within("big call", client.echo(&big)).await.unwrap_err();
     match err {
         CallError::PayloadTooLarge { size, max } => {
@@ -209,8 +279,13 @@ async fn payload_over_max_payload_is_refused_before_sending() {
         other => panic!("expected PayloadTooLarge, got {other:?}"),
     }
     // The connection is still fine for calls that fit.
-    let small = EchoMessage { payload: vec![1; 100] };
-    assert_eq!(within("small call", client.echo(&small)).await.unwrap(), small);
+    let small = EchoMessage {
+        payload: vec![1; 100],
+    };
+    assert_eq!(
+        within("small call", client.echo(&small)).await.unwrap(),
+        small
+    );
     assert_eq!(conn.pending_calls(), 0);
 }
 
@@ -229,7 +304,9 @@ async fn undecodable_reply_is_a_decode_error() {
         }
     });
     let client = GreeterClient::new(connection(&server).await);
-    let err = within("call", client.say_hello(&hello("x"))).await.unwrap_err();
+    let err = within("call", client.say_hello(&hello("x")))
+        .await
+        .unwrap_err();
     assert!(matches!(err, CallError::Decode(_)), "{err:?}");
     responder.abort();
 }
@@ -239,7 +316,9 @@ async fn closed_connection_fails_waiting_and_later_calls() {
     let server = nats_server();
     let (_h, mut events) = serve_greeter(&server).await;
     let nats_client = nats(&server).await;
-    let conn = nrpc_runtime::Connection::new(nats_client.clone()).await.unwrap();
+    let conn = nrpc_runtime::Connection::new(nats_client.clone())
+        .await
+        .unwrap();
     let client = GreeterClient::new(conn);
     let waiting = tokio::spawn({
         let client = client.clone();
@@ -252,6 +331,8 @@ async fn closed_connection_fails_waiting_and_later_calls() {
     nats_client.drain().await.unwrap();
     let err = within("waiting call", waiting).await.unwrap().unwrap_err();
     assert!(matches!(err, CallError::Closed), "{err:?}");
-    let err = within("later call", client.say_hello(&hello("late"))).await.unwrap_err();
+    let err = within("later call", client.say_hello(&hello("late")))
+        .await
+        .unwrap_err();
     assert!(matches!(err, CallError::Closed), "{err:?}");
 }

@@ -33,7 +33,9 @@ pub fn nats_server() -> NatsServer {
 
 /// A plain NATS client of `server`.
 pub async fn nats(server: &NatsServer) -> async_nats::Client {
-    async_nats::connect(server.url()).await.unwrap_or_else(|e| panic!("connect: {e}"))
+    async_nats::connect(server.url())
+        .await
+        .unwrap_or_else(|e| panic!("connect: {e}"))
 }
 
 /// An nrpc connection to `server`.
@@ -90,14 +92,21 @@ impl TestGreeter {
 }
 
 impl Greeter for TestGreeter {
-    async fn say_hello(&self, request: Request<HelloRequest>) -> Result<Response<HelloReply>, Status> {
+    async fn say_hello(
+        &self,
+        request: Request<HelloRequest>,
+    ) -> Result<Response<HelloReply>, Status> {
         let name = request.get_ref().name.clone();
         let _ = self.events.send(Event::Started(name.clone()));
         if name == "panic" {
             panic!("asked to panic");
         }
         if name.starts_with("wait") {
-            let permit = self.gate.acquire().await.map_err(|_| Status::internal("gate closed"))?;
+            let permit = self
+                .gate
+                .acquire()
+                .await
+                .map_err(|_| Status::internal("gate closed"))?;
             permit.forget();
         }
         if name.starts_with("forever") {

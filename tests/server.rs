@@ -29,21 +29,33 @@ async fn past_the_concurrency_limit_requests_get_servertoobusy_at_once() {
         })
         .collect();
     for _ in 0..2 {
-        assert!(matches!(within("handler start", events.recv()).await, Some(Event::Started(_))));
+        assert!(matches!(
+            within("handler start", events.recv()).await,
+            Some(Event::Started(_))
+        ));
     }
     assert_eq!(handle.in_flight(), 2);
 
-    let err = within("third call", client.say_hello(&hello("third"))).await.unwrap_err();
-    let status = err.status().unwrap_or_else(|| panic!("remote status expected: {err:?}"));
+    let err = within("third call", client.say_hello(&hello("third")))
+        .await
+        .unwrap_err();
+    let status = err
+        .status()
+        .unwrap_or_else(|| panic!("remote status expected: {err:?}"));
     assert_eq!(status.code(), Code::Unavailable);
-    assert_eq!(status.code().nrpc_type(), nrpc_runtime::NrpcErrorType::ServerTooBusy);
+    assert_eq!(
+        status.code().nrpc_type(),
+        nrpc_runtime::NrpcErrorType::ServerTooBusy
+    );
 
     gate.add_permits(2);
     for call in blocked {
         within("blocked call", call).await.unwrap().unwrap();
     }
     // Capacity is back.
-    within("after", client.say_hello(&hello("after"))).await.unwrap();
+    within("after", client.say_hello(&hello("after")))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -64,7 +76,10 @@ async fn graceful_shutdown_finishes_in_flight_calls_then_stops_serving() {
         })
         .collect();
     for _ in 0..3 {
-        assert!(matches!(within("handler start", events.recv()).await, Some(Event::Started(_))));
+        assert!(matches!(
+            within("handler start", events.recv()).await,
+            Some(Event::Started(_))
+        ));
     }
     let shutdown = tokio::spawn(handle.shutdown());
     // New calls find nobody once the server has unsubscribed, while the
@@ -79,7 +94,10 @@ async fn graceful_shutdown_finishes_in_flight_calls_then_stops_serving() {
         }
     })
     .await;
-    assert!(!shutdown.is_finished(), "shutdown waits for in-flight handlers");
+    assert!(
+        !shutdown.is_finished(),
+        "shutdown waits for in-flight handlers"
+    );
     gate.add_permits(3);
     within("shutdown", shutdown).await.unwrap();
     for call in in_flight {
@@ -117,8 +135,13 @@ async fn one_server_serves_several_services() {
     let conn = connection(&server).await;
     let a = GreeterClient::new(conn.clone());
     let b = HwClient::new(conn);
-    assert_eq!(within("a", a.say_hello(&hello("x"))).await.unwrap().message, "Hello, x");
-    let reply = within("b", b.say_hello(&HwRequest { name: "y".into() })).await.unwrap();
+    assert_eq!(
+        within("a", a.say_hello(&hello("x"))).await.unwrap().message,
+        "Hello, x"
+    );
+    let reply = within("b", b.say_hello(&HwRequest { name: "y".into() }))
+        .await
+        .unwrap();
     assert_eq!(reply.message, "hw y");
     handle.shutdown().await;
 }

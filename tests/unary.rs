@@ -27,7 +27,9 @@ async fn unary_call_returns_the_handlers_reply() {
         .await
         .unwrap();
     let client = GreeterClient::new(connection(&server).await);
-    let reply = within("call", client.say_hello(&hello("world"))).await.unwrap();
+    let reply = within("call", client.say_hello(&hello("world")))
+        .await
+        .unwrap();
     assert_eq!(reply.message, "Hello, world");
     handle.shutdown().await;
 }
@@ -49,8 +51,14 @@ async fn metadata_travels_both_ways() {
     .await
     .unwrap();
     assert_eq!(reply.get_ref().message, "Hello, meta");
-    assert_eq!(reply.metadata().get("Tenant-Echo").map(|v| v.as_str()), Some("acme"));
-    assert_eq!(reply.metadata().get("Instance").map(|v| v.as_str()), Some("instance-7"));
+    assert_eq!(
+        reply.metadata().get("Tenant-Echo").map(|v| v.as_str()),
+        Some("acme")
+    );
+    assert_eq!(
+        reply.metadata().get("Instance").map(|v| v.as_str()),
+        Some("instance-7")
+    );
 }
 
 #[tokio::test]
@@ -63,14 +71,19 @@ async fn json_encoding_round_trips() {
         .await
         .unwrap();
     let client = GreeterClient::new(connection(&server).await).with_encoding(Encoding::Json);
-    let reply = within("json call", client.say_hello(&hello("json"))).await.unwrap();
+    let reply = within("json call", client.say_hello(&hello("json")))
+        .await
+        .unwrap();
     assert_eq!(reply.message, "Hello, json");
 
     // What travels is protobuf-JSON, as a Go or Python nRPC peer sends it.
     let raw = nats(&server).await;
     let msg = within(
         "raw json request",
-        raw.request("demo.Greeter.SayHello.json", br#"{"name":"raw"}"#.as_ref().into()),
+        raw.request(
+            "demo.Greeter.SayHello.json",
+            br#"{"name":"raw"}"#.as_ref().into(),
+        ),
     )
     .await
     .unwrap();
@@ -86,11 +99,20 @@ impl SvcSubjectParams for ParamsService {
         request: Request<()>,
     ) -> Result<Response<SimpleStringReply>, Status> {
         let p = |n: &str| request.param(n).unwrap_or("?").to_owned();
-        let reply = format!("{} {} {} {}", p("instance"), p("clientid"), p("mp1"), p("mp2"));
+        let reply = format!(
+            "{} {} {} {}",
+            p("instance"),
+            p("clientid"),
+            p("mp1"),
+            p("mp2")
+        );
         Ok(Response::new(SimpleStringReply { reply }))
     }
 
-    async fn mt_poll(&self, request: Request<StringArg>) -> Result<Response<SimpleStringReply>, Status> {
+    async fn mt_poll(
+        &self,
+        request: Request<StringArg>,
+    ) -> Result<Response<SimpleStringReply>, Status> {
         Ok(Response::new(SimpleStringReply {
             reply: request.into_inner().arg1,
         }))
@@ -106,13 +128,18 @@ async fn subject_params_at_all_three_levels_reach_the_handler() {
         .await
         .unwrap();
     let client = SvcSubjectParamsClient::new(connection(&server).await, "eu1", "client42").unwrap();
-    let reply = within("params call", client.mt_with_subject_params("alpha", "beta"))
-        .await
-        .unwrap();
+    let reply = within(
+        "params call",
+        client.mt_with_subject_params("alpha", "beta"),
+    )
+    .await
+    .unwrap();
     assert_eq!(reply.reply, "eu1 client42 alpha beta");
     // Different values reach the same server (it subscribes with wildcards).
     let other = SvcSubjectParamsClient::new(connection(&server).await, "us2", "c7").unwrap();
-    let reply = within("params call", other.mt_with_subject_params("x", "y")).await.unwrap();
+    let reply = within("params call", other.mt_with_subject_params("x", "y"))
+        .await
+        .unwrap();
     assert_eq!(reply.reply, "us2 c7 x y");
 }
 
@@ -147,7 +174,9 @@ async fn void_replies_map_to_unit() {
         .unwrap();
     let client = SvcCustomSubjectClient::new(connection(&server).await, "default").unwrap();
     let arg = StringArg { arg1: "x".into() };
-    let () = within("void call", client.mt_void_reply(&arg)).await.unwrap();
+    let () = within("void call", client.mt_void_reply(&arg))
+        .await
+        .unwrap();
     let err = within("void call", client.mt_void_reply(&StringArg::default()))
         .await
         .unwrap_err();
@@ -186,7 +215,11 @@ async fn queue_group_spreads_load_over_three_instances() {
         *per_instance.entry(instance).or_default() += 1;
     }
     assert_eq!(per_instance.values().sum::<usize>(), 300);
-    assert_eq!(per_instance.len(), 3, "every instance serves some calls: {per_instance:?}");
+    assert_eq!(
+        per_instance.len(),
+        3,
+        "every instance serves some calls: {per_instance:?}"
+    );
     for h in handles {
         h.shutdown().await;
     }
@@ -212,5 +245,9 @@ async fn a_thousand_concurrent_calls_on_one_client_are_all_answered() {
     for (i, r) in results {
         assert_eq!(r.unwrap().message, format!("Hello, caller-{i}"));
     }
-    assert_eq!(conn.pending_calls(), 0, "no routing entry outlives its call");
+    assert_eq!(
+        conn.pending_calls(),
+        0,
+        "no routing entry outlives its call"
+    );
 }

@@ -25,7 +25,11 @@ impl Nats {
             Ok(url) => Ok(Self { url, _local: None }),
             Err(_) => {
                 let local = NatsServer::start()?;
-                eprintln!("NATS_URL unset: started nats-server on {} (pid {})", local.url(), local.pid());
+                eprintln!(
+                    "NATS_URL unset: started nats-server on {} (pid {})",
+                    local.url(),
+                    local.pid()
+                );
                 Ok(Self {
                     url: local.url(),
                     _local: Some(local),

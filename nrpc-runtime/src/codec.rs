@@ -35,7 +35,12 @@ pub struct Void;
 fn descriptor<T: prost::Name>() -> Result<MessageDescriptor, String> {
     DescriptorPool::global()
         .get_message_by_name(&T::full_name())
-        .ok_or_else(|| format!("no descriptor registered for {}: JSON unavailable", T::full_name()))
+        .ok_or_else(|| {
+            format!(
+                "no descriptor registered for {}: JSON unavailable",
+                T::full_name()
+            )
+        })
 }
 
 impl<T> Codec for Proto<T>

@@ -252,7 +252,9 @@ impl Server {
         let stop = CancellationToken::new();
         let mut loops = Vec::new();
         for service in self.services {
-            let subject = service.spec().server_pattern(shared.package_subject.as_deref());
+            let subject = service
+                .spec()
+                .server_pattern(shared.package_subject.as_deref());
             let sub = match &self.queue_group {
                 Some(q) => self.nats.queue_subscribe(subject.clone(), q.clone()).await,
                 None => self.nats.subscribe(subject.clone()).await,
@@ -375,7 +377,13 @@ async fn handle(msg: Message, reply_to: Subject, service: Arc<dyn Service>, shar
                 SubjectError::UnknownMethod(_) => Status::unimplemented(e.to_string()),
                 _ => Status::invalid_argument(e.to_string()),
             };
-            publish_error(&shared.nats, reply_to, guess_encoding(&msg.subject), &status).await;
+            publish_error(
+                &shared.nats,
+                reply_to,
+                guess_encoding(&msg.subject),
+                &status,
+            )
+            .await;
             return;
         }
     };
@@ -447,7 +455,12 @@ fn panic_message(panic: &Box<dyn Any + Send>) -> &str {
     }
 }
 
-async fn publish_error(nats: &async_nats::Client, reply_to: Subject, encoding: Encoding, status: &Status) {
+async fn publish_error(
+    nats: &async_nats::Client,
+    reply_to: Subject,
+    encoding: Encoding,
+    status: &Status,
+) {
     let mut h = HeaderMap::new();
     h.insert(headers::CODE, status.code().as_i32().to_string().as_str());
     h.insert(
@@ -455,7 +468,11 @@ async fn publish_error(nats: &async_nats::Client, reply_to: Subject, encoding: E
         status.code().service_error_code().to_string().as_str(),
     );
     // Header values cannot hold line breaks.
-    let text: String = status.message().chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let text: String = status
+        .message()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     h.insert(headers::SERVICE_ERROR, text.as_str());
     let payload = ErrorFrame::from_status(status).encode(encoding);
     if let Err(e) = nats.publish_with_headers(reply_to, h, payload).await {

@@ -4,7 +4,9 @@ use heck::ToSnakeCase;
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
-use super::{callable, codec, docs, ident, module_ident, nested_type, register_descriptors, spec_ident};
+use super::{
+    callable, codec, docs, ident, module_ident, nested_type, register_descriptors, spec_ident,
+};
 use crate::model::{MessageType, Service};
 
 /// A Rust argument name for a subject parameter.

@@ -25,8 +25,8 @@ pub struct Sides {
 /// Emits the spec static, the client module and the server module of `svc`.
 pub fn service(svc: &Service, sides: Sides) -> TokenStream {
     let spec = spec(svc);
-    let client = sides.client.then(|| client::emit(svc)).unwrap_or_default();
-    let server = sides.server.then(|| server::emit(svc)).unwrap_or_default();
+    let client = sides.client.then(|| client::emit(svc));
+    let server = sides.server.then(|| server::emit(svc));
     quote! { #spec #client #server }
 }
 

@@ -4,7 +4,9 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::{callable, codec, docs, ident, module_ident, nested_type, register_descriptors, spec_ident};
+use super::{
+    callable, codec, docs, ident, module_ident, nested_type, register_descriptors, spec_ident,
+};
 use crate::model::Service;
 
 pub(super) fn emit(svc: &Service) -> TokenStream {
@@ -15,7 +17,12 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
     let register = register_descriptors(svc);
     let full_name = &svc.full_name;
 
-    let callable_methods: Vec<_> = svc.methods.iter().enumerate().filter(|(_, m)| callable(m)).collect();
+    let callable_methods: Vec<_> = svc
+        .methods
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| callable(m))
+        .collect();
 
     let trait_methods = callable_methods.iter().map(|(_, m)| {
         let name = ident(&m.rust_name);
@@ -45,13 +52,23 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
         }
     });
 
-    let clone_inner = if callable_methods.is_empty() {
-        quote! {}
+    let dispatch = if callable_methods.is_empty() {
+        quote! {
+            let _ = method;
+            ::nrpc_runtime::codegen::unimplemented(call)
+        }
     } else {
-        quote! { let inner = self.inner.clone(); }
+        quote! {
+            let inner = self.inner.clone();
+            match method {
+                #(#arms)*
+                _ => ::nrpc_runtime::codegen::unimplemented(call),
+            }
+        }
     };
     let module_doc = format!(" Server side of `{full_name}`.");
-    let trait_doc = format!(" The methods of `{full_name}`; serve an implementation with [`{adapter}`].");
+    let trait_doc =
+        format!(" The methods of `{full_name}`; serve an implementation with [`{adapter}`].");
     let svc_docs = docs(&svc.docs);
     quote! {
         #[doc = #module_doc]
@@ -100,11 +117,7 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
                     'static,
                     Result<::nrpc_runtime::codegen::Reply, ::nrpc_runtime::codegen::Status>,
                 > {
-                    #clone_inner
-                    match method {
-                        #(#arms)*
-                        _ => ::nrpc_runtime::codegen::unimplemented(call),
-                    }
+                    #dispatch
                 }
             }
         }

@@ -99,9 +99,8 @@ impl ErrorFrame {
                 if payload.first() != Some(&0) {
                     return Ok(None);
                 }
-                let msg = proto::Error::decode(&payload[1..]).map_err(|e| {
-                    Status::internal(format!("undecodable nRPC error reply: {e}"))
-                })?;
+                let msg = proto::Error::decode(&payload[1..])
+                    .map_err(|e| Status::internal(format!("undecodable nRPC error reply: {e}")))?;
                 Ok(Some(Self {
                     kind: NrpcErrorType::from_i32(msg.r#type),
                     message: msg.message,
@@ -112,7 +111,8 @@ impl ErrorFrame {
                 if !payload.starts_with(JSON_ERROR_PREFIX) {
                     return Ok(None);
                 }
-                let bad = |e: String| Status::internal(format!("undecodable nRPC error reply: {e}"));
+                let bad =
+                    |e: String| Status::internal(format!("undecodable nRPC error reply: {e}"));
                 let value: serde_json::Value =
                     serde_json::from_slice(payload).map_err(|e| bad(e.to_string()))?;
                 let inner = value
@@ -206,8 +206,14 @@ mod tests {
         let go = br#"{"__error__":{"type": "EOS", "msgCount": 3}}"#;
         let f = ErrorFrame::decode(Encoding::Json, go).unwrap().unwrap();
         assert_eq!((f.kind, f.msg_count), (NrpcErrorType::Eos, 3));
-        assert_eq!(ErrorFrame::decode(Encoding::Json, b"{\"a\":1}").unwrap(), None);
-        assert_eq!(ErrorFrame::decode(Encoding::Protobuf, b"\x08\x01").unwrap(), None);
+        assert_eq!(
+            ErrorFrame::decode(Encoding::Json, b"{\"a\":1}").unwrap(),
+            None
+        );
+        assert_eq!(
+            ErrorFrame::decode(Encoding::Protobuf, b"\x08\x01").unwrap(),
+            None
+        );
         assert!(ErrorFrame::decode(Encoding::Protobuf, b"\x00\xff").is_err());
     }
 }

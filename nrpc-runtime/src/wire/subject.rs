@@ -162,7 +162,13 @@ impl ServiceSpec {
         let mut tokens = subject.split('.');
         let mut params = Vec::new();
         // Skip literal tokens (the subscription already matched them).
-        let literal_count = |s: &str| if s.is_empty() { 0 } else { s.split('.').count() };
+        let literal_count = |s: &str| {
+            if s.is_empty() {
+                0
+            } else {
+                s.split('.').count()
+            }
+        };
         for _ in 0..literal_count(pkg) {
             tokens.next();
         }
@@ -326,7 +332,10 @@ mod tests {
         let prefix = SPEC.client_prefix(None, &["default", "me"]).unwrap();
         assert_eq!(prefix, "root.default.svcsubjectparams.me");
         let s = method_subject(&prefix, &METHODS[1], &["p1", "p2"], Encoding::Protobuf).unwrap();
-        assert_eq!(s, "root.default.svcsubjectparams.me.mtwithsubjectparams.p1.p2");
+        assert_eq!(
+            s,
+            "root.default.svcsubjectparams.me.mtwithsubjectparams.p1.p2"
+        );
         let s = method_subject(&prefix, &METHODS[0], &[], Encoding::Json).unwrap();
         assert_eq!(s, "root.default.svcsubjectparams.me.mt_simple_reply.json");
     }
@@ -350,7 +359,10 @@ mod tests {
     #[test]
     fn parses_request_subjects() {
         let p = SPEC
-            .parse_request(None, "root.default.svcsubjectparams.me.mtwithsubjectparams.p1.p2.json")
+            .parse_request(
+                None,
+                "root.default.svcsubjectparams.me.mtwithsubjectparams.p1.p2.json",
+            )
             .unwrap();
         assert_eq!(p.method, 1);
         assert_eq!(p.params, vec!["default", "me", "p1", "p2"]);
