@@ -124,6 +124,10 @@ impl Greeter for TestGreeter {
             message: format!("Hello, {name}"),
         })
         .with_header("Instance", &self.instance);
+        if let Some(deadline) = request.deadline() {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            reply = reply.with_header("Deadline-Left-Ms", &left.as_millis().to_string());
+        }
         if let Some(tenant) = request.metadata().get("Tenant") {
             reply = reply.with_header("Tenant-Echo", tenant.as_str());
         }

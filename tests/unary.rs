@@ -62,6 +62,95 @@ async fn metadata_travels_both_ways() {
 }
 
 #[tokio::test]
+async fn the_handler_sees_the_callers_deadline() {
+    let server = nats_server();
+    let (greeter, _events) = TestGreeter::new("a");
+    let _handle = Server::builder(nats(&server).await)
+        .add_service(GreeterServer::new(greeter))
+        .serve()
+        .await
+        .unwrap();
+    let client = GreeterClient::new(connection(&server).await);
+    let reply = within(
+        "call",
+        client.say_hello_with(
+            &hello("d"),
+            CallOptions::new().timeout(Duration::from_secs(9)),
+        ),
+    )
+    .await
+    .unwrap();
+    let left: u64 = reply
+        .metadata()
+        .get("Deadline-Left-Ms")
+        .expect("the handler had a deadline")
+        .as_str()
+        .parse()
+        .unwrap();
+    assert!(left > 0 && left <= 9000, "{left} ms left of 9000");
+
+    // A Go-style request without the header has no deadline.
+    let raw = nats(&server).await;
+    let msg = within(
+        "raw",
+        raw.request("demo.Greeter.SayHello", b"\x0a\x01x".as_ref().into()),
+    )
+    .await
+    .unwrap();
+    let headers = msg.headers.expect("Instance header");
+    assert!(headers.get("Deadline-Left-Ms").is_none());
+}
+
+#[tokio::test]
+async fn protobuf_suffix_is_accepted_like_no_suffix() {
+    let server = nats_server();
+    let (greeter, _events) = TestGreeter::new("a");
+    let _handle = Server::builder(nats(&server).await)
+        .add_service(GreeterServer::new(greeter))
+        .serve()
+        .await
+        .unwrap();
+    let raw = nats(&server).await;
+    let msg = within(
+        "raw",
+        raw.request(
+            "demo.Greeter.SayHello.protobuf",
+            b"\x0a\x01p".as_ref().into(),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(&msg.payload[..], b"\x0a\x08Hello, p");
+}
+
+#[tokio::test]
+async fn without_a_queue_group_every_instance_receives_every_request() {
+    let server = nats_server();
+    let mut receivers = Vec::new();
+    let mut handles = Vec::new();
+    for id in ["i1", "i2"] {
+        let (greeter, events) = TestGreeter::new(id);
+        receivers.push(events);
+        handles.push(
+            Server::builder(nats(&server).await)
+                .no_queue_group()
+                .add_service(GreeterServer::new(greeter))
+                .serve()
+                .await
+                .unwrap(),
+        );
+    }
+    let client = GreeterClient::new(connection(&server).await);
+    within("call", client.say_hello(&hello("all")))
+        .await
+        .unwrap();
+    for events in &mut receivers {
+        let event = within("each instance", events.recv()).await;
+        assert_eq!(event, Some(nrpc_tests::Event::Started("all".into())));
+    }
+}
+
+#[tokio::test]
 async fn json_encoding_round_trips() {
     let server = nats_server();
     let (greeter, _events) = TestGreeter::new("a");
