@@ -9,6 +9,7 @@
 //! (mode, in-flight) pair: calls/s, p50 and p99 latency.
 
 use std::error::Error;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -115,7 +116,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         "mode", "in-flight", "calls/s", "p50", "p99"
     );
     for in_flight in [1, 16, 256] {
-        let raw = raw_client.clone();
+        let raw = Arc::new(raw_client.clone());
         let p = payload.clone();
         let (rate, p50, p99) = measure(in_flight, move || {
             let (raw, p) = (raw.clone(), p.clone());
@@ -129,8 +130,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
             "async-nats", in_flight, rate, p50, p99
         );
 
-        let c = client.clone();
-        let m = msg.clone();
+        // Shared, so the loop clones reference counts, not the client's fields.
+        let c = Arc::new(client.clone());
+        let m = Arc::new(msg.clone());
         let (rate, p50, p99) = measure(in_flight, move || {
             let (c, m) = (c.clone(), m.clone());
             async move {
