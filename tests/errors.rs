@@ -3,36 +3,16 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use nrpc_runtime::{CallError, CallOptions, Code, Server};
+use nrpc_runtime::{CallError, CallOptions, Code};
 use nrpc_tests::alloptions::svc_subject_params_client::SvcSubjectParamsClient;
 use nrpc_tests::greeter::greeter_client::GreeterClient;
-use nrpc_tests::greeter::greeter_server::GreeterServer;
-use nrpc_tests::greeter::{EchoMessage, FailRequest, HelloRequest};
-use nrpc_tests::{connection, nats, nats_server, within, Event, NatsServer, TestGreeter};
-
-fn hello(name: &str) -> HelloRequest {
-    HelloRequest { name: name.into() }
-}
-
-async fn serve_greeter(
-    server: &NatsServer,
-) -> (
-    nrpc_runtime::ServerHandle,
-    tokio::sync::mpsc::UnboundedReceiver<Event>,
-) {
-    let (greeter, events) = TestGreeter::new("a");
-    let handle = Server::builder(nats(server).await)
-        .add_service(GreeterServer::new(greeter))
-        .serve()
-        .await
-        .unwrap();
-    (handle, events)
-}
+use nrpc_tests::greeter::{EchoMessage, FailRequest};
+use nrpc_tests::{connection, hello, nats, nats_server, serve_greeter, within, Event, NatsServer};
 
 #[tokio::test]
 async fn handler_status_reaches_the_caller_with_its_code() {
     let server = nats_server();
-    let _h = serve_greeter(&server).await;
+    let _h = serve_greeter(&server, "a").await;
     let client = GreeterClient::new(connection(&server).await);
     for code in [
         Code::NotFound,
@@ -67,7 +47,7 @@ async fn handler_status_reaches_the_caller_with_its_code() {
 #[tokio::test]
 async fn error_replies_carry_nats_service_headers() {
     let server = nats_server();
-    let _h = serve_greeter(&server).await;
+    let _h = serve_greeter(&server, "a").await;
     let raw = nats(&server).await;
     let req = FailRequest {
         code: Code::NotFound.as_i32(),
@@ -100,7 +80,7 @@ fn prost_encode(m: &impl nrpc_runtime::codegen::prost::Message) -> Vec<u8> {
 #[tokio::test]
 async fn undecodable_request_gets_a_bad_request_client_error() {
     let server = nats_server();
-    let _h = serve_greeter(&server).await;
+    let _h = serve_greeter(&server, "a").await;
     let raw = nats(&server).await;
     // Field 1 as a length-delimited string claiming 100 bytes that are not there.
     let msg = within(
@@ -135,7 +115,7 @@ async fn undecodable_request_gets_a_bad_request_client_error() {
 #[tokio::test]
 async fn unknown_method_and_bad_routing_get_client_errors_not_silence() {
     let server = nats_server();
-    let _h = serve_greeter(&server).await;
+    let _h = serve_greeter(&server, "a").await;
     let raw = nats(&server).await;
     for (subject, expect) in [
         ("demo.Greeter.Nope", "unknown name: Nope"),
@@ -165,7 +145,7 @@ async fn unknown_method_and_bad_routing_get_client_errors_not_silence() {
 #[tokio::test]
 async fn handler_panic_is_a_server_error_and_the_server_keeps_serving() {
     let server = nats_server();
-    let _h = serve_greeter(&server).await;
+    let _h = serve_greeter(&server, "a").await;
     let client = GreeterClient::new(connection(&server).await);
     let err = within("panicking call", client.say_hello(&hello("panic")))
         .await
@@ -227,7 +207,7 @@ async fn no_responders_is_reported_at_once_not_as_a_timeout() {
 #[tokio::test]
 async fn timeout_when_the_handler_is_too_slow_and_the_handler_is_cancelled() {
     let server = nats_server();
-    let (_h, mut events) = serve_greeter(&server).await;
+    let (_h, mut events, _gate) = serve_greeter(&server, "a").await;
     let client = GreeterClient::new(connection(&server).await);
     let err = within(
         "slow call",
@@ -259,12 +239,7 @@ async fn timeout_when_the_handler_is_too_slow_and_the_handler_is_cancelled() {
 #[tokio::test]
 async fn payload_over_max_payload_is_refused_before_sending() {
     let server = NatsServer::start_with_config("max_payload: 2048").unwrap();
-    let (greeter, _events) = TestGreeter::new("a");
-    let _h = Server::builder(nats(&server).await)
-        .add_service(GreeterServer::new(greeter))
-        .serve()
-        .await
-        .unwrap();
+    let (_h, _events, _gate) = serve_greeter(&server, "a").await;
     let conn = connection(&server).await;
     let client = GreeterClient::new(conn.clone());
     let big = EchoMessage {
@@ -314,7 +289,7 @@ async fn undecodable_reply_is_a_decode_error() {
 #[tokio::test]
 async fn closed_connection_fails_waiting_and_later_calls() {
     let server = nats_server();
-    let (_h, mut events) = serve_greeter(&server).await;
+    let (_h, mut events, _gate) = serve_greeter(&server, "a").await;
     let nats_client = nats(&server).await;
     let conn = nrpc_runtime::Connection::new(nats_client.clone())
         .await

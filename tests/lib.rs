@@ -45,6 +45,38 @@ pub async fn connection(server: &NatsServer) -> nrpc_runtime::Connection {
         .unwrap_or_else(|e| panic!("inbox subscription: {e}"))
 }
 
+/// A `greeter.v1.HelloRequest`.
+pub fn hello(name: &str) -> greeter::HelloRequest {
+    greeter::HelloRequest { name: name.into() }
+}
+
+/// Serves `service` from its own connection to `server` with default settings.
+pub async fn serve(
+    server: &NatsServer,
+    service: impl nrpc_runtime::server::Service,
+) -> nrpc_runtime::ServerHandle {
+    nrpc_runtime::Server::builder(nats(server).await)
+        .add_service(service)
+        .serve()
+        .await
+        .unwrap_or_else(|e| panic!("serve: {e}"))
+}
+
+/// Serves a [`TestGreeter`] named `instance`; returns its events and gate.
+pub async fn serve_greeter(
+    server: &NatsServer,
+    instance: &str,
+) -> (
+    nrpc_runtime::ServerHandle,
+    mpsc::UnboundedReceiver<Event>,
+    std::sync::Arc<Semaphore>,
+) {
+    let (greeter, events) = TestGreeter::new(instance);
+    let gate = greeter.gate.clone();
+    let handle = serve(server, greeter::greeter_server::GreeterServer::new(greeter)).await;
+    (handle, events, gate)
+}
+
 /// Awaits `fut`, failing the test if it takes longer than [`PATIENCE`].
 pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
     tokio::time::timeout(PATIENCE, fut)

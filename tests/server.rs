@@ -3,12 +3,7 @@
 use nrpc_runtime::{CallError, Code, Server};
 use nrpc_tests::greeter::greeter_client::GreeterClient;
 use nrpc_tests::greeter::greeter_server::GreeterServer;
-use nrpc_tests::greeter::HelloRequest;
-use nrpc_tests::{connection, nats, nats_server, within, Event, TestGreeter};
-
-fn hello(name: &str) -> HelloRequest {
-    HelloRequest { name: name.into() }
-}
+use nrpc_tests::{connection, hello, nats, nats_server, serve, within, Event, TestGreeter};
 
 #[tokio::test]
 async fn past_the_concurrency_limit_requests_get_servertoobusy_at_once() {
@@ -63,11 +58,7 @@ async fn graceful_shutdown_finishes_in_flight_calls_then_stops_serving() {
     let server = nats_server();
     let (greeter, mut events) = TestGreeter::new("a");
     let gate = greeter.gate.clone();
-    let handle = Server::builder(nats(&server).await)
-        .add_service(GreeterServer::new(greeter))
-        .serve()
-        .await
-        .unwrap();
+    let handle = serve(&server, GreeterServer::new(greeter)).await;
     let client = GreeterClient::new(connection(&server).await);
     let in_flight: Vec<_> = (0..3)
         .map(|i| {

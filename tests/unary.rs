@@ -10,22 +10,12 @@ use nrpc_tests::alloptions::svc_subject_params_server::{SvcSubjectParams, SvcSub
 use nrpc_tests::alloptions::{SimpleStringReply, StringArg};
 use nrpc_tests::greeter::greeter_client::GreeterClient;
 use nrpc_tests::greeter::greeter_server::GreeterServer;
-use nrpc_tests::greeter::HelloRequest;
-use nrpc_tests::{connection, nats, nats_server, within, TestGreeter};
-
-fn hello(name: &str) -> HelloRequest {
-    HelloRequest { name: name.into() }
-}
+use nrpc_tests::{connection, hello, nats, nats_server, serve, serve_greeter, within, TestGreeter};
 
 #[tokio::test]
 async fn unary_call_returns_the_handlers_reply() {
     let server = nats_server();
-    let (greeter, _events) = TestGreeter::new("a");
-    let handle = Server::builder(nats(&server).await)
-        .add_service(GreeterServer::new(greeter))
-        .serve()
-        .await
-        .unwrap();
+    let (handle, _events, _gate) = serve_greeter(&server, "a").await;
     let client = GreeterClient::new(connection(&server).await);
     let reply = within("call", client.say_hello(&hello("world")))
         .await
@@ -37,12 +27,7 @@ async fn unary_call_returns_the_handlers_reply() {
 #[tokio::test]
 async fn metadata_travels_both_ways() {
     let server = nats_server();
-    let (greeter, _events) = TestGreeter::new("instance-7");
-    let _handle = Server::builder(nats(&server).await)
-        .add_service(GreeterServer::new(greeter))
-        .serve()
-        .await
-        .unwrap();
+    let (_handle, _events, _gate) = serve_greeter(&server, "instance-7").await;
     let client = GreeterClient::new(connection(&server).await);
     let reply = within(
         "call",
@@ -64,12 +49,7 @@ async fn metadata_travels_both_ways() {
 #[tokio::test]
 async fn the_handler_sees_the_callers_deadline() {
     let server = nats_server();
-    let (greeter, _events) = TestGreeter::new("a");
-    let _handle = Server::builder(nats(&server).await)
-        .add_service(GreeterServer::new(greeter))
-        .serve()
-        .await
-        .unwrap();
+    let (_handle, _events, _gate) = serve_greeter(&server, "a").await;
     let client = GreeterClient::new(connection(&server).await);
     let reply = within(
         "call",
@@ -104,12 +84,7 @@ async fn the_handler_sees_the_callers_deadline() {
 #[tokio::test]
 async fn protobuf_suffix_is_accepted_like_no_suffix() {
     let server = nats_server();
-    let (greeter, _events) = TestGreeter::new("a");
-    let _handle = Server::builder(nats(&server).await)
-        .add_service(GreeterServer::new(greeter))
-        .serve()
-        .await
-        .unwrap();
+    let (_handle, _events, _gate) = serve_greeter(&server, "a").await;
     let raw = nats(&server).await;
     let msg = within(
         "raw",
@@ -153,12 +128,7 @@ async fn without_a_queue_group_every_instance_receives_every_request() {
 #[tokio::test]
 async fn json_encoding_round_trips() {
     let server = nats_server();
-    let (greeter, _events) = TestGreeter::new("a");
-    let _handle = Server::builder(nats(&server).await)
-        .add_service(GreeterServer::new(greeter))
-        .serve()
-        .await
-        .unwrap();
+    let (_handle, _events, _gate) = serve_greeter(&server, "a").await;
     let client = GreeterClient::new(connection(&server).await).with_encoding(Encoding::Json);
     let reply = within("json call", client.say_hello(&hello("json")))
         .await
@@ -211,11 +181,7 @@ impl SvcSubjectParams for ParamsService {
 #[tokio::test]
 async fn subject_params_at_all_three_levels_reach_the_handler() {
     let server = nats_server();
-    let _handle = Server::builder(nats(&server).await)
-        .add_service(SvcSubjectParamsServer::new(ParamsService))
-        .serve()
-        .await
-        .unwrap();
+    let _handle = serve(&server, SvcSubjectParamsServer::new(ParamsService)).await;
     let client = SvcSubjectParamsClient::new(connection(&server).await, "eu1", "client42").unwrap();
     let reply = within(
         "params call",
@@ -256,11 +222,7 @@ impl SvcCustomSubject for CustomSubject {
 async fn void_replies_map_to_unit() {
     use nrpc_tests::alloptions::svc_custom_subject_client::SvcCustomSubjectClient;
     let server = nats_server();
-    let _handle = Server::builder(nats(&server).await)
-        .add_service(SvcCustomSubjectServer::new(CustomSubject))
-        .serve()
-        .await
-        .unwrap();
+    let _handle = serve(&server, SvcCustomSubjectServer::new(CustomSubject)).await;
     let client = SvcCustomSubjectClient::new(connection(&server).await, "default").unwrap();
     let arg = StringArg { arg1: "x".into() };
     let () = within("void call", client.mt_void_reply(&arg))

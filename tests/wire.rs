@@ -5,14 +5,14 @@ use std::time::Duration;
 
 use async_nats::Message;
 use futures::StreamExt;
-use nrpc_runtime::{Request, Response, Server, Status};
+use nrpc_runtime::{Request, Response, Status};
 use nrpc_tests::alloptions::svc_custom_subject_client::SvcCustomSubjectClient;
 use nrpc_tests::alloptions::svc_subject_params_client::SvcSubjectParamsClient;
 use nrpc_tests::alloptions::{StringArg, SVC_CUSTOM_SUBJECT_SPEC, SVC_SUBJECT_PARAMS_SPEC};
 use nrpc_tests::helloworld::greeter_client::GreeterClient;
 use nrpc_tests::helloworld::greeter_server::{Greeter, GreeterServer};
 use nrpc_tests::helloworld::{HelloReply, HelloRequest, GREETER_SPEC};
-use nrpc_tests::{connection, nats, nats_server, within};
+use nrpc_tests::{connection, nats, nats_server, serve, within};
 
 struct Hello;
 
@@ -55,11 +55,7 @@ async fn request_reply_and_error_bytes_equal_nrpc() {
     let server = nats_server();
     let raw = nats(&server).await;
     let mut wire = tap(&raw).await;
-    let _h = Server::builder(nats(&server).await)
-        .add_service(GreeterServer::new(Hello))
-        .serve()
-        .await
-        .unwrap();
+    let _h = serve(&server, GreeterServer::new(Hello)).await;
     let client = GreeterClient::new(connection(&server).await);
 
     let reply = within(
@@ -125,11 +121,7 @@ async fn request_reply_and_error_bytes_equal_nrpc() {
 async fn a_go_style_plain_request_is_answered() {
     // A Go nRPC client sends no headers and uses its own inbox.
     let server = nats_server();
-    let _h = Server::builder(nats(&server).await)
-        .add_service(GreeterServer::new(Hello))
-        .serve()
-        .await
-        .unwrap();
+    let _h = serve(&server, GreeterServer::new(Hello)).await;
     let raw = nats(&server).await;
     let msg = within(
         "plain request",

@@ -296,6 +296,15 @@ fn to_lower(pool: &DescriptorPool, options: &DynamicMessage, name: &str) -> bool
     ext(pool, options, name).and_then(|v| v.as_enum_number()) == Some(1)
 }
 
+/// The default subject token for a name under a `SubjectRule`.
+fn apply_rule(name: &str, to_lower: bool) -> String {
+    if to_lower {
+        name.to_lowercase()
+    } else {
+        name.to_owned()
+    }
+}
+
 /// Reads the services of one file into models (message paths are filled
 /// in later by prost-build's callback).
 fn read_services(
@@ -343,26 +352,16 @@ fn read_services(
     let mut out = Vec::new();
     for svc in file.services() {
         let sopts = svc.options();
-        let service_subject = ext_str(pool, &sopts, "nrpc.serviceSubject").unwrap_or_else(|| {
-            if svc_lower {
-                svc.name().to_lowercase()
-            } else {
-                svc.name().to_owned()
-            }
-        });
+        let service_subject = ext_str(pool, &sopts, "nrpc.serviceSubject")
+            .unwrap_or_else(|| apply_rule(svc.name(), svc_lower));
         check_subject("serviceSubject", &service_subject)?;
         let service_params = ext_list(pool, &sopts, "nrpc.serviceSubjectParams");
         let mut methods = Vec::new();
         let mut seen_subjects = HashSet::new();
         for m in svc.methods() {
             let mopts = m.options();
-            let subject = ext_str(pool, &mopts, "nrpc.methodSubject").unwrap_or_else(|| {
-                if method_lower {
-                    m.name().to_lowercase()
-                } else {
-                    m.name().to_owned()
-                }
-            });
+            let subject = ext_str(pool, &mopts, "nrpc.methodSubject")
+                .unwrap_or_else(|| apply_rule(m.name(), method_lower));
             check_subject("methodSubject", &subject)?;
             if !seen_subjects.insert(subject.clone()) {
                 return Err(invalid(format!(
@@ -428,8 +427,12 @@ fn read_services(
     Ok(out)
 }
 
-fn is_void(proto_type: &str) -> bool {
-    matches!(proto_type, ".nrpc.Void" | ".google.protobuf.Empty")
+/// `()` for the empty messages, else the Rust path prost-build resolved.
+fn message_type(proto_type: &str, rust_type: &str) -> MessageType {
+    match proto_type {
+        ".nrpc.Void" | ".google.protobuf.Empty" => MessageType::Void,
+        _ => MessageType::Message(rust_type.to_owned()),
+    }
 }
 
 struct ServiceGenerator {
@@ -459,16 +462,8 @@ impl prost_build::ServiceGenerator for ServiceGenerator {
         for (m, pm) in svc.methods.iter_mut().zip(&service.methods) {
             m.rust_name = pm.name.clone();
             m.docs = comment_lines(&pm.comments);
-            m.input = if is_void(&pm.input_proto_type) {
-                MessageType::Void
-            } else {
-                MessageType::Message(pm.input_type.clone())
-            };
-            m.output = if is_void(&pm.output_proto_type) {
-                MessageType::Void
-            } else {
-                MessageType::Message(pm.output_type.clone())
-            };
+            m.input = message_type(&pm.input_proto_type, &pm.input_type);
+            m.output = message_type(&pm.output_proto_type, &pm.output_type);
         }
         match emit::pretty(emit::service(&svc, self.sides)) {
             Ok(code) => buf.push_str(&code),
