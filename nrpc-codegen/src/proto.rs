@@ -153,13 +153,25 @@ impl Builder {
         self
     }
 
-    /// Parses `protos` (found through `includes`) and writes one Rust file
-    /// per proto package into the output directory.
-    pub fn compile_protos(
-        self,
+    /// Reads the services of `protos` into models without writing code:
+    /// subjects, params and call kinds as generated code would have them;
+    /// message types are given by their proto full names (`pkg.Msg`).
+    pub fn read_services(
+        &self,
         protos: &[impl AsRef<Path>],
         includes: &[impl AsRef<Path>],
-    ) -> Result<(), Error> {
+    ) -> Result<Vec<model::Service>, Error> {
+        let (_, services) = self.parse(protos, includes)?;
+        let mut services: Vec<_> = services.into_values().collect();
+        services.sort_by(|a, b| a.full_name.cmp(&b.full_name));
+        Ok(services)
+    }
+
+    fn parse(
+        &self,
+        protos: &[impl AsRef<Path>],
+        includes: &[impl AsRef<Path>],
+    ) -> Result<(protox::Compiler, HashMap<String, model::Service>), Error> {
         let mut resolver = ChainFileResolver::new();
         for include in includes {
             resolver.add(IncludeFileResolver::new(include.as_ref().to_owned()));
@@ -173,13 +185,6 @@ impl Builder {
                 .open_file(proto.as_ref())
                 .map_err(|e| Error::Parse(format!("{}: {e:?}", proto.as_ref().display())))?;
         }
-        if std::env::var_os("CARGO").is_some() && std::env::var_os("OUT_DIR").is_some() {
-            for f in compiler.files() {
-                if let Some(path) = f.path() {
-                    println!("cargo:rerun-if-changed={}", path.display());
-                }
-            }
-        }
         let opened: HashSet<String> = compiler
             .files()
             .filter(|f| !f.is_import())
@@ -192,6 +197,29 @@ impl Builder {
                 services.insert(svc.full_name.clone(), svc);
             }
         }
+        Ok((compiler, services))
+    }
+
+    /// Parses `protos` (found through `includes`) and writes one Rust file
+    /// per proto package into the output directory.
+    pub fn compile_protos(
+        self,
+        protos: &[impl AsRef<Path>],
+        includes: &[impl AsRef<Path>],
+    ) -> Result<(), Error> {
+        let (compiler, services) = self.parse(protos, includes)?;
+        if std::env::var_os("CARGO").is_some() && std::env::var_os("OUT_DIR").is_some() {
+            for f in compiler.files() {
+                if let Some(path) = f.path() {
+                    println!("cargo:rerun-if-changed={}", path.display());
+                }
+            }
+        }
+        let opened: HashSet<String> = compiler
+            .files()
+            .filter(|f| !f.is_import())
+            .map(|f| f.name().to_owned())
+            .collect();
 
         let out_dir = match self.out_dir {
             Some(d) => d,
@@ -225,6 +253,7 @@ impl Builder {
                 sides: Sides {
                     client: self.client,
                     server: self.server,
+                    proto_source: false,
                 },
                 errors: errors.clone(),
             }));
@@ -394,8 +423,8 @@ fn read_services(
                 docs: Vec::new(),
                 subject,
                 params: ext_list(pool, &mopts, "nrpc.methodSubjectParams"),
-                input: MessageType::Void,
-                output: MessageType::Void,
+                input: message_type(&format!(".{input_name}"), &input_name),
+                output: message_type(&format!(".{output_name}"), &output_name),
                 kind,
                 polling: ext_bool(pool, &mopts, "nrpc.pollingEnabled"),
             });

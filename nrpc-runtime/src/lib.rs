@@ -17,6 +17,7 @@
 
 pub mod client;
 pub mod codec;
+pub mod describe;
 pub mod proto;
 pub mod server;
 mod status;
@@ -29,11 +30,16 @@ pub use server::{Request, Server, ServerHandle};
 pub use status::{Code, NrpcErrorType, Status};
 pub use wire::Encoding;
 
+#[cfg(feature = "macros")]
+#[doc = include_str!("docs/nats_service.md")]
+pub use nrpc_macros::nats_service;
+
 /// What generated code names; not a stable API for hand-written code.
 #[doc(hidden)]
 pub mod codegen {
     pub use crate::client::{CallError, CallOptions, Connection, Response, ServiceClient};
     pub use crate::codec::{register_descriptors, Proto, Void};
+    pub use crate::describe::service_proto;
     pub use crate::server::{unary, unimplemented, Call, Reply, Request, Service};
     pub use crate::status::Status;
     pub use crate::wire::{Encoding, InvalidToken, MethodKind, MethodSpec, ServiceSpec};

@@ -20,6 +20,10 @@ pub struct Sides {
     pub client: bool,
     /// Emit the `<snake>_server` module.
     pub server: bool,
+    /// Emit `<snake>_proto(imports)`, which returns the service as `.proto`
+    /// text (for services defined in Rust; messages must implement
+    /// `prost::Name`).
+    pub proto_source: bool,
 }
 
 /// Emits the spec static, the client module and the server module of `svc`.
@@ -27,7 +31,8 @@ pub fn service(svc: &Service, sides: Sides) -> TokenStream {
     let spec = spec(svc);
     let client = sides.client.then(|| client::emit(svc));
     let server = sides.server.then(|| server::emit(svc));
-    quote! { #spec #client #server }
+    let proto = sides.proto_source.then(|| proto_source(svc));
+    quote! { #spec #client #server #proto }
 }
 
 /// Formats tokens as a readable Rust file.
@@ -85,6 +90,32 @@ fn spec(svc: &Service) -> TokenStream {
     }
 }
 
+fn proto_source(svc: &Service) -> TokenStream {
+    let ident = format_ident!("{}_proto", svc.name.to_snake_case());
+    let spec = spec_ident(svc);
+    let name_of = |ty: &MessageType| match ty {
+        MessageType::Void => quote! { None },
+        MessageType::Message(_) => {
+            let t = rust_type(ty, false);
+            quote! { Some(<#t as ::nrpc_runtime::codegen::prost::Name>::full_name()) }
+        }
+    };
+    let types = svc.methods.iter().map(|m| {
+        let (i, o) = (name_of(&m.input), name_of(&m.output));
+        quote! { (#i, #o) }
+    });
+    let doc = format!(
+        " The service part of a `.proto` file for `{}`, importing `imports` (the files that define its messages).",
+        svc.full_name
+    );
+    quote! {
+        #[doc = #doc]
+        pub fn #ident(imports: &[&str]) -> String {
+            ::nrpc_runtime::codegen::service_proto(&#spec, &[#(#types),*], imports)
+        }
+    }
+}
+
 /// `#[doc]` attributes for documentation lines.
 fn docs(lines: &[String]) -> TokenStream {
     let lines = lines.iter().map(|l| {
@@ -107,10 +138,17 @@ fn ident(name: &str) -> Ident {
 /// The type path of a message as seen from a module nested one level below
 /// where the service is generated.
 fn nested_type(ty: &MessageType) -> TokenStream {
+    rust_type(ty, true)
+}
+
+/// The type path of a message, from the generated module itself or (if
+/// `nested`) from a module one level below it.
+fn rust_type(ty: &MessageType, nested: bool) -> TokenStream {
     match ty {
         MessageType::Void => quote! { () },
         MessageType::Message(path) => {
-            let path = if path.starts_with("::") || path.starts_with("crate::") || path == "()" {
+            let absolute = path.starts_with("::") || path.starts_with("crate::") || path == "()";
+            let path = if absolute || !nested {
                 path.clone()
             } else {
                 format!("super::{path}")

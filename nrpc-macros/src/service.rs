@@ -1,0 +1,537 @@
+//! Parses a `#[nats_service]` trait into nrpc-codegen's service model and
+//! hands it to the same emitter the `.proto` front end uses.
+//!
+//! Every problem found is reported, each at its own tokens, before the
+//! expansion gives up.
+
+use heck::ToUpperCamelCase;
+use nrpc_codegen::emit::{self, Sides};
+use nrpc_codegen::model::{MessageType, Method, MethodKind, Service};
+use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Expr, FnArg, Lit, Meta, Pat, ReturnType, Token, TraitItem, Type};
+
+/// Method names the generated client already uses.
+const RESERVED: &[&str] = &[
+    "new",
+    "with_timeout",
+    "with_encoding",
+    "with_package_subject",
+    "service_client",
+    "clone",
+];
+
+const SERVICE_KEYS: &str =
+    "package, package_params, service, service_params, service_rule, method_rule, proto_package";
+const METHOD_KEYS: &str = "subject, params, poll";
+
+/// Collects errors so all of them are reported at once.
+#[derive(Default)]
+struct Errors(Option<syn::Error>);
+
+impl Errors {
+    fn push(&mut self, span: Span, message: impl std::fmt::Display) {
+        let e = syn::Error::new(span, message);
+        match &mut self.0 {
+            Some(all) => all.combine(e),
+            None => self.0 = Some(e),
+        }
+    }
+
+    fn finish(self) -> syn::Result<()> {
+        self.0.map_or(Ok(()), Err)
+    }
+}
+
+#[derive(Default)]
+struct ServiceArgs {
+    package: String,
+    package_params: Vec<String>,
+    service: Option<String>,
+    service_params: Vec<String>,
+    service_lower: bool,
+    method_lower: bool,
+    proto_package: Option<String>,
+}
+
+#[derive(Default)]
+struct MethodArgs {
+    subject: Option<String>,
+    params: Vec<String>,
+    poll: bool,
+}
+
+fn string(expr: &Expr, errors: &mut Errors) -> Option<String> {
+    if let Expr::Lit(lit) = expr {
+        if let Lit::Str(s) = &lit.lit {
+            return Some(s.value());
+        }
+    }
+    errors.push(expr.span(), "expected a string literal");
+    None
+}
+
+fn strings(expr: &Expr, errors: &mut Errors) -> Vec<String> {
+    match expr {
+        Expr::Array(a) => a.elems.iter().filter_map(|e| string(e, errors)).collect(),
+        _ => {
+            errors.push(
+                expr.span(),
+                "expected an array of string literals, e.g. [\"a\", \"b\"]",
+            );
+            Vec::new()
+        }
+    }
+}
+
+fn rule(expr: &Expr, errors: &mut Errors) -> bool {
+    match string(expr, errors).as_deref() {
+        Some("tolower") => true,
+        Some("copy") | None => false,
+        Some(other) => {
+            errors.push(
+                expr.span(),
+                format!("unknown subject rule {other:?}; use \"copy\" or \"tolower\""),
+            );
+            false
+        }
+    }
+}
+
+/// Checks a subject made of one or more tokens (`allow_empty` for the
+/// package subject).
+fn check_subject(span: Span, what: &str, s: &str, allow_empty: bool, errors: &mut Errors) {
+    if allow_empty && s.is_empty() {
+        return;
+    }
+    let bad = s.split('.').any(|t| {
+        t.is_empty()
+            || t.contains(['*', '>'])
+            || t.chars().any(|c| c.is_whitespace() || c.is_control())
+    });
+    if bad {
+        errors.push(
+            span,
+            format!("{what} {s:?} is not a valid NATS subject (dot-separated non-empty tokens without '*', '>' or whitespace)"),
+        );
+    }
+}
+
+fn check_params(span: Span, params: &[String], errors: &mut Errors) {
+    for p in params {
+        if p.is_empty() || !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            errors.push(
+                span,
+                format!("subject parameter name {p:?} must be a non-empty identifier"),
+            );
+        }
+    }
+}
+
+fn parse_metas(tokens: TokenStream, errors: &mut Errors) -> Vec<Meta> {
+    match Punctuated::<Meta, Token![,]>::parse_terminated.parse2(tokens) {
+        Ok(p) => p.into_iter().collect(),
+        Err(e) => {
+            errors.push(e.span(), e);
+            Vec::new()
+        }
+    }
+}
+
+fn key(meta: &Meta) -> String {
+    meta.path().to_token_stream().to_string().replace(' ', "")
+}
+
+impl ServiceArgs {
+    fn parse(tokens: TokenStream, errors: &mut Errors) -> Self {
+        let mut args = Self::default();
+        for meta in parse_metas(tokens, errors) {
+            let key = key(&meta);
+            let Meta::NameValue(nv) = &meta else {
+                errors.push(
+                    meta.span(),
+                    format!("unknown nats_service argument `{key}`; expected `key = value` with one of: {SERVICE_KEYS}"),
+                );
+                continue;
+            };
+            let value = &nv.value;
+            match key.as_str() {
+                "package" => {
+                    if let Some(s) = string(value, errors) {
+                        check_subject(value.span(), "package", &s, true, errors);
+                        args.package = s;
+                    }
+                }
+                "package_params" => {
+                    args.package_params = strings(value, errors);
+                    check_params(value.span(), &args.package_params, errors);
+                }
+                "service" => {
+                    if let Some(s) = string(value, errors) {
+                        check_subject(value.span(), "service", &s, false, errors);
+                        args.service = Some(s);
+                    }
+                }
+                "service_params" => {
+                    args.service_params = strings(value, errors);
+                    check_params(value.span(), &args.service_params, errors);
+                }
+                "service_rule" => args.service_lower = rule(value, errors),
+                "method_rule" => args.method_lower = rule(value, errors),
+                "proto_package" => args.proto_package = string(value, errors),
+                _ => errors.push(
+                    nv.path.span(),
+                    format!(
+                        "unknown nats_service argument `{key}`; expected one of: {SERVICE_KEYS}"
+                    ),
+                ),
+            }
+        }
+        args
+    }
+}
+
+impl MethodArgs {
+    fn parse(attr: &syn::Attribute, errors: &mut Errors) -> Self {
+        let mut args = Self::default();
+        let tokens = match &attr.meta {
+            Meta::List(list) => list.tokens.clone(),
+            other => {
+                errors.push(other.span(), format!("expected #[nrpc({METHOD_KEYS})]"));
+                return args;
+            }
+        };
+        for meta in parse_metas(tokens, errors) {
+            let key = key(&meta);
+            match (&meta, key.as_str()) {
+                (Meta::Path(_), "poll") => args.poll = true,
+                (Meta::NameValue(nv), "subject") => {
+                    if let Some(s) = string(&nv.value, errors) {
+                        check_subject(nv.value.span(), "subject", &s, false, errors);
+                        args.subject = Some(s);
+                    }
+                }
+                (Meta::NameValue(nv), "params") => {
+                    args.params = strings(&nv.value, errors);
+                    check_params(nv.value.span(), &args.params, errors);
+                }
+                _ => errors.push(
+                    meta.span(),
+                    format!("unknown nrpc method argument `{key}`; expected one of: subject = \"…\", params = [\"…\"], poll"),
+                ),
+            }
+        }
+        args
+    }
+}
+
+fn docs(attrs: &[syn::Attribute]) -> Vec<String> {
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .filter_map(|a| match &a.meta {
+            Meta::NameValue(nv) => match &nv.value {
+                Expr::Lit(l) => match &l.lit {
+                    Lit::Str(s) => Some(s.value()),
+                    _ => None,
+                },
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+fn apply_rule(name: &str, lower: bool) -> String {
+    if lower {
+        name.to_lowercase()
+    } else {
+        name.to_owned()
+    }
+}
+
+/// `Result<T, Status>` → the reply type, or an error message.
+fn reply_type(output: &ReturnType) -> Result<MessageType, (Span, &'static str)> {
+    const WRONG: &str = "nats_service methods return `Result<Reply, Status>` (`Result<(), Status>` for no reply value)";
+    let ReturnType::Type(_, ty) = output else {
+        return Err((output.span(), WRONG));
+    };
+    let Type::Path(path) = &**ty else {
+        return Err((ty.span(), WRONG));
+    };
+    let Some(last) = path.path.segments.last() else {
+        return Err((ty.span(), WRONG));
+    };
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return Err((ty.span(), WRONG));
+    };
+    let types: Vec<&Type> = args
+        .args
+        .iter()
+        .filter_map(|a| match a {
+            syn::GenericArgument::Type(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    let is_status = |t: &Type| match t {
+        Type::Path(p) => p.path.segments.last().is_some_and(|s| s.ident == "Status"),
+        _ => false,
+    };
+    if last.ident != "Result" || types.len() != 2 || !is_status(types[1]) {
+        return Err((ty.span(), WRONG));
+    }
+    message_type(types[0]).map_err(|msg| (types[0].span(), msg))
+}
+
+fn message_type(ty: &Type) -> Result<MessageType, &'static str> {
+    match ty {
+        Type::Tuple(t) if t.elems.is_empty() => Ok(MessageType::Void),
+        Type::Reference(_) => Err("messages are passed by value: remove the `&`"),
+        Type::Path(p) if p.qself.is_none() => Ok(MessageType::Message(
+            ty.to_token_stream().to_string().replace(' ', ""),
+        )),
+        _ => Err("expected a prost message type (a path such as `pb::HelloRequest`) or `()`"),
+    }
+}
+
+fn parse_method(f: &syn::TraitItemFn, lower: bool, errors: &mut Errors) -> Option<Method> {
+    let sig = &f.sig;
+    let name = sig.ident.to_string();
+    let mut method_errors = Errors::default();
+    let e = &mut method_errors;
+    if sig.asyncness.is_none() {
+        e.push(
+            sig.fn_token.span(),
+            format!("`{name}` must be an `async fn`"),
+        );
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        e.push(
+            sig.generics.span(),
+            format!(
+                "`{name}` cannot be generic: request and reply must be concrete prost messages"
+            ),
+        );
+    }
+    if let Some(t) = &sig.constness {
+        e.push(t.span(), "nats_service methods cannot be `const`");
+    }
+    if let Some(t) = &sig.unsafety {
+        e.push(t.span(), "nats_service methods cannot be `unsafe`");
+    }
+    if let Some(v) = &sig.variadic {
+        e.push(v.span(), "nats_service methods cannot be variadic");
+    }
+    if let Some(body) = &f.default {
+        e.push(
+            body.span(),
+            "nats_service methods have no default body; end the declaration with `;`",
+        );
+    }
+    let mut inputs = sig.inputs.iter();
+    match inputs.next() {
+        Some(FnArg::Receiver(r))
+            if r.reference.is_some() && r.mutability.is_none() && r.colon_token.is_none() => {}
+        Some(FnArg::Receiver(r)) => e.push(r.span(), format!("`{name}` must take `&self`")),
+        _ => e.push(
+            sig.ident.span(),
+            format!("`{name}` must take `&self` as its first argument"),
+        ),
+    }
+    let mut input = MessageType::Void;
+    for (i, arg) in inputs.enumerate() {
+        let FnArg::Typed(pt) = arg else { continue };
+        if i > 0 {
+            e.push(
+                pt.span(),
+                "a method takes at most one request message; declare subject parameters with #[nrpc(params = [\"…\"])]",
+            );
+            continue;
+        }
+        match &*pt.pat {
+            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {}
+            other => e.push(
+                other.span(),
+                "use a plain argument name, e.g. `request: HelloRequest`",
+            ),
+        }
+        match message_type(&pt.ty) {
+            Ok(t) => input = t,
+            Err(msg) => e.push(pt.ty.span(), msg),
+        }
+    }
+    let output = match reply_type(&sig.output) {
+        Ok(t) => Some(t),
+        Err((span, msg)) => {
+            e.push(span, msg);
+            None
+        }
+    };
+    let mut args = MethodArgs::default();
+    for attr in &f.attrs {
+        if attr.path().is_ident("nrpc") {
+            args = MethodArgs::parse(attr, e);
+        } else if !attr.path().is_ident("doc") {
+            e.push(
+                attr.span(),
+                "only #[nrpc(…)] and doc comments are allowed on nats_service methods",
+            );
+        }
+    }
+    let failed = method_errors.0.is_some();
+    if let Some(err) = method_errors.0 {
+        match &mut errors.0 {
+            Some(all) => all.combine(err),
+            None => errors.0 = Some(err),
+        }
+    }
+    if failed {
+        return None;
+    }
+    let proto_name = name.trim_start_matches("r#").to_upper_camel_case();
+    Some(Method {
+        subject: args
+            .subject
+            .unwrap_or_else(|| apply_rule(&proto_name, lower)),
+        name: proto_name,
+        rust_name: name,
+        docs: docs(&f.attrs),
+        params: args.params,
+        input,
+        output: output?,
+        kind: MethodKind::Unary,
+        polling: args.poll,
+    })
+}
+
+pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let item: syn::ItemTrait = syn::parse2(item).map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            "#[nats_service] goes on a trait: `pub trait Greeter { … }`",
+        )
+    })?;
+    let mut errors = Errors::default();
+    let args = ServiceArgs::parse(attr, &mut errors);
+    if !item.generics.params.is_empty() {
+        errors.push(
+            item.generics.span(),
+            "a nats_service trait cannot be generic",
+        );
+    }
+    if !item.supertraits.is_empty() {
+        errors.push(
+            item.supertraits.span(),
+            "a nats_service trait has no supertraits (the generated trait is `Send + Sync + 'static`)",
+        );
+    }
+    let mut methods = Vec::new();
+    let mut by_rust_name: Vec<String> = Vec::new();
+    let mut by_subject: Vec<(String, Span)> = Vec::new();
+    for trait_item in &item.items {
+        let TraitItem::Fn(f) = trait_item else {
+            errors.push(
+                trait_item.span(),
+                "a nats_service trait holds only `async fn` declarations",
+            );
+            continue;
+        };
+        let name = f.sig.ident.to_string();
+        let span = f.sig.ident.span();
+        if RESERVED.contains(&name.as_str()) {
+            errors.push(span, format!("`{name}` is reserved: the generated client has a method of that name; rename it"));
+        }
+        if let Some(base) = name.strip_suffix("_with") {
+            if item
+                .items
+                .iter()
+                .any(|i| matches!(i, TraitItem::Fn(g) if g.sig.ident == base))
+            {
+                errors.push(
+                    span,
+                    format!(
+                        "`{name}` clashes with the generated `{base}_with` of `{base}`; rename one"
+                    ),
+                );
+            }
+        }
+        if by_rust_name.contains(&name) {
+            errors.push(span, format!("`{name}` is declared twice"));
+        }
+        by_rust_name.push(name);
+        if let Some(m) = parse_method(f, args.method_lower, &mut errors) {
+            if by_subject.iter().any(|(s, _)| *s == m.subject) {
+                errors.push(
+                    span,
+                    format!(
+                        "subject {:?} is used by two methods; set #[nrpc(subject = \"…\")]",
+                        m.subject
+                    ),
+                );
+            }
+            by_subject.push((m.subject.clone(), span));
+            methods.push(m);
+        }
+    }
+    errors.finish()?;
+
+    // The trait is consumed; type-check its signatures as written (so
+    // errors point at the user's tokens, `Status` must be nrpc's, and the
+    // user's imports count as used).
+    let checks = item
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            TraitItem::Fn(f) => Some(&f.sig),
+            _ => None,
+        })
+        .map(|sig| {
+            let ret = match &sig.output {
+                ReturnType::Type(_, t) => t.to_token_stream(),
+                ReturnType::Default => quote::quote! { () },
+            };
+            let args = sig.inputs.iter().filter_map(|a| match a {
+                FnArg::Typed(pt) => Some(&pt.ty),
+                FnArg::Receiver(_) => None,
+            });
+            quote::quote! {
+                let _: ::core::option::Option<#ret> = ::core::option::Option::<
+                    ::core::result::Result<_, ::nrpc_runtime::Status>,
+                >::None;
+                #(let _: ::core::option::Option<#args> = ::core::option::Option::None;)*
+            }
+        });
+    let checks = quote::quote! {
+        const _: fn() = || { #(#checks)* };
+    };
+
+    let name = item.ident.to_string();
+    let service = Service {
+        full_name: match &args.proto_package {
+            Some(p) if !p.is_empty() => format!("{p}.{name}"),
+            _ => name.clone(),
+        },
+        docs: docs(&item.attrs),
+        package_subject: args.package,
+        package_params: args.package_params,
+        service_subject: args
+            .service
+            .unwrap_or_else(|| apply_rule(&name, args.service_lower)),
+        service_params: args.service_params,
+        methods,
+        descriptor_set_file: None,
+        name,
+    };
+    let generated = emit::service(
+        &service,
+        Sides {
+            client: true,
+            server: true,
+            proto_source: true,
+        },
+    );
+    Ok(quote::quote! { #checks #generated })
+}

@@ -1,0 +1,81 @@
+//! A service described as `.proto` text, so a service defined in Rust
+//! (`#[nats_service]`) can be handed to teams in other languages.
+
+use std::fmt::Write as _;
+
+use crate::wire::ServiceSpec;
+
+/// Proto full names of one method's request and reply types; `None` is
+/// `nrpc.Void`.
+pub type MethodTypes = (Option<String>, Option<String>);
+
+/// The `.proto` text of `spec`: package, imports, nRPC file options and the
+/// service with every subject spelled out as an option, so any nRPC
+/// generator computes the same subjects. `types` has one entry per method
+/// of `spec`; `imports` are the files that define the messages.
+pub fn service_proto(spec: &ServiceSpec, types: &[MethodTypes], imports: &[&str]) -> String {
+    let (package, service) = match spec.name.rsplit_once('.') {
+        Some((p, s)) => (Some(p), s),
+        None => (None, spec.name),
+    };
+    let mut out = String::new();
+    // Writing into a String cannot fail.
+    let _ = writeln!(
+        out,
+        "// The service `{}`, as defined in Rust with nrpc.",
+        spec.name
+    );
+    out.push_str("syntax = \"proto3\";\n\n");
+    if let Some(p) = package {
+        let _ = writeln!(out, "package {p};\n");
+    }
+    out.push_str("import \"nrpc/nrpc.proto\";\n");
+    for i in imports {
+        let _ = writeln!(out, "import \"{i}\";");
+    }
+    out.push('\n');
+    let _ = writeln!(
+        out,
+        "option (nrpc.packageSubject) = \"{}\";",
+        spec.package_subject
+    );
+    for p in spec.package_params {
+        let _ = writeln!(out, "option (nrpc.packageSubjectParams) = \"{p}\";");
+    }
+    let _ = writeln!(out, "\nservice {service} {{");
+    let _ = writeln!(
+        out,
+        "    option (nrpc.serviceSubject) = \"{}\";",
+        spec.service_subject
+    );
+    for p in spec.service_params {
+        let _ = writeln!(out, "    option (nrpc.serviceSubjectParams) = \"{p}\";");
+    }
+    let type_name = |t: &Option<String>| match t {
+        Some(name) => format!(".{name}"),
+        None => ".nrpc.Void".to_owned(),
+    };
+    for (method, (input, output)) in spec.methods.iter().zip(types) {
+        let _ = writeln!(
+            out,
+            "\n    rpc {}({}) returns ({}) {{",
+            method.name,
+            type_name(input),
+            type_name(output)
+        );
+        let _ = writeln!(
+            out,
+            "        option (nrpc.methodSubject) = \"{}\";",
+            method.subject
+        );
+        for p in method.params {
+            let _ = writeln!(out, "        option (nrpc.methodSubjectParams) = \"{p}\";");
+        }
+        if method.polling {
+            out.push_str("        option (nrpc.pollingEnabled) = true;\n");
+        }
+        out.push_str("    }\n");
+    }
+    out.push_str("}\n");
+    out
+}
