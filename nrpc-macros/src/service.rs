@@ -478,9 +478,9 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     }
     errors.finish()?;
 
-    // The trait is consumed; type-check its signatures as written (so
-    // errors point at the user's tokens, `Status` must be nrpc's, and the
-    // user's imports count as used).
+    // The trait is consumed; check its return types as written, so a
+    // `Status` other than nrpc's is an error and the user's import of
+    // `Status` counts as used. (Message types are used by the generated code.)
     let checks = item
         .items
         .iter()

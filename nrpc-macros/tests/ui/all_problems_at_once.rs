@@ -1,0 +1,20 @@
+use nrpc_runtime::{nats_service, Status};
+
+#[derive(Clone, PartialEq, nrpc_runtime::codegen::prost::Message)]
+#[prost(prost_path = "::nrpc_runtime::codegen::prost")]
+pub struct Msg {}
+
+impl nrpc_runtime::codegen::prost::Name for Msg {
+    const NAME: &'static str = "Msg";
+    const PACKAGE: &'static str = "ui";
+}
+
+#[nats_service(colour = "blue")]
+pub trait Svc {
+    fn a(&self) -> Result<Msg, Status>;
+    async fn b<T>(&self) -> Result<Msg, Status>;
+    async fn c(self) -> Result<Msg, Status>;
+    async fn d(&self, request: &Msg) -> Msg;
+    const X: u8;
+}
+fn main() {}

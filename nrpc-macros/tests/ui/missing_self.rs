@@ -1,0 +1,18 @@
+use nrpc_runtime::{nats_service, Status};
+
+#[derive(Clone, PartialEq, nrpc_runtime::codegen::prost::Message)]
+#[prost(prost_path = "::nrpc_runtime::codegen::prost")]
+pub struct Msg {}
+
+impl nrpc_runtime::codegen::prost::Name for Msg {
+    const NAME: &'static str = "Msg";
+    const PACKAGE: &'static str = "ui";
+}
+
+#[nats_service]
+pub trait Svc {
+    async fn get(request: Msg) -> Result<Msg, Status>;
+    async fn take(self, request: Msg) -> Result<Msg, Status>;
+    async fn change(&mut self, request: Msg) -> Result<Msg, Status>;
+}
+fn main() {}

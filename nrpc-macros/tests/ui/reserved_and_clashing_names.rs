@@ -1,0 +1,20 @@
+use nrpc_runtime::{nats_service, Status};
+
+#[derive(Clone, PartialEq, nrpc_runtime::codegen::prost::Message)]
+#[prost(prost_path = "::nrpc_runtime::codegen::prost")]
+pub struct Msg {}
+
+impl nrpc_runtime::codegen::prost::Name for Msg {
+    const NAME: &'static str = "Msg";
+    const PACKAGE: &'static str = "ui";
+}
+
+#[nats_service]
+pub trait Svc {
+    async fn new(&self, request: Msg) -> Result<Msg, Status>;
+    async fn get(&self, request: Msg) -> Result<Msg, Status>;
+    async fn get_with(&self, request: Msg) -> Result<Msg, Status>;
+    #[nrpc(subject = "Get")]
+    async fn fetch(&self, request: Msg) -> Result<Msg, Status>;
+}
+fn main() {}

@@ -1,0 +1,17 @@
+use nrpc_runtime::{nats_service, Status};
+
+#[derive(Clone, PartialEq, nrpc_runtime::codegen::prost::Message)]
+#[prost(prost_path = "::nrpc_runtime::codegen::prost")]
+pub struct Msg {}
+
+impl nrpc_runtime::codegen::prost::Name for Msg {
+    const NAME: &'static str = "Msg";
+    const PACKAGE: &'static str = "ui";
+}
+
+#[nats_service(pakage = "x", service_rule = "upper")]
+pub trait Svc {
+    #[nrpc(subjekt = "x", streamed)]
+    async fn get(&self, request: Msg) -> Result<Msg, Status>;
+}
+fn main() {}
