@@ -5,15 +5,33 @@ use std::fmt::Write as _;
 
 use crate::wire::ServiceSpec;
 
-/// Proto full names of one method's request and reply types; `None` is
-/// `nrpc.Void`.
-pub type MethodTypes = (Option<String>, Option<String>);
+/// What the `.proto` text needs beyond the [`ServiceSpec`] for one method.
+#[derive(Debug)]
+pub struct MethodText {
+    /// Proto full name of the request type; `None` is `nrpc.Void`.
+    pub input: Option<String>,
+    /// Proto full name of the reply type; `None` is `nrpc.Void`.
+    pub output: Option<String>,
+    /// Documentation, one line per entry.
+    pub docs: &'static [&'static str],
+}
+
+fn comment(out: &mut String, indent: &str, docs: &[&str]) {
+    for line in docs {
+        let _ = writeln!(out, "{indent}//{line}");
+    }
+}
 
 /// The `.proto` text of `spec`: package, imports, nRPC file options and the
 /// service with every subject spelled out as an option, so any nRPC
-/// generator computes the same subjects. `types` has one entry per method
+/// generator computes the same subjects. `methods` has one entry per method
 /// of `spec`; `imports` are the files that define the messages.
-pub fn service_proto(spec: &ServiceSpec, types: &[MethodTypes], imports: &[&str]) -> String {
+pub fn service_proto(
+    spec: &ServiceSpec,
+    docs: &[&str],
+    methods: &[MethodText],
+    imports: &[&str],
+) -> String {
     let (package, service) = match spec.name.rsplit_once('.') {
         Some((p, s)) => (Some(p), s),
         None => (None, spec.name),
@@ -42,7 +60,9 @@ pub fn service_proto(spec: &ServiceSpec, types: &[MethodTypes], imports: &[&str]
     for p in spec.package_params {
         let _ = writeln!(out, "option (nrpc.packageSubjectParams) = \"{p}\";");
     }
-    let _ = writeln!(out, "\nservice {service} {{");
+    out.push('\n');
+    comment(&mut out, "", docs);
+    let _ = writeln!(out, "service {service} {{");
     let _ = writeln!(
         out,
         "    option (nrpc.serviceSubject) = \"{}\";",
@@ -55,13 +75,15 @@ pub fn service_proto(spec: &ServiceSpec, types: &[MethodTypes], imports: &[&str]
         Some(name) => format!(".{name}"),
         None => ".nrpc.Void".to_owned(),
     };
-    for (method, (input, output)) in spec.methods.iter().zip(types) {
+    for (method, text) in spec.methods.iter().zip(methods) {
+        out.push('\n');
+        comment(&mut out, "    ", text.docs);
         let _ = writeln!(
             out,
-            "\n    rpc {}({}) returns ({}) {{",
+            "    rpc {}({}) returns ({}) {{",
             method.name,
-            type_name(input),
-            type_name(output)
+            type_name(&text.input),
+            type_name(&text.output)
         );
         let _ = writeln!(
             out,

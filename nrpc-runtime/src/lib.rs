@@ -39,7 +39,7 @@ pub use nrpc_macros::nats_service;
 pub mod codegen {
     pub use crate::client::{CallError, CallOptions, Connection, Response, ServiceClient};
     pub use crate::codec::{register_descriptors, Proto, Void};
-    pub use crate::describe::service_proto;
+    pub use crate::describe::{service_proto, MethodText};
     pub use crate::server::{unary, unimplemented, Call, Reply, Request, Service};
     pub use crate::status::Status;
     pub use crate::wire::{Encoding, InvalidToken, MethodKind, MethodSpec, ServiceSpec};

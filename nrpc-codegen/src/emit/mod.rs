@@ -100,10 +100,14 @@ fn proto_source(svc: &Service) -> TokenStream {
             quote! { Some(<#t as ::nrpc_runtime::codegen::prost::Name>::full_name()) }
         }
     };
-    let types = svc.methods.iter().map(|m| {
-        let (i, o) = (name_of(&m.input), name_of(&m.output));
-        quote! { (#i, #o) }
+    let methods = svc.methods.iter().map(|m| {
+        let (input, output) = (name_of(&m.input), name_of(&m.output));
+        let docs = &m.docs;
+        quote! {
+            ::nrpc_runtime::codegen::MethodText { input: #input, output: #output, docs: &[#(#docs),*] }
+        }
     });
+    let svc_docs = &svc.docs;
     let doc = format!(
         " The service part of a `.proto` file for `{}`, importing `imports` (the files that define its messages).",
         svc.full_name
@@ -111,7 +115,7 @@ fn proto_source(svc: &Service) -> TokenStream {
     quote! {
         #[doc = #doc]
         pub fn #ident(imports: &[&str]) -> String {
-            ::nrpc_runtime::codegen::service_proto(&#spec, &[#(#types),*], imports)
+            ::nrpc_runtime::codegen::service_proto(&#spec, &[#(#svc_docs),*], &[#(#methods),*], imports)
         }
     }
 }
