@@ -168,6 +168,10 @@ impl SvcSubjectParams for ParamsService {
         Ok(Response::new(SimpleStringReply { reply }))
     }
 
+    async fn mt_no_reply(&self, _: Request<()>) -> Result<(), Status> {
+        Ok(())
+    }
+
     async fn mt_poll(
         &self,
         request: Request<StringArg>,

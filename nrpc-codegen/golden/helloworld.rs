@@ -36,6 +36,7 @@ impl ::nrpc_runtime::codegen::prost::Name for HelloReply {
 /// Subjects and methods of `helloworld.Greeter`.
 pub static GREETER_SPEC: ::nrpc_runtime::codegen::ServiceSpec = ::nrpc_runtime::codegen::ServiceSpec {
     name: "helloworld.Greeter",
+    description: "The greeting service.",
     package_subject: "",
     package_params: &[],
     service_subject: "Greeter",
@@ -92,6 +93,15 @@ pub mod greeter_client {
             package_subject: &str,
         ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
             self.inner.set_package_subject(package_subject)?;
+            Ok(self)
+        }
+        /// Sends every call to the instance `id` only (its NATS
+        /// services id, from discovery or a broadcast reply).
+        pub fn with_instance(
+            mut self,
+            id: &str,
+        ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
+            self.inner.set_instance(id)?;
             Ok(self)
         }
         /// The untyped client underneath.

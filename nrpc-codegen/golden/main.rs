@@ -34,6 +34,7 @@ impl ::nrpc_runtime::codegen::prost::Name for SimpleStringReply {
 /// Subjects and methods of `main.SvcCustomSubject`.
 pub static SVC_CUSTOM_SUBJECT_SPEC: ::nrpc_runtime::codegen::ServiceSpec = ::nrpc_runtime::codegen::ServiceSpec {
     name: "main.SvcCustomSubject",
+    description: "A service with a custom subject.",
     package_subject: "root",
     package_params: &["instance"],
     service_subject: "custom_subject",
@@ -122,6 +123,15 @@ pub mod svc_custom_subject_client {
             self.inner.set_package_subject(package_subject)?;
             Ok(self)
         }
+        /// Sends every call to the instance `id` only (its NATS
+        /// services id, from discovery or a broadcast reply).
+        pub fn with_instance(
+            mut self,
+            id: &str,
+        ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
+            self.inner.set_instance(id)?;
+            Ok(self)
+        }
         /// The untyped client underneath.
         pub fn service_client(&self) -> &::nrpc_runtime::codegen::ServiceClient {
             &self.inner
@@ -177,6 +187,25 @@ pub mod svc_custom_subject_client {
                     ::nrpc_runtime::codegen::Proto<super::StringArg>,
                     ::nrpc_runtime::codegen::Void,
                 >(1usize, &[], request, Some(options))
+                .await
+        }
+        /// Published by the server; clients subscribe.
+        ///
+        /// Subscribes to the `MtNoRequest` events the service publishes; in `queue_group`, each event reaches one member of the group.
+        pub async fn subscribe_mt_no_request(
+            &self,
+            queue_group: Option<&str>,
+        ) -> Result<
+            ::nrpc_runtime::codegen::BoxStream<
+                'static,
+                Result<super::SimpleStringReply, ::nrpc_runtime::codegen::CallError>,
+            >,
+            ::nrpc_runtime::codegen::CallError,
+        > {
+            self.inner
+                .subscribe_events::<
+                    ::nrpc_runtime::codegen::Proto<super::SimpleStringReply>,
+                >(2usize, &[], queue_group)
                 .await
         }
     }
@@ -273,10 +302,48 @@ pub mod svc_custom_subject_server {
             }
         }
     }
+    /// Publishes the events of `main.SvcCustomSubject`.
+    #[derive(Debug, Clone)]
+    pub struct SvcCustomSubjectEvents {
+        inner: ::nrpc_runtime::codegen::ServiceClient,
+    }
+    impl SvcCustomSubjectEvents {
+        /// A publisher of the events for `main.SvcCustomSubject` on `conn`.
+        ///
+        /// Fails if a parameter is not a single subject token.
+        pub fn new(
+            conn: ::nrpc_runtime::codegen::Connection,
+            instance: &str,
+        ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
+            ::nrpc_runtime::codegen::register_descriptors(
+                include_bytes!("nrpc-descriptors.bin"),
+            );
+            let inner = ::nrpc_runtime::codegen::ServiceClient::new(
+                conn,
+                &super::SVC_CUSTOM_SUBJECT_SPEC,
+                &[instance],
+            )?;
+            Ok(Self { inner })
+        }
+        /// Published by the server; clients subscribe.
+        ///
+        /// Publishes one `MtNoRequest` event to its subscribers.
+        pub async fn publish_mt_no_request(
+            &self,
+            event: &super::SimpleStringReply,
+        ) -> Result<(), ::nrpc_runtime::codegen::CallError> {
+            self.inner
+                .publish_event::<
+                    ::nrpc_runtime::codegen::Proto<super::SimpleStringReply>,
+                >(2usize, &[], event)
+                .await
+        }
+    }
 }
 /// Subjects and methods of `main.SvcSubjectParams`.
 pub static SVC_SUBJECT_PARAMS_SPEC: ::nrpc_runtime::codegen::ServiceSpec = ::nrpc_runtime::codegen::ServiceSpec {
     name: "main.SvcSubjectParams",
+    description: "A service with subject parameters at the service and method level.",
     package_subject: "root",
     package_params: &["instance"],
     service_subject: "svcsubjectparams",
@@ -352,6 +419,15 @@ pub mod svc_subject_params_client {
             self.inner.set_package_subject(package_subject)?;
             Ok(self)
         }
+        /// Sends every call to the instance `id` only (its NATS
+        /// services id, from discovery or a broadcast reply).
+        pub fn with_instance(
+            mut self,
+            id: &str,
+        ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
+            self.inner.set_instance(id)?;
+            Ok(self)
+        }
         /// The untyped client underneath.
         pub fn service_client(&self) -> &::nrpc_runtime::codegen::ServiceClient {
             &self.inner
@@ -387,6 +463,25 @@ pub mod svc_subject_params_client {
                 >(0usize, &[mp1, mp2], &(), Some(options))
                 .await
         }
+        /// Fire and forget.
+        ///
+        /// Fire-and-forget: returns once the request is handed to NATS; the server never answers.
+        pub async fn mt_no_reply(
+            &self,
+        ) -> Result<(), ::nrpc_runtime::codegen::CallError> {
+            self.inner
+                .send::<::nrpc_runtime::codegen::Void>(1usize, &[], &(), None)
+                .await
+        }
+        /// [`mt_no_reply`](Self::mt_no_reply) with per-call headers and encoding.
+        pub async fn mt_no_reply_with(
+            &self,
+            options: ::nrpc_runtime::codegen::CallOptions,
+        ) -> Result<(), ::nrpc_runtime::codegen::CallError> {
+            self.inner
+                .send::<::nrpc_runtime::codegen::Void>(1usize, &[], &(), Some(options))
+                .await
+        }
         /// Every instance may answer.
         pub async fn mt_poll(
             &self,
@@ -412,6 +507,25 @@ pub mod svc_subject_params_client {
                 >(2usize, &[], request, Some(options))
                 .await
         }
+        /// Calls [`mt_poll`](Self::mt_poll) on every live instance and streams their replies, each with the instance id.
+        pub async fn mt_poll_broadcast(
+            &self,
+            request: &super::StringArg,
+            options: ::nrpc_runtime::codegen::BroadcastOptions,
+        ) -> Result<
+            ::nrpc_runtime::codegen::BoxStream<
+                'static,
+                ::nrpc_runtime::codegen::BroadcastReply<super::SimpleStringReply>,
+            >,
+            ::nrpc_runtime::codegen::CallError,
+        > {
+            self.inner
+                .broadcast::<
+                    ::nrpc_runtime::codegen::Proto<super::StringArg>,
+                    ::nrpc_runtime::codegen::Proto<super::SimpleStringReply>,
+                >(2usize, &[], request, options)
+                .await
+        }
     }
 }
 /// Server side of `main.SvcSubjectParams`.
@@ -429,6 +543,13 @@ pub mod svc_subject_params_server {
                 ::nrpc_runtime::codegen::Response<super::SimpleStringReply>,
                 ::nrpc_runtime::codegen::Status,
             >,
+        > + Send;
+        /// Fire and forget.
+        fn mt_no_reply(
+            &self,
+            request: ::nrpc_runtime::codegen::Request<()>,
+        ) -> impl ::nrpc_runtime::codegen::Future<
+            Output = Result<(), ::nrpc_runtime::codegen::Status>,
         > + Send;
         /// Every instance may answer.
         fn mt_poll(
@@ -491,6 +612,16 @@ pub mod svc_subject_params_server {
                         },
                     )
                 }
+                1usize => {
+                    ::nrpc_runtime::codegen::no_reply::<
+                        ::nrpc_runtime::codegen::Void,
+                        _,
+                        _,
+                    >(
+                        call,
+                        move |request| async move { inner.mt_no_reply(request).await },
+                    )
+                }
                 2usize => {
                     ::nrpc_runtime::codegen::unary::<
                         ::nrpc_runtime::codegen::Proto<super::StringArg>,
@@ -507,6 +638,7 @@ pub mod svc_subject_params_server {
 /// Subjects and methods of `main.NoRequestService`.
 pub static NO_REQUEST_SERVICE_SPEC: ::nrpc_runtime::codegen::ServiceSpec = ::nrpc_runtime::codegen::ServiceSpec {
     name: "main.NoRequestService",
+    description: "Generated with neither options nor params: the package prefix still applies.",
     package_subject: "root",
     package_params: &["instance"],
     service_subject: "norequestservice",
@@ -567,9 +699,36 @@ pub mod no_request_service_client {
             self.inner.set_package_subject(package_subject)?;
             Ok(self)
         }
+        /// Sends every call to the instance `id` only (its NATS
+        /// services id, from discovery or a broadcast reply).
+        pub fn with_instance(
+            mut self,
+            id: &str,
+        ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
+            self.inner.set_instance(id)?;
+            Ok(self)
+        }
         /// The untyped client underneath.
         pub fn service_client(&self) -> &::nrpc_runtime::codegen::ServiceClient {
             &self.inner
+        }
+        ///
+        /// Subscribes to the `MtNoRequest` events the service publishes; in `queue_group`, each event reaches one member of the group.
+        pub async fn subscribe_mt_no_request(
+            &self,
+            queue_group: Option<&str>,
+        ) -> Result<
+            ::nrpc_runtime::codegen::BoxStream<
+                'static,
+                Result<super::SimpleStringReply, ::nrpc_runtime::codegen::CallError>,
+            >,
+            ::nrpc_runtime::codegen::CallError,
+        > {
+            self.inner
+                .subscribe_events::<
+                    ::nrpc_runtime::codegen::Proto<super::SimpleStringReply>,
+                >(0usize, &[], queue_group)
+                .await
         }
     }
 }
@@ -616,6 +775,42 @@ pub mod no_request_service_server {
         > {
             let _ = method;
             ::nrpc_runtime::codegen::unimplemented(call)
+        }
+    }
+    /// Publishes the events of `main.NoRequestService`.
+    #[derive(Debug, Clone)]
+    pub struct NoRequestServiceEvents {
+        inner: ::nrpc_runtime::codegen::ServiceClient,
+    }
+    impl NoRequestServiceEvents {
+        /// A publisher of the events for `main.NoRequestService` on `conn`.
+        ///
+        /// Fails if a parameter is not a single subject token.
+        pub fn new(
+            conn: ::nrpc_runtime::codegen::Connection,
+            instance: &str,
+        ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
+            ::nrpc_runtime::codegen::register_descriptors(
+                include_bytes!("nrpc-descriptors.bin"),
+            );
+            let inner = ::nrpc_runtime::codegen::ServiceClient::new(
+                conn,
+                &super::NO_REQUEST_SERVICE_SPEC,
+                &[instance],
+            )?;
+            Ok(Self { inner })
+        }
+        ///
+        /// Publishes one `MtNoRequest` event to its subscribers.
+        pub async fn publish_mt_no_request(
+            &self,
+            event: &super::SimpleStringReply,
+        ) -> Result<(), ::nrpc_runtime::codegen::CallError> {
+            self.inner
+                .publish_event::<
+                    ::nrpc_runtime::codegen::Proto<super::SimpleStringReply>,
+                >(0usize, &[], event)
+                .await
         }
     }
 }

@@ -18,6 +18,7 @@
 pub mod client;
 pub mod codec;
 pub mod describe;
+pub mod discovery;
 pub mod proto;
 pub mod server;
 mod status;
@@ -25,7 +26,9 @@ pub mod wire;
 
 pub use async_nats;
 pub use async_nats::HeaderMap;
-pub use client::{CallError, CallOptions, Connection, Response, ServiceClient};
+pub use client::{
+    BroadcastOptions, BroadcastReply, CallError, CallOptions, Connection, Response, ServiceClient,
+};
 pub use server::{Request, Server, ServerHandle};
 pub use status::{Code, NrpcErrorType, Status};
 pub use wire::Encoding;
@@ -37,13 +40,17 @@ pub use nrpc_macros::nats_service;
 /// What generated code names; not a stable API for hand-written code.
 #[doc(hidden)]
 pub mod codegen {
-    pub use crate::client::{CallError, CallOptions, Connection, Response, ServiceClient};
+    pub use crate::client::{
+        BroadcastOptions, BroadcastReply, CallError, CallOptions, Connection, Response,
+        ServiceClient,
+    };
     pub use crate::codec::{register_descriptors, Proto, Void};
     pub use crate::describe::{service_proto, MethodText};
-    pub use crate::server::{unary, unimplemented, Call, Reply, Request, Service};
+    pub use crate::server::{no_reply, unary, unimplemented, Call, Reply, Request, Service};
     pub use crate::status::Status;
     pub use crate::wire::{Encoding, InvalidToken, MethodKind, MethodSpec, ServiceSpec};
     pub use futures::future::BoxFuture;
+    pub use futures::stream::BoxStream;
     pub use prost;
     pub use std::future::Future;
     pub use std::sync::Arc;

@@ -4,16 +4,14 @@ use heck::ToSnakeCase;
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
-use super::{
-    callable, codec, docs, ident, module_ident, nested_type, register_descriptors, spec_ident,
-};
-use crate::model::{MessageType, Service};
+use super::{codec, docs, ident, module_ident, nested_type, register_descriptors, spec_ident};
+use crate::model::{MessageType, MethodKind, Service};
 
 /// A Rust argument name for a subject parameter.
 pub(crate) fn param_ident(name: &str) -> Ident {
     let snake = name.to_snake_case();
     match snake.as_str() {
-        "request" | "options" | "conn" | "self" => format_ident!("{}_param", snake),
+        "request" | "options" | "conn" | "self" | "queue_group" => format_ident!("{}_param", snake),
         _ => ident(&snake),
     }
 }
@@ -21,88 +19,129 @@ pub(crate) fn param_ident(name: &str) -> Ident {
 pub(super) fn emit(svc: &Service) -> TokenStream {
     let module = module_ident(svc, "client");
     let client = format_ident!("{}Client", svc.name);
-    let spec = spec_ident(svc);
-    let register = register_descriptors(svc);
     let full_name = &svc.full_name;
 
-    let ctor_params: Vec<Ident> = svc
-        .package_params
-        .iter()
-        .chain(&svc.service_params)
-        .map(|p| param_ident(p))
-        .collect();
-    let ctor_doc = format!(" A client for `{full_name}` on `conn`.");
-    let constructor = if ctor_params.is_empty() {
-        quote! {
-            #[doc = #ctor_doc]
-            pub fn new(conn: ::nrpc_runtime::codegen::Connection) -> Self {
-                #register
-                let inner = ::nrpc_runtime::codegen::ServiceClient::new(conn, &super::#spec, &[])
-                    .expect("a service without subject parameters always has a valid subject");
-                Self { inner }
-            }
-        }
-    } else {
-        let doc2 = " Fails if a parameter is not a single subject token.";
-        quote! {
-            #[doc = #ctor_doc]
-            #[doc = ""]
-            #[doc = #doc2]
-            pub fn new(
-                conn: ::nrpc_runtime::codegen::Connection,
-                #(#ctor_params: &str),*
-            ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
-                #register
-                let inner = ::nrpc_runtime::codegen::ServiceClient::new(
-                    conn, &super::#spec, &[#(#ctor_params),*])?;
-                Ok(Self { inner })
-            }
-        }
-    };
+    let constructor = constructor(svc, "client");
 
-    let methods = svc.methods.iter().enumerate().filter(|(_, m)| callable(m)).map(|(index, m)| {
+    let methods = svc.methods.iter().enumerate().map(|(index, m)| {
         let name = ident(&m.rust_name);
-        let name_with = format_ident!("{}_with", m.rust_name.trim_start_matches("r#"));
+        let plain_name = m.rust_name.trim_start_matches("r#");
+        let name_with = format_ident!("{plain_name}_with");
         let method_docs = docs(&m.docs);
         let params: Vec<Ident> = m.params.iter().map(|p| param_ident(p)).collect();
         let req_codec = codec(&m.input);
         let resp_codec = codec(&m.output);
         let out = nested_type(&m.output);
-        let (req_arg, req_expr) = match &m.input {
-            MessageType::Void => (quote! {}, quote! { &() }),
+        let (req_arg, req_expr, req_pass) = match &m.input {
+            MessageType::Void => (quote! {}, quote! { &() }, quote! {}),
             ty => {
                 let t = nested_type(ty);
-                (quote! { request: &#t, }, quote! { request })
+                (quote! { request: &#t, }, quote! { request }, quote! { request, })
             }
         };
-        let req_pass = match &m.input {
-            MessageType::Void => quote! {},
-            _ => quote! { request, },
-        };
-        let with_doc = format!(" [`{}`](Self::{}) with per-call options; the reply keeps its metadata headers.", m.rust_name.trim_start_matches("r#"), m.rust_name.trim_start_matches("r#"));
-        quote! {
-            #method_docs
-            pub async fn #name(
-                &self,
-                #(#params: &str,)*
-                #req_arg
-            ) -> Result<#out, ::nrpc_runtime::codegen::CallError> {
-                self.#name_with(#(#params,)* #req_pass ::nrpc_runtime::codegen::CallOptions::new())
-                    .await
-                    .map(::nrpc_runtime::codegen::Response::into_inner)
-            }
+        let with_doc = format!(
+            " [`{plain_name}`](Self::{plain_name}) with per-call options; the reply keeps its metadata headers."
+        );
+        match m.kind {
+            MethodKind::Unary => {
+                let broadcast = m.polling.then(|| {
+                    let name_broadcast = format_ident!("{plain_name}_broadcast");
+                    let doc = format!(
+                        " Calls [`{plain_name}`](Self::{plain_name}) on every live instance and streams their replies, each with the instance id."
+                    );
+                    quote! {
+                        #[doc = #doc]
+                        pub async fn #name_broadcast(
+                            &self,
+                            #(#params: &str,)*
+                            #req_arg
+                            options: ::nrpc_runtime::codegen::BroadcastOptions,
+                        ) -> Result<
+                            ::nrpc_runtime::codegen::BoxStream<'static, ::nrpc_runtime::codegen::BroadcastReply<#out>>,
+                            ::nrpc_runtime::codegen::CallError,
+                        > {
+                            self.inner
+                                .broadcast::<#req_codec, #resp_codec>(#index, &[#(#params),*], #req_expr, options)
+                                .await
+                        }
+                    }
+                });
+                quote! {
+                    #method_docs
+                    pub async fn #name(
+                        &self,
+                        #(#params: &str,)*
+                        #req_arg
+                    ) -> Result<#out, ::nrpc_runtime::codegen::CallError> {
+                        self.#name_with(#(#params,)* #req_pass ::nrpc_runtime::codegen::CallOptions::new())
+                            .await
+                            .map(::nrpc_runtime::codegen::Response::into_inner)
+                    }
 
-            #[doc = #with_doc]
-            pub async fn #name_with(
-                &self,
-                #(#params: &str,)*
-                #req_arg
-                options: ::nrpc_runtime::codegen::CallOptions,
-            ) -> Result<::nrpc_runtime::codegen::Response<#out>, ::nrpc_runtime::codegen::CallError> {
-                self.inner
-                    .unary::<#req_codec, #resp_codec>(#index, &[#(#params),*], #req_expr, Some(options))
-                    .await
+                    #[doc = #with_doc]
+                    pub async fn #name_with(
+                        &self,
+                        #(#params: &str,)*
+                        #req_arg
+                        options: ::nrpc_runtime::codegen::CallOptions,
+                    ) -> Result<::nrpc_runtime::codegen::Response<#out>, ::nrpc_runtime::codegen::CallError> {
+                        self.inner
+                            .unary::<#req_codec, #resp_codec>(#index, &[#(#params),*], #req_expr, Some(options))
+                            .await
+                    }
+
+                    #broadcast
+                }
             }
+            MethodKind::NoReply => {
+                let with_doc = format!(" [`{plain_name}`](Self::{plain_name}) with per-call headers and encoding.");
+                quote! {
+                    #method_docs
+                    #[doc = ""]
+                    #[doc = " Fire-and-forget: returns once the request is handed to NATS; the server never answers."]
+                    pub async fn #name(
+                        &self,
+                        #(#params: &str,)*
+                        #req_arg
+                    ) -> Result<(), ::nrpc_runtime::codegen::CallError> {
+                        self.inner.send::<#req_codec>(#index, &[#(#params),*], #req_expr, None).await
+                    }
+
+                    #[doc = #with_doc]
+                    pub async fn #name_with(
+                        &self,
+                        #(#params: &str,)*
+                        #req_arg
+                        options: ::nrpc_runtime::codegen::CallOptions,
+                    ) -> Result<(), ::nrpc_runtime::codegen::CallError> {
+                        self.inner.send::<#req_codec>(#index, &[#(#params),*], #req_expr, Some(options)).await
+                    }
+                }
+            }
+            MethodKind::NoRequest => {
+                let subscribe = format_ident!("subscribe_{plain_name}");
+                let doc = format!(
+                    " Subscribes to the `{}` events the service publishes; in `queue_group`, each event reaches one member of the group.",
+                    m.name
+                );
+                quote! {
+                    #method_docs
+                    #[doc = ""]
+                    #[doc = #doc]
+                    pub async fn #subscribe(
+                        &self,
+                        #(#params: &str,)*
+                        queue_group: Option<&str>,
+                    ) -> Result<
+                        ::nrpc_runtime::codegen::BoxStream<'static, Result<#out, ::nrpc_runtime::codegen::CallError>>,
+                        ::nrpc_runtime::codegen::CallError,
+                    > {
+                        self.inner.subscribe_events::<#resp_codec>(#index, &[#(#params),*], queue_group).await
+                    }
+                }
+            }
+            // Streamed replies come with the streaming runtime.
+            MethodKind::StreamedReply => quote! {},
         }
     });
 
@@ -141,12 +180,63 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
                     Ok(self)
                 }
 
+                /// Sends every call to the instance `id` only (its NATS
+                /// services id, from discovery or a broadcast reply).
+                pub fn with_instance(
+                    mut self,
+                    id: &str,
+                ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
+                    self.inner.set_instance(id)?;
+                    Ok(self)
+                }
+
                 /// The untyped client underneath.
                 pub fn service_client(&self) -> &::nrpc_runtime::codegen::ServiceClient {
                     &self.inner
                 }
 
                 #(#methods)*
+            }
+        }
+    }
+}
+
+/// `new(conn, params…)` of a struct wrapping a `ServiceClient` in `inner`.
+pub(super) fn constructor(svc: &Service, what: &str) -> TokenStream {
+    let spec = spec_ident(svc);
+    let register = register_descriptors(svc);
+    let full_name = &svc.full_name;
+    let ctor_params: Vec<Ident> = svc
+        .package_params
+        .iter()
+        .chain(&svc.service_params)
+        .map(|p| param_ident(p))
+        .collect();
+    let ctor_doc = format!(" A {what} for `{full_name}` on `conn`.");
+    if ctor_params.is_empty() {
+        quote! {
+            #[doc = #ctor_doc]
+            pub fn new(conn: ::nrpc_runtime::codegen::Connection) -> Self {
+                #register
+                let inner = ::nrpc_runtime::codegen::ServiceClient::new(conn, &super::#spec, &[])
+                    .expect("a service without subject parameters always has a valid subject");
+                Self { inner }
+            }
+        }
+    } else {
+        let doc2 = " Fails if a parameter is not a single subject token.";
+        quote! {
+            #[doc = #ctor_doc]
+            #[doc = ""]
+            #[doc = #doc2]
+            pub fn new(
+                conn: ::nrpc_runtime::codegen::Connection,
+                #(#ctor_params: &str),*
+            ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
+                #register
+                let inner = ::nrpc_runtime::codegen::ServiceClient::new(
+                    conn, &super::#spec, &[#(#ctor_params),*])?;
+                Ok(Self { inner })
             }
         }
     }

@@ -11,7 +11,7 @@ use heck::{ToShoutySnakeCase, ToSnakeCase};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 
-use crate::model::{MessageType, Method, MethodKind, Service};
+use crate::model::{MessageType, MethodKind, Service};
 
 /// Which sides to emit.
 #[derive(Debug, Clone, Copy)]
@@ -76,11 +76,18 @@ fn spec(svc: &Service) -> TokenStream {
             }
         }
     });
+    let description = svc
+        .docs
+        .iter()
+        .map(|l| l.trim())
+        .collect::<Vec<_>>()
+        .join(" ");
     let doc = format!(" Subjects and methods of `{full_name}`.");
     quote! {
         #[doc = #doc]
         pub static #ident: ::nrpc_runtime::codegen::ServiceSpec = ::nrpc_runtime::codegen::ServiceSpec {
             name: #full_name,
+            description: #description,
             package_subject: #pkg,
             package_params: &[#(#pkg_params),*],
             service_subject: #svc_subject,
@@ -174,12 +181,6 @@ fn codec(ty: &MessageType) -> TokenStream {
             quote! { ::nrpc_runtime::codegen::Proto<#t> }
         }
     }
-}
-
-/// Methods the emitter generates calls for (other kinds come with later
-/// runtime support; their subjects are still in the spec).
-fn callable(m: &Method) -> bool {
-    m.kind == MethodKind::Unary
 }
 
 fn module_ident(svc: &Service, side: &str) -> Ident {

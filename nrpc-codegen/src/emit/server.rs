@@ -4,10 +4,9 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::{
-    callable, codec, docs, ident, module_ident, nested_type, register_descriptors, spec_ident,
-};
-use crate::model::Service;
+use super::client::{constructor, param_ident};
+use super::{codec, docs, ident, module_ident, nested_type, register_descriptors, spec_ident};
+use crate::model::{MethodKind, Service};
 
 pub(super) fn emit(svc: &Service) -> TokenStream {
     let module = module_ident(svc, "server");
@@ -21,21 +20,28 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
         .methods
         .iter()
         .enumerate()
-        .filter(|(_, m)| callable(m))
+        .filter(|(_, m)| matches!(m.kind, MethodKind::Unary | MethodKind::NoReply))
         .collect();
 
     let trait_methods = callable_methods.iter().map(|(_, m)| {
         let name = ident(&m.rust_name);
         let method_docs = docs(&m.docs);
         let input = nested_type(&m.input);
-        let output = nested_type(&m.output);
+        let output = match m.kind {
+            // Nothing is sent back: the handler only reports failure (logged, counted).
+            MethodKind::NoReply => quote! { () },
+            _ => {
+                let t = nested_type(&m.output);
+                quote! { ::nrpc_runtime::codegen::Response<#t> }
+            }
+        };
         quote! {
             #method_docs
             fn #name(
                 &self,
                 request: ::nrpc_runtime::codegen::Request<#input>,
             ) -> impl ::nrpc_runtime::codegen::Future<
-                Output = Result<::nrpc_runtime::codegen::Response<#output>, ::nrpc_runtime::codegen::Status>,
+                Output = Result<#output, ::nrpc_runtime::codegen::Status>,
             > + Send;
         }
     });
@@ -44,11 +50,19 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
         let name = ident(&m.rust_name);
         let req_codec = codec(&m.input);
         let resp_codec = codec(&m.output);
-        quote! {
-            #index => ::nrpc_runtime::codegen::unary::<#req_codec, #resp_codec, _, _>(
-                call,
-                move |request| async move { inner.#name(request).await },
-            ),
+        match m.kind {
+            MethodKind::NoReply => quote! {
+                #index => ::nrpc_runtime::codegen::no_reply::<#req_codec, _, _>(
+                    call,
+                    move |request| async move { inner.#name(request).await },
+                ),
+            },
+            _ => quote! {
+                #index => ::nrpc_runtime::codegen::unary::<#req_codec, #resp_codec, _, _>(
+                    call,
+                    move |request| async move { inner.#name(request).await },
+                ),
+            },
         }
     });
 
@@ -66,6 +80,7 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
             }
         }
     };
+    let events = events(svc);
     let module_doc = format!(" Server side of `{full_name}`.");
     let trait_doc =
         format!(" The methods of `{full_name}`; serve an implementation with [`{adapter}`].");
@@ -120,6 +135,59 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
                     #dispatch
                 }
             }
+
+            #events
+        }
+    }
+}
+
+/// `<Svc>Events`: publishes the events of the service's `NoRequest`
+/// methods, if it has any.
+fn events(svc: &Service) -> TokenStream {
+    let publishers: Vec<_> = svc
+        .methods
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.kind == MethodKind::NoRequest)
+        .map(|(index, m)| {
+            let plain = m.rust_name.trim_start_matches("r#");
+            let name = format_ident!("publish_{plain}");
+            let params: Vec<_> = m.params.iter().map(|p| param_ident(p)).collect();
+            let event = nested_type(&m.output);
+            let event_codec = codec(&m.output);
+            let method_docs = docs(&m.docs);
+            let doc = format!(" Publishes one `{}` event to its subscribers.", m.name);
+            quote! {
+                #method_docs
+                #[doc = ""]
+                #[doc = #doc]
+                pub async fn #name(
+                    &self,
+                    #(#params: &str,)*
+                    event: &#event,
+                ) -> Result<(), ::nrpc_runtime::codegen::CallError> {
+                    self.inner.publish_event::<#event_codec>(#index, &[#(#params),*], event).await
+                }
+            }
+        })
+        .collect();
+    if publishers.is_empty() {
+        return quote! {};
+    }
+    let events = format_ident!("{}Events", svc.name);
+    let constructor = constructor(svc, "publisher of the events");
+    let doc = format!(" Publishes the events of `{}`.", svc.full_name);
+    quote! {
+        #[doc = #doc]
+        #[derive(Debug, Clone)]
+        pub struct #events {
+            inner: ::nrpc_runtime::codegen::ServiceClient,
+        }
+
+        impl #events {
+            #constructor
+
+            #(#publishers)*
         }
     }
 }

@@ -10,3 +10,6 @@ pub const CODE: &str = "Nrpc-Code";
 pub const SERVICE_ERROR: &str = "Nats-Service-Error";
 /// NATS services standard: numeric error code on an error reply.
 pub const SERVICE_ERROR_CODE: &str = "Nats-Service-Error-Code";
+/// The answering server instance's id, on replies to broadcast and direct
+/// calls.
+pub const INSTANCE: &str = "Nrpc-Instance";

@@ -37,6 +37,8 @@ pub struct MethodSpec {
 pub struct ServiceSpec {
     /// The fully qualified service name, e.g. `helloworld.Greeter`.
     pub name: &'static str,
+    /// What the service does (its doc comment), for discovery.
+    pub description: &'static str,
     /// The package subject prefix (may be empty or contain dots).
     pub package_subject: &'static str,
     /// Names of the package subject parameters.
@@ -152,6 +154,20 @@ impl ServiceSpec {
         out
     }
 
+    /// The subject of one method as NATS services discovery lists it, with
+    /// `*` for every param, e.g. `root.*.custom_subject.mt_simple_reply`.
+    pub fn endpoint_subject(&self, package_subject: Option<&str>, method: usize) -> String {
+        let mut out = self.server_pattern(package_subject);
+        out.truncate(out.len().saturating_sub(2)); // drop ".>"
+        if let Some(m) = self.methods.get(method) {
+            push_token(&mut out, m.subject);
+            for _ in m.params {
+                push_token(&mut out, "*");
+            }
+        }
+        out
+    }
+
     /// Parses a request subject received on [`server_pattern`](Self::server_pattern).
     pub fn parse_request<'s>(
         &self,
@@ -226,6 +242,50 @@ impl ServiceSpec {
             .chain(method_params)
             .copied()
     }
+}
+
+/// First token of the subjects that reach every instance or one instance
+/// directly, outside the queue group.
+pub const ROUTING_TOKEN: &str = "_NRPC";
+
+/// Prefix of broadcast subjects: `_NRPC.all.` + the usual subject.
+pub fn broadcast_prefix() -> String {
+    format!("{ROUTING_TOKEN}.all.")
+}
+
+/// Prefix of direct subjects: `_NRPC.id.<instance>.` + the usual subject.
+pub fn direct_prefix(instance: &str) -> String {
+    format!("{ROUTING_TOKEN}.id.{instance}.")
+}
+
+/// How a request reached a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Through the service's own subject (queue group, if any).
+    Shared,
+    /// Through the broadcast subject: every instance got it.
+    Broadcast,
+    /// Addressed to this instance.
+    Direct,
+}
+
+/// Splits a routing prefix off a received subject.
+pub fn strip_routing(subject: &str) -> (Delivery, &str) {
+    let Some(rest) = subject
+        .strip_prefix(ROUTING_TOKEN)
+        .and_then(|r| r.strip_prefix('.'))
+    else {
+        return (Delivery::Shared, subject);
+    };
+    if let Some(rest) = rest.strip_prefix("all.") {
+        return (Delivery::Broadcast, rest);
+    }
+    if let Some(rest) = rest.strip_prefix("id.") {
+        if let Some((_, rest)) = rest.split_once('.') {
+            return (Delivery::Direct, rest);
+        }
+    }
+    (Delivery::Shared, subject)
 }
 
 /// Appends the method part to a client prefix: `.method[.params][.json]`.
@@ -320,6 +380,7 @@ mod tests {
     ];
     static SPEC: ServiceSpec = ServiceSpec {
         name: "main.SvcSubjectParams",
+        description: "",
         package_subject: "root",
         package_params: &["instance"],
         service_subject: "svcsubjectparams",
@@ -344,6 +405,27 @@ mod tests {
     fn server_pattern_has_wildcards_for_params() {
         assert_eq!(SPEC.server_pattern(None), "root.*.svcsubjectparams.*.>");
         assert_eq!(SPEC.server_pattern(Some("")), "*.svcsubjectparams.*.>");
+    }
+
+    #[test]
+    fn endpoint_subjects_have_wildcards_for_every_param() {
+        assert_eq!(
+            SPEC.endpoint_subject(None, 1),
+            "root.*.svcsubjectparams.*.mtwithsubjectparams.*.*"
+        );
+        assert_eq!(
+            SPEC.endpoint_subject(None, 0),
+            "root.*.svcsubjectparams.*.mt_simple_reply"
+        );
+    }
+
+    #[test]
+    fn routing_prefixes_round_trip() {
+        let s = format!("{}root.a.b", broadcast_prefix());
+        assert_eq!(strip_routing(&s), (Delivery::Broadcast, "root.a.b"));
+        let s = format!("{}root.a.b", direct_prefix("ID42"));
+        assert_eq!(strip_routing(&s), (Delivery::Direct, "root.a.b"));
+        assert_eq!(strip_routing("root.a.b"), (Delivery::Shared, "root.a.b"));
     }
 
     #[test]

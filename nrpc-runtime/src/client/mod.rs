@@ -2,19 +2,21 @@
 //! inbox subscription, the per-call [`CallOptions`], and the
 //! [`ServiceClient`] that generated clients wrap.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+mod router;
+
+pub use router::Connection;
+
 use std::time::Duration;
 
 use async_nats::{HeaderMap, Message, StatusCode};
 use bytes::Bytes;
+use futures::stream::BoxStream;
 use futures::StreamExt;
-use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use crate::codec::Codec;
 use crate::status::{Code, Status};
-use crate::wire::subject::method_subject;
+use crate::wire::subject::{self, method_subject};
 use crate::wire::{headers, Encoding, ErrorFrame, InvalidToken, ServiceSpec};
 
 /// Timeout of a call without an explicit one (nRPC's Go client uses 5 s).
@@ -108,6 +110,9 @@ pub struct CallOptions {
     timeout: Option<Duration>,
     headers: Option<HeaderMap>,
     encoding: Option<Encoding>,
+    /// Whether the timeout is sent as `Nrpc-Timeout` (not for
+    /// fire-and-forget requests: nobody waits).
+    deadline_header: bool,
 }
 
 impl CallOptions {
@@ -140,6 +145,11 @@ impl CallOptions {
     /// The payload encoding.
     pub fn encoding(mut self, encoding: Encoding) -> Self {
         self.encoding = Some(encoding);
+        self
+    }
+
+    fn with_deadline_header(mut self) -> Self {
+        self.deadline_header = true;
         self
     }
 }
@@ -192,186 +202,6 @@ impl<T> Response<T> {
     }
 }
 
-struct Router {
-    /// `None` once the inbox subscription has ended: the connection is closed.
-    pending: Mutex<Option<HashMap<u64, oneshot::Sender<Message>>>>,
-}
-
-struct Inner {
-    nats: async_nats::Client,
-    /// `_INBOX.<nuid>.`; a call's reply subject is this plus its token.
-    inbox_prefix: String,
-    router: Arc<Router>,
-    next_token: AtomicU64,
-    task: tokio::task::AbortHandle,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// A NATS connection prepared for nrpc calls: one wildcard inbox
-/// subscription routes the replies of every call made through it, so calls
-/// add no subscriptions. Cheap to clone; clones share the routing.
-#[derive(Clone)]
-pub struct Connection {
-    inner: Arc<Inner>,
-}
-
-impl std::fmt::Debug for Connection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection")
-            .field("inbox_prefix", &self.inner.inbox_prefix)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Removes a call's routing entry however the call ends (reply, timeout,
-/// or the caller dropping the future).
-struct PendingGuard<'a> {
-    router: &'a Router,
-    token: u64,
-}
-
-impl Drop for PendingGuard<'_> {
-    fn drop(&mut self) {
-        if let Some(map) = lock(&self.router.pending).as_mut() {
-            map.remove(&self.token);
-        }
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-impl Connection {
-    /// Subscribes the reply inbox on `nats` and starts routing replies.
-    pub async fn new(nats: async_nats::Client) -> Result<Self, async_nats::SubscribeError> {
-        let inbox_prefix = format!("{}.", nats.new_inbox());
-        let mut sub = nats.subscribe(format!("{inbox_prefix}*")).await?;
-        let router = Arc::new(Router {
-            pending: Mutex::new(Some(HashMap::new())),
-        });
-        let task_router = router.clone();
-        let prefix_len = inbox_prefix.len();
-        let task = tokio::spawn(async move {
-            while let Some(msg) = sub.next().await {
-                let token = msg
-                    .subject
-                    .get(prefix_len..)
-                    .and_then(|t| t.parse::<u64>().ok());
-                let Some(token) = token else { continue };
-                let tx = lock(&task_router.pending)
-                    .as_mut()
-                    .and_then(|m| m.remove(&token));
-                if let Some(tx) = tx {
-                    // The caller may have given up in the meantime.
-                    let _ = tx.send(msg);
-                }
-            }
-            // Subscription over: fail every waiting call and all later ones.
-            lock(&task_router.pending).take();
-        })
-        .abort_handle();
-        Ok(Self {
-            inner: Arc::new(Inner {
-                nats,
-                inbox_prefix,
-                router,
-                next_token: AtomicU64::new(1),
-                task,
-            }),
-        })
-    }
-
-    /// The underlying NATS client.
-    pub fn nats(&self) -> &async_nats::Client {
-        &self.inner.nats
-    }
-
-    /// Calls waiting for a reply right now.
-    pub fn pending_calls(&self) -> usize {
-        lock(&self.inner.router.pending)
-            .as_ref()
-            .map_or(0, HashMap::len)
-    }
-
-    /// Sends `payload` to `subject` and waits for one reply.
-    pub async fn request(
-        &self,
-        subject: String,
-        headers: Option<HeaderMap>,
-        payload: Bytes,
-        timeout: Duration,
-    ) -> Result<Message, CallError> {
-        let nats = &self.inner.nats;
-        let max = nats.max_payload();
-        let size = payload.len() + headers.as_ref().map_or(0, header_size);
-        if max > 0 && size > max {
-            return Err(CallError::PayloadTooLarge { size, max });
-        }
-        let token = self.inner.next_token.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = oneshot::channel();
-        match lock(&self.inner.router.pending).as_mut() {
-            Some(map) => map.insert(token, tx),
-            None => return Err(CallError::Closed),
-        };
-        let _guard = PendingGuard {
-            router: &self.inner.router,
-            token,
-        };
-        let mut reply = String::with_capacity(self.inner.inbox_prefix.len() + 20);
-        reply.push_str(&self.inner.inbox_prefix);
-        reply.push_str(&token.to_string());
-        // Subjects built from a String are not copied again on publish.
-        let subject = async_nats::Subject::from(subject);
-        let reply = async_nats::Subject::from(reply);
-        let sent = match headers {
-            Some(h) => {
-                nats.publish_with_reply_and_headers(subject.clone(), reply, h, payload)
-                    .await
-            }
-            None => {
-                nats.publish_with_reply(subject.clone(), reply, payload)
-                    .await
-            }
-        };
-        if let Err(e) = sent {
-            return Err(match e.kind() {
-                async_nats::client::PublishErrorKind::MaxPayloadExceeded => {
-                    CallError::PayloadTooLarge { size, max }
-                }
-                _ => CallError::Closed,
-            });
-        }
-        let msg = match tokio::time::timeout(timeout, rx).await {
-            Err(_) => return Err(CallError::Timeout(timeout)),
-            Ok(Err(_)) => return Err(CallError::Closed),
-            Ok(Ok(msg)) => msg,
-        };
-        if msg.status == Some(StatusCode::NO_RESPONDERS) {
-            return Err(CallError::NoResponders {
-                subject: subject.to_string(),
-            });
-        }
-        Ok(msg)
-    }
-}
-
-/// Bytes the headers take on the wire (`NATS/1.0\r\n`, lines, `\r\n`).
-fn header_size(h: &HeaderMap) -> usize {
-    let mut n = 12;
-    for (name, values) in h.iter() {
-        for v in values {
-            n += AsRef::<[u8]>::as_ref(name).len() + 2 + v.as_str().len() + 2;
-        }
-    }
-    n
-}
-
 /// Per-service client state that generated clients wrap: the connection,
 /// the precomputed subject prefix and the default call options.
 #[derive(Debug, Clone)]
@@ -383,6 +213,8 @@ pub struct ServiceClient {
     timeout: Duration,
     encoding: Encoding,
     headers: Option<HeaderMap>,
+    /// Set for direct calls to one instance.
+    instance: Option<String>,
 }
 
 impl ServiceClient {
@@ -402,6 +234,7 @@ impl ServiceClient {
             timeout: DEFAULT_TIMEOUT,
             encoding: Encoding::Protobuf,
             headers: None,
+            instance: None,
         })
     }
 
@@ -416,6 +249,14 @@ impl ServiceClient {
         }
         let params: Vec<&str> = self.params.iter().map(String::as_str).collect();
         self.prefix = self.spec.client_prefix(Some(package_subject), &params)?;
+        Ok(())
+    }
+
+    /// Sends every call to the instance `id` only (its NATS services id,
+    /// from discovery or a broadcast reply), bypassing the queue group.
+    pub fn set_instance(&mut self, id: &str) -> Result<(), InvalidToken> {
+        crate::wire::subject::validate_token("instance id", id)?;
+        self.instance = Some(id.to_owned());
         Ok(())
     }
 
@@ -454,18 +295,25 @@ impl ServiceClient {
         )
     }
 
-    /// Performs a unary call of method number `method`.
-    pub async fn unary<Req: Codec, Resp: Codec>(
+    /// Subject, encoded payload, headers and timeout of one call.
+    fn prepare<Req: Codec>(
         &self,
         method: usize,
         method_params: &[&str],
         request: &Req::Item,
-        options: Option<CallOptions>,
-    ) -> Result<Response<Resp::Item>, CallError> {
-        let options = options.unwrap_or_default();
+        options: CallOptions,
+        route: Route,
+    ) -> Result<Prepared, CallError> {
         let encoding = options.encoding.unwrap_or(self.encoding);
         let timeout = options.timeout.unwrap_or(self.timeout);
-        let subject = self.subject(method, method_params, encoding)?;
+        let mut subject = match route {
+            Route::Default => match &self.instance {
+                Some(id) => subject::direct_prefix(id),
+                None => String::new(),
+            },
+            Route::Broadcast => subject::broadcast_prefix(),
+        };
+        subject.push_str(&self.subject(method, method_params, encoding)?);
         let payload = Req::encode(request, encoding).map_err(CallError::Encode)?;
         let mut headers = match (&self.headers, options.headers) {
             (None, h) => h,
@@ -480,24 +328,231 @@ impl ServiceClient {
                 Some(h)
             }
         };
-        headers
-            .get_or_insert_with(HeaderMap::new)
-            .insert(headers::TIMEOUT, timeout.as_millis().to_string().as_str());
+        if options.deadline_header {
+            headers
+                .get_or_insert_with(HeaderMap::new)
+                .insert(headers::TIMEOUT, timeout.as_millis().to_string().as_str());
+        }
+        Ok(Prepared {
+            subject,
+            payload,
+            headers,
+            encoding,
+            timeout,
+        })
+    }
+
+    /// Performs a unary call of method number `method`.
+    pub async fn unary<Req: Codec, Resp: Codec>(
+        &self,
+        method: usize,
+        method_params: &[&str],
+        request: &Req::Item,
+        options: Option<CallOptions>,
+    ) -> Result<Response<Resp::Item>, CallError> {
+        let options = options.unwrap_or_default().with_deadline_header();
+        let p = self.prepare::<Req>(method, method_params, request, options, Route::Default)?;
         let msg = self
             .conn
-            .request(subject, headers, payload, timeout)
+            .request(p.subject, p.headers, p.payload, p.timeout)
             .await?;
-        let metadata = msg.headers.unwrap_or_default();
-        if let Some(frame) = ErrorFrame::decode(encoding, &msg.payload)
-            .map_err(|s| CallError::Decode(s.message().to_owned()))?
-        {
-            let code = metadata
-                .get(headers::CODE)
-                .and_then(|v| v.as_str().parse().ok())
-                .and_then(Code::from_i32);
-            return Err(CallError::Status(frame.into_status(code)));
+        decode_reply::<Resp>(msg, p.encoding)
+    }
+
+    /// Sends a fire-and-forget request (nRPC `NoReply`): nothing is awaited
+    /// and the server never answers.
+    pub async fn send<Req: Codec>(
+        &self,
+        method: usize,
+        method_params: &[&str],
+        request: &Req::Item,
+        options: Option<CallOptions>,
+    ) -> Result<(), CallError> {
+        let options = options.unwrap_or_default();
+        let p = self.prepare::<Req>(method, method_params, request, options, Route::Default)?;
+        self.conn.publish(p.subject, p.headers, p.payload).await
+    }
+
+    /// Calls method `method` on every live instance at once and streams
+    /// their replies, each with the answering instance's id. The stream ends
+    /// after `max_replies`, at the overall timeout, after `idle_gap` without
+    /// a reply, or at once when no instance exists.
+    pub async fn broadcast<Req: Codec, Resp: Codec>(
+        &self,
+        method: usize,
+        method_params: &[&str],
+        request: &Req::Item,
+        options: BroadcastOptions,
+    ) -> Result<BoxStream<'static, BroadcastReply<Resp::Item>>, CallError> {
+        let BroadcastOptions {
+            call,
+            max_replies,
+            idle_gap,
+        } = options;
+        let call = call.with_deadline_header();
+        let p = self.prepare::<Req>(method, method_params, request, call, Route::Broadcast)?;
+        let replies = self
+            .conn
+            .request_many(p.subject, p.headers, p.payload)
+            .await?;
+        let deadline = Instant::now() + p.timeout;
+        let state = (replies, max_replies.unwrap_or(usize::MAX), p.encoding);
+        Ok(
+            futures::stream::unfold(state, move |(mut replies, left, encoding)| async move {
+                if left == 0 {
+                    return None;
+                }
+                let wait = deadline.min(Instant::now() + idle_gap);
+                let msg = tokio::time::timeout_at(wait, replies.rx.recv())
+                    .await
+                    .ok()??;
+                if msg.status == Some(StatusCode::NO_RESPONDERS) {
+                    return None;
+                }
+                let instance = msg
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get(headers::INSTANCE))
+                    .map(|v| v.as_str().to_owned())
+                    .unwrap_or_default();
+                let result = decode_reply::<Resp>(msg, encoding);
+                Some((
+                    BroadcastReply { instance, result },
+                    (replies, left - 1, encoding),
+                ))
+            })
+            .boxed(),
+        )
+    }
+
+    /// Publishes an event of method `method` (nRPC `NoRequest`) on its subject.
+    pub async fn publish_event<T: Codec>(
+        &self,
+        method: usize,
+        method_params: &[&str],
+        event: &T::Item,
+    ) -> Result<(), CallError> {
+        self.send::<T>(method, method_params, event, None).await
+    }
+
+    /// Subscribes to the events of method `method` (nRPC `NoRequest`), in
+    /// `queue_group` if given (then each event reaches one member).
+    pub async fn subscribe_events<T: Codec>(
+        &self,
+        method: usize,
+        method_params: &[&str],
+        queue_group: Option<&str>,
+    ) -> Result<BoxStream<'static, Result<T::Item, CallError>>, CallError> {
+        let encoding = self.encoding;
+        let subject = self.subject(method, method_params, encoding)?;
+        let nats = self.conn.nats();
+        let sub = match queue_group {
+            Some(q) => nats.queue_subscribe(subject, q.to_owned()).await,
+            None => nats.subscribe(subject).await,
         }
-        let message = Resp::decode(msg.payload, encoding).map_err(CallError::Decode)?;
-        Ok(Response { message, metadata })
+        .map_err(|_| CallError::Closed)?;
+        Ok(sub
+            .map(move |msg| T::decode(msg.payload, encoding).map_err(CallError::Decode))
+            .boxed())
+    }
+}
+
+/// Which subjects a call goes to.
+#[derive(Clone, Copy)]
+enum Route {
+    /// The queue-group subject, or the chosen instance's.
+    Default,
+    /// Every instance.
+    Broadcast,
+}
+
+struct Prepared {
+    subject: String,
+    payload: Bytes,
+    headers: Option<HeaderMap>,
+    encoding: Encoding,
+    timeout: Duration,
+}
+
+/// Turns a reply into the message or the status it carries.
+fn decode_reply<Resp: Codec>(
+    msg: Message,
+    encoding: Encoding,
+) -> Result<Response<Resp::Item>, CallError> {
+    let metadata = msg.headers.unwrap_or_default();
+    if let Some(frame) = ErrorFrame::decode(encoding, &msg.payload)
+        .map_err(|s| CallError::Decode(s.message().to_owned()))?
+    {
+        let code = metadata
+            .get(headers::CODE)
+            .and_then(|v| v.as_str().parse().ok())
+            .and_then(Code::from_i32);
+        return Err(CallError::Status(frame.into_status(code)));
+    }
+    let message = Resp::decode(msg.payload, encoding).map_err(CallError::Decode)?;
+    Ok(Response { message, metadata })
+}
+
+/// One instance's answer to a broadcast call.
+#[derive(Debug)]
+pub struct BroadcastReply<T> {
+    /// The answering instance (its NATS services id); use it for direct
+    /// calls with `with_instance`.
+    pub instance: String,
+    /// Its reply.
+    pub result: Result<Response<T>, CallError>,
+}
+
+/// Settings of a broadcast call.
+#[derive(Debug, Clone)]
+pub struct BroadcastOptions {
+    call: CallOptions,
+    max_replies: Option<usize>,
+    idle_gap: Duration,
+}
+
+/// How long a broadcast waits for one more reply unless told otherwise.
+pub const DEFAULT_IDLE_GAP: Duration = Duration::from_secs(1);
+
+impl Default for BroadcastOptions {
+    fn default() -> Self {
+        Self {
+            call: CallOptions::default(),
+            max_replies: None,
+            idle_gap: DEFAULT_IDLE_GAP,
+        }
+    }
+}
+
+impl BroadcastOptions {
+    /// Defaults: the client's timeout as overall deadline, no reply limit,
+    /// [`DEFAULT_IDLE_GAP`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Stop after this many replies.
+    pub fn max_replies(mut self, n: usize) -> Self {
+        self.max_replies = Some(n);
+        self
+    }
+
+    /// Stop when no reply arrives for this long (counted from the request,
+    /// then from each reply).
+    pub fn idle_gap(mut self, gap: Duration) -> Self {
+        self.idle_gap = gap;
+        self
+    }
+
+    /// Overall deadline (also sent to the servers).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.call = self.call.timeout(timeout);
+        self
+    }
+
+    /// Per-call headers and encoding.
+    pub fn call_options(mut self, call: CallOptions) -> Self {
+        self.call = call;
+        self
     }
 }

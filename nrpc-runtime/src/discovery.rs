@@ -1,0 +1,230 @@
+//! NATS services (ADR-32) discovery: the `$SRV.PING|INFO|STATS` replies
+//! every nrpc server sends, and a client that lists services, instances,
+//! endpoints and stats. The `nats micro` tooling reads the same replies.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use crate::client::{CallError, Connection};
+
+/// `type` of a PING reply.
+pub const PING_TYPE: &str = "io.nats.micro.v1.ping_response";
+/// `type` of an INFO reply.
+pub const INFO_TYPE: &str = "io.nats.micro.v1.info_response";
+/// `type` of a STATS reply.
+pub const STATS_TYPE: &str = "io.nats.micro.v1.stats_response";
+
+/// A PING reply: who is there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PingResponse {
+    /// Always [`PING_TYPE`].
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Service name, shared by all instances.
+    pub name: String,
+    /// This instance's id (use it for direct calls).
+    pub id: String,
+    /// Service version.
+    pub version: String,
+    /// Service metadata.
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+/// One endpoint (method) in an INFO reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndpointInfo {
+    /// Endpoint name: the method name.
+    pub name: String,
+    /// The subject it listens on, `*` for each subject parameter.
+    pub subject: String,
+    /// The queue group, if the instance joined one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_group: Option<String>,
+    /// Endpoint metadata (`nrpc.kind`, `nrpc.polling`).
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+/// An INFO reply: what an instance serves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InfoResponse {
+    /// Always [`INFO_TYPE`].
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Service name.
+    pub name: String,
+    /// Instance id.
+    pub id: String,
+    /// Service version.
+    pub version: String,
+    /// Service metadata.
+    pub metadata: Option<BTreeMap<String, String>>,
+    /// Description (from the proto or trait comments).
+    pub description: String,
+    /// One per method.
+    pub endpoints: Vec<EndpointInfo>,
+}
+
+/// One endpoint in a STATS reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndpointStats {
+    /// Endpoint name.
+    pub name: String,
+    /// Subject.
+    pub subject: String,
+    /// Queue group, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_group: Option<String>,
+    /// Requests received.
+    pub num_requests: u64,
+    /// Requests answered with an error (or dropped at their deadline).
+    pub num_errors: u64,
+    /// The last error's text, `""` if none.
+    pub last_error: String,
+    /// Total time from receipt to reply, in nanoseconds.
+    pub processing_time: u64,
+    /// `processing_time / num_requests`, in nanoseconds.
+    pub average_processing_time: u64,
+}
+
+/// A STATS reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatsResponse {
+    /// Always [`STATS_TYPE`].
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Service name.
+    pub name: String,
+    /// Instance id.
+    pub id: String,
+    /// Service version.
+    pub version: String,
+    /// Service metadata.
+    pub metadata: Option<BTreeMap<String, String>>,
+    /// When the instance started, RFC 3339 UTC.
+    pub started: String,
+    /// One per method.
+    pub endpoints: Vec<EndpointStats>,
+}
+
+/// How long discovery waits for one more reply (the NATS CLI waits 300 ms).
+pub const DEFAULT_IDLE_GAP: Duration = Duration::from_millis(300);
+
+/// Asks the NATS services discovery subjects who is there.
+///
+/// ```no_run
+/// # async fn demo(conn: nrpc_runtime::Connection) -> Result<(), nrpc_runtime::CallError> {
+/// let discovery = nrpc_runtime::discovery::Discovery::new(conn);
+/// for info in discovery.info(Some("greeter_v1_Greeter")).await? {
+///     println!("{} {} serves {} endpoints", info.name, info.id, info.endpoints.len());
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Discovery {
+    conn: Connection,
+    idle_gap: Duration,
+    timeout: Duration,
+}
+
+impl Discovery {
+    /// Discovery over `conn`, waiting [`DEFAULT_IDLE_GAP`] for more replies
+    /// and 5 s at most.
+    pub fn new(conn: Connection) -> Self {
+        Self {
+            conn,
+            idle_gap: DEFAULT_IDLE_GAP,
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// Stop collecting after this long without a reply.
+    pub fn with_idle_gap(mut self, gap: Duration) -> Self {
+        self.idle_gap = gap;
+        self
+    }
+
+    /// Stop collecting after this long in all.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    async fn collect<T: serde::de::DeserializeOwned>(
+        &self,
+        verb: &str,
+        name: Option<&str>,
+        id: Option<&str>,
+    ) -> Result<Vec<T>, CallError> {
+        let mut subject = format!("$SRV.{verb}");
+        for token in [name, id].into_iter().flatten() {
+            crate::wire::subject::validate_token("discovery name or id", token)?;
+            subject.push('.');
+            subject.push_str(token);
+        }
+        let mut replies = self.conn.request_many(subject, None, Bytes::new()).await?;
+        let deadline = Instant::now() + self.timeout;
+        let mut out = Vec::new();
+        loop {
+            let wait = deadline.min(Instant::now() + self.idle_gap);
+            let Ok(Some(msg)) = tokio::time::timeout_at(wait, replies.rx.recv()).await else {
+                break;
+            };
+            if msg.status.is_some() {
+                break; // 503: nobody serves discovery here
+            }
+            match serde_json::from_slice(&msg.payload) {
+                Ok(v) => out.push(v),
+                Err(e) => tracing::debug!("nrpc: ignoring undecodable {verb} reply: {e}"),
+            }
+        }
+        Ok(out)
+    }
+
+    /// PING every instance (of `name`, if given).
+    pub async fn ping(&self, name: Option<&str>) -> Result<Vec<PingResponse>, CallError> {
+        self.collect("PING", name, None).await
+    }
+
+    /// INFO of every instance (of `name`, if given).
+    pub async fn info(&self, name: Option<&str>) -> Result<Vec<InfoResponse>, CallError> {
+        self.collect("INFO", name, None).await
+    }
+
+    /// STATS of every instance (of `name`, if given).
+    pub async fn stats(&self, name: Option<&str>) -> Result<Vec<StatsResponse>, CallError> {
+        self.collect("STATS", name, None).await
+    }
+
+    /// STATS of one instance.
+    pub async fn instance_stats(
+        &self,
+        name: &str,
+        id: &str,
+    ) -> Result<Option<StatsResponse>, CallError> {
+        Ok(self
+            .collect("STATS", Some(name), Some(id))
+            .await?
+            .into_iter()
+            .next())
+    }
+}
+
+/// The NATS services name of a service: its full proto name with every
+/// character outside `A-Z a-z 0-9 - _` replaced by `_`
+/// (`greeter.v1.Greeter` → `greeter_v1_Greeter`).
+pub fn service_name(full_name: &str) -> String {
+    full_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}

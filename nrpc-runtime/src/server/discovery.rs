@@ -1,0 +1,217 @@
+//! The server half of NATS services discovery: per service, answers
+//! `$SRV.PING|INFO|STATS` (bare, `.<name>`, `.<name>.<id>`) and keeps the
+//! per-endpoint statistics STATS reports.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use futures::StreamExt;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::ServeError;
+use crate::discovery::{
+    service_name, EndpointInfo, EndpointStats, InfoResponse, PingResponse, StatsResponse,
+    INFO_TYPE, PING_TYPE, STATS_TYPE,
+};
+use crate::status::Status;
+use crate::wire::{MethodKind, ServiceSpec};
+
+#[derive(Default, Clone)]
+struct Counters {
+    requests: u64,
+    errors: u64,
+    last_error: String,
+    processing: Duration,
+}
+
+/// Identity, endpoints and counters of one served service.
+pub(super) struct ServiceStats {
+    name: String,
+    id: String,
+    version: String,
+    metadata: BTreeMap<String, String>,
+    description: String,
+    started: String,
+    /// One per method of the spec; `None` for methods that take no requests.
+    endpoints: Vec<Option<EndpointInfo>>,
+    counters: Mutex<Vec<Counters>>,
+}
+
+impl ServiceStats {
+    pub(super) fn new(
+        spec: &'static ServiceSpec,
+        package_subject: Option<&str>,
+        queue_group: Option<String>,
+        id: &str,
+        version: &str,
+        metadata: &BTreeMap<String, String>,
+    ) -> Self {
+        let endpoints = spec
+            .methods
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let kind = match m.kind {
+                    MethodKind::Unary => "unary",
+                    MethodKind::NoReply => "no_reply",
+                    MethodKind::StreamedReply => "streamed_reply",
+                    MethodKind::NoRequest => return None,
+                };
+                let metadata = BTreeMap::from([
+                    ("nrpc.kind".to_owned(), kind.to_owned()),
+                    ("nrpc.polling".to_owned(), m.polling.to_string()),
+                ]);
+                Some(EndpointInfo {
+                    name: m.name.to_owned(),
+                    subject: spec.endpoint_subject(package_subject, i),
+                    queue_group: queue_group.clone(),
+                    metadata: Some(metadata),
+                })
+            })
+            .collect();
+        let mut metadata = metadata.clone();
+        metadata.insert("nrpc.service".to_owned(), spec.name.to_owned());
+        Self {
+            name: service_name(spec.name),
+            id: id.to_owned(),
+            version: version.to_owned(),
+            metadata,
+            description: spec.description.to_owned(),
+            started: humantime::format_rfc3339_nanos(SystemTime::now()).to_string(),
+            endpoints,
+            counters: Mutex::new(vec![Counters::default(); spec.methods.len()]),
+        }
+    }
+
+    /// Counts one request of `method`, received at `received`, finished now.
+    pub(super) fn record(&self, method: usize, received: Instant, error: Option<&Status>) {
+        let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = counters.get_mut(method) {
+            c.requests += 1;
+            c.processing += received.elapsed();
+            if let Some(status) = error {
+                c.errors += 1;
+                c.last_error = status.to_string();
+            }
+        }
+    }
+
+    fn ping(&self) -> PingResponse {
+        PingResponse {
+            kind: PING_TYPE.to_owned(),
+            name: self.name.clone(),
+            id: self.id.clone(),
+            version: self.version.clone(),
+            metadata: Some(self.metadata.clone()),
+        }
+    }
+
+    fn info(&self) -> InfoResponse {
+        InfoResponse {
+            kind: INFO_TYPE.to_owned(),
+            name: self.name.clone(),
+            id: self.id.clone(),
+            version: self.version.clone(),
+            metadata: Some(self.metadata.clone()),
+            description: self.description.clone(),
+            endpoints: self.endpoints.iter().flatten().cloned().collect(),
+        }
+    }
+
+    fn stats(&self) -> StatsResponse {
+        let counters = self
+            .counters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let endpoints = self
+            .endpoints
+            .iter()
+            .zip(counters)
+            .filter_map(|(e, c)| {
+                let e = e.as_ref()?;
+                let total = u64::try_from(c.processing.as_nanos()).unwrap_or(u64::MAX);
+                Some(EndpointStats {
+                    name: e.name.clone(),
+                    subject: e.subject.clone(),
+                    queue_group: e.queue_group.clone(),
+                    num_requests: c.requests,
+                    num_errors: c.errors,
+                    last_error: c.last_error,
+                    processing_time: total,
+                    average_processing_time: total.checked_div(c.requests).unwrap_or(0),
+                })
+            })
+            .collect();
+        StatsResponse {
+            kind: STATS_TYPE.to_owned(),
+            name: self.name.clone(),
+            id: self.id.clone(),
+            version: self.version.clone(),
+            metadata: Some(self.metadata.clone()),
+            started: self.started.clone(),
+            endpoints,
+        }
+    }
+}
+
+/// Subscribes the nine discovery subjects of one service (plain
+/// subscriptions: every instance answers).
+pub(super) async fn subscribe(
+    nats: &async_nats::Client,
+    stats: &ServiceStats,
+) -> Result<Vec<async_nats::Subscriber>, ServeError> {
+    let mut subs = Vec::with_capacity(9);
+    for verb in ["PING", "INFO", "STATS"] {
+        for subject in [
+            format!("$SRV.{verb}"),
+            format!("$SRV.{verb}.{}", stats.name),
+            format!("$SRV.{verb}.{}.{}", stats.name, stats.id),
+        ] {
+            let sub = nats
+                .subscribe(subject.clone())
+                .await
+                .map_err(|source| ServeError::Subscribe { subject, source })?;
+            subs.push(sub);
+        }
+    }
+    Ok(subs)
+}
+
+/// Answers discovery requests until `stop`.
+pub(super) async fn respond(
+    subs: Vec<async_nats::Subscriber>,
+    stats: std::sync::Arc<ServiceStats>,
+    nats: async_nats::Client,
+    stop: CancellationToken,
+) {
+    let mut subs = futures::stream::select_all(subs);
+    loop {
+        let msg = tokio::select! {
+            _ = stop.cancelled() => break,
+            msg = subs.next() => msg,
+        };
+        let Some(msg) = msg else { break };
+        let Some(reply) = msg.reply else { continue };
+        let verb = msg.subject.split('.').nth(1).unwrap_or_default();
+        let body = match verb {
+            "PING" => serde_json::to_vec(&stats.ping()),
+            "INFO" => serde_json::to_vec(&stats.info()),
+            "STATS" => serde_json::to_vec(&stats.stats()),
+            _ => continue,
+        };
+        match body {
+            Ok(body) => {
+                if let Err(e) = nats.publish(reply, body.into()).await {
+                    tracing::warn!("nrpc: discovery reply not sent: {e}");
+                }
+            }
+            Err(e) => tracing::warn!("nrpc: discovery reply not encoded: {e}"),
+        }
+    }
+    for sub in subs.iter_mut() {
+        let _ = sub.unsubscribe().await;
+    }
+}
