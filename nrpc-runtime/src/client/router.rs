@@ -123,11 +123,10 @@ impl Connection {
                             let _ = tx.send(msg);
                         }
                     }
-                    Some(Route::Many(tx)) => {
-                        if tx.try_send(msg).is_err() {
-                            tracing::debug!("nrpc: multi-reply queue full, reply dropped");
-                        }
+                    Some(Route::Many(tx)) if tx.try_send(msg).is_err() => {
+                        tracing::debug!("nrpc: multi-reply queue full, reply dropped");
                     }
+                    Some(Route::Many(_)) => {}
                     None => {}
                 }
             }
