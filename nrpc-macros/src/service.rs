@@ -26,7 +26,7 @@ const RESERVED: &[&str] = &[
 
 const SERVICE_KEYS: &str =
     "package, package_params, service, service_params, service_rule, method_rule, proto_package";
-const METHOD_KEYS: &str = "subject, params, poll";
+const METHOD_KEYS: &str = "subject, params, poll, no_reply, event";
 
 /// Collects errors so all of them are reported at once.
 #[derive(Default)]
@@ -62,6 +62,8 @@ struct MethodArgs {
     subject: Option<String>,
     params: Vec<String>,
     poll: bool,
+    no_reply: bool,
+    event: bool,
 }
 
 fn string(expr: &Expr, errors: &mut Errors) -> Option<String> {
@@ -208,6 +210,8 @@ impl MethodArgs {
             let key = key(&meta);
             match (&meta, key.as_str()) {
                 (Meta::Path(_), "poll") => args.poll = true,
+                (Meta::Path(_), "no_reply") => args.no_reply = true,
+                (Meta::Path(_), "event") => args.event = true,
                 (Meta::NameValue(nv), "subject") => {
                     if let Some(s) = string(&nv.value, errors) {
                         check_subject(nv.value.span(), "subject", &s, false, errors);
@@ -220,7 +224,7 @@ impl MethodArgs {
                 }
                 _ => errors.push(
                     meta.span(),
-                    format!("unknown nrpc method argument `{key}`; expected one of: subject = \"…\", params = [\"…\"], poll"),
+                    format!("unknown nrpc method argument `{key}`; expected one of: subject = \"…\", params = [\"…\"], poll, no_reply, event"),
                 ),
             }
         }
@@ -371,15 +375,49 @@ fn parse_method(f: &syn::TraitItemFn, lower: bool, errors: &mut Errors) -> Optio
         }
     };
     let mut args = MethodArgs::default();
+    let mut nrpc_attr = None;
     for attr in &f.attrs {
         if attr.path().is_ident("nrpc") {
             args = MethodArgs::parse(attr, e);
+            nrpc_attr = Some(attr.span());
         } else if !attr.path().is_ident("doc") {
             e.push(
                 attr.span(),
                 "only #[nrpc(…)] and doc comments are allowed on nats_service methods",
             );
         }
+    }
+    let attr_span = nrpc_attr.unwrap_or_else(|| sig.ident.span());
+    let kind = match (args.no_reply, args.event) {
+        (true, true) => {
+            e.push(
+                attr_span,
+                "a method is either `no_reply` or `event`, not both",
+            );
+            MethodKind::Unary
+        }
+        (true, false) => {
+            if output.as_ref().is_some_and(|o| *o != MessageType::Void) {
+                e.push(
+                    sig.output.span(),
+                    "a `no_reply` method returns `Result<(), Status>`: nothing is sent back",
+                );
+            }
+            MethodKind::NoReply
+        }
+        (false, true) => {
+            if input != MessageType::Void {
+                e.push(
+                    sig.inputs.span(),
+                    "an `event` method takes only `&self`: the server publishes its return type",
+                );
+            }
+            MethodKind::NoRequest
+        }
+        (false, false) => MethodKind::Unary,
+    };
+    if args.poll && kind != MethodKind::Unary {
+        e.push(attr_span, "`poll` applies to request/reply methods only");
     }
     let failed = method_errors.0.is_some();
     if let Some(err) = method_errors.0 {
@@ -402,7 +440,7 @@ fn parse_method(f: &syn::TraitItemFn, lower: bool, errors: &mut Errors) -> Optio
         params: args.params,
         input,
         output: output?,
-        kind: MethodKind::Unary,
+        kind,
         polling: args.poll,
     })
 }

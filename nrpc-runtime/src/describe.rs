@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::wire::ServiceSpec;
+use crate::wire::{MethodKind, ServiceSpec};
 
 /// What the `.proto` text needs beyond the [`ServiceSpec`] for one method.
 #[derive(Debug)]
@@ -82,8 +82,14 @@ pub fn service_proto(
             out,
             "    rpc {}({}) returns ({}) {{",
             method.name,
-            type_name(&text.input),
-            type_name(&text.output)
+            match method.kind {
+                MethodKind::NoRequest => ".nrpc.NoRequest".to_owned(),
+                _ => type_name(&text.input),
+            },
+            match method.kind {
+                MethodKind::NoReply => ".nrpc.NoReply".to_owned(),
+                _ => type_name(&text.output),
+            },
         );
         let _ = writeln!(
             out,

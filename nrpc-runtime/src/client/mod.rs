@@ -451,6 +451,8 @@ impl ServiceClient {
             None => nats.subscribe(subject).await,
         }
         .map_err(|_| CallError::Closed)?;
+        // Events published after this returns must reach the subscription.
+        nats.flush().await.map_err(|_| CallError::Closed)?;
         Ok(sub
             .map(move |msg| T::decode(msg.payload, encoding).map_err(CallError::Decode))
             .boxed())

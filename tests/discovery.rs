@@ -1,0 +1,148 @@
+//! NATS services discovery: `$SRV.PING|INFO|STATS` replies that validate
+//! against the published schemas, and counts that match the calls made.
+
+use std::time::Duration;
+
+use nrpc_runtime::discovery::Discovery;
+use nrpc_runtime::{Code, Server};
+use nrpc_tests::greeter::greeter_client::GreeterClient;
+use nrpc_tests::greeter::greeter_server::GreeterServer;
+use nrpc_tests::greeter::FailRequest;
+use nrpc_tests::{connection, hello, nats, nats_server, within, NatsServer, TestGreeter};
+
+const NAME: &str = "greeter_v1_Greeter";
+
+fn validator(file: &str) -> jsonschema::Validator {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas").join(file);
+    let schema: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    jsonschema::validator_for(&schema).unwrap()
+}
+
+async fn serve_instance(server: &NatsServer) -> nrpc_runtime::ServerHandle {
+    let (greeter, _events) = TestGreeter::new("a");
+    Server::builder(nats(server).await)
+        .version("1.2.3")
+        .metadata("team", "greeters")
+        .add_service(GreeterServer::new(greeter))
+        .serve()
+        .await
+        .unwrap()
+}
+
+/// The replies to `subject`, as JSON: up to `expected` of them, then
+/// whatever else arrives within a second (to catch extra replies).
+async fn ask(raw: &async_nats::Client, subject: &str, expected: usize) -> Vec<serde_json::Value> {
+    let inbox = raw.new_inbox();
+    let mut sub = raw.subscribe(inbox.clone()).await.unwrap();
+    raw.publish_with_reply(subject.to_owned(), inbox, "".into())
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    while out.len() < expected {
+        let msg = within("discovery reply", futures::StreamExt::next(&mut sub)).await.unwrap();
+        out.push(serde_json::from_slice(&msg.payload).unwrap());
+    }
+    while let Ok(Some(msg)) =
+        tokio::time::timeout(Duration::from_secs(1), futures::StreamExt::next(&mut sub)).await
+    {
+        out.push(serde_json::from_slice(&msg.payload).unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn srv_replies_validate_against_the_published_schemas() {
+    let server = nats_server();
+    let a = serve_instance(&server).await;
+    let b = serve_instance(&server).await;
+    let raw = nats(&server).await;
+    for (verb, schema) in [
+        ("PING", "ping_response.json"),
+        ("INFO", "info_response.json"),
+        ("STATS", "stats_response.json"),
+    ] {
+        let validator = validator(schema);
+        for subject in [format!("$SRV.{verb}"), format!("$SRV.{verb}.{NAME}")] {
+            let replies = ask(&raw, &subject, 2).await;
+            assert_eq!(replies.len(), 2, "{subject}: both instances answer");
+            for reply in &replies {
+                let errors: Vec<String> = validator.iter_errors(reply).map(|e| e.to_string()).collect();
+                assert!(errors.is_empty(), "{subject}: {errors:?}\n{reply:#}");
+            }
+        }
+        let one = format!("$SRV.{verb}.{NAME}.{}", a.instance_id());
+        let replies = ask(&raw, &one, 1).await;
+        assert_eq!(replies.len(), 1, "{one}: only that instance");
+        assert_eq!(replies[0]["id"], a.instance_id());
+        assert!(validator.is_valid(&replies[0]));
+    }
+    drop(b);
+}
+
+#[tokio::test]
+async fn info_lists_every_method_with_subject_queue_group_and_description() {
+    let server = nats_server();
+    let handle = serve_instance(&server).await;
+    let discovery = Discovery::new(connection(&server).await);
+    let infos = within("info", discovery.info(Some(NAME))).await.unwrap();
+    assert_eq!(infos.len(), 1);
+    let info = &infos[0];
+    assert_eq!(info.id, handle.instance_id());
+    assert_eq!(info.version, "1.2.3");
+    assert_eq!(info.description, "Greets people.");
+    let metadata = info.metadata.as_ref().unwrap();
+    assert_eq!(metadata.get("team").map(String::as_str), Some("greeters"));
+    assert_eq!(metadata.get("nrpc.service").map(String::as_str), Some("greeter.v1.Greeter"));
+    let endpoints: Vec<(&str, &str, Option<&str>)> = info
+        .endpoints
+        .iter()
+        .map(|e| (e.name.as_str(), e.subject.as_str(), e.queue_group.as_deref()))
+        .collect();
+    assert_eq!(
+        endpoints,
+        [
+            ("SayHello", "demo.Greeter.SayHello", Some("q")),
+            ("Fail", "demo.Greeter.Fail", Some("q")),
+            ("Echo", "demo.Greeter.Echo", Some("q")),
+        ]
+    );
+    let pings = within("ping", discovery.ping(None)).await.unwrap();
+    assert_eq!(pings.len(), 1);
+    assert_eq!(pings[0].name, NAME);
+}
+
+#[tokio::test]
+async fn stats_count_the_calls_made_errors_included() {
+    let server = nats_server();
+    let handle = serve_instance(&server).await;
+    let conn = connection(&server).await;
+    let client = GreeterClient::new(conn.clone());
+    for i in 0..3 {
+        within("ok call", client.say_hello(&hello(&format!("n{i}")))).await.unwrap();
+    }
+    for _ in 0..2 {
+        let req = FailRequest {
+            code: Code::NotFound.as_i32(),
+            message: "missing".into(),
+        };
+        within("failing call", client.fail(&req)).await.unwrap_err();
+    }
+    within("panicking call", client.say_hello(&hello("panic"))).await.unwrap_err();
+
+    let discovery = Discovery::new(conn);
+    let stats = within("stats", discovery.instance_stats(NAME, handle.instance_id()))
+        .await
+        .unwrap()
+        .expect("stats of the instance");
+    let by_name = |n: &str| stats.endpoints.iter().find(|e| e.name == n).unwrap();
+    let hello_stats = by_name("SayHello");
+    assert_eq!((hello_stats.num_requests, hello_stats.num_errors), (4, 1));
+    assert!(hello_stats.last_error.contains("panicked"), "{}", hello_stats.last_error);
+    assert!(hello_stats.processing_time > 0);
+    assert_eq!(hello_stats.average_processing_time, hello_stats.processing_time / 4);
+    let fail = by_name("Fail");
+    assert_eq!((fail.num_requests, fail.num_errors), (2, 2));
+    assert_eq!(fail.last_error, "NOT_FOUND: missing");
+    let echo = by_name("Echo");
+    assert_eq!((echo.num_requests, echo.num_errors, echo.last_error.as_str()), (0, 0, ""));
+}
