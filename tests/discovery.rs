@@ -13,7 +13,9 @@ use nrpc_tests::{connection, hello, nats, nats_server, within, NatsServer, TestG
 const NAME: &str = "greeter_v1_Greeter";
 
 fn validator(file: &str) -> jsonschema::Validator {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas").join(file);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas")
+        .join(file);
     let schema: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     jsonschema::validator_for(&schema).unwrap()
 }
@@ -39,7 +41,9 @@ async fn ask(raw: &async_nats::Client, subject: &str, expected: usize) -> Vec<se
         .unwrap();
     let mut out = Vec::new();
     while out.len() < expected {
-        let msg = within("discovery reply", futures::StreamExt::next(&mut sub)).await.unwrap();
+        let msg = within("discovery reply", futures::StreamExt::next(&mut sub))
+            .await
+            .unwrap();
         out.push(serde_json::from_slice(&msg.payload).unwrap());
     }
     while let Ok(Some(msg)) =
@@ -66,7 +70,10 @@ async fn srv_replies_validate_against_the_published_schemas() {
             let replies = ask(&raw, &subject, 2).await;
             assert_eq!(replies.len(), 2, "{subject}: both instances answer");
             for reply in &replies {
-                let errors: Vec<String> = validator.iter_errors(reply).map(|e| e.to_string()).collect();
+                let errors: Vec<String> = validator
+                    .iter_errors(reply)
+                    .map(|e| e.to_string())
+                    .collect();
                 assert!(errors.is_empty(), "{subject}: {errors:?}\n{reply:#}");
             }
         }
@@ -92,11 +99,20 @@ async fn info_lists_every_method_with_subject_queue_group_and_description() {
     assert_eq!(info.description, "Greets people.");
     let metadata = info.metadata.as_ref().unwrap();
     assert_eq!(metadata.get("team").map(String::as_str), Some("greeters"));
-    assert_eq!(metadata.get("nrpc.service").map(String::as_str), Some("greeter.v1.Greeter"));
+    assert_eq!(
+        metadata.get("nrpc.service").map(String::as_str),
+        Some("greeter.v1.Greeter")
+    );
     let endpoints: Vec<(&str, &str, Option<&str>)> = info
         .endpoints
         .iter()
-        .map(|e| (e.name.as_str(), e.subject.as_str(), e.queue_group.as_deref()))
+        .map(|e| {
+            (
+                e.name.as_str(),
+                e.subject.as_str(),
+                e.queue_group.as_deref(),
+            )
+        })
         .collect();
     assert_eq!(
         endpoints,
@@ -118,7 +134,9 @@ async fn stats_count_the_calls_made_errors_included() {
     let conn = connection(&server).await;
     let client = GreeterClient::new(conn.clone());
     for i in 0..3 {
-        within("ok call", client.say_hello(&hello(&format!("n{i}")))).await.unwrap();
+        within("ok call", client.say_hello(&hello(&format!("n{i}"))))
+            .await
+            .unwrap();
     }
     for _ in 0..2 {
         let req = FailRequest {
@@ -127,22 +145,37 @@ async fn stats_count_the_calls_made_errors_included() {
         };
         within("failing call", client.fail(&req)).await.unwrap_err();
     }
-    within("panicking call", client.say_hello(&hello("panic"))).await.unwrap_err();
+    within("panicking call", client.say_hello(&hello("panic")))
+        .await
+        .unwrap_err();
 
     let discovery = Discovery::new(conn);
-    let stats = within("stats", discovery.instance_stats(NAME, handle.instance_id()))
-        .await
-        .unwrap()
-        .expect("stats of the instance");
+    let stats = within(
+        "stats",
+        discovery.instance_stats(NAME, handle.instance_id()),
+    )
+    .await
+    .unwrap()
+    .expect("stats of the instance");
     let by_name = |n: &str| stats.endpoints.iter().find(|e| e.name == n).unwrap();
     let hello_stats = by_name("SayHello");
     assert_eq!((hello_stats.num_requests, hello_stats.num_errors), (4, 1));
-    assert!(hello_stats.last_error.contains("panicked"), "{}", hello_stats.last_error);
+    assert!(
+        hello_stats.last_error.contains("panicked"),
+        "{}",
+        hello_stats.last_error
+    );
     assert!(hello_stats.processing_time > 0);
-    assert_eq!(hello_stats.average_processing_time, hello_stats.processing_time / 4);
+    assert_eq!(
+        hello_stats.average_processing_time,
+        hello_stats.processing_time / 4
+    );
     let fail = by_name("Fail");
     assert_eq!((fail.num_requests, fail.num_errors), (2, 2));
     assert_eq!(fail.last_error, "NOT_FOUND: missing");
     let echo = by_name("Echo");
-    assert_eq!((echo.num_requests, echo.num_errors, echo.last_error.as_str()), (0, 0, ""));
+    assert_eq!(
+        (echo.num_requests, echo.num_errors, echo.last_error.as_str()),
+        (0, 0, "")
+    );
 }

@@ -46,6 +46,108 @@ mod rust_options {
     }
 }
 
+/// Broadcast, fire-and-forget and events, defined in Rust.
+mod rust_fleet {
+    use nrpc_runtime::{nats_service, Status};
+    pub use nrpc_tests::greeter::{HelloReply, HelloRequest};
+
+    #[nats_service(package = "fleet", proto_package = "fleet.v1")]
+    pub trait Fleet {
+        /// Every instance reports.
+        #[nrpc(poll)]
+        async fn health(&self) -> Result<HelloReply, Status>;
+        /// Restart, no answer.
+        #[nrpc(no_reply)]
+        async fn restart(&self, request: HelloRequest) -> Result<(), Status>;
+        /// Alerts the service publishes.
+        #[nrpc(event)]
+        async fn alerts(&self) -> Result<HelloReply, Status>;
+    }
+}
+
+struct Node {
+    name: &'static str,
+    restarts: tokio::sync::mpsc::UnboundedSender<String>,
+}
+
+impl rust_fleet::fleet_server::Fleet for Node {
+    async fn health(&self, _: Request<()>) -> Result<Response<HelloReply>, Status> {
+        Ok(Response::new(HelloReply {
+            message: format!("{} ok", self.name),
+        }))
+    }
+
+    async fn restart(&self, request: Request<HelloRequest>) -> Result<(), Status> {
+        let _ = self.restarts.send(request.into_inner().name);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn macro_services_broadcast_send_and_publish_events() {
+    use futures::StreamExt;
+    let server = nats_server();
+    let (tx, mut restarts) = tokio::sync::mpsc::unbounded_channel();
+    let _a = serve(
+        &server,
+        rust_fleet::fleet_server::FleetServer::new(Node {
+            name: "a",
+            restarts: tx.clone(),
+        }),
+    )
+    .await;
+    let _b = serve(
+        &server,
+        rust_fleet::fleet_server::FleetServer::new(Node {
+            name: "b",
+            restarts: tx,
+        }),
+    )
+    .await;
+    let conn = connection(&server).await;
+    let client = rust_fleet::fleet_client::FleetClient::new(conn.clone());
+
+    let options = nrpc_runtime::BroadcastOptions::new().idle_gap(Duration::from_secs(3));
+    let replies: Vec<_> = within("broadcast", async {
+        client
+            .health_broadcast(options)
+            .await
+            .unwrap()
+            .collect()
+            .await
+    })
+    .await;
+    let mut names: Vec<String> = replies
+        .into_iter()
+        .map(|r| r.result.unwrap().into_inner().message)
+        .collect();
+    names.sort();
+    assert_eq!(names, ["a ok", "b ok"]);
+
+    within("send", client.restart(&hello("now"))).await.unwrap();
+    assert_eq!(
+        within("restart", restarts.recv()).await.as_deref(),
+        Some("now")
+    );
+
+    let mut alerts = client.subscribe_alerts(None).await.unwrap();
+    let events = rust_fleet::fleet_server::FleetEvents::new(conn);
+    events
+        .publish_alerts(&HelloReply {
+            message: "disk".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        within("alert", alerts.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .message,
+        "disk"
+    );
+}
+
 struct RustGreeter;
 
 impl rust_greeter::greeter_server::Greeter for RustGreeter {
@@ -294,6 +396,7 @@ fn round_trip(proto: String, spec: &nrpc_runtime::wire::ServiceSpec) {
     assert_eq!(svc.methods.len(), spec.methods.len());
     for (m, s) in svc.methods.iter().zip(spec.methods) {
         assert_eq!(m.name, s.name);
+        assert_eq!(format!("{:?}", m.kind), format!("{:?}", s.kind));
         assert_eq!(m.subject, s.subject);
         assert_eq!(m.params, s.params);
         assert_eq!(m.polling, s.polling);
@@ -317,4 +420,14 @@ fn emitted_proto_compiles_back_to_the_same_subjects() {
         &rust_options::ALL_OPTIONS_SPEC,
     );
     assert_eq!(rust_options::ALL_OPTIONS_SPEC.methods[2].subject, "loud");
+    let fleet = rust_fleet::fleet_proto(&["greeter.proto"]);
+    assert!(
+        fleet.contains("rpc Alerts(.nrpc.NoRequest) returns (.greeter.v1.HelloReply)"),
+        "{fleet}"
+    );
+    assert!(
+        fleet.contains("rpc Restart(.greeter.v1.HelloRequest) returns (.nrpc.NoReply)"),
+        "{fleet}"
+    );
+    round_trip(fleet, &rust_fleet::FLEET_SPEC);
 }

@@ -1,0 +1,22 @@
+use nrpc_runtime::{nats_service, Status};
+
+#[derive(Clone, PartialEq, nrpc_runtime::codegen::prost::Message)]
+#[prost(prost_path = "::nrpc_runtime::codegen::prost")]
+pub struct Msg {}
+
+impl nrpc_runtime::codegen::prost::Name for Msg {
+    const NAME: &'static str = "Msg";
+    const PACKAGE: &'static str = "ui";
+}
+
+#[nats_service]
+pub trait Svc {
+    #[nrpc(no_reply)]
+    async fn fire(&self, request: Msg) -> Result<Msg, Status>;
+    #[nrpc(event)]
+    async fn ticks(&self, request: Msg) -> Result<Msg, Status>;
+    #[nrpc(event, poll)]
+    async fn both(&self) -> Result<Msg, Status>;
+}
+
+fn main() {}
