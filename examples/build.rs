@@ -3,6 +3,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     nrpc_codegen::configure()
         // `bytes` fields as `bytes::Bytes`: payloads are not copied.
         .bytes(["."])
-        .compile_protos(&["../proto/greeter.proto"], &["../proto"])?;
+        .compile_protos(
+            &["../proto/greeter.proto", "../proto/fleet.proto"],
+            &["../proto"],
+        )?;
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! Code generated from `proto/greeter.proto`, and the connection helper
+//! Code generated from `proto/greeter.proto` and `proto/fleet.proto`, and
+//! the connection helper
 //! the examples share.
 
 use std::error::Error;
@@ -8,6 +9,11 @@ use nats_harness::NatsServer;
 /// Messages, client and server of `greeter.v1`.
 pub mod greeter {
     include!(concat!(env!("OUT_DIR"), "/greeter.v1.rs"));
+}
+
+/// Messages, client and server of `fleet.v1`.
+pub mod fleet {
+    include!(concat!(env!("OUT_DIR"), "/fleet.v1.rs"));
 }
 
 /// The NATS server the examples talk to: `$NATS_URL` if set, otherwise a
