@@ -224,16 +224,7 @@ async fn timeout_when_the_handler_is_too_slow_and_the_handler_is_cancelled() {
     );
     assert!(err.is_timeout());
     // The server learnt the deadline from the request and dropped the work.
-    loop {
-        match within("cancellation", events.recv()).await {
-            Some(Event::Cancelled(name)) => {
-                assert_eq!(name, "forever-1");
-                break;
-            }
-            Some(Event::Started(_)) => continue,
-            None => panic!("server gone"),
-        }
-    }
+    nrpc_tests::cancelled(&mut events, "forever-1").await;
 }
 
 #[tokio::test]

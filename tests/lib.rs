@@ -77,6 +77,20 @@ pub async fn serve_greeter(
     (handle, events, gate)
 }
 
+/// Waits until a handler reports [`Event::Cancelled`] for `name`.
+pub async fn cancelled(events: &mut mpsc::UnboundedReceiver<Event>, name: &str) {
+    within("cancellation", async {
+        loop {
+            match events.recv().await {
+                Some(Event::Cancelled(n)) if n == name => return,
+                Some(_) => continue,
+                None => panic!("the service is gone"),
+            }
+        }
+    })
+    .await
+}
+
 /// Awaits `fut`, failing the test if it takes longer than [`PATIENCE`].
 pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
     tokio::time::timeout(PATIENCE, fut)
@@ -96,6 +110,9 @@ pub enum Event {
     Started(String),
     /// A handler saw its cancellation token fire.
     Cancelled(String),
+    /// A streaming handler sent an item: items sent so far and the credit
+    /// left after it (`None`: the client uses no flow control).
+    Progress { sent: u64, credit: Option<usize> },
 }
 
 /// `greeter.v1.Greeter` for tests. Names steer it: `panic` panics, `wait…`
@@ -174,5 +191,112 @@ impl Greeter for TestGreeter {
 
     async fn echo(&self, request: Request<EchoMessage>) -> Result<Response<EchoMessage>, Status> {
         Ok(Response::new(request.into_inner()))
+    }
+}
+
+use alloptions::svc_custom_subject_server::SvcCustomSubject;
+use alloptions::{SimpleStringReply, StringArg};
+use nrpc_runtime::Sink;
+
+/// `main.SvcCustomSubject` for tests, with streamed replies steered by
+/// `arg1`: `count:N` streams N items `0`…`N-1`; `fail:K` streams K items then
+/// fails with NOT_FOUND; `slow:N` streams N items reporting
+/// [`Event::Progress`] after each; `wait` streams one item, then waits
+/// until cancelled (reporting [`Event::Cancelled`]).
+pub struct CustomSubject {
+    /// Handlers report here.
+    pub events: mpsc::UnboundedSender<Event>,
+}
+
+impl CustomSubject {
+    /// The service and the receiving end of its events.
+    pub fn new() -> (Self, mpsc::UnboundedReceiver<Event>) {
+        let (events, rx) = mpsc::unbounded_channel();
+        (Self { events }, rx)
+    }
+
+    fn watch_cancellation(&self, token: &nrpc_runtime::CancellationToken, name: &str) {
+        let (token, events, name) = (token.clone(), self.events.clone(), name.to_owned());
+        tokio::spawn(async move {
+            token.cancelled().await;
+            let _ = events.send(Event::Cancelled(name));
+        });
+    }
+}
+
+fn item(i: u64) -> SimpleStringReply {
+    SimpleStringReply {
+        reply: i.to_string(),
+    }
+}
+
+impl SvcCustomSubject for CustomSubject {
+    async fn mt_simple_reply(
+        &self,
+        request: Request<StringArg>,
+    ) -> Result<Response<SimpleStringReply>, Status> {
+        Ok(Response::new(SimpleStringReply {
+            reply: request.into_inner().arg1.to_uppercase(),
+        }))
+    }
+
+    async fn mt_void_reply(&self, request: Request<StringArg>) -> Result<Response<()>, Status> {
+        if request.get_ref().arg1.is_empty() {
+            return Err(Status::invalid_argument("arg1 is empty"));
+        }
+        Ok(Response::new(()))
+    }
+
+    async fn mt_streamed_reply(
+        &self,
+        request: Request<StringArg>,
+        sink: Sink<SimpleStringReply>,
+    ) -> Result<(), Status> {
+        let arg = request.get_ref().arg1.clone();
+        let (verb, n) = arg.split_once(':').unwrap_or((arg.as_str(), "0"));
+        let n: u64 = n
+            .parse()
+            .map_err(|_| Status::invalid_argument("bad count"))?;
+        match verb {
+            "count" => {
+                for i in 0..n {
+                    sink.send(&item(i)).await?;
+                }
+                Ok(())
+            }
+            "fail" => {
+                for i in 0..n {
+                    sink.send(&item(i)).await?;
+                }
+                Err(Status::not_found(format!("failed after {n}")))
+            }
+            "slow" => {
+                for i in 0..n {
+                    sink.send(&item(i)).await?;
+                    let _ = self.events.send(Event::Progress {
+                        sent: sink.sent(),
+                        credit: sink.credit(),
+                    });
+                }
+                Ok(())
+            }
+            "wait" => {
+                self.watch_cancellation(request.cancellation(), &arg);
+                sink.send(&item(0)).await?;
+                let _ = self.events.send(Event::Started(arg));
+                std::future::pending().await
+            }
+            _ => Err(Status::invalid_argument(format!("unknown verb {verb}"))),
+        }
+    }
+
+    async fn mt_void_req_streamed_reply(
+        &self,
+        request: Request<()>,
+        _sink: Sink<SimpleStringReply>,
+    ) -> Result<(), Status> {
+        self.watch_cancellation(request.cancellation(), "void");
+        let _ = self.events.send(Event::Started("void".into()));
+        std::future::pending().await
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use nrpc_runtime::{CallError, CallOptions, Code, Request, Response, Status};
 use nrpc_tests::greeter::{EchoMessage, FailRequest, HelloReply, HelloRequest};
-use nrpc_tests::{connection, hello, nats_server, serve, serve_greeter, within, Event};
+use nrpc_tests::{connection, hello, nats_server, serve, serve_greeter, within};
 
 /// The greeter of `proto/greeter.proto`, defined in Rust.
 mod rust_greeter {
@@ -286,13 +286,7 @@ async fn deadlines_are_identical_on_both_paths() {
     .await
     .unwrap_err();
     assert!(matches!(err, CallError::Timeout(_)), "{err:?}");
-    loop {
-        match within("cancellation", events.recv()).await {
-            Some(Event::Cancelled(name)) => break assert_eq!(name, "forever-m"),
-            Some(Event::Started(_)) => continue,
-            None => panic!("server gone"),
-        }
-    }
+    nrpc_tests::cancelled(&mut events, "forever-m").await;
 
     // And a macro server sees the deadline a codegen client sends.
     let rust_server = nats_server();

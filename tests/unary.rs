@@ -4,12 +4,13 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use nrpc_runtime::{CallOptions, Encoding, Request, Response, Server, Status};
-use nrpc_tests::alloptions::svc_custom_subject_server::{SvcCustomSubject, SvcCustomSubjectServer};
+use nrpc_tests::alloptions::svc_custom_subject_server::SvcCustomSubjectServer;
 use nrpc_tests::alloptions::svc_subject_params_client::SvcSubjectParamsClient;
 use nrpc_tests::alloptions::svc_subject_params_server::{SvcSubjectParams, SvcSubjectParamsServer};
 use nrpc_tests::alloptions::{SimpleStringReply, StringArg};
 use nrpc_tests::greeter::greeter_client::GreeterClient;
 use nrpc_tests::greeter::greeter_server::GreeterServer;
+use nrpc_tests::CustomSubject;
 use nrpc_tests::{connection, hello, nats, nats_server, serve, serve_greeter, within, TestGreeter};
 
 #[tokio::test]
@@ -202,31 +203,11 @@ async fn subject_params_at_all_three_levels_reach_the_handler() {
     assert_eq!(reply.reply, "us2 c7 x y");
 }
 
-struct CustomSubject;
-
-impl SvcCustomSubject for CustomSubject {
-    async fn mt_simple_reply(
-        &self,
-        request: Request<StringArg>,
-    ) -> Result<Response<SimpleStringReply>, Status> {
-        Ok(Response::new(SimpleStringReply {
-            reply: request.into_inner().arg1.to_uppercase(),
-        }))
-    }
-
-    async fn mt_void_reply(&self, request: Request<StringArg>) -> Result<Response<()>, Status> {
-        if request.get_ref().arg1.is_empty() {
-            return Err(Status::invalid_argument("arg1 is empty"));
-        }
-        Ok(Response::new(()))
-    }
-}
-
 #[tokio::test]
 async fn void_replies_map_to_unit() {
     use nrpc_tests::alloptions::svc_custom_subject_client::SvcCustomSubjectClient;
     let server = nats_server();
-    let _handle = serve(&server, SvcCustomSubjectServer::new(CustomSubject)).await;
+    let _handle = serve(&server, SvcCustomSubjectServer::new(CustomSubject::new().0)).await;
     let client = SvcCustomSubjectClient::new(connection(&server).await, "default").unwrap();
     let arg = StringArg { arg1: "x".into() };
     let () = within("void call", client.mt_void_reply(&arg))

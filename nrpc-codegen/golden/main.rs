@@ -208,6 +208,82 @@ pub mod svc_custom_subject_client {
                 >(2usize, &[], queue_group)
                 .await
         }
+        /// Streams its reply.
+        ///
+        /// Streams the reply items in order; dropping the stream cancels the server's handler.
+        pub async fn mt_streamed_reply(
+            &self,
+            request: &super::StringArg,
+        ) -> Result<
+            ::nrpc_runtime::codegen::BoxStream<
+                'static,
+                Result<super::SimpleStringReply, ::nrpc_runtime::codegen::CallError>,
+            >,
+            ::nrpc_runtime::codegen::CallError,
+        > {
+            self.inner
+                .server_stream::<
+                    ::nrpc_runtime::codegen::Proto<super::StringArg>,
+                    ::nrpc_runtime::codegen::Proto<super::SimpleStringReply>,
+                >(3usize, &[], request, None)
+                .await
+        }
+        /// [`mt_streamed_reply`](Self::mt_streamed_reply) with per-call options (the timeout is the inactivity timeout).
+        pub async fn mt_streamed_reply_with(
+            &self,
+            request: &super::StringArg,
+            options: ::nrpc_runtime::codegen::CallOptions,
+        ) -> Result<
+            ::nrpc_runtime::codegen::BoxStream<
+                'static,
+                Result<super::SimpleStringReply, ::nrpc_runtime::codegen::CallError>,
+            >,
+            ::nrpc_runtime::codegen::CallError,
+        > {
+            self.inner
+                .server_stream::<
+                    ::nrpc_runtime::codegen::Proto<super::StringArg>,
+                    ::nrpc_runtime::codegen::Proto<super::SimpleStringReply>,
+                >(3usize, &[], request, Some(options))
+                .await
+        }
+        /// Streams nothing, endlessly.
+        ///
+        /// Streams the reply items in order; dropping the stream cancels the server's handler.
+        pub async fn mt_void_req_streamed_reply(
+            &self,
+        ) -> Result<
+            ::nrpc_runtime::codegen::BoxStream<
+                'static,
+                Result<super::SimpleStringReply, ::nrpc_runtime::codegen::CallError>,
+            >,
+            ::nrpc_runtime::codegen::CallError,
+        > {
+            self.inner
+                .server_stream::<
+                    ::nrpc_runtime::codegen::Void,
+                    ::nrpc_runtime::codegen::Proto<super::SimpleStringReply>,
+                >(4usize, &[], &(), None)
+                .await
+        }
+        /// [`mt_void_req_streamed_reply`](Self::mt_void_req_streamed_reply) with per-call options (the timeout is the inactivity timeout).
+        pub async fn mt_void_req_streamed_reply_with(
+            &self,
+            options: ::nrpc_runtime::codegen::CallOptions,
+        ) -> Result<
+            ::nrpc_runtime::codegen::BoxStream<
+                'static,
+                Result<super::SimpleStringReply, ::nrpc_runtime::codegen::CallError>,
+            >,
+            ::nrpc_runtime::codegen::CallError,
+        > {
+            self.inner
+                .server_stream::<
+                    ::nrpc_runtime::codegen::Void,
+                    ::nrpc_runtime::codegen::Proto<super::SimpleStringReply>,
+                >(4usize, &[], &(), Some(options))
+                .await
+        }
     }
 }
 /// Server side of `main.SvcCustomSubject`.
@@ -235,6 +311,22 @@ pub mod svc_custom_subject_server {
                 ::nrpc_runtime::codegen::Response<()>,
                 ::nrpc_runtime::codegen::Status,
             >,
+        > + Send;
+        /// Streams its reply.
+        fn mt_streamed_reply(
+            &self,
+            request: ::nrpc_runtime::codegen::Request<super::StringArg>,
+            sink: ::nrpc_runtime::codegen::Sink<super::SimpleStringReply>,
+        ) -> impl ::nrpc_runtime::codegen::Future<
+            Output = Result<(), ::nrpc_runtime::codegen::Status>,
+        > + Send;
+        /// Streams nothing, endlessly.
+        fn mt_void_req_streamed_reply(
+            &self,
+            request: ::nrpc_runtime::codegen::Request<()>,
+            sink: ::nrpc_runtime::codegen::Sink<super::SimpleStringReply>,
+        ) -> impl ::nrpc_runtime::codegen::Future<
+            Output = Result<(), ::nrpc_runtime::codegen::Status>,
         > + Send;
     }
     /// Adapter that lets an `nrpc_runtime::Server` serve the trait.
@@ -296,6 +388,32 @@ pub mod svc_custom_subject_server {
                     >(
                         call,
                         move |request| async move { inner.mt_void_reply(request).await },
+                    )
+                }
+                3usize => {
+                    ::nrpc_runtime::codegen::server_stream::<
+                        ::nrpc_runtime::codegen::Proto<super::StringArg>,
+                        ::nrpc_runtime::codegen::Proto<super::SimpleStringReply>,
+                        _,
+                        _,
+                    >(
+                        call,
+                        move |request, sink| async move {
+                            inner.mt_streamed_reply(request, sink).await
+                        },
+                    )
+                }
+                4usize => {
+                    ::nrpc_runtime::codegen::server_stream::<
+                        ::nrpc_runtime::codegen::Void,
+                        ::nrpc_runtime::codegen::Proto<super::SimpleStringReply>,
+                        _,
+                        _,
+                    >(
+                        call,
+                        move |request, sink| async move {
+                            inner.mt_void_req_streamed_reply(request, sink).await
+                        },
                     )
                 }
                 _ => ::nrpc_runtime::codegen::unimplemented(call),

@@ -29,8 +29,9 @@ pub use async_nats::HeaderMap;
 pub use client::{
     BroadcastOptions, BroadcastReply, CallError, CallOptions, Connection, Response, ServiceClient,
 };
-pub use server::{Request, Server, ServerHandle};
+pub use server::{Request, Server, ServerHandle, Sink};
 pub use status::{Code, NrpcErrorType, Status};
+pub use tokio_util::sync::CancellationToken;
 pub use wire::Encoding;
 
 #[cfg(feature = "macros")]
@@ -46,7 +47,9 @@ pub mod codegen {
     };
     pub use crate::codec::{register_descriptors, Proto, Void};
     pub use crate::describe::{service_proto, MethodText};
-    pub use crate::server::{no_reply, unary, unimplemented, Call, Reply, Request, Service};
+    pub use crate::server::{
+        no_reply, server_stream, unary, unimplemented, Call, Reply, Request, Service, Sink,
+    };
     pub use crate::status::Status;
     pub use crate::wire::{Encoding, InvalidToken, MethodKind, MethodSpec, ServiceSpec};
     pub use futures::future::BoxFuture;

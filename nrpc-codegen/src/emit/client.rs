@@ -140,8 +140,43 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
                     }
                 }
             }
-            // Streamed replies come with the streaming runtime.
-            MethodKind::StreamedReply => quote! {},
+            MethodKind::StreamedReply => {
+                let with_doc = format!(
+                    " [`{plain_name}`](Self::{plain_name}) with per-call options (the timeout is the inactivity timeout)."
+                );
+                quote! {
+                    #method_docs
+                    #[doc = ""]
+                    #[doc = " Streams the reply items in order; dropping the stream cancels the server's handler."]
+                    pub async fn #name(
+                        &self,
+                        #(#params: &str,)*
+                        #req_arg
+                    ) -> Result<
+                        ::nrpc_runtime::codegen::BoxStream<'static, Result<#out, ::nrpc_runtime::codegen::CallError>>,
+                        ::nrpc_runtime::codegen::CallError,
+                    > {
+                        self.inner
+                            .server_stream::<#req_codec, #resp_codec>(#index, &[#(#params),*], #req_expr, None)
+                            .await
+                    }
+
+                    #[doc = #with_doc]
+                    pub async fn #name_with(
+                        &self,
+                        #(#params: &str,)*
+                        #req_arg
+                        options: ::nrpc_runtime::codegen::CallOptions,
+                    ) -> Result<
+                        ::nrpc_runtime::codegen::BoxStream<'static, Result<#out, ::nrpc_runtime::codegen::CallError>>,
+                        ::nrpc_runtime::codegen::CallError,
+                    > {
+                        self.inner
+                            .server_stream::<#req_codec, #resp_codec>(#index, &[#(#params),*], #req_expr, Some(options))
+                            .await
+                    }
+                }
+            }
         }
     });
 

@@ -20,26 +20,32 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
         .methods
         .iter()
         .enumerate()
-        .filter(|(_, m)| matches!(m.kind, MethodKind::Unary | MethodKind::NoReply))
+        .filter(|(_, m)| m.kind != MethodKind::NoRequest)
         .collect();
 
     let trait_methods = callable_methods.iter().map(|(_, m)| {
         let name = ident(&m.rust_name);
         let method_docs = docs(&m.docs);
         let input = nested_type(&m.input);
-        let output = match m.kind {
+        let item = nested_type(&m.output);
+        let (sink, output) = match m.kind {
             // Nothing is sent back: the handler only reports failure (logged, counted).
-            MethodKind::NoReply => quote! { () },
-            _ => {
-                let t = nested_type(&m.output);
-                quote! { ::nrpc_runtime::codegen::Response<#t> }
-            }
+            MethodKind::NoReply => (quote! {}, quote! { () }),
+            MethodKind::StreamedReply => (
+                quote! { sink: ::nrpc_runtime::codegen::Sink<#item>, },
+                quote! { () },
+            ),
+            _ => (
+                quote! {},
+                quote! { ::nrpc_runtime::codegen::Response<#item> },
+            ),
         };
         quote! {
             #method_docs
             fn #name(
                 &self,
                 request: ::nrpc_runtime::codegen::Request<#input>,
+                #sink
             ) -> impl ::nrpc_runtime::codegen::Future<
                 Output = Result<#output, ::nrpc_runtime::codegen::Status>,
             > + Send;
@@ -51,6 +57,12 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
         let req_codec = codec(&m.input);
         let resp_codec = codec(&m.output);
         match m.kind {
+            MethodKind::StreamedReply => quote! {
+                #index => ::nrpc_runtime::codegen::server_stream::<#req_codec, #resp_codec, _, _>(
+                    call,
+                    move |request, sink| async move { inner.#name(request, sink).await },
+                ),
+            },
             MethodKind::NoReply => quote! {
                 #index => ::nrpc_runtime::codegen::no_reply::<#req_codec, _, _>(
                     call,

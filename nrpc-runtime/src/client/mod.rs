@@ -3,6 +3,7 @@
 //! [`ServiceClient`] that generated clients wrap.
 
 mod router;
+mod stream;
 
 pub use router::Connection;
 
@@ -485,14 +486,19 @@ fn decode_reply<Resp: Codec>(
     if let Some(frame) = ErrorFrame::decode(encoding, &msg.payload)
         .map_err(|s| CallError::Decode(s.message().to_owned()))?
     {
-        let code = metadata
-            .get(headers::CODE)
-            .and_then(|v| v.as_str().parse().ok())
-            .and_then(Code::from_i32);
+        let code = reply_code(Some(&metadata));
         return Err(CallError::Status(frame.into_status(code)));
     }
     let message = Resp::decode(msg.payload, encoding).map_err(CallError::Decode)?;
     Ok(Response { message, metadata })
+}
+
+/// The exact code an nrpc server put on an error reply.
+fn reply_code(headers: Option<&HeaderMap>) -> Option<Code> {
+    headers?
+        .get(headers::CODE)
+        .and_then(|v| v.as_str().parse().ok())
+        .and_then(Code::from_i32)
 }
 
 /// One instance's answer to a broadcast call.

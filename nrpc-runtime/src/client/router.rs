@@ -94,6 +94,8 @@ fn header_size(h: &HeaderMap) -> usize {
 /// Replies of a multi-reply call, with the guard that keeps its route.
 pub(crate) struct Replies {
     pub(crate) rx: mpsc::Receiver<Message>,
+    /// The reply subject the call was sent with.
+    pub(crate) subject: Subject,
     pub(crate) _guard: PendingGuard,
 }
 
@@ -123,10 +125,14 @@ impl Connection {
                             let _ = tx.send(msg);
                         }
                     }
-                    Some(Route::Many(tx)) if tx.try_send(msg).is_err() => {
-                        tracing::debug!("nrpc: multi-reply queue full, reply dropped");
+                    Some(Route::Many(tx)) => {
+                        if let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send(msg) {
+                            // Never grow without bound: the route is closed and
+                            // its reader learns that replies were lost.
+                            tracing::warn!("nrpc: reply queue full; closing the call");
+                            map.remove(&token);
+                        }
                     }
-                    Some(Route::Many(_)) => {}
                     None => {}
                 }
             }
@@ -248,11 +254,33 @@ impl Connection {
         headers: Option<HeaderMap>,
         payload: Bytes,
     ) -> Result<Replies, CallError> {
-        let (tx, rx) = mpsc::channel(MANY_CAPACITY);
+        self.request_many_with_capacity(subject, headers, payload, MANY_CAPACITY)
+            .await
+    }
+
+    /// [`request_many`](Self::request_many) with room for `capacity` unread
+    /// replies.
+    pub(crate) async fn request_many_with_capacity(
+        &self,
+        subject: String,
+        headers: Option<HeaderMap>,
+        payload: Bytes,
+        capacity: usize,
+    ) -> Result<Replies, CallError> {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
         let (reply, guard) = self.register(Route::Many(tx))?;
-        self.send(Subject::from(subject), Some(reply), headers, payload)
-            .await?;
-        Ok(Replies { rx, _guard: guard })
+        self.send(
+            Subject::from(subject),
+            Some(reply.clone()),
+            headers,
+            payload,
+        )
+        .await?;
+        Ok(Replies {
+            rx,
+            subject: reply,
+            _guard: guard,
+        })
     }
 
     /// Publishes without a reply subject (fire-and-forget, events).

@@ -18,8 +18,8 @@ use crate::wire::{Encoding, ServiceSpec};
 /// subject parameters, the deadline and a cancellation token.
 #[derive(Debug)]
 pub struct Request<T> {
-    message: T,
-    context: Context,
+    pub(super) message: T,
+    pub(super) context: Context,
 }
 
 /// Everything about a request except its message.
@@ -89,12 +89,34 @@ impl<T> Request<T> {
 pub struct Call {
     pub(super) payload: Bytes,
     pub(super) context: Context,
+    /// Set for streamed-reply methods.
+    pub(super) stream: Option<super::stream::StreamContext>,
 }
 
 /// An encoded reply with metadata headers.
 pub struct Reply {
     pub(super) payload: Bytes,
     pub(super) metadata: HeaderMap,
+    /// The call kind's function answered already (streams).
+    pub(super) sent: bool,
+}
+
+impl Reply {
+    pub(super) fn new(payload: Bytes, metadata: HeaderMap) -> Self {
+        Self {
+            payload,
+            metadata,
+            sent: false,
+        }
+    }
+
+    pub(super) fn already_sent() -> Self {
+        Self {
+            payload: Bytes::new(),
+            metadata: HeaderMap::new(),
+            sent: true,
+        }
+    }
 }
 
 /// A service the [`Server`] can serve; implemented by generated adapters.
@@ -130,7 +152,7 @@ where
     Box::pin(async move {
         let (message, metadata) = handler(request).await?.into_parts();
         let payload = Resp::encode(&message, encoding)?;
-        Ok(Reply { payload, metadata })
+        Ok(Reply::new(payload, metadata))
     })
 }
 
@@ -164,9 +186,6 @@ where
     };
     Box::pin(async move {
         handler(request).await?;
-        Ok(Reply {
-            payload: Bytes::new(),
-            metadata: HeaderMap::new(),
-        })
+        Ok(Reply::new(Bytes::new(), HeaderMap::new()))
     })
 }

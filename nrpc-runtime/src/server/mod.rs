@@ -13,6 +13,7 @@
 
 mod call;
 mod discovery;
+mod stream;
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -30,8 +31,10 @@ use tokio_util::task::TaskTracker;
 use call::Context;
 pub use call::{no_reply, unary, unimplemented, Call, Reply, Request, Service};
 use discovery::ServiceStats;
+pub use stream::{server_stream, Sink};
 
 use crate::status::Status;
+use crate::wire::stream as wire_stream;
 use crate::wire::subject::{self, Delivery, SubjectError};
 use crate::wire::{headers, Encoding, ErrorFrame, MethodKind};
 
@@ -368,13 +371,39 @@ impl Receiver {
             return;
         }
         let metadata = msg.headers.unwrap_or_default();
+        let streamed = method.kind == MethodKind::StreamedReply;
+        // A stream lives as long as both sides' heartbeats say.
         let deadline = metadata
             .get(headers::TIMEOUT)
             .and_then(|v| v.as_str().parse::<u64>().ok())
+            .filter(|_| !streamed)
             .map(|ms| received + Duration::from_millis(ms));
+        let stream = match (&reply_to, streamed) {
+            (Some(reply), true) => {
+                let hb = wire_stream::heartbeat_subject(reply);
+                match self.shared.nats.subscribe(hb).await {
+                    Ok(heartbeats) => Some(stream::StreamContext {
+                        nats: self.shared.nats.clone(),
+                        reply: reply.clone(),
+                        heartbeats,
+                        credit: metadata
+                            .get(wire_stream::STREAM_CREDIT)
+                            .and_then(|v| v.as_str().parse().ok()),
+                    }),
+                    Err(e) => {
+                        let status = Status::unavailable(format!("cannot watch heartbeats: {e}"));
+                        self.publish_error(reply.clone(), encoding, &status, delivery)
+                            .await;
+                        return;
+                    }
+                }
+            }
+            _ => None,
+        };
         let cancel = CancellationToken::new();
         let _cancel_on_drop = cancel.clone().drop_guard();
         let call = Call {
+            stream,
             payload: msg.payload,
             context: Context {
                 metadata,
@@ -412,6 +441,7 @@ impl Receiver {
             Err(status)
         });
         match (result, reply_to) {
+            (Ok(reply), _) if reply.sent => self.stats.record(parsed.method, received, None),
             (Ok(reply), Some(reply_to)) => {
                 let mut metadata = reply.metadata;
                 if delivery != Delivery::Shared {

@@ -5,6 +5,7 @@
 
 pub mod frame;
 pub mod headers;
+pub mod stream;
 pub mod subject;
 
 pub use frame::{Encoding, ErrorFrame};
