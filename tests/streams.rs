@@ -1,0 +1,289 @@
+//! Streamed replies: nRPC's protocol (heartbeats, keepalives, EOS count,
+//! lastbeat) with nrpc's credit flow control, on real servers.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use futures::StreamExt;
+use nrpc_runtime::{CallError, CallOptions, Code};
+use nrpc_tests::alloptions::svc_custom_subject_client::SvcCustomSubjectClient;
+use nrpc_tests::alloptions::svc_custom_subject_server::SvcCustomSubjectServer;
+use nrpc_tests::alloptions::StringArg;
+use nrpc_tests::{
+    cancelled, connection, nats, nats_server, serve, within, CustomSubject, Event, NatsServer,
+};
+
+fn arg(s: &str) -> StringArg {
+    StringArg { arg1: s.into() }
+}
+
+async fn setup(
+    server: &NatsServer,
+) -> (
+    nrpc_runtime::ServerHandle,
+    tokio::sync::mpsc::UnboundedReceiver<Event>,
+    SvcCustomSubjectClient,
+) {
+    let (svc, events) = CustomSubject::new();
+    let handle = serve(server, SvcCustomSubjectServer::new(svc)).await;
+    let client = SvcCustomSubjectClient::new(connection(server).await, "default").unwrap();
+    (handle, events, client)
+}
+
+#[tokio::test]
+async fn a_million_items_arrive_complete_and_in_order() {
+    let server = nats_server();
+    let (_h, _events, client) = setup(&server).await;
+    let mut stream = client
+        .mt_streamed_reply(&arg("count:1000000"))
+        .await
+        .unwrap();
+    let mut next = 0u64;
+    let all = async {
+        while let Some(item) = stream.next().await {
+            assert_eq!(item.unwrap().reply, next.to_string());
+            next += 1;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(300), all)
+        .await
+        .expect("stream finished");
+    assert_eq!(next, 1_000_000);
+}
+
+#[tokio::test]
+async fn an_error_after_items_ends_the_stream() {
+    let server = nats_server();
+    let (_h, _events, client) = setup(&server).await;
+    let stream = client.mt_streamed_reply(&arg("fail:3")).await.unwrap();
+    let items: Vec<_> = within("stream", stream.collect()).await;
+    assert_eq!(items.len(), 4);
+    for (i, item) in items[..3].iter().enumerate() {
+        assert_eq!(item.as_ref().unwrap().reply, i.to_string());
+    }
+    let status = items[3].as_ref().unwrap_err().status().unwrap();
+    assert_eq!(
+        (status.code(), status.message()),
+        (Code::NotFound, "failed after 3")
+    );
+}
+
+/// Drains progress events until one matches.
+async fn progress_until(
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<Event>,
+    sent: u64,
+) -> Option<usize> {
+    within("producer progress", async {
+        loop {
+            if let Some(Event::Progress { sent: s, credit }) = events.recv().await {
+                if s == sent {
+                    return credit;
+                }
+            }
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_slow_consumer_holds_the_producer_back() {
+    let server = nats_server();
+    let (_h, mut events, client) = setup(&server).await;
+    let window = nrpc_runtime::wire::stream::DEFAULT_WINDOW as u64;
+    let mut stream = client.mt_streamed_reply(&arg("slow:5000")).await.unwrap();
+
+    // Nothing consumed: the producer stops with no credit after one window.
+    assert_eq!(progress_until(&mut events, window).await, Some(0));
+    tokio::task::yield_now().await;
+    assert!(
+        events.try_recv().is_err(),
+        "blocked producer sends nothing more"
+    );
+
+    // Consuming half a window grants exactly that much more.
+    for i in 0..window / 2 {
+        assert_eq!(
+            within("item", stream.next()).await.unwrap().unwrap().reply,
+            i.to_string()
+        );
+    }
+    assert_eq!(
+        progress_until(&mut events, window + window / 2).await,
+        Some(0)
+    );
+    assert!(events.try_recv().is_err());
+
+    // Draining the stream lets it finish.
+    let rest = within("rest", stream.collect::<Vec<_>>()).await;
+    assert_eq!(rest.len() as u64, 5000 - window / 2);
+    assert!(rest.iter().all(Result::is_ok));
+}
+
+#[tokio::test]
+async fn dropping_the_client_stream_cancels_the_handler() {
+    let server = nats_server();
+    let (_h, mut events, client) = setup(&server).await;
+    let mut stream = client.mt_streamed_reply(&arg("wait")).await.unwrap();
+    assert_eq!(
+        within("first item", stream.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .reply,
+        "0"
+    );
+    drop(stream);
+    cancelled(&mut events, "wait").await;
+}
+
+#[tokio::test]
+async fn a_silent_handler_is_kept_alive_by_keepalives() {
+    let server = nats_server();
+    let (_h, mut events, client) = setup(&server).await;
+    let inactivity = Duration::from_secs(2);
+    let mut stream = client
+        .mt_void_req_streamed_reply_with(CallOptions::new().timeout(inactivity))
+        .await
+        .unwrap();
+    // The handler sends nothing; keepalives every second keep the stream open
+    // past the inactivity timeout.
+    let waited = tokio::time::timeout(inactivity * 3, stream.next()).await;
+    assert!(
+        waited.is_err(),
+        "no item and no error while the server is alive: {waited:?}"
+    );
+    drop(stream);
+    cancelled(&mut events, "void").await;
+}
+
+#[tokio::test]
+async fn a_server_process_killed_mid_stream_is_an_error_not_a_hang() {
+    let server = nats_server();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nrpc-test-stream-server"))
+        .env("NATS_URL", server.url())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+
+    let client = SvcCustomSubjectClient::new(connection(&server).await, "default").unwrap();
+    let mut stream = client.mt_streamed_reply(&arg("wait")).await.unwrap();
+    assert_eq!(
+        within("first item", stream.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .reply,
+        "0"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let err = within("error after the kill", stream.next())
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(err, CallError::Timeout(_)), "{err:?}");
+    assert!(within("end", stream.next()).await.is_none());
+}
+
+#[tokio::test]
+async fn a_hundred_concurrent_streams_on_one_connection_stay_apart() {
+    let server = nats_server();
+    let (_h, _events, client) = setup(&server).await;
+    let streams = (0..100).map(|s| {
+        let client = client.clone();
+        async move {
+            let n = 500 + s;
+            let items: Vec<_> = client
+                .mt_streamed_reply(&arg(&format!("count:{n}")))
+                .await
+                .unwrap()
+                .collect()
+                .await;
+            assert_eq!(items.len(), n, "stream {s}");
+            for (i, item) in items.into_iter().enumerate() {
+                assert_eq!(item.unwrap().reply, i.to_string(), "stream {s}");
+            }
+        }
+    });
+    within("100 streams", futures::future::join_all(streams)).await;
+}
+
+#[tokio::test]
+async fn a_go_style_client_gets_items_keepalives_and_the_eos_count() {
+    // What a Go nRPC client does: own inbox, heartbeats, no credit.
+    let server = nats_server();
+    let (_h, _events, _client) = setup(&server).await;
+    let raw = nats(&server).await;
+    let inbox = raw.new_inbox();
+    let mut sub = raw.subscribe(inbox.clone()).await.unwrap();
+    raw.publish_with_reply(
+        "root.default.custom_subject.mtstreamedreply",
+        inbox.clone(),
+        nrpc_runtime::codegen::prost::Message::encode_to_vec(&arg("count:3")).into(),
+    )
+    .await
+    .unwrap();
+    raw.publish(format!("{inbox}.heartbeat"), "".into())
+        .await
+        .unwrap();
+    let mut payloads = Vec::new();
+    while payloads
+        .last()
+        .map(|p: &Vec<u8>| p.first() == Some(&0) && p.len() > 1)
+        != Some(true)
+    {
+        let msg = within("message", sub.next()).await.unwrap();
+        if msg.payload.as_ref() != [0] {
+            payloads.push(msg.payload.to_vec());
+        }
+    }
+    assert_eq!(payloads.len(), 4);
+    assert_eq!(payloads[0], b"\x0a\x010");
+    assert_eq!(
+        payloads[3],
+        [0x00, 0x08, 0x03, 0x18, 0x03],
+        "EOS with msgCount 3"
+    );
+}
+
+#[tokio::test]
+async fn our_client_reads_a_go_style_server_without_credit() {
+    // A Go nRPC server ignores credit and ends with EOS.
+    let server = nats_server();
+    let raw = nats(&server).await;
+    let mut requests = raw.subscribe("root.*.custom_subject.>").await.unwrap();
+    raw.flush().await.unwrap();
+    let responder = tokio::spawn(async move {
+        let msg = requests.next().await.unwrap();
+        let reply = msg.reply.unwrap();
+        for i in 0..3u8 {
+            raw.publish(reply.clone(), vec![0x0a, 0x01, b'a' + i].into())
+                .await
+                .unwrap();
+            raw.publish(reply.clone(), vec![0].into()).await.unwrap();
+        }
+        raw.publish(reply, vec![0x00, 0x08, 0x03, 0x18, 0x03].into())
+            .await
+            .unwrap();
+        raw.flush().await.unwrap();
+    });
+    let client = SvcCustomSubjectClient::new(connection(&server).await, "default").unwrap();
+    let items: Vec<_> = within(
+        "stream",
+        client
+            .mt_streamed_reply(&arg("x"))
+            .await
+            .unwrap()
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    let replies: Vec<String> = items.into_iter().map(|i| i.unwrap().reply).collect();
+    assert_eq!(replies, ["a", "b", "c"]);
+    responder.await.unwrap();
+}
