@@ -62,6 +62,9 @@ mod rust_fleet {
         /// Alerts the service publishes.
         #[nrpc(event)]
         async fn alerts(&self) -> Result<HelloReply, Status>;
+        /// Streams `name` letter by letter.
+        #[nrpc(stream)]
+        async fn spell(&self, request: HelloRequest) -> Result<HelloReply, Status>;
     }
 }
 
@@ -79,6 +82,20 @@ impl rust_fleet::fleet_server::Fleet for Node {
 
     async fn restart(&self, request: Request<HelloRequest>) -> Result<(), Status> {
         let _ = self.restarts.send(request.into_inner().name);
+        Ok(())
+    }
+
+    async fn spell(
+        &self,
+        request: Request<HelloRequest>,
+        sink: nrpc_runtime::Sink<HelloReply>,
+    ) -> Result<(), Status> {
+        for c in request.into_inner().name.chars() {
+            sink.send(&HelloReply {
+                message: c.to_string(),
+            })
+            .await?;
+        }
         Ok(())
     }
 }
@@ -129,6 +146,18 @@ async fn macro_services_broadcast_send_and_publish_events() {
         within("restart", restarts.recv()).await.as_deref(),
         Some("now")
     );
+
+    let letters: Vec<String> = within("stream", async {
+        client
+            .spell(&hello("abc"))
+            .await
+            .unwrap()
+            .map(|r| r.unwrap().message)
+            .collect()
+            .await
+    })
+    .await;
+    assert_eq!(letters, ["a", "b", "c"]);
 
     let mut alerts = client.subscribe_alerts(None).await.unwrap();
     let events = rust_fleet::fleet_server::FleetEvents::new(conn);
@@ -421,6 +450,10 @@ fn emitted_proto_compiles_back_to_the_same_subjects() {
     );
     assert!(
         fleet.contains("rpc Restart(.greeter.v1.HelloRequest) returns (.nrpc.NoReply)"),
+        "{fleet}"
+    );
+    assert!(
+        fleet.contains("option (nrpc.streamedReply) = true;"),
         "{fleet}"
     );
     round_trip(fleet, &rust_fleet::FLEET_SPEC);

@@ -26,7 +26,7 @@ const RESERVED: &[&str] = &[
 
 const SERVICE_KEYS: &str =
     "package, package_params, service, service_params, service_rule, method_rule, proto_package";
-const METHOD_KEYS: &str = "subject, params, poll, no_reply, event";
+const METHOD_KEYS: &str = "subject, params, poll, no_reply, event, stream";
 
 /// Collects errors so all of them are reported at once.
 #[derive(Default)]
@@ -64,6 +64,7 @@ struct MethodArgs {
     poll: bool,
     no_reply: bool,
     event: bool,
+    stream: bool,
 }
 
 fn string(expr: &Expr, errors: &mut Errors) -> Option<String> {
@@ -212,6 +213,7 @@ impl MethodArgs {
                 (Meta::Path(_), "poll") => args.poll = true,
                 (Meta::Path(_), "no_reply") => args.no_reply = true,
                 (Meta::Path(_), "event") => args.event = true,
+                (Meta::Path(_), "stream") => args.stream = true,
                 (Meta::NameValue(nv), "subject") => {
                     if let Some(s) = string(&nv.value, errors) {
                         check_subject(nv.value.span(), "subject", &s, false, errors);
@@ -224,7 +226,7 @@ impl MethodArgs {
                 }
                 _ => errors.push(
                     meta.span(),
-                    format!("unknown nrpc method argument `{key}`; expected one of: subject = \"…\", params = [\"…\"], poll, no_reply, event"),
+                    format!("unknown nrpc method argument `{key}`; expected one of: subject = \"…\", params = [\"…\"], poll, no_reply, event, stream"),
                 ),
             }
         }
@@ -388,15 +390,10 @@ fn parse_method(f: &syn::TraitItemFn, lower: bool, errors: &mut Errors) -> Optio
         }
     }
     let attr_span = nrpc_attr.unwrap_or_else(|| sig.ident.span());
-    let kind = match (args.no_reply, args.event) {
-        (true, true) => {
-            e.push(
-                attr_span,
-                "a method is either `no_reply` or `event`, not both",
-            );
-            MethodKind::Unary
-        }
-        (true, false) => {
+    let kind = match (args.stream, args.no_reply, args.event) {
+        (false, false, false) => MethodKind::Unary,
+        (true, false, false) => MethodKind::StreamedReply,
+        (false, true, false) => {
             if output.as_ref().is_some_and(|o| *o != MessageType::Void) {
                 e.push(
                     sig.output.span(),
@@ -405,7 +402,7 @@ fn parse_method(f: &syn::TraitItemFn, lower: bool, errors: &mut Errors) -> Optio
             }
             MethodKind::NoReply
         }
-        (false, true) => {
+        (false, false, true) => {
             if input != MessageType::Void {
                 e.push(
                     sig.inputs.span(),
@@ -414,7 +411,13 @@ fn parse_method(f: &syn::TraitItemFn, lower: bool, errors: &mut Errors) -> Optio
             }
             MethodKind::NoRequest
         }
-        (false, false) => MethodKind::Unary,
+        _ => {
+            e.push(
+                attr_span,
+                "a method is one of `stream`, `no_reply` or `event`",
+            );
+            MethodKind::Unary
+        }
     };
     if args.poll && kind != MethodKind::Unary {
         e.push(attr_span, "`poll` applies to request/reply methods only");

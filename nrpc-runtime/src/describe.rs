@@ -102,6 +102,9 @@ pub fn service_proto(
         if method.polling {
             out.push_str("        option (nrpc.pollingEnabled) = true;\n");
         }
+        if method.kind == MethodKind::StreamedReply {
+            out.push_str("        option (nrpc.streamedReply) = true;\n");
+        }
         out.push_str("    }\n");
     }
     out.push_str("}\n");
