@@ -199,7 +199,8 @@ use alloptions::{SimpleStringReply, StringArg};
 use nrpc_runtime::Sink;
 
 /// `main.SvcCustomSubject` for tests, with streamed replies steered by
-/// `arg1`: `count:N` streams N items `0`…`N-1`; `fail:K` streams K items then
+/// `arg1`: `count:N` streams N items `0`…`N-1`; `big:N` one item of N bytes;
+/// `fail:K` streams K items then
 /// fails with NOT_FOUND; `slow:N` streams N items reporting
 /// [`Event::Progress`] after each; `wait` streams one item, then waits
 /// until cancelled (reporting [`Event::Cancelled`]).
@@ -263,6 +264,10 @@ impl SvcCustomSubject for CustomSubject {
                     sink.send(&item(i)).await?;
                 }
                 Ok(())
+            }
+            "big" => {
+                let reply = "x".repeat(n as usize);
+                sink.send(&SimpleStringReply { reply }).await
             }
             "fail" => {
                 for i in 0..n {

@@ -287,3 +287,22 @@ async fn our_client_reads_a_go_style_server_without_credit() {
     assert_eq!(replies, ["a", "b", "c"]);
     responder.await.unwrap();
 }
+
+#[tokio::test]
+async fn an_item_over_max_payload_is_refused_with_a_clear_error() {
+    let server = NatsServer::start_with_config("max_payload: 4096").unwrap();
+    let (_h, _events, client) = setup(&server).await;
+    let items: Vec<_> = within(
+        "stream",
+        client
+            .mt_streamed_reply(&arg("big:10000"))
+            .await
+            .unwrap()
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    assert_eq!(items.len(), 1);
+    let status = items[0].as_ref().unwrap_err().status().unwrap().clone();
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    assert!(status.message().contains("max_payload of 4096"), "{status}");
+}

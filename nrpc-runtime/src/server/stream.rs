@@ -56,6 +56,13 @@ impl<T> Sink<T> {
     /// Sends one item, waiting for credit if the client uses flow control.
     pub async fn send(&self, item: &T) -> Result<(), Status> {
         let payload = (self.encode)(item, self.encoding)?;
+        let max = self.nats.max_payload();
+        if max > 0 && payload.len() > max {
+            return Err(Status::resource_exhausted(format!(
+                "stream item of {} bytes exceeds the NATS max_payload of {max} bytes",
+                payload.len()
+            )));
+        }
         if let Some(credit) = &self.credit {
             credit
                 .acquire()
