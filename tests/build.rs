@@ -4,6 +4,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "../proto/helloworld.proto",
             "../proto/alloptions.proto",
             "../proto/greeter.proto",
+            "../proto/chat.proto",
         ],
         &["../proto"],
     )?;

@@ -18,6 +18,11 @@ pub mod alloptions {
     include!(concat!(env!("OUT_DIR"), "/main.rs"));
 }
 
+/// `proto/chat.proto` (client-streaming, bidirectional, server-streaming).
+pub mod chat {
+    include!(concat!(env!("OUT_DIR"), "/chat.v1.rs"));
+}
+
 /// `proto/greeter.proto`.
 pub mod greeter {
     include!(concat!(env!("OUT_DIR"), "/greeter.v1.rs"));

@@ -70,4 +70,18 @@ pub enum MethodKind {
     NoRequest,
     /// nRPC streamed reply.
     StreamedReply,
+    /// Requests stream in, one reply (nrpc extension).
+    ClientStreaming,
+    /// Requests and replies both stream (nrpc extension).
+    Bidirectional,
+}
+
+impl MethodKind {
+    /// Whether requests stream in from the client.
+    pub fn streams_requests(self) -> bool {
+        matches!(
+            self,
+            MethodKind::ClientStreaming | MethodKind::Bidirectional
+        )
+    }
 }

@@ -399,20 +399,28 @@ fn read_services(
                     m.name()
                 )));
             }
-            if m.is_client_streaming() {
-                return Err(invalid(format!(
-                    "{}.{}: client-streaming methods are not supported yet",
-                    svc.full_name(),
-                    m.name()
-                )));
-            }
             let input_name = m.input().full_name().to_owned();
             let output_name = m.output().full_name().to_owned();
-            let kind = if input_name == "nrpc.NoRequest" {
+            let streamed_reply =
+                ext_bool(pool, &mopts, "nrpc.streamedReply") || m.is_server_streaming();
+            let kind = if m.is_client_streaming() {
+                if input_name == "nrpc.NoRequest" || output_name == "nrpc.NoReply" {
+                    return Err(invalid(format!(
+                        "{}.{}: a client-streaming method cannot use nrpc.NoRequest or nrpc.NoReply",
+                        svc.full_name(),
+                        m.name()
+                    )));
+                }
+                if streamed_reply {
+                    MethodKind::Bidirectional
+                } else {
+                    MethodKind::ClientStreaming
+                }
+            } else if input_name == "nrpc.NoRequest" {
                 MethodKind::NoRequest
             } else if output_name == "nrpc.NoReply" {
                 MethodKind::NoReply
-            } else if ext_bool(pool, &mopts, "nrpc.streamedReply") || m.is_server_streaming() {
+            } else if streamed_reply {
                 MethodKind::StreamedReply
             } else {
                 MethodKind::Unary

@@ -96,7 +96,7 @@ fn missing_imports_are_errors() {
 
 #[test]
 fn unsupported_methods_are_errors_naming_the_file() {
-    let bad = "syntax = \"proto3\";\npackage p;\nmessage M {}\nservice S { rpc Up(stream M) returns (M); }\n";
+    let bad = "syntax = \"proto3\";\npackage p;\nimport \"nrpc/nrpc.proto\";\nmessage M {}\nservice S { rpc Up(stream M) returns (nrpc.NoReply); }\n";
     let err = generate(&[("up.proto", bad)], None).unwrap_err();
     assert!(
         err.contains("up.proto") && err.contains("p.S.Up") && err.contains("client-streaming"),

@@ -26,7 +26,7 @@ const RESERVED: &[&str] = &[
 
 const SERVICE_KEYS: &str =
     "package, package_params, service, service_params, service_rule, method_rule, proto_package";
-const METHOD_KEYS: &str = "subject, params, poll, no_reply, event, stream";
+const METHOD_KEYS: &str = "subject, params, poll, no_reply, event, stream, client_stream";
 
 /// Collects errors so all of them are reported at once.
 #[derive(Default)]
@@ -65,6 +65,7 @@ struct MethodArgs {
     no_reply: bool,
     event: bool,
     stream: bool,
+    client_stream: bool,
 }
 
 fn string(expr: &Expr, errors: &mut Errors) -> Option<String> {
@@ -214,6 +215,7 @@ impl MethodArgs {
                 (Meta::Path(_), "no_reply") => args.no_reply = true,
                 (Meta::Path(_), "event") => args.event = true,
                 (Meta::Path(_), "stream") => args.stream = true,
+                (Meta::Path(_), "client_stream") => args.client_stream = true,
                 (Meta::NameValue(nv), "subject") => {
                     if let Some(s) = string(&nv.value, errors) {
                         check_subject(nv.value.span(), "subject", &s, false, errors);
@@ -226,7 +228,7 @@ impl MethodArgs {
                 }
                 _ => errors.push(
                     meta.span(),
-                    format!("unknown nrpc method argument `{key}`; expected one of: subject = \"…\", params = [\"…\"], poll, no_reply, event, stream"),
+                    format!("unknown nrpc method argument `{key}`; expected one of: subject = \"…\", params = [\"…\"], poll, no_reply, event, stream, client_stream"),
                 ),
             }
         }
@@ -391,6 +393,12 @@ fn parse_method(f: &syn::TraitItemFn, lower: bool, errors: &mut Errors) -> Optio
     }
     let attr_span = nrpc_attr.unwrap_or_else(|| sig.ident.span());
     let kind = match (args.stream, args.no_reply, args.event) {
+        (false, false, false) if args.client_stream => MethodKind::ClientStreaming,
+        (true, false, false) if args.client_stream => MethodKind::Bidirectional,
+        _ if args.client_stream => {
+            e.push(attr_span, "`client_stream` combines only with `stream`");
+            MethodKind::Unary
+        }
         (false, false, false) => MethodKind::Unary,
         (true, false, false) => MethodKind::StreamedReply,
         (false, true, false) => {

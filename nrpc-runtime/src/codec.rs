@@ -17,7 +17,7 @@ use crate::Status;
 /// Encodes and decodes one message type.
 pub trait Codec: Send + Sync + 'static {
     /// The Rust value the user sees.
-    type Item: Send + 'static;
+    type Item: Send + Sync + 'static;
     /// Encodes a value.
     fn encode(item: &Self::Item, encoding: Encoding) -> Result<Bytes, Status>;
     /// Decodes a value; a failure is an `INVALID_ARGUMENT` status for
@@ -45,7 +45,7 @@ fn descriptor<T: prost::Name>() -> Result<MessageDescriptor, String> {
 
 impl<T> Codec for Proto<T>
 where
-    T: prost::Message + prost::Name + Default + Send + 'static,
+    T: prost::Message + prost::Name + Default + Send + Sync + 'static,
 {
     type Item = T;
 

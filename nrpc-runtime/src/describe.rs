@@ -84,10 +84,12 @@ pub fn service_proto(
             method.name,
             match method.kind {
                 MethodKind::NoRequest => ".nrpc.NoRequest".to_owned(),
+                k if k.streams_requests() => format!("stream {}", type_name(&text.input)),
                 _ => type_name(&text.input),
             },
             match method.kind {
                 MethodKind::NoReply => ".nrpc.NoReply".to_owned(),
+                MethodKind::Bidirectional => format!("stream {}", type_name(&text.output)),
                 _ => type_name(&text.output),
             },
         );

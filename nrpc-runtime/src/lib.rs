@@ -29,7 +29,7 @@ pub use async_nats::HeaderMap;
 pub use client::{
     BroadcastOptions, BroadcastReply, CallError, CallOptions, Connection, Response, ServiceClient,
 };
-pub use server::{Request, Server, ServerHandle, Sink};
+pub use server::{Request, Server, ServerHandle, Sink, Streaming};
 pub use status::{Code, NrpcErrorType, Status};
 pub use tokio_util::sync::CancellationToken;
 pub use wire::Encoding;
@@ -41,6 +41,7 @@ pub use nrpc_macros::nats_service;
 /// What generated code names; not a stable API for hand-written code.
 #[doc(hidden)]
 pub mod codegen {
+    pub use crate::client::{boxed, single_reply};
     pub use crate::client::{
         BroadcastOptions, BroadcastReply, CallError, CallOptions, Connection, Response,
         ServiceClient,
@@ -48,12 +49,14 @@ pub mod codegen {
     pub use crate::codec::{register_descriptors, Proto, Void};
     pub use crate::describe::{service_proto, MethodText};
     pub use crate::server::{
-        no_reply, server_stream, unary, unimplemented, Call, Reply, Request, Service, Sink,
+        bidi_stream, client_stream, no_reply, server_stream, unary, unimplemented, Call, Reply,
+        Request, Service, Sink, Streaming,
     };
     pub use crate::status::Status;
     pub use crate::wire::{Encoding, InvalidToken, MethodKind, MethodSpec, ServiceSpec};
     pub use futures::future::BoxFuture;
     pub use futures::stream::BoxStream;
+    pub use futures::Stream;
     pub use prost;
     pub use std::future::Future;
     pub use std::sync::Arc;

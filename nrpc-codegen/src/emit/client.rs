@@ -140,6 +140,56 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
                     }
                 }
             }
+            MethodKind::ClientStreaming | MethodKind::Bidirectional => {
+                let item = nested_type(&m.input);
+                let bidi = m.kind == MethodKind::Bidirectional;
+                let (ret, finish, what) = if bidi {
+                    (
+                        quote! { ::nrpc_runtime::codegen::BoxStream<'static, Result<#out, ::nrpc_runtime::codegen::CallError>> },
+                        quote! { Ok(replies) },
+                        "Streams `requests` to the server and its replies back",
+                    )
+                } else {
+                    (
+                        quote! { #out },
+                        quote! { ::nrpc_runtime::codegen::single_reply(replies).await },
+                        "Streams `requests` to the server and returns its one reply",
+                    )
+                };
+                let doc = format!(" {what}, each direction within the other side's credit; dropping the call cancels the server's handler.");
+                let with_doc = format!(" [`{plain_name}`](Self::{plain_name}) with per-call options (the timeout is the inactivity timeout).");
+                quote! {
+                    #method_docs
+                    #[doc = ""]
+                    #[doc = #doc]
+                    pub async fn #name(
+                        &self,
+                        #(#params: &str,)*
+                        requests: impl ::nrpc_runtime::codegen::Stream<Item = #item> + Send + 'static,
+                    ) -> Result<#ret, ::nrpc_runtime::codegen::CallError> {
+                        self.#name_with(#(#params,)* requests, ::nrpc_runtime::codegen::CallOptions::new()).await
+                    }
+
+                    #[doc = #with_doc]
+                    pub async fn #name_with(
+                        &self,
+                        #(#params: &str,)*
+                        requests: impl ::nrpc_runtime::codegen::Stream<Item = #item> + Send + 'static,
+                        options: ::nrpc_runtime::codegen::CallOptions,
+                    ) -> Result<#ret, ::nrpc_runtime::codegen::CallError> {
+                        let replies = self
+                            .inner
+                            .open_stream::<#req_codec, #resp_codec>(
+                                #index,
+                                &[#(#params),*],
+                                ::nrpc_runtime::codegen::boxed(requests),
+                                Some(options),
+                            )
+                            .await?;
+                        #finish
+                    }
+                }
+            }
             MethodKind::StreamedReply => {
                 let with_doc = format!(
                     " [`{plain_name}`](Self::{plain_name}) with per-call options (the timeout is the inactivity timeout)."

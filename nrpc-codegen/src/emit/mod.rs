@@ -64,6 +64,8 @@ fn spec(svc: &Service) -> TokenStream {
                 MethodKind::NoReply => "NoReply",
                 MethodKind::NoRequest => "NoRequest",
                 MethodKind::StreamedReply => "StreamedReply",
+                MethodKind::ClientStreaming => "ClientStreaming",
+                MethodKind::Bidirectional => "Bidirectional",
             }
         );
         quote! {

@@ -28,10 +28,15 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
         let method_docs = docs(&m.docs);
         let input = nested_type(&m.input);
         let item = nested_type(&m.output);
+        let input = if m.kind.streams_requests() {
+            quote! { ::nrpc_runtime::codegen::Streaming<#input> }
+        } else {
+            input
+        };
         let (sink, output) = match m.kind {
             // Nothing is sent back: the handler only reports failure (logged, counted).
             MethodKind::NoReply => (quote! {}, quote! { () }),
-            MethodKind::StreamedReply => (
+            MethodKind::StreamedReply | MethodKind::Bidirectional => (
                 quote! { sink: ::nrpc_runtime::codegen::Sink<#item>, },
                 quote! { () },
             ),
@@ -57,6 +62,18 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
         let req_codec = codec(&m.input);
         let resp_codec = codec(&m.output);
         match m.kind {
+            MethodKind::ClientStreaming => quote! {
+                #index => ::nrpc_runtime::codegen::client_stream::<#req_codec, #resp_codec, _, _>(
+                    call,
+                    move |request| async move { inner.#name(request).await },
+                ),
+            },
+            MethodKind::Bidirectional => quote! {
+                #index => ::nrpc_runtime::codegen::bidi_stream::<#req_codec, #resp_codec, _, _>(
+                    call,
+                    move |request, sink| async move { inner.#name(request, sink).await },
+                ),
+            },
             MethodKind::StreamedReply => quote! {
                 #index => ::nrpc_runtime::codegen::server_stream::<#req_codec, #resp_codec, _, _>(
                     call,

@@ -493,6 +493,32 @@ fn decode_reply<Resp: Codec>(
     Ok(Response { message, metadata })
 }
 
+/// Boxes a request stream (generated code takes any `Stream`).
+pub fn boxed<T, S>(requests: S) -> BoxStream<'static, T>
+where
+    S: futures::Stream<Item = T> + Send + 'static,
+{
+    requests.boxed()
+}
+
+/// The one reply of a client-streaming call: the first item, which must be
+/// followed by the end of the stream.
+pub async fn single_reply<T>(
+    mut replies: BoxStream<'static, Result<T, CallError>>,
+) -> Result<T, CallError> {
+    let reply = match replies.next().await {
+        Some(reply) => reply?,
+        None => return Err(CallError::Decode("the server sent no reply".into())),
+    };
+    match replies.next().await {
+        None => Ok(reply),
+        Some(Err(e)) => Err(e),
+        Some(Ok(_)) => Err(CallError::Decode(
+            "the server sent more than one reply".into(),
+        )),
+    }
+}
+
 /// The exact code an nrpc server put on an error reply.
 fn reply_code(headers: Option<&HeaderMap>) -> Option<Code> {
     headers?

@@ -8,17 +8,24 @@ use futures::stream::BoxStream;
 use futures::StreamExt;
 
 use super::router::Replies;
-use super::{reply_code, CallError, CallOptions, Route, ServiceClient};
+use super::{reply_code, CallError, CallOptions, Prepared, Route, ServiceClient};
 use crate::codec::Codec;
 use crate::status::NrpcErrorType;
 use crate::wire::stream::{self as wire_stream, DEFAULT_WINDOW, HEARTBEAT_INTERVAL, KEEPALIVE};
 use crate::wire::{Encoding, ErrorFrame};
+use tokio::sync::Semaphore;
 
 /// Reply messages buffered beyond the window (keepalives, the end frame).
 const SLACK: usize = 64;
 
 struct ClientStream {
     replies: Replies,
+    /// For streaming requests: the credit the server granted and the task
+    /// sending them.
+    upload: Option<(
+        std::sync::Arc<tokio::sync::Semaphore>,
+        tokio::task::AbortHandle,
+    )>,
     nats: async_nats::Client,
     heartbeat_subject: String,
     heartbeat_task: tokio::task::AbortHandle,
@@ -33,6 +40,9 @@ struct ClientStream {
 impl Drop for ClientStream {
     fn drop(&mut self) {
         self.heartbeat_task.abort();
+        if let Some((_, sender)) = &self.upload {
+            sender.abort();
+        }
         if self.done {
             return;
         }
@@ -73,6 +83,15 @@ impl ClientStream {
                 }));
             }
             if msg.payload.as_ref() == KEEPALIVE {
+                // Keepalives may carry credit for our streaming requests.
+                let grant = msg
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get(wire_stream::CREDIT))
+                    .and_then(|v| v.as_str().parse::<usize>().ok());
+                if let (Some(n), Some((credit, _))) = (grant, &self.upload) {
+                    credit.add_permits(n.min(Semaphore::MAX_PERMITS - credit.available_permits()));
+                }
                 continue;
             }
             match ErrorFrame::decode(self.encoding, &msg.payload) {
@@ -119,21 +138,8 @@ impl ClientStream {
 }
 
 impl ServiceClient {
-    /// Calls a streamed-reply method and yields its items in order. The
-    /// stream ends after the server's end frame (whose item count is
-    /// checked); an error ends it too. The call's timeout is the inactivity
-    /// timeout: with no message (items or keepalives) for that long the
-    /// stream fails with [`CallError::Timeout`]. Dropping the stream
-    /// cancels the server's handler.
-    pub async fn server_stream<Req: Codec, Resp: Codec>(
-        &self,
-        method: usize,
-        method_params: &[&str],
-        request: &Req::Item,
-        options: Option<CallOptions>,
-    ) -> Result<BoxStream<'static, Result<Resp::Item, CallError>>, CallError> {
-        let options = options.unwrap_or_default();
-        let p = self.prepare::<Req>(method, method_params, request, options, Route::Default)?;
+    /// Publishes the opening request of a stream and starts heartbeats.
+    async fn begin(&self, p: Prepared) -> Result<ClientStream, CallError> {
         let window = DEFAULT_WINDOW;
         let mut headers = p.headers.unwrap_or_default();
         headers.insert(wire_stream::STREAM_CREDIT, window.to_string().as_str());
@@ -166,8 +172,9 @@ impl ServiceClient {
             })
             .abort_handle()
         };
-        let state = ClientStream {
+        Ok(ClientStream {
             replies,
+            upload: None,
             nats,
             heartbeat_subject,
             heartbeat_task,
@@ -177,11 +184,153 @@ impl ServiceClient {
             received: 0,
             since_grant: 0,
             done: false,
+        })
+    }
+
+    /// Calls a streamed-reply method and yields its items in order. The
+    /// stream ends after the server's end frame (whose item count is
+    /// checked); an error ends it too. The call's timeout is the inactivity
+    /// timeout: with no message (items or keepalives) for that long the
+    /// stream fails with [`CallError::Timeout`]. Dropping the stream
+    /// cancels the server's handler.
+    pub async fn server_stream<Req: Codec, Resp: Codec>(
+        &self,
+        method: usize,
+        method_params: &[&str],
+        request: &Req::Item,
+        options: Option<CallOptions>,
+    ) -> Result<BoxStream<'static, Result<Resp::Item, CallError>>, CallError> {
+        let p = self.prepare::<Req>(
+            method,
+            method_params,
+            request,
+            options.unwrap_or_default(),
+            Route::Default,
+        )?;
+        Ok(self.begin(p).await?.into_stream::<Resp>())
+    }
+
+    /// Calls a method whose requests stream (client-streaming or
+    /// bidirectional; nrpc extension): `requests` are sent within the credit
+    /// the server grants, then the end of input; the server's replies stream
+    /// back as with [`server_stream`](Self::server_stream).
+    pub async fn open_stream<Req: Codec, Resp: Codec>(
+        &self,
+        method: usize,
+        method_params: &[&str],
+        requests: BoxStream<'static, Req::Item>,
+        options: Option<CallOptions>,
+    ) -> Result<BoxStream<'static, Result<Resp::Item, CallError>>, CallError> {
+        let p = self.prepare::<crate::codec::Void>(
+            method,
+            method_params,
+            &(),
+            options.unwrap_or_default(),
+            Route::Default,
+        )?;
+        let timeout = p.timeout;
+        let mut stream = self.begin(p).await?;
+        // The server answers with a keepalive naming its stream inbox.
+        let accept = match tokio::time::timeout(timeout, stream.replies.rx.recv()).await {
+            Err(_) => return Err(CallError::Timeout(timeout)),
+            Ok(None) => return Err(CallError::Closed),
+            Ok(Some(msg)) => msg,
         };
-        Ok(futures::stream::unfold(state, |mut s| async move {
-            let item = s.next::<Resp>().await?;
+        if accept.status == Some(StatusCode::NO_RESPONDERS) {
+            stream.done = true;
+            return Err(CallError::NoResponders {
+                subject: accept.subject.to_string(),
+            });
+        }
+        // (A lone 0x00 is the accept, not an error frame.)
+        let frame = match accept.payload.as_ref() {
+            KEEPALIVE => None,
+            payload => ErrorFrame::decode(stream.encoding, payload)
+                .map_err(|s| CallError::Decode(s.message().to_owned()))?,
+        };
+        if let Some(frame) = frame {
+            stream.done = true;
+            return Err(CallError::Status(
+                frame.into_status(reply_code(accept.headers.as_ref())),
+            ));
+        }
+        let header = |name: &str| {
+            accept
+                .headers
+                .as_ref()
+                .and_then(|h| h.get(name))
+                .map(|v| v.as_str().to_owned())
+        };
+        let (Some(inbox), Some(credit)) = (
+            header(wire_stream::STREAM_INBOX),
+            header(wire_stream::CREDIT).and_then(|c| c.parse::<usize>().ok()),
+        ) else {
+            stream.done = true;
+            return Err(CallError::Decode(
+                "the server did not accept a request stream (no Nrpc-Stream-Inbox)".into(),
+            ));
+        };
+        let credit = std::sync::Arc::new(Semaphore::new(credit));
+        let sender = tokio::spawn(send_requests::<Req>(
+            requests,
+            stream.nats.clone(),
+            inbox,
+            stream.encoding,
+            credit.clone(),
+        ))
+        .abort_handle();
+        stream.upload = Some((credit, sender));
+        Ok(stream.into_stream::<Resp>())
+    }
+}
+
+/// Sends streaming requests within the server's credit, then `EOS`.
+async fn send_requests<Req: Codec>(
+    mut requests: BoxStream<'static, Req::Item>,
+    nats: async_nats::Client,
+    inbox: String,
+    encoding: Encoding,
+    credit: std::sync::Arc<Semaphore>,
+) {
+    let inbox = async_nats::Subject::from(inbox);
+    let mut sent = 0u32;
+    let end = loop {
+        let Some(item) = requests.next().await else {
+            break ErrorFrame {
+                kind: NrpcErrorType::Eos,
+                message: String::new(),
+                msg_count: sent,
+            };
+        };
+        let payload = match Req::encode(&item, encoding) {
+            Ok(p) => p,
+            Err(status) => break ErrorFrame::from_status(&status),
+        };
+        let max = nats.max_payload();
+        if max > 0 && payload.len() > max {
+            break ErrorFrame::from_status(&crate::Status::resource_exhausted(format!(
+                "request item of {} bytes exceeds the NATS max_payload of {max} bytes",
+                payload.len()
+            )));
+        }
+        match credit.acquire().await {
+            Ok(permit) => permit.forget(),
+            Err(_) => return,
+        }
+        if nats.publish(inbox.clone(), payload).await.is_err() {
+            return;
+        }
+        sent += 1;
+    };
+    let _ = nats.publish(inbox, end.encode(encoding)).await;
+}
+
+impl ClientStream {
+    fn into_stream<T: Codec>(self) -> BoxStream<'static, Result<T::Item, CallError>> {
+        futures::stream::unfold(self, |mut s| async move {
+            let item = s.next::<T>().await?;
             Some((item, s))
         })
-        .boxed())
+        .boxed()
     }
 }

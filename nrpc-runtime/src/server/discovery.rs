@@ -57,6 +57,8 @@ impl ServiceStats {
                     MethodKind::Unary => "unary",
                     MethodKind::NoReply => "no_reply",
                     MethodKind::StreamedReply => "streamed_reply",
+                    MethodKind::ClientStreaming => "client_streaming",
+                    MethodKind::Bidirectional => "bidirectional",
                     MethodKind::NoRequest => return None,
                 };
                 let metadata = BTreeMap::from([

@@ -31,7 +31,7 @@ use tokio_util::task::TaskTracker;
 use call::Context;
 pub use call::{no_reply, unary, unimplemented, Call, Reply, Request, Service};
 use discovery::ServiceStats;
-pub use stream::{server_stream, Sink};
+pub use stream::{bidi_stream, client_stream, server_stream, Sink, Streaming};
 
 use crate::status::Status;
 use crate::wire::stream as wire_stream;
@@ -371,7 +371,7 @@ impl Receiver {
             return;
         }
         let metadata = msg.headers.unwrap_or_default();
-        let streamed = method.kind == MethodKind::StreamedReply;
+        let streamed = method.kind.is_stream();
         // A stream lives as long as both sides' heartbeats say.
         let deadline = metadata
             .get(headers::TIMEOUT)
@@ -379,25 +379,14 @@ impl Receiver {
             .filter(|_| !streamed)
             .map(|ms| received + Duration::from_millis(ms));
         let stream = match (&reply_to, streamed) {
-            (Some(reply), true) => {
-                let hb = wire_stream::heartbeat_subject(reply);
-                match self.shared.nats.subscribe(hb).await {
-                    Ok(heartbeats) => Some(stream::StreamContext {
-                        nats: self.shared.nats.clone(),
-                        reply: reply.clone(),
-                        heartbeats,
-                        credit: metadata
-                            .get(wire_stream::STREAM_CREDIT)
-                            .and_then(|v| v.as_str().parse().ok()),
-                    }),
-                    Err(e) => {
-                        let status = Status::unavailable(format!("cannot watch heartbeats: {e}"));
-                        self.publish_error(reply.clone(), encoding, &status, delivery)
-                            .await;
-                        return;
-                    }
+            (Some(reply), true) => match self.open_stream(reply, method.kind, &metadata).await {
+                Ok(ctx) => Some(ctx),
+                Err(status) => {
+                    self.publish_error(reply.clone(), encoding, &status, delivery)
+                        .await;
+                    return;
                 }
-            }
+            },
             _ => None,
         };
         let cancel = CancellationToken::new();
@@ -473,6 +462,49 @@ impl Receiver {
                 self.stats.record(parsed.method, received, Some(&status));
             }
         }
+    }
+
+    /// Subscribes what a streamed call needs and, for streaming requests,
+    /// tells the client where to send them.
+    async fn open_stream(
+        &self,
+        reply: &Subject,
+        kind: MethodKind,
+        metadata: &HeaderMap,
+    ) -> Result<stream::StreamContext, Status> {
+        let nats = &self.shared.nats;
+        let unavailable = |e: async_nats::SubscribeError| {
+            Status::unavailable(format!("cannot open the stream: {e}"))
+        };
+        let heartbeats = nats
+            .subscribe(wire_stream::heartbeat_subject(reply))
+            .await
+            .map_err(unavailable)?;
+        let input = if kind.streams_requests() {
+            let inbox = nats.new_inbox();
+            let input = nats.subscribe(inbox.clone()).await.map_err(unavailable)?;
+            let mut h = HeaderMap::new();
+            h.insert(wire_stream::STREAM_INBOX, inbox.as_str());
+            h.insert(
+                wire_stream::CREDIT,
+                wire_stream::DEFAULT_WINDOW.to_string().as_str(),
+            );
+            nats.publish_with_headers(reply.clone(), h, wire_stream::KEEPALIVE.into())
+                .await
+                .map_err(|e| Status::unavailable(format!("cannot accept the stream: {e}")))?;
+            Some(input)
+        } else {
+            None
+        };
+        Ok(stream::StreamContext {
+            nats: nats.clone(),
+            reply: reply.clone(),
+            heartbeats,
+            credit: metadata
+                .get(wire_stream::STREAM_CREDIT)
+                .and_then(|v| v.as_str().parse().ok()),
+            input,
+        })
     }
 
     async fn publish_error(

@@ -9,7 +9,11 @@
 //! nrpc extension (ignored by Go peers): a request header
 //! `Nrpc-Stream-Credit: W` asks the server to send at most `W` items ahead
 //! of the client; the client grants more with heartbeats carrying
-//! `Nrpc-Credit: n`.
+//! `Nrpc-Credit: n`. For client-streaming and bidirectional methods the
+//! server first answers with a keepalive carrying `Nrpc-Stream-Inbox: S`
+//! and `Nrpc-Credit: n`; the client sends its items to `S` (ending with
+//! `EOS`) within the credit the server grants by keepalives with
+//! `Nrpc-Credit`.
 
 use std::time::Duration;
 
@@ -29,6 +33,9 @@ pub const DEFAULT_WINDOW: u32 = 1024;
 pub const STREAM_CREDIT: &str = "Nrpc-Stream-Credit";
 /// Heartbeat header: more credit (items).
 pub const CREDIT: &str = "Nrpc-Credit";
+/// Control header on the server's accept of a client stream: the subject
+/// the client sends its items to.
+pub const STREAM_INBOX: &str = "Nrpc-Stream-Inbox";
 /// The server's keepalive payload.
 pub const KEEPALIVE: &[u8] = &[0];
 

@@ -13,8 +13,31 @@ pub enum MethodKind {
     NoReply,
     /// Not callable: the server side publishes events (`nrpc.NoRequest`).
     NoRequest,
-    /// nRPC streamed reply (`streamedReply = true`).
+    /// nRPC streamed reply (`streamedReply = true`, proto3 `returns (stream T)`).
     StreamedReply,
+    /// Requests stream in, one reply (proto3 `rpc X(stream A) returns (B)`;
+    /// nrpc extension).
+    ClientStreaming,
+    /// Requests and replies both stream (nrpc extension).
+    Bidirectional,
+}
+
+impl MethodKind {
+    /// Whether the call runs the stream protocol (heartbeats, keepalives, EOS).
+    pub fn is_stream(self) -> bool {
+        matches!(
+            self,
+            MethodKind::StreamedReply | MethodKind::ClientStreaming | MethodKind::Bidirectional
+        )
+    }
+
+    /// Whether requests stream in from the client.
+    pub fn streams_requests(self) -> bool {
+        matches!(
+            self,
+            MethodKind::ClientStreaming | MethodKind::Bidirectional
+        )
+    }
 }
 
 /// Static description of one method's subject, generated per method.
