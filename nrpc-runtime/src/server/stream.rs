@@ -194,8 +194,11 @@ fn open<Req: Codec>(call: Call) -> Result<(Request<Req::Item>, Open), Status> {
     ))
 }
 
+/// A request stream and the stream being served.
+type Accepted<T> = (Request<Streaming<T>>, Open);
+
 /// Accepts a call whose requests stream in (client-streaming, bidi).
-fn open_input<Req: Codec>(call: Call) -> Result<(Request<Streaming<Req::Item>>, Open), Status> {
+fn open_input<Req: Codec>(call: Call) -> Result<Accepted<Req::Item>, Status> {
     let encoding = call.context.encoding;
     let mut ctx = call
         .stream
