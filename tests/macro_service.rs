@@ -65,6 +65,12 @@ mod rust_fleet {
         /// Streams `name` letter by letter.
         #[nrpc(stream)]
         async fn spell(&self, request: HelloRequest) -> Result<HelloReply, Status>;
+        /// Counts the names streamed in.
+        #[nrpc(client_stream)]
+        async fn tally(&self, request: HelloRequest) -> Result<HelloReply, Status>;
+        /// Greets every name streamed in.
+        #[nrpc(client_stream, stream)]
+        async fn greet_all(&self, request: HelloRequest) -> Result<HelloReply, Status>;
     }
 }
 
@@ -82,6 +88,33 @@ impl rust_fleet::fleet_server::Fleet for Node {
 
     async fn restart(&self, request: Request<HelloRequest>) -> Result<(), Status> {
         let _ = self.restarts.send(request.into_inner().name);
+        Ok(())
+    }
+
+    async fn tally(
+        &self,
+        request: Request<nrpc_runtime::Streaming<HelloRequest>>,
+    ) -> Result<Response<HelloReply>, Status> {
+        use futures::StreamExt;
+        let n = request.into_inner().count().await;
+        Ok(Response::new(HelloReply {
+            message: n.to_string(),
+        }))
+    }
+
+    async fn greet_all(
+        &self,
+        request: Request<nrpc_runtime::Streaming<HelloRequest>>,
+        sink: nrpc_runtime::Sink<HelloReply>,
+    ) -> Result<(), Status> {
+        use futures::StreamExt;
+        let mut names = request.into_inner();
+        while let Some(name) = names.next().await {
+            sink.send(&HelloReply {
+                message: format!("hi {}", name?.name),
+            })
+            .await?;
+        }
         Ok(())
     }
 
@@ -158,6 +191,25 @@ async fn macro_services_broadcast_send_and_publish_events() {
     })
     .await;
     assert_eq!(letters, ["a", "b", "c"]);
+    let names = || futures::stream::iter(["x", "y"].map(hello));
+    assert_eq!(
+        within("tally", client.tally(names()))
+            .await
+            .unwrap()
+            .message,
+        "2"
+    );
+    let greetings: Vec<String> = within("greet", async {
+        client
+            .greet_all(names())
+            .await
+            .unwrap()
+            .map(|r| r.unwrap().message)
+            .collect()
+            .await
+    })
+    .await;
+    assert_eq!(greetings, ["hi x", "hi y"]);
 
     let mut alerts = client.subscribe_alerts(None).await.unwrap();
     let events = rust_fleet::fleet_server::FleetEvents::new(conn);
