@@ -4,7 +4,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // `bytes` fields as `bytes::Bytes`: payloads are not copied.
         .bytes(["."])
         .compile_protos(
-            &["../proto/greeter.proto", "../proto/fleet.proto"],
+            &[
+                "../proto/greeter.proto",
+                "../proto/fleet.proto",
+                "../proto/chat.proto",
+            ],
             &["../proto"],
         )?;
     Ok(())

@@ -306,3 +306,45 @@ async fn an_item_over_max_payload_is_refused_with_a_clear_error() {
     assert_eq!(status.code(), Code::ResourceExhausted);
     assert!(status.message().contains("max_payload of 4096"), "{status}");
 }
+
+#[tokio::test]
+async fn json_streams_use_json_frames() {
+    let server = nats_server();
+    let (_h, _events, client) = setup(&server).await;
+    let client = client.with_encoding(nrpc_runtime::Encoding::Json);
+    let items: Vec<_> = within("json stream", async {
+        client
+            .mt_streamed_reply(&arg("count:3"))
+            .await
+            .unwrap()
+            .collect::<Vec<_>>()
+            .await
+    })
+    .await;
+    let replies: Vec<String> = items.into_iter().map(|i| i.unwrap().reply).collect();
+    assert_eq!(replies, ["0", "1", "2"]);
+
+    // On the wire: JSON items and a JSON EOS.
+    let raw = nats(&server).await;
+    let inbox = raw.new_inbox();
+    let mut sub = raw.subscribe(inbox.clone()).await.unwrap();
+    raw.publish_with_reply(
+        "root.default.custom_subject.mtstreamedreply.json",
+        inbox,
+        br#"{"arg1":"count:1"}"#.as_ref().into(),
+    )
+    .await
+    .unwrap();
+    let mut payloads = Vec::new();
+    while payloads.len() < 2 {
+        let msg = within("message", sub.next()).await.unwrap();
+        if msg.payload.as_ref() != [0] {
+            payloads.push(serde_json::from_slice::<serde_json::Value>(&msg.payload).unwrap());
+        }
+    }
+    assert_eq!(payloads[0], serde_json::json!({"reply": "0"}));
+    assert_eq!(
+        payloads[1],
+        serde_json::json!({"__error__": {"type": "EOS", "msgCount": 1}})
+    );
+}

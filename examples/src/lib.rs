@@ -1,4 +1,5 @@
-//! Code generated from `proto/greeter.proto` and `proto/fleet.proto`, and
+//! Code generated from `proto/greeter.proto`, `proto/fleet.proto` and
+//! `proto/chat.proto`, and
 //! the connection helper
 //! the examples share.
 
@@ -9,6 +10,11 @@ use nats_harness::NatsServer;
 /// Messages, client and server of `greeter.v1`.
 pub mod greeter {
     include!(concat!(env!("OUT_DIR"), "/greeter.v1.rs"));
+}
+
+/// Messages, client and server of `chat.v1`.
+pub mod chat {
+    include!(concat!(env!("OUT_DIR"), "/chat.v1.rs"));
 }
 
 /// Messages, client and server of `fleet.v1`.
