@@ -5,6 +5,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "../proto/alloptions.proto",
             "../proto/greeter.proto",
             "../proto/chat.proto",
+            "../proto/interop.proto",
         ],
         &["../proto"],
     )?;

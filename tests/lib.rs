@@ -23,6 +23,11 @@ pub mod chat {
     include!(concat!(env!("OUT_DIR"), "/chat.v1.rs"));
 }
 
+/// `proto/interop.proto` (the Python interop suite).
+pub mod interop {
+    include!(concat!(env!("OUT_DIR"), "/interop.v1.rs"));
+}
+
 /// `proto/greeter.proto`.
 pub mod greeter {
     include!(concat!(env!("OUT_DIR"), "/greeter.v1.rs"));
