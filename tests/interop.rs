@@ -162,7 +162,7 @@ impl Lab for RustLab {
         request: Request<CountRequest>,
         sink: Sink<Greeting>,
     ) -> Result<(), Status> {
-        let req = request.get_ref().clone();
+        let req = *request.get_ref();
         for i in 0..req.n {
             sink.send(&Greeting {
                 text: i.to_string(),
