@@ -138,16 +138,9 @@ where
     Fut: Future<Output = Result<Response<Resp::Item>, Status>> + Send + 'static,
 {
     let encoding = call.context.encoding;
-    let message = match Req::decode(call.payload, encoding) {
-        Ok(m) => m,
-        Err(e) => {
-            let status = Status::invalid_argument(format!("bad request received: {e}"));
-            return Box::pin(std::future::ready(Err(status)));
-        }
-    };
-    let request = Request {
-        message,
-        context: call.context,
+    let request = match decode_request::<Req>(call.payload, call.context) {
+        Ok(r) => r,
+        Err(status) => return failed(status),
     };
     Box::pin(async move {
         let (message, metadata) = handler(request).await?.into_parts();
@@ -161,8 +154,25 @@ where
 pub fn unimplemented(call: Call) -> BoxFuture<'static, Result<Reply, Status>> {
     let ctx = &call.context;
     let name = ctx.spec.methods.get(ctx.method).map_or("?", |m| m.name);
-    let status = Status::unimplemented(format!("method {name} is not served by this server"));
+    failed(Status::unimplemented(format!(
+        "method {name} is not served by this server"
+    )))
+}
+
+/// A call that has failed before its handler ran.
+pub(super) fn failed(status: Status) -> BoxFuture<'static, Result<Reply, Status>> {
     Box::pin(std::future::ready(Err(status)))
+}
+
+/// The request a handler gets; an undecodable payload is nRPC's CLIENT
+/// "bad request" error.
+pub(super) fn decode_request<Req: Codec>(
+    payload: Bytes,
+    context: Context,
+) -> Result<Request<Req::Item>, Status> {
+    let message = Req::decode(payload, context.encoding)
+        .map_err(|e| Status::invalid_argument(format!("bad request received: {e}")))?;
+    Ok(Request { message, context })
 }
 
 /// Decodes a fire-and-forget call (nRPC `NoReply`) and runs `handler`.
@@ -173,16 +183,9 @@ where
     F: FnOnce(Request<Req::Item>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<(), Status>> + Send + 'static,
 {
-    let message = match Req::decode(call.payload, call.context.encoding) {
-        Ok(m) => m,
-        Err(e) => {
-            let status = Status::invalid_argument(format!("bad request received: {e}"));
-            return Box::pin(std::future::ready(Err(status)));
-        }
-    };
-    let request = Request {
-        message,
-        context: call.context,
+    let request = match decode_request::<Req>(call.payload, call.context) {
+        Ok(r) => r,
+        Err(status) => return failed(status),
     };
     Box::pin(async move {
         handler(request).await?;

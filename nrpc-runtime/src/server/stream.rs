@@ -13,7 +13,7 @@ use futures::StreamExt;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-use super::call::{Call, Reply, Request};
+use super::call::{decode_request, failed, Call, Reply, Request};
 use crate::codec::Codec;
 use crate::status::{NrpcErrorType, Status};
 use crate::wire::stream::{self as wire_stream, HEARTBEAT_INTERVAL, INACTIVITY_TIMEOUT, KEEPALIVE};
@@ -108,7 +108,7 @@ where
 {
     let (request, stream) = match open::<Req>(call) {
         Ok(parts) => parts,
-        Err(status) => return Box::pin(std::future::ready(Err(status))),
+        Err(status) => return failed(status),
     };
     let sink = stream.sink::<Resp>();
     let sent = sink.sent.clone();
@@ -133,7 +133,7 @@ where
 {
     let (request, stream) = match open_input::<Req>(call) {
         Ok(parts) => parts,
-        Err(status) => return Box::pin(std::future::ready(Err(status))),
+        Err(status) => return failed(status),
     };
     let sink = stream.sink::<Resp>();
     Box::pin(stream.drive(async move {
@@ -158,7 +158,7 @@ where
 {
     let (request, stream) = match open_input::<Req>(call) {
         Ok(parts) => parts,
-        Err(status) => return Box::pin(std::future::ready(Err(status))),
+        Err(status) => return failed(status),
     };
     let sink = stream.sink::<Resp>();
     let sent = sink.sent.clone();
@@ -182,16 +182,8 @@ fn open<Req: Codec>(call: Call) -> Result<(Request<Req::Item>, Open), Status> {
     let ctx = call
         .stream
         .ok_or_else(|| Status::invalid_argument("a streamed call needs a reply subject"))?;
-    let message = Req::decode(call.payload, encoding)
-        .map_err(|e| Status::invalid_argument(format!("bad request received: {e}")))?;
     let open = Open::new(ctx, encoding, call.context.cancel.clone());
-    Ok((
-        Request {
-            message,
-            context: call.context,
-        },
-        open,
-    ))
+    Ok((decode_request::<Req>(call.payload, call.context)?, open))
 }
 
 /// A request stream and the stream being served.
