@@ -348,3 +348,42 @@ async fn json_streams_use_json_frames() {
         serde_json::json!({"__error__": {"type": "EOS", "msgCount": 1}})
     );
 }
+
+#[tokio::test]
+async fn a_peer_without_flow_control_overrunning_a_slow_client_ends_the_stream() {
+    // A Go-style server ignores credit and blasts items.
+    let server = nats_server();
+    let raw = nats(&server).await;
+    let mut requests = raw.subscribe("root.*.custom_subject.>").await.unwrap();
+    raw.flush().await.unwrap();
+    let responder = tokio::spawn(async move {
+        let msg = requests.next().await.unwrap();
+        let reply = msg.reply.unwrap();
+        for _ in 0..5000 {
+            raw.publish(reply.clone(), vec![0x0a, 0x01, b'x'].into())
+                .await
+                .unwrap();
+        }
+        raw.flush().await.unwrap();
+    });
+    let conn = connection(&server).await;
+    let client = SvcCustomSubjectClient::new(conn.clone(), "default").unwrap();
+    let mut stream = client.mt_streamed_reply(&arg("x")).await.unwrap();
+    responder.await.unwrap();
+    // Nothing read yet: the router closes the call once its bounded buffer is full.
+    within("route closed", async {
+        while conn.pending_calls() > 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    let mut items = 0;
+    let err = loop {
+        match within("item", stream.next()).await.unwrap() {
+            Ok(_) => items += 1,
+            Err(e) => break e,
+        }
+    };
+    assert!(matches!(err, CallError::Overrun), "{err:?}");
+    assert!(items < 5000, "{items} items buffered");
+}

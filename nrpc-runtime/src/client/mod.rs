@@ -62,6 +62,11 @@ pub enum CallError {
     /// The NATS connection is closed.
     #[error("connection closed")]
     Closed,
+    /// A peer without flow control (e.g. a Go nRPC server) sent stream items
+    /// faster than they were read; the call was ended rather than buffer
+    /// without bound.
+    #[error("replies arrived faster than they were read; the call was ended")]
+    Overrun,
 }
 
 impl CallError {
@@ -88,7 +93,9 @@ impl From<CallError> for Status {
             CallError::NoResponders { .. } | CallError::Closed => {
                 Status::unavailable(e.to_string())
             }
-            CallError::PayloadTooLarge { .. } => Status::resource_exhausted(e.to_string()),
+            CallError::PayloadTooLarge { .. } | CallError::Overrun => {
+                Status::resource_exhausted(e.to_string())
+            }
             CallError::InvalidSubject(_) => Status::invalid_argument(e.to_string()),
             CallError::Encode(s) => s,
             CallError::Decode(_) => Status::internal(e.to_string()),

@@ -2,7 +2,7 @@
 //! whose replies are handed to the waiting call by token.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,8 +21,9 @@ const MANY_CAPACITY: usize = 1024;
 enum Route {
     /// The first reply resolves the call and removes the entry.
     Once(oneshot::Sender<Message>),
-    /// Every reply is forwarded until the caller drops the receiver.
-    Many(mpsc::Sender<Message>),
+    /// Every reply is forwarded until the caller drops the receiver; the
+    /// flag is set if the route was closed because the caller fell behind.
+    Many(mpsc::Sender<Message>, Arc<AtomicBool>),
 }
 
 struct Router {
@@ -96,6 +97,9 @@ pub(crate) struct Replies {
     pub(crate) rx: mpsc::Receiver<Message>,
     /// The reply subject the call was sent with.
     pub(crate) subject: Subject,
+    /// Set when replies came faster than they were read and the route was
+    /// closed (the receiver then ends early).
+    pub(crate) overrun: Arc<AtomicBool>,
     pub(crate) _guard: PendingGuard,
 }
 
@@ -125,11 +129,12 @@ impl Connection {
                             let _ = tx.send(msg);
                         }
                     }
-                    Some(Route::Many(tx)) => {
+                    Some(Route::Many(tx, overrun)) => {
                         if let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send(msg) {
                             // Never grow without bound: the route is closed and
                             // its reader learns that replies were lost.
                             tracing::warn!("nrpc: reply queue full; closing the call");
+                            overrun.store(true, Ordering::Relaxed);
                             map.remove(&token);
                         }
                     }
@@ -268,7 +273,8 @@ impl Connection {
         capacity: usize,
     ) -> Result<Replies, CallError> {
         let (tx, rx) = mpsc::channel(capacity.max(1));
-        let (reply, guard) = self.register(Route::Many(tx))?;
+        let overrun = Arc::new(AtomicBool::new(false));
+        let (reply, guard) = self.register(Route::Many(tx, overrun.clone()))?;
         self.send(
             Subject::from(subject),
             Some(reply.clone()),
@@ -279,6 +285,7 @@ impl Connection {
         Ok(Replies {
             rx,
             subject: reply,
+            overrun,
             _guard: guard,
         })
     }

@@ -74,6 +74,14 @@ impl ClientStream {
         loop {
             let msg = match tokio::time::timeout(self.inactivity, self.replies.rx.recv()).await {
                 Err(_) => return Some(Err(CallError::Timeout(self.inactivity))),
+                Ok(None)
+                    if self
+                        .replies
+                        .overrun
+                        .load(std::sync::atomic::Ordering::Relaxed) =>
+                {
+                    return Some(Err(CallError::Overrun))
+                }
                 Ok(None) => return Some(Err(CallError::Closed)),
                 Ok(Some(msg)) => msg,
             };
