@@ -6,7 +6,9 @@
 //! ```
 //!
 //! Uses `$NATS_URL` or starts a local nats-server. Prints one line per
-//! (mode, in-flight) pair: calls/s, p50 and p99 latency.
+//! (mode, in-flight) pair: calls/s, p50 and p99 latency. `nrpc client` is
+//! the generated client against a raw responder, `nrpc server` a raw
+//! async-nats client against the nrpc server.
 
 use std::error::Error;
 use std::sync::Arc;
@@ -78,6 +80,10 @@ where
     (all.len() as f64 / RUN.as_secs_f64(), pct(0.50), pct(0.99))
 }
 
+fn row(mode: &str, in_flight: usize, rate: f64, p50: Duration, p99: Duration) {
+    println!("{mode:<14} {in_flight:>9} {rate:>12.0} {p50:>10.1?} {p99:>10.1?}");
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let nats = Nats::from_env()?;
@@ -86,7 +92,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     // Raw echo responder on its own connection.
     let raw_server = async_nats::connect(&nats.url).await?;
     let mut sub = raw_server
-        .queue_subscribe("bench.raw.echo", "q".into())
+        .queue_subscribe("bench.raw.>", "q".into())
         .await?;
     let responder = raw_server.clone();
     tokio::spawn(async move {
@@ -109,6 +115,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let msg = EchoMessage {
         payload: payload.clone(),
     };
+    // The same generated client, pointed at the raw responder's subjects.
+    let raw_echo_client =
+        GreeterClient::new(Connection::new(async_nats::connect(&nats.url).await?).await?)
+            .with_package_subject("bench.raw")?;
 
     println!("unary echo, {PAYLOAD} B payload, {RUN:?} per row, one client connection");
     println!(
@@ -125,10 +135,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             }
         })
         .await;
-        println!(
-            "{:<14} {:>9} {:>12.0} {:>10.1?} {:>10.1?}",
-            "async-nats", in_flight, rate, p50, p99
-        );
+        row("async-nats", in_flight, rate, p50, p99);
 
         // Shared, so the loop clones reference counts, not the client's fields.
         let c = Arc::new(client.clone());
@@ -140,10 +147,33 @@ async fn main() -> Result<(), Box<dyn Error>> {
             }
         })
         .await;
-        println!(
-            "{:<14} {:>9} {:>12.0} {:>10.1?} {:>10.1?}",
-            "nrpc", in_flight, rate, p50, p99
-        );
+        row("nrpc", in_flight, rate, p50, p99);
+
+        // Halves: the nrpc client against the raw responder, and a raw client
+        // against the nrpc server, to see which side costs what.
+        let c = Arc::new(raw_echo_client.clone());
+        let m = Arc::new(msg.clone());
+        let (rate, p50, p99) = measure(in_flight, move || {
+            let (c, m) = (c.clone(), m.clone());
+            async move {
+                c.echo(&m).await.expect("nrpc client, raw server");
+            }
+        })
+        .await;
+        row("nrpc client", in_flight, rate, p50, p99);
+
+        let raw = Arc::new(raw_client.clone());
+        let body = Bytes::from(nrpc_runtime::codegen::prost::Message::encode_to_vec(&msg));
+        let (rate, p50, p99) = measure(in_flight, move || {
+            let (raw, body) = (raw.clone(), body.clone());
+            async move {
+                raw.request("demo.Greeter.Echo", body)
+                    .await
+                    .expect("raw client, nrpc server");
+            }
+        })
+        .await;
+        row("nrpc server", in_flight, rate, p50, p99);
     }
     server.shutdown().await;
     Ok(())
