@@ -302,3 +302,29 @@ async fn closed_connection_fails_waiting_and_later_calls() {
         .unwrap_err();
     assert!(matches!(err, CallError::Closed), "{err:?}");
 }
+
+#[tokio::test]
+async fn absurd_deadline_headers_do_not_hurt_the_server() {
+    let server = nats_server();
+    let _h = serve_greeter(&server, "a").await;
+    let raw = nats(&server).await;
+    for value in ["18446744073709551615", "-5", "soon", ""] {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nrpc-Timeout", value);
+        let msg = within(
+            "request",
+            raw.request_with_headers(
+                "demo.Greeter.SayHello",
+                headers,
+                b"\x0a\x01z".as_ref().into(),
+            ),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            &msg.payload[..],
+            b"\x0a\x08Hello, z",
+            "Nrpc-Timeout: {value:?}"
+        );
+    }
+}

@@ -377,7 +377,8 @@ impl Receiver {
             .get(headers::TIMEOUT)
             .and_then(|v| v.as_str().parse::<u64>().ok())
             .filter(|_| !streamed)
-            .map(|ms| received + Duration::from_millis(ms));
+            // A deadline too far away to represent is no deadline.
+            .and_then(|ms| received.checked_add(Duration::from_millis(ms)));
         let stream = match (&reply_to, streamed) {
             (Some(reply), true) => match self.open_stream(reply, method.kind, &metadata).await {
                 Ok(ctx) => Some(ctx),
