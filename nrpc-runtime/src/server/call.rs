@@ -119,7 +119,7 @@ impl Reply {
     }
 }
 
-/// A service the [`Server`] can serve; implemented by generated adapters.
+/// A service the [`Server`](super::Server) can serve; implemented by generated adapters.
 pub trait Service: Send + Sync + 'static {
     /// The service's subjects and methods.
     fn spec(&self) -> &'static ServiceSpec;
