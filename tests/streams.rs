@@ -141,14 +141,14 @@ async fn dropping_the_client_stream_cancels_the_handler() {
 async fn a_silent_handler_is_kept_alive_by_keepalives() {
     let server = nats_server();
     let (_h, mut events, client) = setup(&server).await;
-    let inactivity = Duration::from_secs(2);
+    let inactivity = Duration::from_secs(3);
     let mut stream = client
         .mt_void_req_streamed_reply_with(CallOptions::new().timeout(inactivity))
         .await
         .unwrap();
     // The handler sends nothing; keepalives every second keep the stream open
     // past the inactivity timeout.
-    let waited = tokio::time::timeout(inactivity * 3, stream.next()).await;
+    let waited = tokio::time::timeout(inactivity * 2, stream.next()).await;
     assert!(
         waited.is_err(),
         "no item and no error while the server is alive: {waited:?}"
