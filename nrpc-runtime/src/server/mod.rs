@@ -302,10 +302,16 @@ impl Receiver {
                 stats: self.stats.clone(),
                 shared: self.shared.clone(),
             };
-            self.shared.tracker.spawn(async move {
+            let mut call = Box::pin(async move {
                 this.handle(msg, received).await;
                 drop(permit);
             });
+            // Most handlers finish without waiting: run the first step here
+            // and spawn only calls that are still pending (a task per request
+            // costs more than the handler itself for short calls).
+            if futures::poll!(call.as_mut()).is_pending() {
+                self.shared.tracker.spawn(call);
+            }
         }
     }
 
