@@ -235,7 +235,8 @@ pub struct ServerHandle {
 }
 
 impl ServerHandle {
-    /// Requests being handled right now.
+    /// Requests being handled right now that are waiting on something
+    /// (requests that finish in their first step are never counted).
     pub fn in_flight(&self) -> usize {
         self.shared.tracker.len()
     }
