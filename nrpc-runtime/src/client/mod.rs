@@ -314,14 +314,13 @@ impl ServiceClient {
     ) -> Result<Prepared, CallError> {
         let encoding = options.encoding.unwrap_or(self.encoding);
         let timeout = options.timeout.unwrap_or(self.timeout);
-        let mut subject = match route {
-            Route::Default => match &self.instance {
-                Some(id) => subject::direct_prefix(id),
-                None => String::new(),
-            },
-            Route::Broadcast => subject::broadcast_prefix(),
+        let plain = self.subject(method, method_params, encoding)?;
+        // The usual case, a load-balanced call, builds one string.
+        let subject = match (route, &self.instance) {
+            (Route::Default, None) => plain,
+            (Route::Default, Some(id)) => subject::direct_prefix(id) + &plain,
+            (Route::Broadcast, _) => subject::broadcast_prefix() + &plain,
         };
-        subject.push_str(&self.subject(method, method_params, encoding)?);
         let payload = Req::encode(request, encoding).map_err(CallError::Encode)?;
         let mut headers = match (&self.headers, options.headers) {
             (None, h) => h,
