@@ -81,7 +81,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let client = ChatClient::new(Connection::new(async_nats::connect(&nats.url).await?).await?);
     println!(
         "{ITEM_BYTES} B items, credit window {}",
-        nrpc_runtime::wire::stream::DEFAULT_WINDOW
+        nrpc_wire::stream::DEFAULT_WINDOW
     );
 
     let start = Instant::now();

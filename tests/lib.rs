@@ -122,7 +122,7 @@ pub enum Event {
     Cancelled(String),
     /// A streaming handler sent an item: items sent so far and the credit
     /// left after it (`None`: the client uses no flow control).
-    Progress { sent: u64, credit: Option<usize> },
+    Progress { sent: u64, credit: Option<u64> },
 }
 
 /// `greeter.v1.Greeter` for tests. Names steer it: `panic` panics, `wait…`

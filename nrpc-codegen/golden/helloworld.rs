@@ -35,21 +35,23 @@ impl ::nrpc_runtime::codegen::prost::Name for HelloReply {
 }
 /// Subjects and methods of `helloworld.Greeter`.
 pub static GREETER_SPEC: ::nrpc_runtime::codegen::ServiceSpec = ::nrpc_runtime::codegen::ServiceSpec {
-    name: "helloworld.Greeter",
-    description: "The greeting service.",
-    package_subject: "",
-    package_params: &[],
-    service_subject: "Greeter",
-    service_params: &[],
-    methods: &[
-        ::nrpc_runtime::codegen::MethodSpec {
-            name: "SayHello",
-            subject: "SayHello",
-            params: &[],
-            kind: ::nrpc_runtime::codegen::MethodKind::Unary,
-            polling: false,
-        },
-    ],
+    name: ::nrpc_runtime::codegen::Cow::Borrowed("helloworld.Greeter"),
+    description: ::nrpc_runtime::codegen::Cow::Borrowed("The greeting service."),
+    package_subject: ::nrpc_runtime::codegen::Cow::Borrowed(""),
+    package_params: ::nrpc_runtime::codegen::Cow::Borrowed(&[]),
+    service_subject: ::nrpc_runtime::codegen::Cow::Borrowed("Greeter"),
+    service_params: ::nrpc_runtime::codegen::Cow::Borrowed(&[]),
+    methods: ::nrpc_runtime::codegen::Cow::Borrowed(
+        &[
+            ::nrpc_runtime::codegen::MethodSpec {
+                name: ::nrpc_runtime::codegen::Cow::Borrowed("SayHello"),
+                subject: ::nrpc_runtime::codegen::Cow::Borrowed("SayHello"),
+                params: ::nrpc_runtime::codegen::Cow::Borrowed(&[]),
+                kind: ::nrpc_runtime::codegen::MethodKind::Unary,
+                polling: false,
+            },
+        ],
+    ),
 };
 /// Client for `helloworld.Greeter`.
 pub mod greeter_client {
@@ -85,6 +87,15 @@ pub mod greeter_client {
             encoding: ::nrpc_runtime::codegen::Encoding,
         ) -> Self {
             self.inner.set_encoding(encoding);
+            self
+        }
+        /// Sets metadata headers sent with every call (per-call
+        /// headers are added to them).
+        pub fn with_headers(
+            mut self,
+            headers: ::nrpc_runtime::codegen::HeaderMap,
+        ) -> Self {
+            self.inner.set_headers(headers);
             self
         }
         /// Replaces the package subject prefix (may be empty).

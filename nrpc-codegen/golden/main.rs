@@ -33,49 +33,57 @@ impl ::nrpc_runtime::codegen::prost::Name for SimpleStringReply {
 }
 /// Subjects and methods of `main.SvcCustomSubject`.
 pub static SVC_CUSTOM_SUBJECT_SPEC: ::nrpc_runtime::codegen::ServiceSpec = ::nrpc_runtime::codegen::ServiceSpec {
-    name: "main.SvcCustomSubject",
-    description: "A service with a custom subject.",
-    package_subject: "root",
-    package_params: &["instance"],
-    service_subject: "custom_subject",
-    service_params: &[],
-    methods: &[
-        ::nrpc_runtime::codegen::MethodSpec {
-            name: "MtSimpleReply",
-            subject: "mt_simple_reply",
-            params: &[],
-            kind: ::nrpc_runtime::codegen::MethodKind::Unary,
-            polling: false,
-        },
-        ::nrpc_runtime::codegen::MethodSpec {
-            name: "MtVoidReply",
-            subject: "mtvoidreply",
-            params: &[],
-            kind: ::nrpc_runtime::codegen::MethodKind::Unary,
-            polling: false,
-        },
-        ::nrpc_runtime::codegen::MethodSpec {
-            name: "MtNoRequest",
-            subject: "mtnorequest",
-            params: &[],
-            kind: ::nrpc_runtime::codegen::MethodKind::NoRequest,
-            polling: false,
-        },
-        ::nrpc_runtime::codegen::MethodSpec {
-            name: "MtStreamedReply",
-            subject: "mtstreamedreply",
-            params: &[],
-            kind: ::nrpc_runtime::codegen::MethodKind::StreamedReply,
-            polling: false,
-        },
-        ::nrpc_runtime::codegen::MethodSpec {
-            name: "MtVoidReqStreamedReply",
-            subject: "mtvoidreqstreamedreply",
-            params: &[],
-            kind: ::nrpc_runtime::codegen::MethodKind::StreamedReply,
-            polling: false,
-        },
-    ],
+    name: ::nrpc_runtime::codegen::Cow::Borrowed("main.SvcCustomSubject"),
+    description: ::nrpc_runtime::codegen::Cow::Borrowed(
+        "A service with a custom subject.",
+    ),
+    package_subject: ::nrpc_runtime::codegen::Cow::Borrowed("root"),
+    package_params: ::nrpc_runtime::codegen::Cow::Borrowed(
+        &[::nrpc_runtime::codegen::Cow::Borrowed("instance")],
+    ),
+    service_subject: ::nrpc_runtime::codegen::Cow::Borrowed("custom_subject"),
+    service_params: ::nrpc_runtime::codegen::Cow::Borrowed(&[]),
+    methods: ::nrpc_runtime::codegen::Cow::Borrowed(
+        &[
+            ::nrpc_runtime::codegen::MethodSpec {
+                name: ::nrpc_runtime::codegen::Cow::Borrowed("MtSimpleReply"),
+                subject: ::nrpc_runtime::codegen::Cow::Borrowed("mt_simple_reply"),
+                params: ::nrpc_runtime::codegen::Cow::Borrowed(&[]),
+                kind: ::nrpc_runtime::codegen::MethodKind::Unary,
+                polling: false,
+            },
+            ::nrpc_runtime::codegen::MethodSpec {
+                name: ::nrpc_runtime::codegen::Cow::Borrowed("MtVoidReply"),
+                subject: ::nrpc_runtime::codegen::Cow::Borrowed("mtvoidreply"),
+                params: ::nrpc_runtime::codegen::Cow::Borrowed(&[]),
+                kind: ::nrpc_runtime::codegen::MethodKind::Unary,
+                polling: false,
+            },
+            ::nrpc_runtime::codegen::MethodSpec {
+                name: ::nrpc_runtime::codegen::Cow::Borrowed("MtNoRequest"),
+                subject: ::nrpc_runtime::codegen::Cow::Borrowed("mtnorequest"),
+                params: ::nrpc_runtime::codegen::Cow::Borrowed(&[]),
+                kind: ::nrpc_runtime::codegen::MethodKind::NoRequest,
+                polling: false,
+            },
+            ::nrpc_runtime::codegen::MethodSpec {
+                name: ::nrpc_runtime::codegen::Cow::Borrowed("MtStreamedReply"),
+                subject: ::nrpc_runtime::codegen::Cow::Borrowed("mtstreamedreply"),
+                params: ::nrpc_runtime::codegen::Cow::Borrowed(&[]),
+                kind: ::nrpc_runtime::codegen::MethodKind::StreamedReply,
+                polling: false,
+            },
+            ::nrpc_runtime::codegen::MethodSpec {
+                name: ::nrpc_runtime::codegen::Cow::Borrowed("MtVoidReqStreamedReply"),
+                subject: ::nrpc_runtime::codegen::Cow::Borrowed(
+                    "mtvoidreqstreamedreply",
+                ),
+                params: ::nrpc_runtime::codegen::Cow::Borrowed(&[]),
+                kind: ::nrpc_runtime::codegen::MethodKind::StreamedReply,
+                polling: false,
+            },
+        ],
+    ),
 };
 /// Client for `main.SvcCustomSubject`.
 pub mod svc_custom_subject_client {
@@ -113,6 +121,15 @@ pub mod svc_custom_subject_client {
             encoding: ::nrpc_runtime::codegen::Encoding,
         ) -> Self {
             self.inner.set_encoding(encoding);
+            self
+        }
+        /// Sets metadata headers sent with every call (per-call
+        /// headers are added to them).
+        pub fn with_headers(
+            mut self,
+            headers: ::nrpc_runtime::codegen::HeaderMap,
+        ) -> Self {
+            self.inner.set_headers(headers);
             self
         }
         /// Replaces the package subject prefix (may be empty).
@@ -460,35 +477,48 @@ pub mod svc_custom_subject_server {
 }
 /// Subjects and methods of `main.SvcSubjectParams`.
 pub static SVC_SUBJECT_PARAMS_SPEC: ::nrpc_runtime::codegen::ServiceSpec = ::nrpc_runtime::codegen::ServiceSpec {
-    name: "main.SvcSubjectParams",
-    description: "A service with subject parameters at the service and method level.",
-    package_subject: "root",
-    package_params: &["instance"],
-    service_subject: "svcsubjectparams",
-    service_params: &["clientid"],
-    methods: &[
-        ::nrpc_runtime::codegen::MethodSpec {
-            name: "MtWithSubjectParams",
-            subject: "mtwithsubjectparams",
-            params: &["mp1", "mp2"],
-            kind: ::nrpc_runtime::codegen::MethodKind::Unary,
-            polling: false,
-        },
-        ::nrpc_runtime::codegen::MethodSpec {
-            name: "MtNoReply",
-            subject: "mtnoreply",
-            params: &[],
-            kind: ::nrpc_runtime::codegen::MethodKind::NoReply,
-            polling: false,
-        },
-        ::nrpc_runtime::codegen::MethodSpec {
-            name: "MtPoll",
-            subject: "mtpoll",
-            params: &[],
-            kind: ::nrpc_runtime::codegen::MethodKind::Unary,
-            polling: true,
-        },
-    ],
+    name: ::nrpc_runtime::codegen::Cow::Borrowed("main.SvcSubjectParams"),
+    description: ::nrpc_runtime::codegen::Cow::Borrowed(
+        "A service with subject parameters at the service and method level.",
+    ),
+    package_subject: ::nrpc_runtime::codegen::Cow::Borrowed("root"),
+    package_params: ::nrpc_runtime::codegen::Cow::Borrowed(
+        &[::nrpc_runtime::codegen::Cow::Borrowed("instance")],
+    ),
+    service_subject: ::nrpc_runtime::codegen::Cow::Borrowed("svcsubjectparams"),
+    service_params: ::nrpc_runtime::codegen::Cow::Borrowed(
+        &[::nrpc_runtime::codegen::Cow::Borrowed("clientid")],
+    ),
+    methods: ::nrpc_runtime::codegen::Cow::Borrowed(
+        &[
+            ::nrpc_runtime::codegen::MethodSpec {
+                name: ::nrpc_runtime::codegen::Cow::Borrowed("MtWithSubjectParams"),
+                subject: ::nrpc_runtime::codegen::Cow::Borrowed("mtwithsubjectparams"),
+                params: ::nrpc_runtime::codegen::Cow::Borrowed(
+                    &[
+                        ::nrpc_runtime::codegen::Cow::Borrowed("mp1"),
+                        ::nrpc_runtime::codegen::Cow::Borrowed("mp2"),
+                    ],
+                ),
+                kind: ::nrpc_runtime::codegen::MethodKind::Unary,
+                polling: false,
+            },
+            ::nrpc_runtime::codegen::MethodSpec {
+                name: ::nrpc_runtime::codegen::Cow::Borrowed("MtNoReply"),
+                subject: ::nrpc_runtime::codegen::Cow::Borrowed("mtnoreply"),
+                params: ::nrpc_runtime::codegen::Cow::Borrowed(&[]),
+                kind: ::nrpc_runtime::codegen::MethodKind::NoReply,
+                polling: false,
+            },
+            ::nrpc_runtime::codegen::MethodSpec {
+                name: ::nrpc_runtime::codegen::Cow::Borrowed("MtPoll"),
+                subject: ::nrpc_runtime::codegen::Cow::Borrowed("mtpoll"),
+                params: ::nrpc_runtime::codegen::Cow::Borrowed(&[]),
+                kind: ::nrpc_runtime::codegen::MethodKind::Unary,
+                polling: true,
+            },
+        ],
+    ),
 };
 /// Client for `main.SvcSubjectParams`.
 pub mod svc_subject_params_client {
@@ -527,6 +557,15 @@ pub mod svc_subject_params_client {
             encoding: ::nrpc_runtime::codegen::Encoding,
         ) -> Self {
             self.inner.set_encoding(encoding);
+            self
+        }
+        /// Sets metadata headers sent with every call (per-call
+        /// headers are added to them).
+        pub fn with_headers(
+            mut self,
+            headers: ::nrpc_runtime::codegen::HeaderMap,
+        ) -> Self {
+            self.inner.set_headers(headers);
             self
         }
         /// Replaces the package subject prefix (may be empty).
@@ -755,21 +794,27 @@ pub mod svc_subject_params_server {
 }
 /// Subjects and methods of `main.NoRequestService`.
 pub static NO_REQUEST_SERVICE_SPEC: ::nrpc_runtime::codegen::ServiceSpec = ::nrpc_runtime::codegen::ServiceSpec {
-    name: "main.NoRequestService",
-    description: "Generated with neither options nor params: the package prefix still applies.",
-    package_subject: "root",
-    package_params: &["instance"],
-    service_subject: "norequestservice",
-    service_params: &[],
-    methods: &[
-        ::nrpc_runtime::codegen::MethodSpec {
-            name: "MtNoRequest",
-            subject: "mtnorequest",
-            params: &[],
-            kind: ::nrpc_runtime::codegen::MethodKind::NoRequest,
-            polling: false,
-        },
-    ],
+    name: ::nrpc_runtime::codegen::Cow::Borrowed("main.NoRequestService"),
+    description: ::nrpc_runtime::codegen::Cow::Borrowed(
+        "Generated with neither options nor params: the package prefix still applies.",
+    ),
+    package_subject: ::nrpc_runtime::codegen::Cow::Borrowed("root"),
+    package_params: ::nrpc_runtime::codegen::Cow::Borrowed(
+        &[::nrpc_runtime::codegen::Cow::Borrowed("instance")],
+    ),
+    service_subject: ::nrpc_runtime::codegen::Cow::Borrowed("norequestservice"),
+    service_params: ::nrpc_runtime::codegen::Cow::Borrowed(&[]),
+    methods: ::nrpc_runtime::codegen::Cow::Borrowed(
+        &[
+            ::nrpc_runtime::codegen::MethodSpec {
+                name: ::nrpc_runtime::codegen::Cow::Borrowed("MtNoRequest"),
+                subject: ::nrpc_runtime::codegen::Cow::Borrowed("mtnorequest"),
+                params: ::nrpc_runtime::codegen::Cow::Borrowed(&[]),
+                kind: ::nrpc_runtime::codegen::MethodKind::NoRequest,
+                polling: false,
+            },
+        ],
+    ),
 };
 /// Client for `main.NoRequestService`.
 pub mod no_request_service_client {
@@ -807,6 +852,15 @@ pub mod no_request_service_client {
             encoding: ::nrpc_runtime::codegen::Encoding,
         ) -> Self {
             self.inner.set_encoding(encoding);
+            self
+        }
+        /// Sets metadata headers sent with every call (per-call
+        /// headers are added to them).
+        pub fn with_headers(
+            mut self,
+            headers: ::nrpc_runtime::codegen::HeaderMap,
+        ) -> Self {
+            self.inner.set_headers(headers);
             self
         }
         /// Replaces the package subject prefix (may be empty).

@@ -7,6 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use heck::ToSnakeCase;
 use prost::Message as _;
 use prost_reflect::{DescriptorPool, DynamicMessage, FileDescriptor, Value};
 use protox::file::{
@@ -14,7 +15,9 @@ use protox::file::{
 };
 
 use crate::emit::{self, Sides};
-use crate::model::{self, MessageType, MethodKind};
+use nrpc_wire::subject::SubjectRule;
+
+use crate::model::{self, MessageType, MethodKind, MethodPart, MethodSpec, ServiceSpec, Site};
 
 /// Name of the descriptor set file written beside the generated code.
 const DESCRIPTOR_SET_FILE: &str = "nrpc-descriptors.bin";
@@ -35,33 +38,87 @@ pub enum PackageSubjectFallback {
     None,
 }
 
-/// Why code generation failed. Each message names the `.proto` file.
-#[derive(Debug)]
+/// Why code generation failed. Each message names the `.proto` file, and
+/// where it can, the line and column.
+///
+/// `Debug` prints the same text as `Display`, so a `build.rs` returning
+/// this error shows readable messages.
 pub enum Error {
-    /// The `.proto` files could not be parsed or resolved.
+    /// The `.proto` files could not be parsed or resolved
+    /// (`file:line:column: message`).
     Parse(String),
-    /// A service uses options or types nrpc cannot generate code for.
-    Invalid {
-        /// The `.proto` file.
-        file: String,
-        /// What is wrong.
-        message: String,
-    },
+    /// Services use options, names or types nrpc cannot generate code for;
+    /// every problem found, in file order.
+    Invalid(Vec<Diagnostic>),
     /// Writing the output failed.
     Io(std::io::Error),
+}
+
+/// One problem in a `.proto` file, with its place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The `.proto` file, as named to the compiler.
+    pub file: String,
+    /// 1-based line (0 when unknown).
+    pub line: u32,
+    /// 1-based column (0 when unknown).
+    pub column: u32,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.message
+            )
+        }
+    }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Parse(m) => write!(f, "nrpc-codegen: {m}"),
-            Error::Invalid { file, message } => write!(f, "nrpc-codegen: {file}: {message}"),
+            Error::Invalid(all) => {
+                for (i, d) in all.iter().enumerate() {
+                    if i > 0 {
+                        writeln!(f)?;
+                    }
+                    write!(f, "nrpc-codegen: {d}")?;
+                }
+                Ok(())
+            }
             Error::Io(e) => write!(f, "nrpc-codegen: {e}"),
         }
     }
 }
 
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
 impl std::error::Error for Error {}
+
+/// A protox error as `file:line:column: message`, with a hint where one
+/// helps.
+fn parse_error(e: &protox::Error) -> Error {
+    // protox's Debug form is the compact one, with the place.
+    let mut text = format!("{e:?}");
+    if text.contains("is not defined") {
+        text.push_str(
+            " (if it is declared in another .proto file, add an `import` of that file;              types are named with their package, e.g. `common.v1.Id`)",
+        );
+    }
+    Error::Parse(text)
+}
 
 /// Settings for generating code; start with [`configure`].
 pub struct Builder {
@@ -153,9 +210,11 @@ impl Builder {
         self
     }
 
-    /// Reads the services of `protos` into models without writing code:
-    /// subjects, params and call kinds as generated code would have them;
-    /// message types are given by their proto full names (`pkg.Msg`).
+    /// Reads and validates the services of `protos` into models without
+    /// writing code: subjects, params, call kinds, Rust method names and
+    /// docs as generated code would have them. Message types are given by
+    /// their proto full names (`pkg.Msg`): their Rust paths are prost-build's
+    /// to decide, when it generates the messages.
     pub fn read_services(
         &self,
         protos: &[impl AsRef<Path>],
@@ -163,7 +222,7 @@ impl Builder {
     ) -> Result<Vec<model::Service>, Error> {
         let (_, services) = self.parse(protos, includes)?;
         let mut services: Vec<_> = services.into_values().collect();
-        services.sort_by(|a, b| a.full_name.cmp(&b.full_name));
+        services.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
         Ok(services)
     }
 
@@ -183,7 +242,7 @@ impl Builder {
         for proto in protos {
             compiler
                 .open_file(proto.as_ref())
-                .map_err(|e| Error::Parse(format!("{}: {e:?}", proto.as_ref().display())))?;
+                .map_err(|e| parse_error(&e))?;
         }
         let opened: HashSet<String> = compiler
             .files()
@@ -192,10 +251,17 @@ impl Builder {
             .collect();
         let pool = compiler.descriptor_pool();
         let mut services = HashMap::new();
-        for file in pool.files().filter(|f| opened.contains(f.name())) {
-            for svc in read_services(&file, self.fallback)? {
-                services.insert(svc.full_name.clone(), svc);
+        let mut problems = Vec::new();
+        let mut files: Vec<FileDescriptor> =
+            pool.files().filter(|f| opened.contains(f.name())).collect();
+        files.sort_by(|a, b| a.name().cmp(b.name()));
+        for file in files {
+            for svc in read_services(&file, self.fallback, &mut problems) {
+                services.insert(svc.spec.name.to_string(), svc);
             }
+        }
+        if !problems.is_empty() {
+            return Err(Error::Invalid(problems));
         }
         Ok((compiler, services))
     }
@@ -247,6 +313,9 @@ impl Builder {
             .out_dir(&out_dir)
             .enable_type_names()
             .prost_path("::nrpc_runtime::codegen::prost")
+            // Well-known types from the runtime, so a service crate needs
+            // no prost-types of its own.
+            .prost_types_path("::nrpc_runtime::prost_types")
             .extern_path(".nrpc", "::nrpc_runtime::proto")
             .service_generator(Box::new(ServiceGenerator {
                 services,
@@ -263,9 +332,10 @@ impl Builder {
             .map_err(|_| Error::Parse(format!("prost-build failed on {}", files.join(", "))))?
             .map_err(Error::Io)?;
         let errors = std::mem::take(&mut *errors.lock().unwrap_or_else(|e| e.into_inner()));
-        match errors.into_iter().next() {
-            Some(e) => Err(e),
-            None => Ok(()),
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Invalid(errors))
         }
     }
 }
@@ -303,12 +373,12 @@ fn ext_str(pool: &DescriptorPool, options: &DynamicMessage, name: &str) -> Optio
     ext(pool, options, name).and_then(|v| v.as_str().map(str::to_owned))
 }
 
-fn ext_list(pool: &DescriptorPool, options: &DynamicMessage, name: &str) -> Vec<String> {
+fn ext_list(pool: &DescriptorPool, options: &DynamicMessage, name: &str) -> Vec<model::Text> {
     ext(pool, options, name)
         .and_then(|v| {
             v.as_list().map(|l| {
                 l.iter()
-                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .filter_map(|s| s.as_str().map(|s| model::Text::from(s.to_owned())))
                     .collect()
             })
         })
@@ -321,30 +391,91 @@ fn ext_bool(pool: &DescriptorPool, options: &DynamicMessage, name: &str) -> bool
         .unwrap_or(false)
 }
 
-fn to_lower(pool: &DescriptorPool, options: &DynamicMessage, name: &str) -> bool {
-    ext(pool, options, name).and_then(|v| v.as_enum_number()) == Some(1)
-}
-
-/// The default subject token for a name under a `SubjectRule`.
-fn apply_rule(name: &str, to_lower: bool) -> String {
-    if to_lower {
-        name.to_lowercase()
-    } else {
-        name.to_owned()
+fn subject_rule(pool: &DescriptorPool, options: &DynamicMessage, name: &str) -> SubjectRule {
+    match ext(pool, options, name).and_then(|v| v.as_enum_number()) {
+        Some(1) => SubjectRule::ToLower,
+        _ => SubjectRule::Copy,
     }
 }
 
-/// Reads the services of one file into models (message paths are filled
-/// in later by prost-build's callback).
+/// The Rust name of an rpc, as prost-build names it: snake case, raw for
+/// keywords that can be raw identifiers, `_` appended to those that cannot.
+fn rust_method_name(rpc: &str) -> String {
+    let snake = rpc.to_snake_case();
+    match snake.as_str() {
+        "self" | "super" | "crate" | "extern" | "_" => format!("{snake}_"),
+        s if s.starts_with(|c: char| c.is_ascii_digit()) => format!("_{snake}"),
+        s if syn::parse_str::<syn::Ident>(s).is_err() => format!("r#{snake}"),
+        _ => snake,
+    }
+}
+
+/// Comment lines as prost-build gives them (leading comments, one line each).
+fn comment_lines(text: &str) -> Vec<String> {
+    text.lines().map(|l| l.trim_end().to_owned()).collect()
+}
+
+/// Source locations of one file, by descriptor path.
+struct Places<'a> {
+    file: &'a FileDescriptor,
+    info: Option<&'a prost_types::SourceCodeInfo>,
+}
+
+impl Places<'_> {
+    fn location(&self, path: &[i32]) -> Option<&prost_types::source_code_info::Location> {
+        self.info?.location.iter().find(|l| l.path == path)
+    }
+
+    /// The leading comment of the element at `path`.
+    fn docs(&self, path: &[i32]) -> Vec<String> {
+        self.location(path)
+            .and_then(|l| l.leading_comments.as_deref())
+            .map(comment_lines)
+            .unwrap_or_default()
+    }
+
+    /// A diagnostic at the first of `paths` that has a location.
+    fn diagnostic(&self, paths: &[Vec<i32>], message: String) -> Diagnostic {
+        let (line, column) = paths
+            .iter()
+            .find_map(|p| self.location(p))
+            .and_then(|l| Some((l.span.first()? + 1, l.span.get(1)? + 1)))
+            .map_or((0, 0), |(l, c)| {
+                (u32::try_from(l).unwrap_or(0), u32::try_from(c).unwrap_or(0))
+            });
+        Diagnostic {
+            file: self.file.name().to_owned(),
+            line,
+            column,
+            message,
+        }
+    }
+}
+
+// Field numbers in descriptor.proto, for source location paths.
+const FILE_PACKAGE: i32 = 2;
+const FILE_SERVICE: i32 = 6;
+const FILE_OPTIONS: i32 = 8;
+const SERVICE_METHOD: i32 = 2;
+const SERVICE_OPTIONS: i32 = 3;
+const METHOD_NAME: i32 = 1;
+const METHOD_OPTIONS: i32 = 4;
+
+/// Reads the services of one file into validated models; problems are
+/// added to `problems` with their places.
 fn read_services(
     file: &FileDescriptor,
     fallback: PackageSubjectFallback,
-) -> Result<Vec<model::Service>, Error> {
+    problems: &mut Vec<Diagnostic>,
+) -> Vec<model::Service> {
     let pool = file.parent_pool();
-    let fname = file.name().to_owned();
-    let invalid = |message: String| Error::Invalid {
-        file: fname.clone(),
-        message,
+    let places = Places {
+        file,
+        info: file.file_descriptor_proto().source_code_info.as_ref(),
+    };
+    let ext_number = |name: &str| {
+        pool.get_extension_by_name(name)
+            .map_or(0, |e| i32::try_from(e.number()).unwrap_or(0))
     };
     let fopts = file.options();
     let package_subject = match ext_str(pool, &fopts, "nrpc.packageSubject") {
@@ -362,54 +493,43 @@ fn read_services(
         },
     };
     let package_params = ext_list(pool, &fopts, "nrpc.packageSubjectParams");
-    let svc_lower = to_lower(pool, &fopts, "nrpc.serviceSubjectRule");
-    let method_lower = to_lower(pool, &fopts, "nrpc.methodSubjectRule");
-
-    let check_subject = |what: &str, s: &str| -> Result<(), Error> {
-        let bad = s
-            .split('.')
-            .any(|t| t.is_empty() || t.contains(['*', '>']) || t.chars().any(char::is_whitespace));
-        if bad {
-            return Err(invalid(format!("{what} {s:?} is not a valid NATS subject")));
-        }
-        Ok(())
-    };
-    if !package_subject.is_empty() {
-        check_subject("packageSubject", &package_subject)?;
-    }
+    let service_rule = subject_rule(pool, &fopts, "nrpc.serviceSubjectRule");
+    let method_rule = subject_rule(pool, &fopts, "nrpc.methodSubjectRule");
 
     let mut out = Vec::new();
-    for svc in file.services() {
+    for (si, svc) in file.services().enumerate() {
+        let si = i32::try_from(si).unwrap_or(i32::MAX);
+        let svc_path = vec![FILE_SERVICE, si];
         let sopts = svc.options();
-        let service_subject = ext_str(pool, &sopts, "nrpc.serviceSubject")
-            .unwrap_or_else(|| apply_rule(svc.name(), svc_lower));
-        check_subject("serviceSubject", &service_subject)?;
-        let service_params = ext_list(pool, &sopts, "nrpc.serviceSubjectParams");
-        let mut methods = Vec::new();
-        let mut seen_subjects = HashSet::new();
-        for m in svc.methods() {
+        let spec = ServiceSpec {
+            name: svc.full_name().to_owned().into(),
+            description: "".into(),
+            package_subject: package_subject.clone().into(),
+            package_params: package_params.clone().into(),
+            service_subject: ext_str(pool, &sopts, "nrpc.serviceSubject")
+                .unwrap_or_else(|| service_rule.apply(svc.name()))
+                .into(),
+            service_params: ext_list(pool, &sopts, "nrpc.serviceSubjectParams").into(),
+            methods: Vec::new().into(),
+        };
+        let mut service = model::Service::new(svc.name(), places.docs(&svc_path), spec);
+        service.descriptor_set_file = Some(DESCRIPTOR_SET_FILE.to_owned());
+        let mut shape_problems = Vec::new();
+        for (mi, m) in svc.methods().enumerate() {
             let mopts = m.options();
-            let subject = ext_str(pool, &mopts, "nrpc.methodSubject")
-                .unwrap_or_else(|| apply_rule(m.name(), method_lower));
-            check_subject("methodSubject", &subject)?;
-            if !seen_subjects.insert(subject.clone()) {
-                return Err(invalid(format!(
-                    "{}.{}: method subject {subject:?} is used by two methods",
-                    svc.full_name(),
-                    m.name()
-                )));
-            }
             let input_name = m.input().full_name().to_owned();
             let output_name = m.output().full_name().to_owned();
             let streamed_reply =
                 ext_bool(pool, &mopts, "nrpc.streamedReply") || m.is_server_streaming();
             let kind = if m.is_client_streaming() {
                 if input_name == "nrpc.NoRequest" || output_name == "nrpc.NoReply" {
-                    return Err(invalid(format!(
-                        "{}.{}: a client-streaming method cannot use nrpc.NoRequest or nrpc.NoReply",
-                        svc.full_name(),
-                        m.name()
-                    )));
+                    shape_problems.push(model::Problem {
+                        site: Site::Method(mi, MethodPart::Kind),
+                        message: format!(
+                            "rpc {}: a client-streaming method cannot use nrpc.NoRequest or nrpc.NoReply",
+                            m.name()
+                        ),
+                    });
                 }
                 if streamed_reply {
                     MethodKind::Bidirectional
@@ -425,43 +545,74 @@ fn read_services(
             } else {
                 MethodKind::Unary
             };
-            methods.push(model::Method {
-                name: m.name().to_owned(),
-                rust_name: String::new(),
-                docs: Vec::new(),
-                subject,
-                params: ext_list(pool, &mopts, "nrpc.methodSubjectParams"),
-                input: message_type(&format!(".{input_name}"), &input_name),
-                output: message_type(&format!(".{output_name}"), &output_name),
-                kind,
-                polling: ext_bool(pool, &mopts, "nrpc.pollingEnabled"),
-            });
+            let mi_path = i32::try_from(mi).unwrap_or(i32::MAX);
+            service.push(
+                MethodSpec {
+                    name: m.name().to_owned().into(),
+                    subject: ext_str(pool, &mopts, "nrpc.methodSubject")
+                        .unwrap_or_else(|| method_rule.apply(m.name()))
+                        .into(),
+                    params: ext_list(pool, &mopts, "nrpc.methodSubjectParams").into(),
+                    kind,
+                    polling: ext_bool(pool, &mopts, "nrpc.pollingEnabled"),
+                },
+                model::Method {
+                    rust_name: rust_method_name(m.name()),
+                    docs: places.docs(&[FILE_SERVICE, si, SERVICE_METHOD, mi_path]),
+                    input: message_type(&format!(".{input_name}"), &input_name),
+                    output: message_type(&format!(".{output_name}"), &output_name),
+                },
+            );
         }
-        for p in package_params
-            .iter()
-            .chain(&service_params)
-            .chain(methods.iter().flat_map(|m| &m.params))
-        {
-            if p.is_empty() || !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(invalid(format!(
-                    "{}: subject parameter name {p:?} must be a non-empty identifier",
-                    svc.full_name()
-                )));
+        let mut found = service.validate();
+        found.extend(shape_problems);
+        for problem in found {
+            let paths = problem_paths(&problem.site, si, &ext_number);
+            problems.push(places.diagnostic(&paths, problem.message));
+        }
+        out.push(service);
+    }
+    out
+}
+
+/// Where in the file a problem's site is, most precise first: the option
+/// that sets it, else the element it belongs to.
+fn problem_paths(site: &Site, service: i32, ext_number: &dyn Fn(&str) -> i32) -> Vec<Vec<i32>> {
+    let svc = vec![FILE_SERVICE, service];
+    let svc_option = |name: &str| vec![FILE_SERVICE, service, SERVICE_OPTIONS, ext_number(name)];
+    let file_option = |name: &str| vec![FILE_OPTIONS, ext_number(name)];
+    match *site {
+        Site::Service => vec![svc],
+        Site::PackageSubject => vec![file_option("nrpc.packageSubject"), vec![FILE_PACKAGE], svc],
+        Site::PackageParams => vec![file_option("nrpc.packageSubjectParams"), svc],
+        Site::ServiceSubject => vec![svc_option("nrpc.serviceSubject"), svc],
+        Site::ServiceParams => vec![svc_option("nrpc.serviceSubjectParams"), svc],
+        Site::Method(i, part) => {
+            let m = vec![
+                FILE_SERVICE,
+                service,
+                SERVICE_METHOD,
+                i32::try_from(i).unwrap_or(i32::MAX),
+            ];
+            let option = |name: &str| {
+                let mut p = m.clone();
+                p.extend([METHOD_OPTIONS, ext_number(name)]);
+                p
+            };
+            let mut name = m.clone();
+            name.push(METHOD_NAME);
+            match part {
+                MethodPart::Name => vec![name, m],
+                MethodPart::Subject => vec![option("nrpc.methodSubject"), m],
+                MethodPart::Params => vec![option("nrpc.methodSubjectParams"), m],
+                MethodPart::Kind => vec![
+                    option("nrpc.pollingEnabled"),
+                    option("nrpc.streamedReply"),
+                    m,
+                ],
             }
         }
-        out.push(model::Service {
-            name: svc.name().to_owned(),
-            full_name: svc.full_name().to_owned(),
-            docs: Vec::new(),
-            package_subject: package_subject.clone(),
-            package_params: package_params.clone(),
-            service_subject,
-            service_params,
-            methods,
-            descriptor_set_file: Some(DESCRIPTOR_SET_FILE.to_owned()),
-        });
     }
-    Ok(out)
 }
 
 /// `()` for the empty messages, else the Rust path prost-build resolved.
@@ -475,14 +626,7 @@ fn message_type(proto_type: &str, rust_type: &str) -> MessageType {
 struct ServiceGenerator {
     services: HashMap<String, model::Service>,
     sides: Sides,
-    errors: Arc<std::sync::Mutex<Vec<Error>>>,
-}
-
-fn comment_lines(c: &prost_build::Comments) -> Vec<String> {
-    c.leading
-        .iter()
-        .flat_map(|block| block.lines().map(|l| l.trim_end().to_owned()))
-        .collect()
+    errors: Arc<std::sync::Mutex<Vec<Diagnostic>>>,
 }
 
 impl prost_build::ServiceGenerator for ServiceGenerator {
@@ -495,10 +639,8 @@ impl prost_build::ServiceGenerator for ServiceGenerator {
         let Some(mut svc) = self.services.get(&full_name).cloned() else {
             return;
         };
-        svc.docs = comment_lines(&service.comments);
+        // Message paths are prost-build's: it names the message types.
         for (m, pm) in svc.methods.iter_mut().zip(&service.methods) {
-            m.rust_name = pm.name.clone();
-            m.docs = comment_lines(&pm.comments);
             m.input = message_type(&pm.input_proto_type, &pm.input_type);
             m.output = message_type(&pm.output_proto_type, &pm.output_type);
         }
@@ -508,8 +650,10 @@ impl prost_build::ServiceGenerator for ServiceGenerator {
                 .errors
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .push(Error::Invalid {
+                .push(Diagnostic {
                     file: full_name,
+                    line: 0,
+                    column: 0,
                     message: format!("generated code does not parse: {e}"),
                 }),
         }

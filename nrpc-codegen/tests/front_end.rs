@@ -41,7 +41,8 @@ fn generate(
 const SVC: &str = "message M {}\nservice S { rpc Do(M) returns (M); }\n";
 
 fn package_subject(code: &str) -> &str {
-    let start = code.find("package_subject: \"").expect("spec") + "package_subject: \"".len();
+    let key = "package_subject: ::nrpc_runtime::codegen::Cow::Borrowed(\"";
+    let start = code.find(key).expect("spec") + key.len();
     &code[start..start + code[start..].find('"').unwrap()]
 }
 
@@ -99,7 +100,7 @@ fn unsupported_methods_are_errors_naming_the_file() {
     let bad = "syntax = \"proto3\";\npackage p;\nimport \"nrpc/nrpc.proto\";\nmessage M {}\nservice S { rpc Up(stream M) returns (nrpc.NoReply); }\n";
     let err = generate(&[("up.proto", bad)], None).unwrap_err();
     assert!(
-        err.contains("up.proto") && err.contains("p.S.Up") && err.contains("client-streaming"),
+        err.contains("up.proto:5:") && err.contains("rpc Up") && err.contains("client-streaming"),
         "{err}"
     );
 }
@@ -109,7 +110,69 @@ fn invalid_subject_options_are_errors() {
     let bad = "syntax = \"proto3\";\npackage p;\nimport \"nrpc/nrpc.proto\";\nmessage M {}\nservice S { option (nrpc.serviceSubject) = \"a.*\"; rpc Do(M) returns (M); }\n";
     let err = generate(&[("sub.proto", bad)], None).unwrap_err();
     assert!(
-        err.contains("sub.proto") && err.contains("serviceSubject"),
+        err.contains("sub.proto:5:") && err.contains("service subject \"a.*\""),
         "{err}"
     );
+}
+
+/// Every problem of a file at once, each at its line and column, in
+/// Display form (no doubled path); `Debug` prints the same, so a build
+/// script returning the error shows it readably.
+#[test]
+fn every_problem_is_reported_with_its_place() {
+    let bad = r#"syntax = "proto3";
+package shop;
+import "nrpc/nrpc.proto";
+message M {}
+service Orders {
+  rpc New(M) returns (M);
+  rpc WithTimeout(M) returns (M);
+  rpc GetOrder(M) returns (M);
+  rpc GetOrderWith(M) returns (M);
+  rpc Find(M) returns (M) {
+    option (nrpc.methodSubject) = "find";
+  }
+  rpc Watch(M) returns (stream M) {
+    option (nrpc.pollingEnabled) = true;
+  }
+}
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("shop.proto"), bad).unwrap();
+    let err = nrpc_codegen::configure()
+        .out_dir(dir.path().join("out"))
+        .compile_protos(&[dir.path().join("shop.proto")], &[dir.path()])
+        .unwrap_err();
+    let text = err.to_string();
+    assert_eq!(format!("{err:?}"), text, "Debug is Display");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    let expect = [
+        ("shop.proto:6:", "rpc New: its generated client method `new` clashes"),
+        ("shop.proto:7:", "`with_timeout`"),
+        ("shop.proto:9:", "rpc GetOrderWith: its generated client method `get_order_with` clashes with the one generated for rpc GetOrder"),
+        ("shop.proto:11:", r#"rpc Find: method subject "find\u{7}" is not a valid NATS subject: token "find\u{7}" contains a control character"#),
+        ("shop.proto:14:", "rpc Watch: polling applies to request/reply methods only"),
+    ];
+    for (line, (place, words)) in lines.iter().zip(expect) {
+        assert!(
+            line.starts_with(&format!("nrpc-codegen: {place}")),
+            "{line}"
+        );
+        assert!(line.contains(words), "{line}\nexpected {words}");
+        assert_eq!(line.matches("shop.proto").count(), 1, "path once: {line}");
+    }
+    assert!(
+        !dir.path().join("out").join("shop.rs").exists(),
+        "nothing is written for an invalid file"
+    );
+}
+
+#[test]
+fn an_undefined_type_says_to_import_it() {
+    let a =
+        "syntax = \"proto3\";\npackage a;\nservice S { rpc Do(common.Id) returns (common.Id); }\n";
+    let err = generate(&[("a.proto", a)], None).unwrap_err();
+    assert!(err.contains("a.proto:3:"), "{err}");
+    assert!(err.contains("add an `import`"), "{err}");
 }

@@ -23,11 +23,18 @@ fn check(proto: &str, package_file: &str) {
         return;
     }
     let expected = std::fs::read_to_string(&golden).unwrap_or_default();
-    assert!(
-        generated == expected,
-        "generated code for {proto} differs from {}; rerun with UPDATE_GOLDEN=1 and review the diff",
-        golden.display()
-    );
+    if generated != expected {
+        let diff = similar::TextDiff::from_lines(&expected, &generated)
+            .unified_diff()
+            .context_radius(3)
+            .header(&golden.display().to_string(), "generated")
+            .to_string();
+        panic!(
+            "generated code for {proto} differs from {}; if the change is intended, \
+             rerun with UPDATE_GOLDEN=1 and commit the new file.\n{diff}",
+            golden.display()
+        );
+    }
 }
 
 #[test]
@@ -38,4 +45,10 @@ fn helloworld() {
 #[test]
 fn alloptions() {
     check("alloptions.proto", "main.rs");
+}
+
+/// Client-streaming, bidirectional and proto3 server-streaming methods.
+#[test]
+fn chat() {
+    check("chat.proto", "chat.v1.rs");
 }

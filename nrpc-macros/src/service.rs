@@ -6,23 +6,16 @@
 
 use heck::ToUpperCamelCase;
 use nrpc_codegen::emit::{self, Sides};
-use nrpc_codegen::model::{MessageType, Method, MethodKind, Service};
+use nrpc_codegen::model::{
+    MessageType, Method, MethodKind, MethodPart, MethodSpec, Service, ServiceSpec, Site, Text,
+};
+use nrpc_wire::subject::SubjectRule;
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Expr, FnArg, Lit, Meta, Pat, ReturnType, Token, TraitItem, Type};
-
-/// Method names the generated client already uses.
-const RESERVED: &[&str] = &[
-    "new",
-    "with_timeout",
-    "with_encoding",
-    "with_package_subject",
-    "service_client",
-    "clone",
-];
 
 const SERVICE_KEYS: &str =
     "package, package_params, service, service_params, service_rule, method_rule, proto_package";
@@ -46,26 +39,41 @@ impl Errors {
     }
 }
 
+/// A value with the span of the tokens that gave it.
+struct Given<T> {
+    value: T,
+    span: Span,
+}
+
 #[derive(Default)]
 struct ServiceArgs {
-    package: String,
-    package_params: Vec<String>,
-    service: Option<String>,
-    service_params: Vec<String>,
-    service_lower: bool,
-    method_lower: bool,
+    package: Option<Given<String>>,
+    package_params: Option<Given<Vec<String>>>,
+    service: Option<Given<String>>,
+    service_params: Option<Given<Vec<String>>>,
+    service_rule: SubjectRule,
+    method_rule: SubjectRule,
     proto_package: Option<String>,
 }
 
 #[derive(Default)]
 struct MethodArgs {
-    subject: Option<String>,
-    params: Vec<String>,
+    subject: Option<Given<String>>,
+    params: Option<Given<Vec<String>>>,
     poll: bool,
     no_reply: bool,
     event: bool,
     stream: bool,
     client_stream: bool,
+}
+
+/// Where each part of one parsed method was written, for problems found
+/// by `Service::validate`.
+struct MethodSpans {
+    name: Span,
+    subject: Span,
+    params: Span,
+    kind: Span,
 }
 
 fn string(expr: &Expr, errors: &mut Errors) -> Option<String> {
@@ -91,48 +99,25 @@ fn strings(expr: &Expr, errors: &mut Errors) -> Vec<String> {
     }
 }
 
-fn rule(expr: &Expr, errors: &mut Errors) -> bool {
+fn rule(expr: &Expr, errors: &mut Errors) -> SubjectRule {
     match string(expr, errors).as_deref() {
-        Some("tolower") => true,
-        Some("copy") | None => false,
+        Some("tolower") => SubjectRule::ToLower,
+        Some("copy") | None => SubjectRule::Copy,
         Some(other) => {
             errors.push(
                 expr.span(),
                 format!("unknown subject rule {other:?}; use \"copy\" or \"tolower\""),
             );
-            false
+            SubjectRule::Copy
         }
     }
 }
 
-/// Checks a subject made of one or more tokens (`allow_empty` for the
-/// package subject).
-fn check_subject(span: Span, what: &str, s: &str, allow_empty: bool, errors: &mut Errors) {
-    if allow_empty && s.is_empty() {
-        return;
-    }
-    let bad = s.split('.').any(|t| {
-        t.is_empty()
-            || t.contains(['*', '>'])
-            || t.chars().any(|c| c.is_whitespace() || c.is_control())
-    });
-    if bad {
-        errors.push(
-            span,
-            format!("{what} {s:?} is not a valid NATS subject (dot-separated non-empty tokens without '*', '>' or whitespace)"),
-        );
-    }
-}
-
-fn check_params(span: Span, params: &[String], errors: &mut Errors) {
-    for p in params {
-        if p.is_empty() || !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            errors.push(
-                span,
-                format!("subject parameter name {p:?} must be a non-empty identifier"),
-            );
-        }
-    }
+fn spanned<T>(expr: &Expr, value: Option<T>) -> Option<Given<T>> {
+    value.map(|value| Given {
+        value,
+        span: expr.span(),
+    })
 }
 
 fn parse_metas(tokens: TokenStream, errors: &mut Errors) -> Vec<Meta> {
@@ -163,28 +148,16 @@ impl ServiceArgs {
             };
             let value = &nv.value;
             match key.as_str() {
-                "package" => {
-                    if let Some(s) = string(value, errors) {
-                        check_subject(value.span(), "package", &s, true, errors);
-                        args.package = s;
-                    }
-                }
+                "package" => args.package = spanned(value, string(value, errors)),
                 "package_params" => {
-                    args.package_params = strings(value, errors);
-                    check_params(value.span(), &args.package_params, errors);
+                    args.package_params = spanned(value, Some(strings(value, errors)));
                 }
-                "service" => {
-                    if let Some(s) = string(value, errors) {
-                        check_subject(value.span(), "service", &s, false, errors);
-                        args.service = Some(s);
-                    }
-                }
+                "service" => args.service = spanned(value, string(value, errors)),
                 "service_params" => {
-                    args.service_params = strings(value, errors);
-                    check_params(value.span(), &args.service_params, errors);
+                    args.service_params = spanned(value, Some(strings(value, errors)));
                 }
-                "service_rule" => args.service_lower = rule(value, errors),
-                "method_rule" => args.method_lower = rule(value, errors),
+                "service_rule" => args.service_rule = rule(value, errors),
+                "method_rule" => args.method_rule = rule(value, errors),
                 "proto_package" => args.proto_package = string(value, errors),
                 _ => errors.push(
                     nv.path.span(),
@@ -217,14 +190,10 @@ impl MethodArgs {
                 (Meta::Path(_), "stream") => args.stream = true,
                 (Meta::Path(_), "client_stream") => args.client_stream = true,
                 (Meta::NameValue(nv), "subject") => {
-                    if let Some(s) = string(&nv.value, errors) {
-                        check_subject(nv.value.span(), "subject", &s, false, errors);
-                        args.subject = Some(s);
-                    }
+                    args.subject = spanned(&nv.value, string(&nv.value, errors));
                 }
                 (Meta::NameValue(nv), "params") => {
-                    args.params = strings(&nv.value, errors);
-                    check_params(nv.value.span(), &args.params, errors);
+                    args.params = spanned(&nv.value, Some(strings(&nv.value, errors)));
                 }
                 _ => errors.push(
                     meta.span(),
@@ -251,14 +220,6 @@ fn docs(attrs: &[syn::Attribute]) -> Vec<String> {
             _ => None,
         })
         .collect()
-}
-
-fn apply_rule(name: &str, lower: bool) -> String {
-    if lower {
-        name.to_lowercase()
-    } else {
-        name.to_owned()
-    }
 }
 
 /// `Result<T, Status>` → the reply type, or an error message.
@@ -305,7 +266,11 @@ fn message_type(ty: &Type) -> Result<MessageType, &'static str> {
     }
 }
 
-fn parse_method(f: &syn::TraitItemFn, lower: bool, errors: &mut Errors) -> Option<Method> {
+fn parse_method(
+    f: &syn::TraitItemFn,
+    rule: SubjectRule,
+    errors: &mut Errors,
+) -> Option<(MethodSpec, Method, MethodSpans)> {
     let sig = &f.sig;
     let name = sig.ident.to_string();
     let mut method_errors = Errors::default();
@@ -427,9 +392,6 @@ fn parse_method(f: &syn::TraitItemFn, lower: bool, errors: &mut Errors) -> Optio
             MethodKind::Unary
         }
     };
-    if args.poll && kind != MethodKind::Unary {
-        e.push(attr_span, "`poll` applies to request/reply methods only");
-    }
     let failed = method_errors.0.is_some();
     if let Some(err) = method_errors.0 {
         match &mut errors.0 {
@@ -441,19 +403,37 @@ fn parse_method(f: &syn::TraitItemFn, lower: bool, errors: &mut Errors) -> Optio
         return None;
     }
     let proto_name = name.trim_start_matches("r#").to_upper_camel_case();
-    Some(Method {
+    let spans = MethodSpans {
+        name: sig.ident.span(),
+        subject: args.subject.as_ref().map_or(attr_span, |s| s.span),
+        params: args.params.as_ref().map_or(attr_span, |p| p.span),
+        kind: attr_span,
+    };
+    let spec = MethodSpec {
         subject: args
             .subject
-            .unwrap_or_else(|| apply_rule(&proto_name, lower)),
-        name: proto_name,
-        rust_name: name,
-        docs: docs(&f.attrs),
-        params: args.params,
-        input,
-        output: output?,
+            .map_or_else(|| rule.apply(&proto_name), |s| s.value)
+            .into(),
+        name: proto_name.into(),
+        params: texts(args.params.map(|p| p.value)),
         kind,
         polling: args.poll,
-    })
+    };
+    let method = Method {
+        rust_name: name,
+        docs: docs(&f.attrs),
+        input,
+        output: output?,
+    };
+    Some((spec, method, spans))
+}
+
+fn texts(list: Option<Vec<String>>) -> std::borrow::Cow<'static, [Text]> {
+    list.unwrap_or_default()
+        .into_iter()
+        .map(Text::from)
+        .collect::<Vec<_>>()
+        .into()
 }
 
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
@@ -477,9 +457,30 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
             "a nats_service trait has no supertraits (the generated trait is `Send + Sync + 'static`)",
         );
     }
-    let mut methods = Vec::new();
-    let mut by_rust_name: Vec<String> = Vec::new();
-    let mut by_subject: Vec<(String, Span)> = Vec::new();
+    let name = item.ident.to_string();
+    let spec = ServiceSpec {
+        name: match &args.proto_package {
+            Some(p) if !p.is_empty() => format!("{p}.{name}"),
+            _ => name.clone(),
+        }
+        .into(),
+        description: "".into(),
+        package_subject: args
+            .package
+            .as_ref()
+            .map_or_else(String::new, |p| p.value.clone())
+            .into(),
+        package_params: texts(args.package_params.as_ref().map(|p| p.value.clone())),
+        service_subject: args
+            .service
+            .as_ref()
+            .map_or_else(|| args.service_rule.apply(&name), |s| s.value.clone())
+            .into(),
+        service_params: texts(args.service_params.as_ref().map(|p| p.value.clone())),
+        methods: Vec::new().into(),
+    };
+    let mut service = Service::new(name.clone(), docs(&item.attrs), spec);
+    let mut spans = Vec::new();
     for trait_item in &item.items {
         let TraitItem::Fn(f) = trait_item else {
             errors.push(
@@ -488,42 +489,29 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
             );
             continue;
         };
-        let name = f.sig.ident.to_string();
-        let span = f.sig.ident.span();
-        if RESERVED.contains(&name.as_str()) {
-            errors.push(span, format!("`{name}` is reserved: the generated client has a method of that name; rename it"));
+        if let Some((spec, method, method_spans)) = parse_method(f, args.method_rule, &mut errors) {
+            service.push(spec, method);
+            spans.push(method_spans);
         }
-        if let Some(base) = name.strip_suffix("_with") {
-            if item
-                .items
-                .iter()
-                .any(|i| matches!(i, TraitItem::Fn(g) if g.sig.ident == base))
-            {
-                errors.push(
-                    span,
-                    format!(
-                        "`{name}` clashes with the generated `{base}_with` of `{base}`; rename one"
-                    ),
-                );
-            }
-        }
-        if by_rust_name.contains(&name) {
-            errors.push(span, format!("`{name}` is declared twice"));
-        }
-        by_rust_name.push(name);
-        if let Some(m) = parse_method(f, args.method_lower, &mut errors) {
-            if by_subject.iter().any(|(s, _)| *s == m.subject) {
-                errors.push(
-                    span,
-                    format!(
-                        "subject {:?} is used by two methods; set #[nrpc(subject = \"…\")]",
-                        m.subject
-                    ),
-                );
-            }
-            by_subject.push((m.subject.clone(), span));
-            methods.push(m);
-        }
+    }
+    // The wire and naming rules, shared with the .proto front end.
+    let trait_span = item.ident.span();
+    let at = |arg: &Option<Given<_>>| arg.as_ref().map_or(trait_span, |a: &Given<_>| a.span);
+    for problem in service.validate() {
+        let span = match problem.site {
+            Site::Service => trait_span,
+            Site::PackageSubject => at(&args.package),
+            Site::ServiceSubject => at(&args.service),
+            Site::PackageParams => args.package_params.as_ref().map_or(trait_span, |a| a.span),
+            Site::ServiceParams => args.service_params.as_ref().map_or(trait_span, |a| a.span),
+            Site::Method(i, part) => spans.get(i).map_or(trait_span, |m| match part {
+                MethodPart::Name => m.name,
+                MethodPart::Subject => m.subject,
+                MethodPart::Params => m.params,
+                MethodPart::Kind => m.kind,
+            }),
+        };
+        errors.push(span, problem.message);
     }
     errors.finish()?;
 
@@ -557,23 +545,6 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
         const _: fn() = || { #(#checks)* };
     };
 
-    let name = item.ident.to_string();
-    let service = Service {
-        full_name: match &args.proto_package {
-            Some(p) if !p.is_empty() => format!("{p}.{name}"),
-            _ => name.clone(),
-        },
-        docs: docs(&item.attrs),
-        package_subject: args.package,
-        package_params: args.package_params,
-        service_subject: args
-            .service
-            .unwrap_or_else(|| apply_rule(&name, args.service_lower)),
-        service_params: args.service_params,
-        methods,
-        descriptor_set_file: None,
-        name,
-    };
     let generated = emit::service(
         &service,
         Sides {

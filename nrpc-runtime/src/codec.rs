@@ -11,8 +11,7 @@ use std::sync::Mutex;
 use bytes::Bytes;
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor};
 
-use crate::wire::Encoding;
-use crate::Status;
+use nrpc_wire::{Encoding, Status};
 
 /// Encodes and decodes one message type.
 pub trait Codec: Send + Sync + 'static {
@@ -26,10 +25,12 @@ pub trait Codec: Send + Sync + 'static {
 }
 
 /// Codec for a prost message type.
+#[derive(Debug)]
 pub struct Proto<T>(PhantomData<fn() -> T>);
 
 /// Codec for `nrpc.Void`: `()` in Rust, an empty body (protobuf) or `{}`
 /// (JSON) on the wire.
+#[derive(Debug)]
 pub struct Void;
 
 fn descriptor<T: prost::Name>() -> Result<MessageDescriptor, String> {

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::wire::{MethodKind, ServiceSpec};
+use nrpc_wire::{MethodKind, ServiceSpec};
 
 /// What the `.proto` text needs beyond the [`ServiceSpec`] for one method.
 #[derive(Debug)]
@@ -34,7 +34,7 @@ pub fn service_proto(
 ) -> String {
     let (package, service) = match spec.name.rsplit_once('.') {
         Some((p, s)) => (Some(p), s),
-        None => (None, spec.name),
+        None => (None, &*spec.name),
     };
     let mut out = String::new();
     // Writing into a String cannot fail.
@@ -57,7 +57,7 @@ pub fn service_proto(
         "option (nrpc.packageSubject) = \"{}\";",
         spec.package_subject
     );
-    for p in spec.package_params {
+    for p in spec.package_params.iter() {
         let _ = writeln!(out, "option (nrpc.packageSubjectParams) = \"{p}\";");
     }
     out.push('\n');
@@ -68,7 +68,7 @@ pub fn service_proto(
         "    option (nrpc.serviceSubject) = \"{}\";",
         spec.service_subject
     );
-    for p in spec.service_params {
+    for p in spec.service_params.iter() {
         let _ = writeln!(out, "    option (nrpc.serviceSubjectParams) = \"{p}\";");
     }
     let type_name = |t: &Option<String>| match t {
@@ -98,7 +98,7 @@ pub fn service_proto(
             "        option (nrpc.methodSubject) = \"{}\";",
             method.subject
         );
-        for p in method.params {
+        for p in method.params.iter() {
             let _ = writeln!(out, "        option (nrpc.methodSubjectParams) = \"{p}\";");
         }
         if method.polling {

@@ -161,7 +161,7 @@ impl Discovery {
     ) -> Result<Vec<T>, CallError> {
         let mut subject = format!("$SRV.{verb}");
         for token in [name, id].into_iter().flatten() {
-            crate::wire::subject::validate_token("discovery name or id", token)?;
+            nrpc_wire::subject::validate_token("discovery name or id", token)?;
             subject.push('.');
             subject.push_str(token);
         }

@@ -1,34 +1,30 @@
 //! The `<snake>_client` module: a `Clone` client whose methods take `&self`.
 
-use heck::ToSnakeCase;
+use nrpc_wire::names;
 use proc_macro2::{Ident, TokenStream};
-use quote::{format_ident, quote};
+use quote::quote;
 
-use super::{codec, docs, ident, module_ident, nested_type, register_descriptors, spec_ident};
+use super::{codec, docs, ident, nested_type, register_descriptors, spec_ident};
 use crate::model::{MessageType, MethodKind, Service};
 
 /// A Rust argument name for a subject parameter.
 pub(crate) fn param_ident(name: &str) -> Ident {
-    let snake = name.to_snake_case();
-    match snake.as_str() {
-        "request" | "options" | "conn" | "self" | "queue_group" => format_ident!("{}_param", snake),
-        _ => ident(&snake),
-    }
+    ident(&names::param(name))
 }
 
 pub(super) fn emit(svc: &Service) -> TokenStream {
-    let module = module_ident(svc, "client");
-    let client = format_ident!("{}Client", svc.name);
-    let full_name = &svc.full_name;
+    let module = ident(&names::client_module(&svc.name));
+    let client = ident(&names::client_struct(&svc.name));
+    let full_name = &svc.spec.name;
 
     let constructor = constructor(svc, "client");
 
-    let methods = svc.methods.iter().enumerate().map(|(index, m)| {
+    let methods = svc.methods().map(|(index, spec, m)| {
         let name = ident(&m.rust_name);
-        let plain_name = m.rust_name.trim_start_matches("r#");
-        let name_with = format_ident!("{plain_name}_with");
+        let plain_name = names::plain(&m.rust_name);
+        let name_with = ident(&names::with_options(&m.rust_name));
         let method_docs = docs(&m.docs);
-        let params: Vec<Ident> = m.params.iter().map(|p| param_ident(p)).collect();
+        let params: Vec<Ident> = spec.params.iter().map(|p| param_ident(p)).collect();
         let req_codec = codec(&m.input);
         let resp_codec = codec(&m.output);
         let out = nested_type(&m.output);
@@ -42,10 +38,10 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
         let with_doc = format!(
             " [`{plain_name}`](Self::{plain_name}) with per-call options; the reply keeps its metadata headers."
         );
-        match m.kind {
+        match spec.kind {
             MethodKind::Unary => {
-                let broadcast = m.polling.then(|| {
-                    let name_broadcast = format_ident!("{plain_name}_broadcast");
+                let broadcast = spec.polling.then(|| {
+                    let name_broadcast = ident(&names::broadcast(&m.rust_name));
                     let doc = format!(
                         " Calls [`{plain_name}`](Self::{plain_name}) on every live instance and streams their replies, each with the instance id."
                     );
@@ -119,10 +115,10 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
                 }
             }
             MethodKind::NoRequest => {
-                let subscribe = format_ident!("subscribe_{plain_name}");
+                let subscribe = ident(&names::subscribe(&m.rust_name));
                 let doc = format!(
                     " Subscribes to the `{}` events the service publishes; in `queue_group`, each event reaches one member of the group.",
-                    m.name
+                    spec.name
                 );
                 quote! {
                     #method_docs
@@ -142,7 +138,7 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
             }
             MethodKind::ClientStreaming | MethodKind::Bidirectional => {
                 let item = nested_type(&m.input);
-                let bidi = m.kind == MethodKind::Bidirectional;
+                let bidi = spec.kind == MethodKind::Bidirectional;
                 let (ret, finish, what) = if bidi {
                     (
                         quote! { ::nrpc_runtime::codegen::BoxStream<'static, Result<#out, ::nrpc_runtime::codegen::CallError>> },
@@ -256,6 +252,13 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
                     self
                 }
 
+                /// Sets metadata headers sent with every call (per-call
+                /// headers are added to them).
+                pub fn with_headers(mut self, headers: ::nrpc_runtime::codegen::HeaderMap) -> Self {
+                    self.inner.set_headers(headers);
+                    self
+                }
+
                 /// Replaces the package subject prefix (may be empty).
                 pub fn with_package_subject(
                     mut self,
@@ -290,11 +293,12 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
 pub(super) fn constructor(svc: &Service, what: &str) -> TokenStream {
     let spec = spec_ident(svc);
     let register = register_descriptors(svc);
-    let full_name = &svc.full_name;
+    let full_name = &svc.spec.name;
     let ctor_params: Vec<Ident> = svc
+        .spec
         .package_params
         .iter()
-        .chain(&svc.service_params)
+        .chain(svc.spec.service_params.iter())
         .map(|p| param_ident(p))
         .collect();
     let ctor_doc = format!(" A {what} for `{full_name}` on `conn`.");

@@ -7,11 +7,11 @@
 mod client;
 mod server;
 
-use heck::{ToShoutySnakeCase, ToSnakeCase};
+use nrpc_wire::names;
 use proc_macro2::{Ident, Span, TokenStream};
-use quote::{format_ident, quote};
+use quote::quote;
 
-use crate::model::{MessageType, MethodKind, Service};
+use crate::model::{MessageType, Service};
 
 /// Which sides to emit.
 #[derive(Debug, Clone, Copy)]
@@ -42,65 +42,62 @@ pub fn pretty(tokens: TokenStream) -> Result<String, syn::Error> {
 
 /// The identifier of the `ServiceSpec` static, e.g. `GREETER_SPEC`.
 pub(crate) fn spec_ident(svc: &Service) -> Ident {
-    format_ident!("{}_SPEC", svc.name.to_shouty_snake_case())
+    ident(&names::spec_static(&svc.name))
+}
+
+/// `Cow::Borrowed("…")` for spec text.
+fn text(s: &str) -> TokenStream {
+    quote! { ::nrpc_runtime::codegen::Cow::Borrowed(#s) }
+}
+
+/// `Cow::Borrowed(&[…])` for a list of spec names.
+fn texts<S: AsRef<str>>(list: &[S]) -> TokenStream {
+    let items = list.iter().map(|s| text(s.as_ref()));
+    quote! { ::nrpc_runtime::codegen::Cow::Borrowed(&[#(#items),*]) }
 }
 
 fn spec(svc: &Service) -> TokenStream {
-    let ident = spec_ident(svc);
-    let full_name = &svc.full_name;
-    let pkg = &svc.package_subject;
-    let pkg_params = &svc.package_params;
-    let svc_subject = &svc.service_subject;
-    let svc_params = &svc.service_params;
-    let methods = svc.methods.iter().map(|m| {
-        let name = &m.name;
-        let subject = &m.subject;
-        let params = &m.params;
+    let static_ident = spec_ident(svc);
+    let s = &svc.spec;
+    let full_name = text(&s.name);
+    let description = text(&s.description);
+    let pkg = text(&s.package_subject);
+    let pkg_params = texts(&s.package_params);
+    let svc_subject = text(&s.service_subject);
+    let svc_params = texts(&s.service_params);
+    let methods = s.methods.iter().map(|m| {
+        let name = text(&m.name);
+        let subject = text(&m.subject);
+        let params = texts(&m.params);
         let polling = m.polling;
-        let kind = format_ident!(
-            "{}",
-            match m.kind {
-                MethodKind::Unary => "Unary",
-                MethodKind::NoReply => "NoReply",
-                MethodKind::NoRequest => "NoRequest",
-                MethodKind::StreamedReply => "StreamedReply",
-                MethodKind::ClientStreaming => "ClientStreaming",
-                MethodKind::Bidirectional => "Bidirectional",
-            }
-        );
+        let kind = ident(&format!("{:?}", m.kind));
         quote! {
             ::nrpc_runtime::codegen::MethodSpec {
                 name: #name,
                 subject: #subject,
-                params: &[#(#params),*],
+                params: #params,
                 kind: ::nrpc_runtime::codegen::MethodKind::#kind,
                 polling: #polling,
             }
         }
     });
-    let description = svc
-        .docs
-        .iter()
-        .map(|l| l.trim())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let doc = format!(" Subjects and methods of `{full_name}`.");
+    let doc = format!(" Subjects and methods of `{}`.", s.name);
     quote! {
         #[doc = #doc]
-        pub static #ident: ::nrpc_runtime::codegen::ServiceSpec = ::nrpc_runtime::codegen::ServiceSpec {
+        pub static #static_ident: ::nrpc_runtime::codegen::ServiceSpec = ::nrpc_runtime::codegen::ServiceSpec {
             name: #full_name,
             description: #description,
             package_subject: #pkg,
-            package_params: &[#(#pkg_params),*],
+            package_params: #pkg_params,
             service_subject: #svc_subject,
-            service_params: &[#(#svc_params),*],
-            methods: &[#(#methods),*],
+            service_params: #svc_params,
+            methods: ::nrpc_runtime::codegen::Cow::Borrowed(&[#(#methods),*]),
         };
     }
 }
 
 fn proto_source(svc: &Service) -> TokenStream {
-    let ident = format_ident!("{}_proto", svc.name.to_snake_case());
+    let ident = ident(&names::proto_fn(&svc.name));
     let spec = spec_ident(svc);
     let name_of = |ty: &MessageType| match ty {
         MessageType::Void => quote! { None },
@@ -119,7 +116,7 @@ fn proto_source(svc: &Service) -> TokenStream {
     let svc_docs = &svc.docs;
     let doc = format!(
         " The service part of a `.proto` file for `{}`, importing `imports` (the files that define its messages).",
-        svc.full_name
+        svc.spec.name
     );
     quote! {
         #[doc = #doc]
@@ -183,10 +180,6 @@ fn codec(ty: &MessageType) -> TokenStream {
             quote! { ::nrpc_runtime::codegen::Proto<#t> }
         }
     }
-}
-
-fn module_ident(svc: &Service, side: &str) -> Ident {
-    format_ident!("{}_{}", svc.name.to_snake_case(), side)
 }
 
 /// Registers the descriptor set for JSON, if the service has one.

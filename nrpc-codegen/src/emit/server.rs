@@ -1,39 +1,38 @@
 //! The `<snake>_server` module: the trait users implement and the adapter
 //! the runtime serves.
 
+use nrpc_wire::names;
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::quote;
 
 use super::client::{constructor, param_ident};
-use super::{codec, docs, ident, module_ident, nested_type, register_descriptors, spec_ident};
+use super::{codec, docs, ident, nested_type, register_descriptors, spec_ident};
 use crate::model::{MethodKind, Service};
 
 pub(super) fn emit(svc: &Service) -> TokenStream {
-    let module = module_ident(svc, "server");
-    let trait_name = format_ident!("{}", svc.name);
-    let adapter = format_ident!("{}Server", svc.name);
-    let spec = spec_ident(svc);
+    let module = ident(&names::server_module(&svc.name));
+    let trait_name = ident(&svc.name);
+    let adapter = ident(&names::server_adapter(&svc.name));
+    let spec_static = spec_ident(svc);
     let register = register_descriptors(svc);
-    let full_name = &svc.full_name;
+    let full_name = &svc.spec.name;
 
     let callable_methods: Vec<_> = svc
-        .methods
-        .iter()
-        .enumerate()
-        .filter(|(_, m)| m.kind != MethodKind::NoRequest)
+        .methods()
+        .filter(|(_, spec, _)| spec.kind.is_callable())
         .collect();
 
-    let trait_methods = callable_methods.iter().map(|(_, m)| {
+    let trait_methods = callable_methods.iter().map(|(_, spec, m)| {
         let name = ident(&m.rust_name);
         let method_docs = docs(&m.docs);
         let input = nested_type(&m.input);
         let item = nested_type(&m.output);
-        let input = if m.kind.streams_requests() {
+        let input = if spec.kind.streams_requests() {
             quote! { ::nrpc_runtime::codegen::Streaming<#input> }
         } else {
             input
         };
-        let (sink, output) = match m.kind {
+        let (sink, output) = match spec.kind {
             // Nothing is sent back: the handler only reports failure (logged, counted).
             MethodKind::NoReply => (quote! {}, quote! { () }),
             MethodKind::StreamedReply | MethodKind::Bidirectional => (
@@ -57,11 +56,11 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
         }
     });
 
-    let arms = callable_methods.iter().map(|(index, m)| {
+    let arms = callable_methods.iter().map(|(index, spec, m)| {
         let name = ident(&m.rust_name);
         let req_codec = codec(&m.input);
         let resp_codec = codec(&m.output);
-        match m.kind {
+        match spec.kind {
             MethodKind::ClientStreaming => quote! {
                 #index => ::nrpc_runtime::codegen::client_stream::<#req_codec, #resp_codec, _, _>(
                     call,
@@ -150,7 +149,7 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
 
             impl<T: #trait_name> ::nrpc_runtime::codegen::Service for #adapter<T> {
                 fn spec(&self) -> &'static ::nrpc_runtime::codegen::ServiceSpec {
-                    &super::#spec
+                    &super::#spec_static
                 }
 
                 fn call(
@@ -174,18 +173,15 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
 /// methods, if it has any.
 fn events(svc: &Service) -> TokenStream {
     let publishers: Vec<_> = svc
-        .methods
-        .iter()
-        .enumerate()
-        .filter(|(_, m)| m.kind == MethodKind::NoRequest)
-        .map(|(index, m)| {
-            let plain = m.rust_name.trim_start_matches("r#");
-            let name = format_ident!("publish_{plain}");
-            let params: Vec<_> = m.params.iter().map(|p| param_ident(p)).collect();
+        .methods()
+        .filter(|(_, spec, _)| spec.kind == MethodKind::NoRequest)
+        .map(|(index, spec, m)| {
+            let name = ident(&names::publish(&m.rust_name));
+            let params: Vec<_> = spec.params.iter().map(|p| param_ident(p)).collect();
             let event = nested_type(&m.output);
             let event_codec = codec(&m.output);
             let method_docs = docs(&m.docs);
-            let doc = format!(" Publishes one `{}` event to its subscribers.", m.name);
+            let doc = format!(" Publishes one `{}` event to its subscribers.", spec.name);
             quote! {
                 #method_docs
                 #[doc = ""]
@@ -203,9 +199,9 @@ fn events(svc: &Service) -> TokenStream {
     if publishers.is_empty() {
         return quote! {};
     }
-    let events = format_ident!("{}Events", svc.name);
+    let events = ident(&names::events_struct(&svc.name));
     let constructor = constructor(svc, "publisher of the events");
-    let doc = format!(" Publishes the events of `{}`.", svc.full_name);
+    let doc = format!(" Publishes the events of `{}`.", svc.spec.name);
     quote! {
         #[doc = #doc]
         #[derive(Debug, Clone)]

@@ -1,18 +1,15 @@
-//! What generated adapters and handlers see of a call: [`Request`],
-//! [`Call`], [`Reply`], the [`Service`] trait and one function per call kind.
+//! What a received call is before and after its handler runs: the
+//! handler's [`Request`], the opaque [`Call`] a generated adapter gets, and
+//! the [`Reply`] it gives back.
 
-use std::future::Future;
-
-use async_nats::HeaderMap;
+use async_nats::{HeaderMap, Subject};
 use bytes::Bytes;
 use futures::future::BoxFuture;
+use nrpc_wire::{Encoding, ServiceSpec, Status};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::client::Response;
 use crate::codec::Codec;
-use crate::status::Status;
-use crate::wire::{Encoding, ServiceSpec};
 
 /// A request as a handler sees it: the message, its metadata headers, the
 /// subject parameters, the deadline and a cancellation token.
@@ -63,7 +60,7 @@ impl<T> Request<T> {
 
     /// The name of the method being called.
     pub fn method(&self) -> &'static str {
-        self.context.spec.methods[self.context.method].name
+        &self.context.spec.methods[self.context.method].name
     }
 
     /// When the caller stops waiting, if it said (nrpc clients do; Go nRPC
@@ -84,16 +81,33 @@ impl<T> Request<T> {
     }
 }
 
-/// A received call, before its message is decoded. Generated code passes
-/// it to [`unary`].
+/// A received call, before its message is decoded; what a
+/// [`Service`](super::Service) gets. Opaque: generated adapters hand it to
+/// the runtime function of the method's call kind.
+#[derive(Debug)]
 pub struct Call {
     pub(super) payload: Bytes,
     pub(super) context: Context,
-    /// Set for streamed-reply methods.
-    pub(super) stream: Option<super::stream::StreamContext>,
+    /// Set for stream methods.
+    pub(super) stream: Option<StreamContext>,
 }
 
-/// An encoded reply with metadata headers.
+/// What the receive loop prepared for a stream call: the subscriptions it
+/// made and the client's flow-control offer.
+#[derive(Debug)]
+pub(super) struct StreamContext {
+    pub(super) nats: async_nats::Client,
+    pub(super) reply: Subject,
+    pub(super) heartbeats: async_nats::Subscriber,
+    /// The client's initial credit, if it speaks nrpc's flow control.
+    pub(super) credit: Option<u32>,
+    /// For client-streaming and bidi calls: where the client's items arrive.
+    pub(super) input: Option<async_nats::Subscriber>,
+}
+
+/// An encoded reply with metadata headers; what a [`Service`](super::Service)
+/// gives back. Opaque, like [`Call`].
+#[derive(Debug)]
 pub struct Reply {
     pub(super) payload: Bytes,
     pub(super) metadata: HeaderMap,
@@ -119,48 +133,11 @@ impl Reply {
     }
 }
 
-/// A service the [`Server`](super::Server) can serve; implemented by generated adapters.
-pub trait Service: Send + Sync + 'static {
-    /// The service's subjects and methods.
-    fn spec(&self) -> &'static ServiceSpec;
-
-    /// Handles a call of method number `method` of [`spec`](Self::spec).
-    fn call(&self, method: usize, call: Call) -> BoxFuture<'static, Result<Reply, Status>>;
-}
-
-/// Decodes a unary call, runs `handler` and encodes its reply. Used by
-/// generated adapters.
-pub fn unary<Req, Resp, F, Fut>(call: Call, handler: F) -> BoxFuture<'static, Result<Reply, Status>>
-where
-    Req: Codec,
-    Resp: Codec,
-    F: FnOnce(Request<Req::Item>) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<Response<Resp::Item>, Status>> + Send + 'static,
-{
-    let encoding = call.context.encoding;
-    let request = match decode_request::<Req>(call.payload, call.context) {
-        Ok(r) => r,
-        Err(status) => return failed(status),
-    };
-    Box::pin(async move {
-        let (message, metadata) = handler(request).await?.into_parts();
-        let payload = Resp::encode(&message, encoding)?;
-        Ok(Reply::new(payload, metadata))
-    })
-}
-
-/// Answers a call of a method this server does not implement (a call
-/// kind the generated adapter does not serve).
-pub fn unimplemented(call: Call) -> BoxFuture<'static, Result<Reply, Status>> {
-    let ctx = &call.context;
-    let name = ctx.spec.methods.get(ctx.method).map_or("?", |m| m.name);
-    failed(Status::unimplemented(format!(
-        "method {name} is not served by this server"
-    )))
-}
+/// The future of a call's outcome.
+pub(super) type Outcome = BoxFuture<'static, Result<Reply, Status>>;
 
 /// A call that has failed before its handler ran.
-pub(super) fn failed(status: Status) -> BoxFuture<'static, Result<Reply, Status>> {
+pub(super) fn failed(status: Status) -> Outcome {
     Box::pin(std::future::ready(Err(status)))
 }
 
@@ -173,22 +150,4 @@ pub(super) fn decode_request<Req: Codec>(
     let message = Req::decode(payload, context.encoding)
         .map_err(|e| Status::invalid_argument(format!("bad request received: {e}")))?;
     Ok(Request { message, context })
-}
-
-/// Decodes a fire-and-forget call (nRPC `NoReply`) and runs `handler`.
-/// The server never answers it; errors are only logged and counted.
-pub fn no_reply<Req, F, Fut>(call: Call, handler: F) -> BoxFuture<'static, Result<Reply, Status>>
-where
-    Req: Codec,
-    F: FnOnce(Request<Req::Item>) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<(), Status>> + Send + 'static,
-{
-    let request = match decode_request::<Req>(call.payload, call.context) {
-        Ok(r) => r,
-        Err(status) => return failed(status),
-    };
-    Box::pin(async move {
-        handler(request).await?;
-        Ok(Reply::new(Bytes::new(), HeaderMap::new()))
-    })
 }

@@ -15,8 +15,7 @@ use crate::discovery::{
     service_name, EndpointInfo, EndpointStats, InfoResponse, PingResponse, StatsResponse,
     INFO_TYPE, PING_TYPE, STATS_TYPE,
 };
-use crate::status::Status;
-use crate::wire::{MethodKind, ServiceSpec};
+use nrpc_wire::{ServiceSpec, Status};
 
 #[derive(Default, Clone)]
 struct Counters {
@@ -53,20 +52,15 @@ impl ServiceStats {
             .iter()
             .enumerate()
             .map(|(i, m)| {
-                let kind = match m.kind {
-                    MethodKind::Unary => "unary",
-                    MethodKind::NoReply => "no_reply",
-                    MethodKind::StreamedReply => "streamed_reply",
-                    MethodKind::ClientStreaming => "client_streaming",
-                    MethodKind::Bidirectional => "bidirectional",
-                    MethodKind::NoRequest => return None,
-                };
+                if !m.kind.is_callable() {
+                    return None;
+                }
                 let metadata = BTreeMap::from([
-                    ("nrpc.kind".to_owned(), kind.to_owned()),
+                    ("nrpc.kind".to_owned(), m.kind.as_str().to_owned()),
                     ("nrpc.polling".to_owned(), m.polling.to_string()),
                 ]);
                 Some(EndpointInfo {
-                    name: m.name.to_owned(),
+                    name: m.name.to_string(),
                     subject: spec.endpoint_subject(package_subject, i),
                     queue_group: queue_group.clone(),
                     metadata: Some(metadata),
@@ -74,13 +68,13 @@ impl ServiceStats {
             })
             .collect();
         let mut metadata = metadata.clone();
-        metadata.insert("nrpc.service".to_owned(), spec.name.to_owned());
+        metadata.insert("nrpc.service".to_owned(), spec.name.to_string());
         Self {
-            name: service_name(spec.name),
+            name: service_name(&spec.name),
             id: id.to_owned(),
             version: version.to_owned(),
             metadata,
-            description: spec.description.to_owned(),
+            description: spec.description.to_string(),
             started: humantime::format_rfc3339_nanos(SystemTime::now()).to_string(),
             endpoints,
             counters: Mutex::new(vec![Counters::default(); spec.methods.len()]),

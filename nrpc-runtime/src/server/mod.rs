@@ -13,30 +13,26 @@
 
 mod call;
 mod discovery;
-mod stream;
+mod dispatch;
+pub(crate) mod handlers;
+mod reply;
+pub(crate) mod stream;
 
-use std::any::Any;
 use std::collections::BTreeMap;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::{HeaderMap, Message, Subject};
-use futures::{FutureExt, StreamExt};
+use nrpc_wire::subject::{direct_prefix, BROADCAST_PREFIX};
 use tokio::sync::Semaphore;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use call::Context;
-pub use call::{no_reply, unary, unimplemented, Call, Reply, Request, Service};
+pub use call::{Call, Reply, Request};
 use discovery::ServiceStats;
-pub use stream::{bidi_stream, client_stream, server_stream, Sink, Streaming};
-
-use crate::status::Status;
-use crate::wire::stream as wire_stream;
-use crate::wire::subject::{self, Delivery, SubjectError};
-use crate::wire::{headers, Encoding, ErrorFrame, MethodKind};
+use dispatch::{Receiver, Shared};
+pub use handlers::Service;
+use reply::Replier;
+pub use stream::{Sink, Streaming};
 
 /// Queue group servers join unless told otherwise (the NATS services
 /// default).
@@ -78,11 +74,12 @@ pub enum ServeError {
 /// handle.shutdown().await;
 /// # Ok(()) }
 /// ```
+#[derive(Debug)]
 pub struct Server {
     nats: async_nats::Client,
     queue_group: Option<String>,
     max_concurrent: usize,
-    services: Vec<Arc<dyn Service>>,
+    services: Vec<ServiceEntry>,
     package_subject: Option<String>,
     version: String,
     metadata: BTreeMap<String, String>,
@@ -143,7 +140,7 @@ impl Server {
 
     /// Adds a service.
     pub fn add_service(mut self, service: impl Service) -> Self {
-        self.services.push(Arc::new(service));
+        self.services.push(ServiceEntry(Arc::new(service)));
         self
     }
 
@@ -151,11 +148,13 @@ impl Server {
     pub async fn serve(self) -> Result<ServerHandle, ServeError> {
         let instance = nuid::next().to_string();
         let shared = Arc::new(Shared {
-            nats: self.nats.clone(),
+            replier: Replier {
+                nats: self.nats.clone(),
+                instance: instance.clone(),
+            },
             limit: Arc::new(Semaphore::new(self.max_concurrent)),
             tracker: TaskTracker::new(),
             package_subject: self.package_subject,
-            instance: instance.clone(),
         });
         let stop = CancellationToken::new();
         let mut loops = Vec::new();
@@ -169,21 +168,15 @@ impl Server {
                 .map_err(|source| ServeError::Subscribe { subject, source })
             }
         };
-        for service in self.services {
+        for ServiceEntry(service) in self.services {
             let spec = service.spec();
             let pattern = spec.server_pattern(shared.package_subject.as_deref());
             let mut subs = vec![
                 subscribe(pattern.clone(), self.queue_group.clone()).await?,
-                subscribe(
-                    format!("{}{pattern}", subject::direct_prefix(&instance)),
-                    None,
-                )
-                .await?,
+                subscribe(format!("{}{pattern}", direct_prefix(&instance)), None).await?,
             ];
             if spec.methods.iter().any(|m| m.polling) {
-                subs.push(
-                    subscribe(format!("{}{pattern}", subject::broadcast_prefix()), None).await?,
-                );
+                subs.push(subscribe(format!("{BROADCAST_PREFIX}{pattern}"), None).await?);
             }
             let stats = Arc::new(ServiceStats::new(
                 spec,
@@ -218,16 +211,18 @@ impl Server {
     }
 }
 
-struct Shared {
-    nats: async_nats::Client,
-    limit: Arc<Semaphore>,
-    tracker: TaskTracker,
-    package_subject: Option<String>,
-    instance: String,
+/// A service added to a [`Server`].
+struct ServiceEntry(Arc<dyn Service>);
+
+impl std::fmt::Debug for ServiceEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.spec().name)
+    }
 }
 
 /// A running server; [`shutdown`](Self::shutdown) stops it gracefully.
 /// Dropping the handle leaves the server running until the NATS client closes.
+#[derive(Debug)]
 pub struct ServerHandle {
     shared: Arc<Shared>,
     stop: CancellationToken,
@@ -244,7 +239,7 @@ impl ServerHandle {
     /// This instance's id: its NATS services id and the address of direct
     /// calls (`with_instance`).
     pub fn instance_id(&self) -> &str {
-        &self.shared.instance
+        &self.shared.replier.instance
     }
 
     /// Stops taking requests, lets in-flight ones finish and reply, then
@@ -257,7 +252,7 @@ impl ServerHandle {
         }
         self.shared.tracker.close();
         self.shared.tracker.wait().await;
-        let _ = self.shared.nats.flush().await;
+        let _ = self.shared.replier.nats.flush().await;
     }
 
     /// Like [`shutdown`](Self::shutdown), but gives in-flight requests at
@@ -265,306 +260,5 @@ impl ServerHandle {
     /// whether everything finished in time.
     pub async fn shutdown_timeout(self, grace: Duration) -> bool {
         tokio::time::timeout(grace, self.shutdown()).await.is_ok()
-    }
-}
-
-/// Receives the requests of one service.
-struct Receiver {
-    service: Arc<dyn Service>,
-    stats: Arc<ServiceStats>,
-    shared: Arc<Shared>,
-}
-
-impl Receiver {
-    async fn run(self, subs: Vec<async_nats::Subscriber>, stop: CancellationToken) {
-        let mut subs = futures::stream::select_all(subs);
-        let mut draining = false;
-        loop {
-            let msg = tokio::select! {
-                _ = stop.cancelled(), if !draining => {
-                    draining = true;
-                    // Unsubscribe at the NATS server; messages already on
-                    // their way are still delivered, then the streams end.
-                    for sub in subs.iter_mut() {
-                        let _ = sub.drain().await;
-                    }
-                    continue;
-                }
-                msg = subs.next() => msg,
-            };
-            let Some(msg) = msg else { break };
-            let received = Instant::now();
-            let Ok(permit) = self.shared.limit.clone().try_acquire_owned() else {
-                self.too_busy(msg, received).await;
-                continue;
-            };
-            let this = Receiver {
-                service: self.service.clone(),
-                stats: self.stats.clone(),
-                shared: self.shared.clone(),
-            };
-            let mut call = Box::pin(async move {
-                this.handle(msg, received).await;
-                drop(permit);
-            });
-            // Most handlers finish without waiting: run the first step here
-            // and spawn only calls that are still pending (a task per request
-            // costs more than the handler itself for short calls).
-            if futures::poll!(call.as_mut()).is_pending() {
-                self.shared.tracker.spawn(call);
-            }
-        }
-    }
-
-    async fn too_busy(&self, msg: Message, received: Instant) {
-        let status = Status::unavailable("server too busy");
-        let (delivery, rest) = subject::strip_routing(&msg.subject);
-        let parsed = self
-            .service
-            .spec()
-            .parse_request(self.shared.package_subject.as_deref(), rest);
-        if let Ok(p) = &parsed {
-            self.stats.record(p.method, received, Some(&status));
-            if self.service.spec().methods[p.method].kind == MethodKind::NoReply {
-                return;
-            }
-        }
-        if let Some(reply) = msg.reply {
-            let encoding = parsed.map_or_else(|_| guess_encoding(rest), |p| p.encoding);
-            self.publish_error(reply, encoding, &status, delivery).await;
-        }
-    }
-
-    async fn handle(&self, msg: Message, received: Instant) {
-        let spec = self.service.spec();
-        let (delivery, rest) = subject::strip_routing(&msg.subject);
-        let parsed = spec.parse_request(self.shared.package_subject.as_deref(), rest);
-        let parsed = match parsed {
-            Ok(p) => p,
-            Err(e) => {
-                let status = match e {
-                    SubjectError::UnknownMethod(_) => Status::unimplemented(e.to_string()),
-                    _ => Status::invalid_argument(e.to_string()),
-                };
-                if let Some(reply) = msg.reply {
-                    self.publish_error(reply, guess_encoding(rest), &status, delivery)
-                        .await;
-                }
-                return;
-            }
-        };
-        let method = &spec.methods[parsed.method];
-        // Fire-and-forget requests are never answered, whatever they carry.
-        let reply_to = match method.kind {
-            MethodKind::NoReply => None,
-            _ => match msg.reply {
-                Some(r) => Some(r),
-                None => {
-                    tracing::debug!(subject = %msg.subject, "nrpc: request without reply subject ignored");
-                    return;
-                }
-            },
-        };
-        let encoding = parsed.encoding;
-        if delivery == Delivery::Broadcast && !method.polling {
-            let status = Status::invalid_argument(format!(
-                "method {} does not accept broadcast calls",
-                method.name
-            ));
-            self.stats.record(parsed.method, received, Some(&status));
-            if let Some(reply) = reply_to {
-                self.publish_error(reply, encoding, &status, delivery).await;
-            }
-            return;
-        }
-        let metadata = msg.headers.unwrap_or_default();
-        let streamed = method.kind.is_stream();
-        // A stream lives as long as both sides' heartbeats say.
-        let deadline = metadata
-            .get(headers::TIMEOUT)
-            .and_then(|v| v.as_str().parse::<u64>().ok())
-            .filter(|_| !streamed)
-            // A deadline too far away to represent is no deadline.
-            .and_then(|ms| received.checked_add(Duration::from_millis(ms)));
-        let stream = match (&reply_to, streamed) {
-            (Some(reply), true) => match self.open_stream(reply, method.kind, &metadata).await {
-                Ok(ctx) => Some(ctx),
-                Err(status) => {
-                    self.publish_error(reply.clone(), encoding, &status, delivery)
-                        .await;
-                    return;
-                }
-            },
-            _ => None,
-        };
-        let cancel = CancellationToken::new();
-        let _cancel_on_drop = cancel.clone().drop_guard();
-        let call = Call {
-            stream,
-            payload: msg.payload,
-            context: Context {
-                metadata,
-                spec,
-                method: parsed.method,
-                params: parsed.params.iter().map(|p| (*p).to_owned()).collect(),
-                deadline,
-                cancel,
-                encoding,
-            },
-        };
-        let service = &self.service;
-        let run = std::panic::catch_unwind(AssertUnwindSafe(|| service.call(parsed.method, call)));
-        let result = match run {
-            Err(panic) => Err(panic),
-            Ok(fut) => {
-                let fut = AssertUnwindSafe(fut).catch_unwind();
-                match deadline {
-                    Some(d) => match tokio::time::timeout_at(d, fut).await {
-                        Ok(r) => r,
-                        Err(_) => {
-                            // The caller has given up: drop the work, send nothing.
-                            let status = Status::deadline_exceeded("caller gave up; no reply sent");
-                            self.stats.record(parsed.method, received, Some(&status));
-                            return;
-                        }
-                    },
-                    None => fut.await,
-                }
-            }
-        };
-        let result = result.unwrap_or_else(|panic| {
-            let status = Status::internal(format!("handler panicked: {}", panic_message(&panic)));
-            tracing::error!(method = method.name, "nrpc: {status}");
-            Err(status)
-        });
-        match (result, reply_to) {
-            (Ok(reply), _) if reply.sent => self.stats.record(parsed.method, received, None),
-            (Ok(reply), Some(reply_to)) => {
-                let mut metadata = reply.metadata;
-                if delivery != Delivery::Shared {
-                    metadata.insert(headers::INSTANCE, self.shared.instance.as_str());
-                }
-                let nats = &self.shared.nats;
-                let sent = if metadata.is_empty() {
-                    nats.publish(reply_to, reply.payload).await
-                } else {
-                    nats.publish_with_headers(reply_to, metadata, reply.payload)
-                        .await
-                };
-                if let Err(e) = sent {
-                    tracing::warn!("nrpc: reply not sent: {e}");
-                }
-                self.stats.record(parsed.method, received, None);
-            }
-            (Ok(_), None) => self.stats.record(parsed.method, received, None),
-            (Err(status), reply_to) => {
-                if let Some(reply_to) = reply_to {
-                    self.publish_error(reply_to, encoding, &status, delivery)
-                        .await;
-                } else {
-                    tracing::warn!(
-                        method = method.name,
-                        "nrpc: fire-and-forget handler failed: {status}"
-                    );
-                }
-                self.stats.record(parsed.method, received, Some(&status));
-            }
-        }
-    }
-
-    /// Subscribes what a streamed call needs and, for streaming requests,
-    /// tells the client where to send them.
-    async fn open_stream(
-        &self,
-        reply: &Subject,
-        kind: MethodKind,
-        metadata: &HeaderMap,
-    ) -> Result<stream::StreamContext, Status> {
-        let nats = &self.shared.nats;
-        let unavailable = |e: async_nats::SubscribeError| {
-            Status::unavailable(format!("cannot open the stream: {e}"))
-        };
-        let heartbeats = nats
-            .subscribe(wire_stream::heartbeat_subject(reply))
-            .await
-            .map_err(unavailable)?;
-        let input = if kind.streams_requests() {
-            let inbox = nats.new_inbox();
-            let input = nats.subscribe(inbox.clone()).await.map_err(unavailable)?;
-            let mut h = HeaderMap::new();
-            h.insert(wire_stream::STREAM_INBOX, inbox.as_str());
-            h.insert(
-                wire_stream::CREDIT,
-                wire_stream::DEFAULT_WINDOW.to_string().as_str(),
-            );
-            nats.publish_with_headers(reply.clone(), h, wire_stream::KEEPALIVE.into())
-                .await
-                .map_err(|e| Status::unavailable(format!("cannot accept the stream: {e}")))?;
-            Some(input)
-        } else {
-            None
-        };
-        Ok(stream::StreamContext {
-            nats: nats.clone(),
-            reply: reply.clone(),
-            heartbeats,
-            credit: metadata
-                .get(wire_stream::STREAM_CREDIT)
-                .and_then(|v| v.as_str().parse().ok()),
-            input,
-        })
-    }
-
-    async fn publish_error(
-        &self,
-        reply_to: Subject,
-        encoding: Encoding,
-        status: &Status,
-        delivery: Delivery,
-    ) {
-        let mut h = HeaderMap::new();
-        h.insert(headers::CODE, status.code().as_i32().to_string().as_str());
-        h.insert(
-            headers::SERVICE_ERROR_CODE,
-            status.code().service_error_code().to_string().as_str(),
-        );
-        // Header values cannot hold line breaks.
-        let text: String = status
-            .message()
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect();
-        h.insert(headers::SERVICE_ERROR, text.as_str());
-        if delivery != Delivery::Shared {
-            h.insert(headers::INSTANCE, self.shared.instance.as_str());
-        }
-        let payload = ErrorFrame::from_status(status).encode(encoding);
-        if let Err(e) = self
-            .shared
-            .nats
-            .publish_with_headers(reply_to, h, payload)
-            .await
-        {
-            tracing::warn!("nrpc: error reply not sent: {e}");
-        }
-    }
-}
-
-/// The encoding a subject asks for, when it cannot be parsed fully.
-fn guess_encoding(subject: &str) -> Encoding {
-    if subject.ends_with(".json") {
-        Encoding::Json
-    } else {
-        Encoding::Protobuf
-    }
-}
-
-fn panic_message(panic: &Box<dyn Any + Send>) -> &str {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        s
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s
-    } else {
-        "non-string panic payload"
     }
 }

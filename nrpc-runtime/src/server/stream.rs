@@ -1,33 +1,66 @@
-//! The server half of streamed replies: a [`Sink`] for the handler, the
-//! keepalive ticker, and the heartbeat watcher that grants credit and
-//! notices a client that has gone.
+//! The server half of streams: [`accept`] subscribes what a stream call
+//! needs; the handler functions per stream kind run the handler beside the
+//! heartbeat watcher and the keepalive ticker; [`Sink`] sends items within
+//! the client's credit and [`Streaming`] reads the client's items, granting
+//! credit back. Every decision is made by `nrpc_wire::stream`.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use async_nats::Subject;
+use async_nats::{HeaderMap, Subject};
 use bytes::Bytes;
-use futures::future::BoxFuture;
 use futures::StreamExt;
-use tokio::sync::Semaphore;
+use nrpc_wire::stream::{
+    self as wire_stream, Frame, ReceiveWindow, DEFAULT_WINDOW, HEARTBEAT_INTERVAL,
+    INACTIVITY_TIMEOUT, KEEPALIVE,
+};
+use nrpc_wire::{headers, Encoding, MethodKind, Status};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
-use super::call::{decode_request, failed, Call, Reply, Request};
+use super::call::{decode_request, failed, Call, Outcome, Reply, Request, StreamContext};
 use crate::codec::Codec;
-use crate::status::{NrpcErrorType, Status};
-use crate::wire::stream::{self as wire_stream, HEARTBEAT_INTERVAL, INACTIVITY_TIMEOUT, KEEPALIVE};
-use crate::wire::{Encoding, ErrorFrame};
+use crate::credit::Credit;
+use crate::Response;
 
-/// What the receive loop prepares for a streamed call.
-pub(crate) struct StreamContext {
-    pub(crate) nats: async_nats::Client,
-    pub(crate) reply: Subject,
-    pub(crate) heartbeats: async_nats::Subscriber,
-    /// The client's initial credit, if it speaks nrpc's flow control.
-    pub(crate) credit: Option<u32>,
-    /// For client-streaming and bidi calls: where the client's items arrive.
-    pub(crate) input: Option<async_nats::Subscriber>,
+/// Subscribes what a stream call needs (its heartbeats, and for request
+/// streams an inbox for the client's items) and, for request streams,
+/// accepts the call with a keepalive naming that inbox and granting the
+/// first window.
+pub(super) async fn accept(
+    nats: &async_nats::Client,
+    reply: &Subject,
+    kind: MethodKind,
+    metadata: &HeaderMap,
+) -> Result<StreamContext, Status> {
+    let unavailable =
+        |e: async_nats::SubscribeError| Status::unavailable(format!("cannot open the stream: {e}"));
+    let heartbeats = nats
+        .subscribe(wire_stream::heartbeat_subject(reply))
+        .await
+        .map_err(unavailable)?;
+    let input = if kind.streams_requests() {
+        let inbox = nats.new_inbox();
+        let input = nats.subscribe(inbox.clone()).await.map_err(unavailable)?;
+        let mut h = HeaderMap::new();
+        h.insert(headers::STREAM_INBOX, inbox.as_str());
+        h.insert(headers::CREDIT, DEFAULT_WINDOW.to_string().as_str());
+        nats.publish_with_headers(reply.clone(), h, Bytes::from_static(KEEPALIVE))
+            .await
+            .map_err(|e| Status::unavailable(format!("cannot accept the stream: {e}")))?;
+        Some(input)
+    } else {
+        None
+    };
+    Ok(StreamContext {
+        nats: nats.clone(),
+        reply: reply.clone(),
+        heartbeats,
+        credit: metadata
+            .get(headers::STREAM_CREDIT)
+            .and_then(|v| headers::parse_credit(v.as_str())),
+        input,
+    })
 }
 
 /// Where a streaming handler sends its items.
@@ -40,8 +73,7 @@ pub struct Sink<T> {
     reply: Subject,
     encoding: Encoding,
     encode: fn(&T, Encoding) -> Result<Bytes, Status>,
-    credit: Option<Arc<Semaphore>>,
-    sent: Arc<AtomicU64>,
+    credit: Arc<Credit>,
 }
 
 impl<T> std::fmt::Debug for Sink<T> {
@@ -65,30 +97,22 @@ impl<T> Sink<T> {
                 payload.len()
             )));
         }
-        if let Some(credit) = &self.credit {
-            credit
-                .acquire()
-                .await
-                .map_err(|_| Status::cancelled("stream closed"))?
-                .forget();
-        }
+        self.credit.acquire().await;
         self.nats
             .publish(self.reply.clone(), payload)
             .await
-            .map_err(|e| Status::unavailable(format!("stream item not sent: {e}")))?;
-        self.sent.fetch_add(1, Ordering::Relaxed);
-        Ok(())
+            .map_err(|e| Status::unavailable(format!("stream item not sent: {e}")))
     }
 
     /// Items sent so far.
     pub fn sent(&self) -> u64 {
-        self.sent.load(Ordering::Relaxed)
+        self.credit.sent()
     }
 
     /// Items the client currently lets us send; `None` when it uses no flow
     /// control (a Go nRPC client).
-    pub fn credit(&self) -> Option<usize> {
-        self.credit.as_ref().map(|c| c.available_permits())
+    pub fn credit(&self) -> Option<u64> {
+        self.credit.available()
     }
 }
 
@@ -96,161 +120,142 @@ impl<T> Sink<T> {
 /// `returns (stream T)`): items go out through the [`Sink`], keepalives
 /// every second, `EOS` with the item count at the end. Errors end the
 /// stream through the usual error reply.
-pub fn server_stream<Req, Resp, F, Fut>(
-    call: Call,
-    handler: F,
-) -> BoxFuture<'static, Result<Reply, Status>>
+pub fn server_stream<Req, Resp, F, Fut>(call: Call, handler: F) -> Outcome
 where
     Req: Codec,
     Resp: Codec,
     F: FnOnce(Request<Req::Item>, Sink<Resp::Item>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<(), Status>> + Send + 'static,
 {
-    let (request, stream) = match open::<Req>(call) {
+    let (open, call) = match Open::new(call) {
         Ok(parts) => parts,
         Err(status) => return failed(status),
     };
-    let sink = stream.sink::<Resp>();
-    let sent = sink.sent.clone();
-    Box::pin(stream.drive(async move {
-        handler(request, sink).await?;
-        Ok(sent.load(Ordering::Relaxed))
-    }))
+    let request = match decode_request::<Req>(call.payload, call.context) {
+        Ok(r) => r,
+        Err(status) => return failed(status),
+    };
+    let sink = open.sink::<Resp>();
+    Box::pin(open.drive(handler(request, sink)))
 }
 
 /// Runs a client-streaming handler (proto3 `rpc X(stream A) returns (B)`,
 /// nrpc extension): the handler reads a [`Streaming`] of requests; its one
 /// reply goes out as a stream of one item.
-pub fn client_stream<Req, Resp, F, Fut>(
-    call: Call,
-    handler: F,
-) -> BoxFuture<'static, Result<Reply, Status>>
+pub fn client_stream<Req, Resp, F, Fut>(call: Call, handler: F) -> Outcome
 where
     Req: Codec,
     Resp: Codec,
     F: FnOnce(Request<Streaming<Req::Item>>) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<crate::client::Response<Resp::Item>, Status>> + Send + 'static,
+    Fut: Future<Output = Result<Response<Resp::Item>, Status>> + Send + 'static,
 {
-    let (request, stream) = match open_input::<Req>(call) {
+    let (open, request) = match Open::with_requests::<Req>(call) {
         Ok(parts) => parts,
         Err(status) => return failed(status),
     };
-    let sink = stream.sink::<Resp>();
-    Box::pin(stream.drive(async move {
+    let sink = open.sink::<Resp>();
+    Box::pin(open.drive(async move {
         let reply = handler(request).await?.into_inner();
-        sink.send(&reply).await?;
-        Ok(1)
+        sink.send(&reply).await
     }))
 }
 
 /// Runs a bidirectional handler (proto3 `rpc X(stream A) returns (stream
 /// B)`, nrpc extension): requests in through a [`Streaming`], replies out
 /// through a [`Sink`], each direction with its own credit.
-pub fn bidi_stream<Req, Resp, F, Fut>(
-    call: Call,
-    handler: F,
-) -> BoxFuture<'static, Result<Reply, Status>>
+pub fn bidi_stream<Req, Resp, F, Fut>(call: Call, handler: F) -> Outcome
 where
     Req: Codec,
     Resp: Codec,
     F: FnOnce(Request<Streaming<Req::Item>>, Sink<Resp::Item>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<(), Status>> + Send + 'static,
 {
-    let (request, stream) = match open_input::<Req>(call) {
+    let (open, request) = match Open::with_requests::<Req>(call) {
         Ok(parts) => parts,
         Err(status) => return failed(status),
     };
-    let sink = stream.sink::<Resp>();
-    let sent = sink.sent.clone();
-    Box::pin(stream.drive(async move {
-        handler(request, sink).await?;
-        Ok(sent.load(Ordering::Relaxed))
-    }))
+    let sink = open.sink::<Resp>();
+    Box::pin(open.drive(handler(request, sink)))
 }
 
-/// A stream being served: its context and the credit for outgoing items.
+/// A stream being served: where items go, the credit for them, and what
+/// tells us the client is alive.
 struct Open {
-    ctx: StreamContext,
+    nats: async_nats::Client,
+    reply: Subject,
+    heartbeats: async_nats::Subscriber,
     encoding: Encoding,
-    cancel: tokio_util::sync::CancellationToken,
-    credit: Option<Arc<Semaphore>>,
+    cancel: CancellationToken,
+    credit: Arc<Credit>,
 }
 
-/// Decodes the request of a streamed-reply call.
-fn open<Req: Codec>(call: Call) -> Result<(Request<Req::Item>, Open), Status> {
-    let encoding = call.context.encoding;
-    let ctx = call
-        .stream
-        .ok_or_else(|| Status::invalid_argument("a streamed call needs a reply subject"))?;
-    let open = Open::new(ctx, encoding, call.context.cancel.clone());
-    Ok((decode_request::<Req>(call.payload, call.context)?, open))
-}
+/// A stream being served, and the handler's request stream.
+type Accepted<T> = (Open, Request<Streaming<T>>);
 
-/// A request stream and the stream being served.
-type Accepted<T> = (Request<Streaming<T>>, Open);
-
-/// Accepts a call whose requests stream in (client-streaming, bidi).
-fn open_input<Req: Codec>(call: Call) -> Result<Accepted<Req::Item>, Status> {
-    let encoding = call.context.encoding;
-    let mut ctx = call
-        .stream
-        .ok_or_else(|| Status::invalid_argument("a streamed call needs a reply subject"))?;
-    let input = ctx
-        .input
-        .take()
-        .ok_or_else(|| Status::internal("no input subscription for a client stream"))?;
-    let streaming = Streaming::new::<Req>(input, ctx.nats.clone(), ctx.reply.clone(), encoding);
-    let open = Open::new(ctx, encoding, call.context.cancel.clone());
-    Ok((
-        Request {
-            message: streaming,
-            context: call.context,
-        },
-        open,
-    ))
+/// The parts of a call an [`Open`] does not take.
+struct Rest {
+    payload: Bytes,
+    context: super::call::Context,
+    input: Option<async_nats::Subscriber>,
 }
 
 impl Open {
-    fn new(
-        ctx: StreamContext,
-        encoding: Encoding,
-        cancel: tokio_util::sync::CancellationToken,
-    ) -> Self {
-        let credit = ctx.credit.map(|w| Arc::new(Semaphore::new(w as usize)));
-        Self {
-            ctx,
-            encoding,
-            cancel,
-            credit,
-        }
+    fn new(call: Call) -> Result<(Self, Rest), Status> {
+        let ctx = call
+            .stream
+            .ok_or_else(|| Status::invalid_argument("a stream call needs a reply subject"))?;
+        let open = Self {
+            nats: ctx.nats,
+            reply: ctx.reply,
+            heartbeats: ctx.heartbeats,
+            encoding: call.context.encoding,
+            cancel: call.context.cancel.clone(),
+            credit: Arc::new(Credit::new(ctx.credit)),
+        };
+        let rest = Rest {
+            payload: call.payload,
+            context: call.context,
+            input: ctx.input,
+        };
+        Ok((open, rest))
+    }
+
+    /// Opens a call whose requests stream in (client-streaming, bidi).
+    fn with_requests<Req: Codec>(call: Call) -> Result<Accepted<Req::Item>, Status> {
+        let (open, rest) = Self::new(call)?;
+        let input = rest
+            .input
+            .ok_or_else(|| Status::internal("no input subscription for a request stream"))?;
+        let streaming =
+            Streaming::new::<Req>(input, open.nats.clone(), open.reply.clone(), open.encoding);
+        let request = Request {
+            message: streaming,
+            context: rest.context,
+        };
+        Ok((open, request))
     }
 
     fn sink<Resp: Codec>(&self) -> Sink<Resp::Item> {
         Sink {
-            nats: self.ctx.nats.clone(),
-            reply: self.ctx.reply.clone(),
+            nats: self.nats.clone(),
+            reply: self.reply.clone(),
             encoding: self.encoding,
             encode: Resp::encode,
             credit: self.credit.clone(),
-            sent: Arc::new(AtomicU64::new(0)),
         }
     }
 
-    /// Runs `body` (which returns the number of items it sent) beside the
-    /// heartbeat watcher and the keepalive ticker, then sends `EOS`.
-    async fn drive(self, body: impl Future<Output = Result<u64, Status>>) -> Result<Reply, Status> {
+    /// Runs `body` beside the heartbeat watcher and the keepalive ticker,
+    /// then sends `EOS` with the count of items sent.
+    async fn drive(self, body: impl Future<Output = Result<(), Status>>) -> Result<Reply, Status> {
         let Open {
-            ctx,
+            nats,
+            reply,
+            mut heartbeats,
             encoding,
             cancel,
             credit,
         } = self;
-        let StreamContext {
-            nats,
-            reply,
-            mut heartbeats,
-            ..
-        } = ctx;
         let last_seen = Mutex::new(Instant::now());
         // Heartbeats: credit grants, lastbeat, and proof the client is alive.
         let watch = async {
@@ -259,10 +264,10 @@ impl Open {
                 let grant = hb
                     .headers
                     .as_ref()
-                    .and_then(|h| h.get(wire_stream::CREDIT))
-                    .and_then(|v| v.as_str().parse::<usize>().ok());
-                if let (Some(n), Some(credit)) = (grant, &credit) {
-                    credit.add_permits(n.min(Semaphore::MAX_PERMITS - credit.available_permits()));
+                    .and_then(|h| h.get(headers::CREDIT))
+                    .and_then(|v| headers::parse_credit(v.as_str()));
+                if let Some(n) = grant {
+                    credit.grant(n);
                 }
                 if wire_stream::is_lastbeat(encoding, &hb.payload) {
                     return Status::cancelled("stream cancelled by the client");
@@ -295,13 +300,8 @@ impl Open {
         };
         cancel.cancel();
         let _ = heartbeats.unsubscribe().await;
-        let sent = outcome?;
-        let eos = ErrorFrame {
-            kind: NrpcErrorType::Eos,
-            message: String::new(),
-            msg_count: u32::try_from(sent).unwrap_or(u32::MAX),
-        };
-        nats.publish(reply, eos.encode(encoding))
+        outcome?;
+        nats.publish(reply, credit.end().encode(encoding))
             .await
             .map_err(|e| Status::unavailable(format!("end of stream not sent: {e}")))?;
         Ok(Reply::already_sent())
@@ -334,8 +334,7 @@ impl<T: Send + 'static> Streaming<T> {
             nats: async_nats::Client,
             reply: Subject,
             encoding: Encoding,
-            received: u32,
-            since_grant: u32,
+            window: ReceiveWindow,
             done: bool,
         }
         let state = State {
@@ -343,8 +342,7 @@ impl<T: Send + 'static> Streaming<T> {
             nats,
             reply,
             encoding,
-            received: 0,
-            since_grant: 0,
+            window: ReceiveWindow::new(DEFAULT_WINDOW),
             done: false,
         };
         let inner = futures::stream::unfold(state, |mut s| async move {
@@ -352,37 +350,29 @@ impl<T: Send + 'static> Streaming<T> {
                 return None;
             }
             let msg = s.input.next().await?;
-            let item = match ErrorFrame::decode(s.encoding, &msg.payload) {
+            let item = match Frame::classify(s.encoding, &msg.payload) {
                 Err(status) => Err(status),
-                Ok(Some(frame))
-                    if frame.kind == NrpcErrorType::Eos && frame.msg_count == s.received =>
-                {
-                    return None;
-                }
-                Ok(Some(frame)) if frame.kind == NrpcErrorType::Eos => {
-                    Err(Status::invalid_argument(format!(
-                        "client stream ended after {} items but the client sent {}",
-                        s.received, frame.msg_count
-                    )))
-                }
-                Ok(Some(frame)) => Err(frame.into_status(None)),
-                Ok(None) => C::decode(msg.payload, s.encoding)
+                Ok(Frame::End { count }) => match s.window.on_end(count) {
+                    Ok(()) => return None,
+                    Err(e) => Err(Status::invalid_argument(format!("client {e}"))),
+                },
+                Ok(Frame::Error(frame)) => Err(frame.into_status(None)),
+                // Clients send no keepalives on the request inbox; a lone
+                // 0x00 there is an undecodable item like any other.
+                Ok(Frame::Keepalive | Frame::Item) => C::decode(msg.payload, s.encoding)
                     .map_err(|e| Status::invalid_argument(format!("bad request received: {e}"))),
             };
             if item.is_err() {
                 s.done = true;
                 return Some((item, s));
             }
-            s.received += 1;
-            s.since_grant += 1;
-            if s.since_grant >= wire_stream::DEFAULT_WINDOW / 2 {
-                let mut h = async_nats::HeaderMap::new();
-                h.insert(wire_stream::CREDIT, s.since_grant.to_string().as_str());
+            if let Some(n) = s.window.on_item() {
+                let mut h = HeaderMap::new();
+                h.insert(headers::CREDIT, n.to_string().as_str());
                 let _ = s
                     .nats
                     .publish_with_headers(s.reply.clone(), h, Bytes::from_static(KEEPALIVE))
                     .await;
-                s.since_grant = 0;
             }
             Some((item, s))
         })

@@ -170,7 +170,7 @@ async fn pulled_until(n: u64, rx: &mut mpsc::UnboundedReceiver<u64>) {
 async fn a_slow_server_holds_the_client_sender_back() {
     let server = nats_server();
     let (_h, mut events, gate, client) = setup(&server).await;
-    let window = u64::from(nrpc_runtime::wire::stream::DEFAULT_WINDOW);
+    let window = u64::from(nrpc_wire::stream::DEFAULT_WINDOW);
     // The request generator reports every item the sender pulls from it.
     let (pulled_tx, mut pulled) = mpsc::unbounded_channel();
     let words = futures::stream::iter(0..5000u64).map(move |i| {

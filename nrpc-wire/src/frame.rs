@@ -10,27 +10,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use prost::Message as _;
 
 use crate::proto;
-use crate::status::{Code, NrpcErrorType, Status};
-
-/// How message payloads are encoded; chosen by the subject's last token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
-pub enum Encoding {
-    /// Protobuf binary encoding (no suffix, or `.protobuf`).
-    #[default]
-    Protobuf,
-    /// Protobuf JSON mapping (`.json` suffix).
-    Json,
-}
-
-impl Encoding {
-    /// The subject suffix a client appends (`None` for protobuf, as Go does).
-    pub fn subject_suffix(self) -> Option<&'static str> {
-        match self {
-            Encoding::Protobuf => None,
-            Encoding::Json => Some("json"),
-        }
-    }
-}
+use crate::status::{Code, Status};
+use crate::{Encoding, ErrorType};
 
 const JSON_ERROR_PREFIX: &[u8] = b"{\"__error__\":";
 
@@ -38,7 +19,7 @@ const JSON_ERROR_PREFIX: &[u8] = b"{\"__error__\":";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorFrame {
     /// The nRPC error type.
-    pub kind: NrpcErrorType,
+    pub kind: ErrorType,
     /// The message text.
     pub message: String,
     /// Items sent, for `EOS`.
@@ -52,6 +33,15 @@ impl ErrorFrame {
             kind: status.code().nrpc_type(),
             message: status.message().to_owned(),
             msg_count: 0,
+        }
+    }
+
+    /// The end of a stream after `count` items (`EOS` with `msgCount`).
+    pub fn eos(count: u64) -> Self {
+        Self {
+            kind: ErrorType::Eos,
+            message: String::new(),
+            msg_count: u32::try_from(count).unwrap_or(u32::MAX),
         }
     }
 
@@ -73,7 +63,7 @@ impl ErrorFrame {
             Encoding::Json => {
                 // Protobuf JSON mapping: default values are omitted.
                 let mut inner = serde_json::Map::new();
-                if self.kind != NrpcErrorType::Client {
+                if self.kind != ErrorType::Client {
                     inner.insert("type".into(), self.kind.as_str().into());
                 }
                 if !self.message.is_empty() {
@@ -102,7 +92,7 @@ impl ErrorFrame {
                 let msg = proto::Error::decode(&payload[1..])
                     .map_err(|e| Status::internal(format!("undecodable nRPC error reply: {e}")))?;
                 Ok(Some(Self {
-                    kind: NrpcErrorType::from_i32(msg.r#type),
+                    kind: ErrorType::from_wire(msg.r#type),
                     message: msg.message,
                     msg_count: msg.msg_count,
                 }))
@@ -120,10 +110,10 @@ impl ErrorFrame {
                     .and_then(|v| v.as_object())
                     .ok_or_else(|| bad("`__error__` is not an object".into()))?;
                 let kind = match inner.get("type") {
-                    None => NrpcErrorType::Client,
-                    Some(serde_json::Value::String(s)) => NrpcErrorType::from_name(s),
+                    None => ErrorType::Client,
+                    Some(serde_json::Value::String(s)) => ErrorType::from_name(s),
                     Some(serde_json::Value::Number(n)) => {
-                        NrpcErrorType::from_i32(n.as_i64().unwrap_or(1) as i32)
+                        ErrorType::from_wire(i32::try_from(n.as_i64().unwrap_or(1)).unwrap_or(1))
                     }
                     Some(other) => return Err(bad(format!("bad error type {other}"))),
                 };
@@ -135,7 +125,8 @@ impl ErrorFrame {
                 let msg_count = inner
                     .get("msgCount")
                     .and_then(|c| c.as_u64().or_else(|| c.as_str()?.parse().ok()))
-                    .unwrap_or(0) as u32;
+                    .and_then(|c| u32::try_from(c).ok())
+                    .unwrap_or(0);
                 Ok(Some(Self {
                     kind,
                     message,
@@ -157,7 +148,7 @@ impl ErrorFrame {
 mod tests {
     use super::*;
 
-    fn frame(kind: NrpcErrorType, message: &str) -> ErrorFrame {
+    fn frame(kind: ErrorType, message: &str) -> ErrorFrame {
         ErrorFrame {
             kind,
             message: message.into(),
@@ -167,16 +158,16 @@ mod tests {
 
     #[test]
     fn protobuf_error_bytes_match_nrpc() {
-        let b = frame(NrpcErrorType::Server, "Some error").encode(Encoding::Protobuf);
+        let b = frame(ErrorType::Server, "Some error").encode(Encoding::Protobuf);
         assert_eq!(
             &b[..],
             b"\x00\x08\x01\x12\x0aSome error",
             "SERVER error must be 00 08 01 12 0a ..."
         );
-        let b = frame(NrpcErrorType::Client, "anerror").encode(Encoding::Protobuf);
+        let b = frame(ErrorType::Client, "anerror").encode(Encoding::Protobuf);
         assert_eq!(&b[..], b"\x00\x12\x07anerror");
         let eos = ErrorFrame {
-            kind: NrpcErrorType::Eos,
+            kind: ErrorType::Eos,
             message: String::new(),
             msg_count: 3,
         };
@@ -185,27 +176,27 @@ mod tests {
 
     #[test]
     fn json_error_matches_nrpc() {
-        let b = frame(NrpcErrorType::Server, "Some error").encode(Encoding::Json);
+        let b = frame(ErrorType::Server, "Some error").encode(Encoding::Json);
         let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
         assert!(b.starts_with(b"{\"__error__\":"));
         assert_eq!(
             v,
             serde_json::json!({"__error__": {"type": "SERVER", "message": "Some error"}})
         );
-        let b = frame(NrpcErrorType::Client, "anerror").encode(Encoding::Json);
+        let b = frame(ErrorType::Client, "anerror").encode(Encoding::Json);
         assert_eq!(&b[..], br#"{"__error__":{"message":"anerror"}}"#);
     }
 
     #[test]
     fn decodes_what_it_encodes_and_go_variants() {
         for enc in [Encoding::Protobuf, Encoding::Json] {
-            let f = frame(NrpcErrorType::ServerTooBusy, "busy");
+            let f = frame(ErrorType::ServerTooBusy, "busy");
             assert_eq!(ErrorFrame::decode(enc, &f.encode(enc)).unwrap(), Some(f));
         }
         // Go may put a space after the colon inside the object.
         let go = br#"{"__error__":{"type": "EOS", "msgCount": 3}}"#;
         let f = ErrorFrame::decode(Encoding::Json, go).unwrap().unwrap();
-        assert_eq!((f.kind, f.msg_count), (NrpcErrorType::Eos, 3));
+        assert_eq!((f.kind, f.msg_count), (ErrorType::Eos, 3));
         assert_eq!(
             ErrorFrame::decode(Encoding::Json, b"{\"a\":1}").unwrap(),
             None

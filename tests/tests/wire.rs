@@ -185,7 +185,7 @@ fn server_subscriptions_equal_go_servers() {
     let subjects: Vec<_> = SVC_CUSTOM_SUBJECT_SPEC
         .methods
         .iter()
-        .map(|m| m.subject)
+        .map(|m| &*m.subject)
         .collect();
     assert_eq!(
         subjects,

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::ErrorType;
+
 /// What went wrong, in the vocabulary of gRPC status codes.
 ///
 /// Each code maps onto an nRPC error type on the wire (see
@@ -43,52 +45,6 @@ pub enum Code {
     DataLoss,
     /// The caller is not authenticated.
     Unauthenticated,
-}
-
-/// nRPC's `Error.Type` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(i32)]
-pub enum NrpcErrorType {
-    /// The request was at fault.
-    Client = 0,
-    /// The server failed.
-    Server = 1,
-    /// End of a streamed reply.
-    Eos = 3,
-    /// The server is out of capacity.
-    ServerTooBusy = 4,
-}
-
-impl NrpcErrorType {
-    /// The type for a wire value; unknown values count as `SERVER`.
-    pub fn from_i32(v: i32) -> Self {
-        match v {
-            0 => Self::Client,
-            3 => Self::Eos,
-            4 => Self::ServerTooBusy,
-            _ => Self::Server,
-        }
-    }
-
-    /// The enum value name used by the protobuf JSON mapping.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Client => "CLIENT",
-            Self::Server => "SERVER",
-            Self::Eos => "EOS",
-            Self::ServerTooBusy => "SERVERTOOBUSY",
-        }
-    }
-
-    /// The type for a JSON enum name; unknown names count as `SERVER`.
-    pub fn from_name(name: &str) -> Self {
-        match name {
-            "CLIENT" => Self::Client,
-            "EOS" => Self::Eos,
-            "SERVERTOOBUSY" => Self::ServerTooBusy,
-            _ => Self::Server,
-        }
-    }
 }
 
 const ALL_CODES: [Code; 16] = [
@@ -139,7 +95,7 @@ impl Code {
     }
 
     /// The nRPC error type that carries this code to peers that only know nRPC.
-    pub fn nrpc_type(self) -> NrpcErrorType {
+    pub fn nrpc_type(self) -> ErrorType {
         match self {
             Code::Cancelled
             | Code::InvalidArgument
@@ -149,22 +105,22 @@ impl Code {
             | Code::FailedPrecondition
             | Code::OutOfRange
             | Code::Unimplemented
-            | Code::Unauthenticated => NrpcErrorType::Client,
-            Code::Unavailable | Code::ResourceExhausted => NrpcErrorType::ServerTooBusy,
+            | Code::Unauthenticated => ErrorType::Client,
+            Code::Unavailable | Code::ResourceExhausted => ErrorType::ServerTooBusy,
             Code::Unknown
             | Code::DeadlineExceeded
             | Code::Aborted
             | Code::Internal
-            | Code::DataLoss => NrpcErrorType::Server,
+            | Code::DataLoss => ErrorType::Server,
         }
     }
 
     /// The code a bare nRPC error type stands for (a Go peer sends no code).
-    pub fn from_nrpc_type(t: NrpcErrorType) -> Code {
+    pub fn from_nrpc_type(t: ErrorType) -> Code {
         match t {
-            NrpcErrorType::Client => Code::InvalidArgument,
-            NrpcErrorType::ServerTooBusy => Code::Unavailable,
-            NrpcErrorType::Server | NrpcErrorType::Eos => Code::Unknown,
+            ErrorType::Client => Code::InvalidArgument,
+            ErrorType::ServerTooBusy => Code::Unavailable,
+            ErrorType::Server | ErrorType::Eos => Code::Unknown,
         }
     }
 
@@ -218,11 +174,10 @@ impl fmt::Display for Code {
 /// An RPC error: a [`Code`] and a message.
 ///
 /// Handlers return it; a client receives it as
-/// [`CallError::Status`](crate::CallError::Status) when the remote side
-/// answered with an error.
+/// `CallError::Status` when the remote side answered with an error.
 ///
 /// ```
-/// use nrpc_runtime::{Code, Status};
+/// use nrpc_wire::{Code, Status};
 /// let status = Status::not_found("no user 42");
 /// assert_eq!(status.code(), Code::NotFound);
 /// assert_eq!(status.to_string(), "NOT_FOUND: no user 42");
@@ -323,9 +278,9 @@ mod tests {
     #[test]
     fn nrpc_types_map_to_codes_that_map_back() {
         for t in [
-            NrpcErrorType::Client,
-            NrpcErrorType::Server,
-            NrpcErrorType::ServerTooBusy,
+            ErrorType::Client,
+            ErrorType::Server,
+            ErrorType::ServerTooBusy,
         ] {
             assert_eq!(Code::from_nrpc_type(t).nrpc_type(), t);
         }

@@ -173,10 +173,9 @@ async fn broadcast_to_a_method_without_polling_is_refused() {
     )
     .await
     .unwrap();
-    let frame =
-        nrpc_runtime::wire::ErrorFrame::decode(nrpc_runtime::Encoding::Protobuf, &msg.payload)
-            .unwrap()
-            .expect("error reply");
+    let frame = nrpc_wire::ErrorFrame::decode(nrpc_runtime::Encoding::Protobuf, &msg.payload)
+        .unwrap()
+        .expect("error reply");
     assert!(
         frame.message.contains("does not accept broadcast"),
         "{}",

@@ -73,7 +73,7 @@ async fn an_error_after_items_ends_the_stream() {
 async fn progress_until(
     events: &mut tokio::sync::mpsc::UnboundedReceiver<Event>,
     sent: u64,
-) -> Option<usize> {
+) -> Option<u64> {
     within("producer progress", async {
         loop {
             if let Some(Event::Progress { sent: s, credit }) = events.recv().await {
@@ -90,7 +90,7 @@ async fn progress_until(
 async fn a_slow_consumer_holds_the_producer_back() {
     let server = nats_server();
     let (_h, mut events, client) = setup(&server).await;
-    let window = nrpc_runtime::wire::stream::DEFAULT_WINDOW as u64;
+    let window = nrpc_wire::stream::DEFAULT_WINDOW as u64;
     let mut stream = client.mt_streamed_reply(&arg("slow:5000")).await.unwrap();
 
     // Nothing consumed: the producer stops with no credit after one window.

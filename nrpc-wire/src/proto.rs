@@ -1,5 +1,6 @@
-//! The messages of `nrpc/nrpc.proto`, for code generated from protos that
-//! import it (nrpc-codegen maps the `.nrpc` package here).
+//! The messages of `nrpc/nrpc.proto`, written out by hand (the runtime
+//! re-exports them as `nrpc_runtime::proto`, where generated code maps the
+//! `.nrpc` package).
 
 /// An nRPC error reply, sent as `0x00` followed by this message.
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -17,7 +18,7 @@ pub struct Error {
 
 /// Nested types of [`Error`].
 pub mod error {
-    /// nRPC error kinds.
+    /// nRPC error kinds: the `type` of an [`Error`](super::Error) frame.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
     #[repr(i32)]
     pub enum Type {
@@ -28,7 +29,32 @@ pub mod error {
         /// End of a streamed reply.
         Eos = 3,
         /// The server has no capacity left.
-        Servertoobusy = 4,
+        ServerTooBusy = 4,
+    }
+
+    impl Type {
+        /// The type for a wire value; unknown values count as `SERVER`.
+        pub fn from_wire(v: i32) -> Self {
+            Self::try_from(v).unwrap_or(Self::Server)
+        }
+
+        /// The enum value name used by the protobuf JSON mapping.
+        pub fn as_str(self) -> &'static str {
+            match self {
+                Self::Client => "CLIENT",
+                Self::Server => "SERVER",
+                Self::Eos => "EOS",
+                Self::ServerTooBusy => "SERVERTOOBUSY",
+            }
+        }
+
+        /// The type for a JSON enum name; unknown names count as `SERVER`.
+        pub fn from_name(name: &str) -> Self {
+            [Self::Client, Self::Eos, Self::ServerTooBusy]
+                .into_iter()
+                .find(|t| t.as_str() == name)
+                .unwrap_or(Self::Server)
+        }
     }
 }
 

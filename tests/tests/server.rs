@@ -40,7 +40,7 @@ async fn past_the_concurrency_limit_requests_get_servertoobusy_at_once() {
     assert_eq!(status.code(), Code::Unavailable);
     assert_eq!(
         status.code().nrpc_type(),
-        nrpc_runtime::NrpcErrorType::ServerTooBusy
+        nrpc_runtime::ErrorType::ServerTooBusy
     );
 
     gate.add_permits(2);

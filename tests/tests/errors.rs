@@ -89,11 +89,10 @@ async fn undecodable_request_gets_a_bad_request_client_error() {
     )
     .await
     .unwrap();
-    let frame =
-        nrpc_runtime::wire::ErrorFrame::decode(nrpc_runtime::Encoding::Protobuf, &msg.payload)
-            .unwrap()
-            .expect("error reply");
-    assert_eq!(frame.kind, nrpc_runtime::NrpcErrorType::Client);
+    let frame = nrpc_wire::ErrorFrame::decode(nrpc_runtime::Encoding::Protobuf, &msg.payload)
+        .unwrap()
+        .expect("error reply");
+    assert_eq!(frame.kind, nrpc_runtime::ErrorType::Client);
     assert!(
         frame.message.starts_with("bad request received"),
         "{}",
@@ -106,10 +105,10 @@ async fn undecodable_request_gets_a_bad_request_client_error() {
     )
     .await
     .unwrap();
-    let frame = nrpc_runtime::wire::ErrorFrame::decode(nrpc_runtime::Encoding::Json, &msg.payload)
+    let frame = nrpc_wire::ErrorFrame::decode(nrpc_runtime::Encoding::Json, &msg.payload)
         .unwrap()
         .expect("error reply");
-    assert_eq!(frame.kind, nrpc_runtime::NrpcErrorType::Client);
+    assert_eq!(frame.kind, nrpc_runtime::ErrorType::Client);
 }
 
 #[tokio::test]
@@ -129,11 +128,10 @@ async fn unknown_method_and_bad_routing_get_client_errors_not_silence() {
         let msg = within("raw", raw.request(subject, "".into()))
             .await
             .unwrap();
-        let frame =
-            nrpc_runtime::wire::ErrorFrame::decode(nrpc_runtime::Encoding::Protobuf, &msg.payload)
-                .unwrap()
-                .unwrap_or_else(|| panic!("{subject}: error reply expected"));
-        assert_eq!(frame.kind, nrpc_runtime::NrpcErrorType::Client, "{subject}");
+        let frame = nrpc_wire::ErrorFrame::decode(nrpc_runtime::Encoding::Protobuf, &msg.payload)
+            .unwrap()
+            .unwrap_or_else(|| panic!("{subject}: error reply expected"));
+        assert_eq!(frame.kind, nrpc_runtime::ErrorType::Client, "{subject}");
         assert!(
             frame.message.contains(expect),
             "{subject}: {}",
@@ -152,10 +150,7 @@ async fn handler_panic_is_a_server_error_and_the_server_keeps_serving() {
         .unwrap_err();
     let status = err.status().expect("remote status");
     assert_eq!(status.code(), Code::Internal);
-    assert_eq!(
-        status.code().nrpc_type(),
-        nrpc_runtime::NrpcErrorType::Server
-    );
+    assert_eq!(status.code().nrpc_type(), nrpc_runtime::ErrorType::Server);
     assert!(status.message().contains("asked to panic"), "{status}");
     let reply = within("next call", client.say_hello(&hello("after")))
         .await

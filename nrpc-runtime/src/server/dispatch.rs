@@ -1,0 +1,348 @@
+//! The request path of one service, in steps: [`Receiver::run`] takes
+//! each message under the concurrency limit; [`Receiver::route`] finds
+//! the method and applies the call policy; [`Receiver::open`] builds the
+//! call (deadline, stream subscriptions); [`execute`] runs the handler
+//! with its deadline and catches panics; [`Receiver::finish`] replies and
+//! counts.
+
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use async_nats::{HeaderMap, Message, Subject};
+use bytes::Bytes;
+use futures::{FutureExt, StreamExt};
+use nrpc_wire::subject::{strip_routing, Delivery, SubjectError};
+use nrpc_wire::{headers, Encoding, MethodKind, Status};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::call::{Call, Context, Reply};
+use super::discovery::ServiceStats;
+use super::handlers::Service;
+use super::reply::Replier;
+use super::stream;
+
+/// What every service of a server shares.
+#[derive(Debug)]
+pub(super) struct Shared {
+    pub(super) replier: Replier,
+    pub(super) limit: Arc<Semaphore>,
+    pub(super) tracker: TaskTracker,
+    pub(super) package_subject: Option<String>,
+}
+
+/// Receives and handles the requests of one service.
+pub(super) struct Receiver {
+    pub(super) service: Arc<dyn Service>,
+    pub(super) stats: Arc<ServiceStats>,
+    pub(super) shared: Arc<Shared>,
+}
+
+/// A request that reached one of the service's methods.
+struct Routed {
+    method: usize,
+    params: Vec<String>,
+    encoding: Encoding,
+    delivery: Delivery,
+    /// `None` for fire-and-forget methods: never answered.
+    reply_to: Option<Subject>,
+    metadata: HeaderMap,
+    payload: Bytes,
+}
+
+/// A request answered with an error before any handler ran.
+struct Rejected {
+    status: Status,
+    /// The method, when the subject named one (for the statistics).
+    method: Option<usize>,
+    reply_to: Option<Subject>,
+    encoding: Encoding,
+    delivery: Delivery,
+}
+
+/// How a handler ended, if it was allowed to.
+enum Executed {
+    Done(Result<Reply, Status>),
+    /// The caller's deadline passed: the work was dropped.
+    TimedOut,
+}
+
+impl Receiver {
+    /// Takes requests until the subscriptions end (or `stop` drains them).
+    pub(super) async fn run(self, subs: Vec<async_nats::Subscriber>, stop: CancellationToken) {
+        let this = Arc::new(self);
+        let mut subs = futures::stream::select_all(subs);
+        let mut draining = false;
+        loop {
+            let msg = tokio::select! {
+                _ = stop.cancelled(), if !draining => {
+                    draining = true;
+                    // Unsubscribe at the NATS server; messages already on
+                    // their way are still delivered, then the streams end.
+                    for sub in subs.iter_mut() {
+                        let _ = sub.drain().await;
+                    }
+                    continue;
+                }
+                msg = subs.next() => msg,
+            };
+            let Some(msg) = msg else { break };
+            let received = Instant::now();
+            let Ok(permit) = this.shared.limit.clone().try_acquire_owned() else {
+                this.too_busy(msg, received).await;
+                continue;
+            };
+            let receiver = this.clone();
+            let mut call = Box::pin(async move {
+                receiver.handle(msg, received).await;
+                drop(permit);
+            });
+            // Most handlers finish without waiting: run the first step here
+            // and spawn only calls that are still pending (a task per request
+            // costs more than the handler itself for short calls).
+            if futures::poll!(call.as_mut()).is_pending() {
+                this.shared.tracker.spawn(call);
+            }
+        }
+    }
+
+    /// Past the concurrency limit: `SERVERTOOBUSY` at once.
+    async fn too_busy(&self, msg: Message, received: Instant) {
+        let status = Status::unavailable("server too busy");
+        match self.route(msg) {
+            Ok(r) => {
+                let rejected = Rejected {
+                    status,
+                    method: Some(r.method),
+                    reply_to: r.reply_to,
+                    encoding: r.encoding,
+                    delivery: r.delivery,
+                };
+                self.reject(rejected, received).await;
+            }
+            Err(mut rejected) => {
+                rejected.status = status;
+                self.reject(rejected, received).await;
+            }
+        }
+    }
+
+    async fn handle(&self, msg: Message, received: Instant) {
+        let routed = match self.route(msg) {
+            Ok(r) => r,
+            Err(rejected) => return self.reject(rejected, received).await,
+        };
+        let (method, encoding, delivery) = (routed.method, routed.encoding, routed.delivery);
+        let reply_to = routed.reply_to.clone();
+        let (call, deadline) = match self.open(routed, received).await {
+            Ok(opened) => opened,
+            Err(status) => {
+                let rejected = Rejected {
+                    status,
+                    method: Some(method),
+                    reply_to,
+                    encoding,
+                    delivery,
+                };
+                return self.reject(rejected, received).await;
+            }
+        };
+        let executed = execute(&*self.service, method, call, deadline).await;
+        self.finish(method, executed, reply_to, encoding, delivery, received)
+            .await;
+    }
+
+    /// Finds the method a request is for and applies the call policy.
+    fn route(&self, msg: Message) -> Result<Routed, Rejected> {
+        let spec = self.service.spec();
+        let (delivery, rest) = strip_routing(&msg.subject);
+        let parsed = spec
+            .parse_request(self.shared.package_subject.as_deref(), rest)
+            .map_err(|e| Rejected {
+                status: match e {
+                    SubjectError::UnknownMethod(_) => Status::unimplemented(e.to_string()),
+                    _ => Status::invalid_argument(e.to_string()),
+                },
+                method: None,
+                reply_to: msg.reply.clone(),
+                encoding: Encoding::guess_from_subject(rest),
+                delivery,
+            })?;
+        let method = &spec.methods[parsed.method];
+        let reject = |status, reply_to| Rejected {
+            status,
+            method: Some(parsed.method),
+            reply_to,
+            encoding: parsed.encoding,
+            delivery,
+        };
+        // Fire-and-forget requests are never answered, whatever they carry.
+        let reply_to = match (method.kind, msg.reply) {
+            (MethodKind::NoReply, _) => None,
+            (_, Some(r)) => Some(r),
+            (_, None) => {
+                let status = Status::invalid_argument("request without reply subject ignored");
+                return Err(reject(status, None));
+            }
+        };
+        if delivery == Delivery::Broadcast && !method.polling {
+            let status = Status::invalid_argument(format!(
+                "method {} does not accept broadcast calls",
+                method.name
+            ));
+            return Err(reject(status, reply_to));
+        }
+        Ok(Routed {
+            method: parsed.method,
+            params: parsed.params.iter().map(|p| (*p).to_owned()).collect(),
+            encoding: parsed.encoding,
+            delivery,
+            reply_to,
+            metadata: msg.headers.unwrap_or_default(),
+            payload: msg.payload,
+        })
+    }
+
+    /// Builds the call: its deadline (`Nrpc-Timeout` from receipt; streams
+    /// live as long as both sides' heartbeats say), cancellation token and,
+    /// for streams, the stream's subscriptions.
+    async fn open(&self, r: Routed, received: Instant) -> Result<(Call, Option<Instant>), Status> {
+        let spec = self.service.spec();
+        let kind = spec.methods[r.method].kind;
+        let deadline = r
+            .metadata
+            .get(headers::TIMEOUT)
+            .and_then(|v| headers::parse_timeout(v.as_str()))
+            .filter(|_| !kind.is_stream())
+            // A deadline too far away to represent is no deadline.
+            .and_then(|timeout| received.checked_add(timeout));
+        let stream = match (&r.reply_to, kind.is_stream()) {
+            (Some(reply), true) => {
+                Some(stream::accept(&self.shared.replier.nats, reply, kind, &r.metadata).await?)
+            }
+            _ => None,
+        };
+        let call = Call {
+            payload: r.payload,
+            stream,
+            context: Context {
+                metadata: r.metadata,
+                spec,
+                method: r.method,
+                params: r.params,
+                deadline,
+                cancel: CancellationToken::new(),
+                encoding: r.encoding,
+            },
+        };
+        Ok((call, deadline))
+    }
+
+    /// Answers a rejected request (unless it cannot be answered) and counts
+    /// it against its method, if it named one.
+    async fn reject(&self, rejected: Rejected, received: Instant) {
+        let Rejected {
+            status,
+            method,
+            reply_to,
+            encoding,
+            delivery,
+        } = rejected;
+        let Some(reply_to) = reply_to else {
+            tracing::debug!("nrpc: unanswerable request dropped: {status}");
+            if let Some(m) = method {
+                self.stats.record(m, received, Some(&status));
+            }
+            return;
+        };
+        self.shared
+            .replier
+            .error(reply_to, encoding, &status, delivery)
+            .await;
+        if let Some(m) = method {
+            self.stats.record(m, received, Some(&status));
+        }
+    }
+
+    /// Sends the handler's outcome and counts it.
+    async fn finish(
+        &self,
+        method: usize,
+        executed: Executed,
+        reply_to: Option<Subject>,
+        encoding: Encoding,
+        delivery: Delivery,
+        received: Instant,
+    ) {
+        let replier = &self.shared.replier;
+        let error = match (executed, reply_to) {
+            (Executed::TimedOut, _) => {
+                // The caller has given up: drop the work, send nothing.
+                Some(Status::deadline_exceeded("caller gave up; no reply sent"))
+            }
+            (Executed::Done(Ok(reply)), Some(to)) if !reply.sent => {
+                replier.reply(to, reply, delivery).await;
+                None
+            }
+            (Executed::Done(Ok(_)), _) => None,
+            (Executed::Done(Err(status)), Some(to)) => {
+                replier.error(to, encoding, &status, delivery).await;
+                Some(status)
+            }
+            (Executed::Done(Err(status)), None) => {
+                let name = &self.service.spec().methods[method].name;
+                tracing::warn!(
+                    method = &**name,
+                    "nrpc: fire-and-forget handler failed: {status}"
+                );
+                Some(status)
+            }
+        };
+        self.stats.record(method, received, error.as_ref());
+    }
+}
+
+/// Runs the handler of `method` until it ends or the deadline passes; a
+/// panic, in the adapter or in the handler's future, is an `INTERNAL`
+/// status. The call's cancellation token fires when this returns.
+async fn execute(
+    service: &dyn Service,
+    method: usize,
+    call: Call,
+    deadline: Option<Instant>,
+) -> Executed {
+    let _cancel_on_drop = call.context.cancel.clone().drop_guard();
+    let name = &service.spec().methods[method].name;
+    let run = std::panic::catch_unwind(AssertUnwindSafe(|| service.call(method, call)));
+    let result = match run {
+        Err(panic) => Err(panic),
+        Ok(fut) => {
+            let fut = AssertUnwindSafe(fut).catch_unwind();
+            match deadline {
+                Some(d) => match tokio::time::timeout_at(d, fut).await {
+                    Ok(r) => r,
+                    Err(_) => return Executed::TimedOut,
+                },
+                None => fut.await,
+            }
+        }
+    };
+    Executed::Done(result.unwrap_or_else(|panic| {
+        let status = Status::internal(format!("handler panicked: {}", panic_message(&panic)));
+        tracing::error!(method = &**name, "nrpc: {status}");
+        Err(status)
+    }))
+}
+
+fn panic_message(panic: &Box<dyn Any + Send>) -> &str {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s
+    } else {
+        "non-string panic payload"
+    }
+}

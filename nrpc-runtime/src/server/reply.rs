@@ -1,0 +1,59 @@
+//! Publishing answers: a reply with its metadata, or an error frame with
+//! the error headers (`nrpc_wire::headers::error_headers`). Replies to
+//! broadcast and direct calls name the answering instance.
+
+use async_nats::{HeaderMap, Subject};
+use nrpc_wire::subject::Delivery;
+use nrpc_wire::{headers, Encoding, ErrorFrame, Status};
+
+use super::call::Reply;
+
+/// Publishes the answers of one server instance.
+#[derive(Debug)]
+pub(super) struct Replier {
+    pub(super) nats: async_nats::Client,
+    /// This instance's id.
+    pub(super) instance: String,
+}
+
+impl Replier {
+    /// Publishes a handler's reply (a plain PUB when it has no headers).
+    pub(super) async fn reply(&self, to: Subject, reply: Reply, delivery: Delivery) {
+        let mut metadata = reply.metadata;
+        if delivery != Delivery::Shared {
+            metadata.insert(headers::INSTANCE, self.instance.as_str());
+        }
+        let sent = if metadata.is_empty() {
+            self.nats.publish(to, reply.payload).await
+        } else {
+            self.nats
+                .publish_with_headers(to, metadata, reply.payload)
+                .await
+        };
+        if let Err(e) = sent {
+            tracing::warn!("nrpc: reply not sent: {e}");
+        }
+    }
+
+    /// Publishes an error reply: the nRPC error frame in the caller's
+    /// encoding, with the exact code and the NATS services error headers.
+    pub(super) async fn error(
+        &self,
+        to: Subject,
+        encoding: Encoding,
+        status: &Status,
+        delivery: Delivery,
+    ) {
+        let mut h = HeaderMap::new();
+        for (name, value) in headers::error_headers(status) {
+            h.insert(name, value.as_str());
+        }
+        if delivery != Delivery::Shared {
+            h.insert(headers::INSTANCE, self.instance.as_str());
+        }
+        let payload = ErrorFrame::from_status(status).encode(encoding);
+        if let Err(e) = self.nats.publish_with_headers(to, h, payload).await {
+            tracing::warn!("nrpc: error reply not sent: {e}");
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! Header names on nrpc messages and the rules for their values. nRPC
+//! itself sets no headers; Go peers ignore these, so they are additive.
+
+use std::time::Duration;
+
+/// Remaining time the caller will wait, in whole milliseconds (relative, so
+/// clocks need not agree). Set on requests.
+pub const TIMEOUT: &str = "Nrpc-Timeout";
+/// Exact [`Code`](crate::Code) of an error reply, as its gRPC number.
+pub const CODE: &str = "Nrpc-Code";
+/// NATS services standard: error description on an error reply.
+pub const SERVICE_ERROR: &str = "Nats-Service-Error";
+/// NATS services standard: numeric error code on an error reply.
+pub const SERVICE_ERROR_CODE: &str = "Nats-Service-Error-Code";
+/// The answering server instance's id, on replies to broadcast and direct
+/// calls.
+pub const INSTANCE: &str = "Nrpc-Instance";
+/// Stream request header: the client's initial credit (items).
+pub const STREAM_CREDIT: &str = "Nrpc-Stream-Credit";
+/// Heartbeat and keepalive header: more credit (items).
+pub const CREDIT: &str = "Nrpc-Credit";
+/// Header on the server's accept of a request stream: the subject the
+/// client sends its items to.
+pub const STREAM_INBOX: &str = "Nrpc-Stream-Inbox";
+
+/// The `Nrpc-Timeout` value for a timeout.
+pub fn format_timeout(timeout: Duration) -> String {
+    timeout.as_millis().to_string()
+}
+
+/// The timeout an `Nrpc-Timeout` value gives; `None` if it is not a number
+/// of milliseconds.
+pub fn parse_timeout(value: &str) -> Option<Duration> {
+    value.parse::<u64>().ok().map(Duration::from_millis)
+}
+
+/// A credit value (`Nrpc-Stream-Credit`, `Nrpc-Credit`); `None` if it is
+/// not a count of items.
+pub fn parse_credit(value: &str) -> Option<u32> {
+    value.parse().ok()
+}
+
+#[cfg(feature = "frames")]
+mod status_headers {
+    use crate::{Code, Status};
+
+    /// The headers of an error reply: `Nrpc-Code` (exact code),
+    /// `Nats-Service-Error-Code` (HTTP-style number) and
+    /// `Nats-Service-Error` (the message, with control characters, which a
+    /// header value cannot hold, turned into spaces).
+    pub fn error_headers(status: &Status) -> [(&'static str, String); 3] {
+        let text = status
+            .message()
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        [
+            (super::CODE, status.code().as_i32().to_string()),
+            (
+                super::SERVICE_ERROR_CODE,
+                status.code().service_error_code().to_string(),
+            ),
+            (super::SERVICE_ERROR, text),
+        ]
+    }
+
+    /// The code an `Nrpc-Code` value names.
+    pub fn parse_code(value: &str) -> Option<Code> {
+        value.parse().ok().and_then(Code::from_i32)
+    }
+}
+
+#[cfg(feature = "frames")]
+pub use status_headers::{error_headers, parse_code};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_round_trip() {
+        let t = Duration::from_millis(1500);
+        assert_eq!(parse_timeout(&format_timeout(t)), Some(t));
+        assert_eq!(parse_timeout("-1"), None);
+        assert_eq!(parse_credit("64"), Some(64));
+        assert_eq!(parse_credit("x"), None);
+    }
+
+    #[cfg(feature = "frames")]
+    #[test]
+    fn error_headers_have_no_line_breaks() {
+        let h = error_headers(&crate::Status::not_found("a\nb"));
+        assert_eq!(h[0], (CODE, "5".to_owned()));
+        assert_eq!(h[1], (SERVICE_ERROR_CODE, "404".to_owned()));
+        assert_eq!(h[2], (SERVICE_ERROR, "a b".to_owned()));
+        assert_eq!(parse_code("5"), Some(crate::Code::NotFound));
+        assert_eq!(parse_code("0"), None);
+    }
+}

@@ -1,0 +1,48 @@
+//! The nrpc protocol core: every rule of the wire protocol and of the
+//! generated names, written once and shared by the code generator
+//! (`nrpc-codegen`, `#[nats_service]`) and the runtime (`nrpc-runtime`).
+//!
+//! Nothing here does I/O: the runtime moves bytes and wakes tasks; this
+//! crate decides which subject, which frame, how much credit, whether a
+//! stream is complete. `docs/PROTOCOL.md` describes the same rules in prose.
+//!
+//! | concern | module |
+//! |---|---|
+//! | call kinds | [`kind`] |
+//! | a service's subjects and methods, and their validation | [`spec`] |
+//! | subject tokens, building and parsing subjects, routing prefixes | [`subject`] |
+//! | the Rust names generated for a service, and their clashes | [`names`] |
+//! | header names and values | [`headers`] |
+//! | payload encodings | [`encoding`] |
+//! | status codes, error frames (feature `frames`) | `status`, `frame` |
+//! | nrpc.proto's messages (feature `frames`) | `proto` |
+//! | stream flow control (feature `frames`) | `stream` |
+#![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
+
+pub mod encoding;
+pub mod headers;
+pub mod kind;
+pub mod names;
+pub mod spec;
+pub mod subject;
+
+#[cfg(feature = "frames")]
+pub mod frame;
+#[cfg(feature = "frames")]
+pub mod proto;
+#[cfg(feature = "frames")]
+pub mod status;
+#[cfg(feature = "frames")]
+pub mod stream;
+
+pub use encoding::Encoding;
+pub use kind::MethodKind;
+pub use spec::{MethodPart, MethodSpec, Problem, ServiceSpec, Site, Text};
+pub use subject::InvalidToken;
+
+#[cfg(feature = "frames")]
+pub use frame::ErrorFrame;
+#[cfg(feature = "frames")]
+pub use proto::error::Type as ErrorType;
+#[cfg(feature = "frames")]
+pub use status::{Code, Status};

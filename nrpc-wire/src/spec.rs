@@ -1,0 +1,278 @@
+//! What a service is on the wire: [`ServiceSpec`] and [`MethodSpec`], and
+//! [`ServiceSpec::validate`], which checks every rule a definition must
+//! follow, whichever front end wrote it.
+//!
+//! Generated code holds specs as `static`s (borrowed text); tools that
+//! learn a service at run time build owned ones. Both are the same type.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::subject::{check_literal, check_param_name, literal_tokens};
+use crate::MethodKind;
+
+/// Text in a spec: `&'static str` in generated statics, `String` when
+/// built at run time.
+pub type Text = Cow<'static, str>;
+
+/// Static description of one method's subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MethodSpec {
+    /// The method name in the service definition, e.g. `SayHello`.
+    pub name: Text,
+    /// The method's subject token(s), e.g. `SayHello` or `mt_simple_reply`.
+    pub subject: Text,
+    /// Names of the method's subject parameters, in subject order.
+    pub params: Cow<'static, [Text]>,
+    /// How the method is called.
+    pub kind: MethodKind,
+    /// Whether replies may be collected from every instance (nRPC polling).
+    pub polling: bool,
+}
+
+/// Static description of one service's subjects and methods.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceSpec {
+    /// The fully qualified service name, e.g. `helloworld.Greeter`.
+    pub name: Text,
+    /// What the service does (its doc comment, one line), for discovery.
+    pub description: Text,
+    /// The package subject prefix (may be empty or contain dots).
+    pub package_subject: Text,
+    /// Names of the package subject parameters.
+    pub package_params: Cow<'static, [Text]>,
+    /// The service subject token(s).
+    pub service_subject: Text,
+    /// Names of the service subject parameters.
+    pub service_params: Cow<'static, [Text]>,
+    /// The methods, in declaration order.
+    pub methods: Cow<'static, [MethodSpec]>,
+}
+
+/// The part of a definition a [`Problem`] is about, so a front end can
+/// point at it (a span in a Rust trait, a line in a `.proto` file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Site {
+    /// The service as a whole (its name).
+    Service,
+    /// The package subject.
+    PackageSubject,
+    /// The package subject parameters.
+    PackageParams,
+    /// The service subject.
+    ServiceSubject,
+    /// The service subject parameters.
+    ServiceParams,
+    /// A method: the index in [`ServiceSpec::methods`] and the part.
+    Method(usize, MethodPart),
+}
+
+/// The part of a method a [`Problem`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MethodPart {
+    /// Its name (and the Rust names generated from it).
+    Name,
+    /// Its subject.
+    Subject,
+    /// Its subject parameters.
+    Params,
+    /// Its call kind and options (stream, polling, …).
+    Kind,
+}
+
+/// One thing wrong with a service definition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// What it is about.
+    pub site: Site,
+    /// What is wrong, in words that name the service or method.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl ServiceSpec {
+    /// Every rule a service must follow on the wire: subjects made of valid
+    /// tokens, parameter names that are identifiers and unique in each
+    /// method's subject, method subjects that cannot be confused with each
+    /// other, and polling only on request/reply methods. Returns every
+    /// problem found, in definition order.
+    pub fn validate(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut push = |site, message: String| problems.push(Problem { site, message });
+        let svc = &self.name;
+        if svc.is_empty() {
+            push(Site::Service, "a service needs a name".to_owned());
+        }
+        if let Err(e) = check_literal(&self.package_subject, true) {
+            push(
+                Site::PackageSubject,
+                format!(
+                    "service {svc}: package subject {:?} {e}",
+                    self.package_subject
+                ),
+            );
+        }
+        if let Err(e) = check_literal(&self.service_subject, false) {
+            push(
+                Site::ServiceSubject,
+                format!(
+                    "service {svc}: service subject {:?} {e}",
+                    self.service_subject
+                ),
+            );
+        }
+        for (site, params) in [
+            (Site::PackageParams, &self.package_params),
+            (Site::ServiceParams, &self.service_params),
+        ] {
+            for p in params.iter() {
+                if let Err(e) = check_param_name(p) {
+                    push(site, format!("service {svc}: subject parameter {p:?} {e}"));
+                }
+            }
+        }
+        for (i, m) in self.methods.iter().enumerate() {
+            let name = &m.name;
+            if let Err(e) = check_literal(&m.subject, false) {
+                push(
+                    Site::Method(i, MethodPart::Subject),
+                    format!("rpc {name}: method subject {:?} {e}", m.subject),
+                );
+            }
+            for p in m.params.iter() {
+                if let Err(e) = check_param_name(p) {
+                    push(
+                        Site::Method(i, MethodPart::Params),
+                        format!("rpc {name}: subject parameter {p:?} {e}"),
+                    );
+                }
+            }
+            let all: Vec<&str> = self.param_names(i).collect();
+            for (j, p) in all.iter().enumerate() {
+                // Reported once, at its second appearance.
+                if all[..j].iter().filter(|q| *q == p).count() == 1 {
+                    push(
+                        Site::Method(i, MethodPart::Params),
+                        format!(
+                            "rpc {name}: subject parameter {p:?} appears twice in the method's subject; a handler could not tell the values apart"
+                        ),
+                    );
+                }
+            }
+            if m.polling && m.kind != MethodKind::Unary {
+                push(
+                    Site::Method(i, MethodPart::Kind),
+                    format!(
+                        "rpc {name}: polling applies to request/reply methods only, not to a {} method",
+                        m.kind
+                    ),
+                );
+            }
+            // A request is routed by the first method whose subject tokens
+            // start the rest of its subject: no subject may start another.
+            for earlier in &self.methods[..i] {
+                let (a, b) = (literal_tokens(&earlier.subject), literal_tokens(&m.subject));
+                let n = a.len().min(b.len());
+                if n > 0 && a[..n] == b[..n] {
+                    let message = if a == b {
+                        format!(
+                            "rpc {name}: method subject {:?} is also the subject of rpc {}",
+                            m.subject, earlier.name
+                        )
+                    } else {
+                        format!(
+                            "rpc {name}: method subject {:?} overlaps the subject {:?} of rpc {}; a request could match both",
+                            m.subject, earlier.subject, earlier.name
+                        )
+                    };
+                    push(Site::Method(i, MethodPart::Subject), message);
+                }
+            }
+        }
+        problems
+    }
+
+    /// Names of every param of `method`, in subject order: package, service,
+    /// method.
+    pub fn param_names(&self, method: usize) -> impl Iterator<Item = &str> {
+        let method_params = self.methods.get(method).map_or(&[][..], |m| &m.params[..]);
+        self.package_params
+            .iter()
+            .chain(self.service_params.iter())
+            .chain(method_params)
+            .map(|p| &**p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn method(name: &str, subject: &str, params: &[&str], kind: MethodKind) -> MethodSpec {
+        MethodSpec {
+            name: name.to_owned().into(),
+            subject: subject.to_owned().into(),
+            params: params.iter().map(|p| Text::from(p.to_string())).collect(),
+            kind,
+            polling: false,
+        }
+    }
+
+    fn service(methods: Vec<MethodSpec>) -> ServiceSpec {
+        ServiceSpec {
+            name: "pkg.Svc".into(),
+            description: "".into(),
+            package_subject: "pkg".into(),
+            package_params: vec![Text::from("tenant")].into(),
+            service_subject: "svc".into(),
+            service_params: Cow::Borrowed(&[]),
+            methods: methods.into(),
+        }
+    }
+
+    #[test]
+    fn a_good_service_has_no_problems() {
+        let s = service(vec![
+            method("Get", "get", &["id"], MethodKind::Unary),
+            method("GetAll", "get_all", &[], MethodKind::StreamedReply),
+        ]);
+        assert_eq!(s.validate(), vec![]);
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_its_site() {
+        let mut polled = method("Poll", "poll", &[], MethodKind::StreamedReply);
+        polled.polling = true;
+        let mut s = service(vec![
+            method("A", "a b", &["bad-name"], MethodKind::Unary),
+            method("B", "same", &["tenant"], MethodKind::Unary),
+            method("C", "same", &[], MethodKind::Unary),
+            method("D", "same.more", &[], MethodKind::Unary),
+            polled,
+        ]);
+        s.package_subject = "pkg.\u{7}".into();
+        let sites: Vec<Site> = s.validate().iter().map(|p| p.site).collect();
+        assert_eq!(
+            sites,
+            vec![
+                Site::PackageSubject,
+                Site::Method(0, MethodPart::Subject),
+                Site::Method(0, MethodPart::Params),
+                Site::Method(1, MethodPart::Params),
+                Site::Method(2, MethodPart::Subject),
+                Site::Method(3, MethodPart::Subject),
+                Site::Method(3, MethodPart::Subject),
+                Site::Method(4, MethodPart::Kind),
+            ]
+        );
+        let text: Vec<String> = s.validate().iter().map(|p| p.to_string()).collect();
+        assert!(text[1].contains("rpc A") && text[1].contains("whitespace"));
+        assert!(text[4].contains("also the subject of rpc B"), "{}", text[4]);
+        assert!(text[5].contains("overlaps"), "{}", text[5]);
+    }
+}

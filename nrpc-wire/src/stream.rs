@@ -1,0 +1,329 @@
+//! Streams: nRPC's streamed-reply protocol plus nrpc's credit extension,
+//! as plain state machines. The runtime moves the bytes and wakes tasks;
+//! every decision (is this a keepalive, an item or the end; may I send;
+//! when to grant; is the stream complete) is made here.
+//!
+//! nRPC: the client publishes the request with reply subject `R` and sends
+//! a heartbeat (`HeartBeat{}`) to `R.heartbeat` every second; the server
+//! sends a one-byte `0x00` keepalive to `R` every second, each item as a
+//! plain message, and ends with `0x00 + Error{EOS, msgCount}` or another
+//! error; `HeartBeat{lastbeat: true}` cancels.
+//!
+//! nrpc extension (ignored by Go peers): a request header
+//! `Nrpc-Stream-Credit: W` asks the server to send at most `W` items ahead
+//! of the client; the client grants more with heartbeats carrying
+//! `Nrpc-Credit: n`. For client-streaming and bidirectional methods the
+//! server first answers with a keepalive carrying `Nrpc-Stream-Inbox: S`
+//! and `Nrpc-Credit: n`; the client sends its items to `S` (ending with
+//! `EOS`) within the credit the server grants by keepalives with
+//! `Nrpc-Credit`. Both directions use the same two machines: a
+//! [`SendWindow`] on the sending side and a [`ReceiveWindow`] on the
+//! receiving side.
+
+use std::fmt;
+use std::time::Duration;
+
+use bytes::Bytes;
+use prost::Message as _;
+
+use crate::proto::HeartBeat;
+use crate::{Encoding, ErrorFrame, ErrorType, Status};
+
+/// How often each side shows it is alive.
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
+/// Silence after which the other side counts as gone.
+pub const INACTIVITY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Items a receiver lets a sender send ahead unless told otherwise.
+pub const DEFAULT_WINDOW: u32 = 1024;
+/// The server's keepalive payload (also the accept of a request stream).
+pub const KEEPALIVE: &[u8] = &[0];
+
+/// The heartbeat subject of a stream whose reply subject is `reply`.
+pub fn heartbeat_subject(reply: &str) -> String {
+    format!("{reply}.heartbeat")
+}
+
+/// A heartbeat payload.
+pub fn encode_heartbeat(encoding: Encoding, lastbeat: bool) -> Bytes {
+    match (encoding, lastbeat) {
+        (Encoding::Protobuf, false) => Bytes::new(),
+        (Encoding::Protobuf, true) => Bytes::from(HeartBeat { lastbeat: true }.encode_to_vec()),
+        (Encoding::Json, false) => Bytes::from_static(b"{}"),
+        (Encoding::Json, true) => Bytes::from_static(br#"{"lastbeat":true}"#),
+    }
+}
+
+/// Whether a heartbeat payload says `lastbeat` (undecodable counts as not).
+pub fn is_lastbeat(encoding: Encoding, payload: &[u8]) -> bool {
+    match encoding {
+        Encoding::Protobuf => HeartBeat::decode(payload).is_ok_and(|h| h.lastbeat),
+        Encoding::Json => serde_json::from_slice::<serde_json::Value>(payload)
+            .ok()
+            .and_then(|v| v.get("lastbeat").and_then(serde_json::Value::as_bool))
+            .unwrap_or(false),
+    }
+}
+
+/// What one message on a stream is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// A keepalive (`0x00`): the peer is alive; may carry credit.
+    Keepalive,
+    /// An item: decode the payload as the stream's message type.
+    Item,
+    /// The end of the stream, with the number of items the peer sent.
+    End {
+        /// Items the peer says it sent.
+        count: u32,
+    },
+    /// The peer ended the stream with an error.
+    Error(ErrorFrame),
+}
+
+impl Frame {
+    /// Classifies a payload received on a stream. A payload that claims to
+    /// be an error frame but does not decode is an error of its own.
+    pub fn classify(encoding: Encoding, payload: &[u8]) -> Result<Frame, Status> {
+        if payload == KEEPALIVE {
+            return Ok(Frame::Keepalive);
+        }
+        Ok(match ErrorFrame::decode(encoding, payload)? {
+            None => Frame::Item,
+            Some(f) if f.kind == ErrorType::Eos => Frame::End { count: f.msg_count },
+            Some(f) => Frame::Error(f),
+        })
+    }
+}
+
+/// The sending side of one direction of a stream: how many items the
+/// receiver still lets us send, and how many we sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendWindow {
+    sent: u64,
+    /// Items we may have sent in all (`None`: the receiver uses no flow
+    /// control, e.g. a Go nRPC client).
+    limit: Option<u64>,
+}
+
+impl SendWindow {
+    /// A window with the receiver's initial credit; `None` when the
+    /// receiver grants none (it does not speak the extension), so sending
+    /// never waits.
+    pub fn new(initial_credit: Option<u32>) -> Self {
+        Self {
+            sent: 0,
+            limit: initial_credit.map(u64::from),
+        }
+    }
+
+    /// The receiver granted `n` more items.
+    pub fn grant(&mut self, n: u32) {
+        if let Some(limit) = &mut self.limit {
+            *limit = limit.saturating_add(u64::from(n));
+        }
+    }
+
+    /// Takes credit for one item and counts it as sent; `false` if there is
+    /// none (wait for a grant, then try again).
+    pub fn try_send(&mut self) -> bool {
+        if self.limit.is_some_and(|limit| self.sent >= limit) {
+            return false;
+        }
+        self.sent += 1;
+        true
+    }
+
+    /// Items we may still send; `None` without flow control.
+    pub fn available(&self) -> Option<u64> {
+        self.limit.map(|limit| limit.saturating_sub(self.sent))
+    }
+
+    /// Items sent so far.
+    pub fn sent(&self) -> u64 {
+        self.sent
+    }
+
+    /// The frame that ends the stream: `EOS` with the item count.
+    pub fn end(&self) -> ErrorFrame {
+        ErrorFrame::eos(self.sent)
+    }
+}
+
+/// The receiving side of one direction of a stream: counts items, decides
+/// when to grant more credit, and checks the end against the count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiveWindow {
+    window: u32,
+    received: u64,
+    since_grant: u32,
+}
+
+impl ReceiveWindow {
+    /// A receiver that lets the sender be `window` items ahead.
+    pub fn new(window: u32) -> Self {
+        Self {
+            window: window.max(1),
+            received: 0,
+            since_grant: 0,
+        }
+    }
+
+    /// The initial credit to announce.
+    pub fn window(&self) -> u32 {
+        self.window
+    }
+
+    /// One item was consumed. Returns the credit to grant now, if any:
+    /// after half a window, the items consumed since the last grant, so
+    /// the sender never has more than one window in flight.
+    pub fn on_item(&mut self) -> Option<u32> {
+        self.received += 1;
+        self.since_grant += 1;
+        if self.since_grant >= self.window / 2 {
+            return Some(std::mem::take(&mut self.since_grant));
+        }
+        None
+    }
+
+    /// Items received so far.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// The sender ended the stream saying it sent `count` items: fine if we
+    /// received exactly those.
+    pub fn on_end(&self, count: u32) -> Result<(), CountMismatch> {
+        if self.received == u64::from(count) {
+            Ok(())
+        } else {
+            Err(CountMismatch {
+                received: self.received,
+                sent: count,
+            })
+        }
+    }
+}
+
+/// A stream ended with a different number of items than were received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CountMismatch {
+    /// Items received.
+    pub received: u64,
+    /// Items the sender says it sent.
+    pub sent: u32,
+}
+
+impl fmt::Display for CountMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "stream ended after {} items but the sender sent {}",
+            self.received, self.sent
+        )
+    }
+}
+
+impl std::error::Error for CountMismatch {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heartbeats_match_nrpc_bytes() {
+        assert!(encode_heartbeat(Encoding::Protobuf, false).is_empty());
+        assert_eq!(
+            &encode_heartbeat(Encoding::Protobuf, true)[..],
+            &[0x08, 0x01]
+        );
+        assert_eq!(&encode_heartbeat(Encoding::Json, false)[..], b"{}");
+        for enc in [Encoding::Protobuf, Encoding::Json] {
+            assert!(is_lastbeat(enc, &encode_heartbeat(enc, true)));
+            assert!(!is_lastbeat(enc, &encode_heartbeat(enc, false)));
+        }
+    }
+
+    #[test]
+    fn classifies_stream_messages() {
+        for enc in [Encoding::Protobuf, Encoding::Json] {
+            assert_eq!(Frame::classify(enc, KEEPALIVE), Ok(Frame::Keepalive));
+            let eos = ErrorFrame::eos(7).encode(enc);
+            assert_eq!(Frame::classify(enc, &eos), Ok(Frame::End { count: 7 }));
+            let err = ErrorFrame::from_status(&Status::not_found("x"));
+            assert_eq!(
+                Frame::classify(enc, &err.encode(enc)),
+                Ok(Frame::Error(err))
+            );
+        }
+        assert_eq!(
+            Frame::classify(Encoding::Protobuf, b"\x0a\x01a"),
+            Ok(Frame::Item)
+        );
+        assert!(Frame::classify(Encoding::Protobuf, b"\x00\xff").is_err());
+    }
+
+    #[test]
+    fn sender_waits_for_credit_and_counts() {
+        let mut w = SendWindow::new(Some(2));
+        assert!(w.try_send() && w.try_send());
+        assert!(!w.try_send(), "no credit left");
+        assert_eq!(w.available(), Some(0));
+        w.grant(1);
+        assert!(w.try_send());
+        assert!(!w.try_send());
+        assert_eq!(w.sent(), 3);
+        assert_eq!(w.end(), ErrorFrame::eos(3));
+    }
+
+    #[test]
+    fn sender_without_flow_control_never_waits() {
+        let mut w = SendWindow::new(None);
+        for _ in 0..10_000 {
+            assert!(w.try_send());
+        }
+        w.grant(5);
+        assert_eq!((w.available(), w.sent()), (None, 10_000));
+    }
+
+    #[test]
+    fn receiver_grants_every_half_window() {
+        let mut r = ReceiveWindow::new(8);
+        let grants: Vec<Option<u32>> = (0..9).map(|_| r.on_item()).collect();
+        assert_eq!(
+            grants,
+            [None, None, None, Some(4), None, None, None, Some(4), None]
+        );
+        assert_eq!(r.on_end(9), Ok(()));
+        assert_eq!(
+            r.on_end(10),
+            Err(CountMismatch {
+                received: 9,
+                sent: 10
+            })
+        );
+    }
+
+    #[test]
+    fn a_sender_and_receiver_never_exceed_one_window() {
+        // Drive both machines as the runtime does, consuming in bursts.
+        let mut rx = ReceiveWindow::new(16);
+        let mut tx = SendWindow::new(Some(rx.window()));
+        let mut in_flight = 0u64;
+        let mut delivered = 0u64;
+        for round in 0..1000u64 {
+            while tx.try_send() {
+                in_flight += 1;
+                assert!(in_flight <= 16, "more than a window in flight");
+            }
+            for _ in 0..(round % 7 + 1).min(in_flight) {
+                in_flight -= 1;
+                delivered += 1;
+                if let Some(n) = rx.on_item() {
+                    tx.grant(n);
+                }
+            }
+        }
+        assert_eq!(rx.received(), delivered);
+        assert_eq!(tx.sent(), delivered + in_flight);
+    }
+}
