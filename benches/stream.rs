@@ -13,6 +13,7 @@ use nrpc_examples::chat::chat_client::ChatClient;
 use nrpc_examples::chat::chat_server::{Chat, ChatServer};
 use nrpc_examples::chat::{Sentence, Word};
 use nrpc_examples::Nats;
+use nrpc_runtime::{async_nats, futures};
 use nrpc_runtime::{Connection, Request, Response, Server, Sink, Status, Streaming};
 
 const ITEMS: usize = 1_000_000;

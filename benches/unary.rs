@@ -20,6 +20,7 @@ use nrpc_examples::greeter::greeter_client::GreeterClient;
 use nrpc_examples::greeter::greeter_server::{Greeter, GreeterServer};
 use nrpc_examples::greeter::{EchoMessage, FailRequest, HelloReply, HelloRequest};
 use nrpc_examples::Nats;
+use nrpc_runtime::{async_nats, futures};
 use nrpc_runtime::{Connection, Request, Response, Server, Status};
 
 const PAYLOAD: usize = 128;
@@ -163,7 +164,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         row("nrpc client", in_flight, rate, p50, p99);
 
         let raw = Arc::new(raw_client.clone());
-        let body = Bytes::from(nrpc_runtime::codegen::prost::Message::encode_to_vec(&msg));
+        let body = Bytes::from(nrpc_runtime::prost::Message::encode_to_vec(&msg));
         let (rate, p50, p99) = measure(in_flight, move || {
             let (raw, body) = (raw.clone(), body.clone());
             async move {

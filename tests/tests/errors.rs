@@ -73,7 +73,7 @@ async fn error_replies_carry_nats_service_headers() {
     assert_eq!(&msg.payload[..], b"\x00\x12\x0cno such user");
 }
 
-fn prost_encode(m: &impl nrpc_runtime::codegen::prost::Message) -> Vec<u8> {
+fn prost_encode(m: &impl nrpc_runtime::prost::Message) -> Vec<u8> {
     m.encode_to_vec()
 }
 

@@ -225,7 +225,7 @@ async fn a_go_style_client_gets_items_keepalives_and_the_eos_count() {
     raw.publish_with_reply(
         "root.default.custom_subject.mtstreamedreply",
         inbox.clone(),
-        nrpc_runtime::codegen::prost::Message::encode_to_vec(&arg("count:3")).into(),
+        nrpc_runtime::prost::Message::encode_to_vec(&arg("count:3")).into(),
     )
     .await
     .unwrap();

@@ -7,11 +7,11 @@
 
 use std::error::Error;
 
-use futures::StreamExt;
 use nrpc_examples::chat::chat_client::ChatClient;
 use nrpc_examples::chat::chat_server::{Chat, ChatServer};
 use nrpc_examples::chat::{Sentence, Word};
 use nrpc_examples::Nats;
+use nrpc_runtime::futures::StreamExt;
 use nrpc_runtime::{Connection, Request, Response, Server, Sink, Status, Streaming};
 
 struct Service;
@@ -60,11 +60,13 @@ impl Chat for Service {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let nats = Nats::from_env()?;
-    let server = Server::builder(async_nats::connect(&nats.url).await?)
+    let server = Server::builder(nrpc_runtime::async_nats::connect(&nats.url).await?)
         .add_service(ChatServer::new(Service))
         .serve()
         .await?;
-    let client = ChatClient::new(Connection::new(async_nats::connect(&nats.url).await?).await?);
+    let client = ChatClient::new(
+        Connection::new(nrpc_runtime::async_nats::connect(&nats.url).await?).await?,
+    );
 
     // Server stream: one request, many replies.
     let mut letters = client.spell(&word("nats")).await?;
@@ -75,12 +77,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
     println!("spell: {}", spelled.join("-"));
 
     // Client stream: many requests, one reply.
-    let words = futures::stream::iter(["subjects", "are", "addresses"].map(word));
+    let words = nrpc_runtime::futures::stream::iter(["subjects", "are", "addresses"].map(word));
     let sentence = client.collect(words).await?;
     println!("collect: {:?} ({} words)", sentence.text, sentence.words);
 
     // Bidirectional: replies arrive while requests are still being sent.
-    let words = futures::stream::iter((1..=5).map(|i| word(format!("ping {i}"))));
+    let words = nrpc_runtime::futures::stream::iter((1..=5).map(|i| word(format!("ping {i}"))));
     let mut replies = client.echo(words).await?;
     while let Some(reply) = replies.next().await {
         println!("echo: {}", reply?.text);

@@ -45,13 +45,13 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let name = std::env::args().nth(1).unwrap_or_else(|| "world".into());
 
     // Server: one connection, queue group "q", served until shutdown.
-    let server = Server::builder(async_nats::connect(&nats.url).await?)
+    let server = Server::builder(nrpc_runtime::async_nats::connect(&nats.url).await?)
         .add_service(GreeterServer::new(MyGreeter))
         .serve()
         .await?;
 
     // Client: one connection carries every call.
-    let conn = Connection::new(async_nats::connect(&nats.url).await?).await?;
+    let conn = Connection::new(nrpc_runtime::async_nats::connect(&nats.url).await?).await?;
     let client = GreeterClient::new(conn);
 
     let reply = client.say_hello(&HelloRequest { name }).await?;

@@ -9,12 +9,12 @@ use std::error::Error;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use futures::StreamExt;
 use nrpc_examples::fleet::health_client::HealthClient;
 use nrpc_examples::fleet::health_server::{Health, HealthServer};
 use nrpc_examples::fleet::HealthReport;
 use nrpc_examples::Nats;
 use nrpc_runtime::discovery::Discovery;
+use nrpc_runtime::futures::StreamExt;
 use nrpc_runtime::{BroadcastOptions, Connection, Request, Response, Server, Status};
 
 struct Instance {
@@ -50,7 +50,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             served: AtomicU64::new(0),
         };
         servers.push(
-            Server::builder(async_nats::connect(&nats.url).await?)
+            Server::builder(nrpc_runtime::async_nats::connect(&nats.url).await?)
                 .version("1.0.0")
                 .add_service(HealthServer::new(instance))
                 .serve()
@@ -58,7 +58,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         );
     }
 
-    let conn = Connection::new(async_nats::connect(&nats.url).await?).await?;
+    let conn = Connection::new(nrpc_runtime::async_nats::connect(&nats.url).await?).await?;
     let client = HealthClient::new(conn.clone());
 
     println!("broadcast Check:");

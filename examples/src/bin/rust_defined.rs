@@ -10,12 +10,12 @@
 use std::error::Error;
 
 use nrpc_examples::Nats;
-use nrpc_runtime::codegen::prost;
+use nrpc_runtime::prost;
 use nrpc_runtime::{nats_service, Connection, Request, Response, Server, Status};
 
 /// A hand-written prost message; `prost::Name` gives its proto name.
 #[derive(Clone, PartialEq, prost::Message)]
-#[prost(prost_path = "::nrpc_runtime::codegen::prost")]
+#[prost(prost_path = "::nrpc_runtime::prost")]
 pub struct Quote {
     #[prost(string, tag = "1")]
     pub text: String,
@@ -63,12 +63,12 @@ impl quotes_server::Quotes for Store {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let nats = Nats::from_env()?;
-    let server = Server::builder(async_nats::connect(&nats.url).await?)
+    let server = Server::builder(nrpc_runtime::async_nats::connect(&nats.url).await?)
         .add_service(quotes_server::QuotesServer::new(Store))
         .serve()
         .await?;
 
-    let conn = Connection::new(async_nats::connect(&nats.url).await?).await?;
+    let conn = Connection::new(nrpc_runtime::async_nats::connect(&nats.url).await?).await?;
     let client = quotes_client::QuotesClient::new(conn, "eu")?;
     println!("today: {}", client.today().await?.text);
     match client.add("ada", &Quote::default()).await {

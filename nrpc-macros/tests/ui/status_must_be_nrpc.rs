@@ -1,10 +1,10 @@
 use nrpc_runtime::{nats_service, Status};
 
-#[derive(Clone, PartialEq, nrpc_runtime::codegen::prost::Message)]
-#[prost(prost_path = "::nrpc_runtime::codegen::prost")]
+#[derive(Clone, PartialEq, nrpc_runtime::prost::Message)]
+#[prost(prost_path = "::nrpc_runtime::prost")]
 pub struct Msg {}
 
-impl nrpc_runtime::codegen::prost::Name for Msg {
+impl nrpc_runtime::prost::Name for Msg {
     const NAME: &'static str = "Msg";
     const PACKAGE: &'static str = "ui";
 }
