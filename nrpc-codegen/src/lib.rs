@@ -26,7 +26,7 @@
 //! The [`model`] and [`emit`] modules are the generator's core, shared with
 //! the `#[nats_service]` front end; the `.proto` front end is behind the
 //! default `proto` feature.
-#![warn(missing_docs, unreachable_pub)]
+#![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
 pub mod emit;
 pub mod model;

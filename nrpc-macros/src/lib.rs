@@ -18,7 +18,7 @@
 //! expands to `GREETER_SPEC`, `greeter_client::GreeterClient`,
 //! `greeter_server::{Greeter, GreeterServer}` and `greeter_proto(imports)`;
 //! see `src/docs/nats_service.md` in nrpc-runtime for every argument.
-#![warn(missing_docs, unreachable_pub)]
+#![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
 mod service;
 

@@ -48,6 +48,27 @@ async fn metadata_travels_both_ways() {
 }
 
 #[tokio::test]
+async fn a_generated_client_sends_its_default_headers_with_every_call() {
+    let server = nats_server();
+    let (_handle, _events, _gate) = serve_greeter(&server, "instance-8").await;
+    let mut defaults = nrpc_runtime::HeaderMap::new();
+    defaults.insert("Tenant", "globex");
+    let client = GreeterClient::new(connection(&server).await).with_headers(defaults);
+    for _ in 0..2 {
+        let reply = within(
+            "call",
+            client.say_hello_with(&hello("meta"), CallOptions::new()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            reply.metadata().get("Tenant-Echo").map(|v| v.as_str()),
+            Some("globex")
+        );
+    }
+}
+
+#[tokio::test]
 async fn the_handler_sees_the_callers_deadline() {
     let server = nats_server();
     let (_handle, _events, _gate) = serve_greeter(&server, "a").await;
