@@ -125,7 +125,8 @@ pub enum Event {
     Progress { sent: u64, credit: Option<u64> },
 }
 
-/// `greeter.v1.Greeter` for tests. Names steer it: `panic` panics, `wait…`
+/// `greeter.v1.Greeter` for tests. Names steer it: `panic` panics, `big:N`
+/// replies with a message of N bytes, `wait…`
 /// blocks until the test adds a permit to `gate`, `forever…` waits until
 /// dropped (its cancellation token is watched by a spawned task); everything else is greeted at once.
 pub struct TestGreeter {
@@ -179,6 +180,14 @@ impl Greeter for TestGreeter {
             });
             std::future::pending::<()>().await;
         }
+        if let Some(n) = name.strip_prefix("big:") {
+            let n = n
+                .parse()
+                .map_err(|_| Status::invalid_argument("bad size"))?;
+            return Ok(Response::new(HelloReply {
+                message: "x".repeat(n),
+            }));
+        }
         let mut reply = Response::new(HelloReply {
             message: format!("Hello, {name}"),
         })
@@ -211,7 +220,8 @@ use nrpc_runtime::Sink;
 /// `main.SvcCustomSubject` for tests, with streamed replies steered by
 /// `arg1`: `count:N` streams N items `0`…`N-1`; `big:N` one item of N bytes;
 /// `fail:K` streams K items then
-/// fails with NOT_FOUND; `slow:N` streams N items reporting
+/// fails with NOT_FOUND; `reject:0` fails at once with an INVALID_ARGUMENT
+/// without a message; `slow:N` streams N items reporting
 /// [`Event::Progress`] after each; `wait` streams one item, then waits
 /// until cancelled (reporting [`Event::Cancelled`]).
 pub struct CustomSubject {
@@ -295,6 +305,7 @@ impl SvcCustomSubject for CustomSubject {
                 }
                 Ok(())
             }
+            "reject" => Err(Status::invalid_argument("")),
             "wait" => {
                 self.watch_cancellation(request.cancellation(), &arg);
                 sink.send(&item(0)).await?;

@@ -27,6 +27,7 @@ pub mod codec;
 mod credit;
 mod describe;
 pub mod discovery;
+mod limits;
 mod response;
 pub mod server;
 

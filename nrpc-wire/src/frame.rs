@@ -15,6 +15,37 @@ use crate::{Encoding, ErrorType};
 
 const JSON_ERROR_PREFIX: &[u8] = b"{\"__error__\":";
 
+/// Longest error message sent, in bytes: an error reply carries its text
+/// twice (frame and `Nats-Service-Error` header) and must stay far below
+/// any `max_payload`.
+pub const MAX_MESSAGE_LEN: usize = 1024;
+
+/// `text` cut to at most [`MAX_MESSAGE_LEN`] bytes, at a character boundary.
+pub fn bounded(text: &str) -> &str {
+    if text.len() <= MAX_MESSAGE_LEN {
+        return text;
+    }
+    let mut end = MAX_MESSAGE_LEN;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// A payload that claims to be an nRPC error frame but does not decode.
+/// Whoever receives it decides whom to blame (a client reports it as an
+/// undecodable reply, a server as the client's invalid argument).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameError(pub String);
+
+impl std::fmt::Display for FrameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "undecodable nRPC error frame: {}", self.0)
+    }
+}
+
+impl std::error::Error for FrameError {}
+
 /// An nRPC error as it travels in a reply payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorFrame {
@@ -27,11 +58,12 @@ pub struct ErrorFrame {
 }
 
 impl ErrorFrame {
-    /// The frame for a status.
+    /// The frame for a status; its message is cut to
+    /// [`MAX_MESSAGE_LEN`] bytes, so an error reply always fits.
     pub fn from_status(status: &Status) -> Self {
         Self {
             kind: status.code().nrpc_type(),
-            message: status.message().to_owned(),
+            message: bounded(status.message()).to_owned(),
             msg_count: 0,
         }
     }
@@ -83,14 +115,14 @@ impl ErrorFrame {
     /// Splits a reply payload into an error frame, or `None` if it is a
     /// regular message. A payload that claims to be an error but does not
     /// decode is an error of its own.
-    pub fn decode(encoding: Encoding, payload: &[u8]) -> Result<Option<Self>, Status> {
+    pub fn decode(encoding: Encoding, payload: &[u8]) -> Result<Option<Self>, FrameError> {
         match encoding {
             Encoding::Protobuf => {
                 if payload.first() != Some(&0) {
                     return Ok(None);
                 }
-                let msg = proto::Error::decode(&payload[1..])
-                    .map_err(|e| Status::internal(format!("undecodable nRPC error reply: {e}")))?;
+                let msg =
+                    proto::Error::decode(&payload[1..]).map_err(|e| FrameError(e.to_string()))?;
                 Ok(Some(Self {
                     kind: ErrorType::from_wire(msg.r#type),
                     message: msg.message,
@@ -101,8 +133,7 @@ impl ErrorFrame {
                 if !payload.starts_with(JSON_ERROR_PREFIX) {
                     return Ok(None);
                 }
-                let bad =
-                    |e: String| Status::internal(format!("undecodable nRPC error reply: {e}"));
+                let bad = FrameError;
                 let value: serde_json::Value =
                     serde_json::from_slice(payload).map_err(|e| bad(e.to_string()))?;
                 let inner = value
@@ -112,9 +143,11 @@ impl ErrorFrame {
                 let kind = match inner.get("type") {
                     None => ErrorType::Client,
                     Some(serde_json::Value::String(s)) => ErrorType::from_name(s),
-                    Some(serde_json::Value::Number(n)) => {
-                        ErrorType::from_wire(i32::try_from(n.as_i64().unwrap_or(1)).unwrap_or(1))
-                    }
+                    Some(serde_json::Value::Number(n)) => n
+                        .as_i64()
+                        .and_then(|n| i32::try_from(n).ok())
+                        .map(ErrorType::from_wire)
+                        .ok_or_else(|| bad(format!("error type {n} out of range")))?,
                     Some(other) => return Err(bad(format!("bad error type {other}"))),
                 };
                 let message = inner
@@ -122,11 +155,15 @@ impl ErrorFrame {
                     .and_then(|m| m.as_str())
                     .unwrap_or_default()
                     .to_owned();
-                let msg_count = inner
-                    .get("msgCount")
-                    .and_then(|c| c.as_u64().or_else(|| c.as_str()?.parse().ok()))
-                    .and_then(|c| u32::try_from(c).ok())
-                    .unwrap_or(0);
+                // proto3 JSON writes uint32 as a number; a string is accepted too.
+                let msg_count = match inner.get("msgCount") {
+                    None => 0,
+                    Some(c) => c
+                        .as_u64()
+                        .or_else(|| c.as_str()?.parse().ok())
+                        .and_then(|c| u32::try_from(c).ok())
+                        .ok_or_else(|| bad(format!("msgCount {c} is not a uint32")))?,
+                };
                 Ok(Some(Self {
                     kind,
                     message,
@@ -206,5 +243,24 @@ mod tests {
             None
         );
         assert!(ErrorFrame::decode(Encoding::Protobuf, b"\x00\xff").is_err());
+    }
+
+    #[test]
+    fn json_numbers_out_of_range_are_errors() {
+        let big = br#"{"__error__":{"type":"EOS","msgCount":4294967299}}"#;
+        assert!(ErrorFrame::decode(Encoding::Json, big).is_err());
+        let big = br#"{"__error__":{"type":4294967299}}"#;
+        assert!(ErrorFrame::decode(Encoding::Json, big).is_err());
+        let ok = br#"{"__error__":{"type":"EOS","msgCount":"4294967295"}}"#;
+        let f = ErrorFrame::decode(Encoding::Json, ok).unwrap().unwrap();
+        assert_eq!(f.msg_count, u32::MAX);
+    }
+
+    #[test]
+    fn long_messages_are_cut_at_a_character_boundary() {
+        let text = "é".repeat(MAX_MESSAGE_LEN);
+        let f = ErrorFrame::from_status(&Status::internal(text));
+        assert!(f.message.len() <= MAX_MESSAGE_LEN && f.message.len() >= MAX_MESSAGE_LEN - 1);
+        assert!(f.message.chars().all(|c| c == 'é'));
     }
 }

@@ -46,11 +46,11 @@ mod status_headers {
 
     /// The headers of an error reply: `Nrpc-Code` (exact code),
     /// `Nats-Service-Error-Code` (HTTP-style number) and
-    /// `Nats-Service-Error` (the message, with control characters, which a
-    /// header value cannot hold, turned into spaces).
+    /// `Nats-Service-Error` (the message cut to `frame::MAX_MESSAGE_LEN`,
+    /// with control characters, which a header value cannot hold, turned
+    /// into spaces).
     pub fn error_headers(status: &Status) -> [(&'static str, String); 3] {
-        let text = status
-            .message()
+        let text = crate::frame::bounded(status.message())
             .chars()
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();

@@ -26,8 +26,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use prost::Message as _;
 
+use crate::frame::FrameError;
 use crate::proto::HeartBeat;
-use crate::{Encoding, ErrorFrame, ErrorType, Status};
+#[cfg(test)]
+use crate::Status;
+use crate::{Encoding, ErrorFrame, ErrorType};
 
 /// How often each side shows it is alive.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
@@ -81,10 +84,14 @@ pub enum Frame {
 }
 
 impl Frame {
-    /// Classifies a payload received on a stream. A payload that claims to
-    /// be an error frame but does not decode is an error of its own.
-    pub fn classify(encoding: Encoding, payload: &[u8]) -> Result<Frame, Status> {
-        if payload == KEEPALIVE {
+    /// Classifies a payload received on a stream. `coded` says whether the
+    /// message carries the `Nrpc-Code` header: nrpc puts it on every error
+    /// reply, and it is what tells an error whose frame encodes to a lone
+    /// `0x00` (a CLIENT error without a message) from a keepalive. A
+    /// payload that claims to be an error frame but does not decode is an
+    /// error of its own.
+    pub fn classify(encoding: Encoding, payload: &[u8], coded: bool) -> Result<Frame, FrameError> {
+        if payload == KEEPALIVE && !coded {
             return Ok(Frame::Keepalive);
         }
         Ok(match ErrorFrame::decode(encoding, payload)? {
@@ -154,6 +161,10 @@ impl SendWindow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceiveWindow {
     window: u32,
+    /// Items that arrived (consumed or not).
+    arrived: u64,
+    /// Items the sender may have sent in all: the window plus every grant.
+    granted: u64,
     received: u64,
     since_grant: u32,
 }
@@ -161,11 +172,27 @@ pub struct ReceiveWindow {
 impl ReceiveWindow {
     /// A receiver that lets the sender be `window` items ahead.
     pub fn new(window: u32) -> Self {
+        let window = window.max(1);
         Self {
-            window: window.max(1),
+            window,
+            arrived: 0,
+            granted: u64::from(window),
             received: 0,
             since_grant: 0,
         }
+    }
+
+    /// One item arrived (before it is consumed). Fails if the sender went
+    /// beyond the credit it was given: a receiver that enforces credit
+    /// never buffers more than one window.
+    pub fn on_arrival(&mut self) -> Result<(), CreditExceeded> {
+        self.arrived += 1;
+        if self.arrived > self.granted {
+            return Err(CreditExceeded {
+                granted: self.granted,
+            });
+        }
+        Ok(())
     }
 
     /// The initial credit to announce.
@@ -180,7 +207,9 @@ impl ReceiveWindow {
         self.received += 1;
         self.since_grant += 1;
         if self.since_grant >= self.window / 2 {
-            return Some(std::mem::take(&mut self.since_grant));
+            let grant = std::mem::take(&mut self.since_grant);
+            self.granted += u64::from(grant);
+            return Some(grant);
         }
         None
     }
@@ -203,6 +232,25 @@ impl ReceiveWindow {
         }
     }
 }
+
+/// A sender sent more items than the receiver's credit allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CreditExceeded {
+    /// Items the sender was allowed in all.
+    pub granted: u64,
+}
+
+impl fmt::Display for CreditExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the sender sent more than the {} items its credit allowed",
+            self.granted
+        )
+    }
+}
+
+impl std::error::Error for CreditExceeded {}
 
 /// A stream ended with a different number of items than were received.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,20 +294,35 @@ mod tests {
     #[test]
     fn classifies_stream_messages() {
         for enc in [Encoding::Protobuf, Encoding::Json] {
-            assert_eq!(Frame::classify(enc, KEEPALIVE), Ok(Frame::Keepalive));
+            assert_eq!(Frame::classify(enc, KEEPALIVE, false), Ok(Frame::Keepalive));
             let eos = ErrorFrame::eos(7).encode(enc);
-            assert_eq!(Frame::classify(enc, &eos), Ok(Frame::End { count: 7 }));
+            assert_eq!(
+                Frame::classify(enc, &eos, false),
+                Ok(Frame::End { count: 7 })
+            );
             let err = ErrorFrame::from_status(&Status::not_found("x"));
             assert_eq!(
-                Frame::classify(enc, &err.encode(enc)),
+                Frame::classify(enc, &err.encode(enc), true),
                 Ok(Frame::Error(err))
             );
         }
         assert_eq!(
-            Frame::classify(Encoding::Protobuf, b"\x0a\x01a"),
+            Frame::classify(Encoding::Protobuf, b"\x0a\x01a", false),
             Ok(Frame::Item)
         );
-        assert!(Frame::classify(Encoding::Protobuf, b"\x00\xff").is_err());
+        assert!(Frame::classify(Encoding::Protobuf, b"\x00\xff", false).is_err());
+    }
+
+    #[test]
+    fn an_empty_client_error_is_not_a_keepalive() {
+        // CLIENT (type 0) with no message encodes to a lone 0x00.
+        let empty = ErrorFrame::from_status(&Status::invalid_argument(""));
+        let bytes = empty.encode(Encoding::Protobuf);
+        assert_eq!(&bytes[..], KEEPALIVE);
+        assert_eq!(
+            Frame::classify(Encoding::Protobuf, &bytes, true),
+            Ok(Frame::Error(empty))
+        );
     }
 
     #[test]
@@ -304,6 +367,27 @@ mod tests {
     }
 
     #[test]
+    fn a_receiver_refuses_items_beyond_its_credit() {
+        let mut r = ReceiveWindow::new(4);
+        for _ in 0..4 {
+            assert_eq!(r.on_arrival(), Ok(()));
+        }
+        assert_eq!(r.on_arrival(), Err(CreditExceeded { granted: 4 }));
+        let mut r = ReceiveWindow::new(4);
+        for _ in 0..4 {
+            r.on_arrival().unwrap();
+            if let Some(n) = r.on_item() {
+                assert_eq!(n, 2);
+            }
+        }
+        // Two grants of 2 were sent: four more may arrive, not five.
+        for _ in 0..4 {
+            assert_eq!(r.on_arrival(), Ok(()));
+        }
+        assert!(r.on_arrival().is_err());
+    }
+
+    #[test]
     fn a_sender_and_receiver_never_exceed_one_window() {
         // Drive both machines as the runtime does, consuming in bursts.
         let mut rx = ReceiveWindow::new(16);
@@ -318,6 +402,8 @@ mod tests {
             for _ in 0..(round % 7 + 1).min(in_flight) {
                 in_flight -= 1;
                 delivered += 1;
+                rx.on_arrival()
+                    .expect("a sender within credit is never refused");
                 if let Some(n) = rx.on_item() {
                     tx.grant(n);
                 }

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use crate::{Encoding, MethodSpec, ServiceSpec};
+use crate::{Encoding, MethodSpec, ServiceSpec, Text};
 
 /// Why a string is not one subject token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,6 +166,11 @@ pub struct InvalidToken {
 pub enum InvalidReason {
     /// The value is not one token.
     Token(TokenError),
+    /// The subject would be longer than [`MAX_SUBJECT_LEN`].
+    TooLong {
+        /// Its length in bytes.
+        len: usize,
+    },
     /// A subject needs this many values and got that many.
     Count {
         /// Values the subject needs.
@@ -181,6 +186,12 @@ impl fmt::Display for InvalidToken {
             InvalidReason::Token(e) => write!(
                 f,
                 "subject parameter `{}` = {:?} is not a valid subject token: it {e}",
+                self.name, self.value
+            ),
+            InvalidReason::TooLong { len } => write!(
+                f,
+                "the subject would be {len} bytes long, over the limit of {MAX_SUBJECT_LEN} \
+                 (subject parameter `{}` = {:.40?}…)",
                 self.name, self.value
             ),
             InvalidReason::Count { expected, got } => write!(
@@ -212,6 +223,13 @@ pub fn validate_literal(name: &str, value: &str) -> Result<(), InvalidToken> {
     })
 }
 
+/// Longest subject nrpc sends, in bytes. NATS limits a protocol line
+/// (`max_control_line`, 4 KiB by default) and closes the connection of a
+/// client that exceeds it, which would fail every call on it; a request
+/// line also holds the reply subject and sizes, so subjects stay well
+/// below.
+pub const MAX_SUBJECT_LEN: usize = 2048;
+
 fn push_token(out: &mut String, token: &str) {
     if token.is_empty() {
         return;
@@ -240,6 +258,16 @@ fn check_values<S: AsRef<str>>(names: &[S], values: &[&str]) -> Result<(), Inval
     Ok(())
 }
 
+/// The longest value with its name, to say which parameter made a subject
+/// too long.
+fn longest<'a, S: AsRef<str>>(names: &'a [S], values: &[&'a str]) -> Option<(&'a str, &'a str)> {
+    names
+        .iter()
+        .map(AsRef::as_ref)
+        .zip(values.iter().copied())
+        .max_by_key(|(_, v)| v.len())
+}
+
 impl ServiceSpec {
     /// The subject prefix a client of one service instance uses: package
     /// subject and params, service subject and params. `package_subject`
@@ -255,6 +283,22 @@ impl ServiceSpec {
         let split = n_pkg.min(params.len());
         check_values(&self.package_params, &params[..split])?;
         check_values(&self.service_params, &params[split..])?;
+        let len: usize = params.iter().map(|p| p.len() + 1).sum::<usize>()
+            + self.service_subject.len()
+            + package_subject.unwrap_or(&self.package_subject).len();
+        if len > MAX_SUBJECT_LEN {
+            let names: Vec<&Text> = self
+                .package_params
+                .iter()
+                .chain(self.service_params.iter())
+                .collect();
+            let (name, value) = longest(&names, params).unwrap_or(("", ""));
+            return Err(InvalidToken {
+                name: name.to_owned(),
+                value: value.to_owned(),
+                reason: InvalidReason::TooLong { len },
+            });
+        }
         let mut out = String::with_capacity(64);
         push_token(&mut out, package_subject.unwrap_or(&self.package_subject));
         for p in &params[..split] {
@@ -378,7 +422,16 @@ pub fn method_subject(
 ) -> Result<String, InvalidToken> {
     check_values(&method.params, params)?;
     let extra: usize = params.iter().map(|p| p.len() + 1).sum();
-    let mut out = String::with_capacity(prefix.len() + method.subject.len() + extra + 6);
+    let len = prefix.len() + 1 + method.subject.len() + extra + 5;
+    if len > MAX_SUBJECT_LEN {
+        let (name, value) = longest(&method.params, params).unwrap_or(("", ""));
+        return Err(InvalidToken {
+            name: name.to_owned(),
+            value: value.to_owned(),
+            reason: InvalidReason::TooLong { len },
+        });
+    }
+    let mut out = String::with_capacity(len);
     out.push_str(prefix);
     push_token(&mut out, &method.subject);
     for p in params {
@@ -588,6 +641,19 @@ mod tests {
         assert!(check_literal("", false).is_err());
         assert!(check_literal("a..b", false).is_err());
         assert!(check_literal("a.\u{1}", false).is_err());
+    }
+
+    #[test]
+    fn subjects_over_the_limit_are_refused_naming_the_longest_param() {
+        let prefix = SPEC.client_prefix(None, &["default", "me"]).unwrap();
+        let long = "x".repeat(MAX_SUBJECT_LEN);
+        let e = method_subject(&prefix, &METHODS[1], &["p1", &long], Encoding::Json).unwrap_err();
+        assert_eq!(e.name, "mp2");
+        assert!(matches!(e.reason, InvalidReason::TooLong { .. }));
+        let e = SPEC.client_prefix(None, &[&long, "me"]).unwrap_err();
+        assert_eq!(e.name, "instance");
+        let fits = "x".repeat(MAX_SUBJECT_LEN - prefix.len() - 40);
+        assert!(method_subject(&prefix, &METHODS[1], &["p1", &fits], Encoding::Json).is_ok());
     }
 
     #[test]

@@ -484,8 +484,8 @@ fn decode_reply<Resp: Codec>(
     encoding: Encoding,
 ) -> Result<Response<Resp::Item>, CallError> {
     let metadata = msg.headers.unwrap_or_default();
-    if let Some(frame) = ErrorFrame::decode(encoding, &msg.payload)
-        .map_err(|s| CallError::Decode(s.message().to_owned()))?
+    if let Some(frame) =
+        ErrorFrame::decode(encoding, &msg.payload).map_err(|e| CallError::Decode(e.to_string()))?
     {
         let code = reply_code(Some(&metadata));
         return Err(CallError::Status(frame.into_status(code)));

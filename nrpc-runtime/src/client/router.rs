@@ -81,17 +81,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Bytes the headers take on the wire (`NATS/1.0\r\n`, lines, `\r\n`).
-fn header_size(h: &HeaderMap) -> usize {
-    let mut n = 12;
-    for (name, values) in h.iter() {
-        for v in values {
-            n += AsRef::<[u8]>::as_ref(name).len() + 2 + v.as_str().len() + 2;
-        }
-    }
-    n
-}
-
 /// Replies of a multi-reply call, with the guard that keeps its route.
 pub(crate) struct Replies {
     pub(crate) rx: mpsc::Receiver<Message>,
@@ -168,15 +157,6 @@ impl Connection {
             .map_or(0, HashMap::len)
     }
 
-    fn check_size(&self, headers: Option<&HeaderMap>, payload: &Bytes) -> Result<(), CallError> {
-        let max = self.inner.nats.max_payload();
-        let size = payload.len() + headers.map_or(0, header_size);
-        if max > 0 && size > max {
-            return Err(CallError::PayloadTooLarge { size, max });
-        }
-        Ok(())
-    }
-
     fn register(&self, route: Route) -> Result<(Subject, PendingGuard), CallError> {
         let token = self.inner.next_token.fetch_add(1, Ordering::Relaxed);
         match lock(&self.inner.router.pending).as_mut() {
@@ -201,7 +181,12 @@ impl Connection {
         headers: Option<HeaderMap>,
         payload: Bytes,
     ) -> Result<(), CallError> {
-        self.check_size(headers.as_ref(), &payload)?;
+        crate::limits::check(&self.inner.nats, headers.as_ref(), payload.len()).map_err(|e| {
+            CallError::PayloadTooLarge {
+                size: e.size,
+                max: e.max,
+            }
+        })?;
         let nats = &self.inner.nats;
         let size = payload.len();
         let sent = match (reply, headers) {

@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::{HeaderMap, StatusCode};
-use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use nrpc_wire::stream::{
     self as wire_stream, Frame, ReceiveWindow, DEFAULT_WINDOW, HEARTBEAT_INTERVAL,
 };
+use nrpc_wire::subject::check_literal;
 use nrpc_wire::{headers, Encoding, Status};
 
 use super::router::{Connection, Replies};
@@ -142,8 +142,9 @@ impl ClientStream {
                 subject: accept.subject.to_string(),
             });
         }
-        match Frame::classify(self.encoding, &accept.payload) {
-            Err(s) => return Err(CallError::Decode(s.message().to_owned())),
+        let coded = reply_code(accept.headers.as_ref()).is_some();
+        match Frame::classify(self.encoding, &accept.payload, coded) {
+            Err(e) => return Err(CallError::Decode(e.to_string())),
             Ok(Frame::Keepalive) => {}
             Ok(Frame::Error(frame)) => {
                 let code = reply_code(accept.headers.as_ref());
@@ -162,6 +163,12 @@ impl ClientStream {
             header(headers::STREAM_INBOX),
             header(headers::CREDIT).and_then(|c| headers::parse_credit(&c)),
         ) {
+            // Items go where the server says: only to one plain subject.
+            (Some(inbox), Some(_)) if check_literal(&inbox, false).is_err() => {
+                Err(CallError::Decode(format!(
+                    "the server named an invalid stream inbox {inbox:?}"
+                )))
+            }
             (Some(inbox), Some(credit)) => Ok((inbox, credit)),
             _ => Err(CallError::Decode(
                 "the server did not accept a request stream (no Nrpc-Stream-Inbox)".into(),
@@ -196,8 +203,9 @@ impl ClientStream {
                     subject: msg.subject.to_string(),
                 }));
             }
-            match Frame::classify(self.encoding, &msg.payload) {
-                Err(s) => return Some(Err(CallError::Decode(s.message().to_owned()))),
+            let coded = reply_code(msg.headers.as_ref()).is_some();
+            match Frame::classify(self.encoding, &msg.payload, coded) {
+                Err(e) => return Some(Err(CallError::Decode(e.to_string()))),
                 Ok(Frame::Keepalive) => {
                     // Keepalives may carry credit for our streaming requests.
                     let grant = msg
@@ -272,8 +280,11 @@ async fn send_requests<Req: Codec>(
             Ok(p) => p,
             Err(status) => break nrpc_wire::ErrorFrame::from_status(&status),
         };
-        if let Err(status) = check_size(&nats, &payload) {
-            break nrpc_wire::ErrorFrame::from_status(&status);
+        if let Err(e) = crate::limits::check(&nats, None, payload.len()) {
+            break nrpc_wire::ErrorFrame::from_status(&Status::resource_exhausted(format!(
+                "request item of {} bytes exceeds the NATS max_payload of {} bytes",
+                e.size, e.max
+            )));
         }
         credit.acquire().await;
         if nats.publish(inbox.clone(), payload).await.is_err() {
@@ -281,15 +292,4 @@ async fn send_requests<Req: Codec>(
         }
     };
     let _ = nats.publish(inbox, end.encode(encoding)).await;
-}
-
-fn check_size(nats: &async_nats::Client, payload: &Bytes) -> Result<(), Status> {
-    let max = nats.max_payload();
-    if max > 0 && payload.len() > max {
-        return Err(Status::resource_exhausted(format!(
-            "request item of {} bytes exceeds the NATS max_payload of {max} bytes",
-            payload.len()
-        )));
-    }
-    Ok(())
 }

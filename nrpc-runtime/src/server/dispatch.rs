@@ -284,8 +284,7 @@ impl Receiver {
                 Some(Status::deadline_exceeded("caller gave up; no reply sent"))
             }
             (Executed::Done(Ok(reply)), Some(to)) if !reply.sent => {
-                replier.reply(to, reply, delivery).await;
-                None
+                replier.reply(to, reply, encoding, delivery).await.err()
             }
             (Executed::Done(Ok(_)), _) => None,
             (Executed::Done(Err(status)), Some(to)) => {

@@ -18,10 +18,28 @@ pub(super) struct Replier {
 
 impl Replier {
     /// Publishes a handler's reply (a plain PUB when it has no headers).
-    pub(super) async fn reply(&self, to: Subject, reply: Reply, delivery: Delivery) {
+    /// A reply too large for NATS becomes a `RESOURCE_EXHAUSTED` error
+    /// reply, so the caller learns at once instead of waiting out its
+    /// timeout.
+    pub(super) async fn reply(
+        &self,
+        to: Subject,
+        reply: Reply,
+        encoding: Encoding,
+        delivery: Delivery,
+    ) -> Result<(), Status> {
         let mut metadata = reply.metadata;
         if delivery != Delivery::Shared {
             metadata.insert(headers::INSTANCE, self.instance.as_str());
+        }
+        let headers = (!metadata.is_empty()).then_some(&metadata);
+        if let Err(e) = crate::limits::check(&self.nats, headers, reply.payload.len()) {
+            let status = Status::resource_exhausted(format!(
+                "reply of {} bytes exceeds the NATS max_payload of {} bytes",
+                e.size, e.max
+            ));
+            self.error(to, encoding, &status, delivery).await;
+            return Err(status);
         }
         let sent = if metadata.is_empty() {
             self.nats.publish(to, reply.payload).await
@@ -33,6 +51,7 @@ impl Replier {
         if let Err(e) = sent {
             tracing::warn!("nrpc: reply not sent: {e}");
         }
+        Ok(())
     }
 
     /// Publishes an error reply: the nRPC error frame in the caller's

@@ -90,13 +90,12 @@ impl<T> Sink<T> {
     /// Sends one item, waiting for credit if the client uses flow control.
     pub async fn send(&self, item: &T) -> Result<(), Status> {
         let payload = (self.encode)(item, self.encoding)?;
-        let max = self.nats.max_payload();
-        if max > 0 && payload.len() > max {
-            return Err(Status::resource_exhausted(format!(
-                "stream item of {} bytes exceeds the NATS max_payload of {max} bytes",
-                payload.len()
-            )));
-        }
+        crate::limits::check(&self.nats, None, payload.len()).map_err(|e| {
+            Status::resource_exhausted(format!(
+                "stream item of {} bytes exceeds the NATS max_payload of {} bytes",
+                e.size, e.max
+            ))
+        })?;
         self.credit.acquire().await;
         self.nats
             .publish(self.reply.clone(), payload)
@@ -187,6 +186,9 @@ struct Open {
     encoding: Encoding,
     cancel: CancellationToken,
     credit: Arc<Credit>,
+    /// For request streams: fires if the client breaks the protocol
+    /// (sends beyond its credit), which ends the call at once.
+    violation: Option<tokio::sync::oneshot::Receiver<Status>>,
 }
 
 /// A stream being served, and the handler's request stream.
@@ -211,6 +213,7 @@ impl Open {
             encoding: call.context.encoding,
             cancel: call.context.cancel.clone(),
             credit: Arc::new(Credit::new(ctx.credit)),
+            violation: None,
         };
         let rest = Rest {
             payload: call.payload,
@@ -222,12 +225,19 @@ impl Open {
 
     /// Opens a call whose requests stream in (client-streaming, bidi).
     fn with_requests<Req: Codec>(call: Call) -> Result<Accepted<Req::Item>, Status> {
-        let (open, rest) = Self::new(call)?;
+        let (mut open, rest) = Self::new(call)?;
         let input = rest
             .input
             .ok_or_else(|| Status::internal("no input subscription for a request stream"))?;
-        let streaming =
-            Streaming::new::<Req>(input, open.nats.clone(), open.reply.clone(), open.encoding);
+        let (violation, violated) = tokio::sync::oneshot::channel();
+        open.violation = Some(violated);
+        let streaming = Streaming::new::<Req>(
+            input,
+            open.nats.clone(),
+            open.reply.clone(),
+            open.encoding,
+            violation,
+        );
         let request = Request {
             message: streaming,
             context: rest.context,
@@ -255,7 +265,19 @@ impl Open {
             encoding,
             cancel,
             credit,
+            violation,
         } = self;
+        // A client breaking the protocol ends the call whatever the handler
+        // is doing.
+        let violation = async {
+            match violation {
+                Some(rx) => match rx.await {
+                    Ok(status) => status,
+                    Err(_) => std::future::pending().await,
+                },
+                None => std::future::pending().await,
+            }
+        };
         let last_seen = Mutex::new(Instant::now());
         // Heartbeats: credit grants, lastbeat, and proof the client is alive.
         let watch = async {
@@ -297,6 +319,7 @@ impl Open {
             r = body => r,
             status = watch => Err(status),
             status = keepalive => Err(status),
+            status = violation => Err(status),
         };
         cancel.cancel();
         let _ = heartbeats.unsubscribe().await;
@@ -310,10 +333,12 @@ impl Open {
 
 /// Requests streaming in from the client (client-streaming and
 /// bidirectional methods). Yields each request in order, then ends when the
-/// client closes its side; a client error or a count mismatch is an `Err`
-/// item. Reading grants the client credit to send more.
+/// client closes its side; a client error, a count mismatch or a client
+/// that sends beyond its credit is an `Err` item. Reading grants the client
+/// credit to send more, so at most one window of requests is ever buffered.
 pub struct Streaming<T> {
     inner: futures::stream::BoxStream<'static, Result<T, Status>>,
+    pump: tokio::task::AbortHandle,
 }
 
 impl<T> std::fmt::Debug for Streaming<T> {
@@ -322,62 +347,115 @@ impl<T> std::fmt::Debug for Streaming<T> {
     }
 }
 
+impl<T> Drop for Streaming<T> {
+    fn drop(&mut self) {
+        self.pump.abort();
+    }
+}
+
+/// What the pump hands the reader, in arrival order.
+enum Arrival {
+    Item(Bytes),
+    End(u32),
+    Failed(Status),
+}
+
 impl<T: Send + 'static> Streaming<T> {
     fn new<C: Codec<Item = T>>(
-        input: async_nats::Subscriber,
+        mut input: async_nats::Subscriber,
         nats: async_nats::Client,
         reply: Subject,
         encoding: Encoding,
+        violation: tokio::sync::oneshot::Sender<Status>,
     ) -> Self {
-        struct State {
-            input: async_nats::Subscriber,
-            nats: async_nats::Client,
-            reply: Subject,
-            encoding: Encoding,
-            window: ReceiveWindow,
-            done: bool,
-        }
-        let state = State {
-            input,
-            nats,
-            reply,
-            encoding,
-            window: ReceiveWindow::new(DEFAULT_WINDOW),
-            done: false,
-        };
-        let inner = futures::stream::unfold(state, |mut s| async move {
-            if s.done {
-                return None;
+        let window = Arc::new(Mutex::new(ReceiveWindow::new(DEFAULT_WINDOW)));
+        // Never more than a window of items plus the last word: the pump
+        // refuses items beyond the credit granted.
+        let (tx, rx) = tokio::sync::mpsc::channel(DEFAULT_WINDOW as usize + 1);
+        let pump_window = window.clone();
+        let pump = tokio::spawn(async move {
+            while let Some(msg) = input.next().await {
+                let code = msg
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get(headers::CODE))
+                    .and_then(|v| headers::parse_code(v.as_str()));
+                let arrival = match Frame::classify(encoding, &msg.payload, code.is_some()) {
+                    Err(e) => {
+                        Arrival::Failed(Status::invalid_argument(format!("client sent an {e}")))
+                    }
+                    Ok(Frame::End { count }) => Arrival::End(count),
+                    Ok(Frame::Error(frame)) => Arrival::Failed(frame.into_status(code)),
+                    // Clients send no keepalives on the request inbox; a lone
+                    // 0x00 there is an item like any other (and will not decode).
+                    Ok(Frame::Keepalive | Frame::Item) => {
+                        let admitted = pump_window
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .on_arrival();
+                        match admitted {
+                            Ok(()) => Arrival::Item(msg.payload),
+                            Err(e) => {
+                                let status = Status::resource_exhausted(format!(
+                                    "request stream ended: the client {e}"
+                                ));
+                                let _ = violation.send(status.clone());
+                                let _ = tx.send(Arrival::Failed(status)).await;
+                                break;
+                            }
+                        }
+                    }
+                };
+                let last = !matches!(arrival, Arrival::Item(_));
+                if tx.send(arrival).await.is_err() || last {
+                    break;
+                }
             }
-            let msg = s.input.next().await?;
-            let item = match Frame::classify(s.encoding, &msg.payload) {
-                Err(status) => Err(status),
-                Ok(Frame::End { count }) => match s.window.on_end(count) {
-                    Ok(()) => return None,
-                    Err(e) => Err(Status::invalid_argument(format!("client {e}"))),
-                },
-                Ok(Frame::Error(frame)) => Err(frame.into_status(None)),
-                // Clients send no keepalives on the request inbox; a lone
-                // 0x00 there is an undecodable item like any other.
-                Ok(Frame::Keepalive | Frame::Item) => C::decode(msg.payload, s.encoding)
-                    .map_err(|e| Status::invalid_argument(format!("bad request received: {e}"))),
-            };
-            if item.is_err() {
-                s.done = true;
-                return Some((item, s));
-            }
-            if let Some(n) = s.window.on_item() {
-                let mut h = HeaderMap::new();
-                h.insert(headers::CREDIT, n.to_string().as_str());
-                let _ = s
-                    .nats
-                    .publish_with_headers(s.reply.clone(), h, Bytes::from_static(KEEPALIVE))
-                    .await;
-            }
-            Some((item, s))
+            // Dropping the subscription unsubscribes: nothing more is buffered.
         })
+        .abort_handle();
+        let state = (true, rx, window, nats, reply, encoding);
+        let inner = futures::stream::unfold(
+            state,
+            |(open, mut rx, window, nats, reply, encoding)| async move {
+                if !open {
+                    return None;
+                }
+                let item = match rx.recv().await {
+                    None => Err(Status::unavailable(
+                        "the request stream ended without the client's end of stream",
+                    )),
+                    Some(Arrival::End(count)) => {
+                        match window
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .on_end(count)
+                        {
+                            Ok(()) => return None,
+                            Err(e) => Err(Status::invalid_argument(format!("client {e}"))),
+                        }
+                    }
+                    Some(Arrival::Failed(status)) => Err(status),
+                    Some(Arrival::Item(payload)) => C::decode(payload, encoding).map_err(|e| {
+                        Status::invalid_argument(format!("bad request received: {e}"))
+                    }),
+                };
+                if item.is_err() {
+                    return Some((item, (false, rx, window, nats, reply, encoding)));
+                }
+                let grant = window.lock().unwrap_or_else(|e| e.into_inner()).on_item();
+                if let Some(n) = grant {
+                    let mut h = HeaderMap::new();
+                    h.insert(headers::CREDIT, n.to_string().as_str());
+                    let _ = nats
+                        .publish_with_headers(reply.clone(), h, Bytes::from_static(KEEPALIVE))
+                        .await;
+                }
+                Some((item, (true, rx, window, nats, reply, encoding)))
+            },
+        )
         .boxed();
-        Self { inner }
+        Self { inner, pump }
     }
 }
 
