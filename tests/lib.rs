@@ -126,7 +126,8 @@ pub enum Event {
 }
 
 /// `greeter.v1.Greeter` for tests. Names steer it: `panic` panics, `big:N`
-/// replies with a message of N bytes, `wait…`
+/// replies with a message of N bytes, `badheader` sets a header value with
+/// a line break, `wait…`
 /// blocks until the test adds a permit to `gate`, `forever…` waits until
 /// dropped (its cancellation token is watched by a spawned task); everything else is greeted at once.
 pub struct TestGreeter {
@@ -179,6 +180,9 @@ impl Greeter for TestGreeter {
                 let _ = events.send(Event::Cancelled(name));
             });
             std::future::pending::<()>().await;
+        }
+        if name == "badheader" {
+            return Ok(Response::new(HelloReply::default()).with_header("Bad", "a\r\nb"));
         }
         if let Some(n) = name.strip_prefix("big:") {
             let n = n

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use crate::client::router::{Deadline, Outgoing, MANY_CAPACITY};
 use crate::client::{CallError, Connection};
 
 /// `type` of a PING reply.
@@ -165,8 +166,14 @@ impl Discovery {
             subject.push('.');
             subject.push_str(token);
         }
-        let mut replies = self.conn.request_many(subject, None, Bytes::new()).await?;
-        let deadline = Instant::now() + self.timeout;
+        let out = Outgoing {
+            subject: subject.into(),
+            headers: None,
+            payload: Bytes::new(),
+            deadline: Deadline::after(self.timeout),
+        };
+        let deadline = out.deadline.at;
+        let mut replies = self.conn.request_many(out, MANY_CAPACITY).await?;
         let mut out = Vec::new();
         loop {
             let wait = deadline.min(Instant::now() + self.idle_gap);

@@ -224,3 +224,34 @@ async fn a_server_naming_a_wildcard_stream_inbox_is_refused() {
     assert!(matches!(&err, CallError::Decode(_)), "{err:?}");
     rogue.await.unwrap();
 }
+
+#[tokio::test]
+async fn invalid_headers_are_errors_not_panics() {
+    let server = nats_server();
+    let (_h, mut events, _gate) = serve_greeter(&server, "headers").await;
+    let client = patient_greeter(&server).await;
+    for options in [
+        CallOptions::new().header("bad name", "v"),
+        CallOptions::new().header("Good", "a\r\nb"),
+        CallOptions::new().header("Ünïcode", "v"),
+    ] {
+        let err = within("call", client.say_hello_with(&hello("never"), options))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CallError::InvalidHeader(_)), "{err:?}");
+    }
+    // Nothing was sent: the handler never started.
+    let ok = within("a good call", client.say_hello(&hello("after"))).await;
+    assert_eq!(ok.unwrap().message, "Hello, after");
+    assert_eq!(
+        events.try_recv(),
+        Ok(nrpc_tests::Event::Started("after".into()))
+    );
+    // A handler's invalid header is its INTERNAL error, not a panic.
+    let err = within("bad reply header", client.say_hello(&hello("badheader")))
+        .await
+        .unwrap_err();
+    let status = err.status().unwrap_or_else(|| panic!("{err:?}"));
+    assert_eq!(status.code(), Code::Internal);
+    assert!(status.message().contains("Bad"), "{status}");
+}

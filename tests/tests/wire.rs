@@ -142,7 +142,8 @@ async fn subjects_equal_the_go_generator_examples() {
     let raw = nats(&server).await;
     let mut wire = tap(&raw).await;
     let conn = connection(&server).await;
-    let short = Duration::from_millis(1);
+    // Short, but long enough to be sent: an expired call never leaves.
+    let short = Duration::from_millis(200);
 
     let custom = SvcCustomSubjectClient::new(conn.clone(), "default")
         .unwrap()

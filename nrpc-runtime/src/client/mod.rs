@@ -2,15 +2,16 @@
 //! inbox subscription, the per-call [`CallOptions`], and the
 //! [`ServiceClient`] that generated clients wrap.
 
-mod router;
+pub(crate) mod router;
 mod stream;
 
 pub use router::Connection;
+use router::{Deadline, Outgoing, MANY_CAPACITY};
 
 use std::time::Duration;
 
+use async_nats::header::{HeaderName, HeaderValue};
 use async_nats::{HeaderMap, Message, StatusCode};
-use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use tokio::time::Instant;
@@ -65,6 +66,20 @@ pub enum CallError {
     /// The NATS connection is closed.
     #[error("connection closed")]
     Closed,
+    /// The NATS connection is down (reconnecting); the request was not
+    /// sent. Retry later, or opt into waiting with
+    /// [`CallOptions::wait_for_ready`].
+    #[error("the NATS connection is down; the request was not sent")]
+    NotConnected,
+    /// The NATS connection dropped after the request was sent and before
+    /// its reply arrived: the server may or may not have handled it.
+    #[error("the NATS connection dropped while waiting for the reply; the outcome is unknown")]
+    ConnectionLost,
+    /// A metadata header name or value is not valid in NATS headers (a
+    /// name with spaces, `:` or non-ASCII; a value with CR or LF); nothing
+    /// was sent.
+    #[error("invalid header: {0}")]
+    InvalidHeader(String),
     /// A peer without flow control (e.g. a Go nRPC server) sent stream items
     /// faster than they were read; the call was ended rather than buffer
     /// without bound.
@@ -93,9 +108,11 @@ impl From<CallError> for Status {
         match e {
             CallError::Status(s) => s,
             CallError::Timeout(_) => Status::deadline_exceeded(e.to_string()),
-            CallError::NoResponders { .. } | CallError::Closed => {
-                Status::unavailable(e.to_string())
-            }
+            CallError::NoResponders { .. }
+            | CallError::Closed
+            | CallError::NotConnected
+            | CallError::ConnectionLost => Status::unavailable(e.to_string()),
+            CallError::InvalidHeader(_) => Status::internal(e.to_string()),
             CallError::PayloadTooLarge { .. } | CallError::Overrun => {
                 Status::resource_exhausted(e.to_string())
             }
@@ -124,6 +141,9 @@ pub struct CallOptions {
     /// Whether the timeout is sent as `Nrpc-Timeout` (not for
     /// fire-and-forget requests: nobody waits).
     deadline_header: bool,
+    wait_for_ready: bool,
+    /// The first header that could not be added; the call fails with it.
+    invalid_header: Option<String>,
 }
 
 impl CallOptions {
@@ -139,11 +159,24 @@ impl CallOptions {
         self
     }
 
-    /// Adds a metadata header (appended to any with the same name).
+    /// Adds a metadata header (appended to any with the same name). An
+    /// invalid name or value (see [`CallError::InvalidHeader`]) makes the
+    /// call fail before anything is sent.
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.headers
-            .get_or_insert_with(HeaderMap::new)
-            .append(name, value);
+        match (name.parse::<HeaderName>(), value.parse::<HeaderValue>()) {
+            (Ok(n), Ok(v)) => self.headers.get_or_insert_with(HeaderMap::new).append(n, v),
+            _ if self.invalid_header.is_some() => {}
+            (Err(_), _) => self.invalid_header = Some(format!("name {name:?}")),
+            (_, Err(_)) => self.invalid_header = Some(format!("value of {name} {value:?}")),
+        }
+        self
+    }
+
+    /// Waits for a connection that is down (reconnecting) instead of
+    /// failing at once with [`CallError::NotConnected`]; the timeout still
+    /// bounds the call, waiting included (gRPC's "wait for ready").
+    pub fn wait_for_ready(mut self) -> Self {
+        self.wait_for_ready = true;
         self
     }
 
@@ -262,8 +295,17 @@ impl ServiceClient {
         options: CallOptions,
         route: Route,
     ) -> Result<Prepared, CallError> {
-        let encoding = options.encoding.unwrap_or(self.encoding);
         let timeout = options.timeout.unwrap_or(self.timeout);
+        // The deadline bounds the whole call, from here.
+        let deadline = Deadline {
+            announce: options.deadline_header,
+            wait_for_ready: options.wait_for_ready,
+            ..Deadline::after(timeout)
+        };
+        if let Some(bad) = options.invalid_header {
+            return Err(CallError::InvalidHeader(bad));
+        }
+        let encoding = options.encoding.unwrap_or(self.encoding);
         let plain = self.subject(method, method_params, encoding)?;
         // The usual case, a load-balanced call, builds one string.
         let subject = match (route, &self.instance) {
@@ -272,7 +314,7 @@ impl ServiceClient {
             (Route::Broadcast, _) => BROADCAST_PREFIX.to_owned() + &plain,
         };
         let payload = Req::encode(request, encoding).map_err(CallError::Encode)?;
-        let mut headers = match (&self.headers, options.headers) {
+        let headers = match (&self.headers, options.headers) {
             (None, h) => h,
             (Some(base), None) => Some(base.clone()),
             (Some(base), Some(extra)) => {
@@ -285,17 +327,14 @@ impl ServiceClient {
                 Some(h)
             }
         };
-        if options.deadline_header {
-            headers
-                .get_or_insert_with(HeaderMap::new)
-                .insert(headers::TIMEOUT, headers::format_timeout(timeout).as_str());
-        }
         Ok(Prepared {
-            subject,
-            payload,
-            headers,
+            out: Outgoing {
+                subject: subject.into(),
+                headers,
+                payload,
+                deadline,
+            },
             encoding,
-            timeout,
         })
     }
 
@@ -309,10 +348,7 @@ impl ServiceClient {
     ) -> Result<Response<Resp::Item>, CallError> {
         let options = options.unwrap_or_default().with_deadline_header();
         let p = self.prepare::<Req>(method, method_params, request, options, Route::Default)?;
-        let msg = self
-            .conn
-            .request(p.subject, p.headers, p.payload, p.timeout)
-            .await?;
+        let msg = self.conn.request(p.out).await?;
         decode_reply::<Resp>(msg, p.encoding)
     }
 
@@ -327,7 +363,7 @@ impl ServiceClient {
     ) -> Result<(), CallError> {
         let options = options.unwrap_or_default();
         let p = self.prepare::<Req>(method, method_params, request, options, Route::Default)?;
-        self.conn.publish(p.subject, p.headers, p.payload).await
+        self.conn.publish(p.out).await
     }
 
     /// Calls method `method` on every live instance at once and streams
@@ -348,11 +384,8 @@ impl ServiceClient {
         } = options;
         let call = call.with_deadline_header();
         let p = self.prepare::<Req>(method, method_params, request, call, Route::Broadcast)?;
-        let replies = self
-            .conn
-            .request_many(p.subject, p.headers, p.payload)
-            .await?;
-        let deadline = Instant::now() + p.timeout;
+        let deadline = p.out.deadline.at;
+        let replies = self.conn.request_many(p.out, MANY_CAPACITY).await?;
         let state = (replies, max_replies.unwrap_or(usize::MAX), p.encoding);
         Ok(
             futures::stream::unfold(state, move |(mut replies, left, encoding)| async move {
@@ -467,15 +500,11 @@ pub(super) enum Route {
     Broadcast,
 }
 
-/// A call ready to be sent: subject, encoded payload, headers, and how to
-/// read and wait for the answer.
+/// A call ready to be sent, and the encoding of its answer.
 #[derive(Debug)]
 pub(super) struct Prepared {
-    pub(super) subject: String,
-    pub(super) payload: Bytes,
-    pub(super) headers: Option<HeaderMap>,
+    pub(super) out: Outgoing,
     pub(super) encoding: Encoding,
-    pub(super) timeout: Duration,
 }
 
 /// Turns a reply into the message or the status it carries.

@@ -6,21 +6,29 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use async_nats::connection::State;
 use async_nats::{HeaderMap, Message, StatusCode, Subject};
 use bytes::Bytes;
 use futures::StreamExt;
+use nrpc_wire::headers;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 use super::CallError;
 
 /// Replies a multi-reply call (broadcast, discovery) may have queued before
 /// the caller reads them; more are dropped rather than grow memory.
-const MANY_CAPACITY: usize = 1024;
+pub(crate) const MANY_CAPACITY: usize = 1024;
+
+/// How often the router looks at the connection's state, to fail the
+/// calls waiting for a reply when the connection drops.
+const STATE_CHECK: Duration = Duration::from_millis(50);
 
 /// Where the replies to one token go.
 enum Route {
-    /// The first reply resolves the call and removes the entry.
-    Once(oneshot::Sender<Message>),
+    /// The first reply resolves the call and removes the entry; `None`
+    /// means the connection dropped while the call waited.
+    Once(oneshot::Sender<Option<Message>>),
     /// Every reply is forwarded until the caller drops the receiver; the
     /// flag is set if the route was closed because the caller fell behind.
     Many(mpsc::Sender<Message>, Arc<AtomicBool>),
@@ -77,6 +85,25 @@ impl Drop for PendingGuard {
     }
 }
 
+/// The connection dropped: a reply to a call sent before cannot arrive
+/// (NATS does not keep it for us), so each such call fails at once with an
+/// unknown outcome. Streams and broadcasts keep their routes: they carry
+/// their own liveness checks and may go on after a reconnect.
+fn fail_waiting_calls(router: &Router) {
+    if let Some(map) = lock(&router.pending).as_mut() {
+        let waiting: Vec<u64> = map
+            .iter()
+            .filter(|(_, route)| matches!(route, Route::Once(_)))
+            .map(|(token, _)| *token)
+            .collect();
+        for token in waiting {
+            if let Some(Route::Once(tx)) = map.remove(&token) {
+                let _ = tx.send(None);
+            }
+        }
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -102,8 +129,24 @@ impl Connection {
         });
         let task_router = router.clone();
         let prefix_len = inbox_prefix.len();
+        let state_nats = nats.clone();
         let task = tokio::spawn(async move {
-            while let Some(msg) = sub.next().await {
+            let mut check = tokio::time::interval(STATE_CHECK);
+            check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut was_connected = true;
+            loop {
+                let msg = tokio::select! {
+                    msg = sub.next() => msg,
+                    _ = check.tick() => {
+                        let connected = state_nats.connection_state() == State::Connected;
+                        if was_connected && !connected {
+                            fail_waiting_calls(&task_router);
+                        }
+                        was_connected = connected;
+                        continue;
+                    }
+                };
+                let Some(msg) = msg else { break };
                 let token = msg
                     .subject
                     .get(prefix_len..)
@@ -115,7 +158,7 @@ impl Connection {
                     Some(Route::Once(_)) => {
                         if let Some(Route::Once(tx)) = map.remove(&token) {
                             // The caller may have given up in the meantime.
-                            let _ = tx.send(msg);
+                            let _ = tx.send(Some(msg));
                         }
                     }
                     Some(Route::Many(tx, overrun)) => {
@@ -173,31 +216,56 @@ impl Connection {
         Ok((Subject::from(reply), guard))
     }
 
-    /// Publishes; `reply` asks for answers. Errors are mapped to call errors.
-    async fn send(
-        &self,
-        subject: Subject,
-        reply: Option<Subject>,
-        headers: Option<HeaderMap>,
-        payload: Bytes,
-    ) -> Result<(), CallError> {
-        crate::limits::check(&self.inner.nats, headers.as_ref(), payload.len()).map_err(|e| {
+    /// Publishes `out`; `reply` asks for answers. The call's deadline
+    /// bounds the whole send: an expired call is never sent, the remaining
+    /// time is what `Nrpc-Timeout` announces, and a publish that cannot
+    /// complete in time (the connection's buffer is full while it is down)
+    /// is abandoned. A connection that is down fails the call at once
+    /// unless it waits for ready.
+    async fn send(&self, out: Outgoing, reply: Option<Subject>) -> Result<(), CallError> {
+        let Outgoing {
+            subject,
+            mut headers,
+            payload,
+            deadline,
+        } = out;
+        let nats = &self.inner.nats;
+        if !deadline.wait_for_ready && nats.connection_state() != State::Connected {
+            return Err(CallError::NotConnected);
+        }
+        let left = deadline.at.saturating_duration_since(Instant::now());
+        if deadline.announce {
+            // Whole milliseconds, as on the wire; nothing left means expired.
+            if left.as_millis() == 0 {
+                return Err(CallError::Timeout(deadline.timeout));
+            }
+            headers
+                .get_or_insert_with(HeaderMap::new)
+                .insert(headers::TIMEOUT, headers::format_timeout(left).as_str());
+        } else if left.is_zero() {
+            return Err(CallError::Timeout(deadline.timeout));
+        }
+        crate::limits::check(nats, headers.as_ref(), payload.len()).map_err(|e| {
             CallError::PayloadTooLarge {
                 size: e.size,
                 max: e.max,
             }
         })?;
-        let nats = &self.inner.nats;
         let size = payload.len();
-        let sent = match (reply, headers) {
-            (Some(r), Some(h)) => {
-                nats.publish_with_reply_and_headers(subject, r, h, payload)
-                    .await
+        let publish = async {
+            match (reply, headers) {
+                (Some(r), Some(h)) => {
+                    nats.publish_with_reply_and_headers(subject, r, h, payload)
+                        .await
+                }
+                (Some(r), None) => nats.publish_with_reply(subject, r, payload).await,
+                (None, Some(h)) => nats.publish_with_headers(subject, h, payload).await,
+                (None, None) => nats.publish(subject, payload).await,
             }
-            (Some(r), None) => nats.publish_with_reply(subject, r, payload).await,
-            (None, Some(h)) => nats.publish_with_headers(subject, h, payload).await,
-            (None, None) => nats.publish(subject, payload).await,
         };
+        let sent = tokio::time::timeout_at(deadline.at, publish)
+            .await
+            .map_err(|_| CallError::Timeout(deadline.timeout))?;
         sent.map_err(|e| match e.kind() {
             async_nats::client::PublishErrorKind::MaxPayloadExceeded => {
                 CallError::PayloadTooLarge {
@@ -209,24 +277,18 @@ impl Connection {
         })
     }
 
-    /// Sends `payload` to `subject` and waits for one reply.
-    pub async fn request(
-        &self,
-        subject: String,
-        headers: Option<HeaderMap>,
-        payload: Bytes,
-        timeout: Duration,
-    ) -> Result<Message, CallError> {
+    /// Sends a request and waits for one reply until its deadline.
+    pub(crate) async fn request(&self, out: Outgoing) -> Result<Message, CallError> {
         let (tx, rx) = oneshot::channel();
         let (reply, _guard) = self.register(Route::Once(tx))?;
-        // Subjects built from a String are not copied again on publish.
-        let subject = Subject::from(subject);
-        self.send(subject.clone(), Some(reply), headers, payload)
-            .await?;
-        let msg = match tokio::time::timeout(timeout, rx).await {
-            Err(_) => return Err(CallError::Timeout(timeout)),
+        let deadline = out.deadline;
+        let subject = out.subject.clone();
+        self.send(out, Some(reply)).await?;
+        let msg = match tokio::time::timeout_at(deadline.at, rx).await {
+            Err(_) => return Err(CallError::Timeout(deadline.timeout)),
             Ok(Err(_)) => return Err(CallError::Closed),
-            Ok(Ok(msg)) => msg,
+            Ok(Ok(None)) => return Err(CallError::ConnectionLost),
+            Ok(Ok(Some(msg))) => msg,
         };
         if msg.status == Some(StatusCode::NO_RESPONDERS) {
             return Err(CallError::NoResponders {
@@ -236,37 +298,18 @@ impl Connection {
         Ok(msg)
     }
 
-    /// Sends `payload` to `subject` and routes every reply to the returned
-    /// receiver until it is dropped (broadcast calls, discovery).
+    /// Sends a request and routes every reply to the returned receiver
+    /// until it is dropped (broadcast calls, discovery), with room for
+    /// `capacity` unread replies.
     pub(crate) async fn request_many(
         &self,
-        subject: String,
-        headers: Option<HeaderMap>,
-        payload: Bytes,
-    ) -> Result<Replies, CallError> {
-        self.request_many_with_capacity(subject, headers, payload, MANY_CAPACITY)
-            .await
-    }
-
-    /// [`request_many`](Self::request_many) with room for `capacity` unread
-    /// replies.
-    pub(crate) async fn request_many_with_capacity(
-        &self,
-        subject: String,
-        headers: Option<HeaderMap>,
-        payload: Bytes,
+        out: Outgoing,
         capacity: usize,
     ) -> Result<Replies, CallError> {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let overrun = Arc::new(AtomicBool::new(false));
         let (reply, guard) = self.register(Route::Many(tx, overrun.clone()))?;
-        self.send(
-            Subject::from(subject),
-            Some(reply.clone()),
-            headers,
-            payload,
-        )
-        .await?;
+        self.send(out, Some(reply.clone())).await?;
         Ok(Replies {
             rx,
             subject: reply,
@@ -276,13 +319,41 @@ impl Connection {
     }
 
     /// Publishes without a reply subject (fire-and-forget, events).
-    pub async fn publish(
-        &self,
-        subject: String,
-        headers: Option<HeaderMap>,
-        payload: Bytes,
-    ) -> Result<(), CallError> {
-        self.send(Subject::from(subject), None, headers, payload)
-            .await
+    pub(crate) async fn publish(&self, out: Outgoing) -> Result<(), CallError> {
+        self.send(out, None).await
     }
+}
+
+/// When a call gives up, and whether it tells the server.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline {
+    /// The instant the caller stops waiting.
+    pub(crate) at: Instant,
+    /// The timeout it came from (for `CallError::Timeout`).
+    pub(crate) timeout: Duration,
+    /// Send the time left as `Nrpc-Timeout`.
+    pub(crate) announce: bool,
+    /// Wait for a connection that is down instead of failing at once.
+    pub(crate) wait_for_ready: bool,
+}
+
+impl Deadline {
+    /// A deadline `timeout` from now.
+    pub(crate) fn after(timeout: Duration) -> Self {
+        Self {
+            at: Instant::now() + timeout,
+            timeout,
+            announce: false,
+            wait_for_ready: false,
+        }
+    }
+}
+
+/// One message a call sends.
+#[derive(Debug)]
+pub(crate) struct Outgoing {
+    pub(crate) subject: Subject,
+    pub(crate) headers: Option<HeaderMap>,
+    pub(crate) payload: Bytes,
+    pub(crate) deadline: Deadline,
 }

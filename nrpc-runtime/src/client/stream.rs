@@ -63,17 +63,18 @@ impl Drop for ClientStream {
 /// window) and starts heartbeats.
 pub(super) async fn begin(conn: &Connection, p: Prepared) -> Result<ClientStream, CallError> {
     let window = ReceiveWindow::new(DEFAULT_WINDOW);
-    let mut h = p.headers.unwrap_or_default();
-    h.insert(headers::STREAM_CREDIT, window.window().to_string().as_str());
+    let Prepared { mut out, encoding } = p;
+    let inactivity = out.deadline.timeout;
+    out.headers
+        .get_or_insert_with(HeaderMap::new)
+        .insert(headers::STREAM_CREDIT, window.window().to_string().as_str());
     let capacity = window.window() as usize + SLACK;
-    let replies = conn
-        .request_many_with_capacity(p.subject, Some(h), p.payload, capacity)
-        .await?;
+    let replies = conn.request_many(out, capacity).await?;
     let nats = conn.nats().clone();
     let heartbeat_subject = wire_stream::heartbeat_subject(&replies.subject);
     let heartbeat_task = {
         let (nats, subject) = (nats.clone(), heartbeat_subject.clone());
-        let payload = wire_stream::encode_heartbeat(p.encoding, false);
+        let payload = wire_stream::encode_heartbeat(encoding, false);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(HEARTBEAT_INTERVAL);
             loop {
@@ -95,8 +96,8 @@ pub(super) async fn begin(conn: &Connection, p: Prepared) -> Result<ClientStream
         nats,
         heartbeat_subject,
         heartbeat_task,
-        encoding: p.encoding,
-        inactivity: p.timeout,
+        encoding,
+        inactivity,
         window,
         done: false,
     })

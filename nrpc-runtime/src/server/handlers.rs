@@ -37,7 +37,13 @@ where
         Err(status) => return failed(status),
     };
     Box::pin(async move {
-        let (message, metadata) = handler(request).await?.into_parts();
+        let response = handler(request).await?;
+        if let Some(bad) = response.invalid_header() {
+            return Err(Status::internal(format!(
+                "the handler's reply has an {bad}"
+            )));
+        }
+        let (message, metadata) = response.into_parts();
         let payload = Resp::encode(&message, encoding)?;
         Ok(Reply::new(payload, metadata))
     })
