@@ -330,3 +330,47 @@ impl SvcCustomSubject for CustomSubject {
         std::future::pending().await
     }
 }
+
+use chat::chat_server::Chat;
+use chat::{Sentence, Word};
+
+/// `chat.v1.Chat` for fault tests: `collect` expects the words `0`, `1`,
+/// `2`, … and answers with their count; a word out of sequence (a silent
+/// loss) is a DATA_LOSS error.
+pub struct ChatCounter;
+
+impl Chat for ChatCounter {
+    async fn collect(
+        &self,
+        request: Request<nrpc_runtime::Streaming<Word>>,
+    ) -> Result<Response<Sentence>, Status> {
+        let mut words = request.into_inner();
+        let mut n = 0u32;
+        while let Some(word) = futures::StreamExt::next(&mut words).await {
+            let word = word?;
+            if word.text != n.to_string() {
+                return Err(Status::data_loss(format!(
+                    "expected word {n}, got {}",
+                    word.text
+                )));
+            }
+            n += 1;
+        }
+        Ok(Response::new(Sentence {
+            text: String::new(),
+            words: n,
+        }))
+    }
+
+    async fn echo(
+        &self,
+        _: Request<nrpc_runtime::Streaming<Word>>,
+        _: Sink<Word>,
+    ) -> Result<(), Status> {
+        Err(Status::unimplemented("collect only"))
+    }
+
+    async fn spell(&self, _: Request<Word>, _: Sink<Word>) -> Result<(), Status> {
+        Err(Status::unimplemented("collect only"))
+    }
+}

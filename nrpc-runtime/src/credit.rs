@@ -16,7 +16,7 @@ pub(crate) struct Credit {
 
 impl Credit {
     /// Credit from the receiver's initial window (`None`: no flow control).
-    pub(crate) fn new(initial: Option<u32>) -> Self {
+    pub(crate) fn new(initial: Option<u64>) -> Self {
         Self {
             window: Mutex::new(SendWindow::new(initial)),
             granted: Notify::new(),
@@ -27,7 +27,8 @@ impl Credit {
         self.window.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Waits until one item may be sent, and counts it.
+    /// Waits until one item may be sent (call [`on_sent`](Self::on_sent)
+    /// once it is handed to the connection).
     pub(crate) async fn acquire(&self) {
         loop {
             let granted = self.granted.notified();
@@ -41,15 +42,20 @@ impl Credit {
         }
     }
 
-    /// The receiver granted `n` more items.
-    pub(crate) fn grant(&self, n: u32) {
-        self.lock().grant(n);
+    /// The receiver announced its cumulative limit.
+    pub(crate) fn set_limit(&self, limit: u64) {
+        self.lock().set_limit(limit);
         self.granted.notify_waiters();
     }
 
     /// Items that may still be sent (`None` without flow control).
     pub(crate) fn available(&self) -> Option<u64> {
         self.lock().available()
+    }
+
+    /// An acquired item was handed to the connection.
+    pub(crate) fn on_sent(&self) {
+        self.lock().on_sent();
     }
 
     /// Items sent so far.

@@ -17,8 +17,16 @@ pub const SERVICE_ERROR_CODE: &str = "Nats-Service-Error-Code";
 pub const INSTANCE: &str = "Nrpc-Instance";
 /// Stream request header: the client's initial credit (items).
 pub const STREAM_CREDIT: &str = "Nrpc-Stream-Credit";
-/// Heartbeat and keepalive header: more credit (items).
-pub const CREDIT: &str = "Nrpc-Credit";
+/// Heartbeat and keepalive header: the receiver's credit so far, cumulative
+/// — the sender may have sent this many items in all. Re-sent every
+/// second, so a lost grant is repaired by the next.
+pub const CREDIT_LIMIT: &str = "Nrpc-Credit-Limit";
+/// Keepalive header: items the sender has sent so far; a receiver that has
+/// fewer lost some.
+pub const SENT: &str = "Nrpc-Sent";
+/// Item header between nrpc peers: the item's number in its stream (1, 2,
+/// …); a number that is not the next one means items were lost.
+pub const SEQ: &str = "Nrpc-Seq";
 /// Header on the server's accept of a request stream: the subject the
 /// client sends its items to.
 pub const STREAM_INBOX: &str = "Nrpc-Stream-Inbox";
@@ -34,9 +42,15 @@ pub fn parse_timeout(value: &str) -> Option<Duration> {
     value.parse::<u64>().ok().map(Duration::from_millis)
 }
 
-/// A credit value (`Nrpc-Stream-Credit`, `Nrpc-Credit`); `None` if it is
-/// not a count of items.
+/// A credit value (`Nrpc-Stream-Credit`); `None` if it is not a 32-bit
+/// count of items.
 pub fn parse_credit(value: &str) -> Option<u32> {
+    value.parse().ok()
+}
+
+/// A cumulative count (`Nrpc-Credit-Limit`, `Nrpc-Sent`); `None` if it is
+/// not a 64-bit count.
+pub fn parse_count(value: &str) -> Option<u64> {
     value.parse().ok()
 }
 

@@ -9,16 +9,23 @@
 //! plain message, and ends with `0x00 + Error{EOS, msgCount}` or another
 //! error; `HeartBeat{lastbeat: true}` cancels.
 //!
-//! nrpc extension (ignored by Go peers): a request header
+//! nrpc extension (ignored by Go peers), built for an at-most-once broker
+//! where any message can be lost around a reconnect: a request header
 //! `Nrpc-Stream-Credit: W` asks the server to send at most `W` items ahead
-//! of the client; the client grants more with heartbeats carrying
-//! `Nrpc-Credit: n`. For client-streaming and bidirectional methods the
-//! server first answers with a keepalive carrying `Nrpc-Stream-Inbox: S`
-//! and `Nrpc-Credit: n`; the client sends its items to `S` (ending with
-//! `EOS`) within the credit the server grants by keepalives with
-//! `Nrpc-Credit`. Both directions use the same two machines: a
-//! [`SendWindow`] on the sending side and a [`ReceiveWindow`] on the
-//! receiving side.
+//! of the client. Credit is cumulative and idempotent — the receiver says
+//! "you may have sent N items in all" (`Nrpc-Credit-Limit: N`) when it has
+//! consumed half a window and again with every heartbeat, so a lost grant
+//! is repaired within a second. Each item carries its number
+//! (`Nrpc-Seq`), so a gap is seen at the first item after it; and the
+//! sender says how many items it has sent
+//! (`Nrpc-Sent: n`) with every keepalive, on the items' own subject, so a
+//! receiver that has fewer knows at once that items were lost. For
+//! client-streaming and bidirectional methods the server first answers
+//! with a keepalive carrying `Nrpc-Stream-Inbox: S` and
+//! `Nrpc-Credit-Limit: C`; the client sends its items to `S` (ending with
+//! `EOS`), with keepalives carrying `Nrpc-Sent`. Both directions use the
+//! same two machines: a [`SendWindow`] on the sending side and a
+//! [`ReceiveWindow`] on the receiving side.
 
 use std::fmt;
 use std::time::Duration;
@@ -106,6 +113,9 @@ impl Frame {
 /// receiver still lets us send, and how many we sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendWindow {
+    /// Items that took credit (being sent or sent).
+    reserved: u64,
+    /// Items handed to the connection: what keepalives and `EOS` count.
     sent: u64,
     /// Items we may have sent in all (`None`: the receiver uses no flow
     /// control, e.g. a Go nRPC client).
@@ -116,33 +126,44 @@ impl SendWindow {
     /// A window with the receiver's initial credit; `None` when the
     /// receiver grants none (it does not speak the extension), so sending
     /// never waits.
-    pub fn new(initial_credit: Option<u32>) -> Self {
+    pub fn new(initial_credit: Option<u64>) -> Self {
         Self {
+            reserved: 0,
             sent: 0,
-            limit: initial_credit.map(u64::from),
+            limit: initial_credit,
         }
     }
 
-    /// The receiver granted `n` more items.
-    pub fn grant(&mut self, n: u32) {
-        if let Some(limit) = &mut self.limit {
-            *limit = limit.saturating_add(u64::from(n));
+    /// The receiver announced its cumulative limit. Limits only grow: an
+    /// old announcement arriving late changes nothing.
+    pub fn set_limit(&mut self, limit: u64) {
+        if let Some(current) = &mut self.limit {
+            *current = (*current).max(limit);
         }
     }
 
-    /// Takes credit for one item and counts it as sent; `false` if there is
-    /// none (wait for a grant, then try again).
+    /// Takes credit for one item; `false` if there is none (wait for a
+    /// grant, then try again). Call [`on_sent`](Self::on_sent) once the
+    /// item is handed to the connection.
     pub fn try_send(&mut self) -> bool {
-        if self.limit.is_some_and(|limit| self.sent >= limit) {
+        if self.limit.is_some_and(|limit| self.reserved >= limit) {
             return false;
         }
-        self.sent += 1;
+        self.reserved += 1;
         true
+    }
+
+    /// An item that took credit was handed to the connection: it now
+    /// counts as sent. A keepalive saying how many were sent must count
+    /// only these, or it could overtake an item and report a loss that is
+    /// not one.
+    pub fn on_sent(&mut self) {
+        self.sent += 1;
     }
 
     /// Items we may still send; `None` without flow control.
     pub fn available(&self) -> Option<u64> {
-        self.limit.map(|limit| limit.saturating_sub(self.sent))
+        self.limit.map(|limit| limit.saturating_sub(self.reserved))
     }
 
     /// Items sent so far.
@@ -200,18 +221,49 @@ impl ReceiveWindow {
         self.window
     }
 
-    /// One item was consumed. Returns the credit to grant now, if any:
-    /// after half a window, the items consumed since the last grant, so
-    /// the sender never has more than one window in flight.
-    pub fn on_item(&mut self) -> Option<u32> {
+    /// The cumulative limit granted so far, to re-announce with every
+    /// heartbeat.
+    pub fn limit(&self) -> u64 {
+        self.granted
+    }
+
+    /// One item was consumed. Returns the new cumulative limit to announce
+    /// now, if any: after half a window, so the sender never has more than
+    /// one window in flight.
+    pub fn on_item(&mut self) -> Option<u64> {
         self.received += 1;
         self.since_grant += 1;
         if self.since_grant >= self.window / 2 {
-            let grant = std::mem::take(&mut self.since_grant);
-            self.granted += u64::from(grant);
-            return Some(grant);
+            self.granted += u64::from(std::mem::take(&mut self.since_grant));
+            return Some(self.granted);
         }
         None
+    }
+
+    /// The item that just arrived says it is number `seq` of the stream
+    /// (call after [`on_arrival`](Self::on_arrival)): anything but the next
+    /// number means items were lost (or the sender misnumbers).
+    pub fn on_sequence(&self, seq: u64) -> Result<(), DataLoss> {
+        if seq != self.arrived {
+            return Err(DataLoss {
+                arrived: self.arrived.saturating_sub(1),
+                sent: seq.saturating_sub(1),
+            });
+        }
+        Ok(())
+    }
+
+    /// The sender says it has sent `sent` items in all (a keepalive on the
+    /// items' subject, so every item it counts was published before it):
+    /// fewer arrived means items were lost.
+    pub fn on_progress(&self, sent: u64) -> Result<(), DataLoss> {
+        if sent > self.arrived {
+            return Err(DataLoss {
+                arrived: self.arrived,
+                sent,
+            });
+        }
+        Ok(())
     }
 
     /// Items received so far.
@@ -232,6 +284,27 @@ impl ReceiveWindow {
         }
     }
 }
+
+/// Items were lost on the way: the sender had sent more than arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataLoss {
+    /// Items that arrived.
+    pub arrived: u64,
+    /// Items the sender says it sent.
+    pub sent: u64,
+}
+
+impl fmt::Display for DataLoss {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "stream items were lost: {} sent, {} arrived",
+            self.sent, self.arrived
+        )
+    }
+}
+
+impl std::error::Error for DataLoss {}
 
 /// A sender sent more items than the receiver's credit allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -329,10 +402,19 @@ mod tests {
     fn sender_waits_for_credit_and_counts() {
         let mut w = SendWindow::new(Some(2));
         assert!(w.try_send() && w.try_send());
+        assert_eq!(w.sent(), 0, "not handed over yet");
+        w.on_sent();
+        w.on_sent();
         assert!(!w.try_send(), "no credit left");
         assert_eq!(w.available(), Some(0));
-        w.grant(1);
+        w.set_limit(3);
         assert!(w.try_send());
+        w.on_sent();
+        assert!(!w.try_send());
+        // A late, older announcement takes nothing back; a repeated one
+        // gives nothing twice.
+        w.set_limit(1);
+        w.set_limit(3);
         assert!(!w.try_send());
         assert_eq!(w.sent(), 3);
         assert_eq!(w.end(), ErrorFrame::eos(3));
@@ -343,19 +425,22 @@ mod tests {
         let mut w = SendWindow::new(None);
         for _ in 0..10_000 {
             assert!(w.try_send());
+            w.on_sent();
         }
-        w.grant(5);
+        w.set_limit(5);
         assert_eq!((w.available(), w.sent()), (None, 10_000));
     }
 
     #[test]
     fn receiver_grants_every_half_window() {
         let mut r = ReceiveWindow::new(8);
-        let grants: Vec<Option<u32>> = (0..9).map(|_| r.on_item()).collect();
+        assert_eq!(r.limit(), 8);
+        let grants: Vec<Option<u64>> = (0..9).map(|_| r.on_item()).collect();
         assert_eq!(
             grants,
-            [None, None, None, Some(4), None, None, None, Some(4), None]
+            [None, None, None, Some(12), None, None, None, Some(16), None]
         );
+        assert_eq!(r.limit(), 16);
         assert_eq!(r.on_end(9), Ok(()));
         assert_eq!(
             r.on_end(10),
@@ -376,8 +461,8 @@ mod tests {
         let mut r = ReceiveWindow::new(4);
         for _ in 0..4 {
             r.on_arrival().unwrap();
-            if let Some(n) = r.on_item() {
-                assert_eq!(n, 2);
+            if let Some(limit) = r.on_item() {
+                assert!(limit == 6 || limit == 8);
             }
         }
         // Two grants of 2 were sent: four more may arrive, not five.
@@ -391,11 +476,12 @@ mod tests {
     fn a_sender_and_receiver_never_exceed_one_window() {
         // Drive both machines as the runtime does, consuming in bursts.
         let mut rx = ReceiveWindow::new(16);
-        let mut tx = SendWindow::new(Some(rx.window()));
+        let mut tx = SendWindow::new(Some(u64::from(rx.window())));
         let mut in_flight = 0u64;
         let mut delivered = 0u64;
         for round in 0..1000u64 {
             while tx.try_send() {
+                tx.on_sent();
                 in_flight += 1;
                 assert!(in_flight <= 16, "more than a window in flight");
             }
@@ -404,12 +490,50 @@ mod tests {
                 delivered += 1;
                 rx.on_arrival()
                     .expect("a sender within credit is never refused");
-                if let Some(n) = rx.on_item() {
-                    tx.grant(n);
+                rx.on_progress(delivered).expect("nothing lost");
+                if let Some(limit) = rx.on_item() {
+                    // Every other announcement is lost: the next repairs it.
+                    if round % 2 == 0 {
+                        tx.set_limit(limit);
+                    }
                 }
             }
+            // The periodic heartbeat re-announces the limit.
+            tx.set_limit(rx.limit());
         }
         assert_eq!(rx.received(), delivered);
         assert_eq!(tx.sent(), delivered + in_flight);
+        assert!(delivered > 1000, "the stream made progress: {delivered}");
+    }
+
+    #[test]
+    fn an_item_out_of_sequence_reports_the_loss_at_once() {
+        let mut r = ReceiveWindow::new(16);
+        r.on_arrival().unwrap();
+        assert_eq!(r.on_sequence(1), Ok(()));
+        r.on_arrival().unwrap();
+        assert_eq!(
+            r.on_sequence(5),
+            Err(DataLoss {
+                arrived: 1,
+                sent: 4
+            })
+        );
+    }
+
+    #[test]
+    fn a_keepalive_counting_more_than_arrived_reports_the_loss() {
+        let mut r = ReceiveWindow::new(16);
+        for _ in 0..3 {
+            r.on_arrival().unwrap();
+        }
+        assert_eq!(r.on_progress(3), Ok(()));
+        assert_eq!(
+            r.on_progress(5),
+            Err(DataLoss {
+                arrived: 3,
+                sent: 5
+            })
+        );
     }
 }

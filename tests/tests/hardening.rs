@@ -212,7 +212,7 @@ async fn a_server_naming_a_wildcard_stream_inbox_is_refused() {
         let mut h = HeaderMap::new();
         h.insert(headers::STREAM_INBOX, "chat.>");
         // A huge grant must not panic the client either.
-        h.insert(headers::CREDIT, "18446744073709551615");
+        h.insert(headers::CREDIT_LIMIT, "18446744073709551616");
         raw.publish_with_headers(msg.reply.unwrap(), h, vec![0].into())
             .await
             .unwrap();

@@ -75,6 +75,15 @@ pub enum CallError {
     /// its reply arrived: the server may or may not have handled it.
     #[error("the NATS connection dropped while waiting for the reply; the outcome is unknown")]
     ConnectionLost,
+    /// Stream items were lost on the way (the peer had sent more than
+    /// arrived, e.g. across a broker restart); the stream ended at once.
+    #[error("stream items were lost: {sent} sent, {arrived} arrived")]
+    DataLoss {
+        /// Items that arrived.
+        arrived: u64,
+        /// Items the peer says it sent.
+        sent: u64,
+    },
     /// A metadata header name or value is not valid in NATS headers (a
     /// name with spaces, `:` or non-ASCII; a value with CR or LF); nothing
     /// was sent.
@@ -113,6 +122,7 @@ impl From<CallError> for Status {
             | CallError::NotConnected
             | CallError::ConnectionLost => Status::unavailable(e.to_string()),
             CallError::InvalidHeader(_) => Status::internal(e.to_string()),
+            CallError::DataLoss { .. } => Status::data_loss(e.to_string()),
             CallError::PayloadTooLarge { .. } | CallError::Overrun => {
                 Status::resource_exhausted(e.to_string())
             }
@@ -142,6 +152,8 @@ pub struct CallOptions {
     /// fire-and-forget requests: nobody waits).
     deadline_header: bool,
     wait_for_ready: bool,
+    /// For streams: when the whole stream must have ended.
+    stream_deadline: Option<Duration>,
     /// The first header that could not be added; the call fails with it.
     invalid_header: Option<String>,
 }
@@ -169,6 +181,15 @@ impl CallOptions {
             (Err(_), _) => self.invalid_header = Some(format!("name {name:?}")),
             (_, Err(_)) => self.invalid_header = Some(format!("value of {name} {value:?}")),
         }
+        self
+    }
+
+    /// For stream calls: the whole stream must end within `deadline` (the
+    /// timeout bounds only the silence between messages); past it the
+    /// stream fails with [`CallError::Timeout`] and the server's handler is
+    /// cancelled.
+    pub fn stream_deadline(mut self, deadline: Duration) -> Self {
+        self.stream_deadline = Some(deadline);
         self
     }
 
@@ -335,6 +356,7 @@ impl ServiceClient {
                 deadline,
             },
             encoding,
+            stream_deadline: options.stream_deadline,
         })
     }
 
@@ -500,11 +522,13 @@ pub(super) enum Route {
     Broadcast,
 }
 
-/// A call ready to be sent, and the encoding of its answer.
+/// A call ready to be sent, the encoding of its answer, and (streams) when
+/// it must have ended.
 #[derive(Debug)]
 pub(super) struct Prepared {
     pub(super) out: Outgoing,
     pub(super) encoding: Encoding,
+    pub(super) stream_deadline: Option<Duration>,
 }
 
 /// Turns a reply into the message or the status it carries.

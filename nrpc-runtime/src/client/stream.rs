@@ -3,18 +3,20 @@
 //! caller consumes (`nrpc_wire::stream::ReceiveWindow`), request items out
 //! within the server's credit ([`send_requests`]), `lastbeat` on drop.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::{HeaderMap, StatusCode};
+use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use nrpc_wire::stream::{
-    self as wire_stream, Frame, ReceiveWindow, DEFAULT_WINDOW, HEARTBEAT_INTERVAL,
+    self as wire_stream, Frame, ReceiveWindow, DEFAULT_WINDOW, HEARTBEAT_INTERVAL, KEEPALIVE,
 };
 use nrpc_wire::subject::check_literal;
 use nrpc_wire::{headers, Encoding, Status};
+use tokio::time::Instant;
 
 use super::router::{Connection, Replies};
 use super::{reply_code, CallError, Prepared};
@@ -35,7 +37,11 @@ pub(super) struct ClientStream {
     heartbeat_task: tokio::task::AbortHandle,
     encoding: Encoding,
     inactivity: Duration,
+    /// When the whole stream must have ended, if the caller said.
+    overall: Option<(Instant, Duration)>,
     window: ReceiveWindow,
+    /// The window's limit, which the heartbeat task re-announces.
+    limit: Arc<AtomicU64>,
     done: bool,
 }
 
@@ -63,8 +69,13 @@ impl Drop for ClientStream {
 /// window) and starts heartbeats.
 pub(super) async fn begin(conn: &Connection, p: Prepared) -> Result<ClientStream, CallError> {
     let window = ReceiveWindow::new(DEFAULT_WINDOW);
-    let Prepared { mut out, encoding } = p;
+    let Prepared {
+        mut out,
+        encoding,
+        stream_deadline,
+    } = p;
     let inactivity = out.deadline.timeout;
+    let overall = stream_deadline.map(|d| (Instant::now() + d, d));
     out.headers
         .get_or_insert_with(HeaderMap::new)
         .insert(headers::STREAM_CREDIT, window.window().to_string().as_str());
@@ -72,15 +83,21 @@ pub(super) async fn begin(conn: &Connection, p: Prepared) -> Result<ClientStream
     let replies = conn.request_many(out, capacity).await?;
     let nats = conn.nats().clone();
     let heartbeat_subject = wire_stream::heartbeat_subject(&replies.subject);
+    let limit = Arc::new(AtomicU64::new(window.limit()));
+    // Heartbeats: alive, and our credit limit again (a lost grant is
+    // repaired by the next heartbeat).
     let heartbeat_task = {
-        let (nats, subject) = (nats.clone(), heartbeat_subject.clone());
+        let (nats, subject, limit) = (nats.clone(), heartbeat_subject.clone(), limit.clone());
         let payload = wire_stream::encode_heartbeat(encoding, false);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(HEARTBEAT_INTERVAL);
             loop {
                 tick.tick().await;
+                let mut h = HeaderMap::new();
+                let current = limit.load(Ordering::Relaxed);
+                h.insert(headers::CREDIT_LIMIT, current.to_string().as_str());
                 if nats
-                    .publish(subject.clone(), payload.clone())
+                    .publish_with_headers(subject.clone(), h, payload.clone())
                     .await
                     .is_err()
                 {
@@ -98,7 +115,9 @@ pub(super) async fn begin(conn: &Connection, p: Prepared) -> Result<ClientStream
         heartbeat_task,
         encoding,
         inactivity,
+        overall,
         window,
+        limit,
         done: false,
     })
 }
@@ -132,7 +151,7 @@ impl ClientStream {
         Ok(())
     }
 
-    async fn accepted(&mut self) -> Result<(String, u32), CallError> {
+    async fn accepted(&mut self) -> Result<(String, u64), CallError> {
         let accept = match tokio::time::timeout(self.inactivity, self.replies.rx.recv()).await {
             Err(_) => return Err(CallError::Timeout(self.inactivity)),
             Ok(None) => return Err(CallError::Closed),
@@ -162,7 +181,7 @@ impl ClientStream {
         };
         match (
             header(headers::STREAM_INBOX),
-            header(headers::CREDIT).and_then(|c| headers::parse_credit(&c)),
+            header(headers::CREDIT_LIMIT).and_then(|c| headers::parse_count(&c)),
         ) {
             // Items go where the server says: only to one plain subject.
             (Some(inbox), Some(_)) if check_literal(&inbox, false).is_err() => {
@@ -191,8 +210,13 @@ impl ClientStream {
 
     async fn receive<T: Codec>(&mut self) -> Option<Result<T::Item, CallError>> {
         loop {
-            let msg = match tokio::time::timeout(self.inactivity, self.replies.rx.recv()).await {
-                Err(_) => return Some(Err(CallError::Timeout(self.inactivity))),
+            let quiet = Instant::now() + self.inactivity;
+            let (until, timeout) = match self.overall {
+                Some((at, whole)) if at < quiet => (at, whole),
+                _ => (quiet, self.inactivity),
+            };
+            let msg = match tokio::time::timeout_at(until, self.replies.rx.recv()).await {
+                Err(_) => return Some(Err(CallError::Timeout(timeout))),
                 Ok(None) if self.replies.overrun.load(Ordering::Relaxed) => {
                     return Some(Err(CallError::Overrun))
                 }
@@ -208,14 +232,27 @@ impl ClientStream {
             match Frame::classify(self.encoding, &msg.payload, coded) {
                 Err(e) => return Some(Err(CallError::Decode(e.to_string()))),
                 Ok(Frame::Keepalive) => {
-                    // Keepalives may carry credit for our streaming requests.
-                    let grant = msg
-                        .headers
-                        .as_ref()
-                        .and_then(|h| h.get(headers::CREDIT))
-                        .and_then(|v| headers::parse_credit(v.as_str()));
-                    if let (Some(n), Some((credit, _))) = (grant, &self.upload) {
-                        credit.grant(n);
+                    let count = |name: &str| {
+                        msg.headers
+                            .as_ref()
+                            .and_then(|h| h.get(name))
+                            .and_then(|v| headers::parse_count(v.as_str()))
+                    };
+                    // Items the server sent before this keepalive must all
+                    // be here (nrpc servers say how many; Go's do not).
+                    if let Some(sent) = count(headers::SENT) {
+                        if let Err(e) = self.window.on_progress(sent) {
+                            return Some(Err(CallError::DataLoss {
+                                arrived: e.arrived,
+                                sent: e.sent,
+                            }));
+                        }
+                    }
+                    // Keepalives carry the server's credit for our requests.
+                    if let (Some(limit), Some((credit, _))) =
+                        (count(headers::CREDIT_LIMIT), &self.upload)
+                    {
+                        credit.set_limit(limit);
                     }
                 }
                 Ok(Frame::End { count }) => {
@@ -229,12 +266,27 @@ impl ClientStream {
                     return Some(Err(CallError::Status(frame.into_status(code))));
                 }
                 Ok(Frame::Item) => {
+                    // Counted, not enforced: a Go server sends without credit,
+                    // and the router bounds what can pile up.
+                    let _ = self.window.on_arrival();
+                    // nrpc servers number their items: a gap shows at once.
+                    let seq = msg
+                        .headers
+                        .as_ref()
+                        .and_then(|h| h.get(headers::SEQ))
+                        .and_then(|v| headers::parse_count(v.as_str()));
+                    if let Some(Err(e)) = seq.map(|seq| self.window.on_sequence(seq)) {
+                        return Some(Err(CallError::DataLoss {
+                            arrived: e.arrived,
+                            sent: e.sent,
+                        }));
+                    }
                     let item = match T::decode(msg.payload, self.encoding) {
                         Ok(item) => item,
                         Err(e) => return Some(Err(CallError::Decode(e))),
                     };
-                    if let Some(n) = self.window.on_item() {
-                        self.grant(n).await;
+                    if let Some(limit) = self.window.on_item() {
+                        self.grant(limit).await;
                     }
                     return Some(Ok(item));
                 }
@@ -242,10 +294,12 @@ impl ClientStream {
         }
     }
 
-    /// Gives the server credit for `n` more items.
-    async fn grant(&self, n: u32) {
+    /// Announces our new credit limit at once (the heartbeat task repeats
+    /// it every second).
+    async fn grant(&self, limit: u64) {
+        self.limit.store(limit, Ordering::Relaxed);
         let mut h = HeaderMap::new();
-        h.insert(headers::CREDIT, n.to_string().as_str());
+        h.insert(headers::CREDIT_LIMIT, limit.to_string().as_str());
         let payload = wire_stream::encode_heartbeat(self.encoding, false);
         let _ = self
             .nats
@@ -264,7 +318,9 @@ impl ClientStream {
 }
 
 /// Sends streaming requests within the server's credit, then `EOS` with
-/// the count (or an error frame if an item cannot be sent).
+/// the count (or an error frame if an item cannot be sent). Every second a
+/// keepalive on the same subject says how many items were sent, so the
+/// server notices lost items at once.
 async fn send_requests<Req: Codec>(
     mut requests: BoxStream<'static, Req::Item>,
     nats: async_nats::Client,
@@ -273,8 +329,24 @@ async fn send_requests<Req: Codec>(
     credit: Arc<Credit>,
 ) {
     let inbox = async_nats::Subject::from(inbox);
+    let mut tick =
+        tokio::time::interval_at(Instant::now() + HEARTBEAT_INTERVAL, HEARTBEAT_INTERVAL);
+    let progress = |nats: async_nats::Client, inbox: async_nats::Subject, sent: u64| async move {
+        let mut h = HeaderMap::new();
+        h.insert(headers::SENT, sent.to_string().as_str());
+        let _ = nats
+            .publish_with_headers(inbox, h, Bytes::from_static(KEEPALIVE))
+            .await;
+    };
     let end = loop {
-        let Some(item) = requests.next().await else {
+        let item = tokio::select! {
+            item = requests.next() => item,
+            _ = tick.tick() => {
+                progress(nats.clone(), inbox.clone(), credit.sent()).await;
+                continue;
+            }
+        };
+        let Some(item) = item else {
             break credit.end();
         };
         let payload = match Req::encode(&item, encoding) {
@@ -287,10 +359,23 @@ async fn send_requests<Req: Codec>(
                 e.size, e.max
             )));
         }
-        credit.acquire().await;
-        if nats.publish(inbox.clone(), payload).await.is_err() {
+        // Waiting for credit, go on reporting progress.
+        loop {
+            tokio::select! {
+                () = credit.acquire() => break,
+                _ = tick.tick() => progress(nats.clone(), inbox.clone(), credit.sent()).await,
+            }
+        }
+        let mut h = HeaderMap::new();
+        h.insert(headers::SEQ, (credit.sent() + 1).to_string().as_str());
+        if nats
+            .publish_with_headers(inbox.clone(), h, payload)
+            .await
+            .is_err()
+        {
             return;
         }
+        credit.on_sent();
     };
     let _ = nats.publish(inbox, end.encode(encoding)).await;
 }

@@ -44,7 +44,7 @@ pub(super) async fn accept(
         let input = nats.subscribe(inbox.clone()).await.map_err(unavailable)?;
         let mut h = HeaderMap::new();
         h.insert(headers::STREAM_INBOX, inbox.as_str());
-        h.insert(headers::CREDIT, DEFAULT_WINDOW.to_string().as_str());
+        h.insert(headers::CREDIT_LIMIT, DEFAULT_WINDOW.to_string().as_str());
         nats.publish_with_headers(reply.clone(), h, Bytes::from_static(KEEPALIVE))
             .await
             .map_err(|e| Status::unavailable(format!("cannot accept the stream: {e}")))?;
@@ -74,6 +74,12 @@ pub struct Sink<T> {
     encoding: Encoding,
     encode: fn(&T, Encoding) -> Result<Bytes, Status>,
     credit: Arc<Credit>,
+    /// Numbered items (`Nrpc-Seq`) for nrpc clients, which speak the
+    /// extension; a Go client gets plain items.
+    numbered: bool,
+    /// Items leave in the order they are numbered, even if a handler sends
+    /// from several tasks at once.
+    order: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl<T> std::fmt::Debug for Sink<T> {
@@ -96,11 +102,21 @@ impl<T> Sink<T> {
                 e.size, e.max
             ))
         })?;
+        let _in_order = self.order.lock().await;
         self.credit.acquire().await;
-        self.nats
-            .publish(self.reply.clone(), payload)
-            .await
-            .map_err(|e| Status::unavailable(format!("stream item not sent: {e}")))
+        let sent = if self.numbered {
+            let mut h = HeaderMap::new();
+            let seq = self.credit.sent() + 1;
+            h.insert(headers::SEQ, seq.to_string().as_str());
+            self.nats
+                .publish_with_headers(self.reply.clone(), h, payload)
+                .await
+        } else {
+            self.nats.publish(self.reply.clone(), payload).await
+        };
+        sent.map_err(|e| Status::unavailable(format!("stream item not sent: {e}")))?;
+        self.credit.on_sent();
+        Ok(())
     }
 
     /// Items sent so far.
@@ -186,9 +202,14 @@ struct Open {
     encoding: Encoding,
     cancel: CancellationToken,
     credit: Arc<Credit>,
-    /// For request streams: fires if the client breaks the protocol
-    /// (sends beyond its credit), which ends the call at once.
+    /// For request streams: fires if the client breaks the protocol or its
+    /// items were lost, which ends the call at once.
     violation: Option<tokio::sync::oneshot::Receiver<Status>>,
+    /// For request streams: the window whose limit every keepalive
+    /// re-announces.
+    input: Option<Arc<Mutex<ReceiveWindow>>>,
+    /// The client speaks nrpc's stream extension (it announced credit).
+    numbered: bool,
 }
 
 /// A stream being served, and the handler's request stream.
@@ -212,8 +233,10 @@ impl Open {
             heartbeats: ctx.heartbeats,
             encoding: call.context.encoding,
             cancel: call.context.cancel.clone(),
-            credit: Arc::new(Credit::new(ctx.credit)),
+            credit: Arc::new(Credit::new(ctx.credit.map(u64::from))),
             violation: None,
+            input: None,
+            numbered: ctx.credit.is_some(),
         };
         let rest = Rest {
             payload: call.payload,
@@ -231,11 +254,14 @@ impl Open {
             .ok_or_else(|| Status::internal("no input subscription for a request stream"))?;
         let (violation, violated) = tokio::sync::oneshot::channel();
         open.violation = Some(violated);
+        let window = Arc::new(Mutex::new(ReceiveWindow::new(DEFAULT_WINDOW)));
+        open.input = Some(window.clone());
         let streaming = Streaming::new::<Req>(
             input,
             open.nats.clone(),
             open.reply.clone(),
             open.encoding,
+            window,
             violation,
         );
         let request = Request {
@@ -252,6 +278,8 @@ impl Open {
             encoding: self.encoding,
             encode: Resp::encode,
             credit: self.credit.clone(),
+            numbered: self.numbered,
+            order: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 
@@ -266,6 +294,8 @@ impl Open {
             cancel,
             credit,
             violation,
+            input,
+            ..
         } = self;
         // A client breaking the protocol ends the call whatever the handler
         // is doing.
@@ -283,13 +313,13 @@ impl Open {
         let watch = async {
             while let Some(hb) = heartbeats.next().await {
                 *last_seen.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
-                let grant = hb
+                let limit = hb
                     .headers
                     .as_ref()
-                    .and_then(|h| h.get(headers::CREDIT))
-                    .and_then(|v| headers::parse_credit(v.as_str()));
-                if let Some(n) = grant {
-                    credit.grant(n);
+                    .and_then(|h| h.get(headers::CREDIT_LIMIT))
+                    .and_then(|v| headers::parse_count(v.as_str()));
+                if let Some(limit) = limit {
+                    credit.set_limit(limit);
                 }
                 if wire_stream::is_lastbeat(encoding, &hb.payload) {
                     return Status::cancelled("stream cancelled by the client");
@@ -297,7 +327,9 @@ impl Open {
             }
             Status::unavailable("heartbeat subscription ended")
         };
-        // Keepalives out; a silent client is gone after the inactivity timeout.
+        // Keepalives out, saying how many items were sent (and, for request
+        // streams, re-announcing our limit); a silent client is gone after
+        // the inactivity timeout.
         let keepalive = async {
             let mut tick =
                 tokio::time::interval_at(Instant::now() + HEARTBEAT_INTERVAL, HEARTBEAT_INTERVAL);
@@ -310,8 +342,14 @@ impl Open {
                 if quiet > INACTIVITY_TIMEOUT {
                     return Status::cancelled("client stopped sending heartbeats");
                 }
+                let mut h = HeaderMap::new();
+                h.insert(headers::SENT, credit.sent().to_string().as_str());
+                if let Some(window) = &input {
+                    let limit = lock(window).limit();
+                    h.insert(headers::CREDIT_LIMIT, limit.to_string().as_str());
+                }
                 let _ = nats
-                    .publish(reply.clone(), Bytes::from_static(KEEPALIVE))
+                    .publish_with_headers(reply.clone(), h, Bytes::from_static(KEEPALIVE))
                     .await;
             }
         };
@@ -353,6 +391,10 @@ impl<T> Drop for Streaming<T> {
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// What the pump hands the reader, in arrival order.
 enum Arrival {
     Item(Bytes),
@@ -366,9 +408,9 @@ impl<T: Send + 'static> Streaming<T> {
         nats: async_nats::Client,
         reply: Subject,
         encoding: Encoding,
+        window: Arc<Mutex<ReceiveWindow>>,
         violation: tokio::sync::oneshot::Sender<Status>,
     ) -> Self {
-        let window = Arc::new(Mutex::new(ReceiveWindow::new(DEFAULT_WINDOW)));
         // Never more than a window of items plus the last word: the pump
         // refuses items beyond the credit granted.
         let (tx, rx) = tokio::sync::mpsc::channel(DEFAULT_WINDOW as usize + 1);
@@ -380,31 +422,59 @@ impl<T: Send + 'static> Streaming<T> {
                     .as_ref()
                     .and_then(|h| h.get(headers::CODE))
                     .and_then(|v| headers::parse_code(v.as_str()));
-                let arrival = match Frame::classify(encoding, &msg.payload, code.is_some()) {
+                let frame = Frame::classify(encoding, &msg.payload, code.is_some());
+                let admitted = match &frame {
+                    // Progress report: fewer items here than sent means loss.
+                    Ok(Frame::Keepalive) => {
+                        let sent = msg
+                            .headers
+                            .as_ref()
+                            .and_then(|h| h.get(headers::SENT))
+                            .and_then(|v| headers::parse_count(v.as_str()));
+                        match sent {
+                            Some(sent) => lock(&pump_window)
+                                .on_progress(sent)
+                                .map_err(|e| Status::data_loss(format!("request stream: {e}"))),
+                            None => Ok(()),
+                        }
+                    }
+                    Ok(Frame::Item) => {
+                        let seq = msg
+                            .headers
+                            .as_ref()
+                            .and_then(|h| h.get(headers::SEQ))
+                            .and_then(|v| headers::parse_count(v.as_str()));
+                        let mut window = lock(&pump_window);
+                        window
+                            .on_arrival()
+                            .map_err(|e| {
+                                Status::resource_exhausted(format!(
+                                    "request stream ended: the client {e}"
+                                ))
+                            })
+                            .and_then(|()| match seq {
+                                Some(seq) => window
+                                    .on_sequence(seq)
+                                    .map_err(|e| Status::data_loss(format!("request stream: {e}"))),
+                                None => Ok(()),
+                            })
+                    }
+                    _ => Ok(()),
+                };
+                if let Err(status) = admitted {
+                    // The call ends at once, whatever the handler is doing.
+                    let _ = violation.send(status.clone());
+                    let _ = tx.send(Arrival::Failed(status)).await;
+                    break;
+                }
+                let arrival = match frame {
                     Err(e) => {
                         Arrival::Failed(Status::invalid_argument(format!("client sent an {e}")))
                     }
+                    Ok(Frame::Keepalive) => continue,
                     Ok(Frame::End { count }) => Arrival::End(count),
                     Ok(Frame::Error(frame)) => Arrival::Failed(frame.into_status(code)),
-                    // Clients send no keepalives on the request inbox; a lone
-                    // 0x00 there is an item like any other (and will not decode).
-                    Ok(Frame::Keepalive | Frame::Item) => {
-                        let admitted = pump_window
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .on_arrival();
-                        match admitted {
-                            Ok(()) => Arrival::Item(msg.payload),
-                            Err(e) => {
-                                let status = Status::resource_exhausted(format!(
-                                    "request stream ended: the client {e}"
-                                ));
-                                let _ = violation.send(status.clone());
-                                let _ = tx.send(Arrival::Failed(status)).await;
-                                break;
-                            }
-                        }
-                    }
+                    Ok(Frame::Item) => Arrival::Item(msg.payload),
                 };
                 let last = !matches!(arrival, Arrival::Item(_));
                 if tx.send(arrival).await.is_err() || last {
@@ -443,10 +513,10 @@ impl<T: Send + 'static> Streaming<T> {
                 if item.is_err() {
                     return Some((item, (false, rx, window, nats, reply, encoding)));
                 }
-                let grant = window.lock().unwrap_or_else(|e| e.into_inner()).on_item();
-                if let Some(n) = grant {
+                let grant = lock(&window).on_item();
+                if let Some(limit) = grant {
                     let mut h = HeaderMap::new();
-                    h.insert(headers::CREDIT, n.to_string().as_str());
+                    h.insert(headers::CREDIT_LIMIT, limit.to_string().as_str());
                     let _ = nats
                         .publish_with_headers(reply.clone(), h, Bytes::from_static(KEEPALIVE))
                         .await;
