@@ -24,9 +24,7 @@ pub const CREDIT_LIMIT: &str = "Nrpc-Credit-Limit";
 /// Keepalive header: items the sender has sent so far; a receiver that has
 /// fewer lost some.
 pub const SENT: &str = "Nrpc-Sent";
-/// Item header between nrpc peers: the item's number in its stream (1, 2,
-/// …); a number that is not the next one means items were lost.
-pub const SEQ: &str = "Nrpc-Seq";
+
 /// Header on the server's accept of a request stream: the subject the
 /// client sends its items to.
 pub const STREAM_INBOX: &str = "Nrpc-Stream-Inbox";

@@ -15,8 +15,8 @@
 //! of the client. Credit is cumulative and idempotent — the receiver says
 //! "you may have sent N items in all" (`Nrpc-Credit-Limit: N`) when it has
 //! consumed half a window and again with every heartbeat, so a lost grant
-//! is repaired within a second. Each item carries its number
-//! (`Nrpc-Seq`), so a gap is seen at the first item after it; and the
+//! is repaired within a second. Each item carries its number (a
+//! [`NUMBERED`] prefix), so a gap is seen at the first item after it; and the
 //! sender says how many items it has sent
 //! (`Nrpc-Sent: n`) with every keepalive, on the items' own subject, so a
 //! receiver that has fewer knows at once that items were lost. For
@@ -30,7 +30,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Buf, BufMut, Bytes};
 use prost::Message as _;
 
 use crate::frame::FrameError;
@@ -47,6 +47,35 @@ pub const INACTIVITY_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_WINDOW: u32 = 1024;
 /// The server's keepalive payload (also the accept of a request stream).
 pub const KEEPALIVE: &[u8] = &[0];
+
+/// First byte of a numbered item. No protobuf message starts with it
+/// (field 0 with wire type 6 does not exist) and no JSON text does, so a
+/// numbered item is never taken for a plain one, or for an error frame
+/// (`0x00`).
+pub const NUMBERED: u8 = 0x06;
+
+/// An item numbered for loss detection: [`NUMBERED`], the item's number
+/// (1, 2, …) as a protobuf varint, then the encoded message. Sent only to
+/// peers that speak the extension.
+pub fn number_item(seq: u64, payload: &[u8]) -> Bytes {
+    let mut out = bytes::BytesMut::with_capacity(1 + 10 + payload.len());
+    out.put_u8(NUMBERED);
+    prost::encoding::encode_varint(seq, &mut out);
+    out.put_slice(payload);
+    out.freeze()
+}
+
+/// The number and message of a numbered item; `None` for a plain item (a
+/// peer that does not number, e.g. a Go nRPC server).
+pub fn split_numbered(mut payload: Bytes) -> Result<(Option<u64>, Bytes), FrameError> {
+    if payload.first() != Some(&NUMBERED) {
+        return Ok((None, payload));
+    }
+    payload.advance(1);
+    let seq = prost::encoding::decode_varint(&mut payload)
+        .map_err(|e| FrameError(format!("bad item number: {e}")))?;
+    Ok((Some(seq), payload))
+}
 
 /// The heartbeat subject of a stream whose reply subject is `reply`.
 pub fn heartbeat_subject(reply: &str) -> String {
@@ -504,6 +533,23 @@ mod tests {
         assert_eq!(rx.received(), delivered);
         assert_eq!(tx.sent(), delivered + in_flight);
         assert!(delivered > 1000, "the stream made progress: {delivered}");
+    }
+
+    #[test]
+    fn numbered_items_round_trip_and_plain_ones_pass() {
+        let item = number_item(300, b"\x0a\x01x");
+        assert_eq!(item[0], NUMBERED);
+        assert_eq!(
+            split_numbered(item.clone()),
+            Ok((Some(300), Bytes::from_static(b"\x0a\x01x")))
+        );
+        assert_eq!(
+            Frame::classify(Encoding::Protobuf, &item, false),
+            Ok(Frame::Item)
+        );
+        let plain = Bytes::from_static(b"\x0a\x01x");
+        assert_eq!(split_numbered(plain.clone()), Ok((None, plain)));
+        assert!(split_numbered(Bytes::from_static(&[NUMBERED, 0xff])).is_err());
     }
 
     #[test]

@@ -270,18 +270,17 @@ impl ClientStream {
                     // and the router bounds what can pile up.
                     let _ = self.window.on_arrival();
                     // nrpc servers number their items: a gap shows at once.
-                    let seq = msg
-                        .headers
-                        .as_ref()
-                        .and_then(|h| h.get(headers::SEQ))
-                        .and_then(|v| headers::parse_count(v.as_str()));
+                    let (seq, payload) = match wire_stream::split_numbered(msg.payload) {
+                        Ok(split) => split,
+                        Err(e) => return Some(Err(CallError::Decode(e.to_string()))),
+                    };
                     if let Some(Err(e)) = seq.map(|seq| self.window.on_sequence(seq)) {
                         return Some(Err(CallError::DataLoss {
                             arrived: e.arrived,
                             sent: e.sent,
                         }));
                     }
-                    let item = match T::decode(msg.payload, self.encoding) {
+                    let item = match T::decode(payload, self.encoding) {
                         Ok(item) => item,
                         Err(e) => return Some(Err(CallError::Decode(e))),
                     };
@@ -366,13 +365,8 @@ async fn send_requests<Req: Codec>(
                 _ = tick.tick() => progress(nats.clone(), inbox.clone(), credit.sent()).await,
             }
         }
-        let mut h = HeaderMap::new();
-        h.insert(headers::SEQ, (credit.sent() + 1).to_string().as_str());
-        if nats
-            .publish_with_headers(inbox.clone(), h, payload)
-            .await
-            .is_err()
-        {
+        let numbered = wire_stream::number_item(credit.sent() + 1, &payload);
+        if nats.publish(inbox.clone(), numbered).await.is_err() {
             return;
         }
         credit.on_sent();

@@ -74,8 +74,8 @@ pub struct Sink<T> {
     encoding: Encoding,
     encode: fn(&T, Encoding) -> Result<Bytes, Status>,
     credit: Arc<Credit>,
-    /// Numbered items (`Nrpc-Seq`) for nrpc clients, which speak the
-    /// extension; a Go client gets plain items.
+    /// Numbered items for nrpc clients, which speak the extension; a Go
+    /// client gets plain items.
     numbered: bool,
     /// Items leave in the order they are numbered, even if a handler sends
     /// from several tasks at once.
@@ -104,16 +104,12 @@ impl<T> Sink<T> {
         })?;
         let _in_order = self.order.lock().await;
         self.credit.acquire().await;
-        let sent = if self.numbered {
-            let mut h = HeaderMap::new();
-            let seq = self.credit.sent() + 1;
-            h.insert(headers::SEQ, seq.to_string().as_str());
-            self.nats
-                .publish_with_headers(self.reply.clone(), h, payload)
-                .await
+        let payload = if self.numbered {
+            wire_stream::number_item(self.credit.sent() + 1, &payload)
         } else {
-            self.nats.publish(self.reply.clone(), payload).await
+            payload
         };
+        let sent = self.nats.publish(self.reply.clone(), payload).await;
         sent.map_err(|e| Status::unavailable(format!("stream item not sent: {e}")))?;
         self.credit.on_sent();
         Ok(())
@@ -395,6 +391,67 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// What the pump makes of one message on the request inbox.
+enum Admitted {
+    /// A keepalive that reports no loss.
+    Skip,
+    /// For the reader, in order.
+    Pass(Arrival),
+    /// The client broke the protocol or items were lost: end the call.
+    Violation(Status),
+}
+
+/// Classifies one message from the client's request stream and checks it
+/// against the window: credit, item numbers, progress reports.
+fn admit(msg: async_nats::Message, encoding: Encoding, window: &Mutex<ReceiveWindow>) -> Admitted {
+    let header = |name: &str| {
+        msg.headers
+            .as_ref()
+            .and_then(|h| h.get(name))
+            .map(|v| v.as_str().to_owned())
+    };
+    let code = header(headers::CODE).and_then(|v| headers::parse_code(&v));
+    let lost = |e: nrpc_wire::stream::DataLoss| {
+        Admitted::Violation(Status::data_loss(format!("request stream: {e}")))
+    };
+    match Frame::classify(encoding, &msg.payload, code.is_some()) {
+        Err(e) => Admitted::Pass(Arrival::Failed(Status::invalid_argument(format!(
+            "client sent an {e}"
+        )))),
+        // A progress report: fewer items here than sent means loss.
+        Ok(Frame::Keepalive) => {
+            match header(headers::SENT).and_then(|v| headers::parse_count(&v)) {
+                Some(sent) => match lock(window).on_progress(sent) {
+                    Ok(()) => Admitted::Skip,
+                    Err(e) => lost(e),
+                },
+                None => Admitted::Skip,
+            }
+        }
+        Ok(Frame::End { count }) => Admitted::Pass(Arrival::End(count)),
+        Ok(Frame::Error(frame)) => Admitted::Pass(Arrival::Failed(frame.into_status(code))),
+        Ok(Frame::Item) => {
+            let (seq, item) = match wire_stream::split_numbered(msg.payload) {
+                Ok(split) => split,
+                Err(e) => {
+                    let status = Status::invalid_argument(format!("client sent an {e}"));
+                    return Admitted::Pass(Arrival::Failed(status));
+                }
+            };
+            let mut window = lock(window);
+            if let Err(e) = window.on_arrival() {
+                return Admitted::Violation(Status::resource_exhausted(format!(
+                    "request stream ended: the client {e}"
+                )));
+            }
+            match seq.map(|seq| window.on_sequence(seq)) {
+                Some(Err(e)) => lost(e),
+                _ => Admitted::Pass(Arrival::Item(item)),
+            }
+        }
+    }
+}
+
 /// What the pump hands the reader, in arrival order.
 enum Arrival {
     Item(Bytes),
@@ -417,64 +474,15 @@ impl<T: Send + 'static> Streaming<T> {
         let pump_window = window.clone();
         let pump = tokio::spawn(async move {
             while let Some(msg) = input.next().await {
-                let code = msg
-                    .headers
-                    .as_ref()
-                    .and_then(|h| h.get(headers::CODE))
-                    .and_then(|v| headers::parse_code(v.as_str()));
-                let frame = Frame::classify(encoding, &msg.payload, code.is_some());
-                let admitted = match &frame {
-                    // Progress report: fewer items here than sent means loss.
-                    Ok(Frame::Keepalive) => {
-                        let sent = msg
-                            .headers
-                            .as_ref()
-                            .and_then(|h| h.get(headers::SENT))
-                            .and_then(|v| headers::parse_count(v.as_str()));
-                        match sent {
-                            Some(sent) => lock(&pump_window)
-                                .on_progress(sent)
-                                .map_err(|e| Status::data_loss(format!("request stream: {e}"))),
-                            None => Ok(()),
-                        }
+                let arrival = match admit(msg, encoding, &pump_window) {
+                    Admitted::Skip => continue,
+                    Admitted::Pass(arrival) => arrival,
+                    Admitted::Violation(status) => {
+                        // The call ends at once, whatever the handler is doing.
+                        let _ = violation.send(status.clone());
+                        let _ = tx.send(Arrival::Failed(status)).await;
+                        break;
                     }
-                    Ok(Frame::Item) => {
-                        let seq = msg
-                            .headers
-                            .as_ref()
-                            .and_then(|h| h.get(headers::SEQ))
-                            .and_then(|v| headers::parse_count(v.as_str()));
-                        let mut window = lock(&pump_window);
-                        window
-                            .on_arrival()
-                            .map_err(|e| {
-                                Status::resource_exhausted(format!(
-                                    "request stream ended: the client {e}"
-                                ))
-                            })
-                            .and_then(|()| match seq {
-                                Some(seq) => window
-                                    .on_sequence(seq)
-                                    .map_err(|e| Status::data_loss(format!("request stream: {e}"))),
-                                None => Ok(()),
-                            })
-                    }
-                    _ => Ok(()),
-                };
-                if let Err(status) = admitted {
-                    // The call ends at once, whatever the handler is doing.
-                    let _ = violation.send(status.clone());
-                    let _ = tx.send(Arrival::Failed(status)).await;
-                    break;
-                }
-                let arrival = match frame {
-                    Err(e) => {
-                        Arrival::Failed(Status::invalid_argument(format!("client sent an {e}")))
-                    }
-                    Ok(Frame::Keepalive) => continue,
-                    Ok(Frame::End { count }) => Arrival::End(count),
-                    Ok(Frame::Error(frame)) => Arrival::Failed(frame.into_status(code)),
-                    Ok(Frame::Item) => Arrival::Item(msg.payload),
                 };
                 let last = !matches!(arrival, Arrival::Item(_));
                 if tx.send(arrival).await.is_err() || last {
