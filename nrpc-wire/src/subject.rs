@@ -450,6 +450,12 @@ pub const ROUTING_TOKEN: &str = "_NRPC";
 /// Prefix of broadcast subjects: `_NRPC.all.` + the usual subject.
 pub const BROADCAST_PREFIX: &str = "_NRPC.all.";
 
+/// Prefix of cancellations: `_NRPC.cancel.` + the subject of the request
+/// being cancelled, with the request's reply subject as payload. Every
+/// instance of the service receives it; the one handling the request drops
+/// the handler.
+pub const CANCEL_PREFIX: &str = "_NRPC.cancel.";
+
 /// Prefix of direct subjects: `_NRPC.id.<instance>.` + the usual subject.
 pub fn direct_prefix(instance: &str) -> String {
     format!("{ROUTING_TOKEN}.id.{instance}.")
@@ -464,12 +470,18 @@ pub enum Delivery {
     Broadcast,
     /// Addressed to this instance.
     Direct,
+    /// Not a request: the caller of an earlier request has given up
+    /// (payload: that request's reply subject).
+    Cancel,
 }
 
 /// Splits a routing prefix off a received subject.
 pub fn strip_routing(subject: &str) -> (Delivery, &str) {
     if let Some(rest) = subject.strip_prefix(BROADCAST_PREFIX) {
         return (Delivery::Broadcast, rest);
+    }
+    if let Some(rest) = subject.strip_prefix(CANCEL_PREFIX) {
+        return (Delivery::Cancel, rest);
     }
     let direct = subject
         .strip_prefix(ROUTING_TOKEN)
@@ -610,6 +622,8 @@ mod tests {
         let s = format!("{}root.a.b", direct_prefix("ID42"));
         assert_eq!(strip_routing(&s), (Delivery::Direct, "root.a.b"));
         assert_eq!(strip_routing("root.a.b"), (Delivery::Shared, "root.a.b"));
+        let s = format!("{CANCEL_PREFIX}root.a.b");
+        assert_eq!(strip_routing(&s), (Delivery::Cancel, "root.a.b"));
         assert_eq!(strip_routing("_NRPC.x.y"), (Delivery::Shared, "_NRPC.x.y"));
     }
 

@@ -255,7 +255,7 @@ async fn a_hundred_concurrent_bidi_calls_stay_apart() {
         async move {
             let words = futures::stream::iter((0..200).map(move |i| word(format!("c{c}w{i}"))));
             let replies: Vec<_> = client.echo(words).await.unwrap().collect().await;
-            assert_eq!(replies.len(), 200);
+            assert_eq!(replies.len(), 200, "{:?}", replies.last());
             for (i, r) in replies.into_iter().enumerate() {
                 assert_eq!(r.unwrap().text, format!("C{c}W{i}"));
             }

@@ -136,3 +136,54 @@ async fn one_server_serves_several_services() {
     assert_eq!(reply.message, "hw y");
     handle.shutdown().await;
 }
+
+#[tokio::test]
+async fn dropping_a_call_cancels_its_handler_and_frees_its_slot() {
+    let server = nats_server();
+    let (greeter, mut events) = TestGreeter::new("a");
+    let handle = Server::builder(nats(&server).await)
+        .max_concurrent_requests(2)
+        .add_service(GreeterServer::new(greeter))
+        .serve()
+        .await
+        .unwrap();
+    let client = GreeterClient::new(connection(&server).await)
+        .with_timeout(std::time::Duration::from_secs(120));
+    for round in 0..3 {
+        let calls: Vec<_> = (0..2)
+            .map(|i| {
+                let client = client.clone();
+                tokio::spawn(async move {
+                    client
+                        .say_hello(&hello(&format!("forever-{round}-{i}")))
+                        .await
+                })
+            })
+            .collect();
+        let mut started = 0;
+        while started < 2 {
+            if let Some(Event::Started(_)) = within("handler start", events.recv()).await {
+                started += 1;
+            }
+        }
+        // The callers give up long before their timeout.
+        for call in calls {
+            call.abort();
+        }
+        let mut cancelled = 0;
+        while cancelled < 2 {
+            if let Some(Event::Cancelled(_)) = within("cancellation", events.recv()).await {
+                cancelled += 1;
+            }
+        }
+        // The slots come back: no call is refused as too busy for good.
+        within("slots free again", async {
+            while handle.in_flight() > 0 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await;
+    }
+    let reply = within("a call after", client.say_hello(&hello("after"))).await;
+    assert_eq!(reply.unwrap().message, "Hello, after");
+}

@@ -91,7 +91,9 @@ async fn a_stream_across_a_broker_restart_completes_or_says_it_did_not() {
                 | CallError::Timeout(_)
                 | CallError::ConnectionLost
                 | CallError::Closed,
-            ) => assert!(received < ITEMS),
+                // Every item that arrived was the next one (checked above);
+                // the end itself may be what was lost.
+            ) => assert!(received <= ITEMS),
             Ending::Failed(other) => panic!("trial {trial}: untyped ending {other:?}"),
         }
     }

@@ -283,8 +283,18 @@ impl Connection {
         let (reply, _guard) = self.register(Route::Once(tx))?;
         let deadline = out.deadline;
         let subject = out.subject.clone();
-        self.send(out, Some(reply)).await?;
-        let msg = match tokio::time::timeout_at(deadline.at, rx).await {
+        self.send(out, Some(reply.clone())).await?;
+        // Dropped before the answer: tell the service to drop the handler.
+        let mut abandon = CancelOnDrop {
+            nats: Some(self.inner.nats.clone()),
+            subject: subject.clone(),
+            reply,
+        };
+        let answer = tokio::time::timeout_at(deadline.at, rx).await;
+        // Answered, timed out (the server's deadline ends the handler) or
+        // failed: nothing to cancel.
+        abandon.nats = None;
+        let msg = match answer {
             Err(_) => return Err(CallError::Timeout(deadline.timeout)),
             Ok(Err(_)) => return Err(CallError::Closed),
             Ok(Ok(None)) => return Err(CallError::ConnectionLost),
@@ -321,6 +331,31 @@ impl Connection {
     /// Publishes without a reply subject (fire-and-forget, events).
     pub(crate) async fn publish(&self, out: Outgoing) -> Result<(), CallError> {
         self.send(out, None).await
+    }
+}
+
+/// Cancels a request whose caller dropped the call before its answer: a
+/// message to `_NRPC.cancel.<request subject>` carrying the reply subject
+/// (nrpc servers drop the handler; others do not subscribe). Costs nothing
+/// for calls that end normally.
+struct CancelOnDrop {
+    /// `None` once the call has ended.
+    nats: Option<async_nats::Client>,
+    subject: Subject,
+    reply: Subject,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        let Some(nats) = self.nats.take() else { return };
+        let (_, plain) = nrpc_wire::subject::strip_routing(&self.subject);
+        let cancel = format!("{}{plain}", nrpc_wire::subject::CANCEL_PREFIX);
+        let reply = Bytes::copy_from_slice(self.reply.as_bytes());
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let _ = nats.publish(cancel, reply).await;
+            });
+        }
     }
 }
 

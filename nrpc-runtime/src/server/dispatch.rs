@@ -6,8 +6,9 @@
 //! counts.
 
 use std::any::Any;
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_nats::{HeaderMap, Message, Subject};
 use bytes::Bytes;
@@ -39,6 +40,10 @@ pub(super) struct Receiver {
     pub(super) service: Arc<dyn Service>,
     pub(super) stats: Arc<ServiceStats>,
     pub(super) shared: Arc<Shared>,
+    /// Requests still running after their first step, by reply subject, so
+    /// a caller's cancellation finds them. Requests that finish in their
+    /// first step never enter.
+    pub(super) running: Mutex<HashMap<String, CancellationToken>>,
 }
 
 /// A request that reached one of the service's methods.
@@ -68,6 +73,8 @@ enum Executed {
     Done(Result<Reply, Status>),
     /// The caller's deadline passed: the work was dropped.
     TimedOut,
+    /// The caller dropped the call: the work was dropped.
+    Cancelled,
 }
 
 impl Receiver {
@@ -90,22 +97,51 @@ impl Receiver {
                 msg = subs.next() => msg,
             };
             let Some(msg) = msg else { break };
+            if strip_routing(&msg.subject).0 == Delivery::Cancel {
+                this.cancel(&msg.payload);
+                continue;
+            }
             let received = Instant::now();
             let Ok(permit) = this.shared.limit.clone().try_acquire_owned() else {
                 this.too_busy(msg, received).await;
                 continue;
             };
+            let cancel = CancellationToken::new();
+            let reply = msg.reply.clone();
             let receiver = this.clone();
+            let token = cancel.clone();
             let mut call = Box::pin(async move {
-                receiver.handle(msg, received).await;
+                receiver.handle(msg, received, token).await;
                 drop(permit);
             });
             // Most handlers finish without waiting: run the first step here
             // and spawn only calls that are still pending (a task per request
-            // costs more than the handler itself for short calls).
+            // costs more than the handler itself for short calls). Only
+            // those can be cancelled by their caller.
             if futures::poll!(call.as_mut()).is_pending() {
-                this.shared.tracker.spawn(call);
+                let receiver = this.clone();
+                let reply = reply.map(|r| r.to_string());
+                if let Some(reply) = &reply {
+                    lock(&this.running).insert(reply.clone(), cancel);
+                }
+                this.shared.tracker.spawn(async move {
+                    call.await;
+                    if let Some(reply) = reply {
+                        lock(&receiver.running).remove(&reply);
+                    }
+                });
             }
+        }
+    }
+
+    /// A caller dropped its call: the request answering to that reply
+    /// subject, if it runs here, is cancelled (its handler dropped).
+    fn cancel(&self, reply: &[u8]) {
+        let Ok(reply) = std::str::from_utf8(reply) else {
+            return;
+        };
+        if let Some(token) = lock(&self.running).remove(reply) {
+            token.cancel();
         }
     }
 
@@ -130,14 +166,17 @@ impl Receiver {
         }
     }
 
-    async fn handle(&self, msg: Message, received: Instant) {
+    /// Handles one request; `caller` fires if its caller cancels it.
+    async fn handle(&self, msg: Message, received: Instant, caller: CancellationToken) {
         let routed = match self.route(msg) {
             Ok(r) => r,
             Err(rejected) => return self.reject(rejected, received).await,
         };
         let (method, encoding, delivery) = (routed.method, routed.encoding, routed.delivery);
         let reply_to = routed.reply_to.clone();
-        let (call, deadline) = match self.open(routed, received).await {
+        // The handler's token fires with the caller's, but cancelling it
+        // (the handler itself, or a stream ending) is not the caller's act.
+        let (call, deadline) = match self.open(routed, received, caller.child_token()).await {
             Ok(opened) => opened,
             Err(status) => {
                 let rejected = Rejected {
@@ -150,7 +189,7 @@ impl Receiver {
                 return self.reject(rejected, received).await;
             }
         };
-        let executed = execute(&*self.service, method, call, deadline).await;
+        let executed = execute(&*self.service, method, call, deadline, &caller).await;
         self.finish(method, executed, reply_to, encoding, delivery, received)
             .await;
     }
@@ -209,7 +248,12 @@ impl Receiver {
     /// Builds the call: its deadline (`Nrpc-Timeout` from receipt; streams
     /// live as long as both sides' heartbeats say), cancellation token and,
     /// for streams, the stream's subscriptions.
-    async fn open(&self, r: Routed, received: Instant) -> Result<(Call, Option<Instant>), Status> {
+    async fn open(
+        &self,
+        r: Routed,
+        received: Instant,
+        cancel: CancellationToken,
+    ) -> Result<(Call, Option<Instant>), Status> {
         let spec = self.service.spec();
         let kind = spec.methods[r.method].kind;
         let deadline = r
@@ -234,7 +278,7 @@ impl Receiver {
                 method: r.method,
                 params: r.params,
                 deadline,
-                cancel: CancellationToken::new(),
+                cancel,
                 encoding: r.encoding,
             },
         };
@@ -283,6 +327,7 @@ impl Receiver {
                 // The caller has given up: drop the work, send nothing.
                 Some(Status::deadline_exceeded("caller gave up; no reply sent"))
             }
+            (Executed::Cancelled, _) => Some(Status::cancelled("the caller cancelled the call")),
             (Executed::Done(Ok(reply)), Some(to)) if !reply.sent => {
                 replier.reply(to, reply, encoding, delivery).await.err()
             }
@@ -304,14 +349,16 @@ impl Receiver {
     }
 }
 
-/// Runs the handler of `method` until it ends or the deadline passes; a
-/// panic, in the adapter or in the handler's future, is an `INTERNAL`
-/// status. The call's cancellation token fires when this returns.
+/// Runs the handler of `method` until it ends, the deadline passes or the
+/// caller cancels; a panic, in the adapter or in the handler's future, is
+/// an `INTERNAL` status. The call's cancellation token fires when this
+/// returns.
 async fn execute(
     service: &dyn Service,
     method: usize,
     call: Call,
     deadline: Option<Instant>,
+    caller: &CancellationToken,
 ) -> Executed {
     let _cancel_on_drop = call.context.cancel.clone().drop_guard();
     let name = &service.spec().methods[method].name;
@@ -320,12 +367,24 @@ async fn execute(
         Err(panic) => Err(panic),
         Ok(fut) => {
             let fut = AssertUnwindSafe(fut).catch_unwind();
-            match deadline {
+            // The caller's cancellation drops the handler.
+            let fut = async {
+                tokio::select! {
+                    biased;
+                    r = fut => Some(r),
+                    () = caller.cancelled() => None,
+                }
+            };
+            let ended = match deadline {
                 Some(d) => match tokio::time::timeout_at(d, fut).await {
                     Ok(r) => r,
                     Err(_) => return Executed::TimedOut,
                 },
                 None => fut.await,
+            };
+            match ended {
+                Some(r) => r,
+                None => return Executed::Cancelled,
             }
         }
     };
@@ -334,6 +393,10 @@ async fn execute(
         tracing::error!(method = &**name, "nrpc: {status}");
         Err(status)
     }))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn panic_message(panic: &Box<dyn Any + Send>) -> &str {

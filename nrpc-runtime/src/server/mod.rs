@@ -5,11 +5,11 @@
 //! Generated `XServer<T>` adapters implement [`Service`]; users implement
 //! the generated trait and never touch this module's plumbing.
 //!
-//! Per service, an instance subscribes to three subjects:
-//! the service's own pattern (in the queue group, as Go nRPC servers do),
-//! `_NRPC.all.<pattern>` if any method allows broadcast (no queue group:
-//! every instance answers), and `_NRPC.id.<instance>.<pattern>` for direct
-//! calls to this instance.
+//! Per service, an instance subscribes to the service's own pattern (in
+//! the queue group, as Go nRPC servers do), `_NRPC.all.<pattern>` if any
+//! method allows broadcast (no queue group: every instance answers),
+//! `_NRPC.id.<instance>.<pattern>` for direct calls to this instance, and
+//! `_NRPC.cancel.<pattern>` for callers that drop their calls.
 
 mod call;
 mod discovery;
@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nrpc_wire::subject::{direct_prefix, BROADCAST_PREFIX};
+use nrpc_wire::subject::{direct_prefix, BROADCAST_PREFIX, CANCEL_PREFIX};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -174,6 +174,9 @@ impl Server {
             let mut subs = vec![
                 subscribe(pattern.clone(), self.queue_group.clone()).await?,
                 subscribe(format!("{}{pattern}", direct_prefix(&instance)), None).await?,
+                // Cancellations reach every instance; the one running the
+                // request drops it.
+                subscribe(format!("{CANCEL_PREFIX}{pattern}"), None).await?,
             ];
             if spec.methods.iter().any(|m| m.polling) {
                 subs.push(subscribe(format!("{BROADCAST_PREFIX}{pattern}"), None).await?);
@@ -197,6 +200,7 @@ impl Server {
                 service,
                 stats,
                 shared: shared.clone(),
+                running: Default::default(),
             };
             loops.push(tokio::spawn(receiver.run(subs, stop.clone())));
         }
