@@ -286,8 +286,8 @@ impl Connection {
         self.send(out, Some(reply.clone())).await?;
         // Dropped before the answer: tell the service to drop the handler.
         let mut abandon = CancelOnDrop {
-            nats: Some(self.inner.nats.clone()),
-            subject: subject.clone(),
+            nats: Some(&self.inner.nats),
+            subject: &subject,
             reply,
         };
         let answer = tokio::time::timeout_at(deadline.at, rx).await;
@@ -338,17 +338,19 @@ impl Connection {
 /// message to `_NRPC.cancel.<request subject>` carrying the reply subject
 /// (nrpc servers drop the handler; others do not subscribe). Costs nothing
 /// for calls that end normally.
-struct CancelOnDrop {
+struct CancelOnDrop<'a> {
     /// `None` once the call has ended.
-    nats: Option<async_nats::Client>,
-    subject: Subject,
+    nats: Option<&'a async_nats::Client>,
+    subject: &'a Subject,
     reply: Subject,
 }
 
-impl Drop for CancelOnDrop {
+impl Drop for CancelOnDrop<'_> {
     fn drop(&mut self) {
-        let Some(nats) = self.nats.take() else { return };
-        let (_, plain) = nrpc_wire::subject::strip_routing(&self.subject);
+        let Some(nats) = self.nats.take().cloned() else {
+            return;
+        };
+        let (_, plain) = nrpc_wire::subject::strip_routing(self.subject);
         let cancel = format!("{}{plain}", nrpc_wire::subject::CANCEL_PREFIX);
         let reply = Bytes::copy_from_slice(self.reply.as_bytes());
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
