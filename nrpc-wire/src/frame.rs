@@ -264,3 +264,38 @@ mod tests {
         assert!(f.message.chars().all(|c| c == 'é'));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn kind() -> impl Strategy<Value = ErrorType> {
+        prop_oneof![
+            Just(ErrorType::Client),
+            Just(ErrorType::Server),
+            Just(ErrorType::Eos),
+            Just(ErrorType::ServerTooBusy),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn decoding_any_payload_never_panics(payload in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = ErrorFrame::decode(Encoding::Protobuf, &payload);
+            let _ = ErrorFrame::decode(Encoding::Json, &payload);
+            let mut json = JSON_ERROR_PREFIX.to_vec();
+            json.extend_from_slice(&payload);
+            let _ = ErrorFrame::decode(Encoding::Json, &json);
+        }
+
+        #[test]
+        fn every_frame_round_trips(kind in kind(), message in ".{0,40}", msg_count in any::<u32>()) {
+            let frame = ErrorFrame { kind, message, msg_count };
+            for enc in [Encoding::Protobuf, Encoding::Json] {
+                prop_assert_eq!(ErrorFrame::decode(enc, &frame.encode(enc)), Ok(Some(frame.clone())));
+            }
+        }
+    }
+}

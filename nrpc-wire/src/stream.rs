@@ -583,3 +583,38 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn stream_decoders_never_panic(
+            payload in proptest::collection::vec(any::<u8>(), 0..64),
+            coded in any::<bool>(),
+        ) {
+            for enc in [Encoding::Protobuf, Encoding::Json] {
+                let _ = Frame::classify(enc, &payload, coded);
+                let _ = is_lastbeat(enc, &payload);
+            }
+            let _ = split_numbered(Bytes::from(payload));
+        }
+
+        #[test]
+        fn numbered_items_round_trip(seq in 1u64.., item in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let numbered = number_item(seq, &item);
+            prop_assert_eq!(split_numbered(numbered), Ok((Some(seq), Bytes::from(item))));
+        }
+
+        #[test]
+        fn header_values_never_panic(value in ".{0,30}") {
+            let _ = crate::headers::parse_timeout(&value);
+            let _ = crate::headers::parse_count(&value);
+            let _ = crate::headers::parse_credit(&value);
+            let _ = crate::headers::parse_code(&value);
+        }
+    }
+}
