@@ -44,6 +44,14 @@ fn target_dir() -> PathBuf {
     }
 }
 
+/// A loopback port free right now (bound and released).
+fn free_port() -> Result<u16, Error> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| Error(format!("no free port: {e}")))
+}
+
 fn on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
@@ -234,6 +242,47 @@ impl NatsServer {
     pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Starts `size` servers joined in one cluster by routes on free
+    /// loopback ports; `extra` is added to each configuration (e.g.
+    /// `lame_duck_duration: "3s"`). The routes connect in the background:
+    /// wait for interest to cross before relying on them.
+    pub fn start_cluster(size: usize, extra: &str) -> Result<Vec<Self>, Error> {
+        let ports = (0..size)
+            .map(|_| free_port())
+            .collect::<Result<Vec<u16>, Error>>()?;
+        ports
+            .iter()
+            .enumerate()
+            .map(|(i, port)| {
+                let routes: Vec<String> = ports
+                    .iter()
+                    .filter(|p| *p != port)
+                    .map(|p| format!("\"nats-route://127.0.0.1:{p}\""))
+                    .collect();
+                Self::start_with_config(&format!(
+                    "server_name: n{i}\ncluster {{\n  name: nrpc-test\n  listen: 127.0.0.1:{port}\n  routes: [{}]\n}}\n{extra}\n",
+                    routes.join(", ")
+                ))
+            })
+            .collect()
+    }
+
+    /// Puts the server in lame-duck mode (`nats-server --signal ldm=<pid>`):
+    /// it stops accepting clients, closes its connections over its
+    /// configured duration, then exits.
+    pub fn lame_duck(&self) -> Result<(), Error> {
+        let status = Command::new(binary()?)
+            .args(["--signal", &format!("ldm={}", self.pid())])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map_err(|e| Error(format!("cannot signal nats-server: {e}")))?;
+        if !status.success() {
+            return Err(Error(format!("signalling lame-duck mode failed: {status}")));
+        }
+        Ok(())
     }
 
     /// Stops the server and starts it again on the same port and arguments.
