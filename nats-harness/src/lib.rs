@@ -269,6 +269,32 @@ impl NatsServer {
             .collect()
     }
 
+    /// Starts one server per name, each its own cluster, joined by
+    /// gateways on free loopback ports (a super-cluster of single-node
+    /// clusters). Gateways connect in the background.
+    pub fn start_gateways(names: &[&str]) -> Result<Vec<Self>, Error> {
+        let ports = names
+            .iter()
+            .map(|_| free_port())
+            .collect::<Result<Vec<u16>, Error>>()?;
+        names
+            .iter()
+            .zip(&ports)
+            .map(|(name, port)| {
+                let others: Vec<String> = names
+                    .iter()
+                    .zip(&ports)
+                    .filter(|(n, _)| *n != name)
+                    .map(|(n, p)| format!("{{name: \"{n}\", url: \"nats://127.0.0.1:{p}\"}}"))
+                    .collect();
+                Self::start_with_config(&format!(
+                    "server_name: {name}\ngateway {{\n  name: \"{name}\"\n  listen: 127.0.0.1:{port}\n  gateways: [{}]\n}}\n",
+                    others.join(", ")
+                ))
+            })
+            .collect()
+    }
+
     /// Puts the server in lame-duck mode (`nats-server --signal ldm=<pid>`):
     /// it stops accepting clients, closes its connections over its
     /// configured duration, then exits.

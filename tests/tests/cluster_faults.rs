@@ -16,6 +16,15 @@ async fn connect(url: &str) -> nrpc_runtime::async_nats::Client {
         .unwrap_or_else(|e| panic!("connect {url}: {e}"))
 }
 
+/// A client of both nodes that connects to `first` first.
+async fn connect_first(first: &NatsServer, other: &NatsServer) -> nrpc_runtime::async_nats::Client {
+    nrpc_runtime::async_nats::ConnectOptions::new()
+        .retain_servers_order()
+        .connect(vec![first.url(), other.url()])
+        .await
+        .unwrap_or_else(|e| panic!("connect: {e}"))
+}
+
 /// Calls until one succeeds; every attempt must end in a typed way within
 /// its own timeout (the loop as a whole within PATIENCE).
 async fn until_answered(client: &GreeterClient, what: &str) {
@@ -42,7 +51,8 @@ async fn until_answered(client: &GreeterClient, what: &str) {
 }
 
 /// A service on `service_node` (returned: its handle and its NATS
-/// connection), a client on `client_node`.
+/// connection), a client on `client_node`. Both know every node, as a
+/// deployment configures them, but start on the given one.
 async fn setup(
     service_node: &NatsServer,
     client_node: &NatsServer,
@@ -52,13 +62,13 @@ async fn setup(
     GreeterClient,
 ) {
     let (greeter, _events) = TestGreeter::new("svc");
-    let service_nats = connect(&service_node.url()).await;
+    let service_nats = connect_first(service_node, client_node).await;
     let handle = Server::builder(service_nats.clone())
         .add_service(GreeterServer::new(greeter))
         .serve()
         .await
         .unwrap_or_else(|e| panic!("serve: {e}"));
-    let conn = Connection::new(connect(&client_node.url()).await)
+    let conn = Connection::new(connect_first(client_node, service_node).await)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     (handle, service_nats, GreeterClient::new(conn))
@@ -100,4 +110,63 @@ async fn calls_survive_a_node_in_lame_duck_mode() {
     })
     .await;
     until_answered(&client, "after the service moved").await;
+}
+
+/// Which instance answered (the test greeter's `Instance` header).
+async fn answering_instance(client: &GreeterClient) -> Option<String> {
+    let options = CallOptions::new()
+        .timeout(Duration::from_secs(2))
+        .wait_for_ready();
+    match client.say_hello_with(&hello("who"), options).await {
+        Ok(reply) => reply
+            .metadata()
+            .get("Instance")
+            .map(|v| v.as_str().to_owned()),
+        Err(
+            CallError::NoResponders { .. }
+            | CallError::NotConnected
+            | CallError::ConnectionLost
+            | CallError::Timeout(_),
+        ) => None,
+        Err(other) => panic!("untyped outcome {other:?}"),
+    }
+}
+
+/// Calls until `instance` answers.
+async fn until_served_by(client: &GreeterClient, instance: &str) {
+    within(&format!("served by {instance}"), async {
+        while answering_instance(client).await.as_deref() != Some(instance) {}
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_fail_over_to_another_cluster_through_the_gateway_and_back() {
+    let nodes = NatsServer::start_gateways(&["east", "west"]).unwrap_or_else(|e| panic!("{e}"));
+    let serve_in = |node: &NatsServer, instance: &'static str| {
+        let url = node.url();
+        async move {
+            let (greeter, _events) = TestGreeter::new(instance);
+            Server::builder(connect(&url).await)
+                .add_service(GreeterServer::new(greeter))
+                .serve()
+                .await
+                .unwrap_or_else(|e| panic!("serve: {e}"))
+        }
+    };
+    let west = serve_in(&nodes[1], "west").await;
+    let client = GreeterClient::new(
+        Connection::new(connect(&nodes[0].url()).await)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
+    // Only the other cluster serves: calls cross the gateway.
+    until_served_by(&client, "west").await;
+    // A local instance appears: NATS prefers the local queue member.
+    let east = serve_in(&nodes[0], "east").await;
+    until_served_by(&client, "east").await;
+    // The local instance goes away: calls fail over to the other cluster.
+    east.shutdown().await;
+    until_served_by(&client, "west").await;
+    west.shutdown().await;
 }
