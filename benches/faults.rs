@@ -9,7 +9,8 @@
 //! Starts its own nats-server (it must restart it); 64 callers make echo
 //! calls with a 250 ms timeout for 6 s; the broker is killed at 2 s and
 //! started again on the same port at 3 s. Then 5 streams of 200,000 items
-//! each see a broker restart.
+//! each see a broker restart, and a client floods a request stream beyond
+//! its credit (peak RSS shows memory stays bounded).
 
 use std::collections::BTreeMap;
 use std::error::Error;
@@ -54,8 +55,15 @@ impl Greeter for Echo {
 struct Counter;
 
 impl Chat for Counter {
-    async fn collect(&self, _: Request<Streaming<Word>>) -> Result<Response<Sentence>, Status> {
-        Err(Status::unimplemented("spell only"))
+    /// Reads one word, then nothing: whatever the client sends beyond its
+    /// credit must be refused, not buffered.
+    async fn collect(
+        &self,
+        request: Request<Streaming<Word>>,
+    ) -> Result<Response<Sentence>, Status> {
+        let mut words = request.into_inner();
+        let _ = words.next().await;
+        std::future::pending().await
     }
     async fn echo(&self, _: Request<Streaming<Word>>, _: Sink<Word>) -> Result<(), Status> {
         Err(Status::unimplemented("spell only"))
@@ -219,6 +227,69 @@ async fn main() -> Result<(), Box<dyn Error>> {
     for (ending, n) in &endings {
         println!("  {ending:<36} {n:>9}");
     }
+    // A client that ignores credit floods a request stream with 1 KiB
+    // items; the service ends the call and memory stays bounded.
+    let url = broker.as_ref().map(NatsServer::url).unwrap_or_default();
+    let before = peak_rss_mib();
+    let flood = flood_collect(&url, 100_000).await?;
+    println!("request stream flooded beyond credit: 100,000 × 1 KiB items");
+    println!("  outcome                              {flood}");
+    println!(
+        "  peak RSS of the process              {:>6.1} MiB (before: {before:.1} MiB)",
+        peak_rss_mib()
+    );
     drop(broker);
     Ok(())
+}
+
+/// Opens `chat.Chat.Collect` by hand and sends `n` items without waiting
+/// for credit; returns how the service answered.
+async fn flood_collect(url: &str, n: usize) -> Result<String, Box<dyn Error>> {
+    use nrpc_runtime::HeaderMap;
+    let raw = async_nats::connect(url).await?;
+    let reply = raw.new_inbox();
+    let mut replies = raw.subscribe(reply.clone()).await?;
+    let mut h = HeaderMap::new();
+    h.insert("Nrpc-Stream-Credit", "1024");
+    raw.publish_with_reply_and_headers("chat.Chat.Collect", reply, h, Bytes::new())
+        .await?;
+    let accept = replies.next().await.ok_or("no accept")?;
+    let inbox = accept
+        .headers
+        .as_ref()
+        .and_then(|h| h.get("Nrpc-Stream-Inbox"))
+        .ok_or("no stream inbox")?
+        .as_str()
+        .to_owned();
+    let word = nrpc_runtime::prost::Message::encode_to_vec(&Word {
+        text: "x".repeat(1024),
+    });
+    for _ in 0..n {
+        raw.publish(inbox.clone(), word.clone().into()).await?;
+    }
+    raw.flush().await?;
+    while let Some(msg) = replies.next().await {
+        if let Some(code) = msg.headers.as_ref().and_then(|h| h.get("Nrpc-Code")) {
+            let text = msg
+                .headers
+                .as_ref()
+                .and_then(|h| h.get("Nats-Service-Error"))
+                .map(|v| v.as_str().to_owned())
+                .unwrap_or_default();
+            return Ok(format!("code {} ({text})", code.as_str()));
+        }
+    }
+    Ok("no answer".into())
+}
+
+/// The process's peak resident set size (Linux), in MiB.
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
 }

@@ -346,7 +346,7 @@ impl fmt::Display for CreditExceeded {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "the sender sent more than the {} items its credit allowed",
+            "sent more than the {} items its credit allowed",
             self.granted
         )
     }

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use async_nats::HeaderMap;
+use bytes::Bytes;
 use futures::StreamExt;
 use nrpc_runtime::{CallError, CallOptions, Code};
 use nrpc_tests::alloptions::svc_custom_subject_client::SvcCustomSubjectClient;
@@ -254,4 +255,47 @@ async fn invalid_headers_are_errors_not_panics() {
     let status = err.status().unwrap_or_else(|| panic!("{err:?}"));
     assert_eq!(status.code(), Code::Internal);
     assert!(status.message().contains("Bad"), "{status}");
+}
+
+#[tokio::test]
+async fn a_rogue_responder_gets_typed_outcomes_never_a_hang_or_a_panic() {
+    let server = nats_server();
+    let raw = nats(&server).await;
+    // Answers every request twice, first with bytes that are no message,
+    // then with an error frame claiming to be one, then not at all.
+    let mut requests = raw.subscribe("demo.Greeter.>").await.unwrap();
+    raw.flush().await.unwrap();
+    let rogue = tokio::spawn(async move {
+        let mut n = 0;
+        while let Some(msg) = requests.next().await {
+            let Some(reply) = msg.reply else { continue };
+            n += 1;
+            let garbage: &[u8] = match n {
+                1 => b"\xff\xff\xff",
+                2 => b"\x00\xff\xff",
+                _ => continue,
+            };
+            raw.publish(reply.clone(), Bytes::from_static(garbage))
+                .await
+                .unwrap();
+            raw.publish(reply, Bytes::from_static(b"\x0a\x01y"))
+                .await
+                .unwrap();
+            raw.flush().await.unwrap();
+        }
+    });
+    let client =
+        GreeterClient::new(connection(&server).await).with_timeout(Duration::from_millis(500));
+    for expect in ["undecodable", "undecodable", "timeout"] {
+        let err = within("call", client.say_hello(&hello("x")))
+            .await
+            .unwrap_err();
+        match expect {
+            "timeout" => assert!(err.is_timeout(), "{err:?}"),
+            _ => assert!(matches!(err, CallError::Decode(_)), "{err:?}"),
+        }
+    }
+    // The duplicate replies found no call waiting and were dropped.
+    assert_eq!(client.service_client().connection().pending_calls(), 0);
+    rogue.abort();
 }

@@ -287,6 +287,11 @@ impl ServiceClient {
         self.headers = Some(headers);
     }
 
+    /// The connection the calls go through.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
     /// The subject prefix in use, e.g. `root.default.custom_subject`.
     pub fn prefix(&self) -> &str {
         &self.prefix
