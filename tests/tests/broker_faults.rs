@@ -33,7 +33,7 @@ async fn until_not_connected(client: &GreeterClient) {
 #[tokio::test]
 async fn calls_fail_fast_while_the_broker_is_down_and_work_after_a_restart() {
     let mut server = nats_server();
-    let (_h, _events, _gate) = serve_greeter(&server, "a").await;
+    let (_h, mut events, _gate) = serve_greeter(&server, "a").await;
     let client = patient(connection(&server).await);
     within("a call", client.say_hello(&hello("before")))
         .await
@@ -76,6 +76,17 @@ async fn calls_fail_fast_while_the_broker_is_down_and_work_after_a_restart() {
         }
     })
     .await;
+    // None of the calls that timed out while the broker was down ran
+    // later: they were never handed to the connection. (Anything buffered
+    // would have reached the service before "after".)
+    while let Ok(event) = events.try_recv() {
+        if let Event::Started(name) = event {
+            assert!(
+                !name.starts_with("queued-"),
+                "{name} ran after its caller gave up"
+            );
+        }
+    }
 }
 
 #[tokio::test]

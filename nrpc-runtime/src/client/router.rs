@@ -24,6 +24,10 @@ pub(crate) const MANY_CAPACITY: usize = 1024;
 /// calls waiting for a reply when the connection drops.
 const STATE_CHECK: Duration = Duration::from_millis(50);
 
+/// How often a call waiting for ready looks at the connection's state
+/// (async-nats offers no event to await).
+const RECONNECT_CHECK: Duration = Duration::from_millis(10);
+
 /// Where the replies to one token go.
 enum Route {
     /// The first reply resolves the call and removes the entry; `None`
@@ -230,8 +234,18 @@ impl Connection {
             deadline,
         } = out;
         let nats = &self.inner.nats;
-        if !deadline.wait_for_ready && nats.connection_state() != State::Connected {
-            return Err(CallError::NotConnected);
+        if nats.connection_state() != State::Connected {
+            if !deadline.wait_for_ready {
+                return Err(CallError::NotConnected);
+            }
+            // Wait here, not in the client's send buffer: a request buffered
+            // while disconnected would go out after its caller gave up.
+            while nats.connection_state() != State::Connected {
+                if Instant::now() + RECONNECT_CHECK > deadline.at {
+                    return Err(CallError::Timeout(deadline.timeout));
+                }
+                tokio::time::sleep(RECONNECT_CHECK).await;
+            }
         }
         let left = deadline.at.saturating_duration_since(Instant::now());
         if deadline.announce {
