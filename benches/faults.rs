@@ -26,6 +26,7 @@ use nrpc_examples::chat::{Sentence, Word};
 use nrpc_examples::greeter::greeter_client::GreeterClient;
 use nrpc_examples::greeter::greeter_server::{Greeter, GreeterServer};
 use nrpc_examples::greeter::{EchoMessage, FailRequest, HelloReply, HelloRequest};
+use nrpc_examples::peak_rss_mib;
 use nrpc_runtime::{async_nats, futures};
 use nrpc_runtime::{CallError, Connection, Request, Response, Server, Sink, Status, Streaming};
 use tokio::time::Instant;
@@ -280,16 +281,4 @@ async fn flood_collect(url: &str, n: usize) -> Result<String, Box<dyn Error>> {
         }
     }
     Ok("no answer".into())
-}
-
-/// The process's peak resident set size (Linux), in MiB.
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
 }

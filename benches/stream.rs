@@ -12,7 +12,7 @@ use futures::StreamExt;
 use nrpc_examples::chat::chat_client::ChatClient;
 use nrpc_examples::chat::chat_server::{Chat, ChatServer};
 use nrpc_examples::chat::{Sentence, Word};
-use nrpc_examples::Nats;
+use nrpc_examples::{peak_rss_mib, Nats};
 use nrpc_runtime::{async_nats, futures};
 use nrpc_runtime::{Connection, Request, Response, Server, Sink, Status, Streaming};
 
@@ -49,17 +49,6 @@ impl Chat for Producer {
         }
         Ok(())
     }
-}
-
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kib| kib / 1024.0)
 }
 
 fn report(what: &str, items: usize, bytes: usize, start: Instant) {

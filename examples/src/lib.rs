@@ -50,3 +50,16 @@ impl Nats {
         }
     }
 }
+
+/// The process's peak resident set size in MiB (Linux; `NaN` elsewhere),
+/// for the benches.
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
