@@ -28,6 +28,7 @@ mod credit;
 mod describe;
 pub mod discovery;
 mod limits;
+mod message;
 mod response;
 pub mod server;
 

@@ -71,11 +71,6 @@ impl MethodKind {
             MethodKind::ClientStreaming | MethodKind::Bidirectional
         )
     }
-
-    /// Whether replies stream back to the client (more than one reply).
-    pub fn streams_replies(self) -> bool {
-        matches!(self, MethodKind::StreamedReply | MethodKind::Bidirectional)
-    }
 }
 
 impl fmt::Display for MethodKind {

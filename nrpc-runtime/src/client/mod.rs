@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use nrpc_wire::subject::{
     direct_prefix, method_subject, validate_literal, validate_token, BROADCAST_PREFIX,
 };
-use nrpc_wire::{headers, Code, Encoding, ErrorFrame, InvalidToken, ServiceSpec, Status};
+use nrpc_wire::{headers, Encoding, ErrorFrame, InvalidToken, ServiceSpec, Status};
 
 use crate::codec::Codec;
 use crate::Response;
@@ -426,12 +426,9 @@ impl ServiceClient {
                 if msg.status == Some(StatusCode::NO_RESPONDERS) {
                     return None;
                 }
-                let instance = msg
-                    .headers
-                    .as_ref()
-                    .and_then(|h| h.get(headers::INSTANCE))
-                    .map(|v| v.as_str().to_owned())
-                    .unwrap_or_default();
+                let instance = crate::message::header(&msg, headers::INSTANCE)
+                    .unwrap_or_default()
+                    .to_owned();
                 let result = decode_reply::<Resp>(msg, encoding);
                 Some((
                     BroadcastReply { instance, result },
@@ -541,11 +538,11 @@ fn decode_reply<Resp: Codec>(
     msg: Message,
     encoding: Encoding,
 ) -> Result<Response<Resp::Item>, CallError> {
+    let code = crate::message::code(&msg);
     let metadata = msg.headers.unwrap_or_default();
     if let Some(frame) =
         ErrorFrame::decode(encoding, &msg.payload).map_err(|e| CallError::Decode(e.to_string()))?
     {
-        let code = reply_code(Some(&metadata));
         return Err(CallError::Status(frame.into_status(code)));
     }
     let message = Resp::decode(msg.payload, encoding).map_err(CallError::Decode)?;
@@ -576,11 +573,6 @@ pub async fn single_reply<T>(
             "the server sent more than one reply".into(),
         )),
     }
-}
-
-/// The exact code an nrpc server put on an error reply.
-pub(super) fn reply_code(headers: Option<&HeaderMap>) -> Option<Code> {
-    headers::parse_code(headers?.get(headers::CODE)?.as_str())
 }
 
 /// One instance's answer to a broadcast call.

@@ -19,9 +19,10 @@ use nrpc_wire::{headers, Encoding, Status};
 use tokio::time::Instant;
 
 use super::router::{Connection, Replies};
-use super::{reply_code, CallError, Prepared};
+use super::{CallError, Prepared};
 use crate::codec::Codec;
 use crate::credit::Credit;
+use crate::message;
 
 /// Reply messages buffered beyond the window (keepalives, the end frame).
 const SLACK: usize = 64;
@@ -162,26 +163,16 @@ impl ClientStream {
                 subject: accept.subject.to_string(),
             });
         }
-        let coded = reply_code(accept.headers.as_ref()).is_some();
-        match Frame::classify(self.encoding, &accept.payload, coded) {
+        let code = message::code(&accept);
+        match Frame::classify(self.encoding, &accept.payload, code.is_some()) {
             Err(e) => return Err(CallError::Decode(e.to_string())),
             Ok(Frame::Keepalive) => {}
-            Ok(Frame::Error(frame)) => {
-                let code = reply_code(accept.headers.as_ref());
-                return Err(CallError::Status(frame.into_status(code)));
-            }
+            Ok(Frame::Error(frame)) => return Err(CallError::Status(frame.into_status(code))),
             Ok(Frame::Item | Frame::End { .. }) => {}
         }
-        let header = |name: &str| {
-            accept
-                .headers
-                .as_ref()
-                .and_then(|h| h.get(name))
-                .map(|v| v.as_str().to_owned())
-        };
         match (
-            header(headers::STREAM_INBOX),
-            header(headers::CREDIT_LIMIT).and_then(|c| headers::parse_count(&c)),
+            message::header(&accept, headers::STREAM_INBOX).map(str::to_owned),
+            message::count(&accept, headers::CREDIT_LIMIT),
         ) {
             // Items go where the server says: only to one plain subject.
             (Some(inbox), Some(_)) if check_literal(&inbox, false).is_err() => {
@@ -228,19 +219,13 @@ impl ClientStream {
                     subject: msg.subject.to_string(),
                 }));
             }
-            let coded = reply_code(msg.headers.as_ref()).is_some();
-            match Frame::classify(self.encoding, &msg.payload, coded) {
+            let code = message::code(&msg);
+            match Frame::classify(self.encoding, &msg.payload, code.is_some()) {
                 Err(e) => return Some(Err(CallError::Decode(e.to_string()))),
                 Ok(Frame::Keepalive) => {
-                    let count = |name: &str| {
-                        msg.headers
-                            .as_ref()
-                            .and_then(|h| h.get(name))
-                            .and_then(|v| headers::parse_count(v.as_str()))
-                    };
                     // Items the server sent before this keepalive must all
                     // be here (nrpc servers say how many; Go's do not).
-                    if let Some(sent) = count(headers::SENT) {
+                    if let Some(sent) = message::count(&msg, headers::SENT) {
                         if let Err(e) = self.window.on_progress(sent) {
                             return Some(Err(CallError::DataLoss {
                                 arrived: e.arrived,
@@ -250,7 +235,7 @@ impl ClientStream {
                     }
                     // Keepalives carry the server's credit for our requests.
                     if let (Some(limit), Some((credit, _))) =
-                        (count(headers::CREDIT_LIMIT), &self.upload)
+                        (message::count(&msg, headers::CREDIT_LIMIT), &self.upload)
                     {
                         credit.set_limit(limit);
                     }
@@ -262,7 +247,6 @@ impl ClientStream {
                     };
                 }
                 Ok(Frame::Error(frame)) => {
-                    let code = reply_code(msg.headers.as_ref());
                     return Some(Err(CallError::Status(frame.into_status(code))));
                 }
                 Ok(Frame::Item) => {

@@ -174,9 +174,10 @@ impl Receiver {
         };
         let (method, encoding, delivery) = (routed.method, routed.encoding, routed.delivery);
         let reply_to = routed.reply_to.clone();
-        // The handler's token fires with the caller's, but cancelling it
-        // (the handler itself, or a stream ending) is not the caller's act.
-        let (call, deadline) = match self.open(routed, received, caller.child_token()).await {
+        // The handler's own token: it fires when the handler is dropped
+        // (execute's guard), which a caller's cancellation causes; the
+        // handler or a stream cancelling it is not the caller's act.
+        let (call, deadline) = match self.open(routed, received, CancellationToken::new()).await {
             Ok(opened) => opened,
             Err(status) => {
                 let rejected = Rejected {

@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use super::call::{decode_request, failed, Call, Outcome, Reply, Request, StreamContext};
 use crate::codec::Codec;
 use crate::credit::Credit;
+use crate::message;
 use crate::Response;
 
 /// Subscribes what a stream call needs (its heartbeats, and for request
@@ -309,12 +310,7 @@ impl Open {
         let watch = async {
             while let Some(hb) = heartbeats.next().await {
                 *last_seen.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
-                let limit = hb
-                    .headers
-                    .as_ref()
-                    .and_then(|h| h.get(headers::CREDIT_LIMIT))
-                    .and_then(|v| headers::parse_count(v.as_str()));
-                if let Some(limit) = limit {
+                if let Some(limit) = message::count(&hb, headers::CREDIT_LIMIT) {
                     credit.set_limit(limit);
                 }
                 if wire_stream::is_lastbeat(encoding, &hb.payload) {
@@ -404,13 +400,7 @@ enum Admitted {
 /// Classifies one message from the client's request stream and checks it
 /// against the window: credit, item numbers, progress reports.
 fn admit(msg: async_nats::Message, encoding: Encoding, window: &Mutex<ReceiveWindow>) -> Admitted {
-    let header = |name: &str| {
-        msg.headers
-            .as_ref()
-            .and_then(|h| h.get(name))
-            .map(|v| v.as_str().to_owned())
-    };
-    let code = header(headers::CODE).and_then(|v| headers::parse_code(&v));
+    let code = message::code(&msg);
     let lost = |e: nrpc_wire::stream::DataLoss| {
         Admitted::Violation(Status::data_loss(format!("request stream: {e}")))
     };
@@ -419,15 +409,13 @@ fn admit(msg: async_nats::Message, encoding: Encoding, window: &Mutex<ReceiveWin
             "client sent an {e}"
         )))),
         // A progress report: fewer items here than sent means loss.
-        Ok(Frame::Keepalive) => {
-            match header(headers::SENT).and_then(|v| headers::parse_count(&v)) {
-                Some(sent) => match lock(window).on_progress(sent) {
-                    Ok(()) => Admitted::Skip,
-                    Err(e) => lost(e),
-                },
-                None => Admitted::Skip,
-            }
-        }
+        Ok(Frame::Keepalive) => match message::count(&msg, headers::SENT) {
+            Some(sent) => match lock(window).on_progress(sent) {
+                Ok(()) => Admitted::Skip,
+                Err(e) => lost(e),
+            },
+            None => Admitted::Skip,
+        },
         Ok(Frame::End { count }) => Admitted::Pass(Arrival::End(count)),
         Ok(Frame::Error(frame)) => Admitted::Pass(Arrival::Failed(frame.into_status(code))),
         Ok(Frame::Item) => {
