@@ -195,9 +195,13 @@ async fn a_client_that_ignores_credit_ends_its_stream_with_resource_exhausted() 
     // Within credit, the same service is fine.
     let client = ChatClient::new(connection(&server).await);
     let words = futures::stream::iter([Word { text: "a".into() }]);
-    let call = client.collect_with(words, CallOptions::new().timeout(Duration::from_secs(1)));
-    // The stuck handler never answers: the call ends at its inactivity
-    // timeout, not with RESOURCE_EXHAUSTED.
+    // The stuck handler never answers but its keepalives keep the stream
+    // alive: the call ends at its overall deadline, not with
+    // RESOURCE_EXHAUSTED.
+    let call = client.collect_with(
+        words,
+        CallOptions::new().stream_deadline(Duration::from_secs(2)),
+    );
     let err = within("within credit", call).await.unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
 }
