@@ -24,6 +24,7 @@
 
 pub mod client;
 pub mod codec;
+mod connect;
 mod credit;
 mod describe;
 pub mod discovery;
@@ -43,6 +44,7 @@ pub use tokio_util::sync::CancellationToken;
 pub use client::{
     BroadcastOptions, BroadcastReply, CallError, CallOptions, Connection, ServiceClient,
 };
+pub use connect::{connect, ConnectError, ConnectOptions};
 pub use nrpc_wire::{
     Code, Encoding, ErrorType, InvalidToken, MethodKind, MethodSpec, ServiceSpec, Status,
 };

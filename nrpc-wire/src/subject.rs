@@ -223,6 +223,18 @@ pub fn validate_literal(name: &str, value: &str) -> Result<(), InvalidToken> {
     })
 }
 
+/// The package subject with a deployment prefix in front (`NRPC_PREFIX`:
+/// canaries, environments), e.g. `v2` + `demo` = `v2.demo`. Either may be
+/// empty. Clients and servers put the prefix in the same place, so a
+/// prefixed server is reached only by clients with the same prefix (or
+/// through a subject mapping in nats-server).
+pub fn prefixed(prefix: &str, package_subject: &str) -> String {
+    let mut out = String::with_capacity(prefix.len() + 1 + package_subject.len());
+    push_token(&mut out, prefix);
+    push_token(&mut out, package_subject);
+    out
+}
+
 /// Longest subject nrpc sends, in bytes. NATS limits a protocol line
 /// (`max_control_line`, 4 KiB by default) and closes the connection of a
 /// client that exceeds it, which would fail every call on it; a request
@@ -583,6 +595,23 @@ mod tests {
         service_params: Cow::Borrowed(&[b("clientid")]),
         methods: Cow::Borrowed(METHODS),
     };
+
+    #[test]
+    fn a_prefix_goes_in_front_of_the_package_subject_on_both_sides() {
+        assert_eq!(prefixed("v2", "root"), "v2.root");
+        assert_eq!(prefixed("", "root"), "root");
+        assert_eq!(prefixed("canary.eu", ""), "canary.eu");
+        let ps = prefixed("v2", &SPEC.package_subject);
+        let client = SPEC.client_prefix(Some(&ps), &["i", "c"]).unwrap();
+        assert_eq!(client, "v2.root.i.svcsubjectparams.c");
+        assert_eq!(
+            SPEC.server_pattern(Some(&ps)),
+            "v2.root.*.svcsubjectparams.*.>"
+        );
+        let subject = method_subject(&client, &METHODS[0], &[], Encoding::Protobuf).unwrap();
+        let parsed = SPEC.parse_request(Some(&ps), &subject).unwrap();
+        assert_eq!((parsed.method, parsed.params), (0, vec!["i", "c"]));
+    }
 
     #[test]
     fn builds_client_subjects_like_go() {

@@ -17,7 +17,7 @@ use futures::StreamExt;
 use tokio::time::Instant;
 
 use nrpc_wire::subject::{
-    direct_prefix, method_subject, validate_literal, validate_token, BROADCAST_PREFIX,
+    direct_prefix, method_subject, prefixed, validate_literal, validate_token, BROADCAST_PREFIX,
 };
 use nrpc_wire::{headers, Encoding, ErrorFrame, InvalidToken, ServiceSpec, Status};
 
@@ -242,7 +242,8 @@ impl ServiceClient {
         spec: &'static ServiceSpec,
         params: &[&str],
     ) -> Result<Self, InvalidToken> {
-        let prefix = spec.client_prefix(None, params)?;
+        let package_subject = prefixed(conn.subject_prefix(), &spec.package_subject);
+        let prefix = spec.client_prefix(Some(&package_subject), params)?;
         Ok(Self {
             conn,
             spec,
@@ -259,8 +260,9 @@ impl ServiceClient {
     /// generator that computes a different package prefix; may be empty).
     pub fn set_package_subject(&mut self, package_subject: &str) -> Result<(), InvalidToken> {
         validate_literal("package subject", package_subject)?;
+        let package_subject = prefixed(self.conn.subject_prefix(), package_subject);
         let params: Vec<&str> = self.params.iter().map(String::as_str).collect();
-        self.prefix = self.spec.client_prefix(Some(package_subject), &params)?;
+        self.prefix = self.spec.client_prefix(Some(&package_subject), &params)?;
         Ok(())
     }
 

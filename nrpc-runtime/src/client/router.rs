@@ -11,7 +11,9 @@ use async_nats::{HeaderMap, Message, StatusCode, Subject};
 use bytes::Bytes;
 use futures::StreamExt;
 use nrpc_wire::headers;
-use tokio::sync::{mpsc, oneshot};
+use nrpc_wire::subject::validate_literal;
+use nrpc_wire::InvalidToken;
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::CallError;
@@ -50,6 +52,10 @@ struct Inner {
     router: Arc<Router>,
     next_token: AtomicU64,
     task: tokio::task::AbortHandle,
+    /// The server's `-ERR` lines, when the connection was made by
+    /// [`connect`](crate::connect) (async-nats reports them only to the
+    /// event callback given when connecting).
+    server_errors: Option<broadcast::Sender<String>>,
 }
 
 impl Drop for Inner {
@@ -64,12 +70,16 @@ impl Drop for Inner {
 #[derive(Clone)]
 pub struct Connection {
     inner: Arc<Inner>,
+    /// In front of every service subject of clients and servers made from
+    /// this connection (`NRPC_PREFIX`); empty for none.
+    subject_prefix: Arc<str>,
 }
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
             .field("inbox_prefix", &self.inner.inbox_prefix)
+            .field("subject_prefix", &self.subject_prefix)
             .finish_non_exhaustive()
     }
 }
@@ -108,6 +118,33 @@ fn fail_waiting_calls(router: &Router) {
     }
 }
 
+/// After subscribing to `subjects`, the first of them the server refused
+/// ("Permissions Violation for Subscription to …"), if any. The server
+/// answers a SUB it refuses before the PONG of the next flush; async-nats
+/// hands the error to its event task, which a second round trip lets run.
+pub(crate) async fn denied(
+    nats: &async_nats::Client,
+    errors: &mut broadcast::Receiver<String>,
+    subjects: &[&str],
+) -> Option<String> {
+    for _ in 0..2 {
+        let _ = nats.flush().await;
+        tokio::task::yield_now().await;
+    }
+    while let Ok(line) = errors.try_recv() {
+        let lower = line.to_ascii_lowercase();
+        if !lower.contains("permissions violation for subscription to") {
+            continue;
+        }
+        if let Some(subject) = subjects.iter().find(|s| line.contains(&format!("\"{s}\""))) {
+            return Some(format!(
+                "the NATS server denied the subscription to {subject:?} ({line})"
+            ));
+        }
+    }
+    None
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -125,7 +162,37 @@ pub(crate) struct Replies {
 
 impl Connection {
     /// Subscribes the reply inbox on `nats` and starts routing replies.
+    ///
+    /// [`connect`](crate::connect) makes the NATS connection too, and then
+    /// also reports subscriptions the server's permissions deny.
     pub async fn new(nats: async_nats::Client) -> Result<Self, async_nats::SubscribeError> {
+        Self::start(nats, None).await
+    }
+
+    /// [`new`](Self::new) on a connection whose server errors reach
+    /// `errors`; a denied inbox subscription is an error.
+    pub(crate) async fn with_server_errors(
+        nats: async_nats::Client,
+        errors: broadcast::Sender<String>,
+    ) -> Result<Self, String> {
+        let mut seen = errors.subscribe();
+        let conn = Self::start(nats, Some(errors))
+            .await
+            .map_err(|e| e.to_string())?;
+        let inbox = format!("{}*", conn.inner.inbox_prefix);
+        if let Some(denied) = denied(conn.nats(), &mut seen, &[inbox.as_str()]).await {
+            return Err(format!(
+                "{denied}: a client needs permission to subscribe to its inbox \
+                 (`_INBOX.>`, or `<prefix>.>` with an inbox prefix)"
+            ));
+        }
+        Ok(conn)
+    }
+
+    async fn start(
+        nats: async_nats::Client,
+        server_errors: Option<broadcast::Sender<String>>,
+    ) -> Result<Self, async_nats::SubscribeError> {
         let inbox_prefix = format!("{}.", nats.new_inbox());
         let mut sub = nats.subscribe(format!("{inbox_prefix}*")).await?;
         let router = Arc::new(Router {
@@ -188,8 +255,35 @@ impl Connection {
                 router,
                 next_token: AtomicU64::new(1),
                 task,
+                server_errors,
             }),
+            subject_prefix: Arc::from(""),
         })
+    }
+
+    /// The same connection (sharing its reply routing) with `prefix` in
+    /// front of every service subject of the clients and servers made from
+    /// it, e.g. `canary` or `staging.eu` (may be empty for none).
+    pub fn with_subject_prefix(&self, prefix: &str) -> Result<Self, InvalidToken> {
+        validate_literal("subject prefix", prefix)?;
+        Ok(Self {
+            inner: self.inner.clone(),
+            subject_prefix: Arc::from(prefix),
+        })
+    }
+
+    /// The subject prefix of this connection (empty for none).
+    pub fn subject_prefix(&self) -> &str {
+        &self.subject_prefix
+    }
+
+    /// A receiver of the server's error lines, if this connection was made
+    /// by [`connect`](crate::connect).
+    pub(crate) fn server_errors(&self) -> Option<broadcast::Receiver<String>> {
+        self.inner
+            .server_errors
+            .as_ref()
+            .map(broadcast::Sender::subscribe)
     }
 
     /// The underlying NATS client.

@@ -155,25 +155,32 @@ impl ServiceStats {
 
 /// Subscribes the nine discovery subjects of one service (plain
 /// subscriptions: every instance answers).
+/// Subscribes the discovery subjects of one service; returns the
+/// subscriptions and their subjects.
 pub(super) async fn subscribe(
     nats: &async_nats::Client,
     stats: &ServiceStats,
-) -> Result<Vec<async_nats::Subscriber>, ServeError> {
+) -> Result<(Vec<async_nats::Subscriber>, Vec<String>), ServeError> {
     let mut subs = Vec::with_capacity(9);
+    let mut subjects = Vec::with_capacity(9);
     for verb in ["PING", "INFO", "STATS"] {
         for subject in [
             format!("$SRV.{verb}"),
             format!("$SRV.{verb}.{}", stats.name),
             format!("$SRV.{verb}.{}.{}", stats.name, stats.id),
         ] {
-            let sub = nats
-                .subscribe(subject.clone())
-                .await
-                .map_err(|source| ServeError::Subscribe { subject, source })?;
+            let sub =
+                nats.subscribe(subject.clone())
+                    .await
+                    .map_err(|source| ServeError::Subscribe {
+                        subject: subject.clone(),
+                        source,
+                    })?;
             subs.push(sub);
+            subjects.push(subject);
         }
     }
-    Ok(subs)
+    Ok((subs, subjects))
 }
 
 /// Answers discovery requests until `stop`.

@@ -32,13 +32,14 @@ pub(super) struct Shared {
     pub(super) replier: Replier,
     pub(super) limit: Arc<Semaphore>,
     pub(super) tracker: TaskTracker,
-    pub(super) package_subject: Option<String>,
 }
 
 /// Receives and handles the requests of one service.
 pub(super) struct Receiver {
     pub(super) service: Arc<dyn Service>,
     pub(super) stats: Arc<ServiceStats>,
+    /// The package subject in use, subject prefix included.
+    pub(super) package_subject: String,
     pub(super) shared: Arc<Shared>,
     /// Requests still running after their first step, by reply subject, so
     /// a caller's cancellation finds them. Requests that finish in their
@@ -200,7 +201,7 @@ impl Receiver {
         let spec = self.service.spec();
         let (delivery, rest) = strip_routing(&msg.subject);
         let parsed = spec
-            .parse_request(self.shared.package_subject.as_deref(), rest)
+            .parse_request(Some(&self.package_subject), rest)
             .map_err(|e| Rejected {
                 status: match e {
                     SubjectError::UnknownMethod(_) => Status::unimplemented(e.to_string()),

@@ -22,11 +22,16 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nrpc_wire::subject::{direct_prefix, BROADCAST_PREFIX, CANCEL_PREFIX};
-use tokio::sync::Semaphore;
+use nrpc_wire::subject::{
+    direct_prefix, prefixed, validate_literal, BROADCAST_PREFIX, CANCEL_PREFIX,
+};
+use nrpc_wire::InvalidToken;
+use tokio::sync::{broadcast, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::client::router::denied;
+use crate::client::Connection;
 pub use call::{Call, Reply, Request};
 use discovery::ServiceStats;
 use dispatch::{Receiver, Shared};
@@ -55,6 +60,13 @@ pub enum ServeError {
         /// Why.
         source: async_nats::SubscribeError,
     },
+    /// The server's permissions deny a subscription the service needs
+    /// (detected on connections made by [`connect`](crate::connect())).
+    #[error("{0}; a service needs permission to subscribe to its subjects, `_NRPC.>` and `$SRV.>` (see the README's Permissions section)")]
+    PermissionDenied(String),
+    /// The subject prefix or package subject is not a valid subject.
+    #[error("{0}")]
+    InvalidSubject(#[from] InvalidToken),
 }
 
 /// Serves services on one NATS connection.
@@ -81,6 +93,8 @@ pub struct Server {
     max_concurrent: usize,
     services: Vec<ServiceEntry>,
     package_subject: Option<String>,
+    subject_prefix: String,
+    server_errors: Option<broadcast::Receiver<String>>,
     version: String,
     metadata: BTreeMap<String, String>,
 }
@@ -94,9 +108,21 @@ impl Server {
             max_concurrent: DEFAULT_MAX_CONCURRENT_REQUESTS,
             services: Vec::new(),
             package_subject: None,
+            subject_prefix: String::new(),
+            server_errors: None,
             version: DEFAULT_VERSION.to_owned(),
             metadata: BTreeMap::new(),
         }
+    }
+
+    /// A server on the NATS client of `conn`, with its subject prefix; if
+    /// `conn` was made by [`connect`](crate::connect()), subscriptions the
+    /// server's permissions deny make [`serve`](Self::serve) fail.
+    pub fn on(conn: &Connection) -> Self {
+        let mut server = Self::builder(conn.nats().clone());
+        server.subject_prefix = conn.subject_prefix().to_owned();
+        server.server_errors = conn.server_errors();
+        server
     }
 
     /// The queue group to join (instances in one group share the load).
@@ -126,6 +152,14 @@ impl Server {
         self
     }
 
+    /// Puts `prefix` in front of every service subject (e.g. `canary`; the
+    /// clients' connection needs the same prefix, or a nats-server
+    /// mapping sends them here). Replaces the prefix of [`on`](Self::on).
+    pub fn subject_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.subject_prefix = prefix.into();
+        self
+    }
+
     /// The version discovery reports (semantic version, default `0.0.0`).
     pub fn version(mut self, version: impl Into<String>) -> Self {
         self.version = version.into();
@@ -145,7 +179,11 @@ impl Server {
     }
 
     /// Subscribes every service and starts serving in background tasks.
-    pub async fn serve(self) -> Result<ServerHandle, ServeError> {
+    pub async fn serve(mut self) -> Result<ServerHandle, ServeError> {
+        validate_literal("subject prefix", &self.subject_prefix)?;
+        if let Some(ps) = &self.package_subject {
+            validate_literal("package subject", ps)?;
+        }
         let instance = nuid::next().to_string();
         let shared = Arc::new(Shared {
             replier: Replier {
@@ -154,10 +192,10 @@ impl Server {
             },
             limit: Arc::new(Semaphore::new(self.max_concurrent)),
             tracker: TaskTracker::new(),
-            package_subject: self.package_subject,
         });
         let stop = CancellationToken::new();
         let mut loops = Vec::new();
+        let mut subjects = Vec::new();
         let subscribe = |subject: String, queue: Option<String>| {
             let nats = self.nats.clone();
             async move {
@@ -170,26 +208,39 @@ impl Server {
         };
         for ServiceEntry(service) in self.services {
             let spec = service.spec();
-            let pattern = spec.server_pattern(shared.package_subject.as_deref());
-            let mut subs = vec![
-                subscribe(pattern.clone(), self.queue_group.clone()).await?,
-                subscribe(format!("{}{pattern}", direct_prefix(&instance)), None).await?,
+            let package_subject = prefixed(
+                &self.subject_prefix,
+                self.package_subject
+                    .as_deref()
+                    .unwrap_or(&spec.package_subject),
+            );
+            let pattern = spec.server_pattern(Some(&package_subject));
+            let mut routes = vec![
+                (pattern.clone(), self.queue_group.clone()),
+                (format!("{}{pattern}", direct_prefix(&instance)), None),
                 // Cancellations reach every instance; the one running the
                 // request drops it.
-                subscribe(format!("{CANCEL_PREFIX}{pattern}"), None).await?,
+                (format!("{CANCEL_PREFIX}{pattern}"), None),
             ];
             if spec.methods.iter().any(|m| m.polling) {
-                subs.push(subscribe(format!("{BROADCAST_PREFIX}{pattern}"), None).await?);
+                routes.push((format!("{BROADCAST_PREFIX}{pattern}"), None));
+            }
+            let mut subs = Vec::with_capacity(routes.len());
+            for (subject, queue) in routes {
+                subs.push(subscribe(subject.clone(), queue).await?);
+                subjects.push(subject);
             }
             let stats = Arc::new(ServiceStats::new(
                 spec,
-                shared.package_subject.as_deref(),
+                Some(&package_subject),
                 self.queue_group.clone(),
                 &instance,
                 &self.version,
                 &self.metadata,
             ));
-            let discovery_subs = discovery::subscribe(&self.nats, &stats).await?;
+            let (discovery_subs, discovery_subjects) =
+                discovery::subscribe(&self.nats, &stats).await?;
+            subjects.extend(discovery_subjects);
             loops.push(tokio::spawn(discovery::respond(
                 discovery_subs,
                 stats.clone(),
@@ -199,14 +250,26 @@ impl Server {
             let receiver = Receiver {
                 service,
                 stats,
+                package_subject,
                 shared: shared.clone(),
                 running: Default::default(),
             };
             loops.push(tokio::spawn(receiver.run(subs, stop.clone())));
         }
-        // Make sure the server has our subscriptions before callers are told
-        // we are serving.
-        let _ = self.nats.flush().await;
+        // Make sure the server has our subscriptions (and has not refused
+        // one) before callers are told we are serving.
+        match self.server_errors.as_mut() {
+            Some(errors) => {
+                let subjects: Vec<&str> = subjects.iter().map(String::as_str).collect();
+                if let Some(denied) = denied(&self.nats, errors, &subjects).await {
+                    stop.cancel();
+                    return Err(ServeError::PermissionDenied(denied));
+                }
+            }
+            None => {
+                let _ = self.nats.flush().await;
+            }
+        }
         Ok(ServerHandle {
             shared,
             stop,
