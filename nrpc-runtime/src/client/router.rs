@@ -30,6 +30,13 @@ const STATE_CHECK: Duration = Duration::from_millis(50);
 /// (async-nats offers no event to await).
 const RECONNECT_CHECK: Duration = Duration::from_millis(10);
 
+/// How long the permission check waits for its message to itself.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long the permission check waits, after its message came back, for
+/// async-nats's event task to pass on the server's errors.
+const EVENT_GRACE: Duration = Duration::from_millis(200);
+
 /// Where the replies to one token go.
 enum Route {
     /// The first reply resolves the call and removes the entry; `None`
@@ -118,33 +125,6 @@ fn fail_waiting_calls(router: &Router) {
     }
 }
 
-/// After subscribing to `subjects`, the first of them the server refused
-/// ("Permissions Violation for Subscription to …"), if any. The server
-/// answers a SUB it refuses before the PONG of the next flush; async-nats
-/// hands the error to its event task, which a second round trip lets run.
-pub(crate) async fn denied(
-    nats: &async_nats::Client,
-    errors: &mut broadcast::Receiver<String>,
-    subjects: &[&str],
-) -> Option<String> {
-    for _ in 0..2 {
-        let _ = nats.flush().await;
-        tokio::task::yield_now().await;
-    }
-    while let Ok(line) = errors.try_recv() {
-        let lower = line.to_ascii_lowercase();
-        if !lower.contains("permissions violation for subscription to") {
-            continue;
-        }
-        if let Some(subject) = subjects.iter().find(|s| line.contains(&format!("\"{s}\""))) {
-            return Some(format!(
-                "the NATS server denied the subscription to {subject:?} ({line})"
-            ));
-        }
-    }
-    None
-}
-
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -180,7 +160,7 @@ impl Connection {
             .await
             .map_err(|e| e.to_string())?;
         let inbox = format!("{}*", conn.inner.inbox_prefix);
-        if let Some(denied) = denied(conn.nats(), &mut seen, &[inbox.as_str()]).await {
+        if let Some(denied) = conn.denied(&mut seen, &[inbox.as_str()]).await {
             return Err(format!(
                 "{denied}: a client needs permission to subscribe to its inbox \
                  (`_INBOX.>`, or `<prefix>.>` with an inbox prefix)"
@@ -284,6 +264,46 @@ impl Connection {
             .server_errors
             .as_ref()
             .map(broadcast::Sender::subscribe)
+    }
+
+    /// After subscribing to `subjects` on this connection's client: the
+    /// first of them the server refused ("Permissions Violation for
+    /// Subscription to …"), if any.
+    ///
+    /// A message to ourselves through the server comes back after every
+    /// error the server sent about earlier subscriptions; async-nats then
+    /// hands those errors to its event task, which feeds `errors`, so a
+    /// short grace follows.
+    pub(crate) async fn denied(
+        &self,
+        errors: &mut broadcast::Receiver<String>,
+        subjects: &[&str],
+    ) -> Option<String> {
+        let (tx, rx) = oneshot::channel();
+        if let Ok((probe, _guard)) = self.register(Route::Once(tx)) {
+            if self.inner.nats.publish(probe, Bytes::new()).await.is_ok() {
+                let _ = tokio::time::timeout(PROBE_TIMEOUT, rx).await;
+            }
+        }
+        let until = Instant::now() + EVENT_GRACE;
+        loop {
+            let line = match tokio::time::timeout_at(until, errors.recv()).await {
+                Ok(Ok(line)) => line,
+                Ok(Err(broadcast::error::RecvError::Lagged(_))) => continue,
+                Ok(Err(broadcast::error::RecvError::Closed)) | Err(_) => return None,
+            };
+            if !line
+                .to_ascii_lowercase()
+                .contains("permissions violation for subscription to")
+            {
+                continue;
+            }
+            if let Some(subject) = subjects.iter().find(|s| line.contains(&format!("\"{s}\""))) {
+                return Some(format!(
+                    "the NATS server denied the subscription to {subject:?} ({line})"
+                ));
+            }
+        }
     }
 
     /// The underlying NATS client.

@@ -30,7 +30,6 @@ use tokio::sync::{broadcast, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::client::router::denied;
 use crate::client::Connection;
 pub use call::{Call, Reply, Request};
 use discovery::ServiceStats;
@@ -94,7 +93,9 @@ pub struct Server {
     services: Vec<ServiceEntry>,
     package_subject: Option<String>,
     subject_prefix: String,
-    server_errors: Option<broadcast::Receiver<String>>,
+    /// Set by [`on`](Self::on): the connection whose permission errors
+    /// `serve` checks.
+    checked: Option<(Connection, broadcast::Receiver<String>)>,
     version: String,
     metadata: BTreeMap<String, String>,
 }
@@ -109,7 +110,7 @@ impl Server {
             services: Vec::new(),
             package_subject: None,
             subject_prefix: String::new(),
-            server_errors: None,
+            checked: None,
             version: DEFAULT_VERSION.to_owned(),
             metadata: BTreeMap::new(),
         }
@@ -121,7 +122,7 @@ impl Server {
     pub fn on(conn: &Connection) -> Self {
         let mut server = Self::builder(conn.nats().clone());
         server.subject_prefix = conn.subject_prefix().to_owned();
-        server.server_errors = conn.server_errors();
+        server.checked = conn.server_errors().map(|errors| (conn.clone(), errors));
         server
     }
 
@@ -258,10 +259,10 @@ impl Server {
         }
         // Make sure the server has our subscriptions (and has not refused
         // one) before callers are told we are serving.
-        match self.server_errors.as_mut() {
-            Some(errors) => {
+        match self.checked.as_mut() {
+            Some((conn, errors)) => {
                 let subjects: Vec<&str> = subjects.iter().map(String::as_str).collect();
-                if let Some(denied) = denied(&self.nats, errors, &subjects).await {
+                if let Some(denied) = conn.denied(errors, &subjects).await {
                     stop.cancel();
                     return Err(ServeError::PermissionDenied(denied));
                 }
