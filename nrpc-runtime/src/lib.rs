@@ -30,6 +30,7 @@ mod describe;
 pub mod discovery;
 mod limits;
 mod message;
+mod observe;
 mod response;
 pub mod server;
 
@@ -42,7 +43,8 @@ pub use prost_types;
 pub use tokio_util::sync::CancellationToken;
 
 pub use client::{
-    BroadcastOptions, BroadcastReply, CallError, CallOptions, Connection, ServiceClient,
+    BroadcastOptions, BroadcastReply, CallError, CallOptions, Connection, OutgoingCall,
+    RetryPolicy, ServiceClient,
 };
 pub use connect::{connect, ConnectError, ConnectOptions};
 pub use nrpc_wire::{

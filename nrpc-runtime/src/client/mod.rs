@@ -2,12 +2,15 @@
 //! inbox subscription, the per-call [`CallOptions`], and the
 //! [`ServiceClient`] that generated clients wrap.
 
+pub mod intercept;
 pub(crate) mod router;
 mod stream;
 
+pub use intercept::{OutgoingCall, RetryPolicy};
 pub use router::Connection;
 use router::{Deadline, Outgoing, MANY_CAPACITY};
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::header::{HeaderName, HeaderValue};
@@ -15,14 +18,17 @@ use async_nats::{HeaderMap, Message, StatusCode};
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use tokio::time::Instant;
+use tracing::{Instrument, Span};
 
 use nrpc_wire::subject::{
     direct_prefix, method_subject, prefixed, validate_literal, validate_token, BROADCAST_PREFIX,
 };
-use nrpc_wire::{headers, Encoding, ErrorFrame, InvalidToken, ServiceSpec, Status};
+use nrpc_wire::{headers, Code, Encoding, ErrorFrame, InvalidToken, ServiceSpec, Status};
 
 use crate::codec::Codec;
+use crate::observe::{self, MethodMetrics};
 use crate::Response;
+use intercept::OutgoingCall as Intercepted;
 
 /// Timeout of a call without an explicit one (nRPC's Go client uses 5 s).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -97,6 +103,30 @@ pub enum CallError {
 }
 
 impl CallError {
+    /// The status code that best describes the failure, as gRPC clients
+    /// report transport failures: the server's code for
+    /// [`Status`](Self::Status), `DEADLINE_EXCEEDED` for a timeout,
+    /// `UNAVAILABLE` when the call could not reach a server or its answer
+    /// could not come back, `INVALID_ARGUMENT` for calls refused before
+    /// sending, `RESOURCE_EXHAUSTED` for sizes, `DATA_LOSS`, `INTERNAL`
+    /// for undecodable replies.
+    pub fn code(&self) -> Code {
+        match self {
+            CallError::Status(s) => s.code(),
+            CallError::Timeout(_) => Code::DeadlineExceeded,
+            CallError::NoResponders { .. }
+            | CallError::Closed
+            | CallError::NotConnected
+            | CallError::ConnectionLost => Code::Unavailable,
+            CallError::PayloadTooLarge { .. } | CallError::Overrun => Code::ResourceExhausted,
+            CallError::InvalidSubject(_) | CallError::InvalidHeader(_) | CallError::Encode(_) => {
+                Code::InvalidArgument
+            }
+            CallError::Decode(_) => Code::Internal,
+            CallError::DataLoss { .. } => Code::DataLoss,
+        }
+    }
+
     /// Whether the call timed out.
     pub fn is_timeout(&self) -> bool {
         matches!(self, CallError::Timeout(_))
@@ -232,6 +262,8 @@ pub struct ServiceClient {
     headers: Option<HeaderMap>,
     /// Set for direct calls to one instance.
     instance: Option<String>,
+    /// Per method (feature `metrics`).
+    metrics: Arc<[MethodMetrics]>,
 }
 
 impl ServiceClient {
@@ -253,6 +285,7 @@ impl ServiceClient {
             encoding: Encoding::Protobuf,
             headers: None,
             instance: None,
+            metrics: observe::method_metrics("client", spec).into(),
         })
     }
 
@@ -355,6 +388,30 @@ impl ServiceClient {
                 Some(h)
             }
         };
+        // Every call has a request id (the caller's own if it set one),
+        // runs the connection's interceptors and gets a span.
+        let mut headers = headers.unwrap_or_default();
+        let request_id = match observe::request_id_of(&headers) {
+            Some(id) => id.to_owned(),
+            None => {
+                let id = observe::request_id();
+                headers.insert(headers::REQUEST_ID, id.as_str());
+                id
+            }
+        };
+        let spec_method = &self.spec.methods[method];
+        for intercept in self.conn.interceptors() {
+            intercept(&mut Intercepted {
+                spec: self.spec,
+                method: spec_method,
+                subject: &subject,
+                headers: &mut headers,
+            })
+            .map_err(CallError::Status)?;
+        }
+        let span = observe::client_span(self.spec, spec_method, &request_id);
+        let mut headers = Some(headers);
+        observe::inject(&span, &mut headers);
         Ok(Prepared {
             out: Outgoing {
                 subject: subject.into(),
@@ -364,6 +421,7 @@ impl ServiceClient {
             },
             encoding,
             stream_deadline: options.stream_deadline,
+            span,
         })
     }
 
@@ -377,8 +435,57 @@ impl ServiceClient {
     ) -> Result<Response<Resp::Item>, CallError> {
         let options = options.unwrap_or_default().with_deadline_header();
         let p = self.prepare::<Req>(method, method_params, request, options, Route::Default)?;
-        let msg = self.conn.request(p.out).await?;
-        decode_reply::<Resp>(msg, p.encoding)
+        let span = p.span.clone();
+        let metrics = &self.metrics[method];
+        metrics.started();
+        let started = Instant::now();
+        let result = self
+            .attempts::<Resp>(method, p)
+            .instrument(span.clone())
+            .await;
+        metrics.stopped();
+        let code = result.as_ref().err().map(CallError::code);
+        metrics.handled(code, started.elapsed());
+        observe::record(&span, code, started.elapsed());
+        result
+    }
+
+    /// Sends a prepared request/reply call, again while the connection's
+    /// retry policy allows.
+    async fn attempts<Resp: Codec>(
+        &self,
+        method: usize,
+        p: Prepared,
+    ) -> Result<Response<Resp::Item>, CallError> {
+        let retry = self
+            .conn
+            .retry()
+            .filter(|policy| policy.covers(self.spec, &self.spec.methods[method]));
+        let Some(policy) = retry else {
+            let msg = self.conn.request(p.out).await?;
+            return decode_reply::<Resp>(msg, p.encoding);
+        };
+        let mut attempt = 1;
+        loop {
+            let result = match self.conn.request(p.out.clone()).await {
+                Ok(msg) => decode_reply::<Resp>(msg, p.encoding),
+                Err(e) => Err(e),
+            };
+            let err = match result {
+                Err(e) => e,
+                ok => return ok,
+            };
+            attempt += 1;
+            let Some(wait) = policy.backoff_before(attempt, &err) else {
+                return Err(err);
+            };
+            // The deadline bounds the retries too.
+            if Instant::now() + wait >= p.out.deadline.at {
+                return Err(err);
+            }
+            tracing::debug!(attempt, "nrpc: retrying after {err}");
+            tokio::time::sleep(wait).await;
+        }
     }
 
     /// Sends a fire-and-forget request (nRPC `NoReply`): nothing is awaited
@@ -392,7 +499,13 @@ impl ServiceClient {
     ) -> Result<(), CallError> {
         let options = options.unwrap_or_default();
         let p = self.prepare::<Req>(method, method_params, request, options, Route::Default)?;
-        self.conn.publish(p.out).await
+        let metrics = &self.metrics[method];
+        let started = Instant::now();
+        let result = self.conn.publish(p.out).instrument(p.span.clone()).await;
+        let code = result.as_ref().err().map(CallError::code);
+        metrics.handled(code, started.elapsed());
+        observe::record(&p.span, code, started.elapsed());
+        result
     }
 
     /// Calls method `method` on every live instance at once and streams
@@ -414,7 +527,11 @@ impl ServiceClient {
         let call = call.with_deadline_header();
         let p = self.prepare::<Req>(method, method_params, request, call, Route::Broadcast)?;
         let deadline = p.out.deadline.at;
-        let replies = self.conn.request_many(p.out, MANY_CAPACITY).await?;
+        let replies = self
+            .conn
+            .request_many(p.out, MANY_CAPACITY)
+            .instrument(p.span)
+            .await?;
         let state = (replies, max_replies.unwrap_or(usize::MAX), p.encoding);
         Ok(
             futures::stream::unfold(state, move |(mut replies, left, encoding)| async move {
@@ -526,13 +643,14 @@ pub(super) enum Route {
     Broadcast,
 }
 
-/// A call ready to be sent, the encoding of its answer, and (streams) when
-/// it must have ended.
+/// A call ready to be sent, the encoding of its answer, (streams) when it
+/// must have ended, and its span.
 #[derive(Debug)]
 pub(super) struct Prepared {
     pub(super) out: Outgoing,
     pub(super) encoding: Encoding,
     pub(super) stream_deadline: Option<Duration>,
+    pub(super) span: Span,
 }
 
 /// Turns a reply into the message or the status it carries.

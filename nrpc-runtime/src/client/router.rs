@@ -12,10 +12,11 @@ use bytes::Bytes;
 use futures::StreamExt;
 use nrpc_wire::headers;
 use nrpc_wire::subject::validate_literal;
-use nrpc_wire::InvalidToken;
+use nrpc_wire::{InvalidToken, Status};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 
+use super::intercept::{Interceptor, OutgoingCall, RetryPolicy};
 use super::CallError;
 
 /// Replies a multi-reply call (broadcast, discovery) may have queued before
@@ -80,6 +81,9 @@ pub struct Connection {
     /// In front of every service subject of clients and servers made from
     /// this connection (`NRPC_PREFIX`); empty for none.
     subject_prefix: Arc<str>,
+    /// Run for every call made through this connection, in order.
+    interceptors: Arc<[Interceptor]>,
+    retry: Option<Arc<RetryPolicy>>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -87,6 +91,8 @@ impl std::fmt::Debug for Connection {
         f.debug_struct("Connection")
             .field("inbox_prefix", &self.inner.inbox_prefix)
             .field("subject_prefix", &self.subject_prefix)
+            .field("interceptors", &self.interceptors.len())
+            .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
 }
@@ -238,7 +244,49 @@ impl Connection {
                 server_errors,
             }),
             subject_prefix: Arc::from(""),
+            interceptors: Arc::new([]),
+            retry: None,
         })
+    }
+
+    /// The same connection (sharing its reply routing) with `interceptor`
+    /// run for every call made through it, after those added before. It
+    /// sees the service, method, subject and headers of the call and may
+    /// add headers (credentials, tenant) or refuse the call with a status.
+    ///
+    /// ```no_run
+    /// # async fn run(conn: nrpc_runtime::Connection) {
+    /// let token = "Bearer s3cret".to_owned();
+    /// let conn = conn.with_interceptor(move |call| call.set_header("Authorization", &token));
+    /// # let _ = conn; }
+    /// ```
+    pub fn with_interceptor<F>(&self, interceptor: F) -> Self
+    where
+        F: Fn(&mut OutgoingCall<'_>) -> Result<(), Status> + Send + Sync + 'static,
+    {
+        let mut all: Vec<Interceptor> = self.interceptors.iter().cloned().collect();
+        all.push(Arc::new(interceptor));
+        Self {
+            interceptors: all.into(),
+            ..self.clone()
+        }
+    }
+
+    /// The same connection with `policy` retrying the request/reply calls
+    /// of the methods it marks idempotent (replacing any earlier policy).
+    pub fn with_retry(&self, policy: RetryPolicy) -> Self {
+        Self {
+            retry: Some(Arc::new(policy)),
+            ..self.clone()
+        }
+    }
+
+    pub(crate) fn interceptors(&self) -> &[Interceptor] {
+        &self.interceptors
+    }
+
+    pub(crate) fn retry(&self) -> Option<&RetryPolicy> {
+        self.retry.as_deref()
     }
 
     /// The same connection (sharing its reply routing) with `prefix` in
@@ -247,8 +295,8 @@ impl Connection {
     pub fn with_subject_prefix(&self, prefix: &str) -> Result<Self, InvalidToken> {
         validate_literal("subject prefix", prefix)?;
         Ok(Self {
-            inner: self.inner.clone(),
             subject_prefix: Arc::from(prefix),
+            ..self.clone()
         })
     }
 
@@ -515,7 +563,7 @@ impl Deadline {
 }
 
 /// One message a call sends.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Outgoing {
     pub(crate) subject: Subject,
     pub(crate) headers: Option<HeaderMap>,

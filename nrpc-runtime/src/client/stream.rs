@@ -23,6 +23,8 @@ use super::{CallError, Prepared};
 use crate::codec::Codec;
 use crate::credit::Credit;
 use crate::message;
+use crate::observe;
+use tracing::{Instrument, Span};
 
 /// Reply messages buffered beyond the window (keepalives, the end frame).
 const SLACK: usize = 64;
@@ -44,6 +46,10 @@ pub(super) struct ClientStream {
     /// The window's limit, which the heartbeat task re-announces.
     limit: Arc<AtomicU64>,
     done: bool,
+    /// The call's span, entered while waiting for the stream; it ends with
+    /// the stream's outcome.
+    span: Span,
+    started: Instant,
 }
 
 impl Drop for ClientStream {
@@ -74,14 +80,19 @@ pub(super) async fn begin(conn: &Connection, p: Prepared) -> Result<ClientStream
         mut out,
         encoding,
         stream_deadline,
+        span,
     } = p;
+    let started = Instant::now();
     let inactivity = out.deadline.timeout;
     let overall = stream_deadline.map(|d| (Instant::now() + d, d));
     out.headers
         .get_or_insert_with(HeaderMap::new)
         .insert(headers::STREAM_CREDIT, window.window().to_string().as_str());
     let capacity = window.window() as usize + SLACK;
-    let replies = conn.request_many(out, capacity).await?;
+    let replies = conn
+        .request_many(out, capacity)
+        .instrument(span.clone())
+        .await?;
     let nats = conn.nats().clone();
     let heartbeat_subject = wire_stream::heartbeat_subject(&replies.subject);
     let limit = Arc::new(AtomicU64::new(window.limit()));
@@ -120,6 +131,8 @@ pub(super) async fn begin(conn: &Connection, p: Prepared) -> Result<ClientStream
         window,
         limit,
         done: false,
+        span,
+        started,
     })
 }
 
@@ -192,9 +205,15 @@ impl ClientStream {
         if self.done {
             return None;
         }
-        let result = self.receive::<T>().await;
+        let span = self.span.clone();
+        let result = self.receive::<T>().instrument(span).await;
         if !matches!(result, Some(Ok(_))) {
             self.done = true;
+            let code = match &result {
+                Some(Err(e)) => Some(e.code()),
+                _ => None,
+            };
+            observe::record(&self.span, code, self.started.elapsed());
         }
         result
     }

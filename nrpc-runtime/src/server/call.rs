@@ -5,7 +5,7 @@
 use async_nats::{HeaderMap, Subject};
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use nrpc_wire::{Encoding, ServiceSpec, Status};
+use nrpc_wire::{Encoding, MethodKind, ServiceSpec, Status};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -22,6 +22,7 @@ pub struct Request<T> {
 /// Everything about a request except its message.
 #[derive(Debug, Clone)]
 pub(super) struct Context {
+    pub(super) subject: Subject,
     pub(super) metadata: HeaderMap,
     pub(super) spec: &'static ServiceSpec,
     pub(super) method: usize,
@@ -79,17 +80,93 @@ impl<T> Request<T> {
     pub fn encoding(&self) -> Encoding {
         self.context.encoding
     }
+
+    /// The caller's id for this call (`Nrpc-Request-Id`; nrpc clients
+    /// always send one, Go nRPC clients do not).
+    pub fn request_id(&self) -> Option<&str> {
+        crate::observe::request_id_of(&self.context.metadata)
+    }
 }
 
 /// A received call, before its message is decoded; what a
-/// [`Service`](super::Service) gets. Opaque: generated adapters hand it to
-/// the runtime function of the method's call kind.
+/// [`Service`](super::Service) and the server's
+/// [layers](super::Server::layer) get. Generated adapters hand it to the
+/// runtime function of the method's call kind; middleware reads (and may
+/// change) its headers.
 #[derive(Debug)]
 pub struct Call {
     pub(super) payload: Bytes,
     pub(super) context: Context,
     /// Set for stream methods.
     pub(super) stream: Option<StreamContext>,
+}
+
+impl Call {
+    /// The full name of the service, e.g. `greeter.v1.Greeter`.
+    pub fn service(&self) -> &'static str {
+        &self.context.spec.name
+    }
+
+    /// The name of the method being called, e.g. `SayHello`.
+    pub fn method(&self) -> &'static str {
+        &self.context.spec.methods[self.context.method].name
+    }
+
+    /// The method's call kind.
+    pub fn kind(&self) -> MethodKind {
+        self.context.spec.methods[self.context.method].kind
+    }
+
+    /// The subject the request arrived on.
+    pub fn subject(&self) -> &str {
+        &self.context.subject
+    }
+
+    /// The subject parameters as `(name, value)` pairs: package, service,
+    /// then method parameters.
+    pub fn params(&self) -> impl Iterator<Item = (&'static str, &str)> + '_ {
+        let ctx = &self.context;
+        ctx.spec
+            .param_names(ctx.method)
+            .zip(ctx.params.iter().map(String::as_str))
+    }
+
+    /// The caller's metadata headers.
+    pub fn metadata(&self) -> &HeaderMap {
+        &self.context.metadata
+    }
+
+    /// The metadata headers, for middleware that adds or removes some
+    /// before the handler sees them.
+    pub fn metadata_mut(&mut self) -> &mut HeaderMap {
+        &mut self.context.metadata
+    }
+
+    /// When the caller stops waiting, if it said.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.context.deadline
+    }
+
+    /// Fires when the call is abandoned (deadline, caller cancelled).
+    pub fn cancellation(&self) -> &CancellationToken {
+        &self.context.cancel
+    }
+
+    /// The encoding the caller used.
+    pub fn encoding(&self) -> Encoding {
+        self.context.encoding
+    }
+
+    /// The caller's id for this call (`Nrpc-Request-Id`), if it sent one.
+    pub fn request_id(&self) -> Option<&str> {
+        crate::observe::request_id_of(&self.context.metadata)
+    }
+
+    /// The size of the encoded request in bytes (the opening request for
+    /// streams).
+    pub fn payload_len(&self) -> usize {
+        self.payload.len()
+    }
 }
 
 /// What the receive loop prepared for a stream call: the subscriptions it
@@ -106,7 +183,7 @@ pub(super) struct StreamContext {
 }
 
 /// An encoded reply with metadata headers; what a [`Service`](super::Service)
-/// gives back. Opaque, like [`Call`].
+/// gives back. Middleware may read and change its headers.
 #[derive(Debug)]
 pub struct Reply {
     pub(super) payload: Bytes,
@@ -116,6 +193,22 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// The reply's metadata headers (none for streams, which have sent
+    /// their items already).
+    pub fn metadata(&self) -> &HeaderMap {
+        &self.metadata
+    }
+
+    /// The metadata headers, for middleware that adds some.
+    pub fn metadata_mut(&mut self) -> &mut HeaderMap {
+        &mut self.metadata
+    }
+
+    /// The size of the encoded reply in bytes (0 for streams).
+    pub fn payload_len(&self) -> usize {
+        self.payload.len()
+    }
+
     pub(super) fn new(payload: Bytes, metadata: HeaderMap) -> Self {
         Self {
             payload,

@@ -15,6 +15,7 @@ use crate::discovery::{
     service_name, EndpointInfo, EndpointStats, InfoResponse, PingResponse, StatsResponse,
     INFO_TYPE, PING_TYPE, STATS_TYPE,
 };
+use crate::observe::{self, MethodMetrics};
 use nrpc_wire::{ServiceSpec, Status};
 
 #[derive(Default, Clone)]
@@ -36,6 +37,8 @@ pub(super) struct ServiceStats {
     /// One per method of the spec; `None` for methods that take no requests.
     endpoints: Vec<Option<EndpointInfo>>,
     counters: Mutex<Vec<Counters>>,
+    /// Per method (feature `metrics`).
+    pub(super) metrics: Vec<MethodMetrics>,
 }
 
 impl ServiceStats {
@@ -78,15 +81,20 @@ impl ServiceStats {
             started: humantime::format_rfc3339_nanos(SystemTime::now()).to_string(),
             endpoints,
             counters: Mutex::new(vec![Counters::default(); spec.methods.len()]),
+            metrics: observe::method_metrics("server", spec),
         }
     }
 
     /// Counts one request of `method`, received at `received`, finished now.
     pub(super) fn record(&self, method: usize, received: Instant, error: Option<&Status>) {
+        let took = received.elapsed();
+        if let Some(m) = self.metrics.get(method) {
+            m.handled(error.map(Status::code), took);
+        }
         let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(c) = counters.get_mut(method) {
             c.requests += 1;
-            c.processing += received.elapsed();
+            c.processing += took;
             if let Some(status) = error {
                 c.errors += 1;
                 c.last_error = status.to_string();

@@ -5,26 +5,29 @@
 //! with its deadline and catches panics; [`Receiver::finish`] replies and
 //! counts.
 
-use std::any::Any;
 use std::collections::HashMap;
-use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 
 use async_nats::{HeaderMap, Message, Subject};
 use bytes::Bytes;
+use futures::future::Either;
 use futures::{FutureExt, StreamExt};
 use nrpc_wire::subject::{strip_routing, Delivery, SubjectError};
-use nrpc_wire::{headers, Encoding, MethodKind, Status};
+use nrpc_wire::{headers, Code, Encoding, MethodKind, Status};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
+use tracing::Instrument;
 
 use super::call::{Call, Context, Reply};
 use super::discovery::ServiceStats;
 use super::handlers::Service;
+use super::layer::{self, CallService, PanicReply};
 use super::reply::Replier;
 use super::stream;
+use crate::observe;
 
 /// What every service of a server shares.
 #[derive(Debug)]
@@ -37,6 +40,9 @@ pub(super) struct Shared {
 /// Receives and handles the requests of one service.
 pub(super) struct Receiver {
     pub(super) service: Arc<dyn Service>,
+    /// The server's layers around the handlers, if it has any.
+    pub(super) layered: Option<CallService>,
+    pub(super) panics: PanicReply,
     pub(super) stats: Arc<ServiceStats>,
     /// The package subject in use, subject prefix included.
     pub(super) package_subject: String,
@@ -49,6 +55,7 @@ pub(super) struct Receiver {
 
 /// A request that reached one of the service's methods.
 struct Routed {
+    subject: Subject,
     method: usize,
     params: Vec<String>,
     encoding: Encoding,
@@ -173,6 +180,34 @@ impl Receiver {
             Ok(r) => r,
             Err(rejected) => return self.reject(rejected, received).await,
         };
+        let spec = self.service.spec();
+        let method = routed.method;
+        let span = observe::server_span(
+            spec,
+            &spec.methods[method],
+            &routed.subject,
+            &self.shared.replier.instance,
+            observe::request_id_of(&routed.metadata),
+        );
+        observe::extract(&span, &routed.metadata);
+        let metrics = &self.stats.metrics[method];
+        metrics.started();
+        let code = self
+            .serve_routed(routed, received, caller)
+            .instrument(span.clone())
+            .await;
+        metrics.stopped();
+        observe::record(&span, code, received.elapsed());
+    }
+
+    /// Opens, runs and answers a routed request; returns its status code
+    /// (`None`: OK).
+    async fn serve_routed(
+        &self,
+        routed: Routed,
+        received: Instant,
+        caller: CancellationToken,
+    ) -> Option<Code> {
         let (method, encoding, delivery) = (routed.method, routed.encoding, routed.delivery);
         let reply_to = routed.reply_to.clone();
         // The handler's own token: it fires when the handler is dropped
@@ -181,6 +216,7 @@ impl Receiver {
         let (call, deadline) = match self.open(routed, received, CancellationToken::new()).await {
             Ok(opened) => opened,
             Err(status) => {
+                let code = status.code();
                 let rejected = Rejected {
                     status,
                     method: Some(method),
@@ -188,12 +224,13 @@ impl Receiver {
                     encoding,
                     delivery,
                 };
-                return self.reject(rejected, received).await;
+                self.reject(rejected, received).await;
+                return Some(code);
             }
         };
-        let executed = execute(&*self.service, method, call, deadline, &caller).await;
+        let executed = self.execute(call, deadline, &caller).await;
         self.finish(method, executed, reply_to, encoding, delivery, received)
-            .await;
+            .await
     }
 
     /// Finds the method a request is for and applies the call policy.
@@ -237,6 +274,7 @@ impl Receiver {
             return Err(reject(status, reply_to));
         }
         Ok(Routed {
+            subject: msg.subject.clone(),
             method: parsed.method,
             params: parsed.params.iter().map(|p| (*p).to_owned()).collect(),
             encoding: parsed.encoding,
@@ -275,6 +313,7 @@ impl Receiver {
             payload: r.payload,
             stream,
             context: Context {
+                subject: r.subject,
                 metadata: r.metadata,
                 spec,
                 method: r.method,
@@ -313,7 +352,58 @@ impl Receiver {
         }
     }
 
-    /// Sends the handler's outcome and counts it.
+    /// Runs the call (through the server's layers, if any) until it ends,
+    /// the deadline passes or the caller cancels; a panic is an `INTERNAL`
+    /// status. The call's cancellation token fires when this returns.
+    async fn execute(
+        &self,
+        call: Call,
+        deadline: Option<Instant>,
+        caller: &CancellationToken,
+    ) -> Executed {
+        let _cancel_on_drop = call.context.cancel.clone().drop_guard();
+        let outcome = match &self.layered {
+            None => Either::Left(layer::run(&*self.service, call, self.panics)),
+            Some(stack) => {
+                // Handler panics reach the layers as statuses; this catches
+                // the layers' own.
+                let (spec, method, panics) =
+                    (self.service.spec(), call.context.method, self.panics);
+                Either::Right(
+                    std::panic::AssertUnwindSafe(stack.clone().oneshot(call))
+                        .catch_unwind()
+                        .map(move |r| {
+                            r.unwrap_or_else(|panic| {
+                                let name = &spec.methods[method].name;
+                                Err(layer::panicked(&spec.name, name, &*panic, panics))
+                            })
+                        }),
+                )
+            }
+        };
+        // The caller's cancellation drops the handler.
+        let run = async {
+            tokio::select! {
+                biased;
+                r = outcome => Some(r),
+                () = caller.cancelled() => None,
+            }
+        };
+        let ended = match deadline {
+            Some(d) => match tokio::time::timeout_at(d, run).await {
+                Ok(r) => r,
+                Err(_) => return Executed::TimedOut,
+            },
+            None => run.await,
+        };
+        match ended {
+            Some(r) => Executed::Done(r),
+            None => Executed::Cancelled,
+        }
+    }
+
+    /// Sends the handler's outcome, logs a failure and counts it; returns
+    /// the outcome's code (`None`: OK).
     async fn finish(
         &self,
         method: usize,
@@ -322,7 +412,7 @@ impl Receiver {
         encoding: Encoding,
         delivery: Delivery,
         received: Instant,
-    ) {
+    ) -> Option<Code> {
         let replier = &self.shared.replier;
         let error = match (executed, reply_to) {
             (Executed::TimedOut, _) => {
@@ -338,75 +428,17 @@ impl Receiver {
                 replier.error(to, encoding, &status, delivery).await;
                 Some(status)
             }
-            (Executed::Done(Err(status)), None) => {
-                let name = &self.service.spec().methods[method].name;
-                tracing::warn!(
-                    method = &**name,
-                    "nrpc: fire-and-forget handler failed: {status}"
-                );
-                Some(status)
-            }
+            // Fire-and-forget: nobody else learns of the failure.
+            (Executed::Done(Err(status)), None) => Some(status),
         };
-        self.stats.record(method, received, error.as_ref());
-    }
-}
-
-/// Runs the handler of `method` until it ends, the deadline passes or the
-/// caller cancels; a panic, in the adapter or in the handler's future, is
-/// an `INTERNAL` status. The call's cancellation token fires when this
-/// returns.
-async fn execute(
-    service: &dyn Service,
-    method: usize,
-    call: Call,
-    deadline: Option<Instant>,
-    caller: &CancellationToken,
-) -> Executed {
-    let _cancel_on_drop = call.context.cancel.clone().drop_guard();
-    let name = &service.spec().methods[method].name;
-    let run = std::panic::catch_unwind(AssertUnwindSafe(|| service.call(method, call)));
-    let result = match run {
-        Err(panic) => Err(panic),
-        Ok(fut) => {
-            let fut = AssertUnwindSafe(fut).catch_unwind();
-            // The caller's cancellation drops the handler.
-            let fut = async {
-                tokio::select! {
-                    biased;
-                    r = fut => Some(r),
-                    () = caller.cancelled() => None,
-                }
-            };
-            let ended = match deadline {
-                Some(d) => match tokio::time::timeout_at(d, fut).await {
-                    Ok(r) => r,
-                    Err(_) => return Executed::TimedOut,
-                },
-                None => fut.await,
-            };
-            match ended {
-                Some(r) => r,
-                None => return Executed::Cancelled,
-            }
+        if let Some(status) = &error {
+            observe::log_failure(status);
         }
-    };
-    Executed::Done(result.unwrap_or_else(|panic| {
-        let status = Status::internal(format!("handler panicked: {}", panic_message(&panic)));
-        tracing::error!(method = &**name, "nrpc: {status}");
-        Err(status)
-    }))
+        self.stats.record(method, received, error.as_ref());
+        error.map(|s| s.code())
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn panic_message(panic: &Box<dyn Any + Send>) -> &str {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        s
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s
-    } else {
-        "non-string panic payload"
-    }
 }

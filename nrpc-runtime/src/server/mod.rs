@@ -15,6 +15,7 @@ mod call;
 mod discovery;
 mod dispatch;
 pub(crate) mod handlers;
+pub mod layer;
 mod reply;
 pub(crate) mod stream;
 
@@ -35,6 +36,7 @@ pub use call::{Call, Reply, Request};
 use discovery::ServiceStats;
 use dispatch::{Receiver, Shared};
 pub use handlers::Service;
+use layer::{BoxError, CallService, PanicReply, Stack};
 use reply::Replier;
 pub use stream::{Sink, Streaming};
 
@@ -96,6 +98,8 @@ pub struct Server {
     /// Set by [`on`](Self::on): the connection whose permission errors
     /// `serve` checks.
     checked: Option<(Connection, broadcast::Receiver<String>)>,
+    layers: Option<Stack>,
+    panics: PanicReply,
     version: String,
     metadata: BTreeMap<String, String>,
 }
@@ -111,6 +115,8 @@ impl Server {
             package_subject: None,
             subject_prefix: String::new(),
             checked: None,
+            layers: None,
+            panics: PanicReply::default(),
             version: DEFAULT_VERSION.to_owned(),
             metadata: BTreeMap::new(),
         }
@@ -158,6 +164,34 @@ impl Server {
     /// mapping sends them here). Replaces the prefix of [`on`](Self::on).
     pub fn subject_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.subject_prefix = prefix.into();
+        self
+    }
+
+    /// Wraps every handler in a tower `layer` (the first added is the
+    /// outermost), e.g. `tower::timeout::TimeoutLayer`,
+    /// `tower::limit::ConcurrencyLimitLayer` or your own; see
+    /// [`layer`](crate::server::layer) for what a layer sees. A server
+    /// without layers calls its handlers directly.
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower::Layer<CallService> + Send + Sync + 'static,
+        L::Service: tower::Service<Call, Response = Reply> + Clone + Send + Sync + 'static,
+        <L::Service as tower::Service<Call>>::Error: Into<BoxError>,
+        <L::Service as tower::Service<Call>>::Future: Send + 'static,
+    {
+        self.layers = Some(layer::push(self.layers.take(), layer));
+        self
+    }
+
+    /// Sends a panicking handler's message to its caller
+    /// (`INTERNAL: handler panicked: <message>`). By default the caller
+    /// learns only `handler panicked`; the message is always logged.
+    pub fn send_panic_messages(mut self, send: bool) -> Self {
+        self.panics = if send {
+            PanicReply::WithMessage
+        } else {
+            PanicReply::Hidden
+        };
         self
     }
 
@@ -248,8 +282,16 @@ impl Server {
                 self.nats.clone(),
                 stop.clone(),
             )));
+            let layered = self.layers.as_ref().map(|stack| {
+                stack.wrap(CallService::new(layer::Handlers {
+                    service: service.clone(),
+                    panics: self.panics,
+                }))
+            });
             let receiver = Receiver {
                 service,
+                layered,
+                panics: self.panics,
                 stats,
                 package_subject,
                 shared: shared.clone(),

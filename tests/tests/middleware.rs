@@ -1,0 +1,233 @@
+//! tower layers around a server's handlers: tower's own timeout and
+//! concurrency limit, and a hand-written layer that reads what a call
+//! carries and sees every outcome, panics included.
+
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use nrpc_runtime::server::{Call, Reply};
+use nrpc_runtime::{CallOptions, Code, Server, ServerHandle, Status};
+use nrpc_tests::greeter::greeter_client::GreeterClient;
+use nrpc_tests::greeter::greeter_server::GreeterServer;
+use nrpc_tests::greeter::FailRequest;
+use nrpc_tests::{connection, hello, nats, nats_server, within, Event, NatsServer, TestGreeter};
+use tokio::sync::{mpsc, Semaphore};
+
+/// Serves a test greeter behind `configure`'s layers.
+async fn serve_with(
+    server: &NatsServer,
+    configure: impl FnOnce(Server) -> Server,
+) -> (ServerHandle, mpsc::UnboundedReceiver<Event>, Arc<Semaphore>) {
+    let (greeter, events) = TestGreeter::new("layered");
+    let gate = greeter.gate.clone();
+    let builder = Server::builder(nats(server).await).add_service(GreeterServer::new(greeter));
+    let handle = configure(builder)
+        .serve()
+        .await
+        .unwrap_or_else(|e| panic!("serve: {e}"));
+    (handle, events, gate)
+}
+
+#[tokio::test]
+async fn tower_timeout_ends_slow_handlers_with_deadline_exceeded() {
+    let server = nats_server();
+    let (_h, mut events, gate) = serve_with(&server, |s| {
+        s.layer(tower::timeout::TimeoutLayer::new(Duration::from_millis(
+            100,
+        )))
+    })
+    .await;
+    let client = GreeterClient::new(connection(&server).await);
+    let err = within("slow call", client.say_hello(&hello("wait")))
+        .await
+        .unwrap_err();
+    let status = err.status().unwrap_or_else(|| panic!("{err:?}"));
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status}");
+    assert_eq!(events.recv().await, Some(Event::Started("wait".into())));
+    // Fast calls pass.
+    let ok = within("fast call", client.say_hello(&hello("quick"))).await;
+    assert_eq!(ok.unwrap().message, "Hello, quick");
+    gate.add_permits(1);
+}
+
+#[tokio::test]
+async fn tower_concurrency_limit_queues_calls_beyond_it() {
+    let server = nats_server();
+    let (handle, mut events, gate) = serve_with(&server, |s| {
+        s.layer(tower::limit::ConcurrencyLimitLayer::new(1))
+    })
+    .await;
+    let client = GreeterClient::new(connection(&server).await);
+    let first = tokio::spawn({
+        let c = client.clone();
+        async move { c.say_hello(&hello("wait-1")).await }
+    });
+    assert_eq!(
+        within("first starts", events.recv()).await,
+        Some(Event::Started("wait-1".into()))
+    );
+    let second = tokio::spawn({
+        let c = client.clone();
+        async move { c.say_hello(&hello("wait-2")).await }
+    });
+    // Both calls are at the server, one in its handler, one held by the limit.
+    within("second arrives", async {
+        while handle.in_flight() < 2 {
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert!(
+        events.try_recv().is_err(),
+        "the second handler started early"
+    );
+    gate.add_permits(1);
+    assert_eq!(
+        within("first", first).await.unwrap().unwrap().message,
+        "Hello, wait-1"
+    );
+    assert_eq!(
+        within("second starts", events.recv()).await,
+        Some(Event::Started("wait-2".into()))
+    );
+    gate.add_permits(1);
+    assert_eq!(
+        within("second", second).await.unwrap().unwrap().message,
+        "Hello, wait-2"
+    );
+}
+
+/// What the audit layer saw of one call.
+#[derive(Debug, Clone, PartialEq)]
+struct Seen {
+    method: &'static str,
+    subject: String,
+    tenant: Option<String>,
+    has_deadline: bool,
+    outcome: Result<(), Code>,
+}
+
+/// A hand-written layer: records every call and its outcome, and stamps
+/// replies with a header.
+#[derive(Clone)]
+struct Audit(Arc<Mutex<Vec<Seen>>>);
+
+impl<S> tower::Layer<S> for Audit {
+    type Service = AuditService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        AuditService {
+            inner,
+            log: self.0.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct AuditService<S> {
+    inner: S,
+    log: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl<S> tower::Service<Call> for AuditService<S>
+where
+    S: tower::Service<Call, Response = Reply, Error = Status> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Reply;
+    type Error = Status;
+    type Future = BoxFuture<'static, Result<Reply, Status>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Status>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, call: Call) -> Self::Future {
+        let seen = Seen {
+            method: call.method(),
+            subject: call.subject().to_owned(),
+            tenant: call.metadata().get("Tenant").map(|v| v.to_string()),
+            has_deadline: call.deadline().is_some(),
+            outcome: Ok(()),
+        };
+        let log = self.log.clone();
+        let fut = self.inner.call(call);
+        Box::pin(async move {
+            let result = fut.await;
+            let outcome = result.as_ref().map(|_| ()).map_err(Status::code);
+            log.lock().unwrap().push(Seen { outcome, ..seen });
+            result.map(|mut reply| {
+                reply.metadata_mut().insert("Audited", "yes");
+                reply
+            })
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_layer_sees_each_call_and_its_status_panics_included() {
+    let server = nats_server();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let audit = Audit(log.clone());
+    let (_h, _events, _gate) = serve_with(&server, |s| s.layer(audit)).await;
+    let client = GreeterClient::new(connection(&server).await);
+
+    let reply = within(
+        "ok",
+        client.say_hello_with(&hello("a"), CallOptions::new().header("Tenant", "acme")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        reply.metadata().get("Audited").map(|v| v.as_str()),
+        Some("yes")
+    );
+
+    let failed = within(
+        "fail",
+        client.fail(&FailRequest {
+            code: 5,
+            message: "gone".into(),
+        }),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(failed.status().map(Status::code), Some(Code::NotFound));
+
+    // A panic is an INTERNAL status for the layer and the caller; the
+    // caller does not get the panic's message.
+    let panicked = within("panic", client.say_hello(&hello("panic")))
+        .await
+        .unwrap_err();
+    let status = panicked.status().unwrap_or_else(|| panic!("{panicked:?}"));
+    assert_eq!(status.code(), Code::Internal);
+    assert_eq!(status.message(), "handler panicked");
+
+    let seen = log.lock().unwrap().clone();
+    let outcomes: Vec<_> = seen.iter().map(|s| (s.method, s.outcome)).collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("SayHello", Ok(())),
+            ("Fail", Err(Code::NotFound)),
+            ("SayHello", Err(Code::Internal)),
+        ]
+    );
+    assert_eq!(seen[0].tenant.as_deref(), Some("acme"));
+    assert_eq!(seen[0].subject, "demo.Greeter.SayHello");
+    assert!(seen[0].has_deadline);
+}
+
+#[tokio::test]
+async fn panic_messages_reach_the_caller_only_when_the_server_says() {
+    let server = nats_server();
+    let (_h, _events, _gate) = serve_with(&server, |s| s.send_panic_messages(true)).await;
+    let client = GreeterClient::new(connection(&server).await);
+    let err = within("panic", client.say_hello(&hello("panic")))
+        .await
+        .unwrap_err();
+    let status = err.status().unwrap_or_else(|| panic!("{err:?}"));
+    assert_eq!(status.message(), "handler panicked: asked to panic");
+}
