@@ -106,6 +106,7 @@ struct Seen {
     method: &'static str,
     subject: String,
     tenant: Option<String>,
+    request_id: Option<String>,
     has_deadline: bool,
     outcome: Result<(), Code>,
 }
@@ -149,6 +150,7 @@ where
             method: call.method(),
             subject: call.subject().to_owned(),
             tenant: call.metadata().get("Tenant").map(|v| v.to_string()),
+            request_id: call.request_id().map(str::to_owned),
             has_deadline: call.deadline().is_some(),
             outcome: Ok(()),
         };
@@ -218,6 +220,14 @@ async fn a_layer_sees_each_call_and_its_status_panics_included() {
     assert_eq!(seen[0].tenant.as_deref(), Some("acme"));
     assert_eq!(seen[0].subject, "demo.Greeter.SayHello");
     assert!(seen[0].has_deadline);
+    // Every call carries a request id of its own.
+    let ids: Vec<&str> = seen
+        .iter()
+        .filter_map(|s| s.request_id.as_deref())
+        .collect();
+    assert_eq!(ids.len(), 3);
+    assert!(ids.iter().all(|id| id.len() == 22), "{ids:?}");
+    assert!(ids[0] != ids[1] && ids[1] != ids[2]);
 }
 
 #[tokio::test]
@@ -230,4 +240,146 @@ async fn panic_messages_reach_the_caller_only_when_the_server_says() {
         .unwrap_err();
     let status = err.status().unwrap_or_else(|| panic!("{err:?}"));
     assert_eq!(status.message(), "handler panicked: asked to panic");
+}
+
+#[tokio::test]
+async fn interceptors_add_headers_or_refuse_calls_before_sending() {
+    let server = nats_server();
+    let (_h, mut events, _gate) = serve_with(&server, |s| s).await;
+    let conn = connection(&server)
+        .await
+        .with_interceptor(|call| call.set_header("Tenant", "acme"))
+        .with_interceptor(|call| match call.method() {
+            "Fail" => Err(Status::permission_denied("Fail is not for this client")),
+            _ => Ok(()),
+        });
+    let client = GreeterClient::new(conn);
+    let reply = within(
+        "call",
+        client.say_hello_with(&hello("i"), CallOptions::new()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        reply.metadata().get("Tenant-Echo").map(|v| v.as_str()),
+        Some("acme")
+    );
+    assert_eq!(events.recv().await, Some(Event::Started("i".into())));
+    let err = within(
+        "refused",
+        client.fail(&FailRequest {
+            code: 5,
+            message: "x".into(),
+        }),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    // An interceptor's invalid header is an error, not a panic.
+    let bad = GreeterClient::new(
+        connection(&server)
+            .await
+            .with_interceptor(|call| call.set_header("Bad Name", "v")),
+    );
+    let err = within("bad header", bad.say_hello(&hello("never")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Internal);
+    assert!(
+        events.try_recv().is_err(),
+        "a refused call reached the server"
+    );
+}
+
+/// Errors `method` has answered so far, from `$SRV.STATS`.
+async fn errors_of(discovery: &nrpc_runtime::discovery::Discovery, method: &str) -> u64 {
+    let stats = discovery.stats(Some("greeter_v1_Greeter")).await.unwrap();
+    stats
+        .iter()
+        .flat_map(|s| &s.endpoints)
+        .filter(|e| e.name == method)
+        .map(|e| e.num_errors)
+        .sum()
+}
+
+#[tokio::test]
+async fn idempotent_methods_are_retried_while_the_server_is_too_busy() {
+    let server = nats_server();
+    let (_h, mut events, gate) = serve_with(&server, |s| s.max_concurrent_requests(1)).await;
+    let plain = GreeterClient::new(connection(&server).await);
+    let policy = nrpc_runtime::RetryPolicy::new()
+        .max_attempts(1000)
+        .backoff(Duration::from_millis(5), Duration::from_millis(20))
+        .idempotent("greeter.v1.Greeter", "SayHello");
+    let retrying = GreeterClient::new(connection(&server).await.with_retry(policy))
+        .with_timeout(Duration::from_secs(60));
+    // One call holds the server's only slot.
+    let holder = tokio::spawn({
+        let c = plain.clone();
+        async move { c.say_hello(&hello("wait-hold")).await }
+    });
+    assert_eq!(
+        within("holder starts", events.recv()).await,
+        Some(Event::Started("wait-hold".into()))
+    );
+    // Without a policy the caller sees SERVERTOOBUSY at once.
+    let err = within("busy", plain.say_hello(&hello("busy")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable);
+    // With one, the call goes on trying; once the server has turned it
+    // away (counted in its stats), the slot is freed and a retry lands.
+    let retried = tokio::spawn(async move { retrying.say_hello(&hello("retried")).await });
+    let discovery = nrpc_runtime::discovery::Discovery::new(connection(&server).await);
+    within("a retry was turned away", async {
+        while errors_of(&discovery, "SayHello").await < 2 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    gate.add_permits(1);
+    assert_eq!(
+        within("holder", holder).await.unwrap().unwrap().message,
+        "Hello, wait-hold"
+    );
+    let reply = within("retried", retried).await.unwrap();
+    assert_eq!(reply.unwrap().message, "Hello, retried");
+    // The handler ran once: the turned-away attempts never reached it.
+    assert_eq!(events.recv().await, Some(Event::Started("retried".into())));
+    assert!(events.try_recv().is_err());
+}
+
+#[tokio::test]
+async fn retries_end_at_the_deadline_and_skip_methods_not_marked() {
+    let server = nats_server();
+    let (_h, mut events, gate) = serve_with(&server, |s| s.max_concurrent_requests(1)).await;
+    let policy = nrpc_runtime::RetryPolicy::new()
+        .max_attempts(1000)
+        .backoff(Duration::from_millis(5), Duration::from_millis(20))
+        .idempotent("greeter.v1.Greeter", "SayHello");
+    let conn = connection(&server).await.with_retry(policy);
+    let client = GreeterClient::new(conn).with_timeout(Duration::from_millis(300));
+    let holder = tokio::spawn({
+        let c = GreeterClient::new(connection(&server).await);
+        async move { c.say_hello(&hello("wait-hold")).await }
+    });
+    assert_eq!(
+        within("holder starts", events.recv()).await,
+        Some(Event::Started("wait-hold".into()))
+    );
+    // Busy for good: the retries stop within the call's deadline, with the
+    // last failure.
+    let err = within("deadline", client.say_hello(&hello("busy")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable);
+    // Echo is not marked idempotent: one attempt.
+    let echo = nrpc_tests::greeter::EchoMessage { payload: vec![1] };
+    let err = within("echo", client.echo(&echo)).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable);
+    let discovery = nrpc_runtime::discovery::Discovery::new(connection(&server).await);
+    assert_eq!(errors_of(&discovery, "Echo").await, 1);
+    assert!(errors_of(&discovery, "SayHello").await > 1);
+    gate.add_permits(1);
+    within("holder", holder).await.unwrap().unwrap();
 }

@@ -1,0 +1,367 @@
+//! What a user's tracing, OpenTelemetry and metrics pipelines receive:
+//! a span per call on both sides with the same request id, one trace
+//! across client → broker → server, failures logged by severity, and
+//! per-method counters, histograms and gauges. One process-wide tracing
+//! subscriber and metrics recorder serve every test here; each test looks
+//! only at its own calls (by request id or by service).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+use metrics_util::MetricKind;
+use nrpc_runtime::{CallOptions, Code};
+use nrpc_tests::greeter::greeter_client::GreeterClient;
+use nrpc_tests::greeter::{EchoMessage, FailRequest};
+use nrpc_tests::{connection, hello, nats_server, serve_greeter, within};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::Layer;
+
+/// Fields of one closed span, and log events with their level.
+#[derive(Debug, Clone, Default)]
+struct Captured {
+    spans: Vec<(String, HashMap<String, String>)>,
+    events: Vec<(tracing::Level, String, HashMap<String, String>)>,
+}
+
+#[derive(Default)]
+struct Fields(HashMap<String, String>);
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+}
+
+/// A tracing layer that keeps spans (with their fields, once closed) and
+/// events (with the fields of the span they happened in).
+struct Capture(Arc<Mutex<Captured>>);
+
+impl<S> Layer<S> for Capture
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let mut fields = Fields::default();
+        attrs.record(&mut fields);
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(fields);
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(id) {
+            if let Some(fields) = span.extensions_mut().get_mut::<Fields>() {
+                values.record(fields);
+            }
+        }
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let message = fields.0.remove("message").unwrap_or_default();
+        let scope = ctx
+            .event_span(event)
+            .and_then(|s| s.extensions().get::<Fields>().map(|f| f.0.clone()))
+            .unwrap_or_default();
+        let level = *event.metadata().level();
+        self.0.lock().unwrap().events.push((level, message, scope));
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(&id) {
+            let fields = span
+                .extensions()
+                .get::<Fields>()
+                .map(|f| f.0.clone())
+                .unwrap_or_default();
+            self.0
+                .lock()
+                .unwrap()
+                .spans
+                .push((span.name().to_owned(), fields));
+        }
+    }
+}
+
+struct Pipelines {
+    captured: Arc<Mutex<Captured>>,
+    otel: InMemorySpanExporter,
+    provider: SdkTracerProvider,
+    metrics: Snapshotter,
+}
+
+/// Installs, once per process: the capture layer and OpenTelemetry (an
+/// in-memory exporter, W3C propagation) as the global tracing subscriber,
+/// and a debugging metrics recorder.
+fn pipelines() -> &'static Pipelines {
+    static P: OnceLock<Pipelines> = OnceLock::new();
+    P.get_or_init(|| {
+        let captured = Arc::new(Mutex::new(Captured::default()));
+        let otel = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(otel.clone())
+            .build();
+        opentelemetry::global::set_text_map_propagator(
+            opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+        );
+        let subscriber = tracing_subscriber::registry()
+            .with(Capture(captured.clone()))
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("nrpc-tests")));
+        tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
+        let recorder = DebuggingRecorder::new();
+        let metrics = recorder.snapshotter();
+        recorder.install().expect("one recorder");
+        Pipelines {
+            captured,
+            otel,
+            provider,
+            metrics,
+        }
+    })
+}
+
+fn spans_with(request_id: &str) -> Vec<(String, HashMap<String, String>)> {
+    let captured = pipelines().captured.lock().unwrap();
+    captured
+        .spans
+        .iter()
+        .filter(|(_, f)| f.get("nrpc.request_id").map(String::as_str) == Some(request_id))
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn both_sides_have_a_span_with_the_same_request_id_and_the_outcome() {
+    pipelines();
+    let server = nats_server();
+    let (handle, _events, _gate) = serve_greeter(&server, "spans").await;
+    let client = GreeterClient::new(connection(&server).await);
+    let ok = CallOptions::new().header("Nrpc-Request-Id", "req-ok-1");
+    within("ok", client.say_hello_with(&hello("a"), ok))
+        .await
+        .unwrap();
+    let fail = CallOptions::new().header("Nrpc-Request-Id", "req-fail-1");
+    let err = within(
+        "fail",
+        client.fail_with(
+            &FailRequest {
+                code: 5,
+                message: "no such order".into(),
+            },
+            fail,
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    // Server spans close when the handler's task ends; shut down to be sure.
+    handle.shutdown().await;
+
+    let ok = spans_with("req-ok-1");
+    let names: Vec<&str> = ok.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(
+        names.contains(&"nrpc.client") && names.contains(&"nrpc.server"),
+        "{ok:?}"
+    );
+    for (name, f) in &ok {
+        assert_eq!(f["rpc.service"], "greeter.v1.Greeter", "{name}");
+        assert_eq!(f["rpc.method"], "SayHello", "{name}");
+        assert_eq!(f["nrpc.code"], "OK", "{name}");
+        assert!(f.contains_key("nrpc.duration_us"), "{name}: {f:?}");
+    }
+    let server_span = &ok.iter().find(|(n, _)| n == "nrpc.server").unwrap().1;
+    assert_eq!(server_span["nats.subject"], "demo.Greeter.SayHello");
+    assert_eq!(server_span["nrpc.instance"], handle_instance(server_span));
+
+    let failed = spans_with("req-fail-1");
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(failed.iter().all(|(_, f)| f["nrpc.code"] == "NOT_FOUND"));
+    // The caller's mistake is logged at debug level, in the server's span.
+    let captured = pipelines().captured.lock().unwrap().clone();
+    let logged = captured.events.iter().find(|(_, message, scope)| {
+        scope.get("nrpc.request_id").map(String::as_str) == Some("req-fail-1")
+            && message.contains("no such order")
+    });
+    let (level, _, _) = logged.unwrap_or_else(|| panic!("not logged: {:?}", captured.events));
+    assert_eq!(*level, tracing::Level::DEBUG);
+}
+
+/// The instance recorded in a server span (any non-empty id will do).
+fn handle_instance(span: &HashMap<String, String>) -> String {
+    let id = span["nrpc.instance"].clone();
+    assert!(!id.is_empty());
+    id
+}
+
+#[tokio::test]
+async fn a_panic_is_logged_as_an_error_with_its_message() {
+    pipelines();
+    let server = nats_server();
+    let (_handle, _events, _gate) = serve_greeter(&server, "panics").await;
+    let client = GreeterClient::new(connection(&server).await);
+    let options = CallOptions::new().header("Nrpc-Request-Id", "req-panic-1");
+    let err = within("panic", client.say_hello_with(&hello("panic"), options))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Internal);
+    let captured = pipelines().captured.lock().unwrap().clone();
+    let errors: Vec<&String> = captured
+        .events
+        .iter()
+        .filter(|(level, _, scope)| {
+            *level == tracing::Level::ERROR
+                && scope.get("nrpc.request_id").map(String::as_str) == Some("req-panic-1")
+        })
+        .map(|(_, m, _)| m)
+        .collect();
+    assert!(
+        errors.iter().any(|m| m.contains("asked to panic")),
+        "{errors:?}"
+    );
+}
+
+#[tokio::test]
+async fn one_trace_crosses_client_broker_and_server() {
+    let p = pipelines();
+    let server = nats_server();
+    let (handle, _events, _gate) = serve_greeter(&server, "otel").await;
+    let client = GreeterClient::new(connection(&server).await);
+    let checkout = tracing::info_span!("checkout");
+    let options = CallOptions::new().header("Nrpc-Request-Id", "req-otel-1");
+    let request = hello("t");
+    let call = tracing::Instrument::instrument(client.say_hello_with(&request, options), checkout);
+    within("traced call", call).await.unwrap();
+    handle.shutdown().await;
+    p.provider.force_flush().unwrap();
+    let spans = p.otel.get_finished_spans().unwrap();
+    let with_id = |name: &str| {
+        spans
+            .iter()
+            .find(|s| {
+                s.name == name
+                    && s.attributes.iter().any(|kv| {
+                        kv.key.as_str() == "nrpc.request_id" && kv.value.as_str() == "req-otel-1"
+                    })
+            })
+            .unwrap_or_else(|| panic!("no {name} span"))
+    };
+    let (client_span, server_span) = (with_id("nrpc.client"), with_id("nrpc.server"));
+    let root = spans
+        .iter()
+        .find(|s| s.name == "checkout")
+        .expect("checkout span");
+    let trace = root.span_context.trace_id();
+    assert_eq!(client_span.span_context.trace_id(), trace);
+    assert_eq!(client_span.parent_span_id, root.span_context.span_id());
+    // The server's span continues the caller's trace through the
+    // traceparent header.
+    assert_eq!(server_span.span_context.trace_id(), trace);
+    assert_eq!(
+        server_span.parent_span_id,
+        client_span.span_context.span_id()
+    );
+    assert!(server_span.parent_span_is_remote);
+}
+
+fn counter(
+    snapshot: &[(metrics_util::CompositeKey, DebugValue)],
+    name: &str,
+    labels: &[(&str, &str)],
+) -> u64 {
+    snapshot
+        .iter()
+        .find_map(|(key, value)| {
+            let k = key.key();
+            let matches = key.kind() == MetricKind::Counter
+                && k.name() == name
+                && labels
+                    .iter()
+                    .all(|(n, v)| k.labels().any(|l| l.key() == *n && l.value() == *v));
+            match (matches, value) {
+                (true, DebugValue::Counter(c)) => Some(*c),
+                _ => None,
+            }
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn per_method_metrics_on_both_sides() {
+    // Echo and FAILED_PRECONDITION are this test's own: other tests in this
+    // process share the recorder. Snapshots reset the recorder, so only
+    // this test takes one.
+    let p = pipelines();
+    let server = nats_server();
+    let (handle, _events, _gate) = serve_greeter(&server, "metrics").await;
+    let client = GreeterClient::new(connection(&server).await);
+    for text in ["a", "b", "c"] {
+        let echo = EchoMessage {
+            payload: text.into(),
+        };
+        within("ok", client.echo(&echo)).await.unwrap();
+    }
+    let err = within(
+        "fail",
+        client.fail(&FailRequest {
+            code: 9,
+            message: "x".into(),
+        }),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    handle.shutdown().await;
+    let snapshot: Vec<_> = p
+        .metrics
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(k, _, _, v)| (k, v))
+        .collect();
+    let handled = |side: &str, method: &str, code: &str| {
+        let name = format!("nrpc_{side}_handled_total");
+        counter(
+            &snapshot,
+            &name,
+            &[
+                ("service", "greeter.v1.Greeter"),
+                ("method", method),
+                ("code", code),
+            ],
+        )
+    };
+    for side in ["client", "server"] {
+        assert_eq!(handled(side, "Echo", "OK"), 3, "{side}");
+        assert_eq!(handled(side, "Fail", "FAILED_PRECONDITION"), 1, "{side}");
+        // Latencies are recorded per method; nothing is left in flight.
+        let find = |name: String| {
+            snapshot.iter().find_map(|(k, v)| {
+                let key = k.key();
+                (key.name() == name
+                    && key
+                        .labels()
+                        .any(|l| l.key() == "method" && l.value() == "Echo"))
+                .then_some(v)
+            })
+        };
+        let histogram = find(format!("nrpc_{side}_request_duration_seconds"));
+        assert!(
+            matches!(histogram, Some(DebugValue::Histogram(h)) if h.len() == 3),
+            "{side}: {histogram:?}"
+        );
+        let in_flight = find(format!("nrpc_{side}_in_flight_requests"));
+        assert!(
+            matches!(in_flight, Some(DebugValue::Gauge(g)) if g.0 == 0.0),
+            "{side}: {in_flight:?}"
+        );
+    }
+}
