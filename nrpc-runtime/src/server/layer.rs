@@ -1,6 +1,6 @@
-//! tower middleware around a server's handlers: [`Server::layer`]
-//! (super::Server::layer) wraps every service's handler, as
-//! `tonic::transport::Server::layer` does.
+//! tower middleware around a server's handlers:
+//! [`Server::layer`](super::Server::layer) wraps every service's handler,
+//! as `tonic::transport::Server::layer` does.
 //!
 //! The service a layer wraps takes a [`Call`] (method, subject, params,
 //! headers, deadline, cancellation) and answers `Result<Reply, Status>`:
