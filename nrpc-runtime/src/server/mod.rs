@@ -170,7 +170,7 @@ impl Server {
     /// Wraps every handler in a tower `layer` (the first added is the
     /// outermost), e.g. `tower::timeout::TimeoutLayer`,
     /// `tower::limit::ConcurrencyLimitLayer` or your own; see
-    /// [`layer`](crate::server::layer) for what a layer sees. A server
+    /// [the `layer` module](crate::server::layer) for what a layer sees. A server
     /// without layers calls its handlers directly.
     pub fn layer<L>(mut self, layer: L) -> Self
     where
