@@ -11,18 +11,14 @@ use async_nats::HeaderMap;
 use nrpc_wire::{headers, Code, MethodSpec, ServiceSpec, Status};
 use tracing::{field, Level, Span};
 
-/// A fresh request id (a NUID: 22 characters, unique without coordination).
-pub(crate) fn request_id() -> String {
-    nuid::next().to_string()
-}
-
 /// The request id a message carries, if any.
 pub(crate) fn request_id_of(metadata: &HeaderMap) -> Option<&str> {
     metadata.get(headers::REQUEST_ID).map(|v| v.as_str())
 }
 
-/// The span of one call made by a client.
-pub(crate) fn client_span(spec: &ServiceSpec, method: &MethodSpec, request_id: &str) -> Span {
+/// The span of one call made by a client; its request id is recorded by
+/// [`tag_request`].
+pub(crate) fn client_span(spec: &ServiceSpec, method: &MethodSpec) -> Span {
     tracing::info_span!(
         "nrpc.client",
         otel.kind = "client",
@@ -30,10 +26,29 @@ pub(crate) fn client_span(spec: &ServiceSpec, method: &MethodSpec, request_id: &
         rpc.system = "nrpc",
         rpc.service = &*spec.name,
         rpc.method = &*method.name,
-        nrpc.request_id = request_id,
+        nrpc.request_id = field::Empty,
         nrpc.code = field::Empty,
         nrpc.duration_us = field::Empty,
     )
+}
+
+/// Gives a call its request id: the caller's own `Nrpc-Request-Id`, or,
+/// when the call's span is recorded, a fresh NUID sent in that header. An
+/// id nobody records is not worth a header per call (it costs both sides
+/// a header to build and parse), so calls without a subscriber for their
+/// spans carry none unless the caller set one.
+pub(crate) fn tag_request(span: &Span, headers: &mut HeaderMap) {
+    match request_id_of(headers) {
+        Some(id) => {
+            span.record("nrpc.request_id", id);
+        }
+        None if !span.is_disabled() => {
+            let id = nuid::next().to_string();
+            span.record("nrpc.request_id", id.as_str());
+            headers.insert(headers::REQUEST_ID, id.as_str());
+        }
+        None => {}
+    }
 }
 
 /// The span of one call a server handles.

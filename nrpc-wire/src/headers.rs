@@ -15,8 +15,9 @@ pub const SERVICE_ERROR_CODE: &str = "Nats-Service-Error-Code";
 /// The answering server instance's id, on replies to broadcast and direct
 /// calls.
 pub const INSTANCE: &str = "Nrpc-Instance";
-/// The caller's id for one call (a NUID unless the caller set its own);
-/// the same on retries of the call, shown in both sides' spans.
+/// The caller's id for one call: the caller's own, or a NUID when the
+/// client records its spans; the same on retries, shown in both sides'
+/// spans.
 pub const REQUEST_ID: &str = "Nrpc-Request-Id";
 /// Stream request header: the client's initial credit (items).
 pub const STREAM_CREDIT: &str = "Nrpc-Stream-Credit";

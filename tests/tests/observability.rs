@@ -149,6 +149,10 @@ async fn both_sides_have_a_span_with_the_same_request_id_and_the_outcome() {
     within("ok", client.say_hello_with(&hello("a"), ok))
         .await
         .unwrap();
+    // Echo is the metrics test's; this one calls SayHello without an id.
+    within("no id", client.say_hello(&hello("no id")))
+        .await
+        .unwrap();
     let fail = CallOptions::new().header("Nrpc-Request-Id", "req-fail-1");
     let err = within(
         "fail",
@@ -181,6 +185,29 @@ async fn both_sides_have_a_span_with_the_same_request_id_and_the_outcome() {
     let server_span = &ok.iter().find(|(n, _)| n == "nrpc.server").unwrap().1;
     assert_eq!(server_span["nats.subject"], "demo.Greeter.SayHello");
     assert_eq!(server_span["nrpc.instance"], handle_instance(server_span));
+
+    // Without an id of the caller's, a recorded call gets a fresh one,
+    // the same on both sides.
+    let generated: Vec<String> = {
+        let captured = pipelines().captured.lock().unwrap();
+        captured
+            .spans
+            .iter()
+            .filter(|(n, f)| {
+                n == "nrpc.client"
+                    && f.get("rpc.method").map(String::as_str) == Some("SayHello")
+                    && f.get("nrpc.request_id")
+                        .is_some_and(|id| !id.starts_with("req-"))
+            })
+            .filter_map(|(_, f)| f.get("nrpc.request_id").cloned())
+            .collect()
+    };
+    assert!(!generated.is_empty());
+    for id in &generated {
+        assert_eq!(id.len(), 22, "{id}");
+        let both: Vec<String> = spans_with(id).into_iter().map(|(n, _)| n).collect();
+        assert!(both.contains(&"nrpc.server".to_owned()), "{id}: {both:?}");
+    }
 
     let failed = spans_with("req-fail-1");
     assert_eq!(failed.len(), 2, "{failed:?}");

@@ -388,18 +388,12 @@ impl ServiceClient {
                 Some(h)
             }
         };
-        // Every call has a request id (the caller's own if it set one),
-        // runs the connection's interceptors and gets a span.
+        // Every call gets a span and, when it is recorded, a request id,
+        // then runs the connection's interceptors.
         let mut headers = headers.unwrap_or_default();
-        let request_id = match observe::request_id_of(&headers) {
-            Some(id) => id.to_owned(),
-            None => {
-                let id = observe::request_id();
-                headers.insert(headers::REQUEST_ID, id.as_str());
-                id
-            }
-        };
         let spec_method = &self.spec.methods[method];
+        let span = observe::client_span(self.spec, spec_method);
+        observe::tag_request(&span, &mut headers);
         for intercept in self.conn.interceptors() {
             intercept(&mut Intercepted {
                 spec: self.spec,
@@ -409,8 +403,8 @@ impl ServiceClient {
             })
             .map_err(CallError::Status)?;
         }
-        let span = observe::client_span(self.spec, spec_method, &request_id);
-        let mut headers = Some(headers);
+        // No headers, no HPUB: what Go peers send too.
+        let mut headers = (!headers.is_empty()).then_some(headers);
         observe::inject(&span, &mut headers);
         Ok(Prepared {
             out: Outgoing {
