@@ -392,3 +392,44 @@ async fn per_method_metrics_on_both_sides() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_tracing_layer_logs_inside_the_server_span() {
+    pipelines();
+    let server = nats_server();
+    let (greeter, _events) = nrpc_tests::TestGreeter::new("traced-layer");
+    // The smallest tracing middleware: a log line per call, with the call's
+    // method and subject, in the span nrpc opened for it.
+    let trace = tower::util::MapRequestLayer::new(|call: nrpc_runtime::server::Call| {
+        tracing::info!(
+            method = call.method(),
+            subject = call.subject(),
+            "audit: call received"
+        );
+        call
+    });
+    let handle = nrpc_runtime::Server::builder(nrpc_tests::nats(&server).await)
+        .layer(trace)
+        .add_service(nrpc_tests::greeter::greeter_server::GreeterServer::new(
+            greeter,
+        ))
+        .serve()
+        .await
+        .unwrap();
+    let client = GreeterClient::new(connection(&server).await);
+    let options = CallOptions::new().header("Nrpc-Request-Id", "req-layer-1");
+    within("call", client.say_hello_with(&hello("l"), options))
+        .await
+        .unwrap();
+    handle.shutdown().await;
+    let captured = pipelines().captured.lock().unwrap().clone();
+    let audit = captured
+        .events
+        .iter()
+        .find(|(_, m, scope)| {
+            m == "audit: call received"
+                && scope.get("nrpc.request_id").map(String::as_str) == Some("req-layer-1")
+        })
+        .unwrap_or_else(|| panic!("no audit line: {:?}", captured.events));
+    assert_eq!(audit.2["rpc.method"], "SayHello");
+}
