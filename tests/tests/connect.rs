@@ -44,6 +44,13 @@ async fn greet_through(conn: nrpc_runtime::Connection) -> String {
     reply.message
 }
 
+/// Connects with `options`, failing the test with the error's text.
+async fn connected(options: ConnectOptions) -> nrpc_runtime::Connection {
+    within("connect", options.connect())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 fn local(server: &NatsServer) -> ConnectOptions {
     ConnectOptions::new()
         .ignore_environment()
@@ -61,22 +68,9 @@ async fn user_and_password_in_the_url_or_in_code() {
     let s = server(r#"authorization { users = [ { user: "orders", password: "p@ss:1" } ] }"#);
     // As in NATS_URL: credentials in the URL, percent-encoded.
     let url = with_user_info(&s, "orders:p%40ss%3A1");
-    let conn = within(
-        "connect",
-        ConnectOptions::new()
-            .ignore_environment()
-            .servers(url)
-            .connect(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let conn = connected(ConnectOptions::new().ignore_environment().servers(url)).await;
     assert_eq!(greet_through(conn).await, "Hello, auth");
-    let conn = within(
-        "connect",
-        local(&s).user_and_password("orders", "p@ss:1").connect(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let conn = connected(local(&s).user_and_password("orders", "p@ss:1")).await;
     assert_eq!(greet_through(conn).await, "Hello, auth");
     // A wrong password is a connect error that names the servers, without
     // the password.
@@ -100,19 +94,9 @@ async fn user_and_password_in_the_url_or_in_code() {
 async fn token_in_the_url_or_in_code() {
     let s = server(r#"authorization { token: "t0ken" }"#);
     let url = with_user_info(&s, "t0ken");
-    let conn = within(
-        "connect",
-        ConnectOptions::new()
-            .ignore_environment()
-            .servers(url)
-            .connect(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let conn = connected(ConnectOptions::new().ignore_environment().servers(url)).await;
     assert_eq!(greet_through(conn).await, "Hello, auth");
-    let conn = within("connect", local(&s).token("t0ken").connect())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let conn = connected(local(&s).token("t0ken")).await;
     assert_eq!(greet_through(conn).await, "Hello, auth");
 }
 
@@ -125,9 +109,7 @@ async fn nkey_from_a_seed_file_and_from_a_context() {
     ));
     let dir = scratch();
     let seed = write(dir.path(), "user.nk", &user.seed().expect("seed"));
-    let conn = within("connect", local(&s).nkey_file(&seed).connect())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let conn = connected(local(&s).nkey_file(&seed)).await;
     assert_eq!(greet_through(conn).await, "Hello, auth");
     // The same through a `nats` CLI context file.
     let context = write(
@@ -135,14 +117,7 @@ async fn nkey_from_a_seed_file_and_from_a_context() {
         "ctx.json",
         &serde_json::json!({ "url": s.url(), "nkey": seed }).to_string(),
     );
-    let conn = within(
-        "connect",
-        ConnectOptions::new()
-            .context(context.to_str().unwrap())
-            .connect(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let conn = connected(ConnectOptions::new().context(context.to_str().unwrap())).await;
     assert_eq!(greet_through(conn).await, "Hello, auth");
     // A seed file that holds no seed is named in the error.
     let bad = write(dir.path(), "bad.nk", "not a seed\n");
@@ -204,15 +179,12 @@ async fn tls_with_a_client_certificate_and_our_own_ca() {
         "tls {{ cert_file: {:?}, key_file: {:?}, ca_file: {:?}, verify: true }}",
         p.server_cert, p.server_key, p.ca
     ));
-    let conn = within(
-        "connect",
+    let conn = connected(
         local(&s)
             .root_certificate(&p.ca)
-            .client_certificate(&p.client_cert, &p.client_key)
-            .connect(),
+            .client_certificate(&p.client_cert, &p.client_key),
     )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .await;
     assert_eq!(greet_through(conn).await, "Hello, auth");
     // Without the client certificate the server refuses the connection.
     let err = within(
@@ -302,9 +274,7 @@ async fn a_creds_file_against_an_operator_mode_server() {
             user.seed().expect("seed")
         ),
     );
-    let conn = within("connect", local(&s).credentials_file(&creds).connect())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let conn = connected(local(&s).credentials_file(&creds)).await;
     assert_eq!(greet_through(conn).await, "Hello, auth");
     // Without credentials the operator-mode server refuses.
     let err = within("connect", local(&s).max_reconnects(1).connect())
@@ -330,14 +300,7 @@ async fn a_context_file_with_a_custom_inbox_prefix() {
         })
         .to_string(),
     );
-    let conn = within(
-        "connect",
-        ConnectOptions::new()
-            .context(context.to_str().unwrap())
-            .connect(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let conn = connected(ConnectOptions::new().context(context.to_str().unwrap())).await;
     assert_eq!(greet_through(conn).await, "Hello, auth");
 }
 

@@ -179,3 +179,57 @@ async fn stats_count_the_calls_made_errors_included() {
         (0, 0, "")
     );
 }
+
+#[tokio::test]
+async fn each_service_of_a_server_is_an_instance_with_its_own_id() {
+    use nrpc_tests::chat::chat_server::ChatServer;
+    let server = nats_server();
+    let (greeter, _events) = TestGreeter::new("multi");
+    let handle = Server::builder(nats(&server).await)
+        .add_service(GreeterServer::new(greeter))
+        .add_service(ChatServer::new(nrpc_tests::ChatCounter))
+        .serve()
+        .await
+        .unwrap();
+    let ids: Vec<(String, String)> = handle
+        .instance_ids()
+        .map(|(s, id)| (s.to_owned(), id.to_owned()))
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert_ne!(ids[0].1, ids[1].1);
+    assert_eq!(handle.instance_id(), ids[0].1);
+    // As the NATS services tools see it: every id once per verb.
+    let raw = nats(&server).await;
+    for verb in ["PING", "INFO", "STATS"] {
+        let replies = ask(&raw, &format!("$SRV.{verb}"), 2).await;
+        let mut seen: Vec<&str> = replies.iter().filter_map(|r| r["id"].as_str()).collect();
+        seen.sort_unstable();
+        let mut want: Vec<&str> = ids.iter().map(|(_, id)| id.as_str()).collect();
+        want.sort_unstable();
+        assert_eq!(seen, want, "{verb}: {replies:?}");
+    }
+    // Each id addresses its own service directly.
+    let greeter_id = &ids
+        .iter()
+        .find(|(s, _)| s == "greeter.v1.Greeter")
+        .unwrap()
+        .1;
+    let direct = GreeterClient::new(connection(&server).await)
+        .with_instance(greeter_id)
+        .unwrap();
+    let reply = within("direct", direct.say_hello(&hello("direct")))
+        .await
+        .unwrap();
+    assert_eq!(reply.message, "Hello, direct");
+    let chat_id = &ids.iter().find(|(s, _)| s == "chat.v1.Chat").unwrap().1;
+    let wrong = GreeterClient::new(connection(&server).await)
+        .with_instance(chat_id)
+        .unwrap();
+    let err = within("wrong id", wrong.say_hello(&hello("x")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, nrpc_runtime::CallError::NoResponders { .. }),
+        "{err:?}"
+    );
+}

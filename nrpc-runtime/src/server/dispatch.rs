@@ -32,7 +32,7 @@ use crate::observe;
 /// What every service of a server shares.
 #[derive(Debug)]
 pub(super) struct Shared {
-    pub(super) replier: Replier,
+    pub(super) nats: async_nats::Client,
     pub(super) limit: Arc<Semaphore>,
     pub(super) tracker: TaskTracker,
 }
@@ -40,6 +40,8 @@ pub(super) struct Shared {
 /// Receives and handles the requests of one service.
 pub(super) struct Receiver {
     pub(super) service: Arc<dyn Service>,
+    /// Answers as this service instance (its own id, as discovery lists it).
+    pub(super) replier: Replier,
     /// The server's layers around the handlers, if it has any.
     pub(super) layered: Option<CallService>,
     pub(super) panics: PanicReply,
@@ -186,7 +188,7 @@ impl Receiver {
             spec,
             &spec.methods[method],
             &routed.subject,
-            &self.shared.replier.instance,
+            &self.replier.instance,
             observe::request_id_of(&routed.metadata),
         );
         observe::extract(&span, &routed.metadata);
@@ -305,7 +307,7 @@ impl Receiver {
             .and_then(|timeout| received.checked_add(timeout));
         let stream = match (&r.reply_to, kind.is_stream()) {
             (Some(reply), true) => {
-                Some(stream::accept(&self.shared.replier.nats, reply, kind, &r.metadata).await?)
+                Some(stream::accept(&self.shared.nats, reply, kind, &r.metadata).await?)
             }
             _ => None,
         };
@@ -343,8 +345,7 @@ impl Receiver {
             }
             return;
         };
-        self.shared
-            .replier
+        self.replier
             .error(reply_to, encoding, &status, delivery)
             .await;
         if let Some(m) = method {
@@ -413,7 +414,7 @@ impl Receiver {
         delivery: Delivery,
         received: Instant,
     ) -> Option<Code> {
-        let replier = &self.shared.replier;
+        let replier = &self.replier;
         let error = match (executed, reply_to) {
             (Executed::TimedOut, _) => {
                 // The caller has given up: drop the work, send nothing.

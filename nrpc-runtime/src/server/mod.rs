@@ -219,18 +219,15 @@ impl Server {
         if let Some(ps) = &self.package_subject {
             validate_literal("package subject", ps)?;
         }
-        let instance = nuid::next().to_string();
         let shared = Arc::new(Shared {
-            replier: Replier {
-                nats: self.nats.clone(),
-                instance: instance.clone(),
-            },
+            nats: self.nats.clone(),
             limit: Arc::new(Semaphore::new(self.max_concurrent)),
             tracker: TaskTracker::new(),
         });
         let stop = CancellationToken::new();
         let mut loops = Vec::new();
         let mut subjects = Vec::new();
+        let mut instances = Vec::new();
         let subscribe = |subject: String, queue: Option<String>| {
             let nats = self.nats.clone();
             async move {
@@ -243,6 +240,10 @@ impl Server {
         };
         for ServiceEntry(service) in self.services {
             let spec = service.spec();
+            // Each service instance has its own id (ADR-32): discovery
+            // tools key instances by id, and direct calls address it.
+            let instance = nuid::next().to_string();
+            instances.push((spec.name.to_string(), instance.clone()));
             let package_subject = prefixed(
                 &self.subject_prefix,
                 self.package_subject
@@ -290,6 +291,10 @@ impl Server {
             });
             let receiver = Receiver {
                 service,
+                replier: Replier {
+                    nats: self.nats.clone(),
+                    instance,
+                },
                 layered,
                 panics: self.panics,
                 stats,
@@ -315,6 +320,7 @@ impl Server {
         }
         Ok(ServerHandle {
             shared,
+            instances,
             stop,
             loops,
         })
@@ -335,6 +341,8 @@ impl std::fmt::Debug for ServiceEntry {
 #[derive(Debug)]
 pub struct ServerHandle {
     shared: Arc<Shared>,
+    /// (service's full name, instance id), in the order services were added.
+    instances: Vec<(String, String)>,
     stop: CancellationToken,
     loops: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -346,10 +354,19 @@ impl ServerHandle {
         self.shared.tracker.len()
     }
 
-    /// This instance's id: its NATS services id and the address of direct
-    /// calls (`with_instance`).
+    /// The instance id of the first service added: its NATS services id
+    /// and the address of direct calls (`with_instance`). Every service of
+    /// a server has an id of its own ([`instance_ids`](Self::instance_ids)).
     pub fn instance_id(&self) -> &str {
-        &self.shared.replier.instance
+        self.instances.first().map_or("", |(_, id)| id.as_str())
+    }
+
+    /// The instance id of each service, by the service's full name (e.g.
+    /// `greeter.v1.Greeter`), in the order they were added.
+    pub fn instance_ids(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.instances
+            .iter()
+            .map(|(s, id)| (s.as_str(), id.as_str()))
     }
 
     /// Stops taking requests, lets in-flight ones finish and reply, then
@@ -362,7 +379,7 @@ impl ServerHandle {
         }
         self.shared.tracker.close();
         self.shared.tracker.wait().await;
-        let _ = self.shared.replier.nats.flush().await;
+        let _ = self.shared.nats.flush().await;
     }
 
     /// Like [`shutdown`](Self::shutdown), but gives in-flight requests at
