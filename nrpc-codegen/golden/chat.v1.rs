@@ -129,6 +129,15 @@ pub mod chat_client {
             self.inner.set_instance(id)?;
             Ok(self)
         }
+        /// Sends broadcasts to this subject (default: nrpc's routing
+        /// prefix; `BroadcastVia::MethodSubject` polls Go nRPC servers).
+        pub fn with_broadcast_via(
+            mut self,
+            via: ::nrpc_runtime::codegen::BroadcastVia,
+        ) -> Self {
+            self.inner.set_broadcast_via(via);
+            self
+        }
         /// The untyped client underneath.
         pub fn service_client(&self) -> &::nrpc_runtime::codegen::ServiceClient {
             &self.inner
@@ -171,10 +180,7 @@ pub mod chat_client {
                 Item = super::Word,
             > + Send + 'static,
         ) -> Result<
-            ::nrpc_runtime::codegen::BoxStream<
-                'static,
-                Result<super::Word, ::nrpc_runtime::codegen::CallError>,
-            >,
+            ::nrpc_runtime::codegen::ReplyStream<super::Word>,
             ::nrpc_runtime::codegen::CallError,
         > {
             self.echo_with(requests, ::nrpc_runtime::codegen::CallOptions::new()).await
@@ -187,10 +193,7 @@ pub mod chat_client {
             > + Send + 'static,
             options: ::nrpc_runtime::codegen::CallOptions,
         ) -> Result<
-            ::nrpc_runtime::codegen::BoxStream<
-                'static,
-                Result<super::Word, ::nrpc_runtime::codegen::CallError>,
-            >,
+            ::nrpc_runtime::codegen::ReplyStream<super::Word>,
             ::nrpc_runtime::codegen::CallError,
         > {
             let replies = self
@@ -209,10 +212,7 @@ pub mod chat_client {
             &self,
             request: &super::Word,
         ) -> Result<
-            ::nrpc_runtime::codegen::BoxStream<
-                'static,
-                Result<super::Word, ::nrpc_runtime::codegen::CallError>,
-            >,
+            ::nrpc_runtime::codegen::ReplyStream<super::Word>,
             ::nrpc_runtime::codegen::CallError,
         > {
             self.inner
@@ -228,10 +228,7 @@ pub mod chat_client {
             request: &super::Word,
             options: ::nrpc_runtime::codegen::CallOptions,
         ) -> Result<
-            ::nrpc_runtime::codegen::BoxStream<
-                'static,
-                Result<super::Word, ::nrpc_runtime::codegen::CallError>,
-            >,
+            ::nrpc_runtime::codegen::ReplyStream<super::Word>,
             ::nrpc_runtime::codegen::CallError,
         > {
             self.inner
@@ -240,6 +237,27 @@ pub mod chat_client {
                     ::nrpc_runtime::codegen::Proto<super::Word>,
                 >(2usize, &[], request, Some(options))
                 .await
+        }
+        /// The subject of `Collect` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).
+        pub fn collect_subject(
+            &self,
+            encoding: ::nrpc_runtime::codegen::Encoding,
+        ) -> Result<String, ::nrpc_runtime::codegen::InvalidToken> {
+            self.inner.subject(0usize, &[], encoding)
+        }
+        /// The subject of `Echo` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).
+        pub fn echo_subject(
+            &self,
+            encoding: ::nrpc_runtime::codegen::Encoding,
+        ) -> Result<String, ::nrpc_runtime::codegen::InvalidToken> {
+            self.inner.subject(1usize, &[], encoding)
+        }
+        /// The subject of `Spell` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).
+        pub fn spell_subject(
+            &self,
+            encoding: ::nrpc_runtime::codegen::Encoding,
+        ) -> Result<String, ::nrpc_runtime::codegen::InvalidToken> {
+            self.inner.subject(2usize, &[], encoding)
         }
     }
 }

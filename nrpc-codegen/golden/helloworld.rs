@@ -115,6 +115,15 @@ pub mod greeter_client {
             self.inner.set_instance(id)?;
             Ok(self)
         }
+        /// Sends broadcasts to this subject (default: nrpc's routing
+        /// prefix; `BroadcastVia::MethodSubject` polls Go nRPC servers).
+        pub fn with_broadcast_via(
+            mut self,
+            via: ::nrpc_runtime::codegen::BroadcastVia,
+        ) -> Self {
+            self.inner.set_broadcast_via(via);
+            self
+        }
         /// The untyped client underneath.
         pub fn service_client(&self) -> &::nrpc_runtime::codegen::ServiceClient {
             &self.inner
@@ -143,6 +152,13 @@ pub mod greeter_client {
                     ::nrpc_runtime::codegen::Proto<super::HelloReply>,
                 >(0usize, &[], request, Some(options))
                 .await
+        }
+        /// The subject of `SayHello` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).
+        pub fn say_hello_subject(
+            &self,
+            encoding: ::nrpc_runtime::codegen::Encoding,
+        ) -> Result<String, ::nrpc_runtime::codegen::InvalidToken> {
+            self.inner.subject(0usize, &[], encoding)
         }
     }
 }

@@ -149,6 +149,15 @@ pub mod svc_custom_subject_client {
             self.inner.set_instance(id)?;
             Ok(self)
         }
+        /// Sends broadcasts to this subject (default: nrpc's routing
+        /// prefix; `BroadcastVia::MethodSubject` polls Go nRPC servers).
+        pub fn with_broadcast_via(
+            mut self,
+            via: ::nrpc_runtime::codegen::BroadcastVia,
+        ) -> Self {
+            self.inner.set_broadcast_via(via);
+            self
+        }
         /// The untyped client underneath.
         pub fn service_client(&self) -> &::nrpc_runtime::codegen::ServiceClient {
             &self.inner
@@ -232,10 +241,7 @@ pub mod svc_custom_subject_client {
             &self,
             request: &super::StringArg,
         ) -> Result<
-            ::nrpc_runtime::codegen::BoxStream<
-                'static,
-                Result<super::SimpleStringReply, ::nrpc_runtime::codegen::CallError>,
-            >,
+            ::nrpc_runtime::codegen::ReplyStream<super::SimpleStringReply>,
             ::nrpc_runtime::codegen::CallError,
         > {
             self.inner
@@ -251,10 +257,7 @@ pub mod svc_custom_subject_client {
             request: &super::StringArg,
             options: ::nrpc_runtime::codegen::CallOptions,
         ) -> Result<
-            ::nrpc_runtime::codegen::BoxStream<
-                'static,
-                Result<super::SimpleStringReply, ::nrpc_runtime::codegen::CallError>,
-            >,
+            ::nrpc_runtime::codegen::ReplyStream<super::SimpleStringReply>,
             ::nrpc_runtime::codegen::CallError,
         > {
             self.inner
@@ -270,10 +273,7 @@ pub mod svc_custom_subject_client {
         pub async fn mt_void_req_streamed_reply(
             &self,
         ) -> Result<
-            ::nrpc_runtime::codegen::BoxStream<
-                'static,
-                Result<super::SimpleStringReply, ::nrpc_runtime::codegen::CallError>,
-            >,
+            ::nrpc_runtime::codegen::ReplyStream<super::SimpleStringReply>,
             ::nrpc_runtime::codegen::CallError,
         > {
             self.inner
@@ -288,10 +288,7 @@ pub mod svc_custom_subject_client {
             &self,
             options: ::nrpc_runtime::codegen::CallOptions,
         ) -> Result<
-            ::nrpc_runtime::codegen::BoxStream<
-                'static,
-                Result<super::SimpleStringReply, ::nrpc_runtime::codegen::CallError>,
-            >,
+            ::nrpc_runtime::codegen::ReplyStream<super::SimpleStringReply>,
             ::nrpc_runtime::codegen::CallError,
         > {
             self.inner
@@ -300,6 +297,41 @@ pub mod svc_custom_subject_client {
                     ::nrpc_runtime::codegen::Proto<super::SimpleStringReply>,
                 >(4usize, &[], &(), Some(options))
                 .await
+        }
+        /// The subject of `MtSimpleReply` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).
+        pub fn mt_simple_reply_subject(
+            &self,
+            encoding: ::nrpc_runtime::codegen::Encoding,
+        ) -> Result<String, ::nrpc_runtime::codegen::InvalidToken> {
+            self.inner.subject(0usize, &[], encoding)
+        }
+        /// The subject of `MtVoidReply` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).
+        pub fn mt_void_reply_subject(
+            &self,
+            encoding: ::nrpc_runtime::codegen::Encoding,
+        ) -> Result<String, ::nrpc_runtime::codegen::InvalidToken> {
+            self.inner.subject(1usize, &[], encoding)
+        }
+        /// The subject of `MtNoRequest` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).
+        pub fn mt_no_request_subject(
+            &self,
+            encoding: ::nrpc_runtime::codegen::Encoding,
+        ) -> Result<String, ::nrpc_runtime::codegen::InvalidToken> {
+            self.inner.subject(2usize, &[], encoding)
+        }
+        /// The subject of `MtStreamedReply` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).
+        pub fn mt_streamed_reply_subject(
+            &self,
+            encoding: ::nrpc_runtime::codegen::Encoding,
+        ) -> Result<String, ::nrpc_runtime::codegen::InvalidToken> {
+            self.inner.subject(3usize, &[], encoding)
+        }
+        /// The subject of `MtVoidReqStreamedReply` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).
+        pub fn mt_void_req_streamed_reply_subject(
+            &self,
+            encoding: ::nrpc_runtime::codegen::Encoding,
+        ) -> Result<String, ::nrpc_runtime::codegen::InvalidToken> {
+            self.inner.subject(4usize, &[], encoding)
         }
     }
 }
@@ -460,6 +492,15 @@ pub mod svc_custom_subject_server {
             )?;
             Ok(Self { inner })
         }
+        /// Publishes in `encoding` (default protobuf; JSON for
+        /// subscribers on the `.json` subjects).
+        pub fn with_encoding(
+            mut self,
+            encoding: ::nrpc_runtime::codegen::Encoding,
+        ) -> Self {
+            self.inner.set_encoding(encoding);
+            self
+        }
         /// Published by the server; clients subscribe.
         ///
         /// Publishes one `MtNoRequest` event to its subscribers.
@@ -585,6 +626,15 @@ pub mod svc_subject_params_client {
             self.inner.set_instance(id)?;
             Ok(self)
         }
+        /// Sends broadcasts to this subject (default: nrpc's routing
+        /// prefix; `BroadcastVia::MethodSubject` polls Go nRPC servers).
+        pub fn with_broadcast_via(
+            mut self,
+            via: ::nrpc_runtime::codegen::BroadcastVia,
+        ) -> Self {
+            self.inner.set_broadcast_via(via);
+            self
+        }
         /// The untyped client underneath.
         pub fn service_client(&self) -> &::nrpc_runtime::codegen::ServiceClient {
             &self.inner
@@ -670,10 +720,7 @@ pub mod svc_subject_params_client {
             request: &super::StringArg,
             options: ::nrpc_runtime::codegen::BroadcastOptions,
         ) -> Result<
-            ::nrpc_runtime::codegen::BoxStream<
-                'static,
-                ::nrpc_runtime::codegen::BroadcastReply<super::SimpleStringReply>,
-            >,
+            ::nrpc_runtime::codegen::Broadcast<super::SimpleStringReply>,
             ::nrpc_runtime::codegen::CallError,
         > {
             self.inner
@@ -682,6 +729,29 @@ pub mod svc_subject_params_client {
                     ::nrpc_runtime::codegen::Proto<super::SimpleStringReply>,
                 >(2usize, &[], request, options)
                 .await
+        }
+        /// The subject of `MtWithSubjectParams` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).
+        pub fn mt_with_subject_params_subject(
+            &self,
+            mp1: &str,
+            mp2: &str,
+            encoding: ::nrpc_runtime::codegen::Encoding,
+        ) -> Result<String, ::nrpc_runtime::codegen::InvalidToken> {
+            self.inner.subject(0usize, &[mp1, mp2], encoding)
+        }
+        /// The subject of `MtNoReply` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).
+        pub fn mt_no_reply_subject(
+            &self,
+            encoding: ::nrpc_runtime::codegen::Encoding,
+        ) -> Result<String, ::nrpc_runtime::codegen::InvalidToken> {
+            self.inner.subject(1usize, &[], encoding)
+        }
+        /// The subject of `MtPoll` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).
+        pub fn mt_poll_subject(
+            &self,
+            encoding: ::nrpc_runtime::codegen::Encoding,
+        ) -> Result<String, ::nrpc_runtime::codegen::InvalidToken> {
+            self.inner.subject(2usize, &[], encoding)
         }
     }
 }
@@ -880,6 +950,15 @@ pub mod no_request_service_client {
             self.inner.set_instance(id)?;
             Ok(self)
         }
+        /// Sends broadcasts to this subject (default: nrpc's routing
+        /// prefix; `BroadcastVia::MethodSubject` polls Go nRPC servers).
+        pub fn with_broadcast_via(
+            mut self,
+            via: ::nrpc_runtime::codegen::BroadcastVia,
+        ) -> Self {
+            self.inner.set_broadcast_via(via);
+            self
+        }
         /// The untyped client underneath.
         pub fn service_client(&self) -> &::nrpc_runtime::codegen::ServiceClient {
             &self.inner
@@ -901,6 +980,13 @@ pub mod no_request_service_client {
                     ::nrpc_runtime::codegen::Proto<super::SimpleStringReply>,
                 >(0usize, &[], queue_group)
                 .await
+        }
+        /// The subject of `MtNoRequest` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).
+        pub fn mt_no_request_subject(
+            &self,
+            encoding: ::nrpc_runtime::codegen::Encoding,
+        ) -> Result<String, ::nrpc_runtime::codegen::InvalidToken> {
+            self.inner.subject(0usize, &[], encoding)
         }
     }
 }
@@ -971,6 +1057,15 @@ pub mod no_request_service_server {
                 &[instance],
             )?;
             Ok(Self { inner })
+        }
+        /// Publishes in `encoding` (default protobuf; JSON for
+        /// subscribers on the `.json` subjects).
+        pub fn with_encoding(
+            mut self,
+            encoding: ::nrpc_runtime::codegen::Encoding,
+        ) -> Self {
+            self.inner.set_encoding(encoding);
+            self
         }
         ///
         /// Publishes one `MtNoRequest` event to its subscribers.

@@ -43,8 +43,8 @@ pub use prost_types;
 pub use tokio_util::sync::CancellationToken;
 
 pub use client::{
-    BroadcastOptions, BroadcastReply, CallError, CallOptions, Connection, OutgoingCall,
-    RetryPolicy, ServiceClient,
+    Broadcast, BroadcastEnd, BroadcastOptions, BroadcastReply, BroadcastVia, CallError,
+    CallOptions, Connection, OutgoingCall, ReplyStream, RetryPolicy, ServiceClient,
 };
 pub use connect::{connect, ConnectError, ConnectOptions};
 pub use nrpc_wire::{
@@ -62,7 +62,8 @@ pub use nrpc_macros::nats_service;
 pub mod codegen {
     pub use crate::client::{boxed, single_reply};
     pub use crate::client::{
-        BroadcastOptions, BroadcastReply, CallError, CallOptions, Connection, ServiceClient,
+        Broadcast, BroadcastOptions, BroadcastReply, BroadcastVia, CallError, CallOptions,
+        Connection, ReplyStream, ServiceClient,
     };
     pub use crate::codec::{register_descriptors, Proto, Void};
     pub use crate::describe::{service_proto, MethodText};

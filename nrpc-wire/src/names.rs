@@ -7,8 +7,9 @@
 //! `greeter_server::{Greeter, GreeterServer, GreeterEvents}` and, for
 //! services defined in Rust, `greeter_proto`. Per method `say_hello` the
 //! client has `say_hello` and `say_hello_with`, plus `say_hello_broadcast`
-//! for polling methods; an event method `updated` gives the client
-//! `subscribe_updated` and `GreeterEvents` `publish_updated`.
+//! for polling methods, and `say_hello_subject`; an event method
+//! `updated` gives the client `subscribe_updated` and `updated_subject`,
+//! and `GreeterEvents` `publish_updated`.
 
 use heck::{ToShoutySnakeCase, ToSnakeCase};
 
@@ -24,11 +25,12 @@ pub const CLIENT_RESERVED: &[&str] = &[
     "with_headers",
     "with_package_subject",
     "with_instance",
+    "with_broadcast_via",
     "service_client",
 ];
 
 /// Methods every generated events publisher has.
-pub const EVENTS_RESERVED: &[&str] = &["new", "clone"];
+pub const EVENTS_RESERVED: &[&str] = &["new", "clone", "with_encoding"];
 
 /// Argument names generated methods use besides subject parameters; a
 /// parameter with one of these names gets a `_param` suffix.
@@ -92,6 +94,11 @@ pub fn broadcast(rust_name: &str) -> String {
     format!("{}_broadcast", plain(rust_name))
 }
 
+/// `say_hello_subject`: the client's accessor for a method's subject.
+pub fn subject_fn(rust_name: &str) -> String {
+    format!("{}_subject", plain(rust_name))
+}
+
 /// `subscribe_updated`: the client's subscription to an event.
 pub fn subscribe(rust_name: &str) -> String {
     format!("subscribe_{}", plain(rust_name))
@@ -148,12 +155,14 @@ pub fn generated(rust_name: &str, kind: MethodKind, polling: bool) -> Vec<(Scope
     match kind {
         MethodKind::NoRequest => vec![
             (Scope::Client, subscribe(&name)),
+            (Scope::Client, subject_fn(&name)),
             (Scope::Events, publish(&name)),
         ],
         _ => {
             let mut out = vec![
                 (Scope::Client, name.clone()),
                 (Scope::Client, with_options(&name)),
+                (Scope::Client, subject_fn(&name)),
                 (Scope::ServerTrait, name.clone()),
             ];
             if polling {
@@ -312,6 +321,25 @@ mod tests {
         assert!(p[2].contains("rpc GetOrderWith") && p[2].contains("rpc GetOrder;"));
         assert!(p[3].contains("`get_order_broadcast`"));
         assert!(p[4].contains("`subscribe_updated`") && p[4].contains("rpc Updated"));
+    }
+
+    #[test]
+    fn subject_accessors_and_new_reserved_names_clash() {
+        use MethodKind::*;
+        let p = problems(
+            &[
+                ("GetOrder", Unary, false),
+                ("GetOrderSubject", Unary, false),
+                ("WithBroadcastVia", Unary, false),
+                ("Updated", NoRequest, false),
+                ("UpdatedSubject", NoReply, false),
+            ],
+            &[],
+        );
+        assert_eq!(p.len(), 3, "{p:#?}");
+        assert!(p[0].contains("`get_order_subject`"), "{}", p[0]);
+        assert!(p[1].contains("`with_broadcast_via`"), "{}", p[1]);
+        assert!(p[2].contains("`updated_subject`"), "{}", p[2]);
     }
 
     #[test]

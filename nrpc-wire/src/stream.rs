@@ -43,6 +43,15 @@ use crate::{Encoding, ErrorFrame, ErrorType};
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
 /// Silence after which the other side counts as gone.
 pub const INACTIVITY_TIMEOUT: Duration = Duration::from_secs(5);
+/// The shortest inactivity timeout a stream gets: two keepalive intervals.
+/// A shorter one would end healthy streams between keepalives, so a
+/// caller's shorter timeout is raised to it.
+pub const MIN_INACTIVITY: Duration = Duration::from_secs(2);
+
+/// The inactivity timeout of a stream whose caller asked for `timeout`.
+pub fn inactivity(timeout: Duration) -> Duration {
+    timeout.max(MIN_INACTIVITY)
+}
 /// Items a receiver lets a sender send ahead unless told otherwise.
 pub const DEFAULT_WINDOW: u32 = 1024;
 /// The server's keepalive payload (also the accept of a request stream).

@@ -1,7 +1,7 @@
 """Python client side of the interop suite: calls the Rust Lab servers.
 
-Usage: client.py NATS_URL. Prints "ok <scenario>" per scenario and exits
-non-zero on the first failure.
+Usage: client.py NATS_URL [poll]. Prints "ok <scenario>" per scenario and
+exits non-zero on the first failure; with "poll", only Go-style polling.
 """
 
 import asyncio
@@ -19,6 +19,16 @@ PREFIX = ["interop", "eu", "Lab", "acme"]
 def check(cond, what):
     if not cond:
         raise AssertionError(what)
+
+
+async def poll(url):
+    """Go nRPC's Poll against Rust servers run without a queue group."""
+    nc = await nats.connect(url)
+    replies = await nrpc.broadcast(nc, nrpc.subject(PREFIX, "Whoami"), nrpc_pb2.Void(), pb.Greeting, prefix="")
+    names = sorted(r.text for _, r in replies)
+    check(names == ["r1", "r2"], f"{replies}")
+    print("ok poll")
+    await nc.close()
 
 
 async def main(url):
@@ -76,4 +86,7 @@ async def main(url):
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1]))
+    if sys.argv[2:] == ["poll"]:
+        asyncio.run(poll(sys.argv[1]))
+    else:
+        asyncio.run(main(sys.argv[1]))

@@ -136,11 +136,13 @@ async def stream(nc, subj, req, resp_cls, encoding="protobuf", cancel_after=None
         await sub.unsubscribe()
 
 
-async def broadcast(nc, subj, req, resp_cls, encoding="protobuf", idle=1.5, deadline=10):
-    """Calls every instance; returns [(instance id, reply)]."""
+async def broadcast(nc, subj, req, resp_cls, encoding="protobuf", idle=1.5, deadline=10, prefix=BROADCAST_PREFIX):
+    """Calls every instance; returns [(instance id, reply)]. With prefix=""
+    this is Go nRPC's Poll: the method subject itself, which reaches every
+    server subscribed without a queue group."""
     inbox = nc.new_inbox()
     sub = await nc.subscribe(inbox)
-    await nc.publish(BROADCAST_PREFIX + subj, encode(req, encoding), reply=inbox)
+    await nc.publish(prefix + subj, encode(req, encoding), reply=inbox)
     replies = []
     loop = asyncio.get_running_loop()
     end = loop.time() + deadline

@@ -1,7 +1,8 @@
 """Python server side of the interop suite: serves Lab for the Rust client.
 
-Usage: server.py NATS_URL NAME. Subscribes like an nrpc server (queue
-group "q", plus the broadcast and direct subjects), prints "ready", and
+Usage: server.py NATS_URL NAME [go]. Subscribes like an nrpc server (queue
+group "q", plus the broadcast and direct subjects), or with "go" like a Go
+nRPC server (the plain subject, no queue group), prints "ready", and
 prints "cancelled <n>" when a streamed call is cancelled by lastbeat.
 """
 
@@ -18,7 +19,7 @@ import nrpc_py as nrpc
 PATTERN = "interop.*.Lab.*.>"
 
 
-async def main(url, name):
+async def main(url, name, go=False):
     nc = await nats.connect(url)
     instance = uuid.uuid4().hex
     tasks = set()
@@ -110,13 +111,17 @@ async def main(url, name):
     async def on_message(msg):
         spawn(msg)
 
-    await nc.subscribe(PATTERN, queue="q", cb=on_message)
-    await nc.subscribe(nrpc.BROADCAST_PREFIX + PATTERN, cb=on_message)
-    await nc.subscribe(f"_NRPC.id.{instance}.{PATTERN}", cb=on_message)
+    if go:
+        # As Go nRPC servers do: one plain subscription, no queue group.
+        await nc.subscribe(PATTERN, cb=on_message)
+    else:
+        await nc.subscribe(PATTERN, queue="q", cb=on_message)
+        await nc.subscribe(nrpc.BROADCAST_PREFIX + PATTERN, cb=on_message)
+        await nc.subscribe(f"_NRPC.id.{instance}.{PATTERN}", cb=on_message)
     await nc.flush()
     print("ready", flush=True)
     await asyncio.Event().wait()
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3:] == ["go"]))

@@ -351,3 +351,59 @@ async fn rust_client_calls_python_servers() {
         assert_eq!(within("direct", direct.whoami()).await.unwrap().text, "p2");
     }
 }
+
+#[tokio::test]
+async fn go_style_polling_in_both_directions() {
+    let server = nats_server();
+    // Python polls like Go's Poll: Rust servers without a queue group
+    // each answer.
+    let (events, _rx) = mpsc::unbounded_channel();
+    let lab = |name| {
+        LabServer::new(RustLab {
+            name,
+            events: events.clone(),
+        })
+    };
+    let mut rust = Vec::new();
+    for name in ["r1", "r2"] {
+        let handle = nrpc_runtime::Server::builder(nrpc_tests::nats(&server).await)
+            .no_queue_group()
+            .add_service(lab(name))
+            .serve()
+            .await
+            .unwrap();
+        rust.push(handle);
+    }
+    let mut client = Script::start("client.py", &[&server.url(), "poll"]);
+    assert_eq!(line(&mut client).await, "ok poll");
+    assert!(client.child.wait().unwrap().success());
+    for handle in rust {
+        handle.shutdown().await;
+    }
+
+    // Rust polls Python servers that subscribe like Go servers.
+    let mut p1 = Script::start("server.py", &[&server.url(), "p1", "go"]);
+    let mut p2 = Script::start("server.py", &[&server.url(), "p2", "go"]);
+    assert_eq!(line(&mut p1).await, "ready");
+    assert_eq!(line(&mut p2).await, "ready");
+    let client = LabClient::new(connection(&server).await, "eu", "acme").unwrap();
+    let options = || BroadcastOptions::new().idle_gap(Duration::from_secs(2));
+    let mut none = client.whoami_broadcast(options()).await.unwrap();
+    assert!(within("no replies", none.next()).await.is_none());
+    assert_eq!(none.end(), Some(nrpc_runtime::BroadcastEnd::NoResponders));
+    let replies: Vec<_> = within("poll", async {
+        client
+            .whoami_broadcast(options().via(nrpc_runtime::BroadcastVia::MethodSubject))
+            .await
+            .unwrap()
+            .collect()
+            .await
+    })
+    .await;
+    let mut names: Vec<String> = replies
+        .iter()
+        .map(|r| r.result.as_ref().unwrap().get_ref().text.clone())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["p1", "p2"]);
+}

@@ -19,6 +19,25 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
 
     let constructor = constructor(svc, "client");
 
+    let subjects = svc.methods().map(|(index, spec, m)| {
+        let name = ident(&names::subject_fn(&m.rust_name));
+        let params: Vec<Ident> = spec.params.iter().map(|p| param_ident(p)).collect();
+        let doc = format!(
+            " The subject of `{}` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).",
+            spec.name
+        );
+        quote! {
+            #[doc = #doc]
+            pub fn #name(
+                &self,
+                #(#params: &str,)*
+                encoding: ::nrpc_runtime::codegen::Encoding,
+            ) -> Result<String, ::nrpc_runtime::codegen::InvalidToken> {
+                self.inner.subject(#index, &[#(#params),*], encoding)
+            }
+        }
+    });
+
     let methods = svc.methods().map(|(index, spec, m)| {
         let name = ident(&m.rust_name);
         let plain_name = names::plain(&m.rust_name);
@@ -53,7 +72,7 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
                             #req_arg
                             options: ::nrpc_runtime::codegen::BroadcastOptions,
                         ) -> Result<
-                            ::nrpc_runtime::codegen::BoxStream<'static, ::nrpc_runtime::codegen::BroadcastReply<#out>>,
+                            ::nrpc_runtime::codegen::Broadcast<#out>,
                             ::nrpc_runtime::codegen::CallError,
                         > {
                             self.inner
@@ -141,7 +160,7 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
                 let bidi = spec.kind == MethodKind::Bidirectional;
                 let (ret, finish, what) = if bidi {
                     (
-                        quote! { ::nrpc_runtime::codegen::BoxStream<'static, Result<#out, ::nrpc_runtime::codegen::CallError>> },
+                        quote! { ::nrpc_runtime::codegen::ReplyStream<#out> },
                         quote! { Ok(replies) },
                         "Streams `requests` to the server and its replies back",
                     )
@@ -199,7 +218,7 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
                         #(#params: &str,)*
                         #req_arg
                     ) -> Result<
-                        ::nrpc_runtime::codegen::BoxStream<'static, Result<#out, ::nrpc_runtime::codegen::CallError>>,
+                        ::nrpc_runtime::codegen::ReplyStream<#out>,
                         ::nrpc_runtime::codegen::CallError,
                     > {
                         self.inner
@@ -214,7 +233,7 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
                         #req_arg
                         options: ::nrpc_runtime::codegen::CallOptions,
                     ) -> Result<
-                        ::nrpc_runtime::codegen::BoxStream<'static, Result<#out, ::nrpc_runtime::codegen::CallError>>,
+                        ::nrpc_runtime::codegen::ReplyStream<#out>,
                         ::nrpc_runtime::codegen::CallError,
                     > {
                         self.inner
@@ -278,12 +297,24 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
                     Ok(self)
                 }
 
+                /// Sends broadcasts to this subject (default: nrpc's routing
+                /// prefix; `BroadcastVia::MethodSubject` polls Go nRPC servers).
+                pub fn with_broadcast_via(
+                    mut self,
+                    via: ::nrpc_runtime::codegen::BroadcastVia,
+                ) -> Self {
+                    self.inner.set_broadcast_via(via);
+                    self
+                }
+
                 /// The untyped client underneath.
                 pub fn service_client(&self) -> &::nrpc_runtime::codegen::ServiceClient {
                     &self.inner
                 }
 
                 #(#methods)*
+
+                #(#subjects)*
             }
         }
     }

@@ -212,6 +212,16 @@ fn events(svc: &Service) -> TokenStream {
         impl #events {
             #constructor
 
+            /// Publishes in `encoding` (default protobuf; JSON for
+            /// subscribers on the `.json` subjects).
+            pub fn with_encoding(
+                mut self,
+                encoding: ::nrpc_runtime::codegen::Encoding,
+            ) -> Self {
+                self.inner.set_encoding(encoding);
+                self
+            }
+
             #(#publishers)*
         }
     }

@@ -9,6 +9,7 @@ mod stream;
 pub use intercept::{OutgoingCall, RetryPolicy};
 pub use router::Connection;
 use router::{Deadline, Outgoing, MANY_CAPACITY};
+pub use stream::ReplyStream;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -264,6 +265,7 @@ pub struct ServiceClient {
     instance: Option<String>,
     /// Per method (feature `metrics`).
     metrics: Arc<[MethodMetrics]>,
+    broadcast_via: BroadcastVia,
 }
 
 impl ServiceClient {
@@ -286,6 +288,7 @@ impl ServiceClient {
             headers: None,
             instance: None,
             metrics: observe::method_metrics("client", spec).into(),
+            broadcast_via: BroadcastVia::default(),
         })
     }
 
@@ -305,6 +308,12 @@ impl ServiceClient {
         validate_token("instance id", id)?;
         self.instance = Some(id.to_owned());
         Ok(())
+    }
+
+    /// Sets the subject broadcasts go to (see [`BroadcastVia`]; a call's
+    /// [`BroadcastOptions::via`] overrides it).
+    pub fn set_broadcast_via(&mut self, via: BroadcastVia) {
+        self.broadcast_via = via;
     }
 
     /// Sets the default timeout.
@@ -373,6 +382,7 @@ impl ServiceClient {
             (Route::Default, None) => plain,
             (Route::Default, Some(id)) => direct_prefix(id) + &plain,
             (Route::Broadcast, _) => BROADCAST_PREFIX.to_owned() + &plain,
+            (Route::Plain, _) => plain,
         };
         let payload = Req::encode(request, encoding).map_err(CallError::Encode)?;
         let headers = match (&self.headers, options.headers) {
@@ -505,39 +515,60 @@ impl ServiceClient {
     /// Calls method `method` on every live instance at once and streams
     /// their replies, each with the answering instance's id. The stream ends
     /// after `max_replies`, at the overall timeout, after `idle_gap` without
-    /// a reply, or at once when no instance exists.
+    /// a reply, or at once when no instance exists;
+    /// [`Broadcast::end`] says which.
     pub async fn broadcast<Req: Codec, Resp: Codec>(
         &self,
         method: usize,
         method_params: &[&str],
         request: &Req::Item,
         options: BroadcastOptions,
-    ) -> Result<BoxStream<'static, BroadcastReply<Resp::Item>>, CallError> {
+    ) -> Result<Broadcast<Resp::Item>, CallError> {
         let BroadcastOptions {
             call,
             max_replies,
             idle_gap,
+            via,
         } = options;
         let call = call.with_deadline_header();
-        let p = self.prepare::<Req>(method, method_params, request, call, Route::Broadcast)?;
+        let route = match via.unwrap_or(self.broadcast_via) {
+            BroadcastVia::RoutingPrefix => Route::Broadcast,
+            BroadcastVia::MethodSubject => Route::Plain,
+        };
+        let p = self.prepare::<Req>(method, method_params, request, call, route)?;
         let deadline = p.out.deadline.at;
         let replies = self
             .conn
             .request_many(p.out, MANY_CAPACITY)
             .instrument(p.span)
             .await?;
-        let state = (replies, max_replies.unwrap_or(usize::MAX), p.encoding);
-        Ok(
-            futures::stream::unfold(state, move |(mut replies, left, encoding)| async move {
+        let end = Arc::new(std::sync::Mutex::new(None));
+        let state = (
+            replies,
+            max_replies.unwrap_or(usize::MAX),
+            p.encoding,
+            end.clone(),
+        );
+        let stream = futures::stream::unfold(
+            state,
+            move |(mut replies, left, encoding, end)| async move {
+                let finish = |why| {
+                    *end.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+                    None
+                };
                 if left == 0 {
-                    return None;
+                    return finish(BroadcastEnd::MaxReplies);
                 }
-                let wait = deadline.min(Instant::now() + idle_gap);
-                let msg = tokio::time::timeout_at(wait, replies.rx.recv())
-                    .await
-                    .ok()??;
+                let quiet = Instant::now() + idle_gap;
+                let msg =
+                    match tokio::time::timeout_at(deadline.min(quiet), replies.rx.recv()).await {
+                        Err(_) if deadline <= quiet => return finish(BroadcastEnd::Deadline),
+                        Err(_) => return finish(BroadcastEnd::IdleGap),
+                        Ok(None) => return finish(BroadcastEnd::Closed),
+                        Ok(Some(msg)) => msg,
+                    };
                 if msg.status == Some(StatusCode::NO_RESPONDERS) {
-                    return None;
+                    return finish(BroadcastEnd::NoResponders);
                 }
                 let instance = crate::message::header(&msg, headers::INSTANCE)
                     .unwrap_or_default()
@@ -545,11 +576,14 @@ impl ServiceClient {
                 let result = decode_reply::<Resp>(msg, encoding);
                 Some((
                     BroadcastReply { instance, result },
-                    (replies, left - 1, encoding),
+                    (replies, left - 1, encoding, end),
                 ))
-            })
-            .boxed(),
-        )
+            },
+        );
+        Ok(Broadcast {
+            replies: stream.boxed(),
+            end,
+        })
     }
 
     /// Calls a streamed-reply method and yields its items in order. The
@@ -564,7 +598,7 @@ impl ServiceClient {
         method_params: &[&str],
         request: &Req::Item,
         options: Option<CallOptions>,
-    ) -> Result<BoxStream<'static, Result<Resp::Item, CallError>>, CallError> {
+    ) -> Result<ReplyStream<Resp::Item>, CallError> {
         let options = options.unwrap_or_default();
         let p = self.prepare::<Req>(method, method_params, request, options, Route::Default)?;
         Ok(stream::begin(&self.conn, p).await?.into_stream::<Resp>())
@@ -580,7 +614,7 @@ impl ServiceClient {
         method_params: &[&str],
         requests: BoxStream<'static, Req::Item>,
         options: Option<CallOptions>,
-    ) -> Result<BoxStream<'static, Result<Resp::Item, CallError>>, CallError> {
+    ) -> Result<ReplyStream<Resp::Item>, CallError> {
         let options = options.unwrap_or_default();
         let p = self.prepare::<crate::codec::Void>(
             method,
@@ -633,8 +667,11 @@ impl ServiceClient {
 pub(super) enum Route {
     /// The queue-group subject, or the chosen instance's.
     Default,
-    /// Every instance.
+    /// Every instance (`_NRPC.all.`).
     Broadcast,
+    /// The method subject itself, whatever instance the client is set to
+    /// (Go nRPC's Poll).
+    Plain,
 }
 
 /// A call ready to be sent, the encoding of its answer, (streams) when it
@@ -673,9 +710,7 @@ where
 
 /// The one reply of a client-streaming call: the first item, which must be
 /// followed by the end of the stream.
-pub async fn single_reply<T>(
-    mut replies: BoxStream<'static, Result<T, CallError>>,
-) -> Result<T, CallError> {
+pub async fn single_reply<T>(mut replies: ReplyStream<T>) -> Result<T, CallError> {
     let reply = match replies.next().await {
         Some(reply) => reply?,
         None => return Err(CallError::Decode("the server sent no reply".into())),
@@ -705,6 +740,71 @@ pub struct BroadcastOptions {
     call: CallOptions,
     max_replies: Option<usize>,
     idle_gap: Duration,
+    /// `None`: the client's choice.
+    via: Option<BroadcastVia>,
+}
+
+/// Which subject a broadcast goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BroadcastVia {
+    /// `_NRPC.all.<subject>`, which every nrpc server instance subscribes
+    /// without a queue group: each instance answers once, even when the
+    /// instances share a queue group for ordinary calls. The default.
+    #[default]
+    RoutingPrefix,
+    /// The method subject itself, as Go nRPC's `Poll` does: reaches every
+    /// Go nRPC server (they subscribe without a queue group) and nrpc
+    /// servers run with `no_queue_group()`; servers in a queue group answer
+    /// once per group.
+    MethodSubject,
+}
+
+/// Why a broadcast's stream of replies ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BroadcastEnd {
+    /// `max_replies` replies arrived.
+    MaxReplies,
+    /// The overall deadline passed.
+    Deadline,
+    /// No reply arrived for the idle gap.
+    IdleGap,
+    /// Nobody subscribes to the subject (reported at once).
+    NoResponders,
+    /// The connection closed.
+    Closed,
+}
+
+/// The replies of a broadcast call, as they arrive; after the last one,
+/// [`end`](Self::end) says why the stream ended.
+pub struct Broadcast<T> {
+    replies: BoxStream<'static, BroadcastReply<T>>,
+    end: Arc<std::sync::Mutex<Option<BroadcastEnd>>>,
+}
+
+impl<T> Broadcast<T> {
+    /// Why the stream ended; `None` while it goes on.
+    pub fn end(&self) -> Option<BroadcastEnd> {
+        *self.end.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl<T> std::fmt::Debug for Broadcast<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broadcast")
+            .field("end", &self.end())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> futures::Stream for Broadcast<T> {
+    type Item = BroadcastReply<T>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.replies.poll_next_unpin(cx)
+    }
 }
 
 /// How long a broadcast waits for one more reply unless told otherwise.
@@ -716,6 +816,7 @@ impl Default for BroadcastOptions {
             call: CallOptions::default(),
             max_replies: None,
             idle_gap: DEFAULT_IDLE_GAP,
+            via: None,
         }
     }
 }
@@ -749,6 +850,13 @@ impl BroadcastOptions {
     /// Per-call headers and encoding.
     pub fn call_options(mut self, call: CallOptions) -> Self {
         self.call = call;
+        self
+    }
+
+    /// The subject to broadcast on, instead of the client's choice
+    /// (`with_broadcast_via`; default [`BroadcastVia::RoutingPrefix`]).
+    pub fn via(mut self, via: BroadcastVia) -> Self {
+        self.via = Some(via);
         self
     }
 }

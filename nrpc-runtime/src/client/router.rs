@@ -354,6 +354,13 @@ impl Connection {
         }
     }
 
+    /// Waits until everything published so far (fire-and-forget calls,
+    /// events, a stream's cancellation) has been written to the broker:
+    /// call it before a program exits.
+    pub async fn flush(&self) -> Result<(), CallError> {
+        self.inner.nats.flush().await.map_err(|_| CallError::Closed)
+    }
+
     /// The underlying NATS client.
     pub fn nats(&self) -> &async_nats::Client {
         &self.inner.nats

@@ -3,7 +3,7 @@
 //! caller consumes (`nrpc_wire::stream::ReceiveWindow`), request items out
 //! within the server's credit ([`send_requests`]), `lastbeat` on drop.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,6 +46,7 @@ pub(super) struct ClientStream {
     /// The window's limit, which the heartbeat task re-announces.
     limit: Arc<AtomicU64>,
     done: bool,
+    lastbeat: Arc<Lastbeat>,
     /// The call's span, entered while waiting for the stream; it ends with
     /// the stream's outcome.
     span: Span,
@@ -58,17 +59,79 @@ impl Drop for ClientStream {
         if let Some((_, sender)) = &self.upload {
             sender.abort();
         }
-        if self.done {
+        // Dropped mid-stream: tell the server to stop (nRPC's lastbeat),
+        // unless the stream ended or was cancelled already.
+        if !self.lastbeat.take() {
             return;
         }
-        // Dropped mid-stream: tell the server to stop (nRPC's lastbeat).
-        let (nats, subject) = (self.nats.clone(), self.heartbeat_subject.clone());
-        let payload = wire_stream::encode_heartbeat(self.encoding, true);
+        let lastbeat = self.lastbeat.clone();
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move {
-                let _ = nats.publish(subject, payload).await;
-            });
+            rt.spawn(async move { lastbeat.publish().await });
         }
+    }
+}
+
+/// nRPC's `lastbeat` for one stream, sent at most once: by
+/// [`ReplyStream::cancel`] or by dropping the stream mid-way.
+struct Lastbeat {
+    nats: async_nats::Client,
+    subject: String,
+    payload: Bytes,
+    sent: AtomicBool,
+}
+
+impl Lastbeat {
+    /// Whether it is still to be sent (and from now on, it is not).
+    fn take(&self) -> bool {
+        !self.sent.swap(true, Ordering::AcqRel)
+    }
+
+    async fn publish(&self) {
+        let _ = self
+            .nats
+            .publish(self.subject.clone(), self.payload.clone())
+            .await;
+    }
+}
+
+/// The replies of a stream call, in order; `None` after the last one
+/// means the stream is complete. Dropping it cancels the call (from a
+/// background task); [`cancel`](Self::cancel) does it now and waits until
+/// the cancellation has left for the broker, for programs about to exit.
+pub struct ReplyStream<T> {
+    items: BoxStream<'static, Result<T, CallError>>,
+    lastbeat: Arc<Lastbeat>,
+}
+
+impl<T> ReplyStream<T> {
+    /// Cancels the call: tells the server to stop (its handler's
+    /// cancellation token fires) and flushes the connection, so the
+    /// message is on its way when this returns. Nothing is sent for a
+    /// stream that has ended.
+    pub async fn cancel(self) {
+        if self.lastbeat.take() {
+            self.lastbeat.publish().await;
+            let _ = self.lastbeat.nats.flush().await;
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for ReplyStream<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplyStream")
+            .field("subject", &self.lastbeat.subject)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> futures::Stream for ReplyStream<T> {
+    type Item = Result<T, CallError>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.items.poll_next_unpin(cx)
     }
 }
 
@@ -83,7 +146,8 @@ pub(super) async fn begin(conn: &Connection, p: Prepared) -> Result<ClientStream
         span,
     } = p;
     let started = Instant::now();
-    let inactivity = out.deadline.timeout;
+    // Keepalives come every second: a shorter silence is no sign of death.
+    let inactivity = wire_stream::inactivity(out.deadline.timeout);
     let overall = stream_deadline.map(|d| (Instant::now() + d, d));
     out.headers
         .get_or_insert_with(HeaderMap::new)
@@ -95,6 +159,12 @@ pub(super) async fn begin(conn: &Connection, p: Prepared) -> Result<ClientStream
         .await?;
     let nats = conn.nats().clone();
     let heartbeat_subject = wire_stream::heartbeat_subject(&replies.subject);
+    let lastbeat = Arc::new(Lastbeat {
+        nats: nats.clone(),
+        subject: heartbeat_subject.clone(),
+        payload: wire_stream::encode_heartbeat(encoding, true),
+        sent: AtomicBool::new(false),
+    });
     let limit = Arc::new(AtomicU64::new(window.limit()));
     // Heartbeats: alive, and our credit limit again (a lost grant is
     // repaired by the next heartbeat).
@@ -131,6 +201,7 @@ pub(super) async fn begin(conn: &Connection, p: Prepared) -> Result<ClientStream
         window,
         limit,
         done: false,
+        lastbeat,
         span,
         started,
     })
@@ -148,7 +219,7 @@ impl ClientStream {
         let (inbox, credit) = match result {
             Ok(accepted) => accepted,
             Err(e) => {
-                self.done = true;
+                self.finish();
                 return Err(e);
             }
         };
@@ -208,7 +279,7 @@ impl ClientStream {
         let span = self.span.clone();
         let result = self.receive::<T>().instrument(span).await;
         if !matches!(result, Some(Ok(_))) {
-            self.done = true;
+            self.finish();
             let code = match &result {
                 Some(Err(e)) => Some(e.code()),
                 _ => None,
@@ -309,13 +380,22 @@ impl ClientStream {
             .await;
     }
 
+    /// The stream is over (ended, failed): nothing more to receive, no
+    /// lastbeat to send.
+    fn finish(&mut self) {
+        self.done = true;
+        self.lastbeat.sent.store(true, Ordering::Release);
+    }
+
     /// The items as a stream; ends after the end frame or the first error.
-    pub(super) fn into_stream<T: Codec>(self) -> BoxStream<'static, Result<T::Item, CallError>> {
-        futures::stream::unfold(self, |mut s| async move {
+    pub(super) fn into_stream<T: Codec>(self) -> ReplyStream<T::Item> {
+        let lastbeat = self.lastbeat.clone();
+        let items = futures::stream::unfold(self, |mut s| async move {
             let item = s.next::<T>().await?;
             Some((item, s))
         })
-        .boxed()
+        .boxed();
+        ReplyStream { items, lastbeat }
     }
 }
 
