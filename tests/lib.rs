@@ -33,6 +33,10 @@ pub mod greeter {
     include!(concat!(env!("OUT_DIR"), "/greeter.v1.rs"));
 }
 
+// `proto/shop/*.proto`: packages `shop.common.v1` and `shop.orders.v1`, as
+// modules `shop::common::v1` and `shop::orders::v1`.
+include!(concat!(env!("OUT_DIR"), "/shop/mod.rs"));
+
 /// Generous bound for waiting on events: CI machines may be loaded.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 

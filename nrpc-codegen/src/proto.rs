@@ -152,6 +152,16 @@ pub fn configure() -> Builder {
 }
 
 impl Builder {
+    /// Also writes `name` into the output directory: one file with a
+    /// module per protobuf package (`shop::orders::v1`, …) around the
+    /// generated files, for crates with several packages, whose generated
+    /// code refers across packages (`super::super::common::v1::Money`).
+    /// `include!` that one file at the crate root.
+    pub fn include_file(mut self, name: impl AsRef<Path>) -> Self {
+        self.prost.include_file(name.as_ref());
+        self
+    }
+
     /// Whether to generate `<service>_client` modules (default on).
     pub fn build_client(mut self, yes: bool) -> Self {
         self.client = yes;

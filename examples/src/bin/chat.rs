@@ -76,6 +76,16 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
     println!("spell: {}", spelled.join("-"));
 
+    // Enough after two letters: cancel, and know the server was told
+    // before going on (dropping the stream also cancels, in the background).
+    let mut letters = client.spell(&word("cancellation")).await?;
+    let first_two = [letters.next().await, letters.next().await];
+    letters.cancel().await;
+    println!(
+        "cancelled after {} letters",
+        first_two.iter().flatten().count()
+    );
+
     // Client stream: many requests, one reply.
     let words = nrpc_runtime::futures::stream::iter(["subjects", "are", "addresses"].map(word));
     let sentence = client.collect(words).await?;

@@ -98,7 +98,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     // The NATS server has the fire-and-forget request once the flush
     // returns; graceful shutdown then still handles it.
-    conn.nats().flush().await?;
+    conn.flush().await?;
+    println!("why the broadcast ended: {:?}", replies.end());
     for server in servers {
         server.shutdown().await;
     }
