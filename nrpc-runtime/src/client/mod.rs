@@ -29,7 +29,6 @@ use nrpc_wire::{headers, Code, Encoding, ErrorFrame, InvalidToken, ServiceSpec, 
 use crate::codec::Codec;
 use crate::observe::{self, MethodMetrics};
 use crate::Response;
-use intercept::OutgoingCall as Intercepted;
 
 /// Timeout of a call without an explicit one (nRPC's Go client uses 5 s).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -405,7 +404,7 @@ impl ServiceClient {
         let span = observe::client_span(self.spec, spec_method);
         observe::tag_request(&span, &mut headers);
         for intercept in self.conn.interceptors() {
-            intercept(&mut Intercepted {
+            intercept(&mut OutgoingCall {
                 spec: self.spec,
                 method: spec_method,
                 subject: &subject,
