@@ -12,7 +12,7 @@
 
 use std::error::Error;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -47,38 +47,7 @@ where
     F: Fn() -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
-    let warm_end = Instant::now() + WARMUP;
-    let end = warm_end + RUN;
-    let workers: Vec<_> = (0..in_flight)
-        .map(|_| {
-            let call = call.clone();
-            tokio::spawn(async move {
-                let mut lat = Vec::with_capacity(100_000);
-                loop {
-                    let start = Instant::now();
-                    if start >= end {
-                        break;
-                    }
-                    call().await;
-                    if start >= warm_end {
-                        lat.push(start.elapsed());
-                    }
-                }
-                lat
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    for w in workers {
-        all.extend(w.await.expect("worker"));
-    }
-    all.sort_unstable();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
-    (all.len() as f64 / RUN.as_secs_f64(), pct(0.50), pct(0.99))
+    nrpc_examples::bench::measure(in_flight, WARMUP, RUN, call).await
 }
 
 fn row(mode: &str, in_flight: usize, rate: f64, p50: Duration, p99: Duration) {

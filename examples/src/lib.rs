@@ -63,3 +63,73 @@ pub fn peak_rss_mib() -> f64 {
         })
         .map_or(f64::NAN, |kib| kib / 1024.0)
 }
+
+/// What the benches share: closed-loop load with latency percentiles, and
+/// CPU time of a process.
+pub mod bench {
+    use std::time::Duration;
+
+    use tokio::time::Instant;
+
+    /// Calls/s and p50/p99 latency of `in_flight` workers that each call
+    /// `call` back to back for `run` after `warmup`.
+    pub async fn measure<F, Fut>(
+        in_flight: usize,
+        warmup: Duration,
+        run: Duration,
+        call: F,
+    ) -> (f64, Duration, Duration)
+    where
+        F: Fn() -> Fut + Clone + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send,
+    {
+        let warm_end = Instant::now() + warmup;
+        let end = warm_end + run;
+        let workers: Vec<_> = (0..in_flight)
+            .map(|_| {
+                let call = call.clone();
+                tokio::spawn(async move {
+                    let mut lat = Vec::with_capacity(100_000);
+                    loop {
+                        let start = Instant::now();
+                        if start >= end {
+                            break;
+                        }
+                        call().await;
+                        if start >= warm_end {
+                            lat.push(start.elapsed());
+                        }
+                    }
+                    lat
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for w in workers {
+            all.extend(w.await.expect("worker"));
+        }
+        all.sort_unstable();
+        let pct = |p: f64| {
+            all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or_default()
+        };
+        (all.len() as f64 / run.as_secs_f64(), pct(0.50), pct(0.99))
+    }
+
+    /// CPU time (user + system) a process has used so far (Linux; zero
+    /// elsewhere), from `/proc/<pid>/stat` in clock ticks of 10 ms.
+    pub fn cpu_time(pid: u32) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Fields after the command name, which is in parentheses and may
+        // contain spaces: utime and stime are the 12th and 13th.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let ticks: u64 = rest
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .filter_map(|t| t.parse::<u64>().ok())
+            .sum();
+        Duration::from_millis(ticks * 10)
+    }
+}
