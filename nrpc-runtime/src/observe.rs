@@ -5,8 +5,6 @@
 //! metrics (feature `metrics`). Spans cost a callsite check when no
 //! subscriber listens; metrics handles are made once per method.
 
-use std::time::Duration;
-
 use async_nats::HeaderMap;
 use nrpc_wire::{headers, Code, MethodSpec, ServiceSpec, Status};
 use tracing::{field, Level, Span};
@@ -79,13 +77,14 @@ pub(crate) fn code_name(code: Option<Code>) -> &'static str {
     code.map_or("OK", Code::as_str)
 }
 
-/// Records how a call ended (`None`: OK) on its span.
-pub(crate) fn record(span: &Span, code: Option<Code>, took: Duration) {
+/// Records how a call that began at `started` ended (`None`: OK) on its
+/// span; reads the clock only for a recorded span.
+pub(crate) fn record(span: &Span, code: Option<Code>, started: tokio::time::Instant) {
     if span.is_disabled() {
         return;
     }
     span.record("nrpc.code", code_name(code));
-    span.record("nrpc.duration_us", took.as_micros() as u64);
+    span.record("nrpc.duration_us", started.elapsed().as_micros() as u64);
     span.record(
         "otel.status_code",
         if code.is_none() { "OK" } else { "ERROR" },
@@ -202,8 +201,6 @@ pub(crate) use metrics_impl::MethodMetrics;
 /// `client` or `server`.
 #[cfg(feature = "metrics")]
 mod metrics_impl {
-    use std::time::Duration;
-
     use metrics::{Counter, Gauge, Histogram};
     use nrpc_wire::Code;
 
@@ -254,8 +251,9 @@ mod metrics_impl {
             self.in_flight.decrement(1.0);
         }
 
-        /// A call ended with `code` (`None`: OK) after `took`.
-        pub(crate) fn handled(&self, code: Option<Code>, took: Duration) {
+        /// A call that began at `started` ended with `code` (`None`: OK).
+        pub(crate) fn handled(&self, code: Option<Code>, started: tokio::time::Instant) {
+            let took = started.elapsed();
             let index = code.map_or(0, |c| c.as_i32() as usize);
             if let Some(c) = self.handled.get(index) {
                 c.increment(1);
@@ -267,8 +265,6 @@ mod metrics_impl {
 
 #[cfg(not(feature = "metrics"))]
 mod metrics_impl {
-    use std::time::Duration;
-
     use nrpc_wire::Code;
 
     /// Without the `metrics` feature: nothing.
@@ -284,7 +280,7 @@ mod metrics_impl {
 
         pub(crate) fn stopped(&self) {}
 
-        pub(crate) fn handled(&self, _: Option<Code>, _: Duration) {}
+        pub(crate) fn handled(&self, _: Option<Code>, _: tokio::time::Instant) {}
     }
 }
 

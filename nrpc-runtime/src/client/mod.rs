@@ -448,8 +448,8 @@ impl ServiceClient {
             .await;
         metrics.stopped();
         let code = result.as_ref().err().map(CallError::code);
-        metrics.handled(code, started.elapsed());
-        observe::record(&span, code, started.elapsed());
+        metrics.handled(code, started);
+        observe::record(&span, code, started);
         result
     }
 
@@ -506,8 +506,8 @@ impl ServiceClient {
         let started = Instant::now();
         let result = self.conn.publish(p.out).instrument(p.span.clone()).await;
         let code = result.as_ref().err().map(CallError::code);
-        metrics.handled(code, started.elapsed());
-        observe::record(&p.span, code, started.elapsed());
+        metrics.handled(code, started);
+        observe::record(&p.span, code, started);
         result
     }
 

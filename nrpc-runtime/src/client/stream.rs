@@ -284,7 +284,7 @@ impl ClientStream {
                 Some(Err(e)) => Some(e.code()),
                 _ => None,
             };
-            observe::record(&self.span, code, self.started.elapsed());
+            observe::record(&self.span, code, self.started);
         }
         result
     }

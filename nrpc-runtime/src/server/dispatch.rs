@@ -199,7 +199,7 @@ impl Receiver {
             .instrument(span.clone())
             .await;
         metrics.stopped();
-        observe::record(&span, code, received.elapsed());
+        observe::record(&span, code, received);
     }
 
     /// Opens, runs and answers a routed request; returns its status code
@@ -307,7 +307,9 @@ impl Receiver {
             .and_then(|timeout| received.checked_add(timeout));
         let stream = match (&r.reply_to, kind.is_stream()) {
             (Some(reply), true) => {
-                Some(stream::accept(&self.shared.nats, reply, kind, &r.metadata).await?)
+                // Boxed: only streams pay for the accept's state in the
+                // request's future.
+                Some(Box::pin(stream::accept(&self.shared.nats, reply, kind, &r.metadata)).await?)
             }
             _ => None,
         };
@@ -370,7 +372,9 @@ impl Receiver {
                 // the layers' own.
                 let (spec, method, panics) =
                     (self.service.spec(), call.context.method, self.panics);
-                Either::Right(
+                // Boxed (layers box per call anyway): a server without
+                // layers keeps this state out of every request's future.
+                Either::Right(Box::pin(
                     std::panic::AssertUnwindSafe(stack.clone().oneshot(call))
                         .catch_unwind()
                         .map(move |r| {
@@ -379,7 +383,7 @@ impl Receiver {
                                 Err(layer::panicked(&spec.name, name, &*panic, panics))
                             })
                         }),
-                )
+                ))
             }
         };
         // The caller's cancellation drops the handler.
