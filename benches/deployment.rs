@@ -22,31 +22,17 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::StreamExt;
 use nats_harness::NatsServer;
-use nrpc_examples::bench::{cpu_time, measure};
+use nrpc_examples::bench::{cpu_time, measure, Echo};
 use nrpc_examples::greeter::greeter_client::GreeterClient;
-use nrpc_examples::greeter::greeter_server::{Greeter, GreeterServer};
-use nrpc_examples::greeter::{EchoMessage, FailRequest, HelloReply, HelloRequest};
+use nrpc_examples::greeter::greeter_server::GreeterServer;
+use nrpc_examples::greeter::EchoMessage;
 use nrpc_runtime::{async_nats, futures};
-use nrpc_runtime::{Connection, Request, Response, Server, Status};
+use nrpc_runtime::{Connection, Server};
 
 const PAYLOADS: [usize; 3] = [16, 1024, 64 * 1024];
 const IN_FLIGHT: [usize; 5] = [1, 16, 64, 256, 1024];
 const WARMUP: Duration = Duration::from_millis(500);
 const RAW_SUBJECT: &str = "bench.raw.echo";
-
-struct Echo;
-
-impl Greeter for Echo {
-    async fn say_hello(&self, _: Request<HelloRequest>) -> Result<Response<HelloReply>, Status> {
-        Err(Status::unimplemented("bench serves Echo only"))
-    }
-    async fn fail(&self, _: Request<FailRequest>) -> Result<Response<()>, Status> {
-        Err(Status::unimplemented("bench serves Echo only"))
-    }
-    async fn echo(&self, request: Request<EchoMessage>) -> Result<Response<EchoMessage>, Status> {
-        Ok(Response::new(request.into_inner()))
-    }
-}
 
 /// `server <mode> <url>`: serves until stdin closes.
 async fn serve(mode: &str, url: &str) -> Result<(), Box<dyn Error>> {

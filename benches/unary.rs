@@ -16,30 +16,17 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
+use nrpc_examples::bench::Echo;
 use nrpc_examples::greeter::greeter_client::GreeterClient;
-use nrpc_examples::greeter::greeter_server::{Greeter, GreeterServer};
-use nrpc_examples::greeter::{EchoMessage, FailRequest, HelloReply, HelloRequest};
+use nrpc_examples::greeter::greeter_server::GreeterServer;
+use nrpc_examples::greeter::EchoMessage;
 use nrpc_examples::Nats;
 use nrpc_runtime::{async_nats, futures};
-use nrpc_runtime::{Connection, Request, Response, Server, Status};
+use nrpc_runtime::{Connection, Server};
 
 const PAYLOAD: usize = 128;
 const RUN: Duration = Duration::from_secs(3);
 const WARMUP: Duration = Duration::from_millis(500);
-
-struct Echo;
-
-impl Greeter for Echo {
-    async fn say_hello(&self, _: Request<HelloRequest>) -> Result<Response<HelloReply>, Status> {
-        Err(Status::unimplemented("bench serves Echo only"))
-    }
-    async fn fail(&self, _: Request<FailRequest>) -> Result<Response<()>, Status> {
-        Err(Status::unimplemented("bench serves Echo only"))
-    }
-    async fn echo(&self, request: Request<EchoMessage>) -> Result<Response<EchoMessage>, Status> {
-        Ok(Response::new(request.into_inner()))
-    }
-}
 
 /// Runs `in_flight` workers that each call `call` back to back for `RUN`.
 async fn measure<F, Fut>(in_flight: usize, call: F) -> (f64, Duration, Duration)

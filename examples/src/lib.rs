@@ -69,7 +69,33 @@ pub fn peak_rss_mib() -> f64 {
 pub mod bench {
     use std::time::Duration;
 
+    use nrpc_runtime::{Request, Response, Status};
     use tokio::time::Instant;
+
+    use crate::greeter::greeter_server::Greeter;
+    use crate::greeter::{EchoMessage, FailRequest, HelloReply, HelloRequest};
+
+    /// The benches' service: `Echo` returns its request; the rest refuse.
+    #[derive(Debug)]
+    pub struct Echo;
+
+    impl Greeter for Echo {
+        async fn say_hello(
+            &self,
+            _: Request<HelloRequest>,
+        ) -> Result<Response<HelloReply>, Status> {
+            Err(Status::unimplemented("bench serves Echo only"))
+        }
+        async fn fail(&self, _: Request<FailRequest>) -> Result<Response<()>, Status> {
+            Err(Status::unimplemented("bench serves Echo only"))
+        }
+        async fn echo(
+            &self,
+            request: Request<EchoMessage>,
+        ) -> Result<Response<EchoMessage>, Status> {
+            Ok(Response::new(request.into_inner()))
+        }
+    }
 
     /// Calls/s and p50/p99 latency of `in_flight` workers that each call
     /// `call` back to back for `run` after `warmup`.
