@@ -6,14 +6,14 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use nrpc_runtime::{BroadcastEnd, BroadcastOptions, BroadcastVia, Encoding, Server};
+use nrpc_runtime::{BroadcastEnd, BroadcastOptions, BroadcastVia, Encoding};
 use nrpc_tests::alloptions::svc_custom_subject_client::SvcCustomSubjectClient;
 use nrpc_tests::alloptions::svc_custom_subject_server::{
     SvcCustomSubjectEvents, SvcCustomSubjectServer,
 };
 use nrpc_tests::alloptions::svc_subject_params_client::SvcSubjectParamsClient;
 use nrpc_tests::alloptions::{SimpleStringReply, StringArg};
-use nrpc_tests::{connection, nats, nats_server, within, CustomSubject};
+use nrpc_tests::{connection, nats, nats_server, serve, within, CustomSubject};
 use prost::Message;
 
 /// A Go nRPC server instance as Go's generated code behaves: a plain
@@ -146,11 +146,7 @@ async fn events_in_json_and_subject_accessors() {
 async fn cancelling_a_stream_reaches_the_server_before_the_program_exits() {
     let server = nats_server();
     let (service, mut events) = CustomSubject::new();
-    let _h = Server::builder(nats(&server).await)
-        .add_service(SvcCustomSubjectServer::new(service))
-        .serve()
-        .await
-        .unwrap();
+    let _h = serve(&server, SvcCustomSubjectServer::new(service)).await;
     // A spy on every stream's heartbeat subject sees nRPC's lastbeat.
     let raw = nats(&server).await;
     let mut heartbeats = raw.subscribe("_INBOX.*.*.heartbeat").await.unwrap();
@@ -184,11 +180,7 @@ async fn cancelling_a_stream_reaches_the_server_before_the_program_exits() {
 async fn a_stream_timeout_shorter_than_the_keepalive_does_not_end_a_healthy_stream() {
     let server = nats_server();
     let (service, mut events) = CustomSubject::new();
-    let _h = Server::builder(nats(&server).await)
-        .add_service(SvcCustomSubjectServer::new(service))
-        .serve()
-        .await
-        .unwrap();
+    let _h = serve(&server, SvcCustomSubjectServer::new(service)).await;
     let client = SvcCustomSubjectClient::new(connection(&server).await, "default")
         .unwrap()
         .with_timeout(Duration::from_millis(200));
