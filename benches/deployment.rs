@@ -4,6 +4,7 @@
 //! ```text
 //! cargo bench -p nrpc-examples --bench deployment
 //! NRPC_BENCH_SECS=5 NRPC_BENCH_REPEAT=3 cargo bench -p nrpc-examples --bench deployment
+//! NRPC_BENCH_PAYLOADS=16 NRPC_BENCH_IN_FLIGHT=1,256 cargo bench -p nrpc-examples --bench deployment
 //! ```
 //!
 //! For each payload (16 B, 1 KiB, 64 KiB) and calls in flight (1, 16, 64,
@@ -38,7 +39,7 @@ const RAW_SUBJECT: &str = "bench.raw.echo";
 async fn serve(mode: &str, url: &str) -> Result<(), Box<dyn Error>> {
     let nats = async_nats::connect(url).await?;
     let handle = match mode {
-        "raw" => {
+        "raw" | "rawh" => {
             let mut sub = nats.queue_subscribe(RAW_SUBJECT, "q".into()).await?;
             let responder = nats.clone();
             tokio::spawn(async move {
@@ -85,6 +86,21 @@ async fn call(mode: &str, url: &str, args: &[String]) -> Result<(), Box<dyn Erro
                 let (raw, p) = (raw.clone(), payload.clone());
                 async move {
                     raw.request(RAW_SUBJECT, p).await.expect("raw echo");
+                }
+            })
+            .await
+        }
+        "rawh" => {
+            let raw = Arc::new(async_nats::connect(url).await?);
+            announce_start();
+            measure(in_flight, WARMUP, run, move || {
+                let (raw, p) = (raw.clone(), payload.clone());
+                async move {
+                    let mut h = async_nats::HeaderMap::new();
+                    h.insert("Nrpc-Timeout", "5000");
+                    raw.request_with_headers(RAW_SUBJECT, h, p)
+                        .await
+                        .expect("raw echo");
                 }
             })
             .await
@@ -207,6 +223,8 @@ fn orchestrate() -> Result<(), Box<dyn Error>> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1)
         .max(1);
+    let payloads = list_from_env("NRPC_BENCH_PAYLOADS", &PAYLOADS);
+    let in_flights = list_from_env("NRPC_BENCH_IN_FLIGHT", &IN_FLIGHT);
     let broker = NatsServer::start()?;
     let url = broker.url();
     println!(
@@ -226,10 +244,10 @@ fn orchestrate() -> Result<(), Box<dyn Error>> {
         "broker µs",
         "ratio"
     );
-    for size in PAYLOADS {
-        for in_flight in IN_FLIGHT {
+    for &size in &payloads {
+        for &in_flight in &in_flights {
             let mut raw_rate = 0.0;
-            for mode in ["raw", "nrpc"] {
+            for mode in ["raw", "rawh", "nrpc"] {
                 let mut rows = Vec::new();
                 for _ in 0..repeat {
                     rows.push(run_row(&url, broker.pid(), mode, size, in_flight, secs)?);
@@ -253,6 +271,19 @@ fn orchestrate() -> Result<(), Box<dyn Error>> {
         }
     }
     Ok(())
+}
+
+/// A comma-separated list from the environment, or the default.
+fn list_from_env(name: &str, default: &[usize]) -> Vec<usize> {
+    std::env::var(name)
+        .ok()
+        .map(|v| {
+            v.split(',')
+                .filter_map(|s| s.trim().parse().ok())
+                .collect::<Vec<_>>()
+        })
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.to_vec())
 }
 
 fn main() -> Result<(), Box<dyn Error>> {

@@ -45,6 +45,7 @@ pub use tokio_util::sync::CancellationToken;
 pub use client::{
     Broadcast, BroadcastEnd, BroadcastOptions, BroadcastReply, BroadcastVia, CallError,
     CallOptions, Connection, OutgoingCall, ReplyStream, RetryPolicy, ServiceClient,
+    DEFAULT_TIMEOUT,
 };
 pub use connect::{connect, ConnectError, ConnectOptions};
 pub use nrpc_wire::{

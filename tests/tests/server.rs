@@ -187,3 +187,35 @@ async fn dropping_a_call_cancels_its_handler_and_frees_its_slot() {
     let reply = within("a call after", client.say_hello(&hello("after"))).await;
     assert_eq!(reply.unwrap().message, "Hello, after");
 }
+
+#[tokio::test]
+async fn a_call_that_runs_out_of_the_default_timeout_cancels_its_handler() {
+    let server = nats_server();
+    let (greeter, mut events) = TestGreeter::new("a");
+    let handle = Server::builder(nats(&server).await)
+        .add_service(GreeterServer::new(greeter))
+        .serve()
+        .await
+        .unwrap();
+    // No timeout set: the server learns no deadline, so only the client's
+    // cancellation can end the handler once the default timeout passes.
+    let client = GreeterClient::new(connection(&server).await);
+    let caller = client.clone();
+    let call = tokio::spawn(async move { caller.say_hello(&hello("forever-default")).await });
+    assert_eq!(
+        within("handler start", events.recv()).await,
+        Some(Event::Started("forever-default".into()))
+    );
+    let err = within("timeout", call).await.unwrap().unwrap_err();
+    assert!(
+        matches!(err, CallError::Timeout(t) if t == nrpc_runtime::DEFAULT_TIMEOUT),
+        "{err:?}"
+    );
+    nrpc_tests::cancelled(&mut events, "forever-default").await;
+    within("slot free again", async {
+        while handle.in_flight() > 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+}

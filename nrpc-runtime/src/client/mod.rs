@@ -195,7 +195,11 @@ impl CallOptions {
     }
 
     /// How long to wait for the reply; also sent to the server as the
-    /// call's deadline.
+    /// call's deadline (`Nrpc-Timeout`), which the handler sees and which
+    /// ends it. Without a timeout, here or set on the client, the call waits
+    /// [`DEFAULT_TIMEOUT`] and the server learns no deadline (as in gRPC,
+    /// where only a deadline the caller sets travels); a call that runs out
+    /// of it cancels the handler instead.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -257,7 +261,8 @@ pub struct ServiceClient {
     spec: &'static ServiceSpec,
     params: Vec<String>,
     prefix: String,
-    timeout: Duration,
+    /// Set by the user: sent as the call's deadline.
+    timeout: Option<Duration>,
     encoding: Encoding,
     headers: Option<HeaderMap>,
     /// Set for direct calls to one instance.
@@ -282,7 +287,7 @@ impl ServiceClient {
             spec,
             params: params.iter().map(|p| (*p).to_owned()).collect(),
             prefix,
-            timeout: DEFAULT_TIMEOUT,
+            timeout: None,
             encoding: Encoding::Protobuf,
             headers: None,
             instance: None,
@@ -315,9 +320,10 @@ impl ServiceClient {
         self.broadcast_via = via;
     }
 
-    /// Sets the default timeout.
+    /// Sets the timeout of calls that set none, sent to the server as
+    /// their deadline (see [`CallOptions::timeout`]).
     pub fn set_timeout(&mut self, timeout: Duration) {
-        self.timeout = timeout;
+        self.timeout = Some(timeout);
     }
 
     /// Sets the default encoding.
@@ -364,12 +370,13 @@ impl ServiceClient {
         options: CallOptions,
         route: Route,
     ) -> Result<Prepared, CallError> {
-        let timeout = options.timeout.unwrap_or(self.timeout);
-        // The deadline bounds the whole call, from here.
+        let timeout = options.timeout.or(self.timeout);
+        // The deadline bounds the whole call, from here; only a timeout the
+        // user chose is announced (the default is a safety net).
         let deadline = Deadline {
-            announce: options.deadline_header,
+            announce: options.deadline_header && timeout.is_some(),
             wait_for_ready: options.wait_for_ready,
-            ..Deadline::after(timeout)
+            ..Deadline::after(timeout.unwrap_or(DEFAULT_TIMEOUT))
         };
         if let Some(bad) = options.invalid_header {
             return Err(CallError::InvalidHeader(bad));

@@ -474,9 +474,12 @@ impl Connection {
             reply,
         };
         let answer = tokio::time::timeout_at(deadline.at, rx).await;
-        // Answered, timed out (the server's deadline ends the handler) or
-        // failed: nothing to cancel.
-        abandon.nats = None;
+        // Answered or failed: nothing to cancel. Timed out: the server's
+        // deadline ends the handler if it knows one; if not, the cancel
+        // message does.
+        if answer.is_ok() || deadline.announce {
+            abandon.nats = None;
+        }
         let msg = match answer {
             Err(_) => return Err(CallError::Timeout(deadline.timeout)),
             Ok(Err(_)) => return Err(CallError::Closed),
