@@ -11,7 +11,7 @@ use tracing::{field, Level, Span};
 
 /// The request id a message carries, if any.
 pub(crate) fn request_id_of(metadata: &HeaderMap) -> Option<&str> {
-    metadata.get(headers::REQUEST_ID).map(|v| v.as_str())
+    crate::message::get(metadata, headers::REQUEST_ID)
 }
 
 /// The span of one call made by a client; its request id is recorded by
@@ -189,7 +189,9 @@ pub(crate) fn inject(span: &Span, headers: &mut Option<HeaderMap>) {
 #[allow(unused_variables)]
 pub(crate) fn extract(span: &Span, headers: &HeaderMap) {
     #[cfg(feature = "opentelemetry")]
-    otel::extract(span, headers);
+    if !span.is_disabled() && !headers.is_empty() {
+        otel::extract(span, headers);
+    }
 }
 
 pub(crate) use metrics_impl::MethodMetrics;
@@ -251,9 +253,8 @@ mod metrics_impl {
             self.in_flight.decrement(1.0);
         }
 
-        /// A call that began at `started` ended with `code` (`None`: OK).
-        pub(crate) fn handled(&self, code: Option<Code>, started: tokio::time::Instant) {
-            let took = started.elapsed();
+        /// A call that took `took` ended with `code` (`None`: OK).
+        pub(crate) fn handled(&self, code: Option<Code>, took: std::time::Duration) {
             let index = code.map_or(0, |c| c.as_i32() as usize);
             if let Some(c) = self.handled.get(index) {
                 c.increment(1);
@@ -280,7 +281,7 @@ mod metrics_impl {
 
         pub(crate) fn stopped(&self) {}
 
-        pub(crate) fn handled(&self, _: Option<Code>, _: tokio::time::Instant) {}
+        pub(crate) fn handled(&self, _: Option<Code>, _: std::time::Duration) {}
     }
 }
 

@@ -362,7 +362,8 @@ impl ServiceSpec {
     ) -> Result<ParsedSubject<'s>, SubjectError> {
         let pkg = package_subject.unwrap_or(&self.package_subject);
         let mut rest = subject;
-        let mut params = Vec::with_capacity(4);
+        // Allocates only for services with params.
+        let mut params = Vec::new();
         // Literal tokens are skipped: the subscription already matched them.
         for _ in 0..token_count(pkg) {
             next_token(&mut rest).ok_or(SubjectError::Malformed)?;

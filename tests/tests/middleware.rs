@@ -178,7 +178,12 @@ async fn a_layer_sees_each_call_and_its_status_panics_included() {
 
     let reply = within(
         "ok",
-        client.say_hello_with(&hello("a"), CallOptions::new().header("Tenant", "acme")),
+        client.say_hello_with(
+            &hello("a"),
+            CallOptions::new()
+                .header("Tenant", "acme")
+                .timeout(Duration::from_secs(9)),
+        ),
     )
     .await
     .unwrap();
@@ -219,7 +224,9 @@ async fn a_layer_sees_each_call_and_its_status_panics_included() {
     );
     assert_eq!(seen[0].tenant.as_deref(), Some("acme"));
     assert_eq!(seen[0].subject, "demo.Greeter.SayHello");
+    // A timeout the caller set travels; the built-in default does not.
     assert!(seen[0].has_deadline);
+    assert!(!seen[1].has_deadline);
     // Nobody records this process's spans, so calls carry no request id
     // unless the caller gives one (tests/tests/observability.rs has the
     // recorded case).

@@ -455,7 +455,7 @@ impl ServiceClient {
             .await;
         metrics.stopped();
         let code = result.as_ref().err().map(CallError::code);
-        metrics.handled(code, started);
+        metrics.handled(code, started.elapsed());
         observe::record(&span, code, started);
         result
     }
@@ -513,7 +513,7 @@ impl ServiceClient {
         let started = Instant::now();
         let result = self.conn.publish(p.out).instrument(p.span.clone()).await;
         let code = result.as_ref().err().map(CallError::code);
-        metrics.handled(code, started);
+        metrics.handled(code, started.elapsed());
         observe::record(&p.span, code, started);
         result
     }

@@ -87,10 +87,10 @@ impl ServiceStats {
 
     /// Counts one request of `method`, received at `received`, finished now.
     pub(super) fn record(&self, method: usize, received: Instant, error: Option<&Status>) {
-        if let Some(m) = self.metrics.get(method) {
-            m.handled(error.map(Status::code), received);
-        }
         let took = received.elapsed();
+        if let Some(m) = self.metrics.get(method) {
+            m.handled(error.map(Status::code), took);
+        }
         let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(c) = counters.get_mut(method) {
             c.requests += 1;

@@ -15,6 +15,7 @@ use futures::{FutureExt, StreamExt};
 use nrpc_wire::subject::{strip_routing, Delivery, SubjectError};
 use nrpc_wire::{headers, Code, Encoding, MethodKind, Status};
 use tokio::sync::Semaphore;
+use tokio::task::AbortHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -50,9 +51,9 @@ pub(super) struct Receiver {
     pub(super) package_subject: String,
     pub(super) shared: Arc<Shared>,
     /// Requests still running after their first step, by reply subject, so
-    /// a caller's cancellation finds them. Requests that finish in their
-    /// first step never enter.
-    pub(super) running: Mutex<HashMap<String, CancellationToken>>,
+    /// a caller's cancellation finds their task. Requests that finish in
+    /// their first step never enter.
+    pub(super) running: Mutex<HashMap<String, AbortHandle>>,
 }
 
 /// A request that reached one of the service's methods.
@@ -83,23 +84,24 @@ enum Executed {
     Done(Result<Reply, Status>),
     /// The caller's deadline passed: the work was dropped.
     TimedOut,
-    /// The caller dropped the call: the work was dropped.
-    Cancelled,
 }
 
 impl Receiver {
     /// Takes requests until the subscriptions end (or `stop` drains them).
     pub(super) async fn run(self, subs: Vec<async_nats::Subscriber>, stop: CancellationToken) {
         let this = Arc::new(self);
-        let mut subs = futures::stream::select_all(subs);
+        let mut subs = Merged::new(subs);
+        let stopped = stop.cancelled();
+        tokio::pin!(stopped);
         let mut draining = false;
         loop {
             let msg = tokio::select! {
-                _ = stop.cancelled(), if !draining => {
+                biased;
+                _ = &mut stopped, if !draining => {
                     draining = true;
                     // Unsubscribe at the NATS server; messages already on
                     // their way are still delivered, then the streams end.
-                    for sub in subs.iter_mut() {
+                    for sub in subs.subs.iter_mut() {
                         let _ = sub.drain().await;
                     }
                     continue;
@@ -116,30 +118,32 @@ impl Receiver {
                 this.too_busy(msg, received).await;
                 continue;
             };
-            let cancel = CancellationToken::new();
             let reply = msg.reply.clone();
             let receiver = this.clone();
-            let token = cancel.clone();
             let mut call = Box::pin(async move {
-                receiver.handle(msg, received, token).await;
+                receiver.handle(msg, received).await;
                 drop(permit);
             });
             // Most handlers finish without waiting: run the first step here
             // and spawn only calls that are still pending (a task per request
             // costs more than the handler itself for short calls). Only
-            // those can be cancelled by their caller.
+            // those can be cancelled by their caller: a cancellation aborts
+            // the task, which drops the handler.
             if futures::poll!(call.as_mut()).is_pending() {
+                let Some(reply) = reply else {
+                    this.shared.tracker.spawn(call);
+                    continue;
+                };
+                let key = reply.to_string();
                 let receiver = this.clone();
-                let reply = reply.map(|r| r.to_string());
-                if let Some(reply) = &reply {
-                    lock(&this.running).insert(reply.clone(), cancel);
-                }
-                this.shared.tracker.spawn(async move {
+                // Registered under the lock the task takes to leave, so a
+                // task that ends at once cannot leave before it is entered.
+                let mut running = lock(&this.running);
+                let task = this.shared.tracker.spawn(async move {
                     call.await;
-                    if let Some(reply) = reply {
-                        lock(&receiver.running).remove(&reply);
-                    }
+                    lock(&receiver.running).remove(&*reply);
                 });
+                running.insert(key, task.abort_handle());
             }
         }
     }
@@ -150,8 +154,8 @@ impl Receiver {
         let Ok(reply) = std::str::from_utf8(reply) else {
             return;
         };
-        if let Some(token) = lock(&self.running).remove(reply) {
-            token.cancel();
+        if let Some(task) = lock(&self.running).remove(reply) {
+            task.abort();
         }
     }
 
@@ -176,8 +180,8 @@ impl Receiver {
         }
     }
 
-    /// Handles one request; `caller` fires if its caller cancels it.
-    async fn handle(&self, msg: Message, received: Instant, caller: CancellationToken) {
+    /// Handles one request.
+    async fn handle(&self, msg: Message, received: Instant) {
         let routed = match self.route(msg) {
             Ok(r) => r,
             Err(rejected) => return self.reject(rejected, received).await,
@@ -192,29 +196,28 @@ impl Receiver {
             observe::request_id_of(&routed.metadata),
         );
         observe::extract(&span, &routed.metadata);
-        let metrics = &self.stats.metrics[method];
-        metrics.started();
-        let code = self
-            .serve_routed(routed, received, caller)
-            .instrument(span.clone())
-            .await;
-        metrics.stopped();
-        observe::record(&span, code, received);
+        self.stats.metrics[method].started();
+        // Counts the call when it ends, or when its caller's cancellation
+        // drops it.
+        let mut ended = Ended {
+            receiver: self,
+            method,
+            received,
+            span: span.clone(),
+            code: None,
+            finished: false,
+        };
+        ended.code = self.serve_routed(routed, received).instrument(span).await;
+        ended.finished = true;
     }
 
     /// Opens, runs and answers a routed request; returns its status code
     /// (`None`: OK).
-    async fn serve_routed(
-        &self,
-        routed: Routed,
-        received: Instant,
-        caller: CancellationToken,
-    ) -> Option<Code> {
+    async fn serve_routed(&self, routed: Routed, received: Instant) -> Option<Code> {
         let (method, encoding, delivery) = (routed.method, routed.encoding, routed.delivery);
         let reply_to = routed.reply_to.clone();
-        // The handler's own token: it fires when the handler is dropped
-        // (execute's guard), which a caller's cancellation causes; the
-        // handler or a stream cancelling it is not the caller's act.
+        // The handler's token fires when the handler is dropped (execute's
+        // guard, or the task's abort when the caller cancels).
         let (call, deadline) = match self.open(routed, received, CancellationToken::new()).await {
             Ok(opened) => opened,
             Err(status) => {
@@ -230,7 +233,7 @@ impl Receiver {
                 return Some(code);
             }
         };
-        let executed = self.execute(call, deadline, &caller).await;
+        let executed = self.execute(call, deadline).await;
         self.finish(method, executed, reply_to, encoding, delivery, received)
             .await
     }
@@ -355,15 +358,10 @@ impl Receiver {
         }
     }
 
-    /// Runs the call (through the server's layers, if any) until it ends,
-    /// the deadline passes or the caller cancels; a panic is an `INTERNAL`
+    /// Runs the call (through the server's layers, if any) until it ends or
+    /// the deadline passes; a panic is an `INTERNAL`
     /// status. The call's cancellation token fires when this returns.
-    async fn execute(
-        &self,
-        call: Call,
-        deadline: Option<Instant>,
-        caller: &CancellationToken,
-    ) -> Executed {
+    async fn execute(&self, call: Call, deadline: Option<Instant>) -> Executed {
         let _cancel_on_drop = call.context.cancel.clone().drop_guard();
         let outcome = match &self.layered {
             None => Either::Left(layer::run(&*self.service, call, self.panics)),
@@ -386,24 +384,12 @@ impl Receiver {
                 ))
             }
         };
-        // The caller's cancellation drops the handler.
-        let run = async {
-            tokio::select! {
-                biased;
-                r = outcome => Some(r),
-                () = caller.cancelled() => None,
-            }
-        };
-        let ended = match deadline {
-            Some(d) => match tokio::time::timeout_at(d, run).await {
-                Ok(r) => r,
-                Err(_) => return Executed::TimedOut,
+        match deadline {
+            Some(d) => match tokio::time::timeout_at(d, outcome).await {
+                Ok(r) => Executed::Done(r),
+                Err(_) => Executed::TimedOut,
             },
-            None => run.await,
-        };
-        match ended {
-            Some(r) => Executed::Done(r),
-            None => Executed::Cancelled,
+            None => Executed::Done(outcome.await),
         }
     }
 
@@ -424,7 +410,6 @@ impl Receiver {
                 // The caller has given up: drop the work, send nothing.
                 Some(Status::deadline_exceeded("caller gave up; no reply sent"))
             }
-            (Executed::Cancelled, _) => Some(Status::cancelled("the caller cancelled the call")),
             (Executed::Done(Ok(reply)), Some(to)) if !reply.sent => {
                 replier.reply(to, reply, encoding, delivery).await.err()
             }
@@ -441,6 +426,99 @@ impl Receiver {
         }
         self.stats.record(method, received, error.as_ref());
         error.map(|s| s.code())
+    }
+}
+
+/// A service's subscriptions (queue group, direct, cancel, broadcast) as
+/// one stream, cheaper than `select_all` for so few: it keeps taking from
+/// the subscription that last had a message, moving on after [`Merged::BURST`]
+/// in a row so none starves.
+struct Merged {
+    subs: Vec<async_nats::Subscriber>,
+    /// The subscription polled first.
+    next: usize,
+    /// Messages taken in a row from `next`.
+    run: u8,
+}
+
+impl Merged {
+    const BURST: u8 = 16;
+
+    fn new(subs: Vec<async_nats::Subscriber>) -> Self {
+        Self {
+            subs,
+            next: 0,
+            run: 0,
+        }
+    }
+}
+
+impl futures::Stream for Merged {
+    type Item = Message;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Message>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        if this.run >= Self::BURST {
+            this.next = (this.next + 1) % this.subs.len().max(1);
+            this.run = 0;
+        }
+        let mut tried = 0;
+        while tried < this.subs.len() {
+            let index = (this.next + tried) % this.subs.len();
+            match this.subs[index].poll_next_unpin(cx) {
+                Poll::Ready(Some(msg)) => {
+                    if index != this.next {
+                        this.run = 0;
+                    }
+                    this.next = index;
+                    this.run += 1;
+                    return Poll::Ready(Some(msg));
+                }
+                Poll::Ready(None) => {
+                    // Drained: the others are polled again from the start.
+                    this.subs.swap_remove(index);
+                    (this.next, this.run, tried) = (0, 0, 0);
+                }
+                Poll::Pending => tried += 1,
+            }
+        }
+        if this.subs.is_empty() {
+            Poll::Ready(None)
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+/// Ends a routed request's accounting: its in-flight gauge and span
+/// always; when the request is dropped before it finished (its caller
+/// cancelled it), also its statistics as `CANCELLED`.
+struct Ended<'a> {
+    receiver: &'a Receiver,
+    method: usize,
+    received: Instant,
+    span: tracing::Span,
+    /// The outcome's code (`None`: OK), once it finished.
+    code: Option<Code>,
+    finished: bool,
+}
+
+impl Drop for Ended<'_> {
+    fn drop(&mut self) {
+        let stats = &self.receiver.stats;
+        if !self.finished {
+            let status = Status::cancelled("the caller cancelled the call");
+            let _entered = self.span.enter();
+            observe::log_failure(&status);
+            stats.record(self.method, self.received, Some(&status));
+            self.code = Some(status.code());
+        }
+        stats.metrics[self.method].stopped();
+        observe::record(&self.span, self.code, self.received);
     }
 }
 

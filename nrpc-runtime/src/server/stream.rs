@@ -57,9 +57,7 @@ pub(super) async fn accept(
         nats: nats.clone(),
         reply: reply.clone(),
         heartbeats,
-        credit: metadata
-            .get(headers::STREAM_CREDIT)
-            .and_then(|v| headers::parse_credit(v.as_str())),
+        credit: message::get(metadata, headers::STREAM_CREDIT).and_then(headers::parse_credit),
         input,
     })
 }
