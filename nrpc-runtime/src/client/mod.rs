@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::header::{HeaderName, HeaderValue};
-use async_nats::{HeaderMap, Message, StatusCode};
+use async_nats::{HeaderMap, Message, StatusCode, Subject};
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use tokio::time::Instant;
@@ -261,6 +261,8 @@ pub struct ServiceClient {
     spec: &'static ServiceSpec,
     params: Vec<String>,
     prefix: String,
+    /// Per method without params: its protobuf subject, made once.
+    subjects: Arc<[Option<Subject>]>,
     /// Set by the user: sent as the call's deadline.
     timeout: Option<Duration>,
     encoding: Encoding,
@@ -286,6 +288,7 @@ impl ServiceClient {
             conn,
             spec,
             params: params.iter().map(|p| (*p).to_owned()).collect(),
+            subjects: plain_subjects(spec, &prefix),
             prefix,
             timeout: None,
             encoding: Encoding::Protobuf,
@@ -303,6 +306,7 @@ impl ServiceClient {
         let package_subject = prefixed(self.conn.subject_prefix(), package_subject);
         let params: Vec<&str> = self.params.iter().map(String::as_str).collect();
         self.prefix = self.spec.client_prefix(Some(&package_subject), &params)?;
+        self.subjects = plain_subjects(self.spec, &self.prefix);
         Ok(())
     }
 
@@ -382,13 +386,26 @@ impl ServiceClient {
             return Err(CallError::InvalidHeader(bad));
         }
         let encoding = options.encoding.unwrap_or(self.encoding);
-        let plain = self.subject(method, method_params, encoding)?;
-        // The usual case, a load-balanced call, builds one string.
-        let subject = match (route, &self.instance) {
-            (Route::Default, None) => plain,
-            (Route::Default, Some(id)) => direct_prefix(id) + &plain,
-            (Route::Broadcast, _) => BROADCAST_PREFIX.to_owned() + &plain,
-            (Route::Plain, _) => plain,
+        let cached = match (route, &self.instance, encoding) {
+            (Route::Default, None, Encoding::Protobuf) | (Route::Plain, _, Encoding::Protobuf)
+                if method_params.is_empty() =>
+            {
+                self.subjects.get(method).cloned().flatten()
+            }
+            _ => None,
+        };
+        let subject: Subject = match cached {
+            // The usual case, a load-balanced call, builds nothing.
+            Some(subject) => subject,
+            None => {
+                let plain = self.subject(method, method_params, encoding)?;
+                match (route, &self.instance) {
+                    (Route::Default, None) | (Route::Plain, _) => plain,
+                    (Route::Default, Some(id)) => direct_prefix(id) + &plain,
+                    (Route::Broadcast, _) => BROADCAST_PREFIX.to_owned() + &plain,
+                }
+                .into()
+            }
         };
         let payload = Req::encode(request, encoding).map_err(CallError::Encode)?;
         let headers = match (&self.headers, options.headers) {
@@ -424,7 +441,7 @@ impl ServiceClient {
         observe::inject(&span, &mut headers);
         Ok(Prepared {
             out: Outgoing {
-                subject: subject.into(),
+                subject,
                 headers,
                 payload,
                 deadline,
@@ -666,6 +683,20 @@ impl ServiceClient {
             .map(move |msg| T::decode(msg.payload, encoding).map_err(CallError::Decode))
             .boxed())
     }
+}
+
+/// The protobuf subject of each method of `spec` without params.
+fn plain_subjects(spec: &ServiceSpec, prefix: &str) -> Arc<[Option<Subject>]> {
+    spec.methods
+        .iter()
+        .map(|m| {
+            let none: &[&str] = &[];
+            (m.params.is_empty())
+                .then(|| method_subject(prefix, m, none, Encoding::Protobuf).ok())
+                .flatten()
+                .map(Subject::from)
+        })
+        .collect()
 }
 
 /// Which subjects a call goes to.

@@ -2,6 +2,7 @@
 //! whose replies are handed to the waiting call by token.
 
 use std::collections::HashMap;
+use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -9,7 +10,7 @@ use std::time::Duration;
 use async_nats::connection::State;
 use async_nats::{HeaderMap, Message, StatusCode, Subject};
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use nrpc_wire::headers;
 use nrpc_wire::subject::validate_literal;
 use nrpc_wire::{InvalidToken, Status};
@@ -193,6 +194,7 @@ impl Connection {
             let mut was_connected = true;
             loop {
                 let msg = tokio::select! {
+                    biased;
                     msg = sub.next() => msg,
                     _ = check.tick() => {
                         let connected = state_nats.connection_state() == State::Connected;
@@ -204,30 +206,12 @@ impl Connection {
                     }
                 };
                 let Some(msg) = msg else { break };
-                let token = msg
-                    .subject
-                    .get(prefix_len..)
-                    .and_then(|t| t.parse::<u64>().ok());
-                let Some(token) = token else { continue };
                 let mut pending = lock(&task_router.pending);
                 let Some(map) = pending.as_mut() else { break };
-                match map.get(&token) {
-                    Some(Route::Once(_)) => {
-                        if let Some(Route::Once(tx)) = map.remove(&token) {
-                            // The caller may have given up in the meantime.
-                            let _ = tx.send(Some(msg));
-                        }
-                    }
-                    Some(Route::Many(tx, overrun)) => {
-                        if let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send(msg) {
-                            // Never grow without bound: the route is closed and
-                            // its reader learns that replies were lost.
-                            tracing::warn!("nrpc: reply queue full; closing the call");
-                            overrun.store(true, Ordering::Relaxed);
-                            map.remove(&token);
-                        }
-                    }
-                    None => {}
+                route(map, prefix_len, msg);
+                // What else has arrived goes out under the same lock.
+                while let Some(Some(msg)) = sub.next().now_or_never() {
+                    route(map, prefix_len, msg);
                 }
             }
             // Subscription over: fail every waiting call and all later ones.
@@ -385,7 +369,7 @@ impl Connection {
         };
         let mut reply = String::with_capacity(self.inner.inbox_prefix.len() + 20);
         reply.push_str(&self.inner.inbox_prefix);
-        reply.push_str(&token.to_string());
+        let _ = write!(reply, "{token}");
         Ok((Subject::from(reply), guard))
     }
 
@@ -517,6 +501,33 @@ impl Connection {
     /// Publishes without a reply subject (fire-and-forget, events).
     pub(crate) async fn publish(&self, out: Outgoing) -> Result<(), CallError> {
         self.send(out, None).await
+    }
+}
+
+/// Hands a reply to its call (`prefix_len`: the inbox prefix's length).
+fn route(map: &mut HashMap<u64, Route>, prefix_len: usize, msg: Message) {
+    let token = msg
+        .subject
+        .get(prefix_len..)
+        .and_then(|t| t.parse::<u64>().ok());
+    let Some(token) = token else { return };
+    match map.get(&token) {
+        Some(Route::Once(_)) => {
+            if let Some(Route::Once(tx)) = map.remove(&token) {
+                // The caller may have given up in the meantime.
+                let _ = tx.send(Some(msg));
+            }
+        }
+        Some(Route::Many(tx, overrun)) => {
+            if let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send(msg) {
+                // Never grow without bound: the route is closed and its
+                // reader learns that replies were lost.
+                tracing::warn!("nrpc: reply queue full; closing the call");
+                overrun.store(true, Ordering::Relaxed);
+                map.remove(&token);
+            }
+        }
+        None => {}
     }
 }
 

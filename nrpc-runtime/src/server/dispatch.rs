@@ -10,11 +10,14 @@ use std::sync::{Arc, Mutex};
 
 use async_nats::{HeaderMap, Message, Subject};
 use bytes::Bytes;
-use futures::future::Either;
+use std::future::Future;
+use std::task::Poll;
+
+use futures::future::{BoxFuture, Either};
 use futures::{FutureExt, StreamExt};
 use nrpc_wire::subject::{strip_routing, Delivery, SubjectError};
-use nrpc_wire::{headers, Code, Encoding, MethodKind, Status};
-use tokio::sync::Semaphore;
+use nrpc_wire::{headers, Code, Encoding, MethodKind, ServiceSpec, Status};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -22,7 +25,7 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 use tracing::Instrument;
 
-use super::call::{Call, Context, Reply};
+use super::call::{Call, Context, Reply, StreamContext};
 use super::discovery::ServiceStats;
 use super::handlers::Service;
 use super::layer::{self, CallService, PanicReply};
@@ -58,6 +61,7 @@ pub(super) struct Receiver {
 
 /// A request that reached one of the service's methods.
 struct Routed {
+    spec: &'static ServiceSpec,
     subject: Subject,
     method: usize,
     params: Vec<String>,
@@ -114,36 +118,9 @@ impl Receiver {
                 continue;
             }
             let received = Instant::now();
-            let Ok(permit) = this.shared.limit.clone().try_acquire_owned() else {
-                this.too_busy(msg, received).await;
-                continue;
-            };
-            let reply = msg.reply.clone();
-            let receiver = this.clone();
-            let mut call = Box::pin(async move {
-                receiver.handle(msg, received).await;
-                drop(permit);
-            });
-            // Most handlers finish without waiting: run the first step here
-            // and spawn only calls that are still pending (a task per request
-            // costs more than the handler itself for short calls). Only
-            // those can be cancelled by their caller: a cancellation aborts
-            // the task, which drops the handler.
-            if futures::poll!(call.as_mut()).is_pending() {
-                let Some(reply) = reply else {
-                    this.shared.tracker.spawn(call);
-                    continue;
-                };
-                let key = reply.to_string();
-                let receiver = this.clone();
-                // Registered under the lock the task takes to leave, so a
-                // task that ends at once cannot leave before it is entered.
-                let mut running = lock(&this.running);
-                let task = this.shared.tracker.spawn(async move {
-                    call.await;
-                    lock(&receiver.running).remove(&*reply);
-                });
-                running.insert(key, task.abort_handle());
+            match this.shared.limit.clone().try_acquire_owned() {
+                Ok(permit) => this.take(msg, received, permit).await,
+                Err(_) => this.too_busy(msg, received).await,
             }
         }
     }
@@ -180,8 +157,14 @@ impl Receiver {
         }
     }
 
-    /// Handles one request.
-    async fn handle(&self, msg: Message, received: Instant) {
+    /// Takes one request under its concurrency permit. Most handlers
+    /// finish without waiting, so a unary handler's first step runs here
+    /// and, if it is done, the reply goes out from here too: no task and
+    /// no allocation beyond the handler's own future. Handlers still
+    /// pending, and streams, continue in a task of their own; only those
+    /// can be cancelled by their caller (the cancellation aborts the task,
+    /// which drops the handler).
+    async fn take(self: &Arc<Self>, msg: Message, received: Instant, permit: OwnedSemaphorePermit) {
         let routed = match self.route(msg) {
             Ok(r) => r,
             Err(rejected) => return self.reject(rejected, received).await,
@@ -197,45 +180,117 @@ impl Receiver {
         );
         observe::extract(&span, &routed.metadata);
         self.stats.metrics[method].started();
-        // Counts the call when it ends, or when its caller's cancellation
-        // drops it.
-        let mut ended = Ended {
-            receiver: self,
+        let ended = Ended {
+            receiver: self.clone(),
             method,
             received,
-            span: span.clone(),
+            span,
             code: None,
             finished: false,
         };
-        ended.code = self.serve_routed(routed, received).instrument(span).await;
-        ended.finished = true;
+        let reply = routed.reply_to.clone();
+        if spec.methods[method].kind.is_stream() {
+            let receiver = self.clone();
+            return self.spawn(reply, async move {
+                let span = ended.span.clone();
+                ended.done(
+                    receiver
+                        .serve_stream(routed, received)
+                        .instrument(span)
+                        .await,
+                );
+                drop(permit);
+            });
+        }
+        let answer = Answer::of(&routed);
+        let deadline = deadline_of(&routed, received);
+        let call = call_of(routed, deadline, None);
+        // The handler's token fires when the handler is done or dropped.
+        let cancel_on_drop = call.context.cancel.clone().drop_guard();
+        let mut outcome = self.start(call);
+        let first = {
+            let span = &ended.span;
+            std::future::poll_fn(|cx| Poll::Ready(span.in_scope(|| outcome.poll_unpin(cx)))).await
+        };
+        if let Poll::Ready(result) = first {
+            drop(cancel_on_drop);
+            let span = ended.span.clone();
+            let code = self
+                .finish(method, Executed::Done(result), answer, received)
+                .instrument(span)
+                .await;
+            return ended.done(code);
+        }
+        let receiver = self.clone();
+        self.spawn(reply, async move {
+            let span = ended.span.clone();
+            let run = async {
+                let executed = execute(outcome, deadline).await;
+                drop(cancel_on_drop);
+                receiver.finish(method, executed, answer, received).await
+            };
+            ended.done(run.instrument(span).await);
+            drop(permit);
+        });
     }
 
-    /// Opens, runs and answers a routed request; returns its status code
-    /// (`None`: OK).
-    async fn serve_routed(&self, routed: Routed, received: Instant) -> Option<Code> {
-        let (method, encoding, delivery) = (routed.method, routed.encoding, routed.delivery);
-        let reply_to = routed.reply_to.clone();
-        // The handler's token fires when the handler is dropped (execute's
-        // guard, or the task's abort when the caller cancels).
-        let (call, deadline) = match self.open(routed, received, CancellationToken::new()).await {
-            Ok(opened) => opened,
+    /// Runs `task` (the rest of a request) in a task of its own; one that
+    /// can be answered is registered by its reply subject until it ends,
+    /// so its caller's cancellation finds it.
+    fn spawn(
+        self: &Arc<Self>,
+        reply: Option<Subject>,
+        task: impl Future<Output = ()> + Send + 'static,
+    ) {
+        let Some(reply) = reply else {
+            self.shared.tracker.spawn(task);
+            return;
+        };
+        let key = reply.to_string();
+        let receiver = self.clone();
+        // Registered under the lock the task takes to leave, so a task that
+        // ends at once cannot leave before it is entered.
+        let mut running = lock(&self.running);
+        let handle = self.shared.tracker.spawn(async move {
+            task.await;
+            lock(&receiver.running).remove(&*reply);
+        });
+        running.insert(key, handle.abort_handle());
+    }
+
+    /// Opens a stream call (the stream's subscriptions), runs it and ends
+    /// it; returns its status code (`None`: OK).
+    async fn serve_stream(&self, routed: Routed, received: Instant) -> Option<Code> {
+        let method = routed.method;
+        let answer = Answer::of(&routed);
+        let kind = self.service.spec().methods[method].kind;
+        let opened = match &routed.reply_to {
+            Some(reply) => stream::accept(&self.shared.nats, reply, kind, &routed.metadata)
+                .await
+                .map(Some),
+            None => Ok(None),
+        };
+        let stream = match opened {
+            Ok(stream) => stream,
             Err(status) => {
                 let code = status.code();
                 let rejected = Rejected {
                     status,
                     method: Some(method),
-                    reply_to,
-                    encoding,
-                    delivery,
+                    reply_to: answer.to,
+                    encoding: answer.encoding,
+                    delivery: answer.delivery,
                 };
                 self.reject(rejected, received).await;
                 return Some(code);
             }
         };
-        let executed = self.execute(call, deadline).await;
-        self.finish(method, executed, reply_to, encoding, delivery, received)
-            .await
+        // Streams live as long as both sides' heartbeats say.
+        let call = call_of(routed, None, stream);
+        let cancel_on_drop = call.context.cancel.clone().drop_guard();
+        let executed = execute(self.start(call), None).await;
+        drop(cancel_on_drop);
+        self.finish(method, executed, answer, received).await
     }
 
     /// Finds the method a request is for and applies the call policy.
@@ -279,6 +334,7 @@ impl Receiver {
             return Err(reject(status, reply_to));
         }
         Ok(Routed {
+            spec,
             subject: msg.subject.clone(),
             method: parsed.method,
             params: parsed.params.iter().map(|p| (*p).to_owned()).collect(),
@@ -290,47 +346,28 @@ impl Receiver {
         })
     }
 
-    /// Builds the call: its deadline (`Nrpc-Timeout` from receipt; streams
-    /// live as long as both sides' heartbeats say), cancellation token and,
-    /// for streams, the stream's subscriptions.
-    async fn open(
+    /// Starts the call's handler, through the server's layers if any; a
+    /// panic, in the handler or a layer, is an `INTERNAL` status.
+    fn start(
         &self,
-        r: Routed,
-        received: Instant,
-        cancel: CancellationToken,
-    ) -> Result<(Call, Option<Instant>), Status> {
-        let spec = self.service.spec();
-        let kind = spec.methods[r.method].kind;
-        let deadline = r
-            .metadata
-            .get(headers::TIMEOUT)
-            .and_then(|v| headers::parse_timeout(v.as_str()))
-            .filter(|_| !kind.is_stream())
-            // A deadline too far away to represent is no deadline.
-            .and_then(|timeout| received.checked_add(timeout));
-        let stream = match (&r.reply_to, kind.is_stream()) {
-            (Some(reply), true) => {
-                // Boxed: only streams pay for the accept's state in the
-                // request's future.
-                Some(Box::pin(stream::accept(&self.shared.nats, reply, kind, &r.metadata)).await?)
-            }
-            _ => None,
+        call: Call,
+    ) -> Either<layer::Running, BoxFuture<'static, Result<Reply, Status>>> {
+        let Some(stack) = &self.layered else {
+            return Either::Left(layer::run(&*self.service, call, self.panics));
         };
-        let call = Call {
-            payload: r.payload,
-            stream,
-            context: Context {
-                subject: r.subject,
-                metadata: r.metadata,
-                spec,
-                method: r.method,
-                params: r.params,
-                deadline,
-                cancel,
-                encoding: r.encoding,
-            },
-        };
-        Ok((call, deadline))
+        // Handler panics reach the layers as statuses; this catches the
+        // layers' own.
+        let (spec, method, panics) = (self.service.spec(), call.context.method, self.panics);
+        Either::Right(Box::pin(
+            std::panic::AssertUnwindSafe(stack.clone().oneshot(call))
+                .catch_unwind()
+                .map(move |r| {
+                    r.unwrap_or_else(|panic| {
+                        let name = &spec.methods[method].name;
+                        Err(layer::panicked(&spec.name, name, &*panic, panics))
+                    })
+                }),
+        ))
     }
 
     /// Answers a rejected request (unless it cannot be answered) and counts
@@ -358,54 +395,22 @@ impl Receiver {
         }
     }
 
-    /// Runs the call (through the server's layers, if any) until it ends or
-    /// the deadline passes; a panic is an `INTERNAL`
-    /// status. The call's cancellation token fires when this returns.
-    async fn execute(&self, call: Call, deadline: Option<Instant>) -> Executed {
-        let _cancel_on_drop = call.context.cancel.clone().drop_guard();
-        let outcome = match &self.layered {
-            None => Either::Left(layer::run(&*self.service, call, self.panics)),
-            Some(stack) => {
-                // Handler panics reach the layers as statuses; this catches
-                // the layers' own.
-                let (spec, method, panics) =
-                    (self.service.spec(), call.context.method, self.panics);
-                // Boxed (layers box per call anyway): a server without
-                // layers keeps this state out of every request's future.
-                Either::Right(Box::pin(
-                    std::panic::AssertUnwindSafe(stack.clone().oneshot(call))
-                        .catch_unwind()
-                        .map(move |r| {
-                            r.unwrap_or_else(|panic| {
-                                let name = &spec.methods[method].name;
-                                Err(layer::panicked(&spec.name, name, &*panic, panics))
-                            })
-                        }),
-                ))
-            }
-        };
-        match deadline {
-            Some(d) => match tokio::time::timeout_at(d, outcome).await {
-                Ok(r) => Executed::Done(r),
-                Err(_) => Executed::TimedOut,
-            },
-            None => Executed::Done(outcome.await),
-        }
-    }
-
     /// Sends the handler's outcome, logs a failure and counts it; returns
     /// the outcome's code (`None`: OK).
     async fn finish(
         &self,
         method: usize,
         executed: Executed,
-        reply_to: Option<Subject>,
-        encoding: Encoding,
-        delivery: Delivery,
+        answer: Answer,
         received: Instant,
     ) -> Option<Code> {
         let replier = &self.replier;
-        let error = match (executed, reply_to) {
+        let Answer {
+            to,
+            encoding,
+            delivery,
+        } = answer;
+        let error = match (executed, to) {
             (Executed::TimedOut, _) => {
                 // The caller has given up: drop the work, send nothing.
                 Some(Status::deadline_exceeded("caller gave up; no reply sent"))
@@ -426,6 +431,66 @@ impl Receiver {
         }
         self.stats.record(method, received, error.as_ref());
         error.map(|s| s.code())
+    }
+}
+
+/// Where and how a request is answered.
+#[derive(Clone)]
+struct Answer {
+    /// `None` for fire-and-forget methods: never answered.
+    to: Option<Subject>,
+    encoding: Encoding,
+    delivery: Delivery,
+}
+
+impl Answer {
+    fn of(r: &Routed) -> Self {
+        Self {
+            to: r.reply_to.clone(),
+            encoding: r.encoding,
+            delivery: r.delivery,
+        }
+    }
+}
+
+/// A request's deadline: receipt plus its `Nrpc-Timeout`; streams have
+/// none.
+fn deadline_of(r: &Routed, received: Instant) -> Option<Instant> {
+    crate::message::get(&r.metadata, headers::TIMEOUT)
+        .and_then(headers::parse_timeout)
+        // A deadline too far away to represent is no deadline.
+        .and_then(|timeout| received.checked_add(timeout))
+}
+
+/// The call a handler gets, with a fresh cancellation token.
+fn call_of(r: Routed, deadline: Option<Instant>, stream: Option<StreamContext>) -> Call {
+    Call {
+        payload: r.payload,
+        stream,
+        context: Context {
+            subject: r.subject,
+            metadata: r.metadata,
+            spec: r.spec,
+            method: r.method,
+            params: r.params,
+            deadline,
+            cancel: CancellationToken::new(),
+            encoding: r.encoding,
+        },
+    }
+}
+
+/// Runs a started handler until it ends or the deadline passes.
+async fn execute(
+    outcome: impl Future<Output = Result<Reply, Status>>,
+    deadline: Option<Instant>,
+) -> Executed {
+    match deadline {
+        Some(d) => match tokio::time::timeout_at(d, outcome).await {
+            Ok(r) => Executed::Done(r),
+            Err(_) => Executed::TimedOut,
+        },
+        None => Executed::Done(outcome.await),
     }
 }
 
@@ -497,8 +562,8 @@ impl futures::Stream for Merged {
 /// Ends a routed request's accounting: its in-flight gauge and span
 /// always; when the request is dropped before it finished (its caller
 /// cancelled it), also its statistics as `CANCELLED`.
-struct Ended<'a> {
-    receiver: &'a Receiver,
+struct Ended {
+    receiver: Arc<Receiver>,
     method: usize,
     received: Instant,
     span: tracing::Span,
@@ -507,7 +572,15 @@ struct Ended<'a> {
     finished: bool,
 }
 
-impl Drop for Ended<'_> {
+impl Ended {
+    /// The request finished with `code` (`None`: OK).
+    fn done(mut self, code: Option<Code>) {
+        self.code = code;
+        self.finished = true;
+    }
+}
+
+impl Drop for Ended {
     fn drop(&mut self) {
         let stats = &self.receiver.stats;
         if !self.finished {

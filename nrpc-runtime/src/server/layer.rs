@@ -13,12 +13,12 @@
 use std::any::Any;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
-use futures::FutureExt;
-use nrpc_wire::Status;
+use nrpc_wire::{ServiceSpec, Status};
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, ServiceExt};
 
@@ -100,23 +100,45 @@ pub(super) enum PanicReply {
 /// Runs the handler of the call's method; a panic, in the generated
 /// adapter or in the handler's future, is an `INTERNAL` status (logged
 /// with its message).
-pub(super) fn run(
-    service: &dyn Service,
-    call: Call,
-    panics: PanicReply,
-) -> impl Future<Output = Result<Reply, Status>> + Send + 'static {
+pub(super) fn run(service: &dyn Service, call: Call, panics: PanicReply) -> Running {
     let spec = service.spec();
     let method = call.context.method;
-    let started = std::panic::catch_unwind(AssertUnwindSafe(|| service.call(method, call)));
-    async move {
-        let result = match started {
-            Err(panic) => Err(panic),
-            Ok(fut) => AssertUnwindSafe(fut).catch_unwind().await,
-        };
-        result.unwrap_or_else(|panic| {
-            let name = &spec.methods[method].name;
-            Err(panicked(&spec.name, name, &*panic, panics))
-        })
+    let handler = std::panic::catch_unwind(AssertUnwindSafe(|| service.call(method, call)))
+        .unwrap_or_else(|panic| {
+            let status = panicked(&spec.name, &spec.methods[method].name, &*panic, panics);
+            Box::pin(std::future::ready(Err(status)))
+        });
+    Running {
+        handler,
+        spec,
+        method,
+        panics,
+    }
+}
+
+/// A handler's future that turns its panic into a status. `Unpin`, so the
+/// server can poll it once where the request arrived and move it into a
+/// task only if it is still pending.
+pub(super) struct Running {
+    handler: BoxFuture<'static, Result<Reply, Status>>,
+    spec: &'static ServiceSpec,
+    method: usize,
+    panics: PanicReply,
+}
+
+impl Future for Running {
+    type Output = Result<Reply, Status>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| this.handler.as_mut().poll(cx))) {
+            Ok(poll) => poll,
+            Err(panic) => {
+                let (spec, method) = (this.spec, this.method);
+                let name = &spec.methods[method].name;
+                Poll::Ready(Err(panicked(&spec.name, name, &*panic, this.panics)))
+            }
+        }
     }
 }
 
@@ -159,13 +181,13 @@ pub(super) struct Handlers {
 impl tower::Service<Call> for Handlers {
     type Response = Reply;
     type Error = Status;
-    type Future = BoxFuture<'static, Result<Reply, Status>>;
+    type Future = Running;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Status>> {
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, call: Call) -> Self::Future {
-        Box::pin(run(&*self.service, call, self.panics))
+        run(&*self.service, call, self.panics)
     }
 }
