@@ -77,9 +77,7 @@ pub mod chat_client {
     impl ChatClient {
         /// A client for `chat.v1.Chat` on `conn`.
         pub fn new(conn: ::nrpc_runtime::codegen::Connection) -> Self {
-            ::nrpc_runtime::codegen::register_descriptors(
-                include_bytes!("nrpc-descriptors.bin"),
-            );
+            ::nrpc_runtime::codegen::register_descriptors(super::NRPC_DESCRIPTOR_SET);
             let inner = ::nrpc_runtime::codegen::ServiceClient::new(
                     conn,
                     &super::CHAT_SPEC,
@@ -310,9 +308,7 @@ pub mod chat_server {
         }
         /// Wraps a shared implementation.
         pub fn from_arc(inner: ::nrpc_runtime::codegen::Arc<T>) -> Self {
-            ::nrpc_runtime::codegen::register_descriptors(
-                include_bytes!("nrpc-descriptors.bin"),
-            );
+            ::nrpc_runtime::codegen::register_descriptors(super::NRPC_DESCRIPTOR_SET);
             Self { inner }
         }
         /// The wrapped implementation.
@@ -373,3 +369,6 @@ pub mod chat_server {
         }
     }
 }
+/// The descriptors of the `.proto` files this module was generated
+/// from (an encoded `FileDescriptorSet`; nrpc registers it for JSON).
+pub static NRPC_DESCRIPTOR_SET: &[u8] = include_bytes!("nrpc-descriptors.bin");

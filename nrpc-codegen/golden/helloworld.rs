@@ -63,9 +63,7 @@ pub mod greeter_client {
     impl GreeterClient {
         /// A client for `helloworld.Greeter` on `conn`.
         pub fn new(conn: ::nrpc_runtime::codegen::Connection) -> Self {
-            ::nrpc_runtime::codegen::register_descriptors(
-                include_bytes!("nrpc-descriptors.bin"),
-            );
+            ::nrpc_runtime::codegen::register_descriptors(super::NRPC_DESCRIPTOR_SET);
             let inner = ::nrpc_runtime::codegen::ServiceClient::new(
                     conn,
                     &super::GREETER_SPEC,
@@ -191,9 +189,7 @@ pub mod greeter_server {
         }
         /// Wraps a shared implementation.
         pub fn from_arc(inner: ::nrpc_runtime::codegen::Arc<T>) -> Self {
-            ::nrpc_runtime::codegen::register_descriptors(
-                include_bytes!("nrpc-descriptors.bin"),
-            );
+            ::nrpc_runtime::codegen::register_descriptors(super::NRPC_DESCRIPTOR_SET);
             Self { inner }
         }
         /// The wrapped implementation.
@@ -228,3 +224,6 @@ pub mod greeter_server {
         }
     }
 }
+/// The descriptors of the `.proto` files this module was generated
+/// from (an encoded `FileDescriptorSet`; nrpc registers it for JSON).
+pub static NRPC_DESCRIPTOR_SET: &[u8] = include_bytes!("nrpc-descriptors.bin");

@@ -100,9 +100,7 @@ pub mod svc_custom_subject_client {
             conn: ::nrpc_runtime::codegen::Connection,
             instance: &str,
         ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
-            ::nrpc_runtime::codegen::register_descriptors(
-                include_bytes!("nrpc-descriptors.bin"),
-            );
+            ::nrpc_runtime::codegen::register_descriptors(super::NRPC_DESCRIPTOR_SET);
             let inner = ::nrpc_runtime::codegen::ServiceClient::new(
                 conn,
                 &super::SVC_CUSTOM_SUBJECT_SPEC,
@@ -390,9 +388,7 @@ pub mod svc_custom_subject_server {
         }
         /// Wraps a shared implementation.
         pub fn from_arc(inner: ::nrpc_runtime::codegen::Arc<T>) -> Self {
-            ::nrpc_runtime::codegen::register_descriptors(
-                include_bytes!("nrpc-descriptors.bin"),
-            );
+            ::nrpc_runtime::codegen::register_descriptors(super::NRPC_DESCRIPTOR_SET);
             Self { inner }
         }
         /// The wrapped implementation.
@@ -482,9 +478,7 @@ pub mod svc_custom_subject_server {
             conn: ::nrpc_runtime::codegen::Connection,
             instance: &str,
         ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
-            ::nrpc_runtime::codegen::register_descriptors(
-                include_bytes!("nrpc-descriptors.bin"),
-            );
+            ::nrpc_runtime::codegen::register_descriptors(super::NRPC_DESCRIPTOR_SET);
             let inner = ::nrpc_runtime::codegen::ServiceClient::new(
                 conn,
                 &super::SVC_CUSTOM_SUBJECT_SPEC,
@@ -577,9 +571,7 @@ pub mod svc_subject_params_client {
             instance: &str,
             clientid: &str,
         ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
-            ::nrpc_runtime::codegen::register_descriptors(
-                include_bytes!("nrpc-descriptors.bin"),
-            );
+            ::nrpc_runtime::codegen::register_descriptors(super::NRPC_DESCRIPTOR_SET);
             let inner = ::nrpc_runtime::codegen::ServiceClient::new(
                 conn,
                 &super::SVC_SUBJECT_PARAMS_SPEC,
@@ -801,9 +793,7 @@ pub mod svc_subject_params_server {
         }
         /// Wraps a shared implementation.
         pub fn from_arc(inner: ::nrpc_runtime::codegen::Arc<T>) -> Self {
-            ::nrpc_runtime::codegen::register_descriptors(
-                include_bytes!("nrpc-descriptors.bin"),
-            );
+            ::nrpc_runtime::codegen::register_descriptors(super::NRPC_DESCRIPTOR_SET);
             Self { inner }
         }
         /// The wrapped implementation.
@@ -901,9 +891,7 @@ pub mod no_request_service_client {
             conn: ::nrpc_runtime::codegen::Connection,
             instance: &str,
         ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
-            ::nrpc_runtime::codegen::register_descriptors(
-                include_bytes!("nrpc-descriptors.bin"),
-            );
+            ::nrpc_runtime::codegen::register_descriptors(super::NRPC_DESCRIPTOR_SET);
             let inner = ::nrpc_runtime::codegen::ServiceClient::new(
                 conn,
                 &super::NO_REQUEST_SERVICE_SPEC,
@@ -1008,9 +996,7 @@ pub mod no_request_service_server {
         }
         /// Wraps a shared implementation.
         pub fn from_arc(inner: ::nrpc_runtime::codegen::Arc<T>) -> Self {
-            ::nrpc_runtime::codegen::register_descriptors(
-                include_bytes!("nrpc-descriptors.bin"),
-            );
+            ::nrpc_runtime::codegen::register_descriptors(super::NRPC_DESCRIPTOR_SET);
             Self { inner }
         }
         /// The wrapped implementation.
@@ -1048,9 +1034,7 @@ pub mod no_request_service_server {
             conn: ::nrpc_runtime::codegen::Connection,
             instance: &str,
         ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
-            ::nrpc_runtime::codegen::register_descriptors(
-                include_bytes!("nrpc-descriptors.bin"),
-            );
+            ::nrpc_runtime::codegen::register_descriptors(super::NRPC_DESCRIPTOR_SET);
             let inner = ::nrpc_runtime::codegen::ServiceClient::new(
                 conn,
                 &super::NO_REQUEST_SERVICE_SPEC,
@@ -1081,3 +1065,6 @@ pub mod no_request_service_server {
         }
     }
 }
+/// The descriptors of the `.proto` files this module was generated
+/// from (an encoded `FileDescriptorSet`; nrpc registers it for JSON).
+pub static NRPC_DESCRIPTOR_SET: &[u8] = include_bytes!("nrpc-descriptors.bin");

@@ -22,7 +22,9 @@ pub struct Service {
     pub methods: Vec<Method>,
     /// File name (beside the generated file) of an encoded
     /// `FileDescriptorSet` describing the messages, registered at run time
-    /// for JSON encoding.
+    /// for JSON encoding. The generated file embeds it once, as
+    /// [`descriptor_set`](crate::emit::descriptor_set) emits it; the
+    /// service's constructors refer to that.
     pub descriptor_set_file: Option<String>,
 }
 

@@ -335,6 +335,7 @@ impl Builder {
                     proto_source: false,
                 },
                 errors: errors.clone(),
+                with_descriptors: HashSet::new(),
             }));
         // prost-build panics on some inputs; report them as errors too.
         let files: Vec<String> = opened.iter().cloned().collect();
@@ -637,6 +638,8 @@ struct ServiceGenerator {
     services: HashMap<String, model::Service>,
     sides: Sides,
     errors: Arc<std::sync::Mutex<Vec<Diagnostic>>>,
+    /// Packages given a service that registers descriptors.
+    with_descriptors: HashSet<String>,
 }
 
 impl prost_build::ServiceGenerator for ServiceGenerator {
@@ -654,6 +657,9 @@ impl prost_build::ServiceGenerator for ServiceGenerator {
             m.input = message_type(&pm.input_proto_type, &pm.input_type);
             m.output = message_type(&pm.output_proto_type, &pm.output_type);
         }
+        if svc.descriptor_set_file.is_some() {
+            self.with_descriptors.insert(service.package.clone());
+        }
         match emit::pretty(emit::service(&svc, self.sides)) {
             Ok(code) => buf.push_str(&code),
             Err(e) => self
@@ -666,6 +672,15 @@ impl prost_build::ServiceGenerator for ServiceGenerator {
                     column: 0,
                     message: format!("generated code does not parse: {e}"),
                 }),
+        }
+    }
+
+    fn finalize_package(&mut self, package: &str, buf: &mut String) {
+        if self.with_descriptors.contains(package) {
+            let set = emit::descriptor_set(DESCRIPTOR_SET_FILE);
+            if let Ok(code) = emit::pretty(set) {
+                buf.push_str(&code);
+            }
         }
     }
 }

@@ -114,8 +114,12 @@ static REGISTERED: Mutex<Vec<&'static [u8]>> = Mutex::new(Vec::new());
 /// their messages).
 pub fn register_descriptors(file_descriptor_set: &'static [u8]) {
     let mut done = REGISTERED.lock().unwrap_or_else(|e| e.into_inner());
-    // Compared by content: each generated constructor includes the file.
-    if done.contains(&file_descriptor_set) {
+    // Each generated file embeds its set once; two files of one build
+    // embed equal sets, which are registered once too.
+    if done
+        .iter()
+        .any(|d| std::ptr::eq(*d, file_descriptor_set) || *d == file_descriptor_set)
+    {
         return;
     }
     done.push(file_descriptor_set);

@@ -182,11 +182,28 @@ fn codec(ty: &MessageType) -> TokenStream {
     }
 }
 
-/// Registers the descriptor set for JSON, if the service has one.
+/// Name of the static holding a generated file's descriptor set.
+const DESCRIPTOR_SET_STATIC: &str = "NRPC_DESCRIPTOR_SET";
+
+/// The descriptor set of a generated file, embedded once and shared by its
+/// services' constructors: `file` names the encoded `FileDescriptorSet`
+/// beside the generated file.
+pub fn descriptor_set(file: &str) -> TokenStream {
+    let name = ident(DESCRIPTOR_SET_STATIC);
+    quote! {
+        /// The descriptors of the `.proto` files this module was generated
+        /// from (an encoded `FileDescriptorSet`; nrpc registers it for JSON).
+        pub static #name: &[u8] = include_bytes!(#file);
+    }
+}
+
+/// Registers the descriptor set for JSON, if the service has one (from the
+/// service's module, one level below the generated file).
 fn register_descriptors(svc: &Service) -> TokenStream {
+    let name = ident(DESCRIPTOR_SET_STATIC);
     match &svc.descriptor_set_file {
-        Some(file) => quote! {
-            ::nrpc_runtime::codegen::register_descriptors(include_bytes!(#file));
+        Some(_) => quote! {
+            ::nrpc_runtime::codegen::register_descriptors(super::#name);
         },
         None => quote! {},
     }
