@@ -69,44 +69,35 @@ pub static CHAT_SPEC: ::nrpc_runtime::codegen::ServiceSpec = ::nrpc_runtime::cod
 };
 /// Client for `chat.v1.Chat`.
 pub mod chat_client {
+    use ::nrpc_runtime::codegen as __nrpc;
     /// Words in, words out.
     #[derive(Debug, Clone)]
     pub struct ChatClient {
-        inner: ::nrpc_runtime::codegen::ServiceClient,
+        inner: __nrpc::ServiceClient,
     }
     impl ChatClient {
         /// A client for `chat.v1.Chat` on `conn`.
-        pub fn new(conn: ::nrpc_runtime::codegen::Connection) -> Self {
-            ::nrpc_runtime::codegen::register_descriptors(super::NRPC_DESCRIPTOR_SET);
-            let inner = ::nrpc_runtime::codegen::ServiceClient::new(
-                    conn,
-                    &super::CHAT_SPEC,
-                    &[],
-                )
+        pub fn new(conn: __nrpc::Connection) -> Self {
+            __nrpc::register_descriptors(super::NRPC_DESCRIPTOR_SET);
+            let inner = __nrpc::ServiceClient::new(conn, &super::CHAT_SPEC, &[])
                 .expect(
                     "a service without subject parameters always has a valid subject",
                 );
             Self { inner }
         }
-        /// Sets the default timeout of every call (default 5 s).
+        /// Sets the timeout of every call, also sent to the server as the call's deadline (without one: 5 s, not sent).
         pub fn with_timeout(mut self, timeout: ::std::time::Duration) -> Self {
             self.inner.set_timeout(timeout);
             self
         }
         /// Sets the default payload encoding of every call.
-        pub fn with_encoding(
-            mut self,
-            encoding: ::nrpc_runtime::codegen::Encoding,
-        ) -> Self {
+        pub fn with_encoding(mut self, encoding: __nrpc::Encoding) -> Self {
             self.inner.set_encoding(encoding);
             self
         }
         /// Sets metadata headers sent with every call (per-call
         /// headers are added to them).
-        pub fn with_headers(
-            mut self,
-            headers: ::nrpc_runtime::codegen::HeaderMap,
-        ) -> Self {
+        pub fn with_headers(mut self, headers: __nrpc::HeaderMap) -> Self {
             self.inner.set_headers(headers);
             self
         }
@@ -114,30 +105,24 @@ pub mod chat_client {
         pub fn with_package_subject(
             mut self,
             package_subject: &str,
-        ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
+        ) -> Result<Self, __nrpc::InvalidToken> {
             self.inner.set_package_subject(package_subject)?;
             Ok(self)
         }
         /// Sends every call to the instance `id` only (its NATS
         /// services id, from discovery or a broadcast reply).
-        pub fn with_instance(
-            mut self,
-            id: &str,
-        ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
+        pub fn with_instance(mut self, id: &str) -> Result<Self, __nrpc::InvalidToken> {
             self.inner.set_instance(id)?;
             Ok(self)
         }
         /// Sends broadcasts to this subject (default: nrpc's routing
         /// prefix; `BroadcastVia::MethodSubject` polls Go nRPC servers).
-        pub fn with_broadcast_via(
-            mut self,
-            via: ::nrpc_runtime::codegen::BroadcastVia,
-        ) -> Self {
+        pub fn with_broadcast_via(mut self, via: __nrpc::BroadcastVia) -> Self {
             self.inner.set_broadcast_via(via);
             self
         }
         /// The untyped client underneath.
-        pub fn service_client(&self) -> &::nrpc_runtime::codegen::ServiceClient {
+        pub fn service_client(&self) -> &__nrpc::ServiceClient {
             &self.inner
         }
         /// Joins every word the client streams into one sentence.
@@ -145,61 +130,46 @@ pub mod chat_client {
         /// Streams `requests` to the server and returns its one reply, each direction within the other side's credit; dropping the call cancels the server's handler.
         pub async fn collect(
             &self,
-            requests: impl ::nrpc_runtime::codegen::Stream<
-                Item = super::Word,
-            > + Send + 'static,
-        ) -> Result<super::Sentence, ::nrpc_runtime::codegen::CallError> {
-            self.collect_with(requests, ::nrpc_runtime::codegen::CallOptions::new())
-                .await
+            requests: impl __nrpc::Stream<Item = super::Word> + Send + 'static,
+        ) -> Result<super::Sentence, __nrpc::CallError> {
+            self.collect_with(requests, __nrpc::CallOptions::new()).await
         }
         /// [`collect`](Self::collect) with per-call options (the timeout is the inactivity timeout).
         pub async fn collect_with(
             &self,
-            requests: impl ::nrpc_runtime::codegen::Stream<
-                Item = super::Word,
-            > + Send + 'static,
-            options: ::nrpc_runtime::codegen::CallOptions,
-        ) -> Result<super::Sentence, ::nrpc_runtime::codegen::CallError> {
+            requests: impl __nrpc::Stream<Item = super::Word> + Send + 'static,
+            options: __nrpc::CallOptions,
+        ) -> Result<super::Sentence, __nrpc::CallError> {
             let replies = self
                 .inner
                 .open_stream::<
-                    ::nrpc_runtime::codegen::Proto<super::Word>,
-                    ::nrpc_runtime::codegen::Proto<super::Sentence>,
-                >(0usize, &[], ::nrpc_runtime::codegen::boxed(requests), Some(options))
+                    __nrpc::Proto<super::Word>,
+                    __nrpc::Proto<super::Sentence>,
+                >(0usize, &[], __nrpc::boxed(requests), Some(options))
                 .await?;
-            ::nrpc_runtime::codegen::single_reply(replies).await
+            __nrpc::single_reply(replies).await
         }
         /// Answers every word as it arrives.
         ///
         /// Streams `requests` to the server and its replies back, each direction within the other side's credit; dropping the call cancels the server's handler.
         pub async fn echo(
             &self,
-            requests: impl ::nrpc_runtime::codegen::Stream<
-                Item = super::Word,
-            > + Send + 'static,
-        ) -> Result<
-            ::nrpc_runtime::codegen::ReplyStream<super::Word>,
-            ::nrpc_runtime::codegen::CallError,
-        > {
-            self.echo_with(requests, ::nrpc_runtime::codegen::CallOptions::new()).await
+            requests: impl __nrpc::Stream<Item = super::Word> + Send + 'static,
+        ) -> Result<__nrpc::ReplyStream<super::Word>, __nrpc::CallError> {
+            self.echo_with(requests, __nrpc::CallOptions::new()).await
         }
         /// [`echo`](Self::echo) with per-call options (the timeout is the inactivity timeout).
         pub async fn echo_with(
             &self,
-            requests: impl ::nrpc_runtime::codegen::Stream<
-                Item = super::Word,
-            > + Send + 'static,
-            options: ::nrpc_runtime::codegen::CallOptions,
-        ) -> Result<
-            ::nrpc_runtime::codegen::ReplyStream<super::Word>,
-            ::nrpc_runtime::codegen::CallError,
-        > {
+            requests: impl __nrpc::Stream<Item = super::Word> + Send + 'static,
+            options: __nrpc::CallOptions,
+        ) -> Result<__nrpc::ReplyStream<super::Word>, __nrpc::CallError> {
             let replies = self
                 .inner
                 .open_stream::<
-                    ::nrpc_runtime::codegen::Proto<super::Word>,
-                    ::nrpc_runtime::codegen::Proto<super::Word>,
-                >(1usize, &[], ::nrpc_runtime::codegen::boxed(requests), Some(options))
+                    __nrpc::Proto<super::Word>,
+                    __nrpc::Proto<super::Word>,
+                >(1usize, &[], __nrpc::boxed(requests), Some(options))
                 .await?;
             Ok(replies)
         }
@@ -209,14 +179,11 @@ pub mod chat_client {
         pub async fn spell(
             &self,
             request: &super::Word,
-        ) -> Result<
-            ::nrpc_runtime::codegen::ReplyStream<super::Word>,
-            ::nrpc_runtime::codegen::CallError,
-        > {
+        ) -> Result<__nrpc::ReplyStream<super::Word>, __nrpc::CallError> {
             self.inner
                 .server_stream::<
-                    ::nrpc_runtime::codegen::Proto<super::Word>,
-                    ::nrpc_runtime::codegen::Proto<super::Word>,
+                    __nrpc::Proto<super::Word>,
+                    __nrpc::Proto<super::Word>,
                 >(2usize, &[], request, None)
                 .await
         }
@@ -224,43 +191,41 @@ pub mod chat_client {
         pub async fn spell_with(
             &self,
             request: &super::Word,
-            options: ::nrpc_runtime::codegen::CallOptions,
-        ) -> Result<
-            ::nrpc_runtime::codegen::ReplyStream<super::Word>,
-            ::nrpc_runtime::codegen::CallError,
-        > {
+            options: __nrpc::CallOptions,
+        ) -> Result<__nrpc::ReplyStream<super::Word>, __nrpc::CallError> {
             self.inner
                 .server_stream::<
-                    ::nrpc_runtime::codegen::Proto<super::Word>,
-                    ::nrpc_runtime::codegen::Proto<super::Word>,
+                    __nrpc::Proto<super::Word>,
+                    __nrpc::Proto<super::Word>,
                 >(2usize, &[], request, Some(options))
                 .await
         }
         /// The subject of `Collect` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).
         pub fn collect_subject(
             &self,
-            encoding: ::nrpc_runtime::codegen::Encoding,
-        ) -> Result<String, ::nrpc_runtime::codegen::InvalidToken> {
+            encoding: __nrpc::Encoding,
+        ) -> Result<String, __nrpc::InvalidToken> {
             self.inner.subject(0usize, &[], encoding)
         }
         /// The subject of `Echo` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).
         pub fn echo_subject(
             &self,
-            encoding: ::nrpc_runtime::codegen::Encoding,
-        ) -> Result<String, ::nrpc_runtime::codegen::InvalidToken> {
+            encoding: __nrpc::Encoding,
+        ) -> Result<String, __nrpc::InvalidToken> {
             self.inner.subject(1usize, &[], encoding)
         }
         /// The subject of `Spell` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).
         pub fn spell_subject(
             &self,
-            encoding: ::nrpc_runtime::codegen::Encoding,
-        ) -> Result<String, ::nrpc_runtime::codegen::InvalidToken> {
+            encoding: __nrpc::Encoding,
+        ) -> Result<String, __nrpc::InvalidToken> {
             self.inner.subject(2usize, &[], encoding)
         }
     }
 }
 /// Server side of `chat.v1.Chat`.
 pub mod chat_server {
+    use ::nrpc_runtime::codegen as __nrpc;
     /// The methods of `chat.v1.Chat`; serve an implementation with [`ChatServer`].
     ///
     /// Words in, words out.
@@ -268,47 +233,36 @@ pub mod chat_server {
         /// Joins every word the client streams into one sentence.
         fn collect(
             &self,
-            request: ::nrpc_runtime::codegen::Request<
-                ::nrpc_runtime::codegen::Streaming<super::Word>,
-            >,
-        ) -> impl ::nrpc_runtime::codegen::Future<
-            Output = Result<
-                ::nrpc_runtime::codegen::Response<super::Sentence>,
-                ::nrpc_runtime::codegen::Status,
-            >,
+            request: __nrpc::Request<__nrpc::Streaming<super::Word>>,
+        ) -> impl __nrpc::Future<
+            Output = Result<__nrpc::Response<super::Sentence>, __nrpc::Status>,
         > + Send;
         /// Answers every word as it arrives.
         fn echo(
             &self,
-            request: ::nrpc_runtime::codegen::Request<
-                ::nrpc_runtime::codegen::Streaming<super::Word>,
-            >,
-            sink: ::nrpc_runtime::codegen::Sink<super::Word>,
-        ) -> impl ::nrpc_runtime::codegen::Future<
-            Output = Result<(), ::nrpc_runtime::codegen::Status>,
-        > + Send;
+            request: __nrpc::Request<__nrpc::Streaming<super::Word>>,
+            sink: __nrpc::Sink<super::Word>,
+        ) -> impl __nrpc::Future<Output = Result<(), __nrpc::Status>> + Send;
         /// Spells a word letter by letter.
         fn spell(
             &self,
-            request: ::nrpc_runtime::codegen::Request<super::Word>,
-            sink: ::nrpc_runtime::codegen::Sink<super::Word>,
-        ) -> impl ::nrpc_runtime::codegen::Future<
-            Output = Result<(), ::nrpc_runtime::codegen::Status>,
-        > + Send;
+            request: __nrpc::Request<super::Word>,
+            sink: __nrpc::Sink<super::Word>,
+        ) -> impl __nrpc::Future<Output = Result<(), __nrpc::Status>> + Send;
     }
     /// Adapter that lets an `nrpc_runtime::Server` serve the trait.
     #[derive(Debug)]
     pub struct ChatServer<T> {
-        inner: ::nrpc_runtime::codegen::Arc<T>,
+        inner: __nrpc::Arc<T>,
     }
     impl<T: Chat> ChatServer<T> {
         /// Wraps an implementation.
         pub fn new(inner: T) -> Self {
-            Self::from_arc(::nrpc_runtime::codegen::Arc::new(inner))
+            Self::from_arc(__nrpc::Arc::new(inner))
         }
         /// Wraps a shared implementation.
-        pub fn from_arc(inner: ::nrpc_runtime::codegen::Arc<T>) -> Self {
-            ::nrpc_runtime::codegen::register_descriptors(super::NRPC_DESCRIPTOR_SET);
+        pub fn from_arc(inner: __nrpc::Arc<T>) -> Self {
+            __nrpc::register_descriptors(super::NRPC_DESCRIPTOR_SET);
             Self { inner }
         }
         /// The wrapped implementation.
@@ -316,32 +270,29 @@ pub mod chat_server {
             &self.inner
         }
     }
-    impl<T: Chat> ::nrpc_runtime::codegen::Service for ChatServer<T> {
-        fn spec(&self) -> &'static ::nrpc_runtime::codegen::ServiceSpec {
+    impl<T: Chat> __nrpc::Service for ChatServer<T> {
+        fn spec(&self) -> &'static __nrpc::ServiceSpec {
             &super::CHAT_SPEC
         }
         fn call(
             &self,
             method: usize,
-            call: ::nrpc_runtime::codegen::Call,
-        ) -> ::nrpc_runtime::codegen::BoxFuture<
-            'static,
-            Result<::nrpc_runtime::codegen::Reply, ::nrpc_runtime::codegen::Status>,
-        > {
+            call: __nrpc::Call,
+        ) -> __nrpc::BoxFuture<'static, Result<__nrpc::Reply, __nrpc::Status>> {
             let inner = self.inner.clone();
             match method {
                 0usize => {
-                    ::nrpc_runtime::codegen::client_stream::<
-                        ::nrpc_runtime::codegen::Proto<super::Word>,
-                        ::nrpc_runtime::codegen::Proto<super::Sentence>,
+                    __nrpc::client_stream::<
+                        __nrpc::Proto<super::Word>,
+                        __nrpc::Proto<super::Sentence>,
                         _,
                         _,
                     >(call, move |request| async move { inner.collect(request).await })
                 }
                 1usize => {
-                    ::nrpc_runtime::codegen::bidi_stream::<
-                        ::nrpc_runtime::codegen::Proto<super::Word>,
-                        ::nrpc_runtime::codegen::Proto<super::Word>,
+                    __nrpc::bidi_stream::<
+                        __nrpc::Proto<super::Word>,
+                        __nrpc::Proto<super::Word>,
                         _,
                         _,
                     >(
@@ -352,9 +303,9 @@ pub mod chat_server {
                     )
                 }
                 2usize => {
-                    ::nrpc_runtime::codegen::server_stream::<
-                        ::nrpc_runtime::codegen::Proto<super::Word>,
-                        ::nrpc_runtime::codegen::Proto<super::Word>,
+                    __nrpc::server_stream::<
+                        __nrpc::Proto<super::Word>,
+                        __nrpc::Proto<super::Word>,
                         _,
                         _,
                     >(
@@ -364,7 +315,7 @@ pub mod chat_server {
                         },
                     )
                 }
-                _ => ::nrpc_runtime::codegen::unimplemented(call),
+                _ => __nrpc::unimplemented(call),
             }
         }
     }

@@ -55,44 +55,35 @@ pub static GREETER_SPEC: ::nrpc_runtime::codegen::ServiceSpec = ::nrpc_runtime::
 };
 /// Client for `helloworld.Greeter`.
 pub mod greeter_client {
+    use ::nrpc_runtime::codegen as __nrpc;
     /// The greeting service.
     #[derive(Debug, Clone)]
     pub struct GreeterClient {
-        inner: ::nrpc_runtime::codegen::ServiceClient,
+        inner: __nrpc::ServiceClient,
     }
     impl GreeterClient {
         /// A client for `helloworld.Greeter` on `conn`.
-        pub fn new(conn: ::nrpc_runtime::codegen::Connection) -> Self {
-            ::nrpc_runtime::codegen::register_descriptors(super::NRPC_DESCRIPTOR_SET);
-            let inner = ::nrpc_runtime::codegen::ServiceClient::new(
-                    conn,
-                    &super::GREETER_SPEC,
-                    &[],
-                )
+        pub fn new(conn: __nrpc::Connection) -> Self {
+            __nrpc::register_descriptors(super::NRPC_DESCRIPTOR_SET);
+            let inner = __nrpc::ServiceClient::new(conn, &super::GREETER_SPEC, &[])
                 .expect(
                     "a service without subject parameters always has a valid subject",
                 );
             Self { inner }
         }
-        /// Sets the default timeout of every call (default 5 s).
+        /// Sets the timeout of every call, also sent to the server as the call's deadline (without one: 5 s, not sent).
         pub fn with_timeout(mut self, timeout: ::std::time::Duration) -> Self {
             self.inner.set_timeout(timeout);
             self
         }
         /// Sets the default payload encoding of every call.
-        pub fn with_encoding(
-            mut self,
-            encoding: ::nrpc_runtime::codegen::Encoding,
-        ) -> Self {
+        pub fn with_encoding(mut self, encoding: __nrpc::Encoding) -> Self {
             self.inner.set_encoding(encoding);
             self
         }
         /// Sets metadata headers sent with every call (per-call
         /// headers are added to them).
-        pub fn with_headers(
-            mut self,
-            headers: ::nrpc_runtime::codegen::HeaderMap,
-        ) -> Self {
+        pub fn with_headers(mut self, headers: __nrpc::HeaderMap) -> Self {
             self.inner.set_headers(headers);
             self
         }
@@ -100,68 +91,60 @@ pub mod greeter_client {
         pub fn with_package_subject(
             mut self,
             package_subject: &str,
-        ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
+        ) -> Result<Self, __nrpc::InvalidToken> {
             self.inner.set_package_subject(package_subject)?;
             Ok(self)
         }
         /// Sends every call to the instance `id` only (its NATS
         /// services id, from discovery or a broadcast reply).
-        pub fn with_instance(
-            mut self,
-            id: &str,
-        ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
+        pub fn with_instance(mut self, id: &str) -> Result<Self, __nrpc::InvalidToken> {
             self.inner.set_instance(id)?;
             Ok(self)
         }
         /// Sends broadcasts to this subject (default: nrpc's routing
         /// prefix; `BroadcastVia::MethodSubject` polls Go nRPC servers).
-        pub fn with_broadcast_via(
-            mut self,
-            via: ::nrpc_runtime::codegen::BroadcastVia,
-        ) -> Self {
+        pub fn with_broadcast_via(mut self, via: __nrpc::BroadcastVia) -> Self {
             self.inner.set_broadcast_via(via);
             self
         }
         /// The untyped client underneath.
-        pub fn service_client(&self) -> &::nrpc_runtime::codegen::ServiceClient {
+        pub fn service_client(&self) -> &__nrpc::ServiceClient {
             &self.inner
         }
         /// Sends a greeting.
         pub async fn say_hello(
             &self,
             request: &super::HelloRequest,
-        ) -> Result<super::HelloReply, ::nrpc_runtime::codegen::CallError> {
-            self.say_hello_with(request, ::nrpc_runtime::codegen::CallOptions::new())
+        ) -> Result<super::HelloReply, __nrpc::CallError> {
+            self.say_hello_with(request, __nrpc::CallOptions::new())
                 .await
-                .map(::nrpc_runtime::codegen::Response::into_inner)
+                .map(__nrpc::Response::into_inner)
         }
         /// [`say_hello`](Self::say_hello) with per-call options; the reply keeps its metadata headers.
         pub async fn say_hello_with(
             &self,
             request: &super::HelloRequest,
-            options: ::nrpc_runtime::codegen::CallOptions,
-        ) -> Result<
-            ::nrpc_runtime::codegen::Response<super::HelloReply>,
-            ::nrpc_runtime::codegen::CallError,
-        > {
+            options: __nrpc::CallOptions,
+        ) -> Result<__nrpc::Response<super::HelloReply>, __nrpc::CallError> {
             self.inner
                 .unary::<
-                    ::nrpc_runtime::codegen::Proto<super::HelloRequest>,
-                    ::nrpc_runtime::codegen::Proto<super::HelloReply>,
+                    __nrpc::Proto<super::HelloRequest>,
+                    __nrpc::Proto<super::HelloReply>,
                 >(0usize, &[], request, Some(options))
                 .await
         }
         /// The subject of `SayHello` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).
         pub fn say_hello_subject(
             &self,
-            encoding: ::nrpc_runtime::codegen::Encoding,
-        ) -> Result<String, ::nrpc_runtime::codegen::InvalidToken> {
+            encoding: __nrpc::Encoding,
+        ) -> Result<String, __nrpc::InvalidToken> {
             self.inner.subject(0usize, &[], encoding)
         }
     }
 }
 /// Server side of `helloworld.Greeter`.
 pub mod greeter_server {
+    use ::nrpc_runtime::codegen as __nrpc;
     /// The methods of `helloworld.Greeter`; serve an implementation with [`GreeterServer`].
     ///
     /// The greeting service.
@@ -169,27 +152,24 @@ pub mod greeter_server {
         /// Sends a greeting.
         fn say_hello(
             &self,
-            request: ::nrpc_runtime::codegen::Request<super::HelloRequest>,
-        ) -> impl ::nrpc_runtime::codegen::Future<
-            Output = Result<
-                ::nrpc_runtime::codegen::Response<super::HelloReply>,
-                ::nrpc_runtime::codegen::Status,
-            >,
+            request: __nrpc::Request<super::HelloRequest>,
+        ) -> impl __nrpc::Future<
+            Output = Result<__nrpc::Response<super::HelloReply>, __nrpc::Status>,
         > + Send;
     }
     /// Adapter that lets an `nrpc_runtime::Server` serve the trait.
     #[derive(Debug)]
     pub struct GreeterServer<T> {
-        inner: ::nrpc_runtime::codegen::Arc<T>,
+        inner: __nrpc::Arc<T>,
     }
     impl<T: Greeter> GreeterServer<T> {
         /// Wraps an implementation.
         pub fn new(inner: T) -> Self {
-            Self::from_arc(::nrpc_runtime::codegen::Arc::new(inner))
+            Self::from_arc(__nrpc::Arc::new(inner))
         }
         /// Wraps a shared implementation.
-        pub fn from_arc(inner: ::nrpc_runtime::codegen::Arc<T>) -> Self {
-            ::nrpc_runtime::codegen::register_descriptors(super::NRPC_DESCRIPTOR_SET);
+        pub fn from_arc(inner: __nrpc::Arc<T>) -> Self {
+            __nrpc::register_descriptors(super::NRPC_DESCRIPTOR_SET);
             Self { inner }
         }
         /// The wrapped implementation.
@@ -197,29 +177,26 @@ pub mod greeter_server {
             &self.inner
         }
     }
-    impl<T: Greeter> ::nrpc_runtime::codegen::Service for GreeterServer<T> {
-        fn spec(&self) -> &'static ::nrpc_runtime::codegen::ServiceSpec {
+    impl<T: Greeter> __nrpc::Service for GreeterServer<T> {
+        fn spec(&self) -> &'static __nrpc::ServiceSpec {
             &super::GREETER_SPEC
         }
         fn call(
             &self,
             method: usize,
-            call: ::nrpc_runtime::codegen::Call,
-        ) -> ::nrpc_runtime::codegen::BoxFuture<
-            'static,
-            Result<::nrpc_runtime::codegen::Reply, ::nrpc_runtime::codegen::Status>,
-        > {
+            call: __nrpc::Call,
+        ) -> __nrpc::BoxFuture<'static, Result<__nrpc::Reply, __nrpc::Status>> {
             let inner = self.inner.clone();
             match method {
                 0usize => {
-                    ::nrpc_runtime::codegen::unary::<
-                        ::nrpc_runtime::codegen::Proto<super::HelloRequest>,
-                        ::nrpc_runtime::codegen::Proto<super::HelloReply>,
+                    __nrpc::unary::<
+                        __nrpc::Proto<super::HelloRequest>,
+                        __nrpc::Proto<super::HelloReply>,
                         _,
                         _,
                     >(call, move |request| async move { inner.say_hello(request).await })
                 }
-                _ => ::nrpc_runtime::codegen::unimplemented(call),
+                _ => __nrpc::unimplemented(call),
             }
         }
     }

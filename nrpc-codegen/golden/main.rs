@@ -87,46 +87,41 @@ pub static SVC_CUSTOM_SUBJECT_SPEC: ::nrpc_runtime::codegen::ServiceSpec = ::nrp
 };
 /// Client for `main.SvcCustomSubject`.
 pub mod svc_custom_subject_client {
+    use ::nrpc_runtime::codegen as __nrpc;
     /// A service with a custom subject.
     #[derive(Debug, Clone)]
     pub struct SvcCustomSubjectClient {
-        inner: ::nrpc_runtime::codegen::ServiceClient,
+        inner: __nrpc::ServiceClient,
     }
     impl SvcCustomSubjectClient {
         /// A client for `main.SvcCustomSubject` on `conn`.
         ///
         /// Fails if a parameter is not a single subject token.
         pub fn new(
-            conn: ::nrpc_runtime::codegen::Connection,
+            conn: __nrpc::Connection,
             instance: &str,
-        ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
-            ::nrpc_runtime::codegen::register_descriptors(super::NRPC_DESCRIPTOR_SET);
-            let inner = ::nrpc_runtime::codegen::ServiceClient::new(
+        ) -> Result<Self, __nrpc::InvalidToken> {
+            __nrpc::register_descriptors(super::NRPC_DESCRIPTOR_SET);
+            let inner = __nrpc::ServiceClient::new(
                 conn,
                 &super::SVC_CUSTOM_SUBJECT_SPEC,
                 &[instance],
             )?;
             Ok(Self { inner })
         }
-        /// Sets the default timeout of every call (default 5 s).
+        /// Sets the timeout of every call, also sent to the server as the call's deadline (without one: 5 s, not sent).
         pub fn with_timeout(mut self, timeout: ::std::time::Duration) -> Self {
             self.inner.set_timeout(timeout);
             self
         }
         /// Sets the default payload encoding of every call.
-        pub fn with_encoding(
-            mut self,
-            encoding: ::nrpc_runtime::codegen::Encoding,
-        ) -> Self {
+        pub fn with_encoding(mut self, encoding: __nrpc::Encoding) -> Self {
             self.inner.set_encoding(encoding);
             self
         }
         /// Sets metadata headers sent with every call (per-call
         /// headers are added to them).
-        pub fn with_headers(
-            mut self,
-            headers: ::nrpc_runtime::codegen::HeaderMap,
-        ) -> Self {
+        pub fn with_headers(mut self, headers: __nrpc::HeaderMap) -> Self {
             self.inner.set_headers(headers);
             self
         }
@@ -134,57 +129,45 @@ pub mod svc_custom_subject_client {
         pub fn with_package_subject(
             mut self,
             package_subject: &str,
-        ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
+        ) -> Result<Self, __nrpc::InvalidToken> {
             self.inner.set_package_subject(package_subject)?;
             Ok(self)
         }
         /// Sends every call to the instance `id` only (its NATS
         /// services id, from discovery or a broadcast reply).
-        pub fn with_instance(
-            mut self,
-            id: &str,
-        ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
+        pub fn with_instance(mut self, id: &str) -> Result<Self, __nrpc::InvalidToken> {
             self.inner.set_instance(id)?;
             Ok(self)
         }
         /// Sends broadcasts to this subject (default: nrpc's routing
         /// prefix; `BroadcastVia::MethodSubject` polls Go nRPC servers).
-        pub fn with_broadcast_via(
-            mut self,
-            via: ::nrpc_runtime::codegen::BroadcastVia,
-        ) -> Self {
+        pub fn with_broadcast_via(mut self, via: __nrpc::BroadcastVia) -> Self {
             self.inner.set_broadcast_via(via);
             self
         }
         /// The untyped client underneath.
-        pub fn service_client(&self) -> &::nrpc_runtime::codegen::ServiceClient {
+        pub fn service_client(&self) -> &__nrpc::ServiceClient {
             &self.inner
         }
         /// A method with a custom subject.
         pub async fn mt_simple_reply(
             &self,
             request: &super::StringArg,
-        ) -> Result<super::SimpleStringReply, ::nrpc_runtime::codegen::CallError> {
-            self.mt_simple_reply_with(
-                    request,
-                    ::nrpc_runtime::codegen::CallOptions::new(),
-                )
+        ) -> Result<super::SimpleStringReply, __nrpc::CallError> {
+            self.mt_simple_reply_with(request, __nrpc::CallOptions::new())
                 .await
-                .map(::nrpc_runtime::codegen::Response::into_inner)
+                .map(__nrpc::Response::into_inner)
         }
         /// [`mt_simple_reply`](Self::mt_simple_reply) with per-call options; the reply keeps its metadata headers.
         pub async fn mt_simple_reply_with(
             &self,
             request: &super::StringArg,
-            options: ::nrpc_runtime::codegen::CallOptions,
-        ) -> Result<
-            ::nrpc_runtime::codegen::Response<super::SimpleStringReply>,
-            ::nrpc_runtime::codegen::CallError,
-        > {
+            options: __nrpc::CallOptions,
+        ) -> Result<__nrpc::Response<super::SimpleStringReply>, __nrpc::CallError> {
             self.inner
                 .unary::<
-                    ::nrpc_runtime::codegen::Proto<super::StringArg>,
-                    ::nrpc_runtime::codegen::Proto<super::SimpleStringReply>,
+                    __nrpc::Proto<super::StringArg>,
+                    __nrpc::Proto<super::SimpleStringReply>,
                 >(0usize, &[], request, Some(options))
                 .await
         }
@@ -192,24 +175,21 @@ pub mod svc_custom_subject_client {
         pub async fn mt_void_reply(
             &self,
             request: &super::StringArg,
-        ) -> Result<(), ::nrpc_runtime::codegen::CallError> {
-            self.mt_void_reply_with(request, ::nrpc_runtime::codegen::CallOptions::new())
+        ) -> Result<(), __nrpc::CallError> {
+            self.mt_void_reply_with(request, __nrpc::CallOptions::new())
                 .await
-                .map(::nrpc_runtime::codegen::Response::into_inner)
+                .map(__nrpc::Response::into_inner)
         }
         /// [`mt_void_reply`](Self::mt_void_reply) with per-call options; the reply keeps its metadata headers.
         pub async fn mt_void_reply_with(
             &self,
             request: &super::StringArg,
-            options: ::nrpc_runtime::codegen::CallOptions,
-        ) -> Result<
-            ::nrpc_runtime::codegen::Response<()>,
-            ::nrpc_runtime::codegen::CallError,
-        > {
+            options: __nrpc::CallOptions,
+        ) -> Result<__nrpc::Response<()>, __nrpc::CallError> {
             self.inner
                 .unary::<
-                    ::nrpc_runtime::codegen::Proto<super::StringArg>,
-                    ::nrpc_runtime::codegen::Void,
+                    __nrpc::Proto<super::StringArg>,
+                    __nrpc::Void,
                 >(1usize, &[], request, Some(options))
                 .await
         }
@@ -220,15 +200,15 @@ pub mod svc_custom_subject_client {
             &self,
             queue_group: Option<&str>,
         ) -> Result<
-            ::nrpc_runtime::codegen::BoxStream<
+            __nrpc::BoxStream<
                 'static,
-                Result<super::SimpleStringReply, ::nrpc_runtime::codegen::CallError>,
+                Result<super::SimpleStringReply, __nrpc::CallError>,
             >,
-            ::nrpc_runtime::codegen::CallError,
+            __nrpc::CallError,
         > {
             self.inner
                 .subscribe_events::<
-                    ::nrpc_runtime::codegen::Proto<super::SimpleStringReply>,
+                    __nrpc::Proto<super::SimpleStringReply>,
                 >(2usize, &[], queue_group)
                 .await
         }
@@ -238,14 +218,11 @@ pub mod svc_custom_subject_client {
         pub async fn mt_streamed_reply(
             &self,
             request: &super::StringArg,
-        ) -> Result<
-            ::nrpc_runtime::codegen::ReplyStream<super::SimpleStringReply>,
-            ::nrpc_runtime::codegen::CallError,
-        > {
+        ) -> Result<__nrpc::ReplyStream<super::SimpleStringReply>, __nrpc::CallError> {
             self.inner
                 .server_stream::<
-                    ::nrpc_runtime::codegen::Proto<super::StringArg>,
-                    ::nrpc_runtime::codegen::Proto<super::SimpleStringReply>,
+                    __nrpc::Proto<super::StringArg>,
+                    __nrpc::Proto<super::SimpleStringReply>,
                 >(3usize, &[], request, None)
                 .await
         }
@@ -253,15 +230,12 @@ pub mod svc_custom_subject_client {
         pub async fn mt_streamed_reply_with(
             &self,
             request: &super::StringArg,
-            options: ::nrpc_runtime::codegen::CallOptions,
-        ) -> Result<
-            ::nrpc_runtime::codegen::ReplyStream<super::SimpleStringReply>,
-            ::nrpc_runtime::codegen::CallError,
-        > {
+            options: __nrpc::CallOptions,
+        ) -> Result<__nrpc::ReplyStream<super::SimpleStringReply>, __nrpc::CallError> {
             self.inner
                 .server_stream::<
-                    ::nrpc_runtime::codegen::Proto<super::StringArg>,
-                    ::nrpc_runtime::codegen::Proto<super::SimpleStringReply>,
+                    __nrpc::Proto<super::StringArg>,
+                    __nrpc::Proto<super::SimpleStringReply>,
                 >(3usize, &[], request, Some(options))
                 .await
         }
@@ -270,71 +244,66 @@ pub mod svc_custom_subject_client {
         /// Streams the reply items in order; dropping the stream cancels the server's handler.
         pub async fn mt_void_req_streamed_reply(
             &self,
-        ) -> Result<
-            ::nrpc_runtime::codegen::ReplyStream<super::SimpleStringReply>,
-            ::nrpc_runtime::codegen::CallError,
-        > {
+        ) -> Result<__nrpc::ReplyStream<super::SimpleStringReply>, __nrpc::CallError> {
             self.inner
                 .server_stream::<
-                    ::nrpc_runtime::codegen::Void,
-                    ::nrpc_runtime::codegen::Proto<super::SimpleStringReply>,
+                    __nrpc::Void,
+                    __nrpc::Proto<super::SimpleStringReply>,
                 >(4usize, &[], &(), None)
                 .await
         }
         /// [`mt_void_req_streamed_reply`](Self::mt_void_req_streamed_reply) with per-call options (the timeout is the inactivity timeout).
         pub async fn mt_void_req_streamed_reply_with(
             &self,
-            options: ::nrpc_runtime::codegen::CallOptions,
-        ) -> Result<
-            ::nrpc_runtime::codegen::ReplyStream<super::SimpleStringReply>,
-            ::nrpc_runtime::codegen::CallError,
-        > {
+            options: __nrpc::CallOptions,
+        ) -> Result<__nrpc::ReplyStream<super::SimpleStringReply>, __nrpc::CallError> {
             self.inner
                 .server_stream::<
-                    ::nrpc_runtime::codegen::Void,
-                    ::nrpc_runtime::codegen::Proto<super::SimpleStringReply>,
+                    __nrpc::Void,
+                    __nrpc::Proto<super::SimpleStringReply>,
                 >(4usize, &[], &(), Some(options))
                 .await
         }
         /// The subject of `MtSimpleReply` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).
         pub fn mt_simple_reply_subject(
             &self,
-            encoding: ::nrpc_runtime::codegen::Encoding,
-        ) -> Result<String, ::nrpc_runtime::codegen::InvalidToken> {
+            encoding: __nrpc::Encoding,
+        ) -> Result<String, __nrpc::InvalidToken> {
             self.inner.subject(0usize, &[], encoding)
         }
         /// The subject of `MtVoidReply` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).
         pub fn mt_void_reply_subject(
             &self,
-            encoding: ::nrpc_runtime::codegen::Encoding,
-        ) -> Result<String, ::nrpc_runtime::codegen::InvalidToken> {
+            encoding: __nrpc::Encoding,
+        ) -> Result<String, __nrpc::InvalidToken> {
             self.inner.subject(1usize, &[], encoding)
         }
         /// The subject of `MtNoRequest` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).
         pub fn mt_no_request_subject(
             &self,
-            encoding: ::nrpc_runtime::codegen::Encoding,
-        ) -> Result<String, ::nrpc_runtime::codegen::InvalidToken> {
+            encoding: __nrpc::Encoding,
+        ) -> Result<String, __nrpc::InvalidToken> {
             self.inner.subject(2usize, &[], encoding)
         }
         /// The subject of `MtStreamedReply` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).
         pub fn mt_streamed_reply_subject(
             &self,
-            encoding: ::nrpc_runtime::codegen::Encoding,
-        ) -> Result<String, ::nrpc_runtime::codegen::InvalidToken> {
+            encoding: __nrpc::Encoding,
+        ) -> Result<String, __nrpc::InvalidToken> {
             self.inner.subject(3usize, &[], encoding)
         }
         /// The subject of `MtVoidReqStreamedReply` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).
         pub fn mt_void_req_streamed_reply_subject(
             &self,
-            encoding: ::nrpc_runtime::codegen::Encoding,
-        ) -> Result<String, ::nrpc_runtime::codegen::InvalidToken> {
+            encoding: __nrpc::Encoding,
+        ) -> Result<String, __nrpc::InvalidToken> {
             self.inner.subject(4usize, &[], encoding)
         }
     }
 }
 /// Server side of `main.SvcCustomSubject`.
 pub mod svc_custom_subject_server {
+    use ::nrpc_runtime::codegen as __nrpc;
     /// The methods of `main.SvcCustomSubject`; serve an implementation with [`SvcCustomSubjectServer`].
     ///
     /// A service with a custom subject.
@@ -342,53 +311,43 @@ pub mod svc_custom_subject_server {
         /// A method with a custom subject.
         fn mt_simple_reply(
             &self,
-            request: ::nrpc_runtime::codegen::Request<super::StringArg>,
-        ) -> impl ::nrpc_runtime::codegen::Future<
-            Output = Result<
-                ::nrpc_runtime::codegen::Response<super::SimpleStringReply>,
-                ::nrpc_runtime::codegen::Status,
-            >,
+            request: __nrpc::Request<super::StringArg>,
+        ) -> impl __nrpc::Future<
+            Output = Result<__nrpc::Response<super::SimpleStringReply>, __nrpc::Status>,
         > + Send;
         /// Takes nothing, returns nothing.
         fn mt_void_reply(
             &self,
-            request: ::nrpc_runtime::codegen::Request<super::StringArg>,
-        ) -> impl ::nrpc_runtime::codegen::Future<
-            Output = Result<
-                ::nrpc_runtime::codegen::Response<()>,
-                ::nrpc_runtime::codegen::Status,
-            >,
+            request: __nrpc::Request<super::StringArg>,
+        ) -> impl __nrpc::Future<
+            Output = Result<__nrpc::Response<()>, __nrpc::Status>,
         > + Send;
         /// Streams its reply.
         fn mt_streamed_reply(
             &self,
-            request: ::nrpc_runtime::codegen::Request<super::StringArg>,
-            sink: ::nrpc_runtime::codegen::Sink<super::SimpleStringReply>,
-        ) -> impl ::nrpc_runtime::codegen::Future<
-            Output = Result<(), ::nrpc_runtime::codegen::Status>,
-        > + Send;
+            request: __nrpc::Request<super::StringArg>,
+            sink: __nrpc::Sink<super::SimpleStringReply>,
+        ) -> impl __nrpc::Future<Output = Result<(), __nrpc::Status>> + Send;
         /// Streams nothing, endlessly.
         fn mt_void_req_streamed_reply(
             &self,
-            request: ::nrpc_runtime::codegen::Request<()>,
-            sink: ::nrpc_runtime::codegen::Sink<super::SimpleStringReply>,
-        ) -> impl ::nrpc_runtime::codegen::Future<
-            Output = Result<(), ::nrpc_runtime::codegen::Status>,
-        > + Send;
+            request: __nrpc::Request<()>,
+            sink: __nrpc::Sink<super::SimpleStringReply>,
+        ) -> impl __nrpc::Future<Output = Result<(), __nrpc::Status>> + Send;
     }
     /// Adapter that lets an `nrpc_runtime::Server` serve the trait.
     #[derive(Debug)]
     pub struct SvcCustomSubjectServer<T> {
-        inner: ::nrpc_runtime::codegen::Arc<T>,
+        inner: __nrpc::Arc<T>,
     }
     impl<T: SvcCustomSubject> SvcCustomSubjectServer<T> {
         /// Wraps an implementation.
         pub fn new(inner: T) -> Self {
-            Self::from_arc(::nrpc_runtime::codegen::Arc::new(inner))
+            Self::from_arc(__nrpc::Arc::new(inner))
         }
         /// Wraps a shared implementation.
-        pub fn from_arc(inner: ::nrpc_runtime::codegen::Arc<T>) -> Self {
-            ::nrpc_runtime::codegen::register_descriptors(super::NRPC_DESCRIPTOR_SET);
+        pub fn from_arc(inner: __nrpc::Arc<T>) -> Self {
+            __nrpc::register_descriptors(super::NRPC_DESCRIPTOR_SET);
             Self { inner }
         }
         /// The wrapped implementation.
@@ -396,25 +355,21 @@ pub mod svc_custom_subject_server {
             &self.inner
         }
     }
-    impl<T: SvcCustomSubject> ::nrpc_runtime::codegen::Service
-    for SvcCustomSubjectServer<T> {
-        fn spec(&self) -> &'static ::nrpc_runtime::codegen::ServiceSpec {
+    impl<T: SvcCustomSubject> __nrpc::Service for SvcCustomSubjectServer<T> {
+        fn spec(&self) -> &'static __nrpc::ServiceSpec {
             &super::SVC_CUSTOM_SUBJECT_SPEC
         }
         fn call(
             &self,
             method: usize,
-            call: ::nrpc_runtime::codegen::Call,
-        ) -> ::nrpc_runtime::codegen::BoxFuture<
-            'static,
-            Result<::nrpc_runtime::codegen::Reply, ::nrpc_runtime::codegen::Status>,
-        > {
+            call: __nrpc::Call,
+        ) -> __nrpc::BoxFuture<'static, Result<__nrpc::Reply, __nrpc::Status>> {
             let inner = self.inner.clone();
             match method {
                 0usize => {
-                    ::nrpc_runtime::codegen::unary::<
-                        ::nrpc_runtime::codegen::Proto<super::StringArg>,
-                        ::nrpc_runtime::codegen::Proto<super::SimpleStringReply>,
+                    __nrpc::unary::<
+                        __nrpc::Proto<super::StringArg>,
+                        __nrpc::Proto<super::SimpleStringReply>,
                         _,
                         _,
                     >(
@@ -425,9 +380,9 @@ pub mod svc_custom_subject_server {
                     )
                 }
                 1usize => {
-                    ::nrpc_runtime::codegen::unary::<
-                        ::nrpc_runtime::codegen::Proto<super::StringArg>,
-                        ::nrpc_runtime::codegen::Void,
+                    __nrpc::unary::<
+                        __nrpc::Proto<super::StringArg>,
+                        __nrpc::Void,
                         _,
                         _,
                     >(
@@ -436,9 +391,9 @@ pub mod svc_custom_subject_server {
                     )
                 }
                 3usize => {
-                    ::nrpc_runtime::codegen::server_stream::<
-                        ::nrpc_runtime::codegen::Proto<super::StringArg>,
-                        ::nrpc_runtime::codegen::Proto<super::SimpleStringReply>,
+                    __nrpc::server_stream::<
+                        __nrpc::Proto<super::StringArg>,
+                        __nrpc::Proto<super::SimpleStringReply>,
                         _,
                         _,
                     >(
@@ -449,9 +404,9 @@ pub mod svc_custom_subject_server {
                     )
                 }
                 4usize => {
-                    ::nrpc_runtime::codegen::server_stream::<
-                        ::nrpc_runtime::codegen::Void,
-                        ::nrpc_runtime::codegen::Proto<super::SimpleStringReply>,
+                    __nrpc::server_stream::<
+                        __nrpc::Void,
+                        __nrpc::Proto<super::SimpleStringReply>,
                         _,
                         _,
                     >(
@@ -461,25 +416,25 @@ pub mod svc_custom_subject_server {
                         },
                     )
                 }
-                _ => ::nrpc_runtime::codegen::unimplemented(call),
+                _ => __nrpc::unimplemented(call),
             }
         }
     }
     /// Publishes the events of `main.SvcCustomSubject`.
     #[derive(Debug, Clone)]
     pub struct SvcCustomSubjectEvents {
-        inner: ::nrpc_runtime::codegen::ServiceClient,
+        inner: __nrpc::ServiceClient,
     }
     impl SvcCustomSubjectEvents {
         /// A publisher of the events for `main.SvcCustomSubject` on `conn`.
         ///
         /// Fails if a parameter is not a single subject token.
         pub fn new(
-            conn: ::nrpc_runtime::codegen::Connection,
+            conn: __nrpc::Connection,
             instance: &str,
-        ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
-            ::nrpc_runtime::codegen::register_descriptors(super::NRPC_DESCRIPTOR_SET);
-            let inner = ::nrpc_runtime::codegen::ServiceClient::new(
+        ) -> Result<Self, __nrpc::InvalidToken> {
+            __nrpc::register_descriptors(super::NRPC_DESCRIPTOR_SET);
+            let inner = __nrpc::ServiceClient::new(
                 conn,
                 &super::SVC_CUSTOM_SUBJECT_SPEC,
                 &[instance],
@@ -488,10 +443,7 @@ pub mod svc_custom_subject_server {
         }
         /// Publishes in `encoding` (default protobuf; JSON for
         /// subscribers on the `.json` subjects).
-        pub fn with_encoding(
-            mut self,
-            encoding: ::nrpc_runtime::codegen::Encoding,
-        ) -> Self {
+        pub fn with_encoding(mut self, encoding: __nrpc::Encoding) -> Self {
             self.inner.set_encoding(encoding);
             self
         }
@@ -501,10 +453,10 @@ pub mod svc_custom_subject_server {
         pub async fn publish_mt_no_request(
             &self,
             event: &super::SimpleStringReply,
-        ) -> Result<(), ::nrpc_runtime::codegen::CallError> {
+        ) -> Result<(), __nrpc::CallError> {
             self.inner
                 .publish_event::<
-                    ::nrpc_runtime::codegen::Proto<super::SimpleStringReply>,
+                    __nrpc::Proto<super::SimpleStringReply>,
                 >(2usize, &[], event)
                 .await
         }
@@ -557,47 +509,42 @@ pub static SVC_SUBJECT_PARAMS_SPEC: ::nrpc_runtime::codegen::ServiceSpec = ::nrp
 };
 /// Client for `main.SvcSubjectParams`.
 pub mod svc_subject_params_client {
+    use ::nrpc_runtime::codegen as __nrpc;
     /// A service with subject parameters at the service and method level.
     #[derive(Debug, Clone)]
     pub struct SvcSubjectParamsClient {
-        inner: ::nrpc_runtime::codegen::ServiceClient,
+        inner: __nrpc::ServiceClient,
     }
     impl SvcSubjectParamsClient {
         /// A client for `main.SvcSubjectParams` on `conn`.
         ///
         /// Fails if a parameter is not a single subject token.
         pub fn new(
-            conn: ::nrpc_runtime::codegen::Connection,
+            conn: __nrpc::Connection,
             instance: &str,
             clientid: &str,
-        ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
-            ::nrpc_runtime::codegen::register_descriptors(super::NRPC_DESCRIPTOR_SET);
-            let inner = ::nrpc_runtime::codegen::ServiceClient::new(
+        ) -> Result<Self, __nrpc::InvalidToken> {
+            __nrpc::register_descriptors(super::NRPC_DESCRIPTOR_SET);
+            let inner = __nrpc::ServiceClient::new(
                 conn,
                 &super::SVC_SUBJECT_PARAMS_SPEC,
                 &[instance, clientid],
             )?;
             Ok(Self { inner })
         }
-        /// Sets the default timeout of every call (default 5 s).
+        /// Sets the timeout of every call, also sent to the server as the call's deadline (without one: 5 s, not sent).
         pub fn with_timeout(mut self, timeout: ::std::time::Duration) -> Self {
             self.inner.set_timeout(timeout);
             self
         }
         /// Sets the default payload encoding of every call.
-        pub fn with_encoding(
-            mut self,
-            encoding: ::nrpc_runtime::codegen::Encoding,
-        ) -> Self {
+        pub fn with_encoding(mut self, encoding: __nrpc::Encoding) -> Self {
             self.inner.set_encoding(encoding);
             self
         }
         /// Sets metadata headers sent with every call (per-call
         /// headers are added to them).
-        pub fn with_headers(
-            mut self,
-            headers: ::nrpc_runtime::codegen::HeaderMap,
-        ) -> Self {
+        pub fn with_headers(mut self, headers: __nrpc::HeaderMap) -> Self {
             self.inner.set_headers(headers);
             self
         }
@@ -605,30 +552,24 @@ pub mod svc_subject_params_client {
         pub fn with_package_subject(
             mut self,
             package_subject: &str,
-        ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
+        ) -> Result<Self, __nrpc::InvalidToken> {
             self.inner.set_package_subject(package_subject)?;
             Ok(self)
         }
         /// Sends every call to the instance `id` only (its NATS
         /// services id, from discovery or a broadcast reply).
-        pub fn with_instance(
-            mut self,
-            id: &str,
-        ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
+        pub fn with_instance(mut self, id: &str) -> Result<Self, __nrpc::InvalidToken> {
             self.inner.set_instance(id)?;
             Ok(self)
         }
         /// Sends broadcasts to this subject (default: nrpc's routing
         /// prefix; `BroadcastVia::MethodSubject` polls Go nRPC servers).
-        pub fn with_broadcast_via(
-            mut self,
-            via: ::nrpc_runtime::codegen::BroadcastVia,
-        ) -> Self {
+        pub fn with_broadcast_via(mut self, via: __nrpc::BroadcastVia) -> Self {
             self.inner.set_broadcast_via(via);
             self
         }
         /// The untyped client underneath.
-        pub fn service_client(&self) -> &::nrpc_runtime::codegen::ServiceClient {
+        pub fn service_client(&self) -> &__nrpc::ServiceClient {
             &self.inner
         }
         /// Takes two method parameters.
@@ -636,73 +577,57 @@ pub mod svc_subject_params_client {
             &self,
             mp1: &str,
             mp2: &str,
-        ) -> Result<super::SimpleStringReply, ::nrpc_runtime::codegen::CallError> {
-            self.mt_with_subject_params_with(
-                    mp1,
-                    mp2,
-                    ::nrpc_runtime::codegen::CallOptions::new(),
-                )
+        ) -> Result<super::SimpleStringReply, __nrpc::CallError> {
+            self.mt_with_subject_params_with(mp1, mp2, __nrpc::CallOptions::new())
                 .await
-                .map(::nrpc_runtime::codegen::Response::into_inner)
+                .map(__nrpc::Response::into_inner)
         }
         /// [`mt_with_subject_params`](Self::mt_with_subject_params) with per-call options; the reply keeps its metadata headers.
         pub async fn mt_with_subject_params_with(
             &self,
             mp1: &str,
             mp2: &str,
-            options: ::nrpc_runtime::codegen::CallOptions,
-        ) -> Result<
-            ::nrpc_runtime::codegen::Response<super::SimpleStringReply>,
-            ::nrpc_runtime::codegen::CallError,
-        > {
+            options: __nrpc::CallOptions,
+        ) -> Result<__nrpc::Response<super::SimpleStringReply>, __nrpc::CallError> {
             self.inner
                 .unary::<
-                    ::nrpc_runtime::codegen::Void,
-                    ::nrpc_runtime::codegen::Proto<super::SimpleStringReply>,
+                    __nrpc::Void,
+                    __nrpc::Proto<super::SimpleStringReply>,
                 >(0usize, &[mp1, mp2], &(), Some(options))
                 .await
         }
         /// Fire and forget.
         ///
         /// Fire-and-forget: returns once the request is handed to NATS; the server never answers.
-        pub async fn mt_no_reply(
-            &self,
-        ) -> Result<(), ::nrpc_runtime::codegen::CallError> {
-            self.inner
-                .send::<::nrpc_runtime::codegen::Void>(1usize, &[], &(), None)
-                .await
+        pub async fn mt_no_reply(&self) -> Result<(), __nrpc::CallError> {
+            self.inner.send::<__nrpc::Void>(1usize, &[], &(), None).await
         }
         /// [`mt_no_reply`](Self::mt_no_reply) with per-call headers and encoding.
         pub async fn mt_no_reply_with(
             &self,
-            options: ::nrpc_runtime::codegen::CallOptions,
-        ) -> Result<(), ::nrpc_runtime::codegen::CallError> {
-            self.inner
-                .send::<::nrpc_runtime::codegen::Void>(1usize, &[], &(), Some(options))
-                .await
+            options: __nrpc::CallOptions,
+        ) -> Result<(), __nrpc::CallError> {
+            self.inner.send::<__nrpc::Void>(1usize, &[], &(), Some(options)).await
         }
         /// Every instance may answer.
         pub async fn mt_poll(
             &self,
             request: &super::StringArg,
-        ) -> Result<super::SimpleStringReply, ::nrpc_runtime::codegen::CallError> {
-            self.mt_poll_with(request, ::nrpc_runtime::codegen::CallOptions::new())
+        ) -> Result<super::SimpleStringReply, __nrpc::CallError> {
+            self.mt_poll_with(request, __nrpc::CallOptions::new())
                 .await
-                .map(::nrpc_runtime::codegen::Response::into_inner)
+                .map(__nrpc::Response::into_inner)
         }
         /// [`mt_poll`](Self::mt_poll) with per-call options; the reply keeps its metadata headers.
         pub async fn mt_poll_with(
             &self,
             request: &super::StringArg,
-            options: ::nrpc_runtime::codegen::CallOptions,
-        ) -> Result<
-            ::nrpc_runtime::codegen::Response<super::SimpleStringReply>,
-            ::nrpc_runtime::codegen::CallError,
-        > {
+            options: __nrpc::CallOptions,
+        ) -> Result<__nrpc::Response<super::SimpleStringReply>, __nrpc::CallError> {
             self.inner
                 .unary::<
-                    ::nrpc_runtime::codegen::Proto<super::StringArg>,
-                    ::nrpc_runtime::codegen::Proto<super::SimpleStringReply>,
+                    __nrpc::Proto<super::StringArg>,
+                    __nrpc::Proto<super::SimpleStringReply>,
                 >(2usize, &[], request, Some(options))
                 .await
         }
@@ -710,15 +635,12 @@ pub mod svc_subject_params_client {
         pub async fn mt_poll_broadcast(
             &self,
             request: &super::StringArg,
-            options: ::nrpc_runtime::codegen::BroadcastOptions,
-        ) -> Result<
-            ::nrpc_runtime::codegen::Broadcast<super::SimpleStringReply>,
-            ::nrpc_runtime::codegen::CallError,
-        > {
+            options: __nrpc::BroadcastOptions,
+        ) -> Result<__nrpc::Broadcast<super::SimpleStringReply>, __nrpc::CallError> {
             self.inner
                 .broadcast::<
-                    ::nrpc_runtime::codegen::Proto<super::StringArg>,
-                    ::nrpc_runtime::codegen::Proto<super::SimpleStringReply>,
+                    __nrpc::Proto<super::StringArg>,
+                    __nrpc::Proto<super::SimpleStringReply>,
                 >(2usize, &[], request, options)
                 .await
         }
@@ -727,28 +649,29 @@ pub mod svc_subject_params_client {
             &self,
             mp1: &str,
             mp2: &str,
-            encoding: ::nrpc_runtime::codegen::Encoding,
-        ) -> Result<String, ::nrpc_runtime::codegen::InvalidToken> {
+            encoding: __nrpc::Encoding,
+        ) -> Result<String, __nrpc::InvalidToken> {
             self.inner.subject(0usize, &[mp1, mp2], encoding)
         }
         /// The subject of `MtNoReply` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).
         pub fn mt_no_reply_subject(
             &self,
-            encoding: ::nrpc_runtime::codegen::Encoding,
-        ) -> Result<String, ::nrpc_runtime::codegen::InvalidToken> {
+            encoding: __nrpc::Encoding,
+        ) -> Result<String, __nrpc::InvalidToken> {
             self.inner.subject(1usize, &[], encoding)
         }
         /// The subject of `MtPoll` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).
         pub fn mt_poll_subject(
             &self,
-            encoding: ::nrpc_runtime::codegen::Encoding,
-        ) -> Result<String, ::nrpc_runtime::codegen::InvalidToken> {
+            encoding: __nrpc::Encoding,
+        ) -> Result<String, __nrpc::InvalidToken> {
             self.inner.subject(2usize, &[], encoding)
         }
     }
 }
 /// Server side of `main.SvcSubjectParams`.
 pub mod svc_subject_params_server {
+    use ::nrpc_runtime::codegen as __nrpc;
     /// The methods of `main.SvcSubjectParams`; serve an implementation with [`SvcSubjectParamsServer`].
     ///
     /// A service with subject parameters at the service and method level.
@@ -756,44 +679,36 @@ pub mod svc_subject_params_server {
         /// Takes two method parameters.
         fn mt_with_subject_params(
             &self,
-            request: ::nrpc_runtime::codegen::Request<()>,
-        ) -> impl ::nrpc_runtime::codegen::Future<
-            Output = Result<
-                ::nrpc_runtime::codegen::Response<super::SimpleStringReply>,
-                ::nrpc_runtime::codegen::Status,
-            >,
+            request: __nrpc::Request<()>,
+        ) -> impl __nrpc::Future<
+            Output = Result<__nrpc::Response<super::SimpleStringReply>, __nrpc::Status>,
         > + Send;
         /// Fire and forget.
         fn mt_no_reply(
             &self,
-            request: ::nrpc_runtime::codegen::Request<()>,
-        ) -> impl ::nrpc_runtime::codegen::Future<
-            Output = Result<(), ::nrpc_runtime::codegen::Status>,
-        > + Send;
+            request: __nrpc::Request<()>,
+        ) -> impl __nrpc::Future<Output = Result<(), __nrpc::Status>> + Send;
         /// Every instance may answer.
         fn mt_poll(
             &self,
-            request: ::nrpc_runtime::codegen::Request<super::StringArg>,
-        ) -> impl ::nrpc_runtime::codegen::Future<
-            Output = Result<
-                ::nrpc_runtime::codegen::Response<super::SimpleStringReply>,
-                ::nrpc_runtime::codegen::Status,
-            >,
+            request: __nrpc::Request<super::StringArg>,
+        ) -> impl __nrpc::Future<
+            Output = Result<__nrpc::Response<super::SimpleStringReply>, __nrpc::Status>,
         > + Send;
     }
     /// Adapter that lets an `nrpc_runtime::Server` serve the trait.
     #[derive(Debug)]
     pub struct SvcSubjectParamsServer<T> {
-        inner: ::nrpc_runtime::codegen::Arc<T>,
+        inner: __nrpc::Arc<T>,
     }
     impl<T: SvcSubjectParams> SvcSubjectParamsServer<T> {
         /// Wraps an implementation.
         pub fn new(inner: T) -> Self {
-            Self::from_arc(::nrpc_runtime::codegen::Arc::new(inner))
+            Self::from_arc(__nrpc::Arc::new(inner))
         }
         /// Wraps a shared implementation.
-        pub fn from_arc(inner: ::nrpc_runtime::codegen::Arc<T>) -> Self {
-            ::nrpc_runtime::codegen::register_descriptors(super::NRPC_DESCRIPTOR_SET);
+        pub fn from_arc(inner: __nrpc::Arc<T>) -> Self {
+            __nrpc::register_descriptors(super::NRPC_DESCRIPTOR_SET);
             Self { inner }
         }
         /// The wrapped implementation.
@@ -801,25 +716,21 @@ pub mod svc_subject_params_server {
             &self.inner
         }
     }
-    impl<T: SvcSubjectParams> ::nrpc_runtime::codegen::Service
-    for SvcSubjectParamsServer<T> {
-        fn spec(&self) -> &'static ::nrpc_runtime::codegen::ServiceSpec {
+    impl<T: SvcSubjectParams> __nrpc::Service for SvcSubjectParamsServer<T> {
+        fn spec(&self) -> &'static __nrpc::ServiceSpec {
             &super::SVC_SUBJECT_PARAMS_SPEC
         }
         fn call(
             &self,
             method: usize,
-            call: ::nrpc_runtime::codegen::Call,
-        ) -> ::nrpc_runtime::codegen::BoxFuture<
-            'static,
-            Result<::nrpc_runtime::codegen::Reply, ::nrpc_runtime::codegen::Status>,
-        > {
+            call: __nrpc::Call,
+        ) -> __nrpc::BoxFuture<'static, Result<__nrpc::Reply, __nrpc::Status>> {
             let inner = self.inner.clone();
             match method {
                 0usize => {
-                    ::nrpc_runtime::codegen::unary::<
-                        ::nrpc_runtime::codegen::Void,
-                        ::nrpc_runtime::codegen::Proto<super::SimpleStringReply>,
+                    __nrpc::unary::<
+                        __nrpc::Void,
+                        __nrpc::Proto<super::SimpleStringReply>,
                         _,
                         _,
                     >(
@@ -830,8 +741,8 @@ pub mod svc_subject_params_server {
                     )
                 }
                 1usize => {
-                    ::nrpc_runtime::codegen::no_reply::<
-                        ::nrpc_runtime::codegen::Void,
+                    __nrpc::no_reply::<
+                        __nrpc::Void,
                         _,
                         _,
                     >(
@@ -840,14 +751,14 @@ pub mod svc_subject_params_server {
                     )
                 }
                 2usize => {
-                    ::nrpc_runtime::codegen::unary::<
-                        ::nrpc_runtime::codegen::Proto<super::StringArg>,
-                        ::nrpc_runtime::codegen::Proto<super::SimpleStringReply>,
+                    __nrpc::unary::<
+                        __nrpc::Proto<super::StringArg>,
+                        __nrpc::Proto<super::SimpleStringReply>,
                         _,
                         _,
                     >(call, move |request| async move { inner.mt_poll(request).await })
                 }
-                _ => ::nrpc_runtime::codegen::unimplemented(call),
+                _ => __nrpc::unimplemented(call),
             }
         }
     }
@@ -878,46 +789,41 @@ pub static NO_REQUEST_SERVICE_SPEC: ::nrpc_runtime::codegen::ServiceSpec = ::nrp
 };
 /// Client for `main.NoRequestService`.
 pub mod no_request_service_client {
+    use ::nrpc_runtime::codegen as __nrpc;
     /// Generated with neither options nor params: the package prefix still applies.
     #[derive(Debug, Clone)]
     pub struct NoRequestServiceClient {
-        inner: ::nrpc_runtime::codegen::ServiceClient,
+        inner: __nrpc::ServiceClient,
     }
     impl NoRequestServiceClient {
         /// A client for `main.NoRequestService` on `conn`.
         ///
         /// Fails if a parameter is not a single subject token.
         pub fn new(
-            conn: ::nrpc_runtime::codegen::Connection,
+            conn: __nrpc::Connection,
             instance: &str,
-        ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
-            ::nrpc_runtime::codegen::register_descriptors(super::NRPC_DESCRIPTOR_SET);
-            let inner = ::nrpc_runtime::codegen::ServiceClient::new(
+        ) -> Result<Self, __nrpc::InvalidToken> {
+            __nrpc::register_descriptors(super::NRPC_DESCRIPTOR_SET);
+            let inner = __nrpc::ServiceClient::new(
                 conn,
                 &super::NO_REQUEST_SERVICE_SPEC,
                 &[instance],
             )?;
             Ok(Self { inner })
         }
-        /// Sets the default timeout of every call (default 5 s).
+        /// Sets the timeout of every call, also sent to the server as the call's deadline (without one: 5 s, not sent).
         pub fn with_timeout(mut self, timeout: ::std::time::Duration) -> Self {
             self.inner.set_timeout(timeout);
             self
         }
         /// Sets the default payload encoding of every call.
-        pub fn with_encoding(
-            mut self,
-            encoding: ::nrpc_runtime::codegen::Encoding,
-        ) -> Self {
+        pub fn with_encoding(mut self, encoding: __nrpc::Encoding) -> Self {
             self.inner.set_encoding(encoding);
             self
         }
         /// Sets metadata headers sent with every call (per-call
         /// headers are added to them).
-        pub fn with_headers(
-            mut self,
-            headers: ::nrpc_runtime::codegen::HeaderMap,
-        ) -> Self {
+        pub fn with_headers(mut self, headers: __nrpc::HeaderMap) -> Self {
             self.inner.set_headers(headers);
             self
         }
@@ -925,30 +831,24 @@ pub mod no_request_service_client {
         pub fn with_package_subject(
             mut self,
             package_subject: &str,
-        ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
+        ) -> Result<Self, __nrpc::InvalidToken> {
             self.inner.set_package_subject(package_subject)?;
             Ok(self)
         }
         /// Sends every call to the instance `id` only (its NATS
         /// services id, from discovery or a broadcast reply).
-        pub fn with_instance(
-            mut self,
-            id: &str,
-        ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
+        pub fn with_instance(mut self, id: &str) -> Result<Self, __nrpc::InvalidToken> {
             self.inner.set_instance(id)?;
             Ok(self)
         }
         /// Sends broadcasts to this subject (default: nrpc's routing
         /// prefix; `BroadcastVia::MethodSubject` polls Go nRPC servers).
-        pub fn with_broadcast_via(
-            mut self,
-            via: ::nrpc_runtime::codegen::BroadcastVia,
-        ) -> Self {
+        pub fn with_broadcast_via(mut self, via: __nrpc::BroadcastVia) -> Self {
             self.inner.set_broadcast_via(via);
             self
         }
         /// The untyped client underneath.
-        pub fn service_client(&self) -> &::nrpc_runtime::codegen::ServiceClient {
+        pub fn service_client(&self) -> &__nrpc::ServiceClient {
             &self.inner
         }
         ///
@@ -957,29 +857,30 @@ pub mod no_request_service_client {
             &self,
             queue_group: Option<&str>,
         ) -> Result<
-            ::nrpc_runtime::codegen::BoxStream<
+            __nrpc::BoxStream<
                 'static,
-                Result<super::SimpleStringReply, ::nrpc_runtime::codegen::CallError>,
+                Result<super::SimpleStringReply, __nrpc::CallError>,
             >,
-            ::nrpc_runtime::codegen::CallError,
+            __nrpc::CallError,
         > {
             self.inner
                 .subscribe_events::<
-                    ::nrpc_runtime::codegen::Proto<super::SimpleStringReply>,
+                    __nrpc::Proto<super::SimpleStringReply>,
                 >(0usize, &[], queue_group)
                 .await
         }
         /// The subject of `MtNoRequest` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).
         pub fn mt_no_request_subject(
             &self,
-            encoding: ::nrpc_runtime::codegen::Encoding,
-        ) -> Result<String, ::nrpc_runtime::codegen::InvalidToken> {
+            encoding: __nrpc::Encoding,
+        ) -> Result<String, __nrpc::InvalidToken> {
             self.inner.subject(0usize, &[], encoding)
         }
     }
 }
 /// Server side of `main.NoRequestService`.
 pub mod no_request_service_server {
+    use ::nrpc_runtime::codegen as __nrpc;
     /// The methods of `main.NoRequestService`; serve an implementation with [`NoRequestServiceServer`].
     ///
     /// Generated with neither options nor params: the package prefix still applies.
@@ -987,16 +888,16 @@ pub mod no_request_service_server {
     /// Adapter that lets an `nrpc_runtime::Server` serve the trait.
     #[derive(Debug)]
     pub struct NoRequestServiceServer<T> {
-        inner: ::nrpc_runtime::codegen::Arc<T>,
+        inner: __nrpc::Arc<T>,
     }
     impl<T: NoRequestService> NoRequestServiceServer<T> {
         /// Wraps an implementation.
         pub fn new(inner: T) -> Self {
-            Self::from_arc(::nrpc_runtime::codegen::Arc::new(inner))
+            Self::from_arc(__nrpc::Arc::new(inner))
         }
         /// Wraps a shared implementation.
-        pub fn from_arc(inner: ::nrpc_runtime::codegen::Arc<T>) -> Self {
-            ::nrpc_runtime::codegen::register_descriptors(super::NRPC_DESCRIPTOR_SET);
+        pub fn from_arc(inner: __nrpc::Arc<T>) -> Self {
+            __nrpc::register_descriptors(super::NRPC_DESCRIPTOR_SET);
             Self { inner }
         }
         /// The wrapped implementation.
@@ -1004,38 +905,34 @@ pub mod no_request_service_server {
             &self.inner
         }
     }
-    impl<T: NoRequestService> ::nrpc_runtime::codegen::Service
-    for NoRequestServiceServer<T> {
-        fn spec(&self) -> &'static ::nrpc_runtime::codegen::ServiceSpec {
+    impl<T: NoRequestService> __nrpc::Service for NoRequestServiceServer<T> {
+        fn spec(&self) -> &'static __nrpc::ServiceSpec {
             &super::NO_REQUEST_SERVICE_SPEC
         }
         fn call(
             &self,
             method: usize,
-            call: ::nrpc_runtime::codegen::Call,
-        ) -> ::nrpc_runtime::codegen::BoxFuture<
-            'static,
-            Result<::nrpc_runtime::codegen::Reply, ::nrpc_runtime::codegen::Status>,
-        > {
+            call: __nrpc::Call,
+        ) -> __nrpc::BoxFuture<'static, Result<__nrpc::Reply, __nrpc::Status>> {
             let _ = method;
-            ::nrpc_runtime::codegen::unimplemented(call)
+            __nrpc::unimplemented(call)
         }
     }
     /// Publishes the events of `main.NoRequestService`.
     #[derive(Debug, Clone)]
     pub struct NoRequestServiceEvents {
-        inner: ::nrpc_runtime::codegen::ServiceClient,
+        inner: __nrpc::ServiceClient,
     }
     impl NoRequestServiceEvents {
         /// A publisher of the events for `main.NoRequestService` on `conn`.
         ///
         /// Fails if a parameter is not a single subject token.
         pub fn new(
-            conn: ::nrpc_runtime::codegen::Connection,
+            conn: __nrpc::Connection,
             instance: &str,
-        ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
-            ::nrpc_runtime::codegen::register_descriptors(super::NRPC_DESCRIPTOR_SET);
-            let inner = ::nrpc_runtime::codegen::ServiceClient::new(
+        ) -> Result<Self, __nrpc::InvalidToken> {
+            __nrpc::register_descriptors(super::NRPC_DESCRIPTOR_SET);
+            let inner = __nrpc::ServiceClient::new(
                 conn,
                 &super::NO_REQUEST_SERVICE_SPEC,
                 &[instance],
@@ -1044,10 +941,7 @@ pub mod no_request_service_server {
         }
         /// Publishes in `encoding` (default protobuf; JSON for
         /// subscribers on the `.json` subjects).
-        pub fn with_encoding(
-            mut self,
-            encoding: ::nrpc_runtime::codegen::Encoding,
-        ) -> Self {
+        pub fn with_encoding(mut self, encoding: __nrpc::Encoding) -> Self {
             self.inner.set_encoding(encoding);
             self
         }
@@ -1056,10 +950,10 @@ pub mod no_request_service_server {
         pub async fn publish_mt_no_request(
             &self,
             event: &super::SimpleStringReply,
-        ) -> Result<(), ::nrpc_runtime::codegen::CallError> {
+        ) -> Result<(), __nrpc::CallError> {
             self.inner
                 .publish_event::<
-                    ::nrpc_runtime::codegen::Proto<super::SimpleStringReply>,
+                    __nrpc::Proto<super::SimpleStringReply>,
                 >(0usize, &[], event)
                 .await
         }

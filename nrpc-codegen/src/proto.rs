@@ -5,7 +5,6 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use heck::ToSnakeCase;
 use prost::Message as _;
@@ -317,7 +316,6 @@ impl Builder {
         )
         .map_err(Error::Io)?;
 
-        let errors = Arc::new(std::sync::Mutex::new(Vec::new()));
         let mut prost = self.prost;
         prost
             .out_dir(&out_dir)
@@ -334,20 +332,13 @@ impl Builder {
                     server: self.server,
                     proto_source: false,
                 },
-                errors: errors.clone(),
                 with_descriptors: HashSet::new(),
             }));
         // prost-build panics on some inputs; report them as errors too.
         let files: Vec<String> = opened.iter().cloned().collect();
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| prost.compile_fds(fds)))
             .map_err(|_| Error::Parse(format!("prost-build failed on {}", files.join(", "))))?
-            .map_err(Error::Io)?;
-        let errors = std::mem::take(&mut *errors.lock().unwrap_or_else(|e| e.into_inner()));
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Invalid(errors))
-        }
+            .map_err(Error::Io)
     }
 }
 
@@ -416,7 +407,7 @@ fn rust_method_name(rpc: &str) -> String {
     match snake.as_str() {
         "self" | "super" | "crate" | "extern" | "_" => format!("{snake}_"),
         s if s.starts_with(|c: char| c.is_ascii_digit()) => format!("_{snake}"),
-        s if syn::parse_str::<syn::Ident>(s).is_err() => format!("r#{snake}"),
+        s if emit::is_keyword(s) => format!("r#{snake}"),
         _ => snake,
     }
 }
@@ -637,7 +628,6 @@ fn message_type(proto_type: &str, rust_type: &str) -> MessageType {
 struct ServiceGenerator {
     services: HashMap<String, model::Service>,
     sides: Sides,
-    errors: Arc<std::sync::Mutex<Vec<Diagnostic>>>,
     /// Packages given a service that registers descriptors.
     with_descriptors: HashSet<String>,
 }
@@ -660,27 +650,17 @@ impl prost_build::ServiceGenerator for ServiceGenerator {
         if svc.descriptor_set_file.is_some() {
             self.with_descriptors.insert(service.package.clone());
         }
-        match emit::pretty(emit::service(&svc, self.sides)) {
-            Ok(code) => buf.push_str(&code),
-            Err(e) => self
-                .errors
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(Diagnostic {
-                    file: full_name,
-                    line: 0,
-                    column: 0,
-                    message: format!("generated code does not parse: {e}"),
-                }),
-        }
+        // prost-build formats the whole file once (its `format` option,
+        // on by default): formatting each service here too would double
+        // the cost of code generation.
+        buf.push_str(&emit::service(&svc, self.sides).to_string());
+        buf.push('\n');
     }
 
     fn finalize_package(&mut self, package: &str, buf: &mut String) {
         if self.with_descriptors.contains(package) {
-            let set = emit::descriptor_set(DESCRIPTOR_SET_FILE);
-            if let Ok(code) = emit::pretty(set) {
-                buf.push_str(&code);
-            }
+            buf.push_str(&emit::descriptor_set(DESCRIPTOR_SET_FILE).to_string());
+            buf.push('\n');
         }
     }
 }

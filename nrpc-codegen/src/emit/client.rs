@@ -31,8 +31,8 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
             pub fn #name(
                 &self,
                 #(#params: &str,)*
-                encoding: ::nrpc_runtime::codegen::Encoding,
-            ) -> Result<String, ::nrpc_runtime::codegen::InvalidToken> {
+                encoding: __nrpc::Encoding,
+            ) -> Result<String, __nrpc::InvalidToken> {
                 self.inner.subject(#index, &[#(#params),*], encoding)
             }
         }
@@ -70,10 +70,10 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
                             &self,
                             #(#params: &str,)*
                             #req_arg
-                            options: ::nrpc_runtime::codegen::BroadcastOptions,
+                            options: __nrpc::BroadcastOptions,
                         ) -> Result<
-                            ::nrpc_runtime::codegen::Broadcast<#out>,
-                            ::nrpc_runtime::codegen::CallError,
+                            __nrpc::Broadcast<#out>,
+                            __nrpc::CallError,
                         > {
                             self.inner
                                 .broadcast::<#req_codec, #resp_codec>(#index, &[#(#params),*], #req_expr, options)
@@ -87,10 +87,10 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
                         &self,
                         #(#params: &str,)*
                         #req_arg
-                    ) -> Result<#out, ::nrpc_runtime::codegen::CallError> {
-                        self.#name_with(#(#params,)* #req_pass ::nrpc_runtime::codegen::CallOptions::new())
+                    ) -> Result<#out, __nrpc::CallError> {
+                        self.#name_with(#(#params,)* #req_pass __nrpc::CallOptions::new())
                             .await
-                            .map(::nrpc_runtime::codegen::Response::into_inner)
+                            .map(__nrpc::Response::into_inner)
                     }
 
                     #[doc = #with_doc]
@@ -98,8 +98,8 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
                         &self,
                         #(#params: &str,)*
                         #req_arg
-                        options: ::nrpc_runtime::codegen::CallOptions,
-                    ) -> Result<::nrpc_runtime::codegen::Response<#out>, ::nrpc_runtime::codegen::CallError> {
+                        options: __nrpc::CallOptions,
+                    ) -> Result<__nrpc::Response<#out>, __nrpc::CallError> {
                         self.inner
                             .unary::<#req_codec, #resp_codec>(#index, &[#(#params),*], #req_expr, Some(options))
                             .await
@@ -118,7 +118,7 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
                         &self,
                         #(#params: &str,)*
                         #req_arg
-                    ) -> Result<(), ::nrpc_runtime::codegen::CallError> {
+                    ) -> Result<(), __nrpc::CallError> {
                         self.inner.send::<#req_codec>(#index, &[#(#params),*], #req_expr, None).await
                     }
 
@@ -127,8 +127,8 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
                         &self,
                         #(#params: &str,)*
                         #req_arg
-                        options: ::nrpc_runtime::codegen::CallOptions,
-                    ) -> Result<(), ::nrpc_runtime::codegen::CallError> {
+                        options: __nrpc::CallOptions,
+                    ) -> Result<(), __nrpc::CallError> {
                         self.inner.send::<#req_codec>(#index, &[#(#params),*], #req_expr, Some(options)).await
                     }
                 }
@@ -148,8 +148,8 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
                         #(#params: &str,)*
                         queue_group: Option<&str>,
                     ) -> Result<
-                        ::nrpc_runtime::codegen::BoxStream<'static, Result<#out, ::nrpc_runtime::codegen::CallError>>,
-                        ::nrpc_runtime::codegen::CallError,
+                        __nrpc::BoxStream<'static, Result<#out, __nrpc::CallError>>,
+                        __nrpc::CallError,
                     > {
                         self.inner.subscribe_events::<#resp_codec>(#index, &[#(#params),*], queue_group).await
                     }
@@ -160,14 +160,14 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
                 let bidi = spec.kind == MethodKind::Bidirectional;
                 let (ret, finish, what) = if bidi {
                     (
-                        quote! { ::nrpc_runtime::codegen::ReplyStream<#out> },
+                        quote! { __nrpc::ReplyStream<#out> },
                         quote! { Ok(replies) },
                         "Streams `requests` to the server and its replies back",
                     )
                 } else {
                     (
                         quote! { #out },
-                        quote! { ::nrpc_runtime::codegen::single_reply(replies).await },
+                        quote! { __nrpc::single_reply(replies).await },
                         "Streams `requests` to the server and returns its one reply",
                     )
                 };
@@ -180,24 +180,24 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
                     pub async fn #name(
                         &self,
                         #(#params: &str,)*
-                        requests: impl ::nrpc_runtime::codegen::Stream<Item = #item> + Send + 'static,
-                    ) -> Result<#ret, ::nrpc_runtime::codegen::CallError> {
-                        self.#name_with(#(#params,)* requests, ::nrpc_runtime::codegen::CallOptions::new()).await
+                        requests: impl __nrpc::Stream<Item = #item> + Send + 'static,
+                    ) -> Result<#ret, __nrpc::CallError> {
+                        self.#name_with(#(#params,)* requests, __nrpc::CallOptions::new()).await
                     }
 
                     #[doc = #with_doc]
                     pub async fn #name_with(
                         &self,
                         #(#params: &str,)*
-                        requests: impl ::nrpc_runtime::codegen::Stream<Item = #item> + Send + 'static,
-                        options: ::nrpc_runtime::codegen::CallOptions,
-                    ) -> Result<#ret, ::nrpc_runtime::codegen::CallError> {
+                        requests: impl __nrpc::Stream<Item = #item> + Send + 'static,
+                        options: __nrpc::CallOptions,
+                    ) -> Result<#ret, __nrpc::CallError> {
                         let replies = self
                             .inner
                             .open_stream::<#req_codec, #resp_codec>(
                                 #index,
                                 &[#(#params),*],
-                                ::nrpc_runtime::codegen::boxed(requests),
+                                __nrpc::boxed(requests),
                                 Some(options),
                             )
                             .await?;
@@ -218,8 +218,8 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
                         #(#params: &str,)*
                         #req_arg
                     ) -> Result<
-                        ::nrpc_runtime::codegen::ReplyStream<#out>,
-                        ::nrpc_runtime::codegen::CallError,
+                        __nrpc::ReplyStream<#out>,
+                        __nrpc::CallError,
                     > {
                         self.inner
                             .server_stream::<#req_codec, #resp_codec>(#index, &[#(#params),*], #req_expr, None)
@@ -231,10 +231,10 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
                         &self,
                         #(#params: &str,)*
                         #req_arg
-                        options: ::nrpc_runtime::codegen::CallOptions,
+                        options: __nrpc::CallOptions,
                     ) -> Result<
-                        ::nrpc_runtime::codegen::ReplyStream<#out>,
-                        ::nrpc_runtime::codegen::CallError,
+                        __nrpc::ReplyStream<#out>,
+                        __nrpc::CallError,
                     > {
                         self.inner
                             .server_stream::<#req_codec, #resp_codec>(#index, &[#(#params),*], #req_expr, Some(options))
@@ -250,30 +250,31 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
     quote! {
         #[doc = #module_doc]
         pub mod #module {
+            use ::nrpc_runtime::codegen as __nrpc;
             #svc_docs
             #[derive(Debug, Clone)]
             pub struct #client {
-                inner: ::nrpc_runtime::codegen::ServiceClient,
+                inner: __nrpc::ServiceClient,
             }
 
             impl #client {
                 #constructor
 
-                /// Sets the default timeout of every call (default 5 s).
+                /// Sets the timeout of every call, also sent to the server as the call's deadline (without one: 5 s, not sent).
                 pub fn with_timeout(mut self, timeout: ::std::time::Duration) -> Self {
                     self.inner.set_timeout(timeout);
                     self
                 }
 
                 /// Sets the default payload encoding of every call.
-                pub fn with_encoding(mut self, encoding: ::nrpc_runtime::codegen::Encoding) -> Self {
+                pub fn with_encoding(mut self, encoding: __nrpc::Encoding) -> Self {
                     self.inner.set_encoding(encoding);
                     self
                 }
 
                 /// Sets metadata headers sent with every call (per-call
                 /// headers are added to them).
-                pub fn with_headers(mut self, headers: ::nrpc_runtime::codegen::HeaderMap) -> Self {
+                pub fn with_headers(mut self, headers: __nrpc::HeaderMap) -> Self {
                     self.inner.set_headers(headers);
                     self
                 }
@@ -282,7 +283,7 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
                 pub fn with_package_subject(
                     mut self,
                     package_subject: &str,
-                ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
+                ) -> Result<Self, __nrpc::InvalidToken> {
                     self.inner.set_package_subject(package_subject)?;
                     Ok(self)
                 }
@@ -292,7 +293,7 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
                 pub fn with_instance(
                     mut self,
                     id: &str,
-                ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
+                ) -> Result<Self, __nrpc::InvalidToken> {
                     self.inner.set_instance(id)?;
                     Ok(self)
                 }
@@ -301,14 +302,14 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
                 /// prefix; `BroadcastVia::MethodSubject` polls Go nRPC servers).
                 pub fn with_broadcast_via(
                     mut self,
-                    via: ::nrpc_runtime::codegen::BroadcastVia,
+                    via: __nrpc::BroadcastVia,
                 ) -> Self {
                     self.inner.set_broadcast_via(via);
                     self
                 }
 
                 /// The untyped client underneath.
-                pub fn service_client(&self) -> &::nrpc_runtime::codegen::ServiceClient {
+                pub fn service_client(&self) -> &__nrpc::ServiceClient {
                     &self.inner
                 }
 
@@ -336,9 +337,9 @@ pub(super) fn constructor(svc: &Service, what: &str) -> TokenStream {
     if ctor_params.is_empty() {
         quote! {
             #[doc = #ctor_doc]
-            pub fn new(conn: ::nrpc_runtime::codegen::Connection) -> Self {
+            pub fn new(conn: __nrpc::Connection) -> Self {
                 #register
-                let inner = ::nrpc_runtime::codegen::ServiceClient::new(conn, &super::#spec, &[])
+                let inner = __nrpc::ServiceClient::new(conn, &super::#spec, &[])
                     .expect("a service without subject parameters always has a valid subject");
                 Self { inner }
             }
@@ -350,11 +351,11 @@ pub(super) fn constructor(svc: &Service, what: &str) -> TokenStream {
             #[doc = ""]
             #[doc = #doc2]
             pub fn new(
-                conn: ::nrpc_runtime::codegen::Connection,
+                conn: __nrpc::Connection,
                 #(#ctor_params: &str),*
-            ) -> Result<Self, ::nrpc_runtime::codegen::InvalidToken> {
+            ) -> Result<Self, __nrpc::InvalidToken> {
                 #register
-                let inner = ::nrpc_runtime::codegen::ServiceClient::new(
+                let inner = __nrpc::ServiceClient::new(
                     conn, &super::#spec, &[#(#ctor_params),*])?;
                 Ok(Self { inner })
             }

@@ -2,7 +2,8 @@
 //! ends (the .proto adapter and `#[nats_service]`) call [`service`].
 //!
 //! Generated code names only `::nrpc_runtime::codegen` (and the message
-//! types), so it keeps compiling when the runtime's dependencies move.
+//! types), so it keeps compiling when the runtime's dependencies move;
+//! the client and server modules import it as `__nrpc`.
 
 mod client;
 mod server;
@@ -33,11 +34,6 @@ pub fn service(svc: &Service, sides: Sides) -> TokenStream {
     let server = sides.server.then(|| server::emit(svc));
     let proto = sides.proto_source.then(|| proto_source(svc));
     quote! { #spec #client #server #proto }
-}
-
-/// Formats tokens as a readable Rust file.
-pub fn pretty(tokens: TokenStream) -> Result<String, syn::Error> {
-    Ok(prettyplease::unparse(&syn::parse2(tokens)?))
 }
 
 /// The identifier of the `ServiceSpec` static, e.g. `GREETER_SPEC`.
@@ -139,10 +135,40 @@ fn docs(lines: &[String]) -> TokenStream {
     quote! { #(#lines)* }
 }
 
-/// An identifier, raw if it is a keyword.
+/// Rust's strict and reserved keywords (2024 edition), which need `r#` as
+/// identifiers.
+const KEYWORDS: &[&str] = &[
+    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
+    "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
+    "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
+    "return", "self", "Self", "static", "struct", "super", "trait", "true", "try", "type",
+    "typeof", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
+];
+
+/// Whether `name` is a Rust keyword.
+pub(crate) fn is_keyword(name: &str) -> bool {
+    KEYWORDS.contains(&name)
+}
+
+/// Whether `name` is a plain identifier (letters, digits, `_`; not a digit
+/// first).
+fn is_plain_ident(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
+        && chars.all(|c| c == '_' || c.is_alphanumeric())
+}
+
+/// An identifier, raw if it is a keyword. (Checked by hand: parsing each
+/// identifier with syn made code generation several times slower.)
 fn ident(name: &str) -> Ident {
     let name = name.strip_prefix("r#").unwrap_or(name);
-    syn::parse_str::<Ident>(name).unwrap_or_else(|_| Ident::new_raw(name, Span::call_site()))
+    // Path keywords (`super::x`) cannot be raw.
+    let path_keyword = matches!(name, "self" | "Self" | "super" | "crate");
+    if is_keyword(name) && !path_keyword {
+        Ident::new_raw(name, Span::call_site())
+    } else {
+        Ident::new(name, Span::call_site())
+    }
 }
 
 /// The type path of a message as seen from a module nested one level below
@@ -163,21 +189,41 @@ fn rust_type(ty: &MessageType, nested: bool) -> TokenStream {
             } else {
                 format!("super::{path}")
             };
-            // Front ends hand over valid Rust paths.
-            syn::parse_str::<syn::Type>(&path)
-                .map(|t| quote! { #t })
-                .unwrap_or_else(|e| syn::Error::new(Span::call_site(), e).to_compile_error())
+            path_tokens(&path)
         }
+    }
+}
+
+/// A type path (`a::b::C`, `::a::C`, `()`) as tokens. Front ends hand
+/// over valid Rust paths; anything else is left to syn, which reports it.
+fn path_tokens(path: &str) -> TokenStream {
+    let (global, rest) = match path.strip_prefix("::") {
+        Some(rest) => (true, rest),
+        None => (false, path),
+    };
+    let plain = rest
+        .split("::")
+        .all(|s| is_plain_ident(s.strip_prefix("r#").unwrap_or(s)));
+    if !plain {
+        return syn::parse_str::<syn::Type>(path)
+            .map(|t| quote! { #t })
+            .unwrap_or_else(|e| syn::Error::new(Span::call_site(), e).to_compile_error());
+    }
+    let segments = rest.split("::").map(ident);
+    if global {
+        quote! { #(::#segments)* }
+    } else {
+        quote! { #(#segments)::* }
     }
 }
 
 /// The runtime codec that encodes a message type.
 fn codec(ty: &MessageType) -> TokenStream {
     match ty {
-        MessageType::Void => quote! { ::nrpc_runtime::codegen::Void },
+        MessageType::Void => quote! { __nrpc::Void },
         MessageType::Message(_) => {
             let t = nested_type(ty);
-            quote! { ::nrpc_runtime::codegen::Proto<#t> }
+            quote! { __nrpc::Proto<#t> }
         }
     }
 }
@@ -203,7 +249,7 @@ fn register_descriptors(svc: &Service) -> TokenStream {
     let name = ident(DESCRIPTOR_SET_STATIC);
     match &svc.descriptor_set_file {
         Some(_) => quote! {
-            ::nrpc_runtime::codegen::register_descriptors(super::#name);
+            __nrpc::register_descriptors(super::#name);
         },
         None => quote! {},
     }

@@ -28,30 +28,26 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
         let input = nested_type(&m.input);
         let item = nested_type(&m.output);
         let input = if spec.kind.streams_requests() {
-            quote! { ::nrpc_runtime::codegen::Streaming<#input> }
+            quote! { __nrpc::Streaming<#input> }
         } else {
             input
         };
         let (sink, output) = match spec.kind {
             // Nothing is sent back: the handler only reports failure (logged, counted).
             MethodKind::NoReply => (quote! {}, quote! { () }),
-            MethodKind::StreamedReply | MethodKind::Bidirectional => (
-                quote! { sink: ::nrpc_runtime::codegen::Sink<#item>, },
-                quote! { () },
-            ),
-            _ => (
-                quote! {},
-                quote! { ::nrpc_runtime::codegen::Response<#item> },
-            ),
+            MethodKind::StreamedReply | MethodKind::Bidirectional => {
+                (quote! { sink: __nrpc::Sink<#item>, }, quote! { () })
+            }
+            _ => (quote! {}, quote! { __nrpc::Response<#item> }),
         };
         quote! {
             #method_docs
             fn #name(
                 &self,
-                request: ::nrpc_runtime::codegen::Request<#input>,
+                request: __nrpc::Request<#input>,
                 #sink
-            ) -> impl ::nrpc_runtime::codegen::Future<
-                Output = Result<#output, ::nrpc_runtime::codegen::Status>,
+            ) -> impl __nrpc::Future<
+                Output = Result<#output, __nrpc::Status>,
             > + Send;
         }
     });
@@ -62,31 +58,31 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
         let resp_codec = codec(&m.output);
         match spec.kind {
             MethodKind::ClientStreaming => quote! {
-                #index => ::nrpc_runtime::codegen::client_stream::<#req_codec, #resp_codec, _, _>(
+                #index => __nrpc::client_stream::<#req_codec, #resp_codec, _, _>(
                     call,
                     move |request| async move { inner.#name(request).await },
                 ),
             },
             MethodKind::Bidirectional => quote! {
-                #index => ::nrpc_runtime::codegen::bidi_stream::<#req_codec, #resp_codec, _, _>(
+                #index => __nrpc::bidi_stream::<#req_codec, #resp_codec, _, _>(
                     call,
                     move |request, sink| async move { inner.#name(request, sink).await },
                 ),
             },
             MethodKind::StreamedReply => quote! {
-                #index => ::nrpc_runtime::codegen::server_stream::<#req_codec, #resp_codec, _, _>(
+                #index => __nrpc::server_stream::<#req_codec, #resp_codec, _, _>(
                     call,
                     move |request, sink| async move { inner.#name(request, sink).await },
                 ),
             },
             MethodKind::NoReply => quote! {
-                #index => ::nrpc_runtime::codegen::no_reply::<#req_codec, _, _>(
+                #index => __nrpc::no_reply::<#req_codec, _, _>(
                     call,
                     move |request| async move { inner.#name(request).await },
                 ),
             },
             _ => quote! {
-                #index => ::nrpc_runtime::codegen::unary::<#req_codec, #resp_codec, _, _>(
+                #index => __nrpc::unary::<#req_codec, #resp_codec, _, _>(
                     call,
                     move |request| async move { inner.#name(request).await },
                 ),
@@ -97,14 +93,14 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
     let dispatch = if callable_methods.is_empty() {
         quote! {
             let _ = method;
-            ::nrpc_runtime::codegen::unimplemented(call)
+            __nrpc::unimplemented(call)
         }
     } else {
         quote! {
             let inner = self.inner.clone();
             match method {
                 #(#arms)*
-                _ => ::nrpc_runtime::codegen::unimplemented(call),
+                _ => __nrpc::unimplemented(call),
             }
         }
     };
@@ -116,6 +112,7 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
     quote! {
         #[doc = #module_doc]
         pub mod #module {
+            use ::nrpc_runtime::codegen as __nrpc;
             #[doc = #trait_doc]
             #[doc = ""]
             #svc_docs
@@ -126,17 +123,17 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
             /// Adapter that lets an `nrpc_runtime::Server` serve the trait.
             #[derive(Debug)]
             pub struct #adapter<T> {
-                inner: ::nrpc_runtime::codegen::Arc<T>,
+                inner: __nrpc::Arc<T>,
             }
 
             impl<T: #trait_name> #adapter<T> {
                 /// Wraps an implementation.
                 pub fn new(inner: T) -> Self {
-                    Self::from_arc(::nrpc_runtime::codegen::Arc::new(inner))
+                    Self::from_arc(__nrpc::Arc::new(inner))
                 }
 
                 /// Wraps a shared implementation.
-                pub fn from_arc(inner: ::nrpc_runtime::codegen::Arc<T>) -> Self {
+                pub fn from_arc(inner: __nrpc::Arc<T>) -> Self {
                     #register
                     Self { inner }
                 }
@@ -147,18 +144,18 @@ pub(super) fn emit(svc: &Service) -> TokenStream {
                 }
             }
 
-            impl<T: #trait_name> ::nrpc_runtime::codegen::Service for #adapter<T> {
-                fn spec(&self) -> &'static ::nrpc_runtime::codegen::ServiceSpec {
+            impl<T: #trait_name> __nrpc::Service for #adapter<T> {
+                fn spec(&self) -> &'static __nrpc::ServiceSpec {
                     &super::#spec_static
                 }
 
                 fn call(
                     &self,
                     method: usize,
-                    call: ::nrpc_runtime::codegen::Call,
-                ) -> ::nrpc_runtime::codegen::BoxFuture<
+                    call: __nrpc::Call,
+                ) -> __nrpc::BoxFuture<
                     'static,
-                    Result<::nrpc_runtime::codegen::Reply, ::nrpc_runtime::codegen::Status>,
+                    Result<__nrpc::Reply, __nrpc::Status>,
                 > {
                     #dispatch
                 }
@@ -190,7 +187,7 @@ fn events(svc: &Service) -> TokenStream {
                     &self,
                     #(#params: &str,)*
                     event: &#event,
-                ) -> Result<(), ::nrpc_runtime::codegen::CallError> {
+                ) -> Result<(), __nrpc::CallError> {
                     self.inner.publish_event::<#event_codec>(#index, &[#(#params),*], event).await
                 }
             }
@@ -206,7 +203,7 @@ fn events(svc: &Service) -> TokenStream {
         #[doc = #doc]
         #[derive(Debug, Clone)]
         pub struct #events {
-            inner: ::nrpc_runtime::codegen::ServiceClient,
+            inner: __nrpc::ServiceClient,
         }
 
         impl #events {
@@ -216,7 +213,7 @@ fn events(svc: &Service) -> TokenStream {
             /// subscribers on the `.json` subjects).
             pub fn with_encoding(
                 mut self,
-                encoding: ::nrpc_runtime::codegen::Encoding,
+                encoding: __nrpc::Encoding,
             ) -> Self {
                 self.inner.set_encoding(encoding);
                 self
