@@ -100,6 +100,38 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
     report("bidirectional echo", n, 2 * n * ITEM_BYTES, start);
 
+    // The ceiling: the same number of 64 B messages published and received
+    // with async-nats directly, no protocol.
+    let (publisher, subscriber) = (
+        async_nats::connect(&nats.url).await?,
+        async_nats::connect(&nats.url).await?,
+    );
+    let mut sub = subscriber.subscribe("bench.raw.stream").await?;
+    subscriber.flush().await?;
+    let start = Instant::now();
+    let payload = bytes::Bytes::from(vec![b'x'; ITEM_BYTES]);
+    let sending = tokio::spawn(async move {
+        for _ in 0..ITEMS {
+            if publisher
+                .publish("bench.raw.stream", payload.clone())
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+        let _ = publisher.flush().await;
+    });
+    let mut n = 0;
+    while n < ITEMS {
+        if sub.next().await.is_none() {
+            break;
+        }
+        n += 1;
+    }
+    report("raw NATS pub -> sub", n, n * ITEM_BYTES, start);
+    sending.await?;
+
     server.shutdown().await;
     Ok(())
 }

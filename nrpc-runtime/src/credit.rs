@@ -42,6 +42,11 @@ impl Credit {
         }
     }
 
+    /// Takes credit for one item if there is some, without waiting.
+    pub(crate) fn try_acquire(&self) -> bool {
+        self.lock().try_send()
+    }
+
     /// The receiver announced its cumulative limit.
     pub(crate) fn set_limit(&self, limit: u64) {
         self.lock().set_limit(limit);
@@ -53,9 +58,17 @@ impl Credit {
         self.lock().available()
     }
 
-    /// An acquired item was handed to the connection.
-    pub(crate) fn on_sent(&self) {
-        self.lock().on_sent();
+    /// `n` acquired items were handed to the connection.
+    pub(crate) fn on_sent(&self, n: u64) {
+        let mut window = self.lock();
+        for _ in 0..n {
+            window.on_sent();
+        }
+    }
+
+    /// Items acquired so far (handed over or about to be).
+    pub(crate) fn reserved(&self) -> u64 {
+        self.lock().reserved()
     }
 
     /// Items sent so far.

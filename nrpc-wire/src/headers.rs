@@ -21,6 +21,9 @@ pub const INSTANCE: &str = "Nrpc-Instance";
 pub const REQUEST_ID: &str = "Nrpc-Request-Id";
 /// Stream request header: the client's initial credit (items).
 pub const STREAM_CREDIT: &str = "Nrpc-Stream-Credit";
+/// Request header of an nrpc client that reads batches of stream items
+/// ([`BATCH`](crate::stream::BATCH)); its value is `1`.
+pub const STREAM_BATCH: &str = "Nrpc-Stream-Batch";
 /// Heartbeat and keepalive header: the receiver's credit so far, cumulative
 /// — the sender may have sent this many items in all. Re-sent every
 /// second, so a lost grant is repaired by the next.

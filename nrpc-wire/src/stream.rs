@@ -86,6 +86,60 @@ pub fn split_numbered(mut payload: Bytes) -> Result<(Option<u64>, Bytes), FrameE
     Ok((Some(seq), payload))
 }
 
+/// First byte of a batch: several numbered items in one message, for
+/// clients that ask for them ([`headers::STREAM_BATCH`](crate::headers::STREAM_BATCH)).
+/// [`BATCH`], the first item's number as a varint, then each item as its
+/// length (varint) and its encoded message. Like [`NUMBERED`], no protobuf
+/// message or JSON text starts with it.
+pub const BATCH: u8 = 0x07;
+
+/// The most a batch carries; the sender also keeps it within the
+/// connection's `max_payload`.
+pub const MAX_BATCH_BYTES: usize = 64 * 1024;
+
+/// Encodes `items` (encoded messages) as a batch whose first item is number
+/// `first`.
+pub fn encode_batch(first: u64, items: &[Bytes]) -> Bytes {
+    let len: usize = items.iter().map(|i| i.len() + 5).sum();
+    let mut out = bytes::BytesMut::with_capacity(1 + 10 + len);
+    out.put_u8(BATCH);
+    prost::encoding::encode_varint(first, &mut out);
+    for item in items {
+        prost::encoding::encode_varint(item.len() as u64, &mut out);
+        out.put_slice(item);
+    }
+    out.freeze()
+}
+
+/// What [`encode_batch`] adds to each item of `len` bytes, at most.
+pub fn batch_overhead(len: usize) -> usize {
+    prost::encoding::encoded_len_varint(len as u64)
+}
+
+/// The first item's number and the items of a batch; `None` when
+/// `payload` is not one. Each item shares `payload`'s memory.
+pub fn split_batch(mut payload: Bytes) -> Result<Option<(u64, Vec<Bytes>)>, FrameError> {
+    if payload.first() != Some(&BATCH) {
+        return Ok(None);
+    }
+    payload.advance(1);
+    let bad = |e: prost::DecodeError| FrameError(format!("bad batch: {e}"));
+    let first = prost::encoding::decode_varint(&mut payload).map_err(bad)?;
+    let mut items = Vec::new();
+    while payload.has_remaining() {
+        let len = prost::encoding::decode_varint(&mut payload).map_err(bad)?;
+        let len = usize::try_from(len)
+            .ok()
+            .filter(|&l| l <= payload.len())
+            .ok_or_else(|| FrameError(format!("bad batch: item of {len} bytes past its end")))?;
+        items.push(payload.split_to(len));
+    }
+    if items.is_empty() {
+        return Err(FrameError("bad batch: no items".into()));
+    }
+    Ok(Some((first, items)))
+}
+
 /// The heartbeat subject of a stream whose reply subject is `reply`.
 pub fn heartbeat_subject(reply: &str) -> String {
     format!("{reply}.heartbeat")
@@ -202,6 +256,11 @@ impl SendWindow {
     /// Items we may still send; `None` without flow control.
     pub fn available(&self) -> Option<u64> {
         self.limit.map(|limit| limit.saturating_sub(self.reserved))
+    }
+
+    /// Items that took credit: those the sender accepted, sent or not yet.
+    pub fn reserved(&self) -> u64 {
+        self.reserved
     }
 
     /// Items sent so far.
@@ -386,6 +445,28 @@ impl std::error::Error for CountMismatch {}
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn batches_round_trip_and_bad_ones_are_refused() {
+        let items = [
+            Bytes::from_static(b"a"),
+            Bytes::new(),
+            Bytes::from(vec![7; 300]),
+        ];
+        let batch = encode_batch(41, &items);
+        assert_eq!(batch[0], BATCH);
+        assert_eq!(
+            split_batch(batch.clone()).unwrap(),
+            Some((41, items.to_vec()))
+        );
+        // Not a batch: a numbered item, a plain one.
+        assert_eq!(split_batch(number_item(1, b"x")).unwrap(), None);
+        assert_eq!(split_batch(Bytes::from_static(b"\x0a\x01x")).unwrap(), None);
+        // Cut short, or empty.
+        assert!(split_batch(batch.slice(..batch.len() - 1)).is_err());
+        assert!(split_batch(Bytes::from_static(&[BATCH, 1])).is_err());
+        assert!(split_batch(Bytes::from_static(&[BATCH])).is_err());
+    }
+
     use super::*;
 
     #[test]

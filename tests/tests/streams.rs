@@ -253,6 +253,64 @@ async fn a_go_style_client_gets_items_keepalives_and_the_eos_count() {
 }
 
 #[tokio::test]
+async fn a_client_that_reads_batches_gets_every_item_numbered_in_order_in_fewer_messages() {
+    // What an nrpc client in another language does: credit, and batches.
+    let server = nats_server();
+    let (_h, _events, _client) = setup(&server).await;
+    let raw = nats(&server).await;
+    let inbox = raw.new_inbox();
+    let mut sub = raw.subscribe(inbox.clone()).await.unwrap();
+    let mut h = nrpc_runtime::HeaderMap::new();
+    h.insert("Nrpc-Stream-Credit", "1024");
+    h.insert("Nrpc-Stream-Batch", "1");
+    let items = 1000u64;
+    raw.publish_with_reply_and_headers(
+        "root.default.custom_subject.mtstreamedreply",
+        inbox.clone(),
+        h,
+        nrpc_runtime::prost::Message::encode_to_vec(&arg(&format!("count:{items}"))).into(),
+    )
+    .await
+    .unwrap();
+    raw.publish(format!("{inbox}.heartbeat"), "".into())
+        .await
+        .unwrap();
+    let (mut got, mut messages, mut next) = (Vec::new(), 0, 1u64);
+    loop {
+        let msg = within("message", sub.next()).await.unwrap();
+        let payload = msg.payload;
+        if payload.as_ref() == [0] {
+            continue;
+        }
+        if payload.first() == Some(&0) {
+            assert_eq!(got.len() as u64, items, "EOS after every item");
+            break;
+        }
+        messages += 1;
+        let batch = match nrpc_wire::stream::split_batch(payload.clone()).unwrap() {
+            Some(batch) => batch,
+            None => {
+                let (seq, item) = nrpc_wire::stream::split_numbered(payload).unwrap();
+                (seq.expect("numbered"), vec![item])
+            }
+        };
+        assert_eq!(batch.0, next, "numbers follow on across messages");
+        for item in batch.1 {
+            let reply: nrpc_tests::alloptions::SimpleStringReply =
+                nrpc_runtime::prost::Message::decode(item).unwrap();
+            got.push(reply.reply);
+            next += 1;
+        }
+    }
+    let expected: Vec<String> = (0..items).map(|i| i.to_string()).collect();
+    assert_eq!(got, expected);
+    assert!(
+        messages <= items / 2,
+        "{messages} messages for {items} items sent as fast as possible"
+    );
+}
+
+#[tokio::test]
 async fn our_client_reads_a_go_style_server_without_credit() {
     // A Go nRPC server ignores credit and ends with EOS.
     let server = nats_server();

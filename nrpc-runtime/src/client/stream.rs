@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_nats::{HeaderMap, StatusCode};
 use bytes::Bytes;
 use futures::stream::BoxStream;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use nrpc_wire::stream::{
     self as wire_stream, Frame, ReceiveWindow, DEFAULT_WINDOW, HEARTBEAT_INTERVAL, KEEPALIVE,
 };
@@ -46,6 +46,9 @@ pub(super) struct ClientStream {
     /// The window's limit, which the heartbeat task re-announces.
     limit: Arc<AtomicU64>,
     done: bool,
+    /// Items of a batch not read yet, with the number of the first.
+    batch: std::collections::VecDeque<Bytes>,
+    batch_seq: u64,
     lastbeat: Arc<Lastbeat>,
     /// The call's span, entered while waiting for the stream; it ends with
     /// the stream's outcome.
@@ -149,9 +152,9 @@ pub(super) async fn begin(conn: &Connection, p: Prepared) -> Result<ClientStream
     // Keepalives come every second: a shorter silence is no sign of death.
     let inactivity = wire_stream::inactivity(out.deadline.timeout);
     let overall = stream_deadline.map(|d| (Instant::now() + d, d));
-    out.headers
-        .get_or_insert_with(HeaderMap::new)
-        .insert(headers::STREAM_CREDIT, window.window().to_string().as_str());
+    let h = out.headers.get_or_insert_with(HeaderMap::new);
+    h.insert(headers::STREAM_CREDIT, window.window().to_string().as_str());
+    h.insert(headers::STREAM_BATCH, "1");
     let capacity = window.window() as usize + SLACK;
     let replies = conn
         .request_many(out, capacity)
@@ -201,6 +204,8 @@ pub(super) async fn begin(conn: &Connection, p: Prepared) -> Result<ClientStream
         window,
         limit,
         done: false,
+        batch: Default::default(),
+        batch_seq: 0,
         lastbeat,
         span,
         started,
@@ -216,7 +221,7 @@ impl ClientStream {
         requests: BoxStream<'static, Req::Item>,
     ) -> Result<(), CallError> {
         let result = self.accepted().await;
-        let (inbox, credit) = match result {
+        let (inbox, credit, batches) = match result {
             Ok(accepted) => accepted,
             Err(e) => {
                 self.finish();
@@ -230,13 +235,16 @@ impl ClientStream {
             inbox,
             self.encoding,
             credit.clone(),
+            batches,
         ))
         .abort_handle();
         self.upload = Some((credit, sender));
         Ok(())
     }
 
-    async fn accepted(&mut self) -> Result<(String, u64), CallError> {
+    /// The server's accept: its inbox for our items, its credit, and
+    /// whether it reads batches.
+    async fn accepted(&mut self) -> Result<(String, u64, bool), CallError> {
         let accept = match tokio::time::timeout(self.inactivity, self.replies.rx.recv()).await {
             Err(_) => return Err(CallError::Timeout(self.inactivity)),
             Ok(None) => return Err(CallError::Closed),
@@ -264,7 +272,11 @@ impl ClientStream {
                     "the server named an invalid stream inbox {inbox:?}"
                 )))
             }
-            (Some(inbox), Some(credit)) => Ok((inbox, credit)),
+            (Some(inbox), Some(credit)) => Ok((
+                inbox,
+                credit,
+                message::header(&accept, headers::STREAM_BATCH).is_some(),
+            )),
             _ => Err(CallError::Decode(
                 "the server did not accept a request stream (no Nrpc-Stream-Inbox)".into(),
             )),
@@ -291,6 +303,11 @@ impl ClientStream {
 
     async fn receive<T: Codec>(&mut self) -> Option<Result<T::Item, CallError>> {
         loop {
+            if let Some(payload) = self.batch.pop_front() {
+                let seq = self.batch_seq;
+                self.batch_seq += 1;
+                return Some(self.item::<T>(Some(seq), payload).await);
+            }
             let quiet = Instant::now() + self.inactivity;
             let (until, timeout) = match self.overall {
                 Some((at, whole)) if at < quiet => (at, whole),
@@ -340,31 +357,47 @@ impl ClientStream {
                     return Some(Err(CallError::Status(frame.into_status(code))));
                 }
                 Ok(Frame::Item) => {
-                    // Counted, not enforced: a Go server sends without credit,
-                    // and the router bounds what can pile up.
-                    let _ = self.window.on_arrival();
-                    // nrpc servers number their items: a gap shows at once.
+                    // nrpc servers number their items (a gap shows at once)
+                    // and may batch them.
+                    match wire_stream::split_batch(msg.payload.clone()) {
+                        Err(e) => return Some(Err(CallError::Decode(e.to_string()))),
+                        Ok(Some((first, items))) => {
+                            self.batch = items.into();
+                            self.batch_seq = first;
+                            continue;
+                        }
+                        Ok(None) => {}
+                    }
                     let (seq, payload) = match wire_stream::split_numbered(msg.payload) {
                         Ok(split) => split,
                         Err(e) => return Some(Err(CallError::Decode(e.to_string()))),
                     };
-                    if let Some(Err(e)) = seq.map(|seq| self.window.on_sequence(seq)) {
-                        return Some(Err(CallError::DataLoss {
-                            arrived: e.arrived,
-                            sent: e.sent,
-                        }));
-                    }
-                    let item = match T::decode(payload, self.encoding) {
-                        Ok(item) => item,
-                        Err(e) => return Some(Err(CallError::Decode(e))),
-                    };
-                    if let Some(limit) = self.window.on_item() {
-                        self.grant(limit).await;
-                    }
-                    return Some(Ok(item));
+                    return Some(self.item::<T>(seq, payload).await);
                 }
             }
         }
+    }
+
+    /// One item arrived (number `seq`, if the server numbers them).
+    async fn item<T: Codec>(
+        &mut self,
+        seq: Option<u64>,
+        payload: Bytes,
+    ) -> Result<T::Item, CallError> {
+        // Counted, not enforced: a Go server sends without credit, and the
+        // router bounds what can pile up.
+        let _ = self.window.on_arrival();
+        if let Some(Err(e)) = seq.map(|seq| self.window.on_sequence(seq)) {
+            return Err(CallError::DataLoss {
+                arrived: e.arrived,
+                sent: e.sent,
+            });
+        }
+        let item = T::decode(payload, self.encoding).map_err(CallError::Decode)?;
+        if let Some(limit) = self.window.on_item() {
+            self.grant(limit).await;
+        }
+        Ok(item)
     }
 
     /// Announces our new credit limit at once (the heartbeat task repeats
@@ -409,8 +442,10 @@ async fn send_requests<Req: Codec>(
     inbox: String,
     encoding: Encoding,
     credit: Arc<Credit>,
+    batches: bool,
 ) {
     let inbox = async_nats::Subject::from(inbox);
+    let max = nats.max_payload().min(wire_stream::MAX_BATCH_BYTES);
     let mut tick =
         tokio::time::interval_at(Instant::now() + HEARTBEAT_INTERVAL, HEARTBEAT_INTERVAL);
     let progress = |nats: async_nats::Client, inbox: async_nats::Subject, sent: u64| async move {
@@ -420,27 +455,44 @@ async fn send_requests<Req: Codec>(
             .publish_with_headers(inbox, h, Bytes::from_static(KEEPALIVE))
             .await;
     };
-    let end = loop {
-        let item = tokio::select! {
-            item = requests.next() => item,
-            _ = tick.tick() => {
-                progress(nats.clone(), inbox.clone(), credit.sent()).await;
-                continue;
-            }
-        };
-        let Some(item) = item else {
-            break credit.end();
-        };
-        let payload = match Req::encode(&item, encoding) {
-            Ok(p) => p,
-            Err(status) => break nrpc_wire::ErrorFrame::from_status(&status),
-        };
-        if let Err(e) = crate::limits::check(&nats, None, payload.len()) {
-            break nrpc_wire::ErrorFrame::from_status(&Status::resource_exhausted(format!(
+    let encode = |item: Req::Item| -> Result<Bytes, nrpc_wire::ErrorFrame> {
+        let payload =
+            Req::encode(&item, encoding).map_err(|s| nrpc_wire::ErrorFrame::from_status(&s))?;
+        crate::limits::check(&nats, None, payload.len()).map_err(|e| {
+            nrpc_wire::ErrorFrame::from_status(&Status::resource_exhausted(format!(
                 "request item of {} bytes exceeds the NATS max_payload of {} bytes",
                 e.size, e.max
-            )));
-        }
+            )))
+        })?;
+        Ok(payload)
+    };
+    // Taken from the stream but not sent with the last batch.
+    enum Carried {
+        Item(Bytes),
+        End,
+    }
+    let mut carried = None;
+    let end = loop {
+        let payload = match carried.take() {
+            Some(Carried::Item(p)) => p,
+            Some(Carried::End) => break credit.end(),
+            None => {
+                let item = tokio::select! {
+                    item = requests.next() => item,
+                    _ = tick.tick() => {
+                        progress(nats.clone(), inbox.clone(), credit.sent()).await;
+                        continue;
+                    }
+                };
+                let Some(item) = item else {
+                    break credit.end();
+                };
+                match encode(item) {
+                    Ok(p) => p,
+                    Err(frame) => break frame,
+                }
+            }
+        };
         // Waiting for credit, go on reporting progress.
         loop {
             tokio::select! {
@@ -448,11 +500,46 @@ async fn send_requests<Req: Codec>(
                 _ = tick.tick() => progress(nats.clone(), inbox.clone(), credit.sent()).await,
             }
         }
-        let numbered = wire_stream::number_item(credit.sent() + 1, &payload);
-        if nats.publish(inbox.clone(), numbered).await.is_err() {
+        // Items ready now go along, within credit and the batch size.
+        let mut batch = vec![payload];
+        let mut size = 16 + batch[0].len();
+        let mut failed = None;
+        while batches && size < max {
+            let Some(next) = requests.next().now_or_never() else {
+                break;
+            };
+            let Some(next) = next else {
+                carried = Some(Carried::End);
+                break;
+            };
+            match encode(next) {
+                Err(frame) => {
+                    failed = Some(frame);
+                    break;
+                }
+                Ok(p) if size + p.len() + 5 > max || !credit.try_acquire() => {
+                    // Next time: it still needs room, or credit.
+                    carried = Some(Carried::Item(p));
+                    break;
+                }
+                Ok(p) => {
+                    size += p.len() + 5;
+                    batch.push(p);
+                }
+            }
+        }
+        let first = credit.sent() + 1;
+        let message = match batch.len() {
+            1 => wire_stream::number_item(first, &batch[0]),
+            _ => wire_stream::encode_batch(first, &batch),
+        };
+        if nats.publish(inbox.clone(), message).await.is_err() {
             return;
         }
-        credit.on_sent();
+        credit.on_sent(batch.len() as u64);
+        if let Some(frame) = failed {
+            break frame;
+        }
     };
     let _ = nats.publish(inbox, end.encode(encoding)).await;
 }

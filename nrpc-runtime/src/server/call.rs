@@ -178,6 +178,8 @@ pub(super) struct StreamContext {
     pub(super) heartbeats: async_nats::Subscriber,
     /// The client's initial credit, if it speaks nrpc's flow control.
     pub(super) credit: Option<u32>,
+    /// The client reads batches of items.
+    pub(super) batches: bool,
     /// For client-streaming and bidi calls: where the client's items arrive.
     pub(super) input: Option<async_nats::Subscriber>,
 }

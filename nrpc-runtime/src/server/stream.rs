@@ -46,6 +46,8 @@ pub(super) async fn accept(
         let mut h = HeaderMap::new();
         h.insert(headers::STREAM_INBOX, inbox.as_str());
         h.insert(headers::CREDIT_LIMIT, DEFAULT_WINDOW.to_string().as_str());
+        // We read batches of the client's items too.
+        h.insert(headers::STREAM_BATCH, "1");
         nats.publish_with_headers(reply.clone(), h, Bytes::from_static(KEEPALIVE))
             .await
             .map_err(|e| Status::unavailable(format!("cannot accept the stream: {e}")))?;
@@ -58,6 +60,7 @@ pub(super) async fn accept(
         reply: reply.clone(),
         heartbeats,
         credit: message::get(metadata, headers::STREAM_CREDIT).and_then(headers::parse_credit),
+        batches: message::get(metadata, headers::STREAM_BATCH).is_some(),
         input,
     })
 }
@@ -66,25 +69,23 @@ pub(super) async fn accept(
 ///
 /// [`send`](Sink::send) waits while the client has granted no credit (nrpc
 /// clients), so a fast handler never outruns a slow client. Against a Go
-/// nRPC client, which grants none, it never waits.
+/// nRPC client, which grants none, it waits only while
+/// [`DEFAULT_WINDOW`] items are queued. Items are queued in order and
+/// published by the stream's sender task; while it publishes, items sent
+/// meanwhile gather into the next message: one message per item for a
+/// handler that sends now and then, batches of many (for clients that read
+/// them) for one that sends as fast as it can.
 pub struct Sink<T> {
-    nats: async_nats::Client,
-    reply: Subject,
     encoding: Encoding,
     encode: fn(&T, Encoding) -> Result<Bytes, Status>,
+    nats: async_nats::Client,
     credit: Arc<Credit>,
-    /// Numbered items for nrpc clients, which speak the extension; a Go
-    /// client gets plain items.
-    numbered: bool,
-    /// Items leave in the order they are numbered, even if a handler sends
-    /// from several tasks at once.
-    order: Arc<tokio::sync::Mutex<()>>,
+    outbox: Arc<Outbox>,
 }
 
 impl<T> std::fmt::Debug for Sink<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sink")
-            .field("reply", &self.reply)
             .field("sent", &self.sent())
             .field("credit", &self.credit())
             .finish()
@@ -93,6 +94,8 @@ impl<T> std::fmt::Debug for Sink<T> {
 
 impl<T> Sink<T> {
     /// Sends one item, waiting for credit if the client uses flow control.
+    /// An `Err` means the stream can take no more items (it ended, or
+    /// publishing failed).
     pub async fn send(&self, item: &T) -> Result<(), Status> {
         let payload = (self.encode)(item, self.encoding)?;
         crate::limits::check(&self.nats, None, payload.len()).map_err(|e| {
@@ -101,22 +104,13 @@ impl<T> Sink<T> {
                 e.size, e.max
             ))
         })?;
-        let _in_order = self.order.lock().await;
         self.credit.acquire().await;
-        let payload = if self.numbered {
-            wire_stream::number_item(self.credit.sent() + 1, &payload)
-        } else {
-            payload
-        };
-        let sent = self.nats.publish(self.reply.clone(), payload).await;
-        sent.map_err(|e| Status::unavailable(format!("stream item not sent: {e}")))?;
-        self.credit.on_sent();
-        Ok(())
+        self.outbox.push(payload).await
     }
 
-    /// Items sent so far.
+    /// Items [`send`](Self::send) took so far (queued or published).
     pub fn sent(&self) -> u64 {
-        self.credit.sent()
+        self.credit.reserved()
     }
 
     /// Items the client currently lets us send; `None` when it uses no flow
@@ -124,6 +118,142 @@ impl<T> Sink<T> {
     pub fn credit(&self) -> Option<u64> {
         self.credit.available()
     }
+}
+
+/// Items sent and not yet published, in order.
+#[derive(Debug, Default)]
+struct Outbox {
+    state: Mutex<OutboxState>,
+    /// Items arrived, or the outbox closed: the sender task looks.
+    ready: tokio::sync::Notify,
+    /// The sender task took the items: there is room again.
+    room: tokio::sync::Notify,
+}
+
+#[derive(Debug, Default)]
+struct OutboxState {
+    items: Vec<Bytes>,
+    /// The stream is over: no more items.
+    closed: bool,
+    /// Publishing failed: the stream is broken.
+    failed: Option<String>,
+}
+
+impl Outbox {
+    fn lock(&self) -> std::sync::MutexGuard<'_, OutboxState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues an item, waiting while [`DEFAULT_WINDOW`] are queued.
+    async fn push(&self, item: Bytes) -> Result<(), Status> {
+        let mut item = Some(item);
+        loop {
+            let room = self.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            {
+                let mut state = self.lock();
+                if let Some(e) = &state.failed {
+                    return Err(Status::unavailable(format!("stream item not sent: {e}")));
+                }
+                if state.closed {
+                    return Err(Status::unavailable("the stream has ended"));
+                }
+                if state.items.len() < DEFAULT_WINDOW as usize {
+                    state.items.extend(item.take());
+                    drop(state);
+                    self.ready.notify_one();
+                    return Ok(());
+                }
+            }
+            room.await;
+        }
+    }
+
+    /// No more items: the sender task publishes what is queued and ends.
+    fn close(&self) {
+        self.lock().closed = true;
+        self.ready.notify_one();
+    }
+}
+
+/// How the client wants its items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    /// As they are (a Go nRPC client).
+    Plain,
+    /// Numbered, one per message (an nrpc client).
+    Numbered,
+    /// Numbered, several per message where they queue up (an nrpc client
+    /// that asked for batches).
+    Batched,
+}
+
+/// The stream's sender task: publishes queued items in order, counting
+/// each as sent, until the outbox is closed and empty or publishing fails.
+async fn publish_items(
+    outbox: Arc<Outbox>,
+    nats: async_nats::Client,
+    reply: Subject,
+    credit: Arc<Credit>,
+    delivery: Delivery,
+) {
+    let max = nats.max_payload().min(wire_stream::MAX_BATCH_BYTES);
+    loop {
+        let ready = outbox.ready.notified();
+        tokio::pin!(ready);
+        ready.as_mut().enable();
+        let (items, closed) = {
+            let mut state = outbox.lock();
+            (std::mem::take(&mut state.items), state.closed)
+        };
+        if items.is_empty() {
+            if closed {
+                return;
+            }
+            ready.await;
+            // Let a handler that is sending fast queue more first: one
+            // turn of the scheduler, so an item sent alone still leaves at
+            // once.
+            tokio::task::yield_now().await;
+            continue;
+        }
+        outbox.room.notify_waiters();
+        let mut rest = &items[..];
+        while !rest.is_empty() {
+            let seq = credit.sent() + 1;
+            let n = match delivery {
+                Delivery::Batched => batch_len(rest, max),
+                _ => 1,
+            };
+            let payload = match (delivery, n) {
+                (Delivery::Plain, _) => rest[0].clone(),
+                (_, 1) => wire_stream::number_item(seq, &rest[0]),
+                _ => wire_stream::encode_batch(seq, &rest[..n]),
+            };
+            if let Err(e) = nats.publish(reply.clone(), payload).await {
+                outbox.lock().failed = Some(e.to_string());
+                outbox.room.notify_waiters();
+                return;
+            }
+            credit.on_sent(n as u64);
+            rest = &rest[n..];
+        }
+    }
+}
+
+/// How many of `items` (at least one) fit in a batch of `max` bytes.
+fn batch_len(items: &[Bytes], max: usize) -> usize {
+    let mut size = 1 + 10;
+    let mut n = 0;
+    for item in items {
+        size += item.len() + wire_stream::batch_overhead(item.len());
+        if n > 0 && size > max {
+            break;
+        }
+        n += 1;
+    }
+    n
 }
 
 /// Runs a streamed-reply handler (nRPC `streamedReply`, proto3
@@ -137,7 +267,7 @@ where
     F: FnOnce(Request<Req::Item>, Sink<Resp::Item>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<(), Status>> + Send + 'static,
 {
-    let (open, call) = match Open::new(call) {
+    let (mut open, call) = match Open::new(call) {
         Ok(parts) => parts,
         Err(status) => return failed(status),
     };
@@ -159,7 +289,7 @@ where
     F: FnOnce(Request<Streaming<Req::Item>>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Response<Resp::Item>, Status>> + Send + 'static,
 {
-    let (open, request) = match Open::with_requests::<Req>(call) {
+    let (mut open, request) = match Open::with_requests::<Req>(call) {
         Ok(parts) => parts,
         Err(status) => return failed(status),
     };
@@ -180,7 +310,7 @@ where
     F: FnOnce(Request<Streaming<Req::Item>>, Sink<Resp::Item>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<(), Status>> + Send + 'static,
 {
-    let (open, request) = match Open::with_requests::<Req>(call) {
+    let (mut open, request) = match Open::with_requests::<Req>(call) {
         Ok(parts) => parts,
         Err(status) => return failed(status),
     };
@@ -203,8 +333,11 @@ struct Open {
     /// For request streams: the window whose limit every keepalive
     /// re-announces.
     input: Option<Arc<Mutex<ReceiveWindow>>>,
-    /// The client speaks nrpc's stream extension (it announced credit).
-    numbered: bool,
+    /// How the client wants its items.
+    delivery: Delivery,
+    /// The items the handler sent, and the task publishing them.
+    outbox: Arc<Outbox>,
+    publisher: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// A stream being served, and the handler's request stream.
@@ -231,7 +364,13 @@ impl Open {
             credit: Arc::new(Credit::new(ctx.credit.map(u64::from))),
             violation: None,
             input: None,
-            numbered: ctx.credit.is_some(),
+            delivery: match (ctx.credit.is_some(), ctx.batches) {
+                (false, _) => Delivery::Plain,
+                (true, false) => Delivery::Numbered,
+                (true, true) => Delivery::Batched,
+            },
+            outbox: Arc::default(),
+            publisher: None,
         };
         let rest = Rest {
             payload: call.payload,
@@ -266,15 +405,21 @@ impl Open {
         Ok((open, request))
     }
 
-    fn sink<Resp: Codec>(&self) -> Sink<Resp::Item> {
+    /// The handler's sink, and the task that publishes what it sends.
+    fn sink<Resp: Codec>(&mut self) -> Sink<Resp::Item> {
+        self.publisher = Some(tokio::spawn(publish_items(
+            self.outbox.clone(),
+            self.nats.clone(),
+            self.reply.clone(),
+            self.credit.clone(),
+            self.delivery,
+        )));
         Sink {
-            nats: self.nats.clone(),
-            reply: self.reply.clone(),
             encoding: self.encoding,
             encode: Resp::encode,
+            nats: self.nats.clone(),
             credit: self.credit.clone(),
-            numbered: self.numbered,
-            order: Arc::new(tokio::sync::Mutex::new(())),
+            outbox: self.outbox.clone(),
         }
     }
 
@@ -290,8 +435,12 @@ impl Open {
             credit,
             violation,
             input,
+            outbox,
+            publisher,
             ..
         } = self;
+        // However this ends, the sender task stops with it.
+        let publisher = publisher.map(|task| AbortOnDrop(Some(task)));
         // A client breaking the protocol ends the call whatever the handler
         // is doing.
         let violation = async {
@@ -343,19 +492,41 @@ impl Open {
                     .await;
             }
         };
-        let outcome = tokio::select! {
-            r = body => r,
-            status = watch => Err(status),
-            status = keepalive => Err(status),
-            status = violation => Err(status),
+        // Whether the handler ended it (its items then go out first).
+        let (outcome, by_handler) = tokio::select! {
+            r = body => (r, true),
+            status = watch => (Err(status), false),
+            status = keepalive => (Err(status), false),
+            status = violation => (Err(status), false),
         };
+        // What the handler sent goes out before its end (or its error).
+        outbox.close();
+        if let (true, Some(mut task)) = (by_handler, publisher) {
+            if let Some(task) = task.0.take() {
+                let _ = task.await;
+            }
+        }
         cancel.cancel();
         let _ = heartbeats.unsubscribe().await;
         outcome?;
+        if let Some(e) = &outbox.lock().failed {
+            return Err(Status::unavailable(format!("stream item not sent: {e}")));
+        }
         nats.publish(reply, credit.end().encode(encoding))
             .await
             .map_err(|e| Status::unavailable(format!("end of stream not sent: {e}")))?;
         Ok(Reply::already_sent())
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(task) = &self.0 {
+            task.abort();
+        }
     }
 }
 
@@ -391,6 +562,8 @@ enum Admitted {
     Skip,
     /// For the reader, in order.
     Pass(Arrival),
+    /// Items for the reader, in order (one, or a batch).
+    Items(Vec<Bytes>),
     /// The client broke the protocol or items were lost: end the call.
     Violation(Status),
 }
@@ -417,23 +590,30 @@ fn admit(msg: async_nats::Message, encoding: Encoding, window: &Mutex<ReceiveWin
         Ok(Frame::End { count }) => Admitted::Pass(Arrival::End(count)),
         Ok(Frame::Error(frame)) => Admitted::Pass(Arrival::Failed(frame.into_status(code))),
         Ok(Frame::Item) => {
-            let (seq, item) = match wire_stream::split_numbered(msg.payload) {
-                Ok(split) => split,
-                Err(e) => {
-                    let status = Status::invalid_argument(format!("client sent an {e}"));
-                    return Admitted::Pass(Arrival::Failed(status));
-                }
+            let bad = |e: nrpc_wire::frame::FrameError| {
+                let status = Status::invalid_argument(format!("client sent an {e}"));
+                Admitted::Pass(Arrival::Failed(status))
+            };
+            let (first, items) = match wire_stream::split_batch(msg.payload.clone()) {
+                Err(e) => return bad(e),
+                Ok(Some((first, items))) => (Some(first), items),
+                Ok(None) => match wire_stream::split_numbered(msg.payload) {
+                    Err(e) => return bad(e),
+                    Ok((seq, item)) => (seq, vec![item]),
+                },
             };
             let mut window = lock(window);
-            if let Err(e) = window.on_arrival() {
-                return Admitted::Violation(Status::resource_exhausted(format!(
-                    "request stream ended: the client {e}"
-                )));
+            for offset in 0..items.len() as u64 {
+                if let Err(e) = window.on_arrival() {
+                    return Admitted::Violation(Status::resource_exhausted(format!(
+                        "request stream ended: the client {e}"
+                    )));
+                }
+                if let Some(Err(e)) = first.map(|seq| window.on_sequence(seq + offset)) {
+                    return lost(e);
+                }
             }
-            match seq.map(|seq| window.on_sequence(seq)) {
-                Some(Err(e)) => lost(e),
-                _ => Admitted::Pass(Arrival::Item(item)),
-            }
+            Admitted::Items(items)
         }
     }
 }
@@ -462,6 +642,14 @@ impl<T: Send + 'static> Streaming<T> {
             while let Some(msg) = input.next().await {
                 let arrival = match admit(msg, encoding, &pump_window) {
                     Admitted::Skip => continue,
+                    Admitted::Items(items) => {
+                        for item in items {
+                            if tx.send(Arrival::Item(item)).await.is_err() {
+                                return;
+                            }
+                        }
+                        continue;
+                    }
                     Admitted::Pass(arrival) => arrival,
                     Admitted::Violation(status) => {
                         // The call ends at once, whatever the handler is doing.
