@@ -27,6 +27,9 @@ use nrpc_examples::bench::{cpu_time, measure, Echo};
 use nrpc_examples::greeter::greeter_client::GreeterClient;
 use nrpc_examples::greeter::greeter_server::GreeterServer;
 use nrpc_examples::greeter::EchoMessage;
+use nrpc_examples::tonic_bench;
+use nrpc_examples::tonic_bench::echo_service_client::EchoServiceClient;
+use nrpc_examples::tonic_bench::echo_service_server::{EchoService, EchoServiceServer};
 use nrpc_runtime::{async_nats, futures};
 use nrpc_runtime::{Connection, Server};
 
@@ -35,8 +38,40 @@ const IN_FLIGHT: [usize; 5] = [1, 16, 64, 256, 1024];
 const WARMUP: Duration = Duration::from_millis(500);
 const RAW_SUBJECT: &str = "bench.raw.echo";
 
+/// tonic's echo: the gRPC reference.
+struct TonicEcho;
+
+#[tonic::async_trait]
+impl EchoService for TonicEcho {
+    async fn echo(
+        &self,
+        request: tonic::Request<tonic_bench::EchoMessage>,
+    ) -> Result<tonic::Response<tonic_bench::EchoMessage>, tonic::Status> {
+        Ok(tonic::Response::new(request.into_inner()))
+    }
+}
+
+/// `server tonic -`: serves gRPC on a free loopback port until stdin
+/// closes, after printing `ready <address>`.
+async fn serve_tonic() -> Result<(), Box<dyn Error>> {
+    let incoming = tonic::transport::server::TcpIncoming::bind("127.0.0.1:0".parse()?)?;
+    println!("ready {}", incoming.local_addr()?);
+    std::io::stdout().flush()?;
+    let stdin_closed = async {
+        let _ = tokio::task::spawn_blocking(|| std::io::stdin().lines().count()).await;
+    };
+    tonic::transport::Server::builder()
+        .add_service(EchoServiceServer::new(TonicEcho))
+        .serve_with_incoming_shutdown(incoming, stdin_closed)
+        .await?;
+    Ok(())
+}
+
 /// `server <mode> <url>`: serves until stdin closes.
 async fn serve(mode: &str, url: &str) -> Result<(), Box<dyn Error>> {
+    if mode == "tonic" {
+        return serve_tonic().await;
+    }
     let nats = async_nats::connect(url).await?;
     let handle = match mode {
         "raw" | "rawh" => {
@@ -60,7 +95,7 @@ async fn serve(mode: &str, url: &str) -> Result<(), Box<dyn Error>> {
                 .await?,
         ),
     };
-    println!("ready");
+    println!("ready {url}");
     std::io::stdout().flush()?;
     // The orchestrator closes our stdin to stop us.
     tokio::task::spawn_blocking(|| std::io::stdin().lines().count()).await?;
@@ -86,6 +121,21 @@ async fn call(mode: &str, url: &str, args: &[String]) -> Result<(), Box<dyn Erro
                 let (raw, p) = (raw.clone(), payload.clone());
                 async move {
                     raw.request(RAW_SUBJECT, p).await.expect("raw echo");
+                }
+            })
+            .await
+        }
+        "tonic" => {
+            let channel = tonic::transport::Channel::from_shared(format!("http://{url}"))?
+                .connect()
+                .await?;
+            let client = EchoServiceClient::new(channel);
+            let msg = tonic_bench::EchoMessage { payload };
+            announce_start();
+            measure(in_flight, WARMUP, run, move || {
+                let (mut c, m) = (client.clone(), msg.clone());
+                async move {
+                    c.echo(m).await.expect("tonic echo");
                 }
             })
             .await
@@ -179,11 +229,14 @@ fn run_row(
     secs: f64,
 ) -> Result<Row, Box<dyn Error>> {
     let (mut server, mut server_out) = spawn(&["server", mode, url])?;
-    if next_line(&mut server_out)? != "ready" {
+    // The server says where to call it (tonic listens on a port of its own).
+    let ready = next_line(&mut server_out)?;
+    let Some(url) = ready.strip_prefix("ready ") else {
         return Err("the server did not start".into());
-    }
+    };
+    let url = url.to_owned();
     let (size_s, n_s, secs_s) = (size.to_string(), in_flight.to_string(), secs.to_string());
-    let (mut client, mut client_out) = spawn(&["client", mode, url, &size_s, &n_s, &secs_s])?;
+    let (mut client, mut client_out) = spawn(&["client", mode, &url, &size_s, &n_s, &secs_s])?;
     if next_line(&mut client_out)? != "start" {
         return Err("the client did not start".into());
     }
@@ -247,7 +300,7 @@ fn orchestrate() -> Result<(), Box<dyn Error>> {
     for &size in &payloads {
         for &in_flight in &in_flights {
             let mut raw_rate = 0.0;
-            for mode in ["raw", "rawh", "nrpc"] {
+            for mode in ["raw", "rawh", "nrpc", "tonic"] {
                 let mut rows = Vec::new();
                 for _ in 0..repeat {
                     rows.push(run_row(&url, broker.pid(), mode, size, in_flight, secs)?);

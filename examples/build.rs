@@ -11,5 +11,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ],
             &["../proto"],
         )?;
+    // Not part of a service crate: the deployment bench's gRPC reference.
+    let tonic_out = std::path::PathBuf::from(std::env::var("OUT_DIR")?).join("tonic");
+    std::fs::create_dir_all(&tonic_out)?;
+    println!("cargo:rerun-if-changed=../proto/bench.proto");
+    tonic_prost_build::configure()
+        .out_dir(tonic_out)
+        .bytes(".")
+        .compile_fds(protox::compile(["bench.proto"], ["../proto"])?)?;
     Ok(())
 }

@@ -22,6 +22,13 @@ pub mod fleet {
     include!(concat!(env!("OUT_DIR"), "/fleet.v1.rs"));
 }
 
+/// The deployment bench's gRPC reference: `proto/bench.proto` compiled by
+/// tonic-prost-build (not something a service crate needs).
+pub mod tonic_bench {
+    #![allow(missing_docs, clippy::all)]
+    include!(concat!(env!("OUT_DIR"), "/tonic/bench.v1.rs"));
+}
+
 /// The NATS server the examples talk to: `$NATS_URL` if set, otherwise a
 /// local nats-server started for the example (stopped when dropped).
 pub struct Nats {
