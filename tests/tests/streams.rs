@@ -347,6 +347,61 @@ async fn our_client_reads_a_go_style_server_without_credit() {
 }
 
 #[tokio::test]
+async fn batches_from_a_server_are_read_in_order_and_a_cut_batch_is_a_decode_error() {
+    // A peer that batches: items 1–2 in one message, item 3 alone, then a
+    // batch whose last item is cut short.
+    let server = nats_server();
+    let raw = nats(&server).await;
+    let mut requests = raw.subscribe("root.*.custom_subject.>").await.unwrap();
+    raw.flush().await.unwrap();
+    let responder = tokio::spawn(async move {
+        let msg = requests.next().await.unwrap();
+        let batch_header = msg
+            .headers
+            .as_ref()
+            .and_then(|h| h.get("Nrpc-Stream-Batch"));
+        assert_eq!(
+            batch_header.map(|v| v.as_str()),
+            Some("1"),
+            "the client asks for batches"
+        );
+        let reply = msg.reply.unwrap();
+        let item = |c: u8| bytes::Bytes::from(vec![0x0a, 0x01, c]);
+        let batch = nrpc_wire::stream::encode_batch(1, &[item(b'a'), item(b'b')]);
+        raw.publish(reply.clone(), batch).await.unwrap();
+        raw.publish(
+            reply.clone(),
+            nrpc_wire::stream::number_item(3, &item(b'c')),
+        )
+        .await
+        .unwrap();
+        let cut = nrpc_wire::stream::encode_batch(4, &[item(b'd'), item(b'e')]);
+        raw.publish(reply, cut.slice(..cut.len() - 1))
+            .await
+            .unwrap();
+        raw.flush().await.unwrap();
+    });
+    let client = SvcCustomSubjectClient::new(connection(&server).await, "default").unwrap();
+    let items: Vec<_> = within(
+        "stream",
+        client
+            .mt_streamed_reply(&arg("x"))
+            .await
+            .unwrap()
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    let (ok, failed): (Vec<_>, Vec<_>) = items.into_iter().partition(Result::is_ok);
+    let replies: Vec<String> = ok.into_iter().map(|i| i.unwrap().reply).collect();
+    assert_eq!(replies, ["a", "b", "c"]);
+    assert!(
+        matches!(failed.as_slice(), [Err(CallError::Decode(m))] if m.contains("batch")),
+        "{failed:?}"
+    );
+    responder.await.unwrap();
+}
+
+#[tokio::test]
 async fn an_item_over_max_payload_is_refused_with_a_clear_error() {
     let server = NatsServer::start_with_config("max_payload: 4096").unwrap();
     let (_h, _events, client) = setup(&server).await;
