@@ -310,15 +310,42 @@ async fn a_client_that_reads_batches_gets_every_item_numbered_in_order_in_fewer_
     );
 }
 
-#[tokio::test]
-async fn our_client_reads_a_go_style_server_without_credit() {
-    // A Go nRPC server ignores credit and ends with EOS.
+/// A stream call of our client answered by a raw peer: `respond` gets the
+/// request and publishes what the peer sends; returns what the client read.
+async fn read_from_raw_server<F, Fut>(
+    respond: F,
+) -> Vec<Result<nrpc_tests::alloptions::SimpleStringReply, CallError>>
+where
+    F: FnOnce(async_nats::Client, async_nats::Message) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     let server = nats_server();
     let raw = nats(&server).await;
     let mut requests = raw.subscribe("root.*.custom_subject.>").await.unwrap();
     raw.flush().await.unwrap();
     let responder = tokio::spawn(async move {
         let msg = requests.next().await.unwrap();
+        respond(raw.clone(), msg).await;
+        raw.flush().await.unwrap();
+    });
+    let client = SvcCustomSubjectClient::new(connection(&server).await, "default").unwrap();
+    let items = within(
+        "stream",
+        client
+            .mt_streamed_reply(&arg("x"))
+            .await
+            .unwrap()
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    responder.await.unwrap();
+    items
+}
+
+#[tokio::test]
+async fn our_client_reads_a_go_style_server_without_credit() {
+    // A Go nRPC server ignores credit and ends with EOS.
+    let items = read_from_raw_server(|raw, msg| async move {
         let reply = msg.reply.unwrap();
         for i in 0..3u8 {
             raw.publish(reply.clone(), vec![0x0a, 0x01, b'a' + i].into())
@@ -329,33 +356,17 @@ async fn our_client_reads_a_go_style_server_without_credit() {
         raw.publish(reply, vec![0x00, 0x08, 0x03, 0x18, 0x03].into())
             .await
             .unwrap();
-        raw.flush().await.unwrap();
-    });
-    let client = SvcCustomSubjectClient::new(connection(&server).await, "default").unwrap();
-    let items: Vec<_> = within(
-        "stream",
-        client
-            .mt_streamed_reply(&arg("x"))
-            .await
-            .unwrap()
-            .collect::<Vec<_>>(),
-    )
+    })
     .await;
     let replies: Vec<String> = items.into_iter().map(|i| i.unwrap().reply).collect();
     assert_eq!(replies, ["a", "b", "c"]);
-    responder.await.unwrap();
 }
 
 #[tokio::test]
 async fn batches_from_a_server_are_read_in_order_and_a_cut_batch_is_a_decode_error() {
     // A peer that batches: items 1–2 in one message, item 3 alone, then a
     // batch whose last item is cut short.
-    let server = nats_server();
-    let raw = nats(&server).await;
-    let mut requests = raw.subscribe("root.*.custom_subject.>").await.unwrap();
-    raw.flush().await.unwrap();
-    let responder = tokio::spawn(async move {
-        let msg = requests.next().await.unwrap();
+    let items = read_from_raw_server(|raw, msg| async move {
         let batch_header = msg
             .headers
             .as_ref()
@@ -369,27 +380,13 @@ async fn batches_from_a_server_are_read_in_order_and_a_cut_batch_is_a_decode_err
         let item = |c: u8| bytes::Bytes::from(vec![0x0a, 0x01, c]);
         let batch = nrpc_wire::stream::encode_batch(1, &[item(b'a'), item(b'b')]);
         raw.publish(reply.clone(), batch).await.unwrap();
-        raw.publish(
-            reply.clone(),
-            nrpc_wire::stream::number_item(3, &item(b'c')),
-        )
-        .await
-        .unwrap();
+        let third = nrpc_wire::stream::number_item(3, &item(b'c'));
+        raw.publish(reply.clone(), third).await.unwrap();
         let cut = nrpc_wire::stream::encode_batch(4, &[item(b'd'), item(b'e')]);
         raw.publish(reply, cut.slice(..cut.len() - 1))
             .await
             .unwrap();
-        raw.flush().await.unwrap();
-    });
-    let client = SvcCustomSubjectClient::new(connection(&server).await, "default").unwrap();
-    let items: Vec<_> = within(
-        "stream",
-        client
-            .mt_streamed_reply(&arg("x"))
-            .await
-            .unwrap()
-            .collect::<Vec<_>>(),
-    )
+    })
     .await;
     let (ok, failed): (Vec<_>, Vec<_>) = items.into_iter().partition(Result::is_ok);
     let replies: Vec<String> = ok.into_iter().map(|i| i.unwrap().reply).collect();
@@ -398,7 +395,6 @@ async fn batches_from_a_server_are_read_in_order_and_a_cut_batch_is_a_decode_err
         matches!(failed.as_slice(), [Err(CallError::Decode(m))] if m.contains("batch")),
         "{failed:?}"
     );
-    responder.await.unwrap();
 }
 
 #[tokio::test]

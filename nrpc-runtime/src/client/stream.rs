@@ -502,7 +502,9 @@ async fn send_requests<Req: Codec>(
         }
         // Items ready now go along, within credit and the batch size.
         let mut batch = vec![payload];
-        let mut size = 16 + batch[0].len();
+        let cost = |p: &Bytes| p.len() + wire_stream::batch_overhead(p.len());
+        // The batch's first byte and number, then its items.
+        let mut size = 1 + 10 + cost(&batch[0]);
         let mut failed = None;
         while batches && size < max {
             let Some(next) = requests.next().now_or_never() else {
@@ -517,13 +519,13 @@ async fn send_requests<Req: Codec>(
                     failed = Some(frame);
                     break;
                 }
-                Ok(p) if size + p.len() + 5 > max || !credit.try_acquire() => {
+                Ok(p) if size + cost(&p) > max || !credit.try_acquire() => {
                     // Next time: it still needs room, or credit.
                     carried = Some(Carried::Item(p));
                     break;
                 }
                 Ok(p) => {
-                    size += p.len() + 5;
+                    size += cost(&p);
                     batch.push(p);
                 }
             }
