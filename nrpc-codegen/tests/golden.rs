@@ -8,47 +8,53 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn check(proto: &str, package_file: &str) {
+/// Generates `proto` and compares the package's file and its services file
+/// (`<package>-nrpc.rs`, which the package's file includes) with the golden
+/// copies.
+fn check(proto: &str, package: &str) {
     let out = tempfile::tempdir().expect("temp dir");
     nrpc_codegen::configure()
         .out_dir(out.path())
         .compile_protos(&[root().join("proto").join(proto)], &[root().join("proto")])
         .unwrap_or_else(|e| panic!("{e}"));
-    let generated = std::fs::read_to_string(out.path().join(package_file)).expect("generated file");
-    let golden = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("golden")
-        .join(package_file);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&golden, &generated).expect("write golden");
-        return;
-    }
-    let expected = std::fs::read_to_string(&golden).unwrap_or_default();
-    if generated != expected {
-        let diff = similar::TextDiff::from_lines(&expected, &generated)
-            .unified_diff()
-            .context_radius(3)
-            .header(&golden.display().to_string(), "generated")
-            .to_string();
-        panic!(
-            "generated code for {proto} differs from {}; if the change is intended, \
-             rerun with UPDATE_GOLDEN=1 and commit the new file.\n{diff}",
-            golden.display()
-        );
+    for file in [format!("{package}.rs"), format!("{package}-nrpc.rs")] {
+        let generated = std::fs::read_to_string(out.path().join(&file))
+            .unwrap_or_else(|e| panic!("generated file {file}: {e}"));
+        let golden = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("golden")
+            .join(&file);
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::write(&golden, &generated).expect("write golden");
+            continue;
+        }
+        let expected = std::fs::read_to_string(&golden).unwrap_or_default();
+        if generated != expected {
+            let diff = similar::TextDiff::from_lines(&expected, &generated)
+                .unified_diff()
+                .context_radius(3)
+                .header(&golden.display().to_string(), "generated")
+                .to_string();
+            panic!(
+                "generated code for {proto} differs from {}; if the change is intended, \
+                 rerun with UPDATE_GOLDEN=1 and commit the new file.\n{diff}",
+                golden.display()
+            );
+        }
     }
 }
 
 #[test]
 fn helloworld() {
-    check("helloworld.proto", "helloworld.rs");
+    check("helloworld.proto", "helloworld");
 }
 
 #[test]
 fn alloptions() {
-    check("alloptions.proto", "main.rs");
+    check("alloptions.proto", "main");
 }
 
 /// Client-streaming, bidirectional and proto3 server-streaming methods.
 #[test]
 fn chat() {
-    check("chat.proto", "chat.v1.rs");
+    check("chat.proto", "chat.v1");
 }

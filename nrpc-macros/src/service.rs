@@ -545,13 +545,20 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
         const _: fn() = || { #(#checks)* };
     };
 
-    let generated = emit::service(
+    let generated: TokenStream = emit::service(
         &service,
         Sides {
             client: true,
             server: true,
             proto_source: true,
         },
-    );
+    )
+    .parse()
+    .map_err(|e| {
+        syn::Error::new(
+            Span::call_site(),
+            format!("nrpc generated code that does not lex (a bug): {e}"),
+        )
+    })?;
     Ok(quote::quote! { #checks #generated })
 }

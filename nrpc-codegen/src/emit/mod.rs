@@ -1,17 +1,19 @@
-//! The one emitter: a [`Service`] model becomes Rust tokens. Both front
+//! The one emitter: a [`Service`] model becomes Rust source. Both front
 //! ends (the .proto adapter and `#[nats_service]`) call [`service`].
 //!
+//! The source is written already formatted ([`code`]): the `.proto` front
+//! end writes it out as it is, the macro front end lexes it into tokens.
 //! Generated code names only `::nrpc_runtime::codegen` (and the message
 //! types), so it keeps compiling when the runtime's dependencies move;
 //! the client and server modules import it as `__nrpc`.
 
 mod client;
+mod code;
 mod server;
 
 use nrpc_wire::names;
-use proc_macro2::{Ident, Span, TokenStream};
-use quote::quote;
 
+use self::code::{lit, put, Code};
 use crate::model::{MessageType, Service};
 
 /// Which sides to emit.
@@ -27,112 +29,108 @@ pub struct Sides {
     pub proto_source: bool,
 }
 
-/// Emits the spec static, the client module and the server module of `svc`.
-pub fn service(svc: &Service, sides: Sides) -> TokenStream {
-    let spec = spec(svc);
-    let client = sides.client.then(|| client::emit(svc));
-    let server = sides.server.then(|| server::emit(svc));
-    let proto = sides.proto_source.then(|| proto_source(svc));
-    quote! { #spec #client #server #proto }
+/// The Rust source of the spec static, the client module and the server
+/// module of `svc`.
+pub fn service(svc: &Service, sides: Sides) -> String {
+    let mut c = Code::default();
+    spec(&mut c, svc);
+    if sides.client {
+        client::emit(&mut c, svc);
+    }
+    if sides.server {
+        server::emit(&mut c, svc);
+    }
+    if sides.proto_source {
+        proto_source(&mut c, svc);
+    }
+    c.finish()
 }
 
 /// The identifier of the `ServiceSpec` static, e.g. `GREETER_SPEC`.
-pub(crate) fn spec_ident(svc: &Service) -> Ident {
+pub(crate) fn spec_ident(svc: &Service) -> String {
     ident(&names::spec_static(&svc.name))
 }
 
 /// `Cow::Borrowed("…")` for spec text.
-fn text(s: &str) -> TokenStream {
-    quote! { ::nrpc_runtime::codegen::Cow::Borrowed(#s) }
+fn text(s: &str) -> String {
+    format!("::nrpc_runtime::codegen::Cow::Borrowed({})", lit(s))
 }
 
 /// `Cow::Borrowed(&[…])` for a list of spec names.
-fn texts<S: AsRef<str>>(list: &[S]) -> TokenStream {
-    let items = list.iter().map(|s| text(s.as_ref()));
-    quote! { ::nrpc_runtime::codegen::Cow::Borrowed(&[#(#items),*]) }
+fn texts<S: AsRef<str>>(list: &[S]) -> String {
+    let items: Vec<String> = list.iter().map(|s| text(s.as_ref())).collect();
+    format!(
+        "::nrpc_runtime::codegen::Cow::Borrowed(&[{}])",
+        items.join(", ")
+    )
 }
 
-fn spec(svc: &Service) -> TokenStream {
-    let static_ident = spec_ident(svc);
+fn spec(c: &mut Code, svc: &Service) {
     let s = &svc.spec;
-    let full_name = text(&s.name);
-    let description = text(&s.description);
-    let pkg = text(&s.package_subject);
-    let pkg_params = texts(&s.package_params);
-    let svc_subject = text(&s.service_subject);
-    let svc_params = texts(&s.service_params);
-    let methods = s.methods.iter().map(|m| {
-        let name = text(&m.name);
-        let subject = text(&m.subject);
-        let params = texts(&m.params);
-        let polling = m.polling;
-        let kind = ident(&format!("{:?}", m.kind));
-        quote! {
-            ::nrpc_runtime::codegen::MethodSpec {
-                name: #name,
-                subject: #subject,
-                params: #params,
-                kind: ::nrpc_runtime::codegen::MethodKind::#kind,
-                polling: #polling,
-            }
-        }
-    });
-    let doc = format!(" Subjects and methods of `{}`.", s.name);
-    quote! {
-        #[doc = #doc]
-        pub static #static_ident: ::nrpc_runtime::codegen::ServiceSpec = ::nrpc_runtime::codegen::ServiceSpec {
-            name: #full_name,
-            description: #description,
-            package_subject: #pkg,
-            package_params: #pkg_params,
-            service_subject: #svc_subject,
-            service_params: #svc_params,
-            methods: ::nrpc_runtime::codegen::Cow::Borrowed(&[#(#methods),*]),
-        };
+    put!(c, "/// Subjects and methods of `{}`.", s.name);
+    c.open(&format!(
+        "pub static {}: ::nrpc_runtime::codegen::ServiceSpec = ::nrpc_runtime::codegen::ServiceSpec {{",
+        spec_ident(svc)
+    ));
+    put!(c, "name: {},", text(&s.name));
+    put!(c, "description: {},", text(&s.description));
+    put!(c, "package_subject: {},", text(&s.package_subject));
+    put!(c, "package_params: {},", texts(&s.package_params));
+    put!(c, "service_subject: {},", text(&s.service_subject));
+    put!(c, "service_params: {},", texts(&s.service_params));
+    c.open("methods: ::nrpc_runtime::codegen::Cow::Borrowed(&[");
+    for m in s.methods.iter() {
+        c.open("::nrpc_runtime::codegen::MethodSpec {");
+        put!(c, "name: {},", text(&m.name));
+        put!(c, "subject: {},", text(&m.subject));
+        put!(c, "params: {},", texts(&m.params));
+        put!(
+            c,
+            "kind: ::nrpc_runtime::codegen::MethodKind::{:?},",
+            m.kind
+        );
+        put!(c, "polling: {},", m.polling);
+        c.close("},");
     }
+    c.close("]),");
+    c.close("};");
 }
 
-fn proto_source(svc: &Service) -> TokenStream {
-    let ident = ident(&names::proto_fn(&svc.name));
-    let spec = spec_ident(svc);
+fn proto_source(c: &mut Code, svc: &Service) {
     let name_of = |ty: &MessageType| match ty {
-        MessageType::Void => quote! { None },
-        MessageType::Message(_) => {
-            let t = rust_type(ty, false);
-            quote! { Some(<#t as ::nrpc_runtime::codegen::prost::Name>::full_name()) }
-        }
+        MessageType::Void => "None".to_owned(),
+        MessageType::Message(_) => format!(
+            "Some(<{} as ::nrpc_runtime::codegen::prost::Name>::full_name())",
+            rust_type(ty, false)
+        ),
     };
-    let methods = svc.methods.iter().map(|m| {
-        let (input, output) = (name_of(&m.input), name_of(&m.output));
-        let docs = &m.docs;
-        quote! {
-            ::nrpc_runtime::codegen::MethodText { input: #input, output: #output, docs: &[#(#docs),*] }
-        }
-    });
-    let svc_docs = &svc.docs;
-    let doc = format!(
-        " The service part of a `.proto` file for `{}`, importing `imports` (the files that define its messages).",
+    let lits = |lines: &[String]| lines.iter().map(|l| lit(l)).collect::<Vec<_>>().join(", ");
+    put!(
+        c,
+        "/// The service part of a `.proto` file for `{}`, importing `imports` (the files that define its messages).",
         svc.spec.name
     );
-    quote! {
-        #[doc = #doc]
-        pub fn #ident(imports: &[&str]) -> String {
-            ::nrpc_runtime::codegen::service_proto(&#spec, &[#(#svc_docs),*], &[#(#methods),*], imports)
-        }
+    c.open(&format!(
+        "pub fn {}(imports: &[&str]) -> String {{",
+        ident(&names::proto_fn(&svc.name))
+    ));
+    c.open("::nrpc_runtime::codegen::service_proto(");
+    put!(c, "&{},", spec_ident(svc));
+    put!(c, "&[{}],", lits(&svc.docs));
+    c.open("&[");
+    for m in &svc.methods {
+        put!(
+            c,
+            "::nrpc_runtime::codegen::MethodText {{ input: {}, output: {}, docs: &[{}] }},",
+            name_of(&m.input),
+            name_of(&m.output),
+            lits(&m.docs)
+        );
     }
-}
-
-/// `#[doc]` attributes for documentation lines.
-fn docs(lines: &[String]) -> TokenStream {
-    let lines = lines.iter().map(|l| {
-        let l = if l.starts_with(' ') || l.is_empty() {
-            l.clone()
-        } else {
-            format!(" {l}")
-        };
-        quote! { #[doc = #l] }
-    });
-    quote! { #(#lines)* }
+    c.close("],");
+    c.put("imports,");
+    c.close(")");
+    c.close("}");
 }
 
 /// Rust's strict and reserved keywords (2024 edition), which need `r#` as
@@ -158,73 +156,57 @@ fn is_plain_ident(name: &str) -> bool {
         && chars.all(|c| c == '_' || c.is_alphanumeric())
 }
 
-/// An identifier, raw if it is a keyword. (Checked by hand: parsing each
-/// identifier with syn made code generation several times slower.)
-fn ident(name: &str) -> Ident {
+/// An identifier, raw if it is a keyword (path keywords such as `super`
+/// cannot be raw and stay as they are).
+fn ident(name: &str) -> String {
     let name = name.strip_prefix("r#").unwrap_or(name);
-    // Path keywords (`super::x`) cannot be raw.
     let path_keyword = matches!(name, "self" | "Self" | "super" | "crate");
     if is_keyword(name) && !path_keyword {
-        Ident::new_raw(name, Span::call_site())
+        format!("r#{name}")
     } else {
-        Ident::new(name, Span::call_site())
+        name.to_owned()
     }
 }
 
 /// The type path of a message as seen from a module nested one level below
 /// where the service is generated.
-fn nested_type(ty: &MessageType) -> TokenStream {
+fn nested_type(ty: &MessageType) -> String {
     rust_type(ty, true)
 }
 
 /// The type path of a message, from the generated module itself or (if
-/// `nested`) from a module one level below it.
-fn rust_type(ty: &MessageType, nested: bool) -> TokenStream {
-    match ty {
-        MessageType::Void => quote! { () },
-        MessageType::Message(path) => {
-            let absolute = path.starts_with("::") || path.starts_with("crate::") || path == "()";
-            let path = if absolute || !nested {
-                path.clone()
-            } else {
-                format!("super::{path}")
-            };
-            path_tokens(&path)
-        }
-    }
-}
-
-/// A type path (`a::b::C`, `::a::C`, `()`) as tokens. Front ends hand
-/// over valid Rust paths; anything else is left to syn, which reports it.
-fn path_tokens(path: &str) -> TokenStream {
+/// `nested`) from a module one level below it. Keyword segments of a plain
+/// path become raw; other paths (generics, from the macro) are as written.
+fn rust_type(ty: &MessageType, nested: bool) -> String {
+    let MessageType::Message(path) = ty else {
+        return "()".to_owned();
+    };
+    let absolute = path.starts_with("::") || path.starts_with("crate::") || path == "()";
     let (global, rest) = match path.strip_prefix("::") {
-        Some(rest) => (true, rest),
-        None => (false, path),
+        Some(rest) => ("::", rest),
+        None => ("", path.as_str()),
     };
     let plain = rest
         .split("::")
         .all(|s| is_plain_ident(s.strip_prefix("r#").unwrap_or(s)));
-    if !plain {
-        return syn::parse_str::<syn::Type>(path)
-            .map(|t| quote! { #t })
-            .unwrap_or_else(|e| syn::Error::new(Span::call_site(), e).to_compile_error());
-    }
-    let segments = rest.split("::").map(ident);
-    if global {
-        quote! { #(::#segments)* }
+    let path = if plain {
+        let segments: Vec<String> = rest.split("::").map(ident).collect();
+        format!("{global}{}", segments.join("::"))
     } else {
-        quote! { #(#segments)::* }
+        path.clone()
+    };
+    if absolute || !nested {
+        path
+    } else {
+        format!("super::{path}")
     }
 }
 
 /// The runtime codec that encodes a message type.
-fn codec(ty: &MessageType) -> TokenStream {
+fn codec(ty: &MessageType) -> String {
     match ty {
-        MessageType::Void => quote! { __nrpc::Void },
-        MessageType::Message(_) => {
-            let t = nested_type(ty);
-            quote! { __nrpc::Proto<#t> }
-        }
+        MessageType::Void => "__nrpc::Void".to_owned(),
+        MessageType::Message(_) => format!("__nrpc::Proto<{}>", nested_type(ty)),
     }
 }
 
@@ -234,23 +216,53 @@ const DESCRIPTOR_SET_STATIC: &str = "NRPC_DESCRIPTOR_SET";
 /// The descriptor set of a generated file, embedded once and shared by its
 /// services' constructors: `file` names the encoded `FileDescriptorSet`
 /// beside the generated file.
-pub fn descriptor_set(file: &str) -> TokenStream {
-    let name = ident(DESCRIPTOR_SET_STATIC);
-    quote! {
-        /// The descriptors of the `.proto` files this module was generated
-        /// from (an encoded `FileDescriptorSet`; nrpc registers it for JSON).
-        pub static #name: &[u8] = include_bytes!(#file);
-    }
+pub fn descriptor_set(file: &str) -> String {
+    let mut c = Code::default();
+    c.docs(&[
+        "The descriptors of the `.proto` files this module was generated",
+        "from (an encoded `FileDescriptorSet`; nrpc registers it for JSON).",
+    ]);
+    put!(
+        c,
+        "pub static {DESCRIPTOR_SET_STATIC}: &[u8] = include_bytes!({});",
+        lit(file)
+    );
+    c.finish()
 }
 
 /// Registers the descriptor set for JSON, if the service has one (from the
 /// service's module, one level below the generated file).
-fn register_descriptors(svc: &Service) -> TokenStream {
-    let name = ident(DESCRIPTOR_SET_STATIC);
-    match &svc.descriptor_set_file {
-        Some(_) => quote! {
-            __nrpc::register_descriptors(super::#name);
-        },
-        None => quote! {},
+fn register_descriptors(c: &mut Code, svc: &Service) {
+    if svc.descriptor_set_file.is_some() {
+        put!(
+            c,
+            "__nrpc::register_descriptors(super::{DESCRIPTOR_SET_STATIC});"
+        );
     }
+}
+
+/// `method::<A, B>(args)` for a runtime call in generated code, with the
+/// type arguments one per line when the first line would be long.
+fn turbofish(method: &str, types: &[String], args: &str) -> String {
+    let one_line = format!("{method}::<{}>({args})", types.join(", "));
+    if one_line.lines().next().map_or(0, str::len) <= 80 {
+        return one_line;
+    }
+    let mut s = format!("{method}::<\n");
+    for t in types {
+        s.push_str(&format!("    {t},\n"));
+    }
+    s.push_str(&format!(">({args})"));
+    s
+}
+
+/// Opens a function: `head(` (e.g. `pub async fn name`), one argument per
+/// line, `) -> ret {`; the caller writes the body and closes it.
+fn open_fn(c: &mut Code, head: &str, args: &[String], ret: &str) {
+    c.open(&format!("{head}("));
+    for arg in args {
+        c.put(arg);
+    }
+    c.close(&format!(") -> {ret} {{"));
+    c.indent();
 }
