@@ -174,7 +174,10 @@ impl Builder {
         self
     }
 
-    /// Where to write the generated files (default: `OUT_DIR`).
+    /// Where to write the generated files (default: `OUT_DIR`). Per proto
+    /// package: `<package>.rs` (messages, from prost-build), which
+    /// includes `<package>-nrpc.rs` (the services) from beside it, and one
+    /// `nrpc-descriptors.bin`; keep them together if you copy them.
     pub fn out_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.out_dir = Some(dir.into());
         self
