@@ -1,8 +1,9 @@
 //! The one emitter: a [`Service`] model becomes Rust source. Both front
 //! ends (the .proto adapter and `#[nats_service]`) call [`service`].
 //!
-//! The source is written already formatted (by the `code` writer): the `.proto` front
-//! end writes it out as it is, the macro front end lexes it into tokens.
+//! The source is written already formatted (by the `code` writer): the
+//! `.proto` front end writes it out as it is, the macro front end lexes it
+//! into tokens.
 //! Generated code names only `::nrpc_runtime::codegen` (and the message
 //! types), so it keeps compiling when the runtime's dependencies move;
 //! the client and server modules import it as `__nrpc`.
