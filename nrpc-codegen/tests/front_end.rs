@@ -46,6 +46,26 @@ fn package_subject(code: &str) -> &str {
     &code[start..start + code[start..].find('"').unwrap()]
 }
 
+/// Comments become doc comments: quotes, backslashes, comment ends, braces
+/// and control characters in them must still give Rust that parses.
+#[test]
+fn hostile_comments_still_give_rust() {
+    let proto = "syntax = \"proto3\";\npackage odd;\n\
+        // A \"quoted\" \\ back\\slash */ end /* start {} }\r\n\
+        // tab\there \u{7}bell `tick` [link](x) #[attr]\n\
+        message M {}\n\
+        /* block \\\" with // inside ** / */\n\
+        service S {\n\
+          // \"\"\" r#\"raw\"# '\\' {{ }}\n\
+          rpc Do(M) returns (M);\n\
+        }\n";
+    let code = generate(&[("a.proto", proto)], None).unwrap();
+    if let Err(e) = syn::parse_file(&code) {
+        panic!("generated code is not Rust: {e}\n{code}");
+    }
+    assert!(code.contains("back"), "the comment is kept:\n{code}");
+}
+
 #[test]
 fn package_prefix_follows_the_go_generator() {
     let plain = format!("syntax = \"proto3\";\npackage pkg.v1;\n{SVC}");

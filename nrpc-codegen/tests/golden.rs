@@ -20,6 +20,9 @@ fn check(proto: &str, package: &str) {
     for file in [format!("{package}.rs"), format!("{package}-nrpc.rs")] {
         let generated = std::fs::read_to_string(out.path().join(&file))
             .unwrap_or_else(|e| panic!("generated file {file}: {e}"));
+        if let Err(e) = syn::parse_file(&generated) {
+            panic!("generated {file} is not Rust: {e}");
+        }
         let golden = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("golden")
             .join(&file);

@@ -122,7 +122,6 @@ fn method(c: &mut Code, index: usize, spec: &MethodSpec, m: &Method) {
         .map(|p| format!("{}, ", param_ident(p)))
         .collect();
     let codecs = [codec(&m.input), codec(&m.output)];
-    let req_codec = codec(&m.input);
     // `self.inner` and a runtime call, indented as a method chain.
     let call = |method: &str, types: &[String], args: String| {
         let call = turbofish(method, types, &args).replace('\n', "\n    ");
@@ -208,7 +207,7 @@ fn method(c: &mut Code, index: usize, spec: &MethodSpec, m: &Method) {
             );
             c.put(&call(
                 "send",
-                std::slice::from_ref(&req_codec),
+                &codecs[..1],
                 format!("{index}usize, {list}, {req_expr}, None"),
             ));
             c.close("}");
@@ -224,7 +223,7 @@ fn method(c: &mut Code, index: usize, spec: &MethodSpec, m: &Method) {
             );
             c.put(&call(
                 "send",
-                std::slice::from_ref(&req_codec),
+                &codecs[..1],
                 format!("{index}usize, {list}, {req_expr}, Some(options)"),
             ));
             c.close("}");
