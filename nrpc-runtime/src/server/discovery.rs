@@ -3,8 +3,9 @@
 //! per-endpoint statistics STATS reports.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use futures::StreamExt;
 use tokio::time::Instant;
@@ -18,12 +19,16 @@ use crate::discovery::{
 use crate::observe::{self, MethodMetrics};
 use nrpc_wire::{ServiceSpec, Status};
 
-#[derive(Default, Clone)]
+/// One endpoint's counters, kept without a lock on the request path (a
+/// STATS reply may see a request counted before its processing time).
+#[derive(Default)]
 struct Counters {
-    requests: u64,
-    errors: u64,
-    last_error: String,
-    processing: Duration,
+    requests: AtomicU64,
+    errors: AtomicU64,
+    /// Nanoseconds, saturating.
+    processing: AtomicU64,
+    /// Locked only when a request fails.
+    last_error: Mutex<String>,
 }
 
 /// Identity, endpoints and counters of one served service.
@@ -36,7 +41,7 @@ pub(super) struct ServiceStats {
     started: String,
     /// One per method of the spec; `None` for methods that take no requests.
     endpoints: Vec<Option<EndpointInfo>>,
-    counters: Mutex<Vec<Counters>>,
+    counters: Box<[Counters]>,
     /// Per method (feature `metrics`).
     pub(super) metrics: Vec<MethodMetrics>,
 }
@@ -80,7 +85,7 @@ impl ServiceStats {
             description: spec.description.to_string(),
             started: humantime::format_rfc3339_nanos(SystemTime::now()).to_string(),
             endpoints,
-            counters: Mutex::new(vec![Counters::default(); spec.methods.len()]),
+            counters: spec.methods.iter().map(|_| Counters::default()).collect(),
             metrics: observe::method_metrics("server", spec),
         }
     }
@@ -91,14 +96,20 @@ impl ServiceStats {
         if let Some(m) = self.metrics.get(method) {
             m.handled(error.map(Status::code), took);
         }
-        let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(c) = counters.get_mut(method) {
-            c.requests += 1;
-            c.processing += took;
-            if let Some(status) = error {
-                c.errors += 1;
-                c.last_error = status.to_string();
-            }
+        let Some(c) = self.counters.get(method) else {
+            return;
+        };
+        c.requests.fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        // Saturates rather than wraps (after 584 years of handling).
+        let _ = c
+            .processing
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |total| {
+                Some(total.saturating_add(nanos))
+            });
+        if let Some(status) = error {
+            c.errors.fetch_add(1, Ordering::Relaxed);
+            *c.last_error.lock().unwrap_or_else(|e| e.into_inner()) = status.to_string();
         }
     }
 
@@ -125,27 +136,27 @@ impl ServiceStats {
     }
 
     fn stats(&self) -> StatsResponse {
-        let counters = self
-            .counters
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
         let endpoints = self
             .endpoints
             .iter()
-            .zip(counters)
+            .zip(self.counters.iter())
             .filter_map(|(e, c)| {
                 let e = e.as_ref()?;
-                let total = u64::try_from(c.processing.as_nanos()).unwrap_or(u64::MAX);
+                let requests = c.requests.load(Ordering::Relaxed);
+                let total = c.processing.load(Ordering::Relaxed);
                 Some(EndpointStats {
                     name: e.name.clone(),
                     subject: e.subject.clone(),
                     queue_group: e.queue_group.clone(),
-                    num_requests: c.requests,
-                    num_errors: c.errors,
-                    last_error: c.last_error,
+                    num_requests: requests,
+                    num_errors: c.errors.load(Ordering::Relaxed),
+                    last_error: c
+                        .last_error
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .clone(),
                     processing_time: total,
-                    average_processing_time: total.checked_div(c.requests).unwrap_or(0),
+                    average_processing_time: total.checked_div(requests).unwrap_or(0),
                 })
             })
             .collect();
@@ -162,9 +173,8 @@ impl ServiceStats {
 }
 
 /// Subscribes the nine discovery subjects of one service (plain
-/// subscriptions: every instance answers).
-/// Subscribes the discovery subjects of one service; returns the
-/// subscriptions and their subjects.
+/// subscriptions: every instance answers); returns the subscriptions and
+/// their subjects.
 pub(super) async fn subscribe(
     nats: &async_nats::Client,
     stats: &ServiceStats,
