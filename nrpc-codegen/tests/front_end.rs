@@ -64,6 +64,10 @@ fn hostile_comments_still_give_rust() {
         panic!("generated code is not Rust: {e}\n{code}");
     }
     assert!(code.contains("back"), "the comment is kept:\n{code}");
+    assert!(
+        code.contains("with // inside") && code.contains("r#\"raw\"#"),
+        "the service and method comments are kept:\n{code}"
+    );
 }
 
 #[test]

@@ -101,7 +101,8 @@ impl ServiceStats {
         };
         c.requests.fetch_add(1, Ordering::Relaxed);
         let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
-        // Saturates rather than wraps (after 584 years of handling).
+        // Saturates rather than wraps: summed over concurrent requests the
+        // total passes u64 nanoseconds (584 years) far sooner than that.
         let _ = c
             .processing
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |total| {
