@@ -265,6 +265,28 @@ pub mod chat_server {
                 _ => __nrpc::unimplemented(call),
             }
         }
+        fn describe(&self) -> Option<__nrpc::Description> {
+            Some(__nrpc::Description {
+                docs: &[" Words in, words out."],
+                methods: vec![
+                    ::nrpc_runtime::codegen::MethodText {
+                        input: Some(<super::Word as ::nrpc_runtime::codegen::prost::Name>::full_name()),
+                        output: Some(<super::Sentence as ::nrpc_runtime::codegen::prost::Name>::full_name()),
+                        docs: &[" Joins every word the client streams into one sentence."],
+                    },
+                    ::nrpc_runtime::codegen::MethodText {
+                        input: Some(<super::Word as ::nrpc_runtime::codegen::prost::Name>::full_name()),
+                        output: Some(<super::Word as ::nrpc_runtime::codegen::prost::Name>::full_name()),
+                        docs: &[" Answers every word as it arrives."],
+                    },
+                    ::nrpc_runtime::codegen::MethodText {
+                        input: Some(<super::Word as ::nrpc_runtime::codegen::prost::Name>::full_name()),
+                        output: Some(<super::Word as ::nrpc_runtime::codegen::prost::Name>::full_name()),
+                        docs: &[" Spells a word letter by letter."],
+                    },
+                ],
+            })
+        }
     }
 }
 

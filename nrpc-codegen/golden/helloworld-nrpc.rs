@@ -162,6 +162,18 @@ pub mod greeter_server {
                 _ => __nrpc::unimplemented(call),
             }
         }
+        fn describe(&self) -> Option<__nrpc::Description> {
+            Some(__nrpc::Description {
+                docs: &[" The greeting service."],
+                methods: vec![
+                    ::nrpc_runtime::codegen::MethodText {
+                        input: Some(<super::HelloRequest as ::nrpc_runtime::codegen::prost::Name>::full_name()),
+                        output: Some(<super::HelloReply as ::nrpc_runtime::codegen::prost::Name>::full_name()),
+                        docs: &[" Sends a greeting."],
+                    },
+                ],
+            })
+        }
     }
 }
 

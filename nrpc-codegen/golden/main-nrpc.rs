@@ -349,6 +349,38 @@ pub mod svc_custom_subject_server {
                 _ => __nrpc::unimplemented(call),
             }
         }
+        fn describe(&self) -> Option<__nrpc::Description> {
+            Some(__nrpc::Description {
+                docs: &[" A service with a custom subject."],
+                methods: vec![
+                    ::nrpc_runtime::codegen::MethodText {
+                        input: Some(<super::StringArg as ::nrpc_runtime::codegen::prost::Name>::full_name()),
+                        output: Some(<super::SimpleStringReply as ::nrpc_runtime::codegen::prost::Name>::full_name()),
+                        docs: &[" A method with a custom subject."],
+                    },
+                    ::nrpc_runtime::codegen::MethodText {
+                        input: Some(<super::StringArg as ::nrpc_runtime::codegen::prost::Name>::full_name()),
+                        output: None,
+                        docs: &[" Takes nothing, returns nothing."],
+                    },
+                    ::nrpc_runtime::codegen::MethodText {
+                        input: Some(<::nrpc_runtime::proto::NoRequest as ::nrpc_runtime::codegen::prost::Name>::full_name()),
+                        output: Some(<super::SimpleStringReply as ::nrpc_runtime::codegen::prost::Name>::full_name()),
+                        docs: &[" Published by the server; clients subscribe."],
+                    },
+                    ::nrpc_runtime::codegen::MethodText {
+                        input: Some(<super::StringArg as ::nrpc_runtime::codegen::prost::Name>::full_name()),
+                        output: Some(<super::SimpleStringReply as ::nrpc_runtime::codegen::prost::Name>::full_name()),
+                        docs: &[" Streams its reply."],
+                    },
+                    ::nrpc_runtime::codegen::MethodText {
+                        input: None,
+                        output: Some(<super::SimpleStringReply as ::nrpc_runtime::codegen::prost::Name>::full_name()),
+                        docs: &[" Streams nothing, endlessly."],
+                    },
+                ],
+            })
+        }
     }
     /// Publishes the events of `main.SvcCustomSubject`.
     #[derive(Debug, Clone)]
@@ -661,6 +693,28 @@ pub mod svc_subject_params_server {
                 _ => __nrpc::unimplemented(call),
             }
         }
+        fn describe(&self) -> Option<__nrpc::Description> {
+            Some(__nrpc::Description {
+                docs: &[" A service with subject parameters at the service and method level."],
+                methods: vec![
+                    ::nrpc_runtime::codegen::MethodText {
+                        input: None,
+                        output: Some(<super::SimpleStringReply as ::nrpc_runtime::codegen::prost::Name>::full_name()),
+                        docs: &[" Takes two method parameters."],
+                    },
+                    ::nrpc_runtime::codegen::MethodText {
+                        input: None,
+                        output: Some(<::nrpc_runtime::proto::NoReply as ::nrpc_runtime::codegen::prost::Name>::full_name()),
+                        docs: &[" Fire and forget."],
+                    },
+                    ::nrpc_runtime::codegen::MethodText {
+                        input: Some(<super::StringArg as ::nrpc_runtime::codegen::prost::Name>::full_name()),
+                        output: Some(<super::SimpleStringReply as ::nrpc_runtime::codegen::prost::Name>::full_name()),
+                        docs: &[" Every instance may answer."],
+                    },
+                ],
+            })
+        }
     }
 }
 
@@ -802,6 +856,18 @@ pub mod no_request_service_server {
         ) -> __nrpc::BoxFuture<'static, Result<__nrpc::Reply, __nrpc::Status>> {
             let _ = method;
             __nrpc::unimplemented(call)
+        }
+        fn describe(&self) -> Option<__nrpc::Description> {
+            Some(__nrpc::Description {
+                docs: &[" Generated with neither options nor params: the package prefix still applies."],
+                methods: vec![
+                    ::nrpc_runtime::codegen::MethodText {
+                        input: Some(<::nrpc_runtime::proto::NoRequest as ::nrpc_runtime::codegen::prost::Name>::full_name()),
+                        output: Some(<super::SimpleStringReply as ::nrpc_runtime::codegen::prost::Name>::full_name()),
+                        docs: &[],
+                    },
+                ],
+            })
         }
     }
     /// Publishes the events of `main.NoRequestService`.

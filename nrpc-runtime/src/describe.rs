@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use nrpc_wire::{MethodKind, ServiceSpec};
 
 /// What the `.proto` text needs beyond the [`ServiceSpec`] for one method.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct MethodText {
     /// Proto full name of the request type; `None` is `nrpc.Void`.
     pub input: Option<String>,

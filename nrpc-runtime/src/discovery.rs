@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use crate::client::router::{Deadline, Outgoing, MANY_CAPACITY};
 use crate::client::{CallError, Connection};
+use crate::schema::{SchemaResponse, SCHEMA_METADATA};
 
 /// `type` of a PING reply.
 pub const PING_TYPE: &str = "io.nats.micro.v1.ping_response";
@@ -217,6 +218,32 @@ impl Discovery {
             .await?
             .into_iter()
             .next())
+    }
+}
+
+impl Discovery {
+    /// The schema an instance publishes (see [`crate::schema`]), asked for
+    /// on the subject its INFO names; `None` if it names none (not an nrpc
+    /// server, or one from before schemas) or does not answer in time.
+    pub async fn schema(&self, info: &InfoResponse) -> Result<Option<SchemaResponse>, CallError> {
+        let Some(subject) = info.metadata.as_ref().and_then(|m| m.get(SCHEMA_METADATA)) else {
+            return Ok(None);
+        };
+        nrpc_wire::subject::validate_literal("schema subject", subject)?;
+        let out = Outgoing {
+            subject: subject.clone().into(),
+            headers: None,
+            payload: Bytes::new(),
+            deadline: Deadline::after(self.timeout),
+        };
+        let msg = match self.conn.request(out).await {
+            Ok(msg) => msg,
+            Err(CallError::Timeout(_) | CallError::NoResponders { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(serde_json::from_slice(&msg.payload)
+            .inspect_err(|e| tracing::debug!("nrpc: ignoring undecodable schema reply: {e}"))
+            .ok())
     }
 }
 

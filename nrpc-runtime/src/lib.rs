@@ -32,6 +32,7 @@ mod limits;
 mod message;
 mod observe;
 mod response;
+pub mod schema;
 pub mod server;
 
 pub use async_nats;
@@ -69,6 +70,7 @@ pub mod codegen {
     pub use crate::codec::{register_descriptors, Proto, Void};
     pub use crate::describe::{service_proto, MethodText};
     pub use crate::response::Response;
+    pub use crate::schema::Description;
     pub use crate::server::handlers::{no_reply, unary, unimplemented};
     pub use crate::server::stream::{bidi_stream, client_stream, server_stream};
     pub use crate::server::{Call, Reply, Request, Service, Sink, Streaming};

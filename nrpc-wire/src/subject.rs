@@ -469,6 +469,14 @@ pub const BROADCAST_PREFIX: &str = "_NRPC.all.";
 /// the handler.
 pub const CANCEL_PREFIX: &str = "_NRPC.cancel.";
 
+/// Where one instance answers with its service's schema (an nrpc
+/// extension to NATS services discovery, named by the `nrpc.schema`
+/// metadata entry of the instance's `$SRV.INFO` reply):
+/// `_NRPC.schema.<service name>.<instance id>`.
+pub fn schema_subject(service_name: &str, instance: &str) -> String {
+    format!("{ROUTING_TOKEN}.schema.{service_name}.{instance}")
+}
+
 /// Prefix of direct subjects: `_NRPC.id.<instance>.` + the usual subject.
 pub fn direct_prefix(instance: &str) -> String {
     format!("{ROUTING_TOKEN}.id.{instance}.")

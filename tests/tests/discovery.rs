@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use nrpc_runtime::discovery::Discovery;
-use nrpc_runtime::{Code, Server};
+use nrpc_runtime::{Code, Server, Status};
 use nrpc_tests::greeter::greeter_client::GreeterClient;
 use nrpc_tests::greeter::greeter_server::GreeterServer;
 use nrpc_tests::greeter::FailRequest;
@@ -232,4 +232,125 @@ async fn each_service_of_a_server_is_an_instance_with_its_own_id() {
         matches!(err, nrpc_runtime::CallError::NoResponders { .. }),
         "{err:?}"
     );
+}
+
+/// A service defined in Rust, whose message descriptors nobody registered.
+mod rust_defined {
+    use nrpc_runtime::{nats_service, Status};
+    pub use nrpc_tests::greeter::{HelloReply, HelloRequest};
+
+    /// Counts in Rust.
+    #[nats_service(package = "rs", proto_package = "counter.v1")]
+    pub trait Counter {
+        /// Adds one.
+        async fn bump(&self, request: HelloRequest) -> Result<HelloReply, Status>;
+        /// Streams the count.
+        #[nrpc(stream)]
+        async fn watch(&self) -> Result<HelloReply, Status>;
+    }
+}
+
+struct Counting;
+
+impl rust_defined::counter_server::Counter for Counting {
+    async fn bump(
+        &self,
+        request: nrpc_runtime::Request<rust_defined::HelloRequest>,
+    ) -> Result<nrpc_runtime::Response<rust_defined::HelloReply>, Status> {
+        Ok(nrpc_runtime::Response::new(rust_defined::HelloReply {
+            message: request.into_inner().name,
+        }))
+    }
+
+    async fn watch(
+        &self,
+        _request: nrpc_runtime::Request<()>,
+        _sink: nrpc_runtime::Sink<rust_defined::HelloReply>,
+    ) -> Result<(), Status> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn every_instance_publishes_its_schema_where_info_says() {
+    use nrpc_runtime::schema::SCHEMA_METADATA;
+    let server = nats_server();
+    let (greeter, _events) = TestGreeter::new("schema");
+    let handle = Server::builder(nats(&server).await)
+        .package_subject("override")
+        .add_service(GreeterServer::new(greeter))
+        .add_service(rust_defined::counter_server::CounterServer::new(Counting))
+        .serve()
+        .await
+        .unwrap();
+    let discovery = Discovery::new(connection(&server).await);
+
+    // A `.proto` service: spec as served, message names, descriptors.
+    let info = within("info", discovery.info(Some(NAME))).await.unwrap();
+    let subject = info[0].metadata.as_ref().unwrap()[SCHEMA_METADATA].clone();
+    assert_eq!(
+        subject,
+        format!("_NRPC.schema.{NAME}.{}", handle.instance_id())
+    );
+    let schema = within("schema", discovery.schema(&info[0]))
+        .await
+        .unwrap()
+        .expect("a schema");
+    assert_eq!(schema.kind, "io.nrpc.v1.schema_response");
+    assert_eq!(
+        (schema.name.as_str(), schema.id.as_str()),
+        (NAME, handle.instance_id())
+    );
+    assert_eq!(schema.service, "greeter.v1.Greeter");
+    assert_eq!(schema.package_subject, "override");
+    let spec = schema.spec().unwrap();
+    assert_eq!(spec.methods.len(), 3);
+    assert_eq!(&*spec.methods[0].name, "SayHello");
+    assert_eq!(
+        schema.methods[0].input.as_deref(),
+        Some("greeter.v1.HelloRequest")
+    );
+    assert_eq!(schema.methods[1].output, None, "Fail returns nrpc.Void");
+    assert!(
+        schema.proto.is_none(),
+        "the descriptors describe the service"
+    );
+    let pool = schema.descriptor_pool().unwrap();
+    let service = pool.get_service_by_name("greeter.v1.Greeter").unwrap();
+    assert_eq!(service.methods().count(), 3);
+    let request = pool.get_message_by_name("greeter.v1.HelloRequest").unwrap();
+    assert!(request.get_field_by_name("name").is_some());
+
+    // A `#[nats_service]`: the spec and the `.proto` text; the messages'
+    // descriptors are there because the greeter above registered them.
+    let info = within("info", discovery.info(Some("counter_v1_Counter")))
+        .await
+        .unwrap();
+    let schema = within("schema", discovery.schema(&info[0]))
+        .await
+        .unwrap()
+        .expect("a schema");
+    assert_eq!(schema.service, "counter.v1.Counter");
+    assert_eq!(schema.description, "Counts in Rust.");
+    let kinds: Vec<&str> = schema.methods.iter().map(|m| m.kind.as_str()).collect();
+    assert_eq!(kinds, ["unary", "streamed_reply"]);
+    assert_eq!(schema.methods[1].input, None);
+    let proto = schema.proto.as_deref().unwrap();
+    assert!(proto.contains("service Counter {"), "{proto}");
+    assert!(
+        proto.contains("rpc Bump(.greeter.v1.HelloRequest) returns (.greeter.v1.HelloReply)"),
+        "{proto}"
+    );
+    assert!(proto.contains("import \"greeter.proto\";"), "{proto}");
+    let pool = schema.descriptor_pool().unwrap();
+    assert!(pool.get_message_by_name("greeter.v1.HelloReply").is_some());
+    assert!(pool.get_service_by_name("counter.v1.Counter").is_none());
+
+    // Instances without a schema entry (other NATS services) give `None`.
+    let mut bare = info[0].clone();
+    bare.metadata = None;
+    assert!(within("no schema", discovery.schema(&bare))
+        .await
+        .unwrap()
+        .is_none());
 }

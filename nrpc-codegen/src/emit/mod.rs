@@ -97,15 +97,51 @@ fn spec(c: &mut Code, svc: &Service) {
     c.close("};");
 }
 
-fn proto_source(c: &mut Code, svc: &Service) {
+/// Each method's `MethodText` (message names and docs) as one line of an
+/// array, with types as seen from the module (or, if `nested`, one level
+/// below it).
+fn method_texts(svc: &Service, nested: bool) -> Vec<String> {
     let name_of = |ty: &MessageType| match ty {
         MessageType::Void => "None".to_owned(),
         MessageType::Message(_) => format!(
             "Some(<{} as ::nrpc_runtime::codegen::prost::Name>::full_name())",
-            rust_type(ty, false)
+            rust_type(ty, nested)
         ),
     };
-    let lits = |lines: &[String]| lines.iter().map(|l| lit(l)).collect::<Vec<_>>().join(", ");
+    svc.methods
+        .iter()
+        .map(|m| {
+            format!(
+                "::nrpc_runtime::codegen::MethodText {{\n    input: {},\n    output: {},\n    docs: &[{}],\n}},",
+                name_of(&m.input),
+                name_of(&m.output),
+                lits(&m.docs)
+            )
+        })
+        .collect()
+}
+
+/// String literals, comma-separated.
+fn lits(lines: &[String]) -> String {
+    lines.iter().map(|l| lit(l)).collect::<Vec<_>>().join(", ")
+}
+
+/// `fn describe` of the adapter's `Service` impl: what the published
+/// schema needs beyond the spec.
+fn describe(c: &mut Code, svc: &Service) {
+    c.open("fn describe(&self) -> Option<__nrpc::Description> {");
+    c.open("Some(__nrpc::Description {");
+    put!(c, "docs: &[{}],", lits(&svc.docs));
+    c.open("methods: vec![");
+    for line in method_texts(svc, true) {
+        c.put(&line);
+    }
+    c.close("],");
+    c.close("})");
+    c.close("}");
+}
+
+fn proto_source(c: &mut Code, svc: &Service) {
     put!(
         c,
         "/// The service part of a `.proto` file for `{}`, importing `imports` (the files that define its messages).",
@@ -119,14 +155,8 @@ fn proto_source(c: &mut Code, svc: &Service) {
     put!(c, "&{},", spec_ident(svc));
     put!(c, "&[{}],", lits(&svc.docs));
     c.open("&[");
-    for m in &svc.methods {
-        put!(
-            c,
-            "::nrpc_runtime::codegen::MethodText {{ input: {}, output: {}, docs: &[{}] }},",
-            name_of(&m.input),
-            name_of(&m.output),
-            lits(&m.docs)
-        );
+    for line in method_texts(svc, false) {
+        c.put(&line);
     }
     c.close("],");
     c.put("imports,");

@@ -5,7 +5,9 @@ use nrpc_wire::names;
 
 use super::client::{constructor, param_ident};
 use super::code::{put, Code};
-use super::{codec, ident, nested_type, open_fn, register_descriptors, spec_ident, turbofish};
+use super::{
+    codec, describe, ident, nested_type, open_fn, register_descriptors, spec_ident, turbofish,
+};
 use crate::model::{MethodKind, Service};
 
 pub(super) fn emit(c: &mut Code, svc: &Service) {
@@ -123,6 +125,7 @@ pub(super) fn emit(c: &mut Code, svc: &Service) {
         c.close("}");
     }
     c.close("}");
+    describe(c, svc);
     c.close("}");
     events(c, svc);
     c.close("}");

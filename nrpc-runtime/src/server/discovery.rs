@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
+use bytes::Bytes;
 use futures::StreamExt;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -17,6 +18,7 @@ use crate::discovery::{
     INFO_TYPE, PING_TYPE, STATS_TYPE,
 };
 use crate::observe::{self, MethodMetrics};
+use crate::schema::{SchemaResponse, SCHEMA_METADATA};
 use nrpc_wire::{ServiceSpec, Status};
 
 /// One endpoint's counters, kept without a lock on the request path (a
@@ -44,6 +46,9 @@ pub(super) struct ServiceStats {
     counters: Box<[Counters]>,
     /// Per method (feature `metrics`).
     pub(super) metrics: Vec<MethodMetrics>,
+    /// Where the schema is asked for, and the reply (JSON, made once).
+    schema_subject: String,
+    schema: Bytes,
 }
 
 impl ServiceStats {
@@ -54,6 +59,7 @@ impl ServiceStats {
         id: &str,
         version: &str,
         metadata: &BTreeMap<String, String>,
+        schema: &SchemaResponse,
     ) -> Self {
         let endpoints = spec
             .methods
@@ -75,10 +81,20 @@ impl ServiceStats {
                 })
             })
             .collect();
+        let name = service_name(&spec.name);
+        let schema_subject = nrpc_wire::subject::schema_subject(&name, id);
         let mut metadata = metadata.clone();
         metadata.insert("nrpc.service".to_owned(), spec.name.to_string());
+        metadata.insert(SCHEMA_METADATA.to_owned(), schema_subject.clone());
+        let schema = serde_json::to_vec(schema).map_or_else(
+            |e| {
+                tracing::warn!("nrpc: schema of {} not encoded: {e}", spec.name);
+                Bytes::new()
+            },
+            Bytes::from,
+        );
         Self {
-            name: service_name(&spec.name),
+            name,
             id: id.to_owned(),
             version: version.to_owned(),
             metadata,
@@ -87,6 +103,8 @@ impl ServiceStats {
             endpoints,
             counters: spec.methods.iter().map(|_| Counters::default()).collect(),
             metrics: observe::method_metrics("server", spec),
+            schema_subject,
+            schema,
         }
     }
 
@@ -173,31 +191,30 @@ impl ServiceStats {
     }
 }
 
-/// Subscribes the nine discovery subjects of one service (plain
-/// subscriptions: every instance answers); returns the subscriptions and
-/// their subjects.
+/// Subscribes the nine discovery subjects of one service and its schema
+/// subject (plain subscriptions: every instance answers); returns the
+/// subscriptions and their subjects.
 pub(super) async fn subscribe(
     nats: &async_nats::Client,
     stats: &ServiceStats,
 ) -> Result<(Vec<async_nats::Subscriber>, Vec<String>), ServeError> {
-    let mut subs = Vec::with_capacity(9);
-    let mut subjects = Vec::with_capacity(9);
+    let mut subjects = Vec::with_capacity(10);
     for verb in ["PING", "INFO", "STATS"] {
-        for subject in [
-            format!("$SRV.{verb}"),
-            format!("$SRV.{verb}.{}", stats.name),
-            format!("$SRV.{verb}.{}.{}", stats.name, stats.id),
-        ] {
-            let sub =
-                nats.subscribe(subject.clone())
-                    .await
-                    .map_err(|source| ServeError::Subscribe {
-                        subject: subject.clone(),
-                        source,
-                    })?;
-            subs.push(sub);
-            subjects.push(subject);
-        }
+        subjects.push(format!("$SRV.{verb}"));
+        subjects.push(format!("$SRV.{verb}.{}", stats.name));
+        subjects.push(format!("$SRV.{verb}.{}.{}", stats.name, stats.id));
+    }
+    subjects.push(stats.schema_subject.clone());
+    let mut subs = Vec::with_capacity(subjects.len());
+    for subject in &subjects {
+        let sub =
+            nats.subscribe(subject.clone())
+                .await
+                .map_err(|source| ServeError::Subscribe {
+                    subject: subject.clone(),
+                    source,
+                })?;
+        subs.push(sub);
     }
     Ok((subs, subjects))
 }
@@ -217,16 +234,21 @@ pub(super) async fn respond(
         };
         let Some(msg) = msg else { break };
         let Some(reply) = msg.reply else { continue };
-        let verb = msg.subject.split('.').nth(1).unwrap_or_default();
-        let body = match verb {
-            "PING" => serde_json::to_vec(&stats.ping()),
-            "INFO" => serde_json::to_vec(&stats.info()),
-            "STATS" => serde_json::to_vec(&stats.stats()),
-            _ => continue,
+        let body = if *msg.subject == *stats.schema_subject {
+            Ok(stats.schema.clone())
+        } else {
+            let verb = msg.subject.split('.').nth(1).unwrap_or_default();
+            match verb {
+                "PING" => serde_json::to_vec(&stats.ping()),
+                "INFO" => serde_json::to_vec(&stats.info()),
+                "STATS" => serde_json::to_vec(&stats.stats()),
+                _ => continue,
+            }
+            .map(Bytes::from)
         };
         match body {
             Ok(body) => {
-                if let Err(e) = nats.publish(reply, body.into()).await {
+                if let Err(e) = nats.publish(reply, body).await {
                     tracing::warn!("nrpc: discovery reply not sent: {e}");
                 }
             }

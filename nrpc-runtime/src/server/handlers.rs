@@ -11,6 +11,7 @@ use nrpc_wire::{ServiceSpec, Status};
 
 use super::call::{decode_request, failed, Call, Outcome, Reply, Request};
 use crate::codec::Codec;
+use crate::schema::Description;
 use crate::Response;
 
 /// A service the [`Server`](super::Server) can serve; implemented by
@@ -21,6 +22,14 @@ pub trait Service: Send + Sync + 'static {
 
     /// Handles a call of method number `method` of [`spec`](Self::spec).
     fn call(&self, method: usize, call: Call) -> BoxFuture<'static, Result<Reply, Status>>;
+
+    /// Documentation and message types for the schema the server
+    /// publishes ([`crate::schema`]); generated adapters provide it.
+    /// Without it the schema still has the subjects and kinds, and the
+    /// message types if the service's descriptor is registered.
+    fn describe(&self) -> Option<Description> {
+        None
+    }
 }
 
 /// Decodes a unary call, runs `handler` and encodes its reply.

@@ -32,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::client::Connection;
+use crate::schema::SchemaResponse;
 pub use call::{Call, Reply, Request};
 use discovery::ServiceStats;
 use dispatch::{Receiver, Shared};
@@ -266,6 +267,15 @@ impl Server {
                 subs.push(subscribe(subject.clone(), queue).await?);
                 subjects.push(subject);
             }
+            let schema = SchemaResponse::new(
+                spec,
+                service.describe(),
+                (&crate::discovery::service_name(&spec.name), &instance),
+                self.package_subject
+                    .as_deref()
+                    .unwrap_or(&spec.package_subject),
+                &self.subject_prefix,
+            );
             let stats = Arc::new(ServiceStats::new(
                 spec,
                 Some(&package_subject),
@@ -273,6 +283,7 @@ impl Server {
                 &instance,
                 &self.version,
                 &self.metadata,
+                &schema,
             ));
             let (discovery_subs, discovery_subjects) =
                 discovery::subscribe(&self.nats, &stats).await?;
