@@ -8,6 +8,8 @@ use std::time::Duration;
 
 pub use nats_harness::NatsServer;
 
+pub mod python;
+
 /// `proto/helloworld.proto` (Go's helloworld: no package prefix).
 pub mod helloworld {
     include!(concat!(env!("OUT_DIR"), "/helloworld.rs"));
