@@ -120,4 +120,3 @@ pub async fn line(script: &mut Script) -> String {
         .await
         .unwrap_or_else(|| panic!("the python script ended: {:?}", script.child.try_wait()))
 }
-

@@ -240,6 +240,20 @@ impl Builder {
         Ok(services)
     }
 
+    /// [`read_services`](Self::read_services), with the encoded
+    /// `FileDescriptorSet` of the files and everything they import, for
+    /// tools that encode the messages at run time.
+    pub fn read_services_with_descriptors(
+        &self,
+        protos: &[impl AsRef<Path>],
+        includes: &[impl AsRef<Path>],
+    ) -> Result<(Vec<model::Service>, Vec<u8>), Error> {
+        let (compiler, services) = self.parse(protos, includes)?;
+        let mut services: Vec<_> = services.into_values().collect();
+        services.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
+        Ok((services, compiler.encode_file_descriptor_set()))
+    }
+
     fn parse(
         &self,
         protos: &[impl AsRef<Path>],

@@ -107,6 +107,23 @@ impl Codec for Void {
     }
 }
 
+/// Codec that passes bytes through unchanged, for callers that encode and
+/// decode messages themselves (tools that learn the types at run time).
+#[derive(Debug)]
+pub struct Raw;
+
+impl Codec for Raw {
+    type Item = Bytes;
+
+    fn encode(item: &Bytes, _: Encoding) -> Result<Bytes, Status> {
+        Ok(item.clone())
+    }
+
+    fn decode(payload: Bytes, _: Encoding) -> Result<Bytes, String> {
+        Ok(payload)
+    }
+}
+
 static REGISTERED: Mutex<Vec<&'static [u8]>> = Mutex::new(Vec::new());
 
 /// Adds an encoded `FileDescriptorSet` to the global descriptor pool once

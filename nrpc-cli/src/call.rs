@@ -1,0 +1,371 @@
+//! `nrpc call`: JSON in, the method's subject and protobuf on the wire, JSON
+//! out; every call kind.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use nrpc_runtime::codec::Raw;
+use nrpc_runtime::{
+    BroadcastOptions, CallError, CallOptions, Connection, HeaderMap, MethodKind, ServiceClient,
+};
+use prost::Message as _;
+use prost_reflect::DynamicMessage;
+use tokio::io::AsyncBufReadExt;
+
+use crate::target::{split_method, Message, Target};
+use crate::{fail, CallArgs, Failure, Result};
+
+/// Encodes a JSON document as the protobuf message `message`; errors name
+/// the field path.
+pub(crate) fn encode(message: &Message, json: &str, what: &str) -> Result<Bytes> {
+    let mut de = serde_json::Deserializer::from_str(json);
+    match message {
+        Message::Void => {
+            let value: serde_json::Value = serde_path_to_error::deserialize(&mut de)
+                .map_err(|e| format!("{what} is not JSON: {e}"))?;
+            if !value.is_object() {
+                return fail(format!("{what} must be a JSON object ({{}}), got {value}"));
+            }
+            Ok(Bytes::new())
+        }
+        Message::Known(desc) => {
+            let mut track = serde_path_to_error::Track::new();
+            let parsed = DynamicMessage::deserialize(
+                desc.clone(),
+                serde_path_to_error::Deserializer::new(&mut de, &mut track),
+            );
+            let dynamic = parsed.map_err(|e| {
+                let path = track.path().to_string();
+                if path == "." || path.is_empty() {
+                    format!("{what} is not a valid {}: {e}", desc.full_name())
+                } else {
+                    format!("{what} is not a valid {}: at {path}: {e}", desc.full_name())
+                }
+            })?;
+            de.end()
+                .map_err(|e| format!("{what}: trailing characters after the JSON: {e}"))?;
+            Ok(Bytes::from(dynamic.encode_to_vec()))
+        }
+        Message::Unknown(name) => fail(format!(
+            "cannot encode {name}: its descriptor is not published; give the .proto with --proto"
+        )),
+    }
+}
+
+/// A reply as JSON (one line).
+pub(crate) fn decode(message: &Message, payload: Bytes) -> Result<String> {
+    match message {
+        Message::Void => Ok("{}".to_owned()),
+        Message::Known(desc) => {
+            let dynamic = DynamicMessage::decode(desc.clone(), payload)
+                .map_err(|e| format!("the reply is not a valid {}: {e}", desc.full_name()))?;
+            Ok(serde_json::to_string(&dynamic)?)
+        }
+        Message::Unknown(name) => fail(format!(
+            "cannot decode {name}: its descriptor is not published; give the .proto with --proto"
+        )),
+    }
+}
+
+/// A failed call, as the user should read it.
+fn call_failure(e: CallError, target: &Target, subject: &str) -> Failure {
+    match e {
+        CallError::Status(s) => Failure(format!(
+            "{} ({}): {}",
+            s.code().as_str(),
+            s.code().as_i32(),
+            s.message()
+        )),
+        CallError::NoResponders { .. } => Failure(format!(
+            "no responders: no instance of {} listens on {subject} (UNAVAILABLE)",
+            target.spec.name
+        )),
+        other => Failure(format!("{other} ({})", other.code().as_str())),
+    }
+}
+
+/// `name=value` pairs.
+fn pairs(list: &[String], flag: &str) -> Result<Vec<(String, String)>> {
+    list.iter()
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+            _ => fail(format!("{flag} {p:?}: expected NAME=VALUE")),
+        })
+        .collect()
+}
+
+/// The values of `names` from `given`, in order; each must be given.
+fn values<'a>(
+    names: &[nrpc_runtime::codegen::Cow<'static, str>],
+    given: &'a [(String, String)],
+    whose: &str,
+) -> Result<Vec<&'a str>> {
+    names
+        .iter()
+        .map(|n| {
+            given
+                .iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.as_str())
+                .ok_or_else(|| {
+                    Failure(format!(
+                        "{whose} needs the subject parameter {n:?}: add -p {n}=VALUE"
+                    ))
+                })
+        })
+        .collect()
+}
+
+pub(crate) async fn run(conn: &Connection, timeout: Duration, args: CallArgs) -> Result<()> {
+    let (service, method) = split_method(&args.method)?;
+    let target = Target::find(conn, timeout, service, &args.protos).await?;
+    let (index, spec) = target.method(method)?;
+    let (input, output) = target.types[index].clone();
+    let spec_all = target.spec;
+
+    let params = pairs(&args.params, "-p")?;
+    let known: Vec<&str> = spec_all
+        .package_params
+        .iter()
+        .chain(spec_all.service_params.iter())
+        .chain(spec.params.iter())
+        .map(|p| &**p)
+        .collect();
+    if let Some((unknown, _)) = params.iter().find(|(k, _)| !known.contains(&k.as_str())) {
+        return fail(format!(
+            "{}.{} has no subject parameter {unknown:?} ({})",
+            spec_all.name,
+            spec.name,
+            if known.is_empty() {
+                "it takes none".to_owned()
+            } else {
+                format!("it takes {}", known.join(", "))
+            }
+        ));
+    }
+    let service_values: Vec<&str> = values(&spec_all.package_params, &params, &spec_all.name)?
+        .into_iter()
+        .chain(values(&spec_all.service_params, &params, &spec_all.name)?)
+        .collect();
+    let method_values = values(
+        &spec.params,
+        &params,
+        &format!("{}.{}", spec_all.name, spec.name),
+    )?;
+
+    let mut client = ServiceClient::new(conn.clone(), spec_all, &service_values)?;
+    if let Some(id) = &args.instance {
+        client.set_instance(id)?;
+    }
+    let subject = client.subject(index, &method_values, nrpc_runtime::Encoding::Protobuf)?;
+    let mut options = CallOptions::new().timeout(timeout);
+    for (k, v) in pairs(&args.headers, "-H")? {
+        options = options.header(&k, &v);
+    }
+    let failed = |e: CallError| call_failure(e, &target, &subject);
+    let request = || {
+        encode(
+            &input,
+            args.request.as_deref().unwrap_or("{}"),
+            "the request",
+        )
+    };
+
+    match spec.kind {
+        MethodKind::Unary if spec.polling && !args.one && args.instance.is_none() => {
+            let body = request()?;
+            let mut replies = client
+                .broadcast::<Raw, Raw>(
+                    index,
+                    &method_values,
+                    &body,
+                    BroadcastOptions::new()
+                        .timeout(timeout)
+                        .call_options(options),
+                )
+                .await
+                .map_err(failed)?;
+            let mut answered = 0usize;
+            let mut errors = 0usize;
+            while let Some(reply) = replies.next().await {
+                answered += 1;
+                match reply.result {
+                    Ok(response) => {
+                        let (payload, headers) = response.into_parts();
+                        show_headers(args.verbose, &headers);
+                        let json = decode(&output, payload)?;
+                        println!("{{\"instance\":{:?},\"reply\":{json}}}", reply.instance);
+                    }
+                    Err(e) => {
+                        errors += 1;
+                        let message = call_failure(e, &target, &subject).0;
+                        println!(
+                            "{{\"instance\":{:?},\"error\":{}}}",
+                            reply.instance,
+                            serde_json::Value::String(message)
+                        );
+                    }
+                }
+            }
+            if answered == 0 {
+                return fail(format!(
+                    "no instance of {} answered on {subject}",
+                    spec_all.name
+                ));
+            }
+            eprintln!("{answered} instance(s) answered");
+            if errors > 0 {
+                return fail(format!("{errors} of {answered} instance(s) failed"));
+            }
+            Ok(())
+        }
+        MethodKind::Unary => {
+            let body = request()?;
+            let response = client
+                .unary::<Raw, Raw>(index, &method_values, &body, Some(options))
+                .await
+                .map_err(failed)?;
+            let (payload, headers) = response.into_parts();
+            show_headers(args.verbose, &headers);
+            let json: serde_json::Value = serde_json::from_str(&decode(&output, payload)?)?;
+            println!("{}", serde_json::to_string_pretty(&json)?);
+            Ok(())
+        }
+        MethodKind::NoReply => {
+            let body = request()?;
+            client
+                .send::<Raw>(index, &method_values, &body, Some(options))
+                .await
+                .map_err(failed)?;
+            eprintln!("sent to {subject} (fire-and-forget: no reply)");
+            Ok(())
+        }
+        MethodKind::StreamedReply => {
+            let body = request()?;
+            let replies = client
+                .server_stream::<Raw, Raw>(index, &method_values, &body, Some(options))
+                .await
+                .map_err(failed)?;
+            print_stream(replies, &output, failed).await
+        }
+        MethodKind::ClientStreaming | MethodKind::Bidirectional => {
+            if args.request.is_some() {
+                return fail(format!(
+                    "{} streams its requests: give them on stdin, one JSON document per line",
+                    spec.name
+                ));
+            }
+            let bad = Arc::new(Mutex::new(None));
+            let requests = stdin_requests(input.clone(), bad.clone());
+            let result = async {
+                let replies = client
+                    .open_stream::<Raw, Raw>(index, &method_values, requests, Some(options))
+                    .await
+                    .map_err(failed)?;
+                print_stream(replies, &output, failed).await
+            }
+            .await;
+            // A bad line ends the input early; the call's outcome then is
+            // not what the user asked for.
+            let bad_line = bad.lock().unwrap_or_else(|e| e.into_inner()).take();
+            match bad_line {
+                Some(message) => Err(Failure(message)),
+                None => result,
+            }
+        }
+        MethodKind::NoRequest => {
+            if args.request.is_some() {
+                return fail(format!(
+                    "{} is an event: it takes no request; nrpc prints the events published",
+                    spec.name
+                ));
+            }
+            let mut events = client
+                .subscribe_events::<Raw>(index, &method_values, None)
+                .await
+                .map_err(failed)?;
+            eprintln!("listening on {subject}");
+            let mut seen = 0usize;
+            while args.count.is_none_or(|n| seen < n) {
+                let event = tokio::select! {
+                    e = events.next() => e,
+                    _ = tokio::signal::ctrl_c() => break,
+                };
+                let Some(event) = event else { break };
+                println!("{}", decode(&output, event.map_err(failed)?)?);
+                seen += 1;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn show_headers(verbose: bool, headers: &HeaderMap) {
+    if !verbose {
+        return;
+    }
+    for (name, values) in headers.iter() {
+        for v in values {
+            eprintln!("< {name}: {v}");
+        }
+    }
+}
+
+/// Prints each item of a reply stream as a JSON line until its end.
+async fn print_stream(
+    mut replies: nrpc_runtime::ReplyStream<Bytes>,
+    output: &Message,
+    failed: impl Fn(CallError) -> Failure,
+) -> Result<()> {
+    let mut items = 0u64;
+    while let Some(item) = replies.next().await {
+        let payload = item.map_err(|e| {
+            let f = failed(e);
+            Failure(format!("{} (after {items} item(s))", f.0))
+        })?;
+        println!("{}", decode(output, payload)?);
+        items += 1;
+    }
+    eprintln!("{items} item(s)");
+    Ok(())
+}
+
+/// Requests read from stdin, one JSON document per non-empty line; the
+/// first line that does not encode ends the input and is kept in `bad`.
+fn stdin_requests(
+    input: Message,
+    bad: Arc<Mutex<Option<String>>>,
+) -> futures::stream::BoxStream<'static, Bytes> {
+    let lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    futures::stream::unfold((lines, 0usize), move |(mut lines, n)| {
+        let input = input.clone();
+        let bad = bad.clone();
+        async move {
+            loop {
+                let line = match lines.next_line().await {
+                    Ok(Some(line)) => line,
+                    Ok(None) => return None,
+                    Err(e) => {
+                        *bad.lock().unwrap_or_else(|e| e.into_inner()) =
+                            Some(format!("reading stdin: {e}"));
+                        return None;
+                    }
+                };
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let n = n + 1;
+                match encode(&input, &line, &format!("request {n} (stdin line)")) {
+                    Ok(body) => return Some((body, (lines, n))),
+                    Err(Failure(message)) => {
+                        *bad.lock().unwrap_or_else(|e| e.into_inner()) = Some(message);
+                        return None;
+                    }
+                }
+            }
+        }
+    })
+    .boxed()
+}

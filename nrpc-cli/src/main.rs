@@ -1,0 +1,254 @@
+//! `nrpc`: list, describe and call the NATS services on a NATS system, with
+//! JSON, from the schemas nrpc servers publish or from `.proto` files.
+
+mod call;
+mod inspect;
+mod proto_text;
+mod table;
+mod target;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use nrpc_runtime::{ConnectOptions, Connection};
+
+/// List, describe and call NATS services (nrpc, nRPC, NATS services) with
+/// JSON.
+///
+/// Connection settings come from the flags, then the environment
+/// (NATS_URL, NATS_CONTEXT, NATS_CREDS, NATS_NKEY, NATS_USER,
+/// NATS_PASSWORD, NATS_TOKEN, NATS_CERT, NATS_KEY, NATS_CA, NRPC_PREFIX),
+/// then the selected `nats` CLI context, as for nrpc programs.
+#[derive(Debug, Parser)]
+#[command(name = "nrpc", version, about, long_about)]
+struct Cli {
+    #[command(flatten)]
+    conn: ConnArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// How to reach NATS.
+#[derive(Debug, Args)]
+struct ConnArgs {
+    /// NATS server URLs, comma-separated (else NATS_URL, the context, or
+    /// nats://127.0.0.1:4222).
+    #[arg(short, long, global = true)]
+    server: Option<String>,
+    /// A `nats` CLI context: a name or a file.
+    #[arg(long, global = true)]
+    context: Option<String>,
+    /// A credentials file (JWT and seed).
+    #[arg(long, global = true)]
+    creds: Option<PathBuf>,
+    /// An NKey seed file.
+    #[arg(long, global = true)]
+    nkey: Option<PathBuf>,
+    /// User name (with --password; alone it is a token).
+    #[arg(long, global = true)]
+    user: Option<String>,
+    /// Password for --user.
+    #[arg(long, global = true)]
+    password: Option<String>,
+    /// Authentication token.
+    #[arg(long, global = true)]
+    token: Option<String>,
+    /// Client certificate (with --tlskey).
+    #[arg(long, global = true)]
+    tlscert: Option<PathBuf>,
+    /// Client key (with --tlscert).
+    #[arg(long, global = true)]
+    tlskey: Option<PathBuf>,
+    /// CA certificate to verify the server with.
+    #[arg(long, global = true)]
+    tlsca: Option<PathBuf>,
+    /// Inbox prefix for replies (for accounts that restrict `_INBOX.>`).
+    #[arg(long, global = true)]
+    inbox_prefix: Option<String>,
+    /// Subject prefix in front of every service subject (else
+    /// NRPC_PREFIX), e.g. `canary`.
+    #[arg(long, global = true)]
+    prefix: Option<String>,
+    /// How long to wait for replies: a call, or discovery in all.
+    #[arg(long, global = true, default_value = "5s", value_parser = humantime::parse_duration)]
+    timeout: Duration,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The services that answer discovery: one row per instance.
+    Ls {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A service's endpoints (subjects, kinds, queue groups) and instances.
+    Info {
+        /// The service: `greeter.v1.Greeter`, its NATS name
+        /// `greeter_v1_Greeter`, or `Greeter` when that is unambiguous.
+        service: String,
+        /// Print the INFO replies as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Per-instance, per-endpoint counters of a service.
+    Stats {
+        /// The service.
+        service: String,
+        /// Print the STATS replies as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A service, or one method, as `.proto` text with the message types
+    /// it uses.
+    Describe {
+        /// `SERVICE` or `SERVICE.METHOD`.
+        name: String,
+        #[command(flatten)]
+        protos: ProtoArgs,
+    },
+    /// Calls a method with a JSON request and prints the reply as JSON.
+    ///
+    /// Streamed replies and broadcasts print one JSON document per line;
+    /// client and bidirectional streams read their requests from stdin, one
+    /// JSON document per line; events are printed as they are published.
+    Call(CallArgs),
+}
+
+/// Where the service's definition comes from when it publishes no schema.
+#[derive(Debug, Args, Clone, Default)]
+struct ProtoArgs {
+    /// A `.proto` file defining the service (for servers that publish no
+    /// schema, e.g. Go nRPC); repeatable.
+    #[arg(long = "proto", value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// A directory to resolve imports in; repeatable.
+    #[arg(short = 'I', long = "import-path", value_name = "DIR")]
+    includes: Vec<PathBuf>,
+}
+
+/// `nrpc call`.
+#[derive(Debug, Args)]
+struct CallArgs {
+    /// `SERVICE.METHOD`, e.g. `greeter.v1.Greeter.SayHello`.
+    method: String,
+    /// The request as JSON (protobuf JSON mapping); `{}` if left out.
+    request: Option<String>,
+    /// A subject parameter, `name=value`; repeatable.
+    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
+    params: Vec<String>,
+    /// A request header, `key=value`; repeatable.
+    #[arg(short = 'H', long = "header", value_name = "KEY=VALUE")]
+    headers: Vec<String>,
+    /// Call this instance only (its id from `nrpc ls`).
+    #[arg(long)]
+    instance: Option<String>,
+    /// For a polling method: ask one instance (through the queue group)
+    /// instead of every instance.
+    #[arg(long)]
+    one: bool,
+    /// For an event method: stop after this many events.
+    #[arg(long)]
+    count: Option<usize>,
+    /// Print the reply headers to stderr.
+    #[arg(short, long)]
+    verbose: bool,
+    #[command(flatten)]
+    protos: ProtoArgs,
+}
+
+/// An error for the user: printed as `error: …`, exit code 1.
+#[derive(Debug)]
+struct Failure(String);
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure(e.to_string())
+    }
+}
+
+type Result<T, E = Failure> = std::result::Result<T, E>;
+
+fn fail<T>(message: impl Into<String>) -> Result<T> {
+    Err(Failure(message.into()))
+}
+
+async fn connect(args: &ConnArgs) -> Result<Connection> {
+    let mut options = ConnectOptions::new().name("nrpc-cli");
+    if let Some(s) = &args.server {
+        options = options.servers(s.clone());
+    }
+    if let Some(c) = &args.context {
+        options = options.context(c.clone());
+    }
+    if let Some(c) = &args.creds {
+        options = options.credentials_file(c.clone());
+    }
+    if let Some(n) = &args.nkey {
+        options = options.nkey_file(n.clone());
+    }
+    match (&args.user, &args.password) {
+        (Some(u), Some(p)) => options = options.user_and_password(u.clone(), p.clone()),
+        (Some(u), None) => options = options.token(u.clone()),
+        (None, Some(_)) => return fail("--password needs --user"),
+        (None, None) => {}
+    }
+    if let Some(t) = &args.token {
+        options = options.token(t.clone());
+    }
+    match (&args.tlscert, &args.tlskey) {
+        (Some(c), Some(k)) => options = options.client_certificate(c.clone(), k.clone()),
+        (None, None) => {}
+        _ => return fail("--tlscert and --tlskey go together"),
+    }
+    if let Some(ca) = &args.tlsca {
+        options = options.root_certificate(ca.clone());
+    }
+    if let Some(p) = &args.inbox_prefix {
+        options = options.inbox_prefix(p.clone());
+    }
+    if let Some(p) = &args.prefix {
+        options = options.subject_prefix(p.clone());
+    }
+    Ok(options.connection_timeout(args.timeout).connect().await?)
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let conn = connect(&cli.conn).await?;
+    let timeout = cli.conn.timeout;
+    let result = match cli.command {
+        Command::Ls { json } => inspect::ls(&conn, timeout, json).await,
+        Command::Info { service, json } => inspect::info(&conn, timeout, &service, json).await,
+        Command::Stats { service, json } => inspect::stats(&conn, timeout, &service, json).await,
+        Command::Describe { name, protos } => {
+            inspect::describe(&conn, timeout, &name, &protos).await
+        }
+        Command::Call(args) => call::run(&conn, timeout, args).await,
+    };
+    // Whatever was published (fire-and-forget calls) reaches the broker.
+    let _ = conn.flush().await;
+    result
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! Finding what the user named: a service (from discovery and its
+//! published schema, or from `.proto` files) and one of its methods, with
+//! the message types needed to speak JSON to it.
+
+use std::time::Duration;
+
+use nrpc_runtime::discovery::{service_name, Discovery, InfoResponse};
+use nrpc_runtime::{Connection, MethodSpec, ServiceSpec};
+use prost_reflect::{DescriptorPool, MessageDescriptor};
+
+use crate::{fail, Failure, ProtoArgs, Result};
+
+/// A request or reply type of a method.
+#[derive(Debug, Clone)]
+pub(crate) enum Message {
+    /// `nrpc.Void`: `{}` in JSON, empty on the wire.
+    Void,
+    /// A message whose descriptor is known.
+    Known(MessageDescriptor),
+    /// A message the schema names but does not describe.
+    Unknown(String),
+}
+
+impl Message {
+    fn find(pool: &DescriptorPool, name: Option<&str>) -> Self {
+        match name {
+            None | Some("nrpc.Void" | "google.protobuf.Empty") => Message::Void,
+            Some(n) => pool
+                .get_message_by_name(n)
+                .map_or_else(|| Message::Unknown(n.to_owned()), Message::Known),
+        }
+    }
+}
+
+/// A service the CLI can describe and call.
+#[derive(Debug)]
+pub(crate) struct Target {
+    /// Its spec as served. Leaked: a command uses one for the whole run,
+    /// and clients borrow specs for `'static`.
+    pub(crate) spec: &'static ServiceSpec,
+    /// Per method of the spec: request and reply types.
+    pub(crate) types: Vec<(Message, Message)>,
+    /// The descriptors known for it.
+    pub(crate) pool: DescriptorPool,
+    /// The `.proto` text the schema carries (Rust-defined services).
+    pub(crate) proto: Option<String>,
+    /// Where the definition came from, for messages.
+    pub(crate) origin: String,
+}
+
+impl Target {
+    /// The service named `wanted`: from `protos` if any are given, else
+    /// from the schema its instances publish.
+    pub(crate) async fn find(
+        conn: &Connection,
+        timeout: Duration,
+        wanted: &str,
+        protos: &ProtoArgs,
+    ) -> Result<Target> {
+        if protos.files.is_empty() {
+            from_discovery(conn, timeout, wanted).await
+        } else {
+            from_protos(wanted, protos)
+        }
+    }
+
+    /// The method named `wanted` (as in the service definition, any case,
+    /// or the Rust method name), with its index.
+    pub(crate) fn method(&self, wanted: &str) -> Result<(usize, &'static MethodSpec)> {
+        let methods: &'static [MethodSpec] = &self.spec.methods;
+        let found = methods.iter().position(|m| m.name == wanted).or_else(|| {
+            methods.iter().position(|m| {
+                m.name.eq_ignore_ascii_case(wanted)
+                    || heck::ToSnakeCase::to_snake_case(&*m.name) == wanted
+            })
+        });
+        match found {
+            Some(i) => Ok((i, &methods[i])),
+            None => {
+                let names: Vec<&str> = methods.iter().map(|m| &*m.name).collect();
+                fail(format!(
+                    "{} has no method {wanted:?}{}",
+                    self.spec.name,
+                    suggest(wanted, &names)
+                ))
+            }
+        }
+    }
+}
+
+/// Splits `SERVICE.METHOD` at its last dot.
+pub(crate) fn split_method(name: &str) -> Result<(&str, &str)> {
+    match name.rsplit_once('.') {
+        Some((s, m)) if !s.is_empty() && !m.is_empty() => Ok((s, m)),
+        _ => fail(format!(
+            "{name:?} is not SERVICE.METHOD (e.g. greeter.v1.Greeter.SayHello)"
+        )),
+    }
+}
+
+/// ` (did you mean …?)` for the names close to `wanted`, or nothing.
+pub(crate) fn suggest(wanted: &str, names: &[&str]) -> String {
+    let lower = wanted.to_ascii_lowercase();
+    let mut close: Vec<(f64, &str)> = names
+        .iter()
+        .map(|n| (strsim::jaro_winkler(&lower, &n.to_ascii_lowercase()), *n))
+        .filter(|(score, _)| *score > 0.8)
+        .collect();
+    close.sort_by(|a, b| b.0.total_cmp(&a.0));
+    close.dedup_by(|a, b| a.1 == b.1);
+    let close: Vec<&str> = close.iter().take(3).map(|(_, n)| *n).collect();
+    if close.is_empty() {
+        String::new()
+    } else {
+        format!(" (did you mean {}?)", close.join(", "))
+    }
+}
+
+/// The full proto name of the service an INFO reply describes (its
+/// `nrpc.service` metadata), else its NATS services name.
+pub(crate) fn full_name(info: &InfoResponse) -> &str {
+    info.metadata
+        .as_ref()
+        .and_then(|m| m.get("nrpc.service"))
+        .map_or(&info.name, String::as_str)
+}
+
+/// Whether `wanted` names the service `full` (NATS name `nats_name`): the
+/// full name, the NATS name, or the last part of the full name.
+fn names(wanted: &str, full: &str, nats_name: &str) -> bool {
+    wanted == full
+        || wanted == nats_name
+        || full
+            .rsplit_once('.')
+            .is_some_and(|(_, short)| short == wanted)
+}
+
+/// The instances of the one service `wanted` names, from `infos`.
+pub(crate) fn pick<'a>(infos: &'a [InfoResponse], wanted: &str) -> Result<Vec<&'a InfoResponse>> {
+    let mut services: Vec<&str> = infos
+        .iter()
+        .filter(|i| names(wanted, full_name(i), &i.name))
+        .map(full_name)
+        .collect();
+    services.sort_unstable();
+    services.dedup();
+    match services.as_slice() {
+        [one] => Ok(infos.iter().filter(|i| full_name(i) == *one).collect()),
+        [] => {
+            let mut all: Vec<&str> = infos.iter().map(full_name).collect();
+            all.sort_unstable();
+            all.dedup();
+            if all.is_empty() {
+                fail(format!(
+                    "no service {wanted:?}: no service answers discovery here"
+                ))
+            } else {
+                let short: Vec<&str> = all
+                    .iter()
+                    .map(|n| n.rsplit_once('.').map_or(*n, |(_, s)| s))
+                    .collect();
+                let mut candidates = all.clone();
+                candidates.extend(short);
+                let hint = suggest(wanted, &candidates);
+                fail(format!(
+                    "no service {wanted:?}{}; `nrpc ls` lists them",
+                    if hint.is_empty() { String::new() } else { hint }
+                ))
+            }
+        }
+        many => fail(format!(
+            "{wanted:?} is ambiguous: {}; give the full name",
+            many.join(", ")
+        )),
+    }
+}
+
+async fn from_discovery(conn: &Connection, timeout: Duration, wanted: &str) -> Result<Target> {
+    let discovery = Discovery::new(conn.clone()).with_timeout(timeout);
+    let infos = discovery.info(None).await?;
+    let instances = pick(&infos, wanted)?;
+    for info in &instances {
+        let Some(schema) = discovery.schema(info).await? else {
+            continue;
+        };
+        let spec = schema
+            .spec()
+            .map_err(|e| format!("the schema of {} is not valid: {e}", schema.service))?;
+        let pool = schema.descriptor_pool()?;
+        let types = schema
+            .methods
+            .iter()
+            .map(|m| {
+                (
+                    Message::find(&pool, m.input.as_deref()),
+                    Message::find(&pool, m.output.as_deref()),
+                )
+            })
+            .collect();
+        return Ok(Target {
+            spec: Box::leak(Box::new(spec)),
+            types,
+            pool,
+            proto: schema.proto,
+            origin: format!("the schema of instance {}", info.id),
+        });
+    }
+    let name = instances.first().map_or(wanted, |i| full_name(i));
+    fail(format!(
+        "{name} publishes no schema (not an nrpc server, or an older one); \
+         give its definition with --proto FILE [-I DIR]"
+    ))
+}
+
+fn from_protos(wanted: &str, protos: &ProtoArgs) -> Result<Target> {
+    let mut includes = protos.includes.clone();
+    // A file is found relative to an include directory: its own, if none.
+    if includes.is_empty() {
+        for f in &protos.files {
+            let dir = f
+                .parent()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_default();
+            includes.push(if dir.as_os_str().is_empty() {
+                ".".into()
+            } else {
+                dir
+            });
+        }
+    }
+    let (services, descriptors) = nrpc_codegen::configure()
+        .read_services_with_descriptors(&protos.files, &includes)
+        .map_err(|e| Failure(format!("{e}")))?;
+    let pool = DescriptorPool::decode(descriptors.as_slice())
+        .map_err(|e| format!("the .proto files' descriptors: {e}"))?;
+    let matching: Vec<_> = services
+        .iter()
+        .filter(|s| names(wanted, &s.spec.name, &service_name(&s.spec.name)))
+        .collect();
+    let service = match matching.as_slice() {
+        [one] => *one,
+        [] => {
+            let all: Vec<&str> = services.iter().map(|s| &*s.spec.name).collect();
+            return fail(format!(
+                "the .proto files define no service {wanted:?}{} (they define: {})",
+                suggest(wanted, &all),
+                if all.is_empty() {
+                    "none".to_owned()
+                } else {
+                    all.join(", ")
+                }
+            ));
+        }
+        many => {
+            let all: Vec<&str> = many.iter().map(|s| &*s.spec.name).collect();
+            return fail(format!("{wanted:?} is ambiguous: {}", all.join(", ")));
+        }
+    };
+    let proto_name = |t: &nrpc_codegen::model::MessageType| match t {
+        nrpc_codegen::model::MessageType::Void => None,
+        nrpc_codegen::model::MessageType::Message(n) => Some(n.clone()),
+    };
+    let types = service
+        .methods
+        .iter()
+        .map(|m| {
+            (
+                Message::find(&pool, proto_name(&m.input).as_deref()),
+                Message::find(&pool, proto_name(&m.output).as_deref()),
+            )
+        })
+        .collect();
+    Ok(Target {
+        spec: Box::leak(Box::new(service.spec.clone())),
+        types,
+        pool,
+        proto: None,
+        origin: "the .proto files".to_owned(),
+    })
+}
