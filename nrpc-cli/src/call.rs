@@ -70,7 +70,7 @@ pub(crate) fn decode(message: &Message, payload: Bytes) -> Result<String> {
 }
 
 /// A failed call, as the user should read it.
-fn call_failure(e: CallError, target: &Target, subject: &str) -> Failure {
+fn call_failure(e: CallError, target: &Target) -> Failure {
     match e {
         CallError::Status(s) => Failure(format!(
             "{} ({}): {}",
@@ -78,7 +78,7 @@ fn call_failure(e: CallError, target: &Target, subject: &str) -> Failure {
             s.code().as_i32(),
             s.message()
         )),
-        CallError::NoResponders { .. } => Failure(format!(
+        CallError::NoResponders { subject } => Failure(format!(
             "no responders: no instance of {} listens on {subject} (UNAVAILABLE)",
             target.spec.name
         )),
@@ -164,7 +164,7 @@ pub(crate) async fn run(conn: &Connection, timeout: Duration, args: CallArgs) ->
     for (k, v) in pairs(&args.headers, "-H")? {
         options = options.header(&k, &v);
     }
-    let failed = |e: CallError| call_failure(e, &target, &subject);
+    let failed = |e: CallError| call_failure(e, &target);
     let request = || {
         encode(
             &input,
@@ -200,7 +200,7 @@ pub(crate) async fn run(conn: &Connection, timeout: Duration, args: CallArgs) ->
                     }
                     Err(e) => {
                         errors += 1;
-                        let message = call_failure(e, &target, &subject).0;
+                        let message = call_failure(e, &target).0;
                         println!(
                             "{{\"instance\":{:?},\"error\":{}}}",
                             reply.instance,

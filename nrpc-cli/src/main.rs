@@ -34,7 +34,7 @@ struct Cli {
 #[derive(Debug, Args)]
 struct ConnArgs {
     /// NATS server URLs, comma-separated (else NATS_URL, the context, or
-    /// nats://127.0.0.1:4222).
+    /// nats://localhost:4222).
     #[arg(short, long, global = true)]
     server: Option<String>,
     /// A `nats` CLI context: a name or a file.

@@ -80,7 +80,7 @@ pub(crate) fn describe(target: &Target, only: Option<usize>) -> String {
     };
     let _ = writeln!(out, "// {}, from {}.", spec.name, target.origin);
     match (&service, &target.proto) {
-        (Some(svc), _) => service_text(&mut out, svc, &package, only),
+        (Some(svc), _) => service_text(&mut out, target, svc, &package, only),
         (None, Some(text)) => match only {
             None => out.push_str(text),
             Some(i) => {
@@ -136,18 +136,17 @@ pub(crate) fn describe(target: &Target, only: Option<usize>) -> String {
             tops.insert(outermost(&m).full_name().to_owned());
         }
     }
-    for name in &tops {
-        if let Some(m) = target.pool.get_message_by_name(name) {
+    // In definition order: file by file, as each file declares them.
+    for m in target.pool.all_messages() {
+        if m.parent_message().is_none() && tops.contains(m.full_name()) {
             out.push('\n');
             message_text(&mut out, &m, &package, "");
         }
     }
-    for name in &used.enums {
-        if let Some(e) = target.pool.get_enum_by_name(name) {
-            if e.parent_message().is_none() {
-                out.push('\n');
-                enum_text(&mut out, &e, "");
-            }
+    for e in target.pool.all_enums() {
+        if e.parent_message().is_none() && used.enums.contains(e.full_name()) {
+            out.push('\n');
+            enum_text(&mut out, &e, "");
         }
     }
     missing.sort();
@@ -162,7 +161,20 @@ pub(crate) fn describe(target: &Target, only: Option<usize>) -> String {
     out
 }
 
-fn service_text(out: &mut String, svc: &ServiceDescriptor, package: &str, only: Option<usize>) {
+/// Documentation lines as `//` comments at `indent`.
+fn docs(out: &mut String, lines: &[String], indent: &str) {
+    for line in lines {
+        let _ = writeln!(out, "{indent}//{line}");
+    }
+}
+
+fn service_text(
+    out: &mut String,
+    target: &Target,
+    svc: &ServiceDescriptor,
+    package: &str,
+    only: Option<usize>,
+) {
     let file = svc.parent_file();
     let syntax = match file.syntax() {
         Syntax::Proto2 => "proto2",
@@ -172,13 +184,19 @@ fn service_text(out: &mut String, svc: &ServiceDescriptor, package: &str, only: 
     if !package.is_empty() {
         let _ = writeln!(out, "package {package};\n");
     }
-    comments(out, &file, svc.path(), "");
+    // The service's and methods' docs come with the target (published
+    // descriptors carry no source info).
+    docs(out, &target.docs, "");
     let _ = writeln!(out, "service {} {{", svc.name());
     for (i, m) in svc.methods().enumerate() {
         if only.is_some_and(|o| o != i) {
             continue;
         }
-        comments(out, &file, m.path(), "    ");
+        docs(
+            out,
+            target.method_docs.get(i).map_or(&[][..], Vec::as_slice),
+            "    ",
+        );
         let stream = |yes: bool| if yes { "stream " } else { "" };
         let _ = writeln!(
             out,

@@ -42,6 +42,10 @@ pub(crate) struct Target {
     pub(crate) types: Vec<(Message, Message)>,
     /// The descriptors known for it.
     pub(crate) pool: DescriptorPool,
+    /// The service's documentation, one line per entry.
+    pub(crate) docs: Vec<String>,
+    /// Per method of the spec: its documentation.
+    pub(crate) method_docs: Vec<Vec<String>>,
     /// The `.proto` text the schema carries (Rust-defined services).
     pub(crate) proto: Option<String>,
     /// Where the definition came from, for messages.
@@ -201,6 +205,8 @@ async fn from_discovery(conn: &Connection, timeout: Duration, wanted: &str) -> R
             spec: Box::leak(Box::new(spec)),
             types,
             pool,
+            docs: schema.docs,
+            method_docs: schema.methods.into_iter().map(|m| m.docs).collect(),
             proto: schema.proto,
             origin: format!("the schema of instance {}", info.id),
         });
@@ -274,6 +280,8 @@ fn from_protos(wanted: &str, protos: &ProtoArgs) -> Result<Target> {
         spec: Box::leak(Box::new(service.spec.clone())),
         types,
         pool,
+        docs: service.docs.clone(),
+        method_docs: service.methods.iter().map(|m| m.docs.clone()).collect(),
         proto: None,
         origin: "the .proto files".to_owned(),
     })

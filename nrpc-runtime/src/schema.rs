@@ -55,6 +55,9 @@ pub struct MethodSchema {
     /// Proto full name of the reply type; absent for `nrpc.Void`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
+    /// Its documentation, one line per entry (as written after `//`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub docs: Vec<String>,
 }
 
 /// The reply on an instance's schema subject.
@@ -69,9 +72,12 @@ pub struct SchemaResponse {
     pub id: String,
     /// The service's full proto name, e.g. `greeter.v1.Greeter`.
     pub service: String,
-    /// What the service does.
+    /// What the service does (its documentation on one line).
     #[serde(default)]
     pub description: String,
+    /// The service's documentation, one line per entry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub docs: Vec<String>,
     /// The package subject the instance serves under (after any
     /// server-side override), without the subject prefix.
     #[serde(default)]
@@ -136,6 +142,11 @@ impl SchemaResponse {
             .enumerate()
             .map(|(i, m)| {
                 let (input, output) = names.get(i).cloned().unwrap_or_default();
+                let docs = description
+                    .as_ref()
+                    .and_then(|d| d.methods.get(i))
+                    .map(|t| t.docs.iter().map(|l| (*l).to_owned()).collect())
+                    .unwrap_or_default();
                 MethodSchema {
                     name: m.name.to_string(),
                     subject: m.subject.to_string(),
@@ -144,6 +155,7 @@ impl SchemaResponse {
                     polling: m.polling,
                     input,
                     output,
+                    docs,
                 }
             })
             .collect::<Vec<_>>();
@@ -176,6 +188,10 @@ impl SchemaResponse {
             id: id.to_owned(),
             service: spec.name.to_string(),
             description: spec.description.to_string(),
+            docs: description
+                .as_ref()
+                .map(|d| d.docs.iter().map(|l| (*l).to_owned()).collect())
+                .unwrap_or_default(),
             package_subject: package_subject.to_owned(),
             package_params: spec
                 .package_params
