@@ -477,10 +477,12 @@ async fn calls_of_every_kind() {
         first.starts_with("listening on fleet.Fleet.Alerts"),
         "{first}"
     );
-    FleetEvents::new(connection(&server).await)
+    let publisher = connection(&server).await;
+    FleetEvents::new(publisher.clone())
         .publish_alerts(&reply("disk full"))
         .await
         .unwrap();
+    publisher.flush().await.unwrap();
     let out = within("event", child.wait_with_output()).await.unwrap();
     assert!(out.status.success(), "{out:?}");
     assert_eq!(

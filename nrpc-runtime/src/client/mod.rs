@@ -677,8 +677,12 @@ impl ServiceClient {
             None => nats.subscribe(subject).await,
         }
         .map_err(|_| CallError::Closed)?;
-        // Events published after this returns must reach the subscription.
-        nats.flush().await.map_err(|_| CallError::Closed)?;
+        // Events published after this returns, from any connection, must
+        // reach the subscription: the server has registered it once a
+        // message through it to ourselves has come back.
+        self.conn
+            .round_trip(self.timeout.unwrap_or(DEFAULT_TIMEOUT))
+            .await?;
         Ok(sub
             .map(move |msg| T::decode(msg.payload, encoding).map_err(CallError::Decode))
             .boxed())

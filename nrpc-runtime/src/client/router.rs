@@ -311,12 +311,7 @@ impl Connection {
         errors: &mut broadcast::Receiver<String>,
         subjects: &[&str],
     ) -> Option<String> {
-        let (tx, rx) = oneshot::channel();
-        if let Ok((probe, _guard)) = self.register(Route::Once(tx)) {
-            if self.inner.nats.publish(probe, Bytes::new()).await.is_ok() {
-                let _ = tokio::time::timeout(PROBE_TIMEOUT, rx).await;
-            }
-        }
+        let _ = self.round_trip(PROBE_TIMEOUT).await;
         let until = Instant::now() + EVENT_GRACE;
         loop {
             let line = match tokio::time::timeout_at(until, errors.recv()).await {
@@ -335,6 +330,26 @@ impl Connection {
                     "the NATS server denied the subscription to {subject:?} ({line})"
                 ));
             }
+        }
+    }
+
+    /// Sends a message to this connection's own inbox and waits (up to
+    /// `timeout`) for it to come back: the server has then processed every
+    /// subscription made before, so messages others publish from now on
+    /// reach them.
+    pub(crate) async fn round_trip(&self, timeout: Duration) -> Result<(), CallError> {
+        let (tx, rx) = oneshot::channel();
+        let (probe, _guard) = self.register(Route::Once(tx))?;
+        self.inner
+            .nats
+            .publish(probe, Bytes::new())
+            .await
+            .map_err(|_| CallError::Closed)?;
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(Some(_))) => Ok(()),
+            Ok(Ok(None)) => Err(CallError::ConnectionLost),
+            Ok(Err(_)) => Err(CallError::Closed),
+            Err(_) => Err(CallError::Timeout(timeout)),
         }
     }
 
