@@ -38,11 +38,16 @@ pub(crate) fn encode(message: &Message, json: &str, what: &str) -> Result<Bytes>
             );
             let dynamic = parsed.map_err(|e| {
                 let path = track.path().to_string();
-                if path == "." || path.is_empty() {
-                    format!("{what} is not a valid {}: {e}", desc.full_name())
+                let at = if path == "." || path.is_empty() {
+                    String::new()
                 } else {
-                    format!("{what} is not a valid {}: at {path}: {e}", desc.full_name())
-                }
+                    format!("at {path}: ")
+                };
+                format!(
+                    "{what} is not a valid {}: {at}{e}{}",
+                    desc.full_name(),
+                    field_hint(desc, &path, &e.to_string())
+                )
             })?;
             de.end()
                 .map_err(|e| format!("{what}: trailing characters after the JSON: {e}"))?;
@@ -51,6 +56,40 @@ pub(crate) fn encode(message: &Message, json: &str, what: &str) -> Result<Bytes>
         Message::Unknown(name) => fail(format!(
             "cannot encode {name}: its descriptor is not published; give the .proto with --proto"
         )),
+    }
+}
+
+/// For an unknown field: the close matches among the fields of the
+/// message at `path` (`.` for the top).
+fn field_hint(top: &prost_reflect::MessageDescriptor, path: &str, error: &str) -> String {
+    let Some(name) = error
+        .split("unrecognized field name '")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+    else {
+        return String::new();
+    };
+    // Walk the path's field names down to the message that has the field.
+    let mut message = top.clone();
+    for step in path
+        .split('.')
+        .filter(|s| !s.is_empty() && !s.starts_with('['))
+    {
+        let field = message
+            .fields()
+            .find(|f| f.json_name() == step || f.name() == step);
+        match field.map(|f| f.kind()) {
+            Some(prost_reflect::Kind::Message(m)) => message = m,
+            _ => break,
+        }
+    }
+    let names: Vec<String> = message.fields().map(|f| f.json_name().to_owned()).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let hint = crate::target::suggest(name, &names);
+    if hint.is_empty() {
+        format!(" (fields of {}: {})", message.full_name(), names.join(", "))
+    } else {
+        hint
     }
 }
 

@@ -515,7 +515,8 @@ async fn errors_a_user_can_act_on() {
         "{e}"
     );
     let e = err(&server, &["call", "Greeter.SayHello", r#"{"nmae": "x"}"#]).await;
-    assert!(e.contains("nmae"), "{e}");
+    assert!(e.contains("unrecognized field name 'nmae'"), "{e}");
+    assert!(e.ends_with("(did you mean name?)\n"), "{e}");
     let e = err(&server, &["call", "Greeter.SayHello", "{"]).await;
     assert!(e.contains("not a valid greeter.v1.HelloRequest"), "{e}");
     let e = err(&server, &["call", "Greeter.Fail", "[]"]).await;
