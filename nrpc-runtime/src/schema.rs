@@ -295,3 +295,56 @@ fn with_imports(roots: &[FileDescriptor]) -> Vec<prost_types::FileDescriptorProt
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nrpc_wire::Text;
+    use std::borrow::Cow;
+
+    fn spec() -> ServiceSpec {
+        ServiceSpec {
+            name: "shop.v1.Orders".into(),
+            description: "Takes orders.".into(),
+            package_subject: "shop".into(),
+            package_params: Cow::Owned(vec![Text::from("region")]),
+            service_subject: "Orders".into(),
+            service_params: Cow::Borrowed(&[]),
+            methods: Cow::Owned(vec![MethodSpec {
+                name: "Watch".into(),
+                subject: "Watch".into(),
+                params: Cow::Owned(vec![Text::from("id")]),
+                kind: MethodKind::StreamedReply,
+                polling: false,
+            }]),
+        }
+    }
+
+    #[test]
+    fn a_schema_gives_back_the_spec_it_was_made_from() {
+        let schema = SchemaResponse::new(&spec(), None, ("shop_v1_Orders", "i1"), "shop", "");
+        let json = serde_json::to_string(&schema).unwrap_or_default();
+        let back: SchemaResponse = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, schema);
+        assert_eq!(back.spec(), Ok(spec()));
+        assert!(
+            back.descriptor_set.is_none(),
+            "nothing registered for these types"
+        );
+        assert!(back.descriptor_pool().is_ok_and(|p| p.files().len() == 0));
+    }
+
+    #[test]
+    fn a_schema_that_breaks_the_rules_is_refused() {
+        let mut schema = SchemaResponse::new(&spec(), None, ("shop_v1_Orders", "i1"), "shop", "");
+        schema.methods[0].kind = "sideways".into();
+        assert!(schema
+            .spec()
+            .is_err_and(|e| e.contains("unknown kind \"sideways\"")));
+        schema.methods[0].kind = "unary".into();
+        schema.methods[0].subject = "a b".into();
+        assert!(schema.spec().is_err_and(|e| e.contains("Watch")));
+        schema.descriptor_set = Some("not base64!".into());
+        assert!(schema.descriptor_pool().is_err());
+    }
+}
