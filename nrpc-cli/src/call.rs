@@ -137,7 +137,7 @@ fn pairs(list: &[String], flag: &str) -> Result<Vec<(String, String)>> {
 
 /// The values of `names` from `given`, in order; each must be given.
 fn values<'a>(
-    names: &[nrpc_runtime::codegen::Cow<'static, str>],
+    names: &[std::borrow::Cow<'static, str>],
     given: &'a [(String, String)],
     whose: &str,
 ) -> Result<Vec<&'a str>> {

@@ -165,10 +165,9 @@ pub(crate) fn pick<'a>(infos: &'a [InfoResponse], wanted: &str) -> Result<Vec<&'
                     .collect();
                 let mut candidates = all.clone();
                 candidates.extend(short);
-                let hint = suggest(wanted, &candidates);
                 fail(format!(
                     "no service {wanted:?}{}; `nrpc ls` lists them",
-                    if hint.is_empty() { String::new() } else { hint }
+                    suggest(wanted, &candidates)
                 ))
             }
         }

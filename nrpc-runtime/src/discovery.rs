@@ -219,9 +219,7 @@ impl Discovery {
             .into_iter()
             .next())
     }
-}
 
-impl Discovery {
     /// The schema an instance publishes (see [`crate::schema`]), asked for
     /// on the subject its INFO names; `None` if it names none (not an nrpc
     /// server, or one from before schemas) or does not answer in time.
