@@ -10,103 +10,11 @@ use nrpc_runtime::codec::Raw;
 use nrpc_runtime::{
     BroadcastOptions, CallError, CallOptions, Connection, HeaderMap, MethodKind, ServiceClient,
 };
-use prost::Message as _;
-use prost_reflect::DynamicMessage;
 use tokio::io::AsyncBufReadExt;
 
-use crate::target::{split_method, Message, Target};
 use crate::{fail, CallArgs, Failure, Result};
-
-/// Encodes a JSON document as the protobuf message `message`; errors name
-/// the field path.
-pub(crate) fn encode(message: &Message, json: &str, what: &str) -> Result<Bytes> {
-    let mut de = serde_json::Deserializer::from_str(json);
-    match message {
-        Message::Void => {
-            let value: serde_json::Value = serde_path_to_error::deserialize(&mut de)
-                .map_err(|e| format!("{what} is not JSON: {e}"))?;
-            if !value.is_object() {
-                return fail(format!("{what} must be a JSON object ({{}}), got {value}"));
-            }
-            Ok(Bytes::new())
-        }
-        Message::Known(desc) => {
-            let mut track = serde_path_to_error::Track::new();
-            let parsed = DynamicMessage::deserialize(
-                desc.clone(),
-                serde_path_to_error::Deserializer::new(&mut de, &mut track),
-            );
-            let dynamic = parsed.map_err(|e| {
-                let path = track.path().to_string();
-                let at = if path == "." || path.is_empty() {
-                    String::new()
-                } else {
-                    format!("at {path}: ")
-                };
-                format!(
-                    "{what} is not a valid {}: {at}{e}{}",
-                    desc.full_name(),
-                    field_hint(desc, &path, &e.to_string())
-                )
-            })?;
-            de.end()
-                .map_err(|e| format!("{what}: trailing characters after the JSON: {e}"))?;
-            Ok(Bytes::from(dynamic.encode_to_vec()))
-        }
-        Message::Unknown(name) => fail(format!(
-            "cannot encode {name}: its descriptor is not published; give the .proto with --proto"
-        )),
-    }
-}
-
-/// For an unknown field: the close matches among the fields of the
-/// message at `path` (`.` for the top).
-fn field_hint(top: &prost_reflect::MessageDescriptor, path: &str, error: &str) -> String {
-    let Some(name) = error
-        .split("unrecognized field name '")
-        .nth(1)
-        .and_then(|rest| rest.split('\'').next())
-    else {
-        return String::new();
-    };
-    // Walk the path's field names down to the message that has the field.
-    let mut message = top.clone();
-    for step in path
-        .split('.')
-        .filter(|s| !s.is_empty() && !s.starts_with('['))
-    {
-        let field = message
-            .fields()
-            .find(|f| f.json_name() == step || f.name() == step);
-        match field.map(|f| f.kind()) {
-            Some(prost_reflect::Kind::Message(m)) => message = m,
-            _ => break,
-        }
-    }
-    let names: Vec<String> = message.fields().map(|f| f.json_name().to_owned()).collect();
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let hint = crate::target::suggest(name, &names);
-    if hint.is_empty() {
-        format!(" (fields of {}: {})", message.full_name(), names.join(", "))
-    } else {
-        hint
-    }
-}
-
-/// A reply as JSON (one line).
-pub(crate) fn decode(message: &Message, payload: Bytes) -> Result<String> {
-    match message {
-        Message::Void => Ok("{}".to_owned()),
-        Message::Known(desc) => {
-            let dynamic = DynamicMessage::decode(desc.clone(), payload)
-                .map_err(|e| format!("the reply is not a valid {}: {e}", desc.full_name()))?;
-            Ok(serde_json::to_string(&dynamic)?)
-        }
-        Message::Unknown(name) => fail(format!(
-            "cannot decode {name}: its descriptor is not published; give the .proto with --proto"
-        )),
-    }
-}
+use nrpc_reflect::json::{decode, encode};
+use nrpc_reflect::{split_method, DynamicService as Target, Message};
 
 /// A failed call, as the user should read it.
 fn call_failure(e: CallError, target: &Target) -> Failure {
@@ -159,7 +67,7 @@ fn values<'a>(
 
 pub(crate) async fn run(conn: &Connection, timeout: Duration, args: CallArgs) -> Result<()> {
     let (service, method) = split_method(&args.method)?;
-    let target = Target::find(conn, timeout, service, &args.protos).await?;
+    let target = crate::find(conn, timeout, service, &args.protos).await?;
     let (index, spec) = target.method(method)?;
     let (input, output) = target.types[index].clone();
     let spec_all = target.spec;
@@ -398,8 +306,8 @@ fn stdin_requests(
                 let n = n + 1;
                 match encode(&input, &line, &format!("request {n} (stdin line)")) {
                     Ok(body) => return Some((body, (lines, n))),
-                    Err(Failure(message)) => {
-                        *bad.lock().unwrap_or_else(|e| e.into_inner()) = Some(message);
+                    Err(e) => {
+                        *bad.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
                         return None;
                     }
                 }

@@ -8,8 +8,8 @@ use nrpc_runtime::Connection;
 use serde::Serialize;
 
 use crate::table::Table;
-use crate::target::{full_name, pick, split_method, Target};
 use crate::{ProtoArgs, Result};
+use nrpc_reflect::{full_name, pick, split_method};
 
 fn discovery(conn: &Connection, timeout: Duration) -> Discovery {
     Discovery::new(conn.clone()).with_timeout(timeout)
@@ -210,14 +210,14 @@ pub(crate) async fn describe(
     protos: &ProtoArgs,
 ) -> Result<()> {
     // `SERVICE` first; if no service has that name, `SERVICE.METHOD`.
-    let whole = Target::find(conn, timeout, name, protos).await;
+    let whole = crate::find(conn, timeout, name, protos).await;
     let (target, only) = match whole {
         Ok(t) => (t, None),
         Err(first) => {
             let Ok((service, method)) = split_method(name) else {
                 return Err(first);
             };
-            let Ok(target) = Target::find(conn, timeout, service, protos).await else {
+            let Ok(target) = crate::find(conn, timeout, service, protos).await else {
                 return Err(first);
             };
             let (index, _) = target.method(method)?;

@@ -5,7 +5,6 @@ mod call;
 mod inspect;
 mod proto_text;
 mod table;
-mod target;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -173,6 +172,31 @@ type Result<T, E = Failure> = std::result::Result<T, E>;
 
 fn fail<T>(message: impl Into<String>) -> Result<T> {
     Err(Failure(message.into()))
+}
+
+/// The service `wanted`: from `protos` if any are given, else from the
+/// schema its instances publish.
+async fn find(
+    conn: &Connection,
+    timeout: Duration,
+    wanted: &str,
+    protos: &ProtoArgs,
+) -> Result<nrpc_reflect::DynamicService> {
+    use nrpc_reflect::{DynamicService, Error};
+    if !protos.files.is_empty() {
+        return Ok(DynamicService::from_protos(
+            wanted,
+            &protos.files,
+            &protos.includes,
+        )?);
+    }
+    DynamicService::discover(conn, timeout, wanted)
+        .await
+        .map_err(|e| match e {
+            Error::NoSchema(m) => Failure(format!("{m} (--proto FILE [-I DIR])")),
+            Error::UnknownService(m) => Failure(format!("{m}; `nrpc ls` lists them")),
+            other => Failure(other.to_string()),
+        })
 }
 
 async fn connect(args: &ConnArgs) -> Result<Connection> {

@@ -9,7 +9,7 @@ use prost_reflect::{
     ServiceDescriptor, Syntax,
 };
 
-use crate::target::{Message, Target};
+use nrpc_reflect::{DynamicService as Target, Message};
 
 /// The leading comment at `path` in `file`, as `//` lines at `indent`.
 fn comments(out: &mut String, file: &FileDescriptor, path: &[i32], indent: &str) {

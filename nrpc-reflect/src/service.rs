@@ -1,18 +1,19 @@
-//! Finding what the user named: a service (from discovery and its
-//! published schema, or from `.proto` files) and one of its methods, with
-//! the message types needed to speak JSON to it.
+//! Finding a named service (from discovery and its published schema, or
+//! from `.proto` files) and one of its methods, with the message types
+//! needed to speak JSON to it.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use nrpc_runtime::discovery::{service_name, Discovery, InfoResponse};
 use nrpc_runtime::{Connection, MethodSpec, ServiceSpec};
 use prost_reflect::{DescriptorPool, MessageDescriptor};
 
-use crate::{fail, Failure, ProtoArgs, Result};
+use crate::{Error, Result};
 
 /// A request or reply type of a method.
 #[derive(Debug, Clone)]
-pub(crate) enum Message {
+pub enum Message {
     /// `nrpc.Void`: `{}` in JSON, empty on the wire.
     Void,
     /// A message whose descriptor is known.
@@ -32,45 +33,51 @@ impl Message {
     }
 }
 
-/// A service the CLI can describe and call.
+/// A service learned at run time, to describe and call with JSON.
 #[derive(Debug)]
-pub(crate) struct Target {
+pub struct DynamicService {
     /// Its spec as served. Leaked: a command uses one for the whole run,
     /// and clients borrow specs for `'static`.
-    pub(crate) spec: &'static ServiceSpec,
+    pub spec: &'static ServiceSpec,
     /// Per method of the spec: request and reply types.
-    pub(crate) types: Vec<(Message, Message)>,
+    pub types: Vec<(Message, Message)>,
     /// The descriptors known for it.
-    pub(crate) pool: DescriptorPool,
+    pub pool: DescriptorPool,
     /// The service's documentation, one line per entry.
-    pub(crate) docs: Vec<String>,
+    pub docs: Vec<String>,
     /// Per method of the spec: its documentation.
-    pub(crate) method_docs: Vec<Vec<String>>,
+    pub method_docs: Vec<Vec<String>>,
     /// The `.proto` text the schema carries (Rust-defined services).
-    pub(crate) proto: Option<String>,
+    pub proto: Option<String>,
     /// Where the definition came from, for messages.
-    pub(crate) origin: String,
+    pub origin: String,
 }
 
-impl Target {
-    /// The service named `wanted`: from `protos` if any are given, else
-    /// from the schema its instances publish.
-    pub(crate) async fn find(
+impl DynamicService {
+    /// The service named `wanted` (its full name, NATS services name, or
+    /// last part when unambiguous), from the schema its instances publish;
+    /// `timeout` bounds discovery.
+    pub async fn discover(
         conn: &Connection,
         timeout: Duration,
         wanted: &str,
-        protos: &ProtoArgs,
-    ) -> Result<Target> {
-        if protos.files.is_empty() {
-            from_discovery(conn, timeout, wanted).await
-        } else {
-            from_protos(wanted, protos)
-        }
+    ) -> Result<DynamicService> {
+        from_discovery(conn, timeout, wanted).await
+    }
+
+    /// The service named `wanted` among those `files` define (imports
+    /// resolved in `includes`; if none are given, each file's directory).
+    pub fn from_protos(
+        wanted: &str,
+        files: &[PathBuf],
+        includes: &[PathBuf],
+    ) -> Result<DynamicService> {
+        from_protos(wanted, files, includes)
     }
 
     /// The method named `wanted` (as in the service definition, any case,
     /// or the Rust method name), with its index.
-    pub(crate) fn method(&self, wanted: &str) -> Result<(usize, &'static MethodSpec)> {
+    pub fn method(&self, wanted: &str) -> Result<(usize, &'static MethodSpec)> {
         let methods: &'static [MethodSpec] = &self.spec.methods;
         let found = methods.iter().position(|m| m.name == wanted).or_else(|| {
             methods.iter().position(|m| {
@@ -82,28 +89,28 @@ impl Target {
             Some(i) => Ok((i, &methods[i])),
             None => {
                 let names: Vec<&str> = methods.iter().map(|m| &*m.name).collect();
-                fail(format!(
+                Err(Error::UnknownMethod(format!(
                     "{} has no method {wanted:?}{}",
                     self.spec.name,
                     suggest(wanted, &names)
-                ))
+                )))
             }
         }
     }
 }
 
 /// Splits `SERVICE.METHOD` at its last dot.
-pub(crate) fn split_method(name: &str) -> Result<(&str, &str)> {
+pub fn split_method(name: &str) -> Result<(&str, &str)> {
     match name.rsplit_once('.') {
         Some((s, m)) if !s.is_empty() && !m.is_empty() => Ok((s, m)),
-        _ => fail(format!(
+        _ => Err(Error::UnknownMethod(format!(
             "{name:?} is not SERVICE.METHOD (e.g. greeter.v1.Greeter.SayHello)"
-        )),
+        ))),
     }
 }
 
 /// ` (did you mean …?)` for the names close to `wanted`, or nothing.
-pub(crate) fn suggest(wanted: &str, names: &[&str]) -> String {
+pub fn suggest(wanted: &str, names: &[&str]) -> String {
     let lower = wanted.to_ascii_lowercase();
     let mut close: Vec<(f64, &str)> = names
         .iter()
@@ -122,7 +129,7 @@ pub(crate) fn suggest(wanted: &str, names: &[&str]) -> String {
 
 /// The full proto name of the service an INFO reply describes (its
 /// `nrpc.service` metadata), else its NATS services name.
-pub(crate) fn full_name(info: &InfoResponse) -> &str {
+pub fn full_name(info: &InfoResponse) -> &str {
     info.metadata
         .as_ref()
         .and_then(|m| m.get("nrpc.service"))
@@ -140,7 +147,7 @@ fn names(wanted: &str, full: &str, nats_name: &str) -> bool {
 }
 
 /// The instances of the one service `wanted` names, from `infos`.
-pub(crate) fn pick<'a>(infos: &'a [InfoResponse], wanted: &str) -> Result<Vec<&'a InfoResponse>> {
+pub fn pick<'a>(infos: &'a [InfoResponse], wanted: &str) -> Result<Vec<&'a InfoResponse>> {
     let mut services: Vec<&str> = infos
         .iter()
         .filter(|i| names(wanted, full_name(i), &i.name))
@@ -155,9 +162,9 @@ pub(crate) fn pick<'a>(infos: &'a [InfoResponse], wanted: &str) -> Result<Vec<&'
             all.sort_unstable();
             all.dedup();
             if all.is_empty() {
-                fail(format!(
+                Err(Error::UnknownService(format!(
                     "no service {wanted:?}: no service answers discovery here"
-                ))
+                )))
             } else {
                 let short: Vec<&str> = all
                     .iter()
@@ -165,20 +172,24 @@ pub(crate) fn pick<'a>(infos: &'a [InfoResponse], wanted: &str) -> Result<Vec<&'
                     .collect();
                 let mut candidates = all.clone();
                 candidates.extend(short);
-                fail(format!(
-                    "no service {wanted:?}{}; `nrpc ls` lists them",
+                Err(Error::UnknownService(format!(
+                    "no service {wanted:?}{}",
                     suggest(wanted, &candidates)
-                ))
+                )))
             }
         }
-        many => fail(format!(
+        many => Err(Error::UnknownService(format!(
             "{wanted:?} is ambiguous: {}; give the full name",
             many.join(", ")
-        )),
+        ))),
     }
 }
 
-async fn from_discovery(conn: &Connection, timeout: Duration, wanted: &str) -> Result<Target> {
+async fn from_discovery(
+    conn: &Connection,
+    timeout: Duration,
+    wanted: &str,
+) -> Result<DynamicService> {
     let discovery = Discovery::new(conn.clone()).with_timeout(timeout);
     let infos = discovery.info(None).await?;
     let instances = pick(&infos, wanted)?;
@@ -186,10 +197,15 @@ async fn from_discovery(conn: &Connection, timeout: Duration, wanted: &str) -> R
         let Some(schema) = discovery.schema(info).await? else {
             continue;
         };
-        let spec = schema
-            .spec()
-            .map_err(|e| format!("the schema of {} is not valid: {e}", schema.service))?;
-        let pool = schema.descriptor_pool()?;
+        let spec = schema.spec().map_err(|e| {
+            Error::InvalidSchema(format!(
+                "the schema of {} is not valid: {e}",
+                schema.service
+            ))
+        })?;
+        let pool = schema
+            .descriptor_pool()
+            .map_err(|e| Error::InvalidSchema(format!("the schema of {}: {e}", schema.service)))?;
         let types = schema
             .methods
             .iter()
@@ -200,7 +216,7 @@ async fn from_discovery(conn: &Connection, timeout: Duration, wanted: &str) -> R
                 )
             })
             .collect();
-        return Ok(Target {
+        return Ok(DynamicService {
             spec: Box::leak(Box::new(spec)),
             types,
             pool,
@@ -211,17 +227,17 @@ async fn from_discovery(conn: &Connection, timeout: Duration, wanted: &str) -> R
         });
     }
     let name = instances.first().map_or(wanted, |i| full_name(i));
-    fail(format!(
+    Err(Error::NoSchema(format!(
         "{name} publishes no schema (not an nrpc server, or an older one); \
-         give its definition with --proto FILE [-I DIR]"
-    ))
+         give its definition as .proto files"
+    )))
 }
 
-fn from_protos(wanted: &str, protos: &ProtoArgs) -> Result<Target> {
-    let mut includes = protos.includes.clone();
+fn from_protos(wanted: &str, files: &[PathBuf], includes: &[PathBuf]) -> Result<DynamicService> {
+    let mut includes = includes.to_vec();
     // A file is found relative to an include directory: its own, if none.
     if includes.is_empty() {
-        for f in &protos.files {
+        for f in files {
             let dir = f
                 .parent()
                 .map(std::path::Path::to_path_buf)
@@ -234,10 +250,10 @@ fn from_protos(wanted: &str, protos: &ProtoArgs) -> Result<Target> {
         }
     }
     let (services, descriptors) = nrpc_codegen::configure()
-        .read_services_with_descriptors(&protos.files, &includes)
-        .map_err(|e| Failure(format!("{e}")))?;
+        .read_services_with_descriptors(files, &includes)
+        .map_err(|e| Error::Proto(e.to_string()))?;
     let pool = DescriptorPool::decode(descriptors.as_slice())
-        .map_err(|e| format!("the .proto files' descriptors: {e}"))?;
+        .map_err(|e| Error::Proto(format!("the .proto files' descriptors: {e}")))?;
     let matching: Vec<_> = services
         .iter()
         .filter(|s| names(wanted, &s.spec.name, &service_name(&s.spec.name)))
@@ -246,7 +262,7 @@ fn from_protos(wanted: &str, protos: &ProtoArgs) -> Result<Target> {
         [one] => *one,
         [] => {
             let all: Vec<&str> = services.iter().map(|s| &*s.spec.name).collect();
-            return fail(format!(
+            return Err(Error::UnknownService(format!(
                 "the .proto files define no service {wanted:?}{} (they define: {})",
                 suggest(wanted, &all),
                 if all.is_empty() {
@@ -254,11 +270,14 @@ fn from_protos(wanted: &str, protos: &ProtoArgs) -> Result<Target> {
                 } else {
                     all.join(", ")
                 }
-            ));
+            )));
         }
         many => {
             let all: Vec<&str> = many.iter().map(|s| &*s.spec.name).collect();
-            return fail(format!("{wanted:?} is ambiguous: {}", all.join(", ")));
+            return Err(Error::UnknownService(format!(
+                "{wanted:?} is ambiguous: {}",
+                all.join(", ")
+            )));
         }
     };
     let proto_name = |t: &nrpc_codegen::model::MessageType| match t {
@@ -275,7 +294,7 @@ fn from_protos(wanted: &str, protos: &ProtoArgs) -> Result<Target> {
             )
         })
         .collect();
-    Ok(Target {
+    Ok(DynamicService {
         spec: Box::leak(Box::new(service.spec.clone())),
         types,
         pool,
