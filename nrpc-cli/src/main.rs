@@ -114,6 +114,35 @@ enum Command {
     /// client and bidirectional streams read their requests from stdin, one
     /// JSON document per line; events are printed as they are published.
     Call(CallArgs),
+    /// Serves a gateway: gRPC and HTTP/JSON calls on one port, forwarded
+    /// to the NATS services, and a web console on `/`.
+    ///
+    /// Services are learned from the schemas their instances publish, or
+    /// defined by `--proto` files. Every call goes out over this one NATS
+    /// connection.
+    Gateway(GatewayArgs),
+}
+
+/// `nrpc gateway`.
+#[derive(Debug, Args)]
+struct GatewayArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "NRPC_GATEWAY_LISTEN")]
+    listen: String,
+    /// Timeout of calls whose caller sets no deadline (grpc-timeout).
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    call_timeout: Duration,
+    /// The longest deadline a caller may set.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    max_timeout: Duration,
+    /// The largest request body or gRPC message, in bytes.
+    #[arg(long, default_value_t = 4 << 20)]
+    max_body: usize,
+    /// Serve no web console.
+    #[arg(long)]
+    no_console: bool,
+    #[command(flatten)]
+    protos: ProtoArgs,
 }
 
 /// Where the service's definition comes from when it publishes no schema.
@@ -250,10 +279,33 @@ async fn run(cli: Cli) -> Result<()> {
             inspect::describe(&conn, timeout, &name, &protos).await
         }
         Command::Call(args) => call::run(&conn, timeout, args).await,
+        Command::Gateway(args) => gateway(conn.clone(), timeout, args).await,
     };
     // Whatever was published (fire-and-forget calls) reaches the broker.
     let _ = conn.flush().await;
     result
+}
+
+async fn gateway(conn: Connection, timeout: Duration, args: GatewayArgs) -> Result<()> {
+    let gateway = nrpc_gateway::Gateway::builder(conn)
+        .protos(args.protos.files, args.protos.includes)
+        .default_timeout(args.call_timeout)
+        .max_timeout(args.max_timeout)
+        .max_body(args.max_body)
+        .discovery_timeout(timeout)
+        .console(!args.no_console)
+        .build()?;
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .map_err(|e| Failure(format!("cannot listen on {}: {e}", args.listen)))?;
+    let address = listener.local_addr()?;
+    // One line a supervisor (or a test) can wait for.
+    println!("nrpc gateway listening on http://{address}");
+    tokio::select! {
+        served = gateway.serve(listener) => served?,
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {

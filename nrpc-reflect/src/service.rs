@@ -3,6 +3,7 @@
 //! needed to speak JSON to it.
 
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use nrpc_runtime::discovery::{service_name, Discovery, InfoResponse};
@@ -36,8 +37,9 @@ impl Message {
 /// A service learned at run time, to describe and call with JSON.
 #[derive(Debug)]
 pub struct DynamicService {
-    /// Its spec as served. Leaked: a command uses one for the whole run,
-    /// and clients borrow specs for `'static`.
+    /// Its spec as served. Clients borrow specs for `'static`, so each
+    /// distinct spec is kept for the rest of the process (see [`intern`]):
+    /// learning the same service again costs nothing more.
     pub spec: &'static ServiceSpec,
     /// Per method of the spec: request and reply types.
     pub types: Vec<(Message, Message)>,
@@ -75,6 +77,12 @@ impl DynamicService {
         from_protos(wanted, files, includes)
     }
 
+    /// Every service `files` define (imports resolved in `includes`; if
+    /// none are given, each file's directory).
+    pub fn all_from_protos(files: &[PathBuf], includes: &[PathBuf]) -> Result<Vec<DynamicService>> {
+        all_from_protos(files, includes)
+    }
+
     /// The method named `wanted` (as in the service definition, any case,
     /// or the Rust method name), with its index.
     pub fn method(&self, wanted: &str) -> Result<(usize, &'static MethodSpec)> {
@@ -97,6 +105,21 @@ impl DynamicService {
             }
         }
     }
+}
+
+/// The one `'static` copy of `spec`: an equal spec interned before, or
+/// this one, kept for the rest of the process. A long-running tool (the
+/// gateway) that learns services again and again keeps one copy per
+/// distinct definition, not one per lookup.
+pub fn intern(spec: ServiceSpec) -> &'static ServiceSpec {
+    static INTERNED: Mutex<Vec<&'static ServiceSpec>> = Mutex::new(Vec::new());
+    let mut interned = INTERNED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(same) = interned.iter().find(|s| ***s == spec) {
+        return same;
+    }
+    let kept: &'static ServiceSpec = Box::leak(Box::new(spec));
+    interned.push(kept);
+    kept
 }
 
 /// Splits `SERVICE.METHOD` at its last dot.
@@ -185,13 +208,31 @@ pub fn pick<'a>(infos: &'a [InfoResponse], wanted: &str) -> Result<Vec<&'a InfoR
     }
 }
 
+/// How long discovery of one named service waits for one more instance.
+const TARGETED_IDLE_GAP: Duration = Duration::from_millis(50);
+
 async fn from_discovery(
     conn: &Connection,
     timeout: Duration,
     wanted: &str,
 ) -> Result<DynamicService> {
     let discovery = Discovery::new(conn.clone()).with_timeout(timeout);
-    let infos = discovery.info(None).await?;
+    // A full or NATS name is asked of that service alone, whose instances
+    // answer together: a short wait for stragglers is enough. Anything
+    // else (a short name, a typo to suggest against) asks every service.
+    let mut infos = if wanted.is_empty() {
+        Vec::new()
+    } else {
+        discovery
+            .clone()
+            .with_idle_gap(TARGETED_IDLE_GAP)
+            .info(Some(&service_name(wanted)))
+            .await?
+    };
+    infos.retain(|i| names(wanted, full_name(i), &i.name));
+    if infos.is_empty() {
+        infos = discovery.info(None).await?;
+    }
     let instances = pick(&infos, wanted)?;
     for info in &instances {
         let Some(schema) = discovery.schema(info).await? else {
@@ -217,7 +258,7 @@ async fn from_discovery(
             })
             .collect();
         return Ok(DynamicService {
-            spec: Box::leak(Box::new(spec)),
+            spec: intern(spec),
             types,
             pool,
             docs: schema.docs,
@@ -234,6 +275,38 @@ async fn from_discovery(
 }
 
 fn from_protos(wanted: &str, files: &[PathBuf], includes: &[PathBuf]) -> Result<DynamicService> {
+    let mut services = all_from_protos(files, includes)?;
+    let matching: Vec<usize> = (0..services.len())
+        .filter(|&i| {
+            let name = &services[i].spec.name;
+            names(wanted, name, &service_name(name))
+        })
+        .collect();
+    match matching.as_slice() {
+        [one] => Ok(services.swap_remove(*one)),
+        [] => {
+            let all: Vec<&str> = services.iter().map(|s| &*s.spec.name).collect();
+            Err(Error::UnknownService(format!(
+                "the .proto files define no service {wanted:?}{} (they define: {})",
+                suggest(wanted, &all),
+                if all.is_empty() {
+                    "none".to_owned()
+                } else {
+                    all.join(", ")
+                }
+            )))
+        }
+        many => {
+            let all: Vec<&str> = many.iter().map(|&i| &*services[i].spec.name).collect();
+            Err(Error::UnknownService(format!(
+                "{wanted:?} is ambiguous: {}",
+                all.join(", ")
+            )))
+        }
+    }
+}
+
+fn all_from_protos(files: &[PathBuf], includes: &[PathBuf]) -> Result<Vec<DynamicService>> {
     let mut includes = includes.to_vec();
     // A file is found relative to an include directory: its own, if none.
     if includes.is_empty() {
@@ -254,53 +327,32 @@ fn from_protos(wanted: &str, files: &[PathBuf], includes: &[PathBuf]) -> Result<
         .map_err(|e| Error::Proto(e.to_string()))?;
     let pool = DescriptorPool::decode(descriptors.as_slice())
         .map_err(|e| Error::Proto(format!("the .proto files' descriptors: {e}")))?;
-    let matching: Vec<_> = services
-        .iter()
-        .filter(|s| names(wanted, &s.spec.name, &service_name(&s.spec.name)))
-        .collect();
-    let service = match matching.as_slice() {
-        [one] => *one,
-        [] => {
-            let all: Vec<&str> = services.iter().map(|s| &*s.spec.name).collect();
-            return Err(Error::UnknownService(format!(
-                "the .proto files define no service {wanted:?}{} (they define: {})",
-                suggest(wanted, &all),
-                if all.is_empty() {
-                    "none".to_owned()
-                } else {
-                    all.join(", ")
-                }
-            )));
-        }
-        many => {
-            let all: Vec<&str> = many.iter().map(|s| &*s.spec.name).collect();
-            return Err(Error::UnknownService(format!(
-                "{wanted:?} is ambiguous: {}",
-                all.join(", ")
-            )));
-        }
-    };
     let proto_name = |t: &nrpc_codegen::model::MessageType| match t {
         nrpc_codegen::model::MessageType::Void => None,
         nrpc_codegen::model::MessageType::Message(n) => Some(n.clone()),
     };
-    let types = service
-        .methods
-        .iter()
-        .map(|m| {
-            (
-                Message::find(&pool, proto_name(&m.input).as_deref()),
-                Message::find(&pool, proto_name(&m.output).as_deref()),
-            )
+    Ok(services
+        .into_iter()
+        .map(|service| {
+            let types = service
+                .methods
+                .iter()
+                .map(|m| {
+                    (
+                        Message::find(&pool, proto_name(&m.input).as_deref()),
+                        Message::find(&pool, proto_name(&m.output).as_deref()),
+                    )
+                })
+                .collect();
+            DynamicService {
+                spec: intern(service.spec),
+                types,
+                pool: pool.clone(),
+                docs: service.docs.clone(),
+                method_docs: service.methods.iter().map(|m| m.docs.clone()).collect(),
+                proto: None,
+                origin: "the .proto files".to_owned(),
+            }
         })
-        .collect();
-    Ok(DynamicService {
-        spec: Box::leak(Box::new(service.spec.clone())),
-        types,
-        pool,
-        docs: service.docs.clone(),
-        method_docs: service.methods.iter().map(|m| m.docs.clone()).collect(),
-        proto: None,
-        origin: "the .proto files".to_owned(),
-    })
+        .collect())
 }

@@ -20,6 +20,7 @@
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
 pub mod encoding;
+pub mod grpc;
 pub mod headers;
 pub mod kind;
 pub mod names;

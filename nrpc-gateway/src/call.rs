@@ -1,0 +1,300 @@
+//! What both front doors (gRPC, HTTP/JSON) share: from a path, the
+//! request's headers and its parameters to a method of a known service, a
+//! client for it and the call's options; and failures, with the status each
+//! door reports them as.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use nrpc_runtime::{CallError, CallOptions, Code, MethodSpec, ServiceClient};
+use nrpc_wire::grpc::{
+    canonical_header_name, is_transport_header, parse_grpc_timeout, GRPC_TIMEOUT, INSTANCE,
+    PARAM_PREFIX,
+};
+
+use crate::catalog::Target;
+use crate::Shared;
+
+/// Why a call through the gateway failed: a code and a message for the
+/// caller, and the HTTP status where the code's is not the best one (404
+/// for an unknown service or method, which gRPC answers `UNIMPLEMENTED`;
+/// 413 for a body over the limit).
+#[derive(Debug, Clone)]
+pub(crate) struct Failure {
+    pub(crate) code: Code,
+    pub(crate) message: String,
+    pub(crate) http: Option<u16>,
+}
+
+impl Failure {
+    pub(crate) fn new(code: Code, message: impl Into<String>) -> Self {
+        Failure {
+            code,
+            message: message.into(),
+            http: None,
+        }
+    }
+
+    pub(crate) fn with_http(mut self, status: u16) -> Self {
+        self.http = Some(status);
+        self
+    }
+
+    /// The HTTP status: the one set, else the code's
+    /// (`Code::service_error_code`, the one table nrpc uses).
+    pub(crate) fn http_status(&self) -> http::StatusCode {
+        let number = self.http.unwrap_or(self.code.service_error_code());
+        http::StatusCode::from_u16(number).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// The JSON error body: `{"error":{"code":<http>,"status":"NOT_FOUND","message":…}}`.
+    pub(crate) fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "error": {
+                "code": self.http_status().as_u16(),
+                "status": self.code.as_str(),
+                "message": self.message,
+            }
+        })
+    }
+
+    pub(crate) fn grpc(&self) -> tonic::Status {
+        tonic::Status::new(
+            tonic::Code::from_i32(self.code.as_i32()),
+            self.message.clone(),
+        )
+    }
+}
+
+impl From<nrpc_reflect::Error> for Failure {
+    fn from(e: nrpc_reflect::Error) -> Self {
+        use nrpc_reflect::Error as E;
+        let (code, unknown) = match &e {
+            E::UnknownService(_) | E::UnknownMethod(_) => (Code::Unimplemented, true),
+            E::InvalidJson(_) => (Code::InvalidArgument, false),
+            E::NoSchema(_) | E::Undescribed(_) | E::Proto(_) => (Code::Unimplemented, false),
+            E::InvalidSchema(_) | E::InvalidReply(_) => (Code::Internal, false),
+            E::Discovery(c) => (c.code(), false),
+        };
+        Failure {
+            code,
+            message: e.to_string(),
+            http: unknown.then_some(404),
+        }
+    }
+}
+
+impl From<CallError> for Failure {
+    fn from(e: CallError) -> Self {
+        match e {
+            CallError::Status(s) => Failure::new(s.code(), s.message()),
+            other => Failure::new(other.code(), other.to_string()),
+        }
+    }
+}
+
+/// A call ready to go: the method, its client and options.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    pub(crate) target: Arc<Target>,
+    conn: nrpc_runtime::Connection,
+    pub(crate) index: usize,
+    pub(crate) method: &'static MethodSpec,
+    service_values: Vec<String>,
+    pub(crate) method_values: Vec<String>,
+    instance: Option<String>,
+    pub(crate) options: CallOptions,
+}
+
+impl Prepared {
+    /// The client to call with: the target's own, or one for these
+    /// parameters or this instance.
+    pub(crate) fn client(&self) -> Result<Cow<'_, ServiceClient>, Failure> {
+        let invalid =
+            |e: nrpc_runtime::InvalidToken| Failure::new(Code::InvalidArgument, e.to_string());
+        let mut client = match (&self.target.client, self.service_values.is_empty()) {
+            (Some(c), true) => Cow::Borrowed(c),
+            _ => {
+                let values: Vec<&str> = self.service_values.iter().map(String::as_str).collect();
+                Cow::Owned(
+                    ServiceClient::new(self.conn.clone(), self.target.service.spec, &values)
+                        .map_err(invalid)?,
+                )
+            }
+        };
+        if let Some(id) = &self.instance {
+            client.to_mut().set_instance(id).map_err(invalid)?;
+        }
+        Ok(client)
+    }
+
+    pub(crate) fn method_params(&self) -> Vec<&str> {
+        self.method_values.iter().map(String::as_str).collect()
+    }
+}
+
+/// Prepares a call of `service`/`method`: `positional` parameter values
+/// (HTTP path segments after the method) fill the package, service and
+/// method parameters in order, then `named` ones (query, `nrpc-param-*`
+/// headers) fill the rest; `headers` give the deadline, the instance and
+/// the metadata that travels on.
+pub(crate) async fn prepare(
+    shared: &Shared,
+    service: &str,
+    method: &str,
+    positional: &[String],
+    mut named: Vec<(String, String)>,
+    headers: &http::HeaderMap,
+) -> Result<Prepared, Failure> {
+    let mut instance = None;
+    let mut deadline = None;
+    let mut options = CallOptions::new();
+    let mut metadata = Vec::new();
+    for (name, value) in headers {
+        let name = name.as_str();
+        let text = || {
+            value.to_str().map_err(|_| {
+                Failure::new(
+                    Code::InvalidArgument,
+                    format!("header {name} is not ASCII text"),
+                )
+            })
+        };
+        if let Some(param) = name.strip_prefix(PARAM_PREFIX) {
+            named.push((param.to_owned(), text()?.to_owned()));
+        } else if name == INSTANCE {
+            instance = Some(text()?.to_owned());
+        } else if name == GRPC_TIMEOUT {
+            let value = text()?;
+            deadline = Some(parse_grpc_timeout(value).ok_or_else(|| {
+                Failure::new(
+                    Code::InvalidArgument,
+                    format!("grpc-timeout {value:?} is not <digits><H|M|S|m|u|n>"),
+                )
+            })?);
+        } else if !is_transport_header(name) {
+            metadata.push((canonical_header_name(name), text()?));
+        }
+    }
+    let timeout = deadline.map_or(shared.options.default_timeout, |d| {
+        d.min(shared.options.max_timeout)
+    });
+    // Learning the service counts against the call's deadline.
+    let started = tokio::time::Instant::now();
+    let target = tokio::time::timeout(timeout, shared.catalog.find(service))
+        .await
+        .map_err(|_| {
+            Failure::new(
+                Code::DeadlineExceeded,
+                format!("the deadline passed while learning {service} from discovery"),
+            )
+        })??;
+    let (index, spec) = target.service.method(method)?;
+    let service_spec = target.service.spec;
+    for (name, value) in metadata {
+        options = options.header(&name, value);
+    }
+    options = options.timeout(timeout.saturating_sub(started.elapsed()));
+    if deadline.is_some() && spec.kind.is_stream() {
+        options = options.stream_deadline(timeout);
+    }
+
+    // Parameters: positional first, then by name; each exactly once.
+    let names: Vec<&str> = service_spec
+        .package_params
+        .iter()
+        .chain(service_spec.service_params.iter())
+        .chain(spec.params.iter())
+        .map(|p| &**p)
+        .collect();
+    if positional.len() > names.len() {
+        return Err(Failure::new(
+            Code::InvalidArgument,
+            format!(
+                "{}.{} takes {} subject parameter(s), the path gives {}",
+                service_spec.name,
+                spec.name,
+                names.len(),
+                positional.len()
+            ),
+        ));
+    }
+    let mut values: Vec<Option<String>> = positional.iter().cloned().map(Some).collect();
+    values.resize(names.len(), None);
+    for (name, value) in named {
+        let Some(i) = names.iter().position(|n| *n == name) else {
+            return Err(Failure::new(
+                Code::InvalidArgument,
+                format!(
+                    "{}.{} has no subject parameter {name:?} ({})",
+                    service_spec.name,
+                    spec.name,
+                    if names.is_empty() {
+                        "it takes none".to_owned()
+                    } else {
+                        format!("it takes {}", names.join(", "))
+                    }
+                ),
+            ));
+        };
+        if values[i].is_some() {
+            return Err(Failure::new(
+                Code::InvalidArgument,
+                format!("the subject parameter {name:?} is given twice"),
+            ));
+        }
+        values[i] = Some(value);
+    }
+    let mut values = values
+        .into_iter()
+        .zip(&names)
+        .map(|(v, n)| {
+            v.ok_or_else(|| {
+                Failure::new(
+                    Code::InvalidArgument,
+                    format!(
+                        "{}.{} needs the subject parameter {n:?} (a path segment, ?{n}=…, or an {PARAM_PREFIX}{n} header)",
+                        service_spec.name, spec.name
+                    ),
+                )
+            })
+        })
+        .collect::<Result<Vec<String>, Failure>>()?;
+    let method_values =
+        values.split_off(service_spec.package_params.len() + service_spec.service_params.len());
+    Ok(Prepared {
+        target,
+        conn: shared.catalog.connection().clone(),
+        index,
+        method: spec,
+        service_values: values,
+        method_values,
+        instance,
+        options,
+    })
+}
+
+/// A reply's NATS headers as HTTP headers (gRPC metadata): the protocol's
+/// own and names or values HTTP cannot carry stay behind.
+pub(crate) fn reply_headers(nats: &nrpc_runtime::HeaderMap) -> http::HeaderMap {
+    let mut out = http::HeaderMap::new();
+    for (name, values) in nats.iter() {
+        let name: &str = name.as_ref();
+        if nrpc_wire::grpc::is_protocol_header(name) {
+            continue;
+        }
+        let Ok(http_name) = http::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
+        else {
+            continue;
+        };
+        if is_transport_header(http_name.as_str()) {
+            continue;
+        }
+        for v in values {
+            if let Ok(v) = http::HeaderValue::from_str(v.as_str()) {
+                out.append(http_name.clone(), v);
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,195 @@
+//! The web console: one page (`console.html`, no build step, no outside
+//! assets) and the two JSON resources it reads — the services with their
+//! instances and live stats (from discovery), and one service's methods
+//! with the fields of their requests (from its schema or `.proto` files).
+//! Calls from its form go through the gateway's own JSON door.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use nrpc_reflect::Message;
+use nrpc_runtime::discovery::{Discovery, InfoResponse, StatsResponse};
+use prost_reflect::{Kind, MessageDescriptor};
+use serde_json::{json, Value};
+
+use crate::call::Failure;
+use crate::Shared;
+
+const PAGE: &str = include_str!("console.html");
+
+/// Adds the console's routes: `/`, `/_nrpc/services`,
+/// `/_nrpc/services/{name}`.
+pub(crate) fn routes(router: axum::Router, shared: Arc<Shared>) -> axum::Router {
+    router.merge(
+        axum::Router::new()
+            .route("/", get(|| async { Html(PAGE) }))
+            .route("/_nrpc/services", get(services))
+            .route("/_nrpc/services/{name}", get(service))
+            .with_state(shared),
+    )
+}
+
+/// Every service that answers discovery (and every one defined by
+/// `.proto` files), with its instances and their endpoints' stats.
+async fn services(State(shared): State<Arc<Shared>>) -> Response {
+    let catalog = &shared.catalog;
+    let discovery =
+        Discovery::new(catalog.connection().clone()).with_timeout(catalog.discovery_timeout());
+    let (infos, stats) = tokio::join!(discovery.info(None), discovery.stats(None));
+    let infos = match infos {
+        Ok(infos) => infos,
+        Err(e) => return Failure::from(e).into_response(),
+    };
+    let stats: Vec<StatsResponse> = stats.unwrap_or_default();
+    let mut by_name: BTreeMap<String, Value> = BTreeMap::new();
+    for info in &infos {
+        let full = nrpc_reflect::full_name(info).to_owned();
+        let entry = by_name.entry(full.clone()).or_insert_with(|| {
+            json!({
+                "name": full,
+                "nats_name": info.name,
+                "description": info.description,
+                "instances": [],
+            })
+        });
+        if let Some(list) = entry["instances"].as_array_mut() {
+            list.push(instance(info, stats.iter().find(|s| s.id == info.id)));
+        }
+    }
+    for defined in catalog.defined() {
+        by_name
+            .entry(defined.spec.name.to_string())
+            .or_insert_with(|| {
+                json!({
+                    "name": defined.spec.name,
+                    "nats_name": nrpc_runtime::discovery::service_name(&defined.spec.name),
+                    "description": defined.spec.description,
+                    "instances": [],
+                })
+            });
+    }
+    axum::Json(json!({ "services": by_name.into_values().collect::<Vec<_>>() })).into_response()
+}
+
+fn instance(info: &InfoResponse, stats: Option<&StatsResponse>) -> Value {
+    let endpoints: Vec<Value> = info
+        .endpoints
+        .iter()
+        .map(|e| {
+            let s = stats.and_then(|s| s.endpoints.iter().find(|x| x.name == e.name));
+            json!({
+                "name": e.name,
+                "subject": e.subject,
+                "queue_group": e.queue_group,
+                "requests": s.map(|s| s.num_requests),
+                "errors": s.map(|s| s.num_errors),
+                "average_ns": s.map(|s| s.average_processing_time),
+                "last_error": s.map(|s| s.last_error.clone()),
+            })
+        })
+        .collect();
+    json!({
+        "id": info.id,
+        "version": info.version,
+        "started": stats.map(|s| s.started.clone()),
+        "endpoints": endpoints,
+    })
+}
+
+/// One service: its methods, their kinds, subject parameters, docs and
+/// request fields, for the console's form.
+async fn service(State(shared): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
+    let target = match shared.catalog.find(&name).await {
+        Ok(t) => t,
+        Err(e) => return Failure::from(e).into_response(),
+    };
+    let service = &target.service;
+    let spec = service.spec;
+    let methods: Vec<Value> = spec
+        .methods
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let (input, output) = &service.types[i];
+            let params: Vec<&str> = spec
+                .package_params
+                .iter()
+                .chain(spec.service_params.iter())
+                .chain(m.params.iter())
+                .map(|p| &**p)
+                .collect();
+            json!({
+                "name": m.name,
+                "kind": m.kind.as_str(),
+                "polling": m.polling,
+                "params": params,
+                "docs": service.method_docs.get(i),
+                "input": message(input, 0),
+                "output": message_name(output),
+            })
+        })
+        .collect();
+    axum::Json(json!({
+        "name": spec.name,
+        "docs": service.docs,
+        "origin": service.origin,
+        "methods": methods,
+    }))
+    .into_response()
+}
+
+fn message_name(m: &Message) -> Value {
+    match m {
+        Message::Void => json!("nrpc.Void"),
+        Message::Known(d) => json!(d.full_name()),
+        Message::Unknown(n) => json!(n),
+    }
+}
+
+/// How deep nested messages are described (recursive types stop here).
+const MAX_DEPTH: usize = 4;
+
+fn message(m: &Message, depth: usize) -> Value {
+    match m {
+        Message::Void => json!({ "name": "nrpc.Void", "fields": [] }),
+        Message::Known(d) => describe(d, depth),
+        Message::Unknown(n) => json!({ "name": n, "fields": null }),
+    }
+}
+
+fn describe(d: &MessageDescriptor, depth: usize) -> Value {
+    let fields: Vec<Value> = d
+        .fields()
+        .map(|f| {
+            let (kind, nested) = match f.kind() {
+                Kind::Message(m) if !f.is_map() => (
+                    "message",
+                    (depth < MAX_DEPTH).then(|| describe(&m, depth + 1)),
+                ),
+                Kind::Message(_) => ("map", None),
+                Kind::Enum(e) => (
+                    "enum",
+                    Some(json!({ "values": e.values().map(|v| v.name().to_owned()).collect::<Vec<_>>() })),
+                ),
+                Kind::String => ("string", None),
+                Kind::Bytes => ("bytes", None),
+                Kind::Bool => ("bool", None),
+                Kind::Double | Kind::Float => ("float", None),
+                Kind::Int64 | Kind::Uint64 | Kind::Sint64 | Kind::Fixed64 | Kind::Sfixed64 => {
+                    ("int64", None)
+                }
+                _ => ("int", None),
+            };
+            json!({
+                "name": f.json_name(),
+                "type": kind,
+                "repeated": f.is_list(),
+                "message": nested,
+            })
+        })
+        .collect();
+    json!({ "name": d.full_name(), "fields": fields })
+}

@@ -1,0 +1,220 @@
+//! The gRPC door: any gRPC client calls `/<package>.<Service>/<Method>`
+//! and the protobuf bytes go through as they are (no decoding: the gateway
+//! needs a service's subjects, not its messages). Metadata travels as NATS
+//! headers, `grpc-timeout` as the call's deadline, statuses come back with
+//! the same code.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::{Buf, BufMut, Bytes};
+use futures::stream::{BoxStream, StreamExt};
+use nrpc_runtime::codec::Raw;
+use nrpc_runtime::{CallError, MethodKind};
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::metadata::MetadataMap;
+
+use crate::call::{prepare, reply_headers, Failure, Prepared};
+use crate::http::BadInput;
+use crate::Shared;
+
+/// Messages as the bytes they are on the wire.
+#[derive(Debug, Clone, Copy, Default)]
+struct RawCodec;
+
+impl Codec for RawCodec {
+    type Encode = Bytes;
+    type Decode = Bytes;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        RawCodec
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        RawCodec
+    }
+}
+
+impl Encoder for RawCodec {
+    type Item = Bytes;
+    type Error = tonic::Status;
+
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        dst.put(item);
+        Ok(())
+    }
+}
+
+impl Decoder for RawCodec {
+    type Item = Bytes;
+    type Error = tonic::Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, tonic::Status> {
+        Ok(Some(src.copy_to_bytes(src.remaining())))
+    }
+}
+
+type Items = BoxStream<'static, Result<Bytes, tonic::Status>>;
+
+fn status(e: CallError) -> tonic::Status {
+    Failure::from(e).grpc()
+}
+
+fn with_metadata<T>(message: T, headers: &nrpc_runtime::HeaderMap) -> tonic::Response<T> {
+    let mut response = tonic::Response::new(message);
+    *response.metadata_mut() = MetadataMap::from_headers(reply_headers(headers));
+    response
+}
+
+/// Items of a reply stream as gRPC messages; the first error ends it.
+fn items(replies: BoxStream<'static, Result<Bytes, CallError>>) -> Items {
+    replies.map(|item| item.map_err(status)).boxed()
+}
+
+/// Requests of a gRPC request stream; an error of the client's stream
+/// (a message over the limit, a reset) ends the input and marks it bad.
+fn requests(stream: tonic::Streaming<Bytes>, bad: BadInput) -> BoxStream<'static, Bytes> {
+    stream
+        .map(move |item| {
+            item.map_err(|s| {
+                bad.set(Failure::new(
+                    nrpc_runtime::Code::from_i32(s.code() as i32)
+                        .unwrap_or(nrpc_runtime::Code::Unknown),
+                    s.message(),
+                ))
+            })
+        })
+        .take_while(|item| futures::future::ready(item.is_ok()))
+        .filter_map(|item| futures::future::ready(item.ok()))
+        .boxed()
+}
+
+/// Serves one gRPC call.
+pub(crate) async fn call(
+    shared: Arc<Shared>,
+    service: &str,
+    method: &str,
+    request: http::Request<Body>,
+) -> Response {
+    let call = match prepare(&shared, service, method, &[], Vec::new(), request.headers()).await {
+        Ok(call) => Arc::new(call),
+        Err(failure) => return failure.grpc().into_http(),
+    };
+    let mut grpc =
+        tonic::server::Grpc::new(RawCodec).max_decoding_message_size(shared.options.max_body);
+    let kind = call.method.kind;
+    let response = match kind {
+        MethodKind::Unary | MethodKind::NoReply => {
+            let service = tower::service_fn(move |request: tonic::Request<Bytes>| {
+                let call = call.clone();
+                async move { unary(&call, request.into_inner()).await }
+            });
+            grpc.unary(service, request).await
+        }
+        MethodKind::StreamedReply | MethodKind::NoRequest => {
+            let service = tower::service_fn(move |request: tonic::Request<Bytes>| {
+                let call = call.clone();
+                async move { server_stream(&call, request.into_inner()).await }
+            });
+            grpc.server_streaming(service, request).await
+        }
+        MethodKind::ClientStreaming => {
+            let service =
+                tower::service_fn(move |request: tonic::Request<tonic::Streaming<Bytes>>| {
+                    let call = call.clone();
+                    async move {
+                        let bad = BadInput::default();
+                        let replies = open(&call, request.into_inner(), bad.clone()).await?;
+                        let reply = tokio::select! {
+                            reply = nrpc_runtime::client::single_reply(replies) => reply,
+                            _ = bad.token().cancelled() => return Err(bad.failure().grpc()),
+                        };
+                        bad.check().map_err(|f| f.grpc())?;
+                        Ok(tonic::Response::new(reply.map_err(status)?))
+                    }
+                });
+            grpc.client_streaming(service, request).await
+        }
+        MethodKind::Bidirectional => {
+            let service =
+                tower::service_fn(move |request: tonic::Request<tonic::Streaming<Bytes>>| {
+                    let call = call.clone();
+                    async move {
+                        let bad = BadInput::default();
+                        let replies = open(&call, request.into_inner(), bad.clone()).await?;
+                        let stop = bad.token().clone().cancelled_owned();
+                        let replies = items(replies.boxed()).take_until(stop);
+                        let end =
+                            futures::stream::once(async move { bad.check().map_err(|f| f.grpc()) })
+                                .filter_map(|r| futures::future::ready(r.err().map(Err)));
+                        Ok::<_, tonic::Status>(tonic::Response::new(
+                            replies.chain(end).boxed() as Items
+                        ))
+                    }
+                });
+            grpc.streaming(service, request).await
+        }
+    };
+    response.map(Body::new)
+}
+
+async fn unary(call: &Prepared, payload: Bytes) -> Result<tonic::Response<Bytes>, tonic::Status> {
+    let client = call.client().map_err(|f| f.grpc())?;
+    let params = call.method_params();
+    let options = Some(call.options.clone());
+    if call.method.kind == MethodKind::NoReply {
+        client
+            .send::<Raw>(call.index, &params, &payload, options)
+            .await
+            .map_err(status)?;
+        return Ok(tonic::Response::new(Bytes::new()));
+    }
+    let reply = client
+        .unary::<Raw, Raw>(call.index, &params, &payload, options)
+        .await
+        .map_err(status)?;
+    let (payload, headers) = reply.into_parts();
+    Ok(with_metadata(payload, &headers))
+}
+
+async fn server_stream(
+    call: &Prepared,
+    payload: Bytes,
+) -> Result<tonic::Response<Items>, tonic::Status> {
+    let client = call.client().map_err(|f| f.grpc())?;
+    let params = call.method_params();
+    let replies = if call.method.kind == MethodKind::NoRequest {
+        client
+            .subscribe_events::<Raw>(call.index, &params, None)
+            .await
+            .map_err(status)?
+    } else {
+        client
+            .server_stream::<Raw, Raw>(call.index, &params, &payload, Some(call.options.clone()))
+            .await
+            .map_err(status)?
+            .boxed()
+    };
+    Ok(tonic::Response::new(items(replies)))
+}
+
+async fn open(
+    call: &Prepared,
+    stream: tonic::Streaming<Bytes>,
+    bad: BadInput,
+) -> Result<nrpc_runtime::ReplyStream<Bytes>, tonic::Status> {
+    let client = call.client().map_err(|f| f.grpc())?;
+    let params = call.method_params();
+    client
+        .open_stream::<Raw, Raw>(
+            call.index,
+            &params,
+            requests(stream, bad),
+            Some(call.options.clone()),
+        )
+        .await
+        .map_err(status)
+}

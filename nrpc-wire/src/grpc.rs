@@ -1,0 +1,190 @@
+//! How gRPC and HTTP calls map onto nrpc calls, for everything that bridges
+//! the two (the gateway, a service served over both): the `grpc-timeout`
+//! header, which request headers travel on as NATS headers, and the
+//! headers that name subject parameters and an instance.
+//!
+//! Status codes need no mapping: [`Code`](crate::Code) *is* gRPC's code
+//! set, and its [`service_error_code`](crate::Code::service_error_code) is
+//! the HTTP status.
+
+use std::time::Duration;
+
+/// The gRPC deadline header.
+pub const GRPC_TIMEOUT: &str = "grpc-timeout";
+
+/// Request header (gRPC metadata or HTTP) naming one subject parameter:
+/// `nrpc-param-<name>: <value>`.
+pub const PARAM_PREFIX: &str = "nrpc-param-";
+
+/// Request header (gRPC metadata or HTTP) that sends the call to one
+/// instance (its NATS services id) instead of the queue group.
+pub const INSTANCE: &str = "nrpc-instance";
+
+/// The longest `grpc-timeout` value: at most 8 digits (gRPC's rule).
+const MAX_DIGITS: usize = 8;
+
+/// The timeout a `grpc-timeout` value gives (`<digits><unit>`, units
+/// `H M S m u n`, at most 8 digits); `None` if it is not one.
+///
+/// ```
+/// use std::time::Duration;
+/// use nrpc_wire::grpc::parse_grpc_timeout;
+/// assert_eq!(parse_grpc_timeout("250m"), Some(Duration::from_millis(250)));
+/// assert_eq!(parse_grpc_timeout("2S"), Some(Duration::from_secs(2)));
+/// assert_eq!(parse_grpc_timeout("1.5S"), None);
+/// ```
+pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
+    let unit = value.chars().last()?;
+    let digits = &value[..value.len() - unit.len_utf8()];
+    if digits.is_empty() || digits.len() > MAX_DIGITS || !digits.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        'H' => Duration::from_secs(n * 3600),
+        'M' => Duration::from_secs(n * 60),
+        'S' => Duration::from_secs(n),
+        'm' => Duration::from_millis(n),
+        'u' => Duration::from_micros(n),
+        'n' => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+/// The `grpc-timeout` value for `timeout`: the finest unit whose count fits
+/// in 8 digits (rounded up, so the peer never waits less than asked).
+pub fn format_grpc_timeout(timeout: Duration) -> String {
+    const LIMIT: u128 = 100_000_000;
+    let nanos = timeout.as_nanos();
+    for (unit, per) in [
+        ('n', 1u128),
+        ('u', 1_000),
+        ('m', 1_000_000),
+        ('S', 1_000_000_000),
+        ('M', 60_000_000_000),
+    ] {
+        let count = nanos.div_ceil(per);
+        if count < LIMIT {
+            return format!("{count}{unit}");
+        }
+    }
+    format!("{}H", nanos.div_ceil(3_600_000_000_000).min(LIMIT - 1))
+}
+
+/// Whether a request header (lower-case name) belongs to the transport —
+/// HTTP/2 or HTTP/1 framing, gRPC's own headers, content negotiation — or
+/// to this mapping (parameters, instance), and so does not travel on as a
+/// NATS header. Everything else (authorization, tenant ids, trace context)
+/// does.
+pub fn is_transport_header(name: &str) -> bool {
+    matches!(
+        name,
+        "host"
+            | "connection"
+            | "keep-alive"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "content-type"
+            | "content-length"
+            | "content-encoding"
+            | "accept"
+            | "accept-encoding"
+            | "accept-language"
+            | "user-agent"
+            | "origin"
+            | "referer"
+            | INSTANCE
+    ) || name.starts_with("grpc-")
+        || name.starts_with("proxy-")
+        || name.starts_with("sec-")
+        || name.starts_with(':')
+        || name.starts_with(PARAM_PREFIX)
+}
+
+/// The NATS header name for an HTTP header or gRPC metadata name (lower
+/// case on HTTP/2): canonical MIME case, as Go's `net/http` presents
+/// headers and as NATS services usually name them (`x-tenant` →
+/// `X-Tenant`). Names that are not plain tokens pass unchanged.
+///
+/// ```
+/// assert_eq!(nrpc_wire::grpc::canonical_header_name("x-tenant"), "X-Tenant");
+/// assert_eq!(nrpc_wire::grpc::canonical_header_name("traceparent"), "Traceparent");
+/// ```
+pub fn canonical_header_name(name: &str) -> String {
+    let mut upper = true;
+    name.chars()
+        .map(|c| {
+            let out = if upper {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            };
+            upper = c == '-';
+            out
+        })
+        .collect()
+}
+
+/// Whether a reply header is nrpc's or NATS' own (stream credit, error
+/// frames' headers, the instance, …), which a bridge does not hand on as
+/// reply metadata.
+pub fn is_protocol_header(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    (lower.starts_with("nrpc-") && lower != "nrpc-instance") || lower.starts_with("nats-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn grpc_timeouts_parse() {
+        assert_eq!(parse_grpc_timeout("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_grpc_timeout("3M"), Some(Duration::from_secs(180)));
+        assert_eq!(parse_grpc_timeout("7u"), Some(Duration::from_micros(7)));
+        assert_eq!(
+            parse_grpc_timeout("99999999n"),
+            Some(Duration::from_nanos(99_999_999))
+        );
+        for bad in ["", "S", "10", "123456789S", "-1S", "1s", "1 S", "1é", "+1S"] {
+            assert_eq!(parse_grpc_timeout(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn transport_headers_stay_behind() {
+        for name in [
+            "te",
+            "content-type",
+            "grpc-timeout",
+            "nrpc-param-id",
+            "nrpc-instance",
+            ":path",
+        ] {
+            assert!(is_transport_header(name), "{name}");
+        }
+        for name in ["authorization", "x-tenant", "traceparent"] {
+            assert!(!is_transport_header(name), "{name}");
+        }
+        assert!(is_protocol_header("Nrpc-Credit-Limit"));
+        assert!(is_protocol_header("Nats-Service-Error"));
+        assert!(!is_protocol_header("Nrpc-Instance"));
+        assert!(!is_protocol_header("X-Node"));
+        assert_eq!(canonical_header_name("x-b3-traceid"), "X-B3-Traceid");
+        assert_eq!(canonical_header_name("Tenant"), "Tenant");
+    }
+
+    proptest! {
+        #[test]
+        fn formatted_timeouts_parse_back_no_shorter(nanos in 0u64..u64::MAX / 4) {
+            let timeout = Duration::from_nanos(nanos);
+            let text = format_grpc_timeout(timeout);
+            let back = parse_grpc_timeout(&text).expect("a formatted timeout parses");
+            prop_assert!(back >= timeout, "{text}: {back:?} < {timeout:?}");
+        }
+    }
+}

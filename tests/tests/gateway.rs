@@ -1,0 +1,965 @@
+//! The gateway (nrpc-gateway) with real clients: a tonic gRPC client and
+//! an HTTP client (reqwest) call NATS services through it — every call
+//! kind, statuses, metadata, deadlines, cancellation by a caller that goes
+//! away, and an instance killed behind it while calls go on.
+
+// A test fails loudly on what it did not expect.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use nrpc_runtime::{Request, Response, Sink, Status, Streaming};
+use nrpc_tests::chat::chat_server::{Chat, ChatServer};
+use nrpc_tests::chat::{Sentence, Word};
+use nrpc_tests::greeter::{FailRequest, HelloReply, HelloRequest};
+use nrpc_tests::{cancelled, connection, nats_server, serve, serve_greeter, within, NatsServer};
+use tonic::transport::Channel;
+
+/// A gateway served in this process; stopped when dropped.
+struct Gateway {
+    url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn gateway_with(
+    server: &NatsServer,
+    setup: impl FnOnce(nrpc_gateway::GatewayBuilder) -> nrpc_gateway::GatewayBuilder,
+) -> Gateway {
+    let builder = nrpc_gateway::Gateway::builder(connection(server).await);
+    let gateway = setup(builder).build().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let _ = gateway.serve(listener).await;
+    });
+    Gateway { url, task }
+}
+
+async fn gateway(server: &NatsServer) -> Gateway {
+    gateway_with(server, |b| b).await
+}
+
+fn word(text: &str) -> Word {
+    Word { text: text.into() }
+}
+
+/// `chat.v1.Chat`: collect joins, echo answers each word, spell spells.
+struct ChatService;
+
+impl Chat for ChatService {
+    async fn collect(
+        &self,
+        request: Request<Streaming<Word>>,
+    ) -> Result<Response<Sentence>, Status> {
+        let mut all = Vec::new();
+        let mut words = request.into_inner();
+        while let Some(w) = words.next().await {
+            all.push(w?.text);
+        }
+        Ok(Response::new(Sentence {
+            words: all.len() as u32,
+            text: all.join(" "),
+        }))
+    }
+
+    async fn echo(
+        &self,
+        request: Request<Streaming<Word>>,
+        sink: Sink<Word>,
+    ) -> Result<(), Status> {
+        let mut words = request.into_inner();
+        while let Some(w) = words.next().await {
+            let w = w?;
+            if w.text == "fail" {
+                return Err(Status::failed_precondition("asked to fail"));
+            }
+            sink.send(&word(&format!("echo {}", w.text))).await?;
+        }
+        Ok(())
+    }
+
+    async fn spell(&self, request: Request<Word>, sink: Sink<Word>) -> Result<(), Status> {
+        for c in request.into_inner().text.chars() {
+            sink.send(&word(&c.to_string())).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Fire-and-forget and events, defined in Rust.
+mod alarms {
+    use nrpc_runtime::{nats_service, Status};
+    pub use nrpc_tests::greeter::{HelloReply, HelloRequest};
+
+    /// Alarms of a site, by subject parameter.
+    #[nats_service(package = "alarms", proto_package = "alarms.v1")]
+    pub trait Alarms {
+        /// Rings, no answer.
+        #[nrpc(no_reply, params = ["site"])]
+        async fn ring(&self, request: HelloRequest) -> Result<(), Status>;
+        /// Alarms as they happen.
+        #[nrpc(event)]
+        async fn rung(&self) -> Result<HelloReply, Status>;
+    }
+}
+
+// ---------------------------------------------------------------- gRPC --
+
+/// A tonic client for any method: what generated tonic clients do.
+#[derive(Clone)]
+struct Grpc(tonic::client::Grpc<Channel>);
+
+impl Grpc {
+    async fn connect(gateway: &Gateway) -> Self {
+        let channel = Channel::from_shared(gateway.url.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        Grpc(tonic::client::Grpc::new(channel))
+    }
+
+    async fn unary<Req, Resp>(
+        &mut self,
+        path: &'static str,
+        request: tonic::Request<Req>,
+    ) -> Result<tonic::Response<Resp>, tonic::Status>
+    where
+        Req: prost::Message + 'static,
+        Resp: prost::Message + Default + 'static,
+    {
+        self.0.ready().await.unwrap();
+        let codec = tonic_prost::ProstCodec::<Req, Resp>::default();
+        self.0
+            .unary(request, http::uri::PathAndQuery::from_static(path), codec)
+            .await
+    }
+
+    async fn server_streaming<Req, Resp>(
+        &mut self,
+        path: &'static str,
+        request: Req,
+    ) -> Result<Vec<Resp>, tonic::Status>
+    where
+        Req: prost::Message + 'static,
+        Resp: prost::Message + Default + 'static,
+    {
+        self.0.ready().await.unwrap();
+        let codec = tonic_prost::ProstCodec::<Req, Resp>::default();
+        let mut stream = self
+            .0
+            .server_streaming(
+                tonic::Request::new(request),
+                http::uri::PathAndQuery::from_static(path),
+                codec,
+            )
+            .await?
+            .into_inner();
+        let mut out = Vec::new();
+        while let Some(item) = stream.message().await? {
+            out.push(item);
+        }
+        Ok(out)
+    }
+
+    async fn streaming<Req, Resp>(
+        &mut self,
+        path: &'static str,
+        requests: Vec<Req>,
+    ) -> Result<Vec<Resp>, tonic::Status>
+    where
+        Req: prost::Message + Send + 'static,
+        Resp: prost::Message + Default + 'static,
+    {
+        self.0.ready().await.unwrap();
+        let codec = tonic_prost::ProstCodec::<Req, Resp>::default();
+        let mut stream = self
+            .0
+            .streaming(
+                tonic::Request::new(futures::stream::iter(requests)),
+                http::uri::PathAndQuery::from_static(path),
+                codec,
+            )
+            .await?
+            .into_inner();
+        let mut out = Vec::new();
+        while let Some(item) = stream.message().await? {
+            out.push(item);
+        }
+        Ok(out)
+    }
+
+    async fn client_streaming<Req, Resp>(
+        &mut self,
+        path: &'static str,
+        requests: Vec<Req>,
+    ) -> Result<Resp, tonic::Status>
+    where
+        Req: prost::Message + Send + 'static,
+        Resp: prost::Message + Default + 'static,
+    {
+        self.0.ready().await.unwrap();
+        let codec = tonic_prost::ProstCodec::<Req, Resp>::default();
+        Ok(self
+            .0
+            .client_streaming(
+                tonic::Request::new(futures::stream::iter(requests)),
+                http::uri::PathAndQuery::from_static(path),
+                codec,
+            )
+            .await?
+            .into_inner())
+    }
+}
+
+const SAY_HELLO: &str = "/greeter.v1.Greeter/SayHello";
+
+fn hello(name: &str) -> HelloRequest {
+    HelloRequest { name: name.into() }
+}
+
+#[tokio::test]
+async fn grpc_unary_calls_carry_metadata_and_deadlines_both_ways() {
+    let server = nats_server();
+    let _a = serve_greeter(&server, "a").await;
+    let gateway = gateway(&server).await;
+    let mut grpc = Grpc::connect(&gateway).await;
+
+    let mut request = tonic::Request::new(hello("grpc"));
+    request
+        .metadata_mut()
+        .insert("tenant", "acme".parse().unwrap());
+    request.set_timeout(Duration::from_secs(3));
+    let reply: tonic::Response<HelloReply> = grpc.unary(SAY_HELLO, request).await.unwrap();
+    assert_eq!(reply.get_ref().message, "Hello, grpc");
+    let metadata = reply.metadata();
+    assert_eq!(metadata.get("tenant-echo").unwrap(), "acme");
+    assert_eq!(metadata.get("instance").unwrap(), "a");
+    // The deadline reached the handler: under 3 s left, not the default.
+    let left: u64 = metadata
+        .get("deadline-left-ms")
+        .expect("the handler saw a deadline")
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(left > 0 && left <= 3000, "{left} ms left");
+
+    // Without one, the gateway's own (5 s by default) is the call's.
+    let reply: tonic::Response<HelloReply> = grpc
+        .unary(SAY_HELLO, tonic::Request::new(hello("plain")))
+        .await
+        .unwrap();
+    let left: u64 = reply
+        .metadata()
+        .get("deadline-left-ms")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(left > 3000 && left <= 5000, "{left} ms left");
+}
+
+#[tokio::test]
+async fn grpc_statuses_keep_their_code_and_message() {
+    let server = nats_server();
+    let _a = serve_greeter(&server, "a").await;
+    let gateway = gateway(&server).await;
+    let mut grpc = Grpc::connect(&gateway).await;
+
+    for (code, tonic_code) in [
+        (5, tonic::Code::NotFound),
+        (7, tonic::Code::PermissionDenied),
+        (9, tonic::Code::FailedPrecondition),
+        (14, tonic::Code::Unavailable),
+    ] {
+        let request = FailRequest {
+            code,
+            message: format!("failed with {code}"),
+        };
+        let status = grpc
+            .unary::<_, ()>("/greeter.v1.Greeter/Fail", tonic::Request::new(request))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), tonic_code);
+        assert_eq!(status.message(), format!("failed with {code}"));
+    }
+
+    let status = grpc
+        .unary::<_, HelloReply>(
+            "/greeter.v1.Greeter/SayHelo",
+            tonic::Request::new(hello("x")),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unimplemented);
+    assert!(
+        status.message().contains("did you mean SayHello"),
+        "{status:?}"
+    );
+
+    let status = grpc
+        .unary::<_, HelloReply>("/nope.v1.Nope/SayHello", tonic::Request::new(hello("x")))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unimplemented);
+
+    // A handler that panics: INTERNAL, as the service reports it.
+    let status = grpc
+        .unary::<_, HelloReply>(SAY_HELLO, tonic::Request::new(hello("panic")))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Internal, "{status:?}");
+}
+
+#[tokio::test]
+async fn grpc_deadlines_end_calls_and_cancel_handlers() {
+    let server = nats_server();
+    let (_a, mut events, _gate) = serve_greeter(&server, "a").await;
+    // The gateway cuts deadlines to 300 ms: it ends the call itself.
+    let gateway = gateway_with(&server, |b| b.max_timeout(Duration::from_millis(300))).await;
+    let mut grpc = Grpc::connect(&gateway).await;
+
+    let mut request = tonic::Request::new(hello("forever-cut"));
+    request.set_timeout(Duration::from_secs(60));
+    let status = within(
+        "a call with a deadline",
+        grpc.unary::<_, HelloReply>(SAY_HELLO, request),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::DeadlineExceeded, "{status:?}");
+    cancelled(&mut events, "forever-cut").await;
+
+    // A tonic client's own deadline: it gives up (tonic says CANCELLED
+    // or DEADLINE_EXCEEDED, whichever side ends first) and the stream's
+    // reset reaches the handler.
+    let gateway = gateway_with(&server, |b| b.default_timeout(Duration::from_secs(60))).await;
+    let mut grpc = Grpc::connect(&gateway).await;
+    // (Once the gateway knows the service: learning it takes a moment.)
+    let _: tonic::Response<HelloReply> = grpc
+        .unary(SAY_HELLO, tonic::Request::new(hello("warm")))
+        .await
+        .unwrap();
+    let mut request = tonic::Request::new(hello("forever-client"));
+    request.set_timeout(Duration::from_millis(300));
+    let status = within(
+        "a call with a deadline",
+        grpc.unary::<_, HelloReply>(SAY_HELLO, request),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            status.code(),
+            tonic::Code::Cancelled | tonic::Code::DeadlineExceeded
+        ),
+        "{status:?}"
+    );
+    cancelled(&mut events, "forever-client").await;
+}
+
+#[tokio::test]
+async fn grpc_streams_of_every_direction_pass_through() {
+    let server = nats_server();
+    let _chat = serve(&server, ChatServer::new(ChatService)).await;
+    let gateway = gateway(&server).await;
+    let mut grpc = Grpc::connect(&gateway).await;
+
+    let letters: Vec<Word> = grpc
+        .server_streaming("/chat.v1.Chat/Spell", word("nats"))
+        .await
+        .unwrap();
+    let letters: Vec<String> = letters.into_iter().map(|w| w.text).collect();
+    assert_eq!(letters, ["n", "a", "t", "s"]);
+
+    let sentence: Sentence = grpc
+        .client_streaming(
+            "/chat.v1.Chat/Collect",
+            vec![word("one"), word("two"), word("three")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (sentence.words, sentence.text.as_str()),
+        (3, "one two three")
+    );
+
+    let echoes: Vec<Word> = grpc
+        .streaming("/chat.v1.Chat/Echo", vec![word("a"), word("b")])
+        .await
+        .unwrap();
+    let echoes: Vec<String> = echoes.into_iter().map(|w| w.text).collect();
+    assert_eq!(echoes, ["echo a", "echo b"]);
+
+    // A failing stream ends with the handler's status.
+    let status = grpc
+        .streaming::<_, Word>("/chat.v1.Chat/Echo", vec![word("a"), word("fail")])
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::FailedPrecondition, "{status:?}");
+}
+
+// ----------------------------------------------------------- HTTP/JSON --
+
+fn http() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+async fn json(response: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+    (status, value)
+}
+
+#[tokio::test]
+async fn http_json_calls_map_bodies_headers_and_statuses() {
+    let server = nats_server();
+    let (a, _events, _gate) = serve_greeter(&server, "a").await;
+    let gateway = gateway_with(&server, |b| b.max_body(64 * 1024)).await;
+    let url = |path: &str| format!("{}{path}", gateway.url);
+
+    let response = http()
+        .post(url("/greeter.v1.Greeter/SayHello"))
+        .header("Tenant", "acme")
+        .header("grpc-timeout", "2S")
+        .body(r#"{"name":"http"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["tenant-echo"], "acme");
+    assert_eq!(response.headers()["instance"], "a");
+    assert!(response.headers().contains_key("deadline-left-ms"));
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let (status, body) = json(response).await;
+    assert_eq!(
+        (status, body),
+        (200, serde_json::json!({"message": "Hello, http"}))
+    );
+
+    // An empty body is the empty request.
+    let (status, body) = json(
+        http()
+            .post(url("/greeter.v1.Greeter/SayHello"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, body["message"].as_str()), (200, Some("Hello, ")));
+
+    // A service's error: its code's HTTP status and a JSON error.
+    let (status, body) = json(
+        http()
+            .post(url("/greeter.v1.Greeter/Fail"))
+            .body(r#"{"code":5,"message":"no such thing"}"#)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["status"], "NOT_FOUND");
+    assert_eq!(body["error"]["message"], "no such thing");
+
+    for (code, http_status) in [
+        (3, 400),
+        (7, 403),
+        (16, 401),
+        (8, 429),
+        (14, 503),
+        (13, 500),
+    ] {
+        let response = http()
+            .post(url("/greeter.v1.Greeter/Fail"))
+            .body(format!(r#"{{"code":{code},"message":"m"}}"#))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), http_status, "code {code}");
+    }
+
+    // Bad input: the field is named, with the close match.
+    let (status, body) = json(
+        http()
+            .post(url("/greeter.v1.Greeter/SayHello"))
+            .body(r#"{"nmae":"x"}"#)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["status"], "INVALID_ARGUMENT");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("nmae") && message.contains("did you mean name"),
+        "{message}"
+    );
+
+    let (status, _) = json(
+        http()
+            .post(url("/greeter.v1.Greeter/SayHello"))
+            .body("{not json")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    // Unknown service or method: 404 with the close matches.
+    let (status, body) = json(
+        http()
+            .post(url("/greeter.v1.Greeter/SayHelo"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("SayHello"),
+        "{body}"
+    );
+    let (status, _) = json(http().post(url("/nope.v1.Nope/X")).send().await.unwrap()).await;
+    assert_eq!(status, 404);
+    let (status, _) = json(http().post(url("/only-one-segment")).send().await.unwrap()).await;
+    assert_eq!(status, 404);
+
+    // Over the body limit: 413, nothing sent.
+    let big = format!(r#"{{"name":"{}"}}"#, "x".repeat(100 * 1024));
+    let (status, body) = json(
+        http()
+            .post(url("/greeter.v1.Greeter/SayHello"))
+            .body(big)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 413, "{body}");
+
+    // A deadline the caller sets that the handler outlives: 504.
+    let (status, body) = json(
+        http()
+            .post(url("/greeter.v1.Greeter/SayHello"))
+            .header("grpc-timeout", "200m")
+            .body(r#"{"name":"forever-deadline"}"#)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["status"].as_str()),
+        (504, Some("DEADLINE_EXCEEDED"))
+    );
+    let (status, _) = json(
+        http()
+            .post(url("/greeter.v1.Greeter/SayHello"))
+            .header("grpc-timeout", "soon")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    // No instance: 503 UNAVAILABLE (the schema is still known).
+    a.shutdown().await;
+    let response = within("a call with no instance", async {
+        loop {
+            let response = http()
+                .post(url("/greeter.v1.Greeter/SayHello"))
+                .send()
+                .await
+                .unwrap();
+            if response.status() != 200 {
+                return response;
+            }
+        }
+    })
+    .await;
+    let (status, body) = json(response).await;
+    assert_eq!(
+        (status, body["error"]["status"].as_str()),
+        (503, Some("UNAVAILABLE")),
+        "{body}"
+    );
+}
+
+async fn lines(response: reqwest::Response) -> Vec<serde_json::Value> {
+    assert_eq!(response.headers()["content-type"], "application/x-ndjson");
+    response
+        .text()
+        .await
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn http_streams_as_ndjson_and_server_sent_events() {
+    let server = nats_server();
+    let _chat = serve(&server, ChatServer::new(ChatService)).await;
+    let gateway = gateway(&server).await;
+    let url = |path: &str| format!("{}{path}", gateway.url);
+
+    let response = http()
+        .post(url("/chat.v1.Chat/Spell"))
+        .body(r#"{"text":"abc"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let texts: Vec<serde_json::Value> = lines(response)
+        .await
+        .into_iter()
+        .map(|l| l["text"].clone())
+        .collect();
+    assert_eq!(texts, ["a", "b", "c"]);
+
+    let response = http()
+        .post(url("/chat.v1.Chat/Spell"))
+        .header("accept", "text/event-stream")
+        .body(r#"{"text":"hi"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let text = response.text().await.unwrap();
+    let data: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .collect();
+    assert_eq!(data, [r#"{"text":"h"}"#, r#"{"text":"i"}"#]);
+
+    // Request streams: one JSON document per line.
+    let (status, body) = json(
+        http()
+            .post(url("/chat.v1.Chat/Collect"))
+            .body("{\"text\":\"one\"}\n\n{\"text\":\"two\"}\n")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (200, serde_json::json!({"text": "one two", "words": 2}))
+    );
+
+    let response = http()
+        .post(url("/chat.v1.Chat/Echo"))
+        .body("{\"text\":\"x\"}\n{\"text\":\"y\"}")
+        .send()
+        .await
+        .unwrap();
+    let texts: Vec<serde_json::Value> = lines(response)
+        .await
+        .into_iter()
+        .map(|l| l["text"].clone())
+        .collect();
+    assert_eq!(texts, ["echo x", "echo y"]);
+
+    // A stream that fails ends with an error document.
+    let response = http()
+        .post(url("/chat.v1.Chat/Echo"))
+        .body("{\"text\":\"x\"}\n{\"text\":\"fail\"}\n")
+        .send()
+        .await
+        .unwrap();
+    let docs = lines(response).await;
+    assert_eq!(docs[0]["text"], "echo x");
+    assert_eq!(
+        docs.last().unwrap()["error"]["status"],
+        "FAILED_PRECONDITION",
+        "{docs:?}"
+    );
+
+    // A bad line fails the call rather than cut the input short.
+    let (status, body) = json(
+        http()
+            .post(url("/chat.v1.Chat/Collect"))
+            .body("{\"text\":\"one\"}\n{\"txet\":\"two\"}\n{\"text\":\"three\"}\n")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("request 2") && message.contains("txet"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn http_fire_and_forget_events_and_subject_parameters() {
+    use alarms::alarms_server::{Alarms, AlarmsEvents, AlarmsServer};
+    struct Site(tokio::sync::mpsc::UnboundedSender<String>);
+    impl Alarms for Site {
+        async fn ring(&self, request: Request<HelloRequest>) -> Result<(), Status> {
+            let site = request.param("site").unwrap_or_default().to_owned();
+            let _ = self.0.send(format!("{site}:{}", request.into_inner().name));
+            Ok(())
+        }
+    }
+    let server = nats_server();
+    let (tx, mut rings) = tokio::sync::mpsc::unbounded_channel();
+    let _alarms = serve(&server, AlarmsServer::new(Site(tx))).await;
+    let gateway = gateway(&server).await;
+    let url = |path: &str| format!("{}{path}", gateway.url);
+
+    // The parameter as a path segment, in the query, or in a header.
+    for (path, header) in [
+        ("/alarms.v1.Alarms/Ring/north", None),
+        ("/alarms.v1.Alarms/Ring?site=south", None),
+        ("/alarms.v1.Alarms/Ring", Some("east")),
+    ] {
+        let mut request = http().post(url(path)).body(r#"{"name":"fire"}"#);
+        if let Some(site) = header {
+            request = request.header("nrpc-param-site", site);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 202, "{path}");
+    }
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        got.push(within("a ring", rings.recv()).await.unwrap());
+    }
+    got.sort();
+    assert_eq!(got, ["east:fire", "north:fire", "south:fire"]);
+
+    let (status, body) = json(
+        http()
+            .post(url("/alarms.v1.Alarms/Ring"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"site\""),
+        "{body}"
+    );
+    let (status, _) = json(
+        http()
+            .post(url("/alarms.v1.Alarms/Ring/a/b"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = json(
+        http()
+            .post(url("/alarms.v1.Alarms/Ring/a.b"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400, "a parameter that would change the subject");
+
+    // Events: a stream of what is published, until the client leaves.
+    let response = http()
+        .get(url("/alarms.v1.Alarms/Rung"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let publisher = connection(&server).await;
+    let events = AlarmsEvents::new(publisher.clone());
+    let mut body = response.bytes_stream();
+    events
+        .publish_rung(&HelloReply {
+            message: "bell".into(),
+        })
+        .await
+        .unwrap();
+    let chunk = within("an event", body.next()).await.unwrap().unwrap();
+    assert_eq!(
+        std::str::from_utf8(&chunk).unwrap(),
+        "{\"message\":\"bell\"}\n"
+    );
+}
+
+#[tokio::test]
+async fn an_http_client_that_goes_away_cancels_its_call() {
+    let server = nats_server();
+    let (_a, mut events, _gate) = serve_greeter(&server, "a").await;
+    let gateway = gateway_with(&server, |b| b.default_timeout(Duration::from_secs(60))).await;
+
+    // An HTTP/1.1 client that sends its request, then closes the
+    // connection before the reply.
+    use tokio::io::AsyncWriteExt;
+    let body = r#"{"name":"forever-http"}"#;
+    let address = gateway.url.trim_start_matches("http://");
+    let mut socket = tokio::net::TcpStream::connect(address).await.unwrap();
+    socket
+        .write_all(
+            format!(
+                "POST /greeter.v1.Greeter/SayHello HTTP/1.1\r\nhost: {address}\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    within("the handler starts", async {
+        while events.recv().await != Some(nrpc_tests::Event::Started("forever-http".into())) {}
+    })
+    .await;
+    drop(socket);
+    // The gateway dropped the call: the handler was told.
+    cancelled(&mut events, "forever-http").await;
+}
+
+#[tokio::test]
+async fn calls_go_on_through_the_other_instance_when_one_is_killed() {
+    use tokio::io::AsyncBufReadExt;
+    let server = nats_server();
+    let mut children = Vec::new();
+    for name in ["left", "right"] {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_nrpc-test-stream-server"))
+            .arg(name)
+            .env("NATS_URL", server.url())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut out = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        assert_eq!(
+            within("the server starts", out.next_line())
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("ready")
+        );
+        children.push(child);
+    }
+    let gateway = gateway_with(&server, |b| b.default_timeout(Duration::from_secs(2))).await;
+    let grpc = Grpc::connect(&gateway).await;
+    let call = || {
+        let mut grpc = grpc.clone();
+        async move {
+            grpc.unary::<_, HelloReply>(SAY_HELLO, tonic::Request::new(hello("x")))
+                .await
+                .map(|r| {
+                    r.metadata()
+                        .get("instance")
+                        .unwrap()
+                        .to_str()
+                        .unwrap()
+                        .to_owned()
+                })
+        }
+    };
+
+    // Both instances answer.
+    let mut seen = std::collections::BTreeSet::new();
+    within("both instances answer", async {
+        while seen.len() < 2 {
+            seen.insert(call().await.unwrap());
+        }
+    })
+    .await;
+
+    // Kill one (SIGKILL, by pid); every call still ends, and the calls
+    // after it are answered by the other.
+    let mut left = children.remove(0);
+    left.kill().await.unwrap();
+    let mut answered = 0;
+    within("calls after the kill", async {
+        while answered < 50 {
+            match call().await {
+                Ok(instance) => {
+                    assert_eq!(instance, "right");
+                    answered += 1;
+                }
+                // A call the dead instance had taken may time out.
+                Err(status) => {
+                    assert_eq!(status.code(), tonic::Code::DeadlineExceeded, "{status:?}")
+                }
+            }
+        }
+    })
+    .await;
+    for mut child in children {
+        child.kill().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn services_defined_by_proto_files_need_no_schema() {
+    // A service that publishes no schema: served through async-nats by
+    // hand, the way a Go nRPC server answers (no discovery, no schema).
+    let server = nats_server();
+    let nats = nrpc_tests::nats(&server).await;
+    let mut requests = nats.subscribe("demo.Greeter.SayHello").await.unwrap();
+    let responder = nats.clone();
+    tokio::spawn(async move {
+        use prost::Message;
+        while let Some(msg) = requests.next().await {
+            let request = HelloRequest::decode(msg.payload).unwrap();
+            let reply = HelloReply {
+                message: format!("hand-made {}", request.name),
+            };
+            if let Some(to) = msg.reply {
+                responder
+                    .publish(to, reply.encode_to_vec().into())
+                    .await
+                    .unwrap();
+            }
+        }
+    });
+    nats.flush().await.unwrap();
+
+    let root = nrpc_tests::python::root();
+    let gateway = gateway_with(&server, |b| {
+        b.protos(
+            vec![root.join("proto/greeter.proto")],
+            vec![root.join("proto")],
+        )
+    })
+    .await;
+    let (status, body) = json(
+        http()
+            .post(format!("{}/greeter.v1.Greeter/SayHello", gateway.url))
+            .body(r#"{"name":"go"}"#)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (200, serde_json::json!({"message": "hand-made go"}))
+    );
+    let mut grpc = Grpc::connect(&gateway).await;
+    let reply: tonic::Response<HelloReply> = grpc
+        .unary(SAY_HELLO, tonic::Request::new(hello("grpc")))
+        .await
+        .unwrap();
+    assert_eq!(reply.get_ref().message, "hand-made grpc");
+}
