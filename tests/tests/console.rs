@@ -1,0 +1,219 @@
+//! The gateway's web console in a real headless browser (Chromium driven
+//! through chromedriver, from Debian's packages): the page lists the
+//! services that answer discovery with their instances, and a call made
+//! through its form shows the reply, its headers and its status.
+
+// A test fails loudly on what it did not expect.
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use nrpc_tests::chat::chat_server::ChatServer;
+use nrpc_tests::{connection, nats_server, serve, serve_greeter, within, ChatCounter, PATIENCE};
+
+/// A chromedriver process, stopped by pid when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn find(env: &str, names: &[&str]) -> PathBuf {
+    if let Some(path) = std::env::var_os(env) {
+        return path.into();
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        for name in names {
+            if dir.join(name).is_file() {
+                return dir.join(name);
+            }
+        }
+    }
+    panic!(
+        "the console test needs Chromium and chromedriver ({} not found; set {env}, or \
+         `apt-get install chromium chromium-driver` — .ci/run does)",
+        names.join(" or ")
+    );
+}
+
+async fn driver() -> Driver {
+    let binary = find("CHROMEDRIVER", &["chromedriver"]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(binary)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let driver = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    // Ready once it accepts connections.
+    within("chromedriver listens", async {
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    driver
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let chromium = find(
+        "CHROMIUM",
+        &["chromium", "chromium-browser", "google-chrome"],
+    );
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": chromium,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                     "--disable-dev-shm-usage", "--window-size=1280,860"],
+        }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    within(
+        "a browser session",
+        ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&driver.url),
+    )
+    .await
+    .unwrap()
+}
+
+/// Waits until the element's text satisfies `ok`; returns it.
+async fn text_until(client: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
+    let wait = async {
+        loop {
+            if let Ok(e) = client.find(Locator::Css(css)).await {
+                if let Ok(text) = e.text().await {
+                    if ok(&text) {
+                        return text;
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    match tokio::time::timeout(PATIENCE, wait).await {
+        Ok(text) => text,
+        Err(_) => {
+            let page = client.source().await.unwrap_or_default();
+            panic!("{css}: not as expected within {PATIENCE:?}; the page:\n{page}")
+        }
+    }
+}
+
+async fn element(client: &Client, css: &str) -> fantoccini::elements::Element {
+    client
+        .wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+}
+
+#[tokio::test]
+async fn the_console_lists_services_and_calls_a_method_from_its_form() {
+    let server = nats_server();
+    let _a = serve_greeter(&server, "a").await;
+    let _b = serve_greeter(&server, "b").await;
+    let _chat = serve(&server, ChatServer::new(ChatCounter)).await;
+    let gateway = nrpc_gateway::Gateway::builder(connection(&server).await)
+        .build()
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let served = tokio::spawn(gateway.serve(listener));
+
+    let driver = driver().await;
+    let client = browser(&driver).await;
+    client.goto(&url).await.unwrap();
+
+    // The services, with both greeter instances.
+    let summary = text_until(&client, "#summary", |t| t.contains("instance(s)")).await;
+    assert!(summary.contains("3 instance(s)"), "{summary}");
+    let greeter = r#".service[data-name="greeter.v1.Greeter"]"#;
+    let listed = text_until(&client, greeter, |t| t.matches("instance ").count() == 2).await;
+    assert!(listed.contains("Greets people."), "{listed}");
+    assert!(listed.contains("SayHello"), "{listed}");
+    text_until(&client, r#".service[data-name="chat.v1.Chat"]"#, |_| true).await;
+
+    // Pick the greeter and its method; fill the form; call.
+    element(&client, greeter).await.click().await.unwrap();
+    element(&client, r#"button.method[data-method="SayHello"]"#)
+        .await
+        .click()
+        .await
+        .unwrap();
+    element(&client, "#field-name")
+        .await
+        .send_keys("browser")
+        .await
+        .unwrap();
+    let request = element(&client, "#request")
+        .await
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(request.as_deref(), Some(r#"{"name":"browser"}"#));
+    element(&client, "#call").await.click().await.unwrap();
+
+    let reply = text_until(&client, "#reply", |t| !t.is_empty()).await;
+    assert!(reply.contains(r#""message": "Hello, browser""#), "{reply}");
+    let status = text_until(&client, "#status", |t| t != "…").await;
+    assert!(status.starts_with("200"), "{status}");
+    let headers = text_until(&client, "#headers", |t| !t.is_empty()).await;
+    assert!(
+        headers.contains("instance: a") || headers.contains("instance: b"),
+        "{headers}"
+    );
+    let timing = text_until(&client, "#timing", |t| t.ends_with("ms")).await;
+    assert!(!timing.is_empty());
+    // What the page looks like, for the docs (docs/console.png).
+    let png = client.screenshot().await.unwrap();
+    let out = nrpc_tests::python::root().join("target/console.png");
+    std::fs::write(&out, png).unwrap();
+
+    // A failing call shows its status.
+    element(&client, r#"button.method[data-method="Fail"]"#)
+        .await
+        .click()
+        .await
+        .unwrap();
+    let code = element(&client, "#field-code").await;
+    code.send_keys("5").await.unwrap();
+    element(&client, "#field-message")
+        .await
+        .send_keys("gone")
+        .await
+        .unwrap();
+    element(&client, "#call").await.click().await.unwrap();
+    let status = text_until(&client, "#status", |t| t.starts_with("404")).await;
+    assert!(status.contains("Not Found"), "{status}");
+    let reply = text_until(&client, "#reply", |t| t.contains("NOT_FOUND")).await;
+    assert!(reply.contains("gone"), "{reply}");
+
+    client.close().await.unwrap();
+    served.abort();
+}
