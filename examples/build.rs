@@ -3,6 +3,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     nrpc_codegen::configure()
         // `bytes` fields as `bytes::Bytes`: payloads are not copied.
         .bytes(["."])
+        // tonic's gRPC client and server too, and the glue that serves one
+        // implementation over both (the `dual` example).
+        .grpc(true)
         .compile_protos(
             &[
                 "../proto/greeter.proto",

@@ -125,6 +125,8 @@ fn parse_error(e: &protox::Error) -> Error {
 pub struct Builder {
     client: bool,
     server: bool,
+    #[cfg(feature = "grpc")]
+    grpc: bool,
     out_dir: Option<PathBuf>,
     fallback: PackageSubjectFallback,
     prost: prost_build::Config,
@@ -146,6 +148,8 @@ pub fn configure() -> Builder {
     Builder {
         client: true,
         server: true,
+        #[cfg(feature = "grpc")]
+        grpc: false,
         out_dir: None,
         fallback: PackageSubjectFallback::default(),
         prost: prost_build::Config::new(),
@@ -172,6 +176,17 @@ impl Builder {
     /// Whether to generate `<service>_server` modules (default on).
     pub fn build_server(mut self, yes: bool) -> Self {
         self.server = yes;
+        self
+    }
+
+    /// Also generate, in each package's `grpc` module, tonic's gRPC
+    /// client and server for the same services (through tonic-build) and
+    /// `<Service>Grpc<T>`, which serves an implementation of the nrpc
+    /// trait over gRPC: one implementation, two transports. The service
+    /// crate needs `tonic` 0.14 and nrpc-runtime's `grpc` feature.
+    #[cfg(feature = "grpc")]
+    pub fn grpc(mut self, yes: bool) -> Self {
+        self.grpc = yes;
         self
     }
 
@@ -336,6 +351,10 @@ impl Builder {
         .map_err(Error::Io)?;
 
         let files = Rc::new(RefCell::new(Vec::new()));
+        #[cfg(feature = "grpc")]
+        let grpc = self.grpc.then(tonic_generator);
+        #[cfg(not(feature = "grpc"))]
+        let grpc = None;
         let mut prost = self.prost;
         prost
             .out_dir(&out_dir)
@@ -355,6 +374,8 @@ impl Builder {
                 code: HashMap::new(),
                 with_descriptors: HashSet::new(),
                 files: files.clone(),
+                grpc,
+                grpc_code: HashMap::new(),
             }));
         // prost-build panics on some inputs; report them as errors too.
         let opened: Vec<String> = opened.into_iter().collect();
@@ -669,6 +690,19 @@ struct ServiceGenerator {
     with_descriptors: HashSet<String>,
     /// The service files to write: name in the output directory, text.
     files: Rc<RefCell<Vec<(String, String)>>>,
+    /// tonic-build's generator, when gRPC is asked for.
+    grpc: Option<Box<dyn prost_build::ServiceGenerator>>,
+    /// Each package's `grpc` module body so far.
+    grpc_code: HashMap<String, String>,
+}
+
+/// tonic-build's service generator, its protobuf codec taken from the
+/// runtime (a service crate needs no tonic-prost).
+#[cfg(feature = "grpc")]
+fn tonic_generator() -> Box<dyn prost_build::ServiceGenerator> {
+    tonic_prost_build::configure()
+        .codec_path("::nrpc_runtime::codegen::grpc::ProstCodec")
+        .service_generator()
 }
 
 /// The file beside a package's generated file that holds its services
@@ -696,6 +730,16 @@ impl prost_build::ServiceGenerator for ServiceGenerator {
         if svc.descriptor_set_file.is_some() {
             self.with_descriptors.insert(service.package.clone());
         }
+        if let Some(tonic) = &mut self.grpc {
+            let code = self.grpc_code.entry(service.package.clone()).or_default();
+            let prost_types: Vec<(String, String)> = service
+                .methods
+                .iter()
+                .map(|m| (m.input_type.clone(), m.output_type.clone()))
+                .collect();
+            tonic.generate(service.clone(), code);
+            code.push_str(&emit::grpc_glue(&svc, &prost_types));
+        }
         let code = self.code.entry(service.package).or_default();
         if !code.is_empty() {
             code.push('\n');
@@ -714,6 +758,21 @@ impl prost_build::ServiceGenerator for ServiceGenerator {
         if self.with_descriptors.contains(package) {
             code.push('\n');
             code.push_str(&emit::descriptor_set(DESCRIPTOR_SET_FILE));
+        }
+        if let Some(grpc) = self.grpc_code.remove(package) {
+            code.push_str(
+                "\n/// gRPC (tonic) for the services of this package: tonic's client and\n\
+                 /// server modules, and `<Service>Grpc<T>` serving the nrpc trait over gRPC.\n\
+                 pub mod grpc {\n    use super::*;\n",
+            );
+            for line in grpc.lines() {
+                if !line.is_empty() {
+                    code.push_str("    ");
+                }
+                code.push_str(line);
+                code.push('\n');
+            }
+            code.push_str("}\n");
         }
         let file = services_file(package);
         buf.push_str(&format!("include!({file:?});\n"));

@@ -28,6 +28,8 @@ mod connect;
 mod credit;
 mod describe;
 pub mod discovery;
+#[cfg(feature = "grpc")]
+pub mod grpc;
 mod limits;
 mod message;
 mod observe;
@@ -69,6 +71,8 @@ pub mod codegen {
     };
     pub use crate::codec::{register_descriptors, Proto, Void};
     pub use crate::describe::{service_proto, MethodText};
+    #[cfg(feature = "grpc")]
+    pub use crate::grpc;
     pub use crate::response::Response;
     pub use crate::schema::Description;
     pub use crate::server::handlers::{no_reply, unary, unimplemented};

@@ -69,6 +69,15 @@ impl<T> Response<T> {
         self.message
     }
 
+    /// The same metadata with the message changed by `f`.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Response<U> {
+        Response {
+            message: f(self.message),
+            metadata: self.metadata,
+            invalid_header: self.invalid_header,
+        }
+    }
+
     /// Message and metadata.
     pub fn into_parts(self) -> (T, HeaderMap) {
         (self.message, self.metadata)

@@ -10,6 +10,7 @@
 
 mod client;
 mod code;
+mod grpc;
 mod server;
 
 use nrpc_wire::names;
@@ -44,6 +45,16 @@ pub fn service(svc: &Service, sides: Sides) -> String {
     if sides.proto_source {
         proto_source(&mut c, svc);
     }
+    c.finish()
+}
+
+/// The Rust source of `<Service>Grpc<T>`, which serves an implementation
+/// of the service's nrpc trait through the server trait tonic-build
+/// generates (in the package's `grpc` module); `prost_types` are each
+/// method's input and output types as prost-build names them.
+pub fn grpc_glue(svc: &Service, prost_types: &[(String, String)]) -> String {
+    let mut c = Code::default();
+    grpc::emit(&mut c, svc, prost_types);
     c.finish()
 }
 

@@ -33,6 +33,35 @@ pub(super) struct Context {
 }
 
 impl<T> Request<T> {
+    /// A request that did not arrive over NATS (the same handler served
+    /// over gRPC): method `method` of `spec`, with these headers, subject
+    /// parameter values (in [`ServiceSpec::param_names`] order), deadline
+    /// and cancellation token.
+    #[cfg(feature = "grpc")]
+    pub(crate) fn local(
+        message: T,
+        spec: &'static ServiceSpec,
+        method: usize,
+        metadata: HeaderMap,
+        params: Vec<String>,
+        deadline: Option<Instant>,
+        cancel: CancellationToken,
+    ) -> Self {
+        Request {
+            message,
+            context: Context {
+                subject: Subject::from_static(""),
+                metadata,
+                spec,
+                method,
+                params,
+                deadline,
+                cancel,
+                encoding: Encoding::Protobuf,
+            },
+        }
+    }
+
     /// The message.
     pub fn get_ref(&self) -> &T {
         &self.message

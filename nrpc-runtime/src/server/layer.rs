@@ -89,7 +89,7 @@ pub fn to_status(error: BoxError) -> Status {
 
 /// What a panicking handler's caller is told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(super) enum PanicReply {
+pub(crate) enum PanicReply {
     /// `INTERNAL: handler panicked`; the message is only logged.
     #[default]
     Hidden,
@@ -143,7 +143,7 @@ impl Future for Running {
 }
 
 /// The status of a panic, logged with the panic's message.
-pub(super) fn panicked(
+pub(crate) fn panicked(
     service: &str,
     method: &str,
     panic: &(dyn Any + Send),

@@ -76,11 +76,26 @@ pub(super) async fn accept(
 /// handler that sends now and then, batches of many (for clients that read
 /// them) for one that sends as fast as it can.
 pub struct Sink<T> {
-    encoding: Encoding,
-    encode: fn(&T, Encoding) -> Result<Bytes, Status>,
-    nats: async_nats::Client,
-    credit: Arc<Credit>,
-    outbox: Arc<Outbox>,
+    to: SinkTo<T>,
+}
+
+/// Where a [`Sink`]'s items go.
+enum SinkTo<T> {
+    /// To the caller over NATS, within its credit.
+    Nats {
+        encoding: Encoding,
+        encode: fn(&T, Encoding) -> Result<Bytes, Status>,
+        nats: async_nats::Client,
+        credit: Arc<Credit>,
+        outbox: Arc<Outbox>,
+    },
+    /// To a channel in this process (the same handler served over gRPC):
+    /// a full channel makes `send` wait.
+    Local {
+        items: tokio::sync::mpsc::Sender<T>,
+        copy: fn(&T) -> T,
+        sent: std::sync::atomic::AtomicU64,
+    },
 }
 
 impl<T> std::fmt::Debug for Sink<T> {
@@ -97,26 +112,67 @@ impl<T> Sink<T> {
     /// An `Err` means the stream can take no more items (it ended, or
     /// publishing failed).
     pub async fn send(&self, item: &T) -> Result<(), Status> {
-        let payload = (self.encode)(item, self.encoding)?;
-        crate::limits::check(&self.nats, None, payload.len()).map_err(|e| {
-            Status::resource_exhausted(format!(
-                "stream item of {} bytes exceeds the NATS max_payload of {} bytes",
-                e.size, e.max
-            ))
-        })?;
-        self.credit.acquire().await;
-        self.outbox.push(payload).await
+        match &self.to {
+            SinkTo::Nats {
+                encoding,
+                encode,
+                nats,
+                credit,
+                outbox,
+            } => {
+                let payload = encode(item, *encoding)?;
+                crate::limits::check(nats, None, payload.len()).map_err(|e| {
+                    Status::resource_exhausted(format!(
+                        "stream item of {} bytes exceeds the NATS max_payload of {} bytes",
+                        e.size, e.max
+                    ))
+                })?;
+                credit.acquire().await;
+                outbox.push(payload).await
+            }
+            SinkTo::Local { items, copy, sent } => {
+                items
+                    .send(copy(item))
+                    .await
+                    .map_err(|_| Status::unavailable("the stream has ended"))?;
+                sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Ok(())
+            }
+        }
     }
 
     /// Items [`send`](Self::send) took so far (queued or published).
     pub fn sent(&self) -> u64 {
-        self.credit.reserved()
+        match &self.to {
+            SinkTo::Nats { credit, .. } => credit.reserved(),
+            SinkTo::Local { sent, .. } => sent.load(std::sync::atomic::Ordering::Relaxed),
+        }
     }
 
     /// Items the client currently lets us send; `None` when it uses no flow
     /// control (a Go nRPC client).
     pub fn credit(&self) -> Option<u64> {
-        self.credit.available()
+        match &self.to {
+            SinkTo::Nats { credit, .. } => credit.available(),
+            SinkTo::Local { items, .. } => Some(items.capacity() as u64),
+        }
+    }
+}
+
+impl<T: Clone> Sink<T> {
+    /// A sink whose items go to the returned channel, in order, at most
+    /// `capacity` waiting: for serving a handler outside NATS (the
+    /// generated gRPC glue). Once the receiver is dropped, `send` fails.
+    pub fn channel(capacity: usize) -> (Sink<T>, tokio::sync::mpsc::Receiver<T>) {
+        let (items, rx) = tokio::sync::mpsc::channel(capacity.max(1));
+        let sink = Sink {
+            to: SinkTo::Local {
+                items,
+                copy: T::clone,
+                sent: std::sync::atomic::AtomicU64::new(0),
+            },
+        };
+        (sink, rx)
     }
 }
 
@@ -415,11 +471,13 @@ impl Open {
             self.delivery,
         )));
         Sink {
-            encoding: self.encoding,
-            encode: Resp::encode,
-            nats: self.nats.clone(),
-            credit: self.credit.clone(),
-            outbox: self.outbox.clone(),
+            to: SinkTo::Nats {
+                encoding: self.encoding,
+                encode: Resp::encode,
+                nats: self.nats.clone(),
+                credit: self.credit.clone(),
+                outbox: self.outbox.clone(),
+            },
         }
     }
 
@@ -537,7 +595,9 @@ impl Drop for AbortOnDrop {
 /// credit to send more, so at most one window of requests is ever buffered.
 pub struct Streaming<T> {
     inner: futures::stream::BoxStream<'static, Result<T, Status>>,
-    pump: tokio::task::AbortHandle,
+    /// The task reading the client's items from NATS (none for a stream
+    /// made with [`from_stream`](Streaming::from_stream)).
+    pump: Option<tokio::task::AbortHandle>,
 }
 
 impl<T> std::fmt::Debug for Streaming<T> {
@@ -548,7 +608,22 @@ impl<T> std::fmt::Debug for Streaming<T> {
 
 impl<T> Drop for Streaming<T> {
     fn drop(&mut self) {
-        self.pump.abort();
+        if let Some(pump) = &self.pump {
+            pump.abort();
+        }
+    }
+}
+
+impl<T> Streaming<T> {
+    /// Requests from any stream: for serving a handler outside NATS (the
+    /// generated gRPC glue hands it the gRPC client's messages).
+    pub fn from_stream(
+        requests: impl futures::Stream<Item = Result<T, Status>> + Send + 'static,
+    ) -> Self {
+        Streaming {
+            inner: requests.boxed(),
+            pump: None,
+        }
     }
 }
 
@@ -707,7 +782,10 @@ impl<T: Send + 'static> Streaming<T> {
             },
         )
         .boxed();
-        Self { inner, pump }
+        Self {
+            inner,
+            pump: Some(pump),
+        }
     }
 }
 
