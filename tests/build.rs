@@ -1,5 +1,7 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    nrpc_codegen::configure().compile_protos(
+    // With the gRPC face (tonic) of every service: every call kind and
+    // option compiles through the glue, and tests/dual.rs calls it.
+    nrpc_codegen::configure().grpc(true).compile_protos(
         &[
             "../proto/helloworld.proto",
             "../proto/alloptions.proto",
@@ -13,6 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // `include_file`, in a directory of its own (one compile per directory).
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?).join("shop");
     nrpc_codegen::configure()
+        .grpc(true)
         .out_dir(&out)
         .include_file("mod.rs")
         .compile_protos(

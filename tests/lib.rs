@@ -380,3 +380,53 @@ impl Chat for ChatCounter {
         Err(Status::unimplemented("collect only"))
     }
 }
+
+/// A `chat.v1.Word`.
+pub fn word(text: &str) -> Word {
+    Word { text: text.into() }
+}
+
+/// `chat.v1.Chat` that answers in words: `collect` joins the words,
+/// `echo` answers each with `echo <word>` (the word `fail` fails the call
+/// with FAILED_PRECONDITION), `spell` sends a word letter by letter.
+pub struct Words;
+
+impl Chat for Words {
+    async fn collect(
+        &self,
+        request: Request<nrpc_runtime::Streaming<Word>>,
+    ) -> Result<Response<Sentence>, Status> {
+        let mut all = Vec::new();
+        let mut words = request.into_inner();
+        while let Some(w) = futures::StreamExt::next(&mut words).await {
+            all.push(w?.text);
+        }
+        Ok(Response::new(Sentence {
+            words: all.len() as u32,
+            text: all.join(" "),
+        }))
+    }
+
+    async fn echo(
+        &self,
+        request: Request<nrpc_runtime::Streaming<Word>>,
+        sink: Sink<Word>,
+    ) -> Result<(), Status> {
+        let mut words = request.into_inner();
+        while let Some(w) = futures::StreamExt::next(&mut words).await {
+            let w = w?;
+            if w.text == "fail" {
+                return Err(Status::failed_precondition("asked to fail"));
+            }
+            sink.send(&word(&format!("echo {}", w.text))).await?;
+        }
+        Ok(())
+    }
+
+    async fn spell(&self, request: Request<Word>, sink: Sink<Word>) -> Result<(), Status> {
+        for c in request.into_inner().text.chars() {
+            sink.send(&word(&c.to_string())).await?;
+        }
+        Ok(())
+    }
+}

@@ -732,13 +732,25 @@ impl prost_build::ServiceGenerator for ServiceGenerator {
         }
         if let Some(tonic) = &mut self.grpc {
             let code = self.grpc_code.entry(service.package.clone()).or_default();
-            let prost_types: Vec<(String, String)> = service
+            let methods: Vec<emit::TonicMethod> = service
                 .methods
                 .iter()
-                .map(|m| (m.input_type.clone(), m.output_type.clone()))
+                .map(|m| emit::TonicMethod {
+                    input: m.input_type.clone(),
+                    output: m.output_type.clone(),
+                    client_streaming: m.client_streaming,
+                    server_streaming: m.server_streaming,
+                })
                 .collect();
-            tonic.generate(service.clone(), code);
-            code.push_str(&emit::grpc_glue(&svc, &prost_types));
+            // tonic's code goes one module deeper (the package's `grpc`),
+            // so its relative message paths start one level further up.
+            let mut deeper = service.clone();
+            for m in &mut deeper.methods {
+                m.input_type = emit::tonic_type(&m.input_type);
+                m.output_type = emit::tonic_type(&m.output_type);
+            }
+            tonic.generate(deeper, code);
+            code.push_str(&emit::grpc_glue(&svc, &methods));
         }
         let code = self.code.entry(service.package).or_default();
         if !code.is_empty() {
@@ -763,7 +775,7 @@ impl prost_build::ServiceGenerator for ServiceGenerator {
             code.push_str(
                 "\n/// gRPC (tonic) for the services of this package: tonic's client and\n\
                  /// server modules, and `<Service>Grpc<T>` serving the nrpc trait over gRPC.\n\
-                 pub mod grpc {\n    use super::*;\n",
+                 pub mod grpc {\n",
             );
             for line in grpc.lines() {
                 if !line.is_empty() {

@@ -90,10 +90,12 @@ fn incoming<T>(
     for wanted in spec.param_names(method) {
         match named.iter().find(|(n, _)| n == wanted) {
             Some((_, value)) => params.push(value.clone()),
-            None => return Err(tonic::Status::invalid_argument(format!(
+            None => {
+                return Err(tonic::Status::invalid_argument(format!(
                 "{}.{} needs the subject parameter {wanted:?} (metadata {PARAM_PREFIX}{wanted})",
                 spec.name, spec.methods[method].name
-            ))),
+            )))
+            }
         }
     }
     let cancel = CancellationToken::new();
@@ -102,19 +104,23 @@ fn incoming<T>(
     Ok((request, guard))
 }
 
-/// Runs a handler's future until its deadline, a panic turned into a
-/// status.
+/// Runs a handler's future until its deadline (then fires its
+/// cancellation token and drops it), a panic turned into a status.
 async fn run<R>(
     spec: &'static ServiceSpec,
     method: usize,
     deadline: Option<Instant>,
+    cancel: CancellationToken,
     handler: impl Future<Output = Result<R, Status>>,
 ) -> Result<R, Status> {
     let caught = AssertUnwindSafe(handler).catch_unwind();
     let outcome = match deadline {
         Some(at) => match tokio::time::timeout_at(at, caught).await {
             Ok(outcome) => outcome,
-            Err(_) => return Err(Status::deadline_exceeded("the deadline passed")),
+            Err(_) => {
+                cancel.cancel();
+                return Err(Status::deadline_exceeded("the deadline passed"));
+            }
         },
         None => caught.await,
     };
@@ -161,8 +167,8 @@ where
     Fut: Future<Output = Result<Response<Resp>, Status>>,
 {
     let (request, guard) = incoming(spec, method, request)?;
-    let deadline = request.deadline();
-    let reply = run(spec, method, deadline, handler(request)).await;
+    let (deadline, cancel) = (request.deadline(), request.cancellation().clone());
+    let reply = run(spec, method, deadline, cancel, handler(request)).await;
     guard.disarm();
     let reply = reply.map_err(to_tonic)?;
     // As over NATS: a header the handler could not set fails the call.
@@ -205,9 +211,9 @@ where
     Fut: Future<Output = Result<(), Status>> + Send + 'static,
 {
     let (request, guard) = incoming(spec, method, request)?;
-    let deadline = request.deadline();
+    let (deadline, cancel) = (request.deadline(), request.cancellation().clone());
     let (sink, items) = Sink::channel(WINDOW);
-    let task = tokio::spawn(run(spec, method, deadline, handler(request, sink)));
+    let task = tokio::spawn(run(spec, method, deadline, cancel, handler(request, sink)));
     // Items until the handler drops its sink, then its outcome.
     let watch = Watch {
         task: Some(task),
@@ -241,14 +247,6 @@ where
     Fut: Future<Output = Result<(), Status>> + Send + 'static,
 {
     server_stream(spec, method, request.map(requests), handler)
-}
-
-/// A method that cannot be called (an event): `UNIMPLEMENTED`.
-pub fn not_callable<R>(spec: &'static ServiceSpec, method: usize) -> Result<R, tonic::Status> {
-    Err(tonic::Status::unimplemented(format!(
-        "{}.{} is an event: subscribe to it over NATS",
-        spec.name, spec.methods[method].name
-    )))
 }
 
 /// The handler task of a stream and the guard of its cancellation token:

@@ -9,11 +9,12 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use nrpc_runtime::{Request, Response, Sink, Status, Streaming};
-use nrpc_tests::chat::chat_server::{Chat, ChatServer};
+use nrpc_runtime::{Request, Status};
+use nrpc_tests::chat::chat_server::ChatServer;
 use nrpc_tests::chat::{Sentence, Word};
 use nrpc_tests::greeter::{FailRequest, HelloReply, HelloRequest};
 use nrpc_tests::{cancelled, connection, nats_server, serve, serve_greeter, within, NatsServer};
+use nrpc_tests::{word, Words};
 use tonic::transport::Channel;
 
 /// A gateway served in this process; stopped when dropped.
@@ -44,53 +45,6 @@ async fn gateway_with(
 
 async fn gateway(server: &NatsServer) -> Gateway {
     gateway_with(server, |b| b).await
-}
-
-fn word(text: &str) -> Word {
-    Word { text: text.into() }
-}
-
-/// `chat.v1.Chat`: collect joins, echo answers each word, spell spells.
-struct ChatService;
-
-impl Chat for ChatService {
-    async fn collect(
-        &self,
-        request: Request<Streaming<Word>>,
-    ) -> Result<Response<Sentence>, Status> {
-        let mut all = Vec::new();
-        let mut words = request.into_inner();
-        while let Some(w) = words.next().await {
-            all.push(w?.text);
-        }
-        Ok(Response::new(Sentence {
-            words: all.len() as u32,
-            text: all.join(" "),
-        }))
-    }
-
-    async fn echo(
-        &self,
-        request: Request<Streaming<Word>>,
-        sink: Sink<Word>,
-    ) -> Result<(), Status> {
-        let mut words = request.into_inner();
-        while let Some(w) = words.next().await {
-            let w = w?;
-            if w.text == "fail" {
-                return Err(Status::failed_precondition("asked to fail"));
-            }
-            sink.send(&word(&format!("echo {}", w.text))).await?;
-        }
-        Ok(())
-    }
-
-    async fn spell(&self, request: Request<Word>, sink: Sink<Word>) -> Result<(), Status> {
-        for c in request.into_inner().text.chars() {
-            sink.send(&word(&c.to_string())).await?;
-        }
-        Ok(())
-    }
 }
 
 /// Fire-and-forget and events, defined in Rust.
@@ -370,7 +324,7 @@ async fn grpc_deadlines_end_calls_and_cancel_handlers() {
 #[tokio::test]
 async fn grpc_streams_of_every_direction_pass_through() {
     let server = nats_server();
-    let _chat = serve(&server, ChatServer::new(ChatService)).await;
+    let _chat = serve(&server, ChatServer::new(Words)).await;
     let gateway = gateway(&server).await;
     let mut grpc = Grpc::connect(&gateway).await;
 
@@ -615,7 +569,7 @@ async fn lines(response: reqwest::Response) -> Vec<serde_json::Value> {
 #[tokio::test]
 async fn http_streams_as_ndjson_and_server_sent_events() {
     let server = nats_server();
-    let _chat = serve(&server, ChatServer::new(ChatService)).await;
+    let _chat = serve(&server, ChatServer::new(Words)).await;
     let gateway = gateway(&server).await;
     let url = |path: &str| format!("{}{path}", gateway.url);
 

@@ -6,13 +6,29 @@
 
 use nrpc_wire::names;
 
-use super::code::{put, Code};
+use super::code::{lit, put, Code};
 use super::{ident, spec_ident};
-use crate::model::{MessageType, MethodKind, Service};
+use crate::model::{MessageType, Method, MethodKind, MethodSpec, Service};
+
+/// How tonic's generated code sees one method: its message types as
+/// prost-build names them from the package's module, and whether the
+/// `.proto` streams them (an nRPC `streamedReply` option is not a gRPC
+/// stream).
+#[derive(Debug, Clone)]
+pub struct TonicMethod {
+    /// The request type's Rust path, from the package's module.
+    pub input: String,
+    /// The reply type's Rust path, from the package's module.
+    pub output: String,
+    /// `rpc X(stream A)`.
+    pub client_streaming: bool,
+    /// `returns (stream B)`.
+    pub server_streaming: bool,
+}
 
 /// A message type as prost-build names it from the package's module (what
 /// tonic's generated code uses), seen from the `grpc` module below it.
-fn tonic_type(prost_path: &str) -> String {
+pub fn tonic_type(prost_path: &str) -> String {
     if prost_path.starts_with("::") || prost_path.starts_with("crate::") || prost_path == "()" {
         prost_path.to_owned()
     } else {
@@ -20,9 +36,42 @@ fn tonic_type(prost_path: &str) -> String {
     }
 }
 
-/// Emits `<Service>Grpc<T>` for `svc`, whose methods prost-build typed as
-/// `prost_types` (input, output) from the package's module.
-pub(crate) fn emit(c: &mut Code, svc: &Service, prost_types: &[(String, String)]) {
+/// Why the glue cannot serve a method over gRPC, if it cannot: the text
+/// of its `UNIMPLEMENTED`.
+fn unserved(full_name: &str, spec: &MethodSpec, m: &Method, t: &TonicMethod) -> Option<String> {
+    let shape = match spec.kind {
+        MethodKind::NoRequest => {
+            return Some(format!(
+                "{full_name}.{} is an event: subscribe to it over NATS",
+                spec.name
+            ))
+        }
+        MethodKind::Unary | MethodKind::NoReply => (false, false),
+        MethodKind::StreamedReply => (false, true),
+        MethodKind::ClientStreaming => (true, false),
+        MethodKind::Bidirectional => (true, true),
+    };
+    if shape != (t.client_streaming, t.server_streaming) {
+        // nRPC's `streamedReply` option on an rpc that gRPC calls unary.
+        return Some(format!(
+            "{full_name}.{}: its nRPC call shape ({}) has no gRPC face; call it over NATS",
+            spec.name, spec.kind
+        ));
+    }
+    if (t.client_streaming && m.input == MessageType::Void)
+        || (t.server_streaming && m.output == MessageType::Void)
+    {
+        return Some(format!(
+            "{full_name}.{}: a stream of nrpc.Void is served over NATS only",
+            spec.name
+        ));
+    }
+    None
+}
+
+/// Emits `<Service>Grpc<T>` for `svc`, whose methods tonic sees as
+/// `tonic_methods`.
+pub(crate) fn emit(c: &mut Code, svc: &Service, tonic_methods: &[TonicMethod]) {
     let trait_name = ident(&svc.name);
     let glue = ident(&format!("{}Grpc", svc.name));
     let nrpc_trait = format!(
@@ -32,11 +81,20 @@ pub(crate) fn emit(c: &mut Code, svc: &Service, prost_types: &[(String, String)]
     let tonic_module = ident(&names::server_module(&svc.name));
     let spec = format!("&super::{}", spec_ident(svc));
     let full_name = &svc.spec.name;
+    let plan: Vec<Option<String>> = svc
+        .methods()
+        .zip(tonic_methods)
+        .map(|((_, spec, m), t)| unserved(full_name, spec, m, t))
+        .collect();
 
     put!(
         c,
-        "/// Serves an implementation of [`{nrpc_trait}`] over gRPC as well: `{glue}::server(implementation)` is a tonic service for `{full_name}` to add to a `tonic::transport::Server`, beside the same implementation served over NATS.\n#[derive(Debug)]\npub struct {glue}<T> {{\n    inner: ::nrpc_runtime::codegen::Arc<T>,\n}}"
+        "/// Serves an implementation of [`{nrpc_trait}`] over gRPC as well: `{glue}::server(implementation)` is a tonic service for `{full_name}` to add to a `tonic::transport::Server`, beside the same implementation served over NATS.\n#[derive(Debug)]\npub struct {glue}<T> {{"
     );
+    if plan.iter().all(Option::is_some) {
+        c.put("    #[allow(dead_code)] // no method is served over gRPC");
+    }
+    c.put("    inner: ::nrpc_runtime::codegen::Arc<T>,\n}");
     c.open(&format!("impl<T: {nrpc_trait}> {glue}<T> {{"));
     put!(
         c,
@@ -52,21 +110,16 @@ pub(crate) fn emit(c: &mut Code, svc: &Service, prost_types: &[(String, String)]
     c.open(&format!(
         "impl<T: {nrpc_trait}> {tonic_module}::{trait_name} for {glue}<T> {{"
     ));
-    for ((index, spec_m, m), (prost_in, prost_out)) in svc.methods().zip(prost_types) {
+    for (((index, spec_m, m), t), unserved) in svc.methods().zip(tonic_methods).zip(plan) {
         let name = ident(&m.rust_name);
-        let (tin, tout) = (tonic_type(prost_in), tonic_type(prost_out));
-        let streams_in = spec_m.kind.streams_requests();
-        let streams_out = matches!(
-            spec_m.kind,
-            MethodKind::StreamedReply | MethodKind::Bidirectional
-        );
+        let (tin, tout) = (tonic_type(&t.input), tonic_type(&t.output));
         let stream_type = format!("{}Stream", spec_m.name);
-        let request = if streams_in {
+        let request = if t.client_streaming {
             format!("::tonic::Request<::tonic::Streaming<{tin}>>")
         } else {
             format!("::tonic::Request<{tin}>")
         };
-        let reply = if streams_out {
+        let reply = if t.server_streaming {
             put!(
                 c,
                 "type {stream_type} = ::nrpc_runtime::codegen::grpc::ReplyStream<{tout}>;"
@@ -81,24 +134,17 @@ pub(crate) fn emit(c: &mut Code, svc: &Service, prost_types: &[(String, String)]
         let void_in = m.input == MessageType::Void;
         let void_out = m.output == MessageType::Void;
         let runtime = "::nrpc_runtime::codegen::grpc";
-        match spec_m.kind {
-            MethodKind::NoRequest => {
+        match (unserved, spec_m.kind) {
+            (Some(why), _) => {
                 put!(
                     c,
-                    "let _ = request;\n{runtime}::not_callable({spec}, {index})"
+                    "let _ = request;\nErr(::tonic::Status::unimplemented({}))",
+                    lit(&why)
                 );
             }
-            // Streams of nrpc.Void have no gRPC face here.
-            _ if (streams_in && void_in) || (streams_out && void_out) => {
-                put!(
-                    c,
-                    "let _ = request;\nErr(::tonic::Status::unimplemented(\"{full_name}.{}: a stream of nrpc.Void is served over NATS only\"))",
-                    spec_m.name
-                );
-            }
-            kind => {
+            (None, kind) => {
                 c.put("let inner = self.inner.clone();");
-                let request = if void_in && !streams_in {
+                let request = if void_in && !t.client_streaming {
                     "request.map(|_| ())"
                 } else {
                     "request"

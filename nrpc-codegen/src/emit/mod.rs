@@ -13,6 +13,8 @@ mod code;
 mod grpc;
 mod server;
 
+pub use grpc::{tonic_type, TonicMethod};
+
 use nrpc_wire::names;
 
 use self::code::{lit, put, Code};
@@ -50,11 +52,11 @@ pub fn service(svc: &Service, sides: Sides) -> String {
 
 /// The Rust source of `<Service>Grpc<T>`, which serves an implementation
 /// of the service's nrpc trait through the server trait tonic-build
-/// generates (in the package's `grpc` module); `prost_types` are each
-/// method's input and output types as prost-build names them.
-pub fn grpc_glue(svc: &Service, prost_types: &[(String, String)]) -> String {
+/// generates (in the package's `grpc` module), each method as tonic sees
+/// it.
+pub fn grpc_glue(svc: &Service, tonic_methods: &[TonicMethod]) -> String {
     let mut c = Code::default();
-    grpc::emit(&mut c, svc, prost_types);
+    grpc::emit(&mut c, svc, tonic_methods);
     c.finish()
 }
 
