@@ -1,0 +1,180 @@
+//! What the migration paths cost: a unary echo (16 B) called
+//!
+//! * `nrpc` — directly, the generated nrpc client over NATS (the floor);
+//! * `gateway grpc` — a tonic client through the gateway to the same
+//!   NATS service (one more HTTP/2 hop and the gateway's process);
+//! * `gateway json` — an HTTP/1.1 client (reqwest) posting JSON through
+//!   the gateway (JSON ↔ protobuf in the gateway);
+//! * `dual grpc` — a tonic client straight to the implementation served
+//!   over gRPC by the generated glue (`GreeterGrpc`), no NATS;
+//! * `tonic` — the same tonic client against a plain tonic implementation
+//!   of the same trait: what the glue adds.
+//!
+//! ```text
+//! cargo bench -p nrpc-examples --bench gateway
+//! ```
+//!
+//! Everything runs in one process on one machine (with nats-server beside
+//! it), so rows compare costs, not a deployment. Prints calls/s, p50, p99.
+
+use std::error::Error;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use nrpc_examples::bench::Echo;
+use nrpc_examples::greeter::greeter_client::GreeterClient;
+use nrpc_examples::greeter::greeter_server::GreeterServer;
+use nrpc_examples::greeter::grpc::greeter_client::GreeterClient as TonicClient;
+use nrpc_examples::greeter::grpc::greeter_server::{
+    Greeter as TonicGreeter, GreeterServer as TonicServer,
+};
+use nrpc_examples::greeter::grpc::GreeterGrpc;
+use nrpc_examples::greeter::{EchoMessage, FailRequest, HelloReply, HelloRequest};
+use nrpc_examples::Nats;
+use nrpc_runtime::{async_nats, Connection, Server};
+use tonic::transport::Channel;
+
+const PAYLOAD: usize = 16;
+const RUN: Duration = Duration::from_secs(3);
+const WARMUP: Duration = Duration::from_millis(500);
+
+/// The same echo written for tonic alone.
+struct PlainTonic;
+
+#[tonic::async_trait]
+impl TonicGreeter for PlainTonic {
+    async fn say_hello(
+        &self,
+        _: tonic::Request<HelloRequest>,
+    ) -> Result<tonic::Response<HelloReply>, tonic::Status> {
+        Err(tonic::Status::unimplemented("bench serves Echo only"))
+    }
+    async fn fail(
+        &self,
+        _: tonic::Request<FailRequest>,
+    ) -> Result<tonic::Response<nrpc_runtime::proto::Void>, tonic::Status> {
+        Err(tonic::Status::unimplemented("bench serves Echo only"))
+    }
+    async fn echo(
+        &self,
+        request: tonic::Request<EchoMessage>,
+    ) -> Result<tonic::Response<EchoMessage>, tonic::Status> {
+        Ok(tonic::Response::new(request.into_inner()))
+    }
+}
+
+/// Serves a tonic service on a free port; a channel to it.
+async fn grpc<S>(service: S) -> Result<Channel, Box<dyn Error>>
+where
+    S: tower::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+        > + tonic::server::NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+    );
+    Ok(Channel::from_shared(url)?.connect().await?)
+}
+
+fn row(mode: &str, in_flight: usize, rate: f64, p50: Duration, p99: Duration) {
+    println!("{mode:<14} {in_flight:>9} {rate:>12.0} {p50:>10.1?} {p99:>10.1?}");
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    let nats = Nats::from_env()?;
+    let msg = EchoMessage {
+        payload: Bytes::from(vec![0x5a; PAYLOAD]),
+    };
+    let json = format!(
+        "{{\"payload\":\"{}\"}}",
+        "Wlpa".repeat(PAYLOAD / 3) + "Wg=="
+    );
+
+    let _server = Server::builder(async_nats::connect(&nats.url).await?)
+        .max_concurrent_requests(4096)
+        .add_service(GreeterServer::new(Echo))
+        .serve()
+        .await?;
+    let nrpc = GreeterClient::new(Connection::new(async_nats::connect(&nats.url).await?).await?);
+
+    let gateway = nrpc_gateway::Gateway::builder(
+        Connection::new(async_nats::connect(&nats.url).await?).await?,
+    )
+    .build()?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let gateway_url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(gateway.serve(listener));
+    let through_gateway =
+        TonicClient::new(Channel::from_shared(gateway_url.clone())?.connect().await?);
+    let http = reqwest::Client::new();
+    let echo_url = format!("{gateway_url}/greeter.v1.Greeter/Echo");
+
+    let dual = TonicClient::new(grpc(GreeterGrpc::server(Echo)).await?);
+    let plain = TonicClient::new(grpc(TonicServer::new(PlainTonic)).await?);
+
+    println!("unary echo, {PAYLOAD} B payload, {RUN:?} per row, one process");
+    println!(
+        "{:<14} {:>9} {:>12} {:>10} {:>10}",
+        "mode", "in-flight", "calls/s", "p50", "p99"
+    );
+    for in_flight in [1, 16, 64] {
+        let (c, m) = (Arc::new(nrpc.clone()), Arc::new(msg.clone()));
+        let (rate, p50, p99) = measure(in_flight, move || {
+            let (c, m) = (c.clone(), m.clone());
+            async move {
+                c.echo(&m).await.expect("nrpc echo");
+            }
+        })
+        .await;
+        row("nrpc", in_flight, rate, p50, p99);
+
+        for (mode, client) in [
+            ("gateway grpc", &through_gateway),
+            ("dual grpc", &dual),
+            ("tonic", &plain),
+        ] {
+            let (c, m) = (client.clone(), msg.clone());
+            let (rate, p50, p99) = measure(in_flight, move || {
+                let (mut c, m) = (c.clone(), m.clone());
+                async move {
+                    c.echo(m).await.expect("gRPC echo");
+                }
+            })
+            .await;
+            row(mode, in_flight, rate, p50, p99);
+        }
+
+        let (h, url, body) = (http.clone(), echo_url.clone(), json.clone());
+        let (rate, p50, p99) = measure(in_flight, move || {
+            let (h, url, body) = (h.clone(), url.clone(), body.clone());
+            async move {
+                let r = h.post(url).body(body).send().await.expect("JSON echo");
+                assert!(r.status().is_success(), "{:?}", r.text().await);
+            }
+        })
+        .await;
+        row("gateway json", in_flight, rate, p50, p99);
+    }
+    Ok(())
+}
+
+async fn measure<F, Fut>(in_flight: usize, call: F) -> (f64, Duration, Duration)
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    nrpc_examples::bench::measure(in_flight, WARMUP, RUN, call).await
+}
