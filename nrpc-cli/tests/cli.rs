@@ -671,3 +671,68 @@ async fn a_server_without_schema_is_called_through_its_proto() {
     assert!(text.contains("message Greeting {"), "{text}");
     drop(peer);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_gateway_binary_serves_json_from_schemas_and_proto_files() {
+    let server = nats_server();
+    let _services = services(&server).await;
+    // The Python nRPC peer, subscribed as a Go nRPC server: no schema.
+    let mut peer = Script::start("server.py", &[&server.url(), "py", "go"]);
+    assert_eq!(line(&mut peer).await, "ready");
+    let proto = root().join("proto/interop.proto");
+    let include = root().join("proto");
+
+    let mut child = command(
+        &server,
+        &[
+            "gateway",
+            "--listen",
+            "127.0.0.1:0",
+            "--proto",
+            proto.to_str().unwrap(),
+            "-I",
+            include.to_str().unwrap(),
+        ],
+    )
+    .spawn()
+    .expect("the nrpc binary runs");
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = within("the gateway starts", out.next_line())
+        .await
+        .unwrap()
+        .unwrap();
+    let url = first
+        .strip_prefix("nrpc gateway listening on ")
+        .unwrap_or_else(|| panic!("{first:?}"))
+        .to_owned();
+    let http = reqwest::Client::new();
+
+    // A service learned from its published schema.
+    let reply: serde_json::Value = http
+        .post(format!("{url}/greeter.v1.Greeter/SayHello"))
+        .body(r#"{"name":"gateway"}"#)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reply, serde_json::json!({"message": "Hello, gateway"}));
+
+    // A Go-style server known only from the .proto given at start.
+    let response = http
+        .post(format!("{url}/interop.v1.Lab/Hello?region=eu&tenant=t1"))
+        .body(r#"{"text":"gw"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let reply: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(reply, serde_json::json!({"text": "hello, gw from py"}));
+
+    // The console's page.
+    let page = http.get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("<title>nrpc console</title>"), "{page}");
+
+    child.kill().await.unwrap();
+}

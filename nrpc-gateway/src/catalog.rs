@@ -45,7 +45,16 @@ pub(crate) struct Catalog {
     defined: Vec<Arc<Target>>,
     /// From published schemas, by the name asked for.
     learned: Mutex<HashMap<String, Learned>>,
+    /// Names discovery did not know, lately: asked again only after
+    /// [`MISS_TTL`], so a stream of calls to a wrong name is not a stream
+    /// of discoveries.
+    misses: Mutex<HashMap<String, (Instant, String)>>,
 }
+
+/// How long a name discovery did not know is answered from memory.
+const MISS_TTL: Duration = Duration::from_secs(1);
+/// At most this many remembered misses (names come from callers).
+const MAX_MISSES: usize = 1024;
 
 impl Catalog {
     pub(crate) fn new(
@@ -64,6 +73,7 @@ impl Catalog {
             refresh_after,
             defined,
             learned: Mutex::new(HashMap::new()),
+            misses: Mutex::new(HashMap::new()),
         }
     }
 
@@ -100,10 +110,28 @@ impl Catalog {
                 None => None,
             }
         };
-        match stale {
-            Some(target) => Ok(target),
-            None => self.learn(name).await,
+        if let Some(target) = stale {
+            return Ok(target);
         }
+        if let Some((at, message)) = self
+            .misses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+        {
+            if at.elapsed() < MISS_TTL {
+                return Err(Error::UnknownService(message.clone()));
+            }
+        }
+        let learned = self.learn(name).await;
+        if let Err(Error::UnknownService(message)) = &learned {
+            let mut misses = self.misses.lock().unwrap_or_else(|e| e.into_inner());
+            if misses.len() >= MAX_MISSES {
+                misses.clear();
+            }
+            misses.insert(name.to_owned(), (Instant::now(), message.clone()));
+        }
+        learned
     }
 
     /// Asks discovery for `name`'s schema and keeps what it learns; a

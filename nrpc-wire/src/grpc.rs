@@ -73,9 +73,11 @@ pub fn format_grpc_timeout(timeout: Duration) -> String {
 }
 
 /// Whether a request header (lower-case name) belongs to the transport —
-/// HTTP/2 or HTTP/1 framing, gRPC's own headers, content negotiation — or
-/// to this mapping (parameters, instance), and so does not travel on as a
-/// NATS header. Everything else (authorization, tenant ids, trace context)
+/// HTTP/2 or HTTP/1 framing, gRPC's own headers, content negotiation — to
+/// this mapping (parameters, instance) or to nrpc and NATS themselves
+/// (`nrpc-*`, `nats-*`: a caller may not forge a stream's credit or a
+/// timeout behind the bridge's back), and so does not travel on as a NATS
+/// header. Everything else (authorization, tenant ids, trace context)
 /// does.
 pub fn is_transport_header(name: &str) -> bool {
     matches!(
@@ -101,7 +103,8 @@ pub fn is_transport_header(name: &str) -> bool {
         || name.starts_with("proxy-")
         || name.starts_with("sec-")
         || name.starts_with(':')
-        || name.starts_with(PARAM_PREFIX)
+        || name.starts_with("nrpc-")
+        || name.starts_with("nats-")
 }
 
 /// The NATS header name for an HTTP header or gRPC metadata name (lower

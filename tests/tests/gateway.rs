@@ -400,6 +400,23 @@ async fn http_json_calls_map_bodies_headers_and_statuses() {
         (200, serde_json::json!({"message": "Hello, http"}))
     );
 
+    // The protocol's own headers cannot be forged through the gateway:
+    // this call keeps the gateway's 5 s, not a 1 ms `Nrpc-Timeout`.
+    let response = http()
+        .post(url("/greeter.v1.Greeter/SayHello"))
+        .header("Nrpc-Timeout", "1")
+        .body(r#"{"name":"forged"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let left: u64 = response.headers()["deadline-left-ms"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(left > 1000, "{left} ms left");
+
     // An empty body is the empty request.
     let (status, body) = json(
         http()
