@@ -430,3 +430,48 @@ impl Chat for Words {
         Ok(())
     }
 }
+
+use alloptions::svc_subject_params_server::SvcSubjectParams;
+
+/// `main.SvcSubjectParams` that answers with its subject parameters:
+/// `"<instance> <clientid> <mp1> <mp2>"` (`?` for one not given).
+pub struct ParamsEcho;
+
+impl SvcSubjectParams for ParamsEcho {
+    async fn mt_with_subject_params(
+        &self,
+        request: Request<()>,
+    ) -> Result<Response<SimpleStringReply>, Status> {
+        let p = |n: &str| request.param(n).unwrap_or("?").to_owned();
+        let reply = format!(
+            "{} {} {} {}",
+            p("instance"),
+            p("clientid"),
+            p("mp1"),
+            p("mp2")
+        );
+        Ok(Response::new(SimpleStringReply { reply }))
+    }
+
+    async fn mt_no_reply(&self, _: Request<()>) -> Result<(), Status> {
+        Ok(())
+    }
+
+    async fn mt_poll(
+        &self,
+        request: Request<StringArg>,
+    ) -> Result<Response<SimpleStringReply>, Status> {
+        Ok(Response::new(SimpleStringReply {
+            reply: request.into_inner().arg1,
+        }))
+    }
+}
+
+/// Every message of a gRPC reply stream, or the status that ended it.
+pub async fn drain<T>(mut stream: tonic::Streaming<T>) -> Result<Vec<T>, tonic::Status> {
+    let mut out = Vec::new();
+    while let Some(item) = stream.message().await? {
+        out.push(item);
+    }
+    Ok(out)
+}

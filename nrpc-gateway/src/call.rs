@@ -200,13 +200,7 @@ pub(crate) async fn prepare(
     }
 
     // Parameters: positional first, then by name; each exactly once.
-    let names: Vec<&str> = service_spec
-        .package_params
-        .iter()
-        .chain(service_spec.service_params.iter())
-        .chain(spec.params.iter())
-        .map(|p| &**p)
-        .collect();
+    let names: Vec<&str> = service_spec.param_names(index).collect();
     if positional.len() > names.len() {
         return Err(Failure::new(
             Code::InvalidArgument,

@@ -114,13 +114,7 @@ async fn service(State(shared): State<Arc<Shared>>, Path(name): Path<String>) ->
         .enumerate()
         .map(|(i, m)| {
             let (input, output) = &service.types[i];
-            let params: Vec<&str> = spec
-                .package_params
-                .iter()
-                .chain(spec.service_params.iter())
-                .chain(m.params.iter())
-                .map(|p| &**p)
-                .collect();
+            let params: Vec<&str> = spec.param_names(i).collect();
             json!({
                 "name": m.name,
                 "kind": m.kind.as_str(),

@@ -9,12 +9,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use nrpc_runtime::{Request, Response, Status};
 use nrpc_tests::alloptions::grpc::svc_custom_subject_client::SvcCustomSubjectClient as TonicCustom;
 use nrpc_tests::alloptions::grpc::svc_subject_params_client::SvcSubjectParamsClient as TonicParams;
 use nrpc_tests::alloptions::grpc::{SvcCustomSubjectGrpc, SvcSubjectParamsGrpc};
-use nrpc_tests::alloptions::svc_subject_params_server::SvcSubjectParams;
-use nrpc_tests::alloptions::{SimpleStringReply, StringArg};
+use nrpc_tests::alloptions::StringArg;
 use nrpc_tests::chat::grpc::chat_client::ChatClient as TonicChat;
 use nrpc_tests::chat::grpc::ChatGrpc;
 use nrpc_tests::greeter::greeter_client::GreeterClient;
@@ -23,7 +21,8 @@ use nrpc_tests::greeter::grpc::greeter_client::GreeterClient as TonicGreeter;
 use nrpc_tests::greeter::grpc::GreeterGrpc;
 use nrpc_tests::greeter::{FailRequest, HelloRequest};
 use nrpc_tests::{
-    cancelled, connection, nats, nats_server, within, word, CustomSubject, TestGreeter, Words,
+    cancelled, connection, drain, nats, nats_server, within, word, CustomSubject, ParamsEcho,
+    TestGreeter, Words,
 };
 use tonic::transport::{Channel, Server};
 
@@ -164,12 +163,9 @@ async fn streams_of_every_direction_over_grpc() {
     let (channel, _grpc) = grpc_server(ChatGrpc::server(Words)).await;
     let mut tonic = TonicChat::new(channel);
 
-    let mut letters = tonic.spell(word("dual")).await.unwrap().into_inner();
-    let mut got = Vec::new();
-    while let Some(w) = letters.message().await.unwrap() {
-        got.push(w.text);
-    }
-    assert_eq!(got, ["d", "u", "a", "l"]);
+    let letters = drain(tonic.spell(word("dual")).await.unwrap().into_inner());
+    let letters: Vec<String> = letters.await.unwrap().into_iter().map(|w| w.text).collect();
+    assert_eq!(letters, ["d", "u", "a", "l"]);
 
     let sentence = tonic
         .collect(futures::stream::iter([word("one"), word("two")]))
@@ -178,16 +174,18 @@ async fn streams_of_every_direction_over_grpc() {
         .into_inner();
     assert_eq!((sentence.words, sentence.text.as_str()), (2, "one two"));
 
-    let mut echoes = tonic
+    let echoes = tonic
         .echo(futures::stream::iter([word("a"), word("b")]))
         .await
         .unwrap()
         .into_inner();
-    let mut got = Vec::new();
-    while let Some(w) = echoes.message().await.unwrap() {
-        got.push(w.text);
-    }
-    assert_eq!(got, ["echo a", "echo b"]);
+    let echoes: Vec<String> = drain(echoes)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|w| w.text)
+        .collect();
+    assert_eq!(echoes, ["echo a", "echo b"]);
 
     // A handler's error ends the stream with its status.
     let mut echoes = tonic
@@ -201,41 +199,9 @@ async fn streams_of_every_direction_over_grpc() {
     assert_eq!(status.message(), "asked to fail");
 }
 
-struct Params;
-
-impl SvcSubjectParams for Params {
-    async fn mt_with_subject_params(
-        &self,
-        request: Request<()>,
-    ) -> Result<Response<SimpleStringReply>, Status> {
-        let p = |n: &str| request.param(n).unwrap_or("?").to_owned();
-        let reply = format!(
-            "{} {} {} {}",
-            p("instance"),
-            p("clientid"),
-            p("mp1"),
-            p("mp2")
-        );
-        Ok(Response::new(SimpleStringReply { reply }))
-    }
-
-    async fn mt_no_reply(&self, _: Request<()>) -> Result<(), Status> {
-        Ok(())
-    }
-
-    async fn mt_poll(
-        &self,
-        request: Request<StringArg>,
-    ) -> Result<Response<SimpleStringReply>, Status> {
-        Ok(Response::new(SimpleStringReply {
-            reply: request.into_inner().arg1,
-        }))
-    }
-}
-
 #[tokio::test]
 async fn subject_parameters_void_and_nrpc_only_shapes_over_grpc() {
-    let (channel, _grpc) = grpc_server(SvcSubjectParamsGrpc::server(Params)).await;
+    let (channel, _grpc) = grpc_server(SvcSubjectParamsGrpc::server(ParamsEcho)).await;
     let mut tonic = TonicParams::new(channel);
     let mut request = tonic::Request::new(nrpc_runtime::proto::Void::default());
     for (name, value) in [

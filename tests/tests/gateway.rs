@@ -14,7 +14,7 @@ use nrpc_tests::chat::chat_server::ChatServer;
 use nrpc_tests::chat::{Sentence, Word};
 use nrpc_tests::greeter::{FailRequest, HelloReply, HelloRequest};
 use nrpc_tests::{cancelled, connection, nats_server, serve, serve_greeter, within, NatsServer};
-use nrpc_tests::{word, Words};
+use nrpc_tests::{drain, word, Words};
 use tonic::transport::Channel;
 
 /// A gateway served in this process; stopped when dropped.
@@ -107,7 +107,7 @@ impl Grpc {
     {
         self.0.ready().await.unwrap();
         let codec = tonic_prost::ProstCodec::<Req, Resp>::default();
-        let mut stream = self
+        let stream = self
             .0
             .server_streaming(
                 tonic::Request::new(request),
@@ -116,11 +116,7 @@ impl Grpc {
             )
             .await?
             .into_inner();
-        let mut out = Vec::new();
-        while let Some(item) = stream.message().await? {
-            out.push(item);
-        }
-        Ok(out)
+        drain(stream).await
     }
 
     async fn streaming<Req, Resp>(
@@ -134,7 +130,7 @@ impl Grpc {
     {
         self.0.ready().await.unwrap();
         let codec = tonic_prost::ProstCodec::<Req, Resp>::default();
-        let mut stream = self
+        let stream = self
             .0
             .streaming(
                 tonic::Request::new(futures::stream::iter(requests)),
@@ -143,11 +139,7 @@ impl Grpc {
             )
             .await?
             .into_inner();
-        let mut out = Vec::new();
-        while let Some(item) = stream.message().await? {
-            out.push(item);
-        }
-        Ok(out)
+        drain(stream).await
     }
 
     async fn client_streaming<Req, Resp>(
@@ -368,6 +360,11 @@ fn http() -> reqwest::Client {
     reqwest::Client::new()
 }
 
+/// POSTs `body` to `url`: the status and the JSON answer.
+async fn post(url: String, body: impl Into<reqwest::Body>) -> (u16, serde_json::Value) {
+    json(http().post(url).body(body).send().await.unwrap()).await
+}
+
 async fn json(response: reqwest::Response) -> (u16, serde_json::Value) {
     let status = response.status().as_u16();
     let text = response.text().await.unwrap();
@@ -418,24 +415,13 @@ async fn http_json_calls_map_bodies_headers_and_statuses() {
     assert!(left > 1000, "{left} ms left");
 
     // An empty body is the empty request.
-    let (status, body) = json(
-        http()
-            .post(url("/greeter.v1.Greeter/SayHello"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = post(url("/greeter.v1.Greeter/SayHello"), "").await;
     assert_eq!((status, body["message"].as_str()), (200, Some("Hello, ")));
 
     // A service's error: its code's HTTP status and a JSON error.
-    let (status, body) = json(
-        http()
-            .post(url("/greeter.v1.Greeter/Fail"))
-            .body(r#"{"code":5,"message":"no such thing"}"#)
-            .send()
-            .await
-            .unwrap(),
+    let (status, body) = post(
+        url("/greeter.v1.Greeter/Fail"),
+        r#"{"code":5,"message":"no such thing"}"#,
     )
     .await;
     assert_eq!(status, 404);
@@ -460,15 +446,7 @@ async fn http_json_calls_map_bodies_headers_and_statuses() {
     }
 
     // Bad input: the field is named, with the close match.
-    let (status, body) = json(
-        http()
-            .post(url("/greeter.v1.Greeter/SayHello"))
-            .body(r#"{"nmae":"x"}"#)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = post(url("/greeter.v1.Greeter/SayHello"), r#"{"nmae":"x"}"#).await;
     assert_eq!(status, 400);
     assert_eq!(body["error"]["status"], "INVALID_ARGUMENT");
     let message = body["error"]["message"].as_str().unwrap();
@@ -477,26 +455,11 @@ async fn http_json_calls_map_bodies_headers_and_statuses() {
         "{message}"
     );
 
-    let (status, _) = json(
-        http()
-            .post(url("/greeter.v1.Greeter/SayHello"))
-            .body("{not json")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = post(url("/greeter.v1.Greeter/SayHello"), "{not json").await;
     assert_eq!(status, 400);
 
     // Unknown service or method: 404 with the close matches.
-    let (status, body) = json(
-        http()
-            .post(url("/greeter.v1.Greeter/SayHelo"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = post(url("/greeter.v1.Greeter/SayHelo"), "").await;
     assert_eq!(status, 404);
     assert!(
         body["error"]["message"]
@@ -505,22 +468,14 @@ async fn http_json_calls_map_bodies_headers_and_statuses() {
             .contains("SayHello"),
         "{body}"
     );
-    let (status, _) = json(http().post(url("/nope.v1.Nope/X")).send().await.unwrap()).await;
+    let (status, _) = post(url("/nope.v1.Nope/X"), "").await;
     assert_eq!(status, 404);
-    let (status, _) = json(http().post(url("/only-one-segment")).send().await.unwrap()).await;
+    let (status, _) = post(url("/only-one-segment"), "").await;
     assert_eq!(status, 404);
 
     // Over the body limit: 413, nothing sent.
     let big = format!(r#"{{"name":"{}"}}"#, "x".repeat(100 * 1024));
-    let (status, body) = json(
-        http()
-            .post(url("/greeter.v1.Greeter/SayHello"))
-            .body(big)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = post(url("/greeter.v1.Greeter/SayHello"), big).await;
     assert_eq!(status, 413, "{body}");
 
     // A deadline the caller sets that the handler outlives: 504.
@@ -620,13 +575,9 @@ async fn http_streams_as_ndjson_and_server_sent_events() {
     assert_eq!(data, [r#"{"text":"h"}"#, r#"{"text":"i"}"#]);
 
     // Request streams: one JSON document per line.
-    let (status, body) = json(
-        http()
-            .post(url("/chat.v1.Chat/Collect"))
-            .body("{\"text\":\"one\"}\n\n{\"text\":\"two\"}\n")
-            .send()
-            .await
-            .unwrap(),
+    let (status, body) = post(
+        url("/chat.v1.Chat/Collect"),
+        "{\"text\":\"one\"}\n\n{\"text\":\"two\"}\n",
     )
     .await;
     assert_eq!(
@@ -663,13 +614,9 @@ async fn http_streams_as_ndjson_and_server_sent_events() {
     );
 
     // A bad line fails the call rather than cut the input short.
-    let (status, body) = json(
-        http()
-            .post(url("/chat.v1.Chat/Collect"))
-            .body("{\"text\":\"one\"}\n{\"txet\":\"two\"}\n{\"text\":\"three\"}\n")
-            .send()
-            .await
-            .unwrap(),
+    let (status, body) = post(
+        url("/chat.v1.Chat/Collect"),
+        "{\"text\":\"one\"}\n{\"txet\":\"two\"}\n{\"text\":\"three\"}\n",
     )
     .await;
     assert_eq!(status, 400, "{body}");
@@ -717,14 +664,7 @@ async fn http_fire_and_forget_events_and_subject_parameters() {
     got.sort();
     assert_eq!(got, ["east:fire", "north:fire", "south:fire"]);
 
-    let (status, body) = json(
-        http()
-            .post(url("/alarms.v1.Alarms/Ring"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = post(url("/alarms.v1.Alarms/Ring"), "").await;
     assert_eq!(status, 400);
     assert!(
         body["error"]["message"]
@@ -733,23 +673,9 @@ async fn http_fire_and_forget_events_and_subject_parameters() {
             .contains("\"site\""),
         "{body}"
     );
-    let (status, _) = json(
-        http()
-            .post(url("/alarms.v1.Alarms/Ring/a/b"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = post(url("/alarms.v1.Alarms/Ring/a/b"), "").await;
     assert_eq!(status, 400);
-    let (status, _) = json(
-        http()
-            .post(url("/alarms.v1.Alarms/Ring/a.b"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = post(url("/alarms.v1.Alarms/Ring/a.b"), "").await;
     assert_eq!(status, 400, "a parameter that would change the subject");
 
     // Events: a stream of what is published, until the client leaves.

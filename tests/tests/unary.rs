@@ -3,15 +3,15 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use nrpc_runtime::{CallOptions, Encoding, Request, Response, Server, Status};
+use nrpc_runtime::{CallOptions, Encoding, Server};
 use nrpc_tests::alloptions::svc_custom_subject_server::SvcCustomSubjectServer;
 use nrpc_tests::alloptions::svc_subject_params_client::SvcSubjectParamsClient;
-use nrpc_tests::alloptions::svc_subject_params_server::{SvcSubjectParams, SvcSubjectParamsServer};
-use nrpc_tests::alloptions::{SimpleStringReply, StringArg};
+use nrpc_tests::alloptions::svc_subject_params_server::SvcSubjectParamsServer;
+use nrpc_tests::alloptions::StringArg;
 use nrpc_tests::greeter::greeter_client::GreeterClient;
 use nrpc_tests::greeter::greeter_server::GreeterServer;
-use nrpc_tests::CustomSubject;
 use nrpc_tests::{connection, hello, nats, nats_server, serve, serve_greeter, within, TestGreeter};
+use nrpc_tests::{CustomSubject, ParamsEcho};
 
 #[tokio::test]
 async fn unary_call_returns_the_handlers_reply() {
@@ -172,42 +172,10 @@ async fn json_encoding_round_trips() {
     assert_eq!(v, serde_json::json!({"message": "Hello, raw"}));
 }
 
-struct ParamsService;
-
-impl SvcSubjectParams for ParamsService {
-    async fn mt_with_subject_params(
-        &self,
-        request: Request<()>,
-    ) -> Result<Response<SimpleStringReply>, Status> {
-        let p = |n: &str| request.param(n).unwrap_or("?").to_owned();
-        let reply = format!(
-            "{} {} {} {}",
-            p("instance"),
-            p("clientid"),
-            p("mp1"),
-            p("mp2")
-        );
-        Ok(Response::new(SimpleStringReply { reply }))
-    }
-
-    async fn mt_no_reply(&self, _: Request<()>) -> Result<(), Status> {
-        Ok(())
-    }
-
-    async fn mt_poll(
-        &self,
-        request: Request<StringArg>,
-    ) -> Result<Response<SimpleStringReply>, Status> {
-        Ok(Response::new(SimpleStringReply {
-            reply: request.into_inner().arg1,
-        }))
-    }
-}
-
 #[tokio::test]
 async fn subject_params_at_all_three_levels_reach_the_handler() {
     let server = nats_server();
-    let _handle = serve(&server, SvcSubjectParamsServer::new(ParamsService)).await;
+    let _handle = serve(&server, SvcSubjectParamsServer::new(ParamsEcho)).await;
     let client = SvcSubjectParamsClient::new(connection(&server).await, "eu1", "client42").unwrap();
     let reply = within(
         "params call",
