@@ -301,10 +301,28 @@ async fn gateway(conn: Connection, timeout: Duration, args: GatewayArgs) -> Resu
     let address = listener.local_addr()?;
     // One line a supervisor (or a test) can wait for.
     println!("nrpc gateway listening on http://{address}");
-    tokio::select! {
-        served = gateway.serve(listener) => served?,
-        _ = tokio::signal::ctrl_c() => {}
-    }
+    // SIGINT or SIGTERM (what a supervisor sends): stop accepting, let the
+    // calls in progress end.
+    let shutdown = async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    gateway.serve_until(listener, shutdown).await?;
     Ok(())
 }
 

@@ -184,7 +184,27 @@ impl Gateway {
     /// Serves the [`router`](Self::router) on `listener` (HTTP/1.1 and
     /// cleartext HTTP/2) until the process ends.
     pub async fn serve(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-        axum::serve(listener, self.router()).await
+        self.serve_until(listener, std::future::pending()).await
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting and lets the
+    /// calls in progress finish (each within its deadline).
+    pub async fn serve_until(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        use axum::serve::ListenerExt;
+        // Replies go out at once: Nagle's algorithm would hold small RPC
+        // frames back for the peer's delayed ACK (40 ms).
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!("nrpc-gateway: TCP_NODELAY not set: {e}");
+            }
+        });
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown)
+            .await
     }
 }
 

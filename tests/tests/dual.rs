@@ -46,7 +46,9 @@ where
     let task = tokio::spawn(async move {
         let _ = Server::builder()
             .add_service(service)
-            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
+            .serve_with_incoming(
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+            )
             .await;
     });
     let channel = Channel::from_shared(url).unwrap().connect().await.unwrap();

@@ -75,7 +75,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let grpc_server = tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(GreeterGrpc::from_arc(greeter))
-            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+            .serve_with_incoming(
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+            ),
     );
 
     // An nrpc client, over NATS.
