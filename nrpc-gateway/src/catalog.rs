@@ -164,6 +164,16 @@ impl Catalog {
         }
     }
 
+    /// Every service known now: defined, then learned.
+    pub(crate) fn known(&self) -> Vec<Arc<Target>> {
+        let learned = self.learned.lock().unwrap_or_else(|e| e.into_inner());
+        self.defined
+            .iter()
+            .cloned()
+            .chain(learned.values().map(|l| l.target.clone()))
+            .collect()
+    }
+
     /// The services defined by `.proto` files, for the console.
     pub(crate) fn defined(&self) -> impl Iterator<Item = &DynamicService> {
         self.defined.iter().map(|t| &t.service)

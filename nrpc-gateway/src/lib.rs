@@ -35,6 +35,7 @@ mod catalog;
 mod console;
 mod grpc;
 mod http;
+mod reflection;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -228,6 +229,9 @@ async fn dispatch(shared: Arc<Shared>, request: ::http::Request<Body>) -> Respon
         if segments.next().is_some() {
             return not_a_call(grpc, &path);
         }
+        if reflection::is_reflection(service) {
+            return reflect(shared, service, request).await;
+        }
         return grpc::call(shared, service, method, request).await;
     }
     if !matches!(
@@ -254,6 +258,21 @@ async fn dispatch(shared: Arc<Shared>, request: ::http::Request<Body>) -> Respon
         }
     }
     http::call(shared, service, method, positional, request).await
+}
+
+/// gRPC server reflection, in the version the path names.
+async fn reflect(shared: Arc<Shared>, service: &str, request: ::http::Request<Body>) -> Response {
+    use tower::ServiceExt;
+    let catalog = shared.catalog.clone();
+    let response = if service.contains(".v1alpha.") {
+        reflection::v1alpha::server(catalog).oneshot(request).await
+    } else {
+        reflection::v1::server(catalog).oneshot(request).await
+    };
+    match response {
+        Ok(response) => response.map(Body::new),
+        Err(never) => match never {},
+    }
 }
 
 fn percent_decode(segment: &str) -> Option<String> {

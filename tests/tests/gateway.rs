@@ -860,3 +860,100 @@ async fn services_defined_by_proto_files_need_no_schema() {
         .unwrap();
     assert_eq!(reply.get_ref().message, "hand-made grpc");
 }
+
+/// Runs grpcurl with `args`; its exit status, stdout and stderr.
+async fn grpcurl(args: &[&str]) -> (bool, String, String) {
+    let out = within(
+        "grpcurl",
+        tokio::process::Command::new(nrpc_tests::grpcurl::grpcurl())
+            .args(args)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn grpcurl_lists_describes_and_calls_through_server_reflection() {
+    let server = nats_server();
+    let _a = serve_greeter(&server, "a").await;
+    let _chat = serve(&server, ChatServer::new(Words)).await;
+    let gateway = gateway(&server).await;
+    let address = gateway.url.trim_start_matches("http://").to_owned();
+    let at = address.as_str();
+
+    let (ok, out, err) = grpcurl(&["-plaintext", at, "list"]).await;
+    assert!(ok, "{err}");
+    let listed: Vec<&str> = out.lines().collect();
+    for service in [
+        "chat.v1.Chat",
+        "greeter.v1.Greeter",
+        "grpc.reflection.v1alpha.ServerReflection",
+    ] {
+        assert!(listed.contains(&service), "{service} not in {listed:?}");
+    }
+
+    let (ok, out, err) = grpcurl(&["-plaintext", at, "describe", "greeter.v1.Greeter"]).await;
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(
+            "rpc SayHello ( .greeter.v1.HelloRequest ) returns ( .greeter.v1.HelloReply )"
+        ),
+        "{out}"
+    );
+    let (ok, out, err) = grpcurl(&["-plaintext", at, "describe", "greeter.v1.HelloRequest"]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("string name = 1;"), "{out}");
+
+    // A call, with metadata; the reply's headers come back.
+    let (ok, out, err) = grpcurl(&[
+        "-plaintext",
+        "-v",
+        "-H",
+        "tenant: acme",
+        "-d",
+        r#"{"name":"grpcurl"}"#,
+        at,
+        "greeter.v1.Greeter/SayHello",
+    ])
+    .await;
+    assert!(ok, "{err}");
+    assert!(out.contains(r#""message": "Hello, grpcurl""#), "{out}");
+    assert!(out.contains("tenant-echo: acme"), "{out}");
+
+    // A server stream.
+    let (ok, out, err) = grpcurl(&[
+        "-plaintext",
+        "-d",
+        r#"{"text":"ab"}"#,
+        at,
+        "chat.v1.Chat/Spell",
+    ])
+    .await;
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(r#""text": "a""#) && out.contains(r#""text": "b""#),
+        "{out}"
+    );
+
+    // A status, as grpcurl prints it.
+    let (ok, _, err) = grpcurl(&[
+        "-plaintext",
+        "-d",
+        r#"{"code":5,"message":"no such thing"}"#,
+        at,
+        "greeter.v1.Greeter/Fail",
+    ])
+    .await;
+    assert!(!ok);
+    assert!(
+        err.contains("Code: NotFound") && err.contains("Message: no such thing"),
+        "{err}"
+    );
+}
