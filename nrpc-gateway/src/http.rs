@@ -60,7 +60,7 @@ async fn run(
 ) -> Result<Response, Failure> {
     let (parts, body) = request.into_parts();
     let named: Vec<(String, String)> = match parts.uri.query() {
-        Some(q) => serde_urlencoded_pairs(q)?,
+        Some(q) => query_pairs(q)?,
         None => Vec::new(),
     };
     let call = prepare(&shared, service, method, &positional, named, &parts.headers).await?;
@@ -132,7 +132,7 @@ async fn run(
 }
 
 /// `a=1&b=2` as pairs.
-fn serde_urlencoded_pairs(query: &str) -> Result<Vec<(String, String)>, Failure> {
+fn query_pairs(query: &str) -> Result<Vec<(String, String)>, Failure> {
     let uri: http::Uri = format!("/?{query}")
         .parse()
         .map_err(|_| Failure::new(Code::InvalidArgument, "the query string is not valid"))?;

@@ -957,3 +957,50 @@ async fn grpcurl_lists_describes_and_calls_through_server_reflection() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_gateway_with_a_subject_prefix_reaches_only_its_environment() {
+    use nrpc_tests::greeter::greeter_server::GreeterServer;
+    let server = nats_server();
+    let _stable = serve_greeter(&server, "stable").await;
+    // The canary serves under the prefix `canary` (NRPC_PREFIX).
+    let canary_conn = nrpc_runtime::ConnectOptions::new()
+        .servers(server.url())
+        .subject_prefix("canary")
+        .connect()
+        .await
+        .unwrap();
+    let (canary, _events) = nrpc_tests::TestGreeter::new("canary");
+    let _canary = nrpc_runtime::Server::on(&canary_conn)
+        .add_service(GreeterServer::new(canary))
+        .serve()
+        .await
+        .unwrap();
+
+    let plain = gateway(&server).await;
+    let canary_conn = nrpc_runtime::ConnectOptions::new()
+        .servers(server.url())
+        .subject_prefix("canary")
+        .connect()
+        .await
+        .unwrap();
+    let builder = nrpc_gateway::Gateway::builder(canary_conn);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let canary_url = format!("http://{}", listener.local_addr().unwrap());
+    let served = tokio::spawn(builder.build().unwrap().serve(listener));
+
+    // Both learn the same schema (whichever instance answers first); the
+    // prefix is the gateway's connection's, not the schema's.
+    for _ in 0..10 {
+        for (url, instance) in [(&plain.url, "stable"), (&canary_url, "canary")] {
+            let response = http()
+                .post(format!("{url}/greeter.v1.Greeter/SayHello"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            assert_eq!(response.headers()["instance"], instance);
+        }
+    }
+    served.abort();
+}
