@@ -12,12 +12,22 @@ fn root() -> PathBuf {
 /// (`<package>-nrpc.rs`, which the package's file includes) with the golden
 /// copies.
 fn check(proto: &str, package: &str) {
+    check_with(proto, package, "", nrpc_codegen::configure());
+}
+
+/// [`check`] with `builder`, whose golden files carry `suffix`.
+fn check_with(proto: &str, package: &str, suffix: &str, builder: nrpc_codegen::Builder) {
     let out = tempfile::tempdir().expect("temp dir");
-    nrpc_codegen::configure()
+    builder
         .out_dir(out.path())
         .compile_protos(&[root().join("proto").join(proto)], &[root().join("proto")])
         .unwrap_or_else(|e| panic!("{e}"));
-    for file in [format!("{package}.rs"), format!("{package}-nrpc.rs")] {
+    // The messages do not change with the options: their file is checked once.
+    let mut files = vec![format!("{package}-nrpc.rs")];
+    if suffix.is_empty() {
+        files.push(format!("{package}.rs"));
+    }
+    for file in files {
         let generated = std::fs::read_to_string(out.path().join(&file))
             .unwrap_or_else(|e| panic!("generated file {file}: {e}"));
         if let Err(e) = syn::parse_file(&generated) {
@@ -25,7 +35,7 @@ fn check(proto: &str, package: &str) {
         }
         let golden = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("golden")
-            .join(&file);
+            .join(file.replacen(".rs", &format!("{suffix}.rs"), 1));
         if std::env::var_os("UPDATE_GOLDEN").is_some() {
             std::fs::write(&golden, &generated).expect("write golden");
             continue;
@@ -60,4 +70,23 @@ fn alloptions() {
 #[test]
 fn chat() {
     check("chat.proto", "chat.v1");
+}
+
+/// With `.grpc(true)`: tonic's client and server in the package's `grpc`
+/// module and the glue serving the nrpc trait over gRPC (every kind, the
+/// nRPC-only shapes answered UNIMPLEMENTED).
+#[test]
+fn chat_and_alloptions_with_grpc() {
+    check_with(
+        "chat.proto",
+        "chat.v1",
+        ".grpc",
+        nrpc_codegen::configure().grpc(true),
+    );
+    check_with(
+        "alloptions.proto",
+        "main",
+        ".grpc",
+        nrpc_codegen::configure().grpc(true),
+    );
 }
