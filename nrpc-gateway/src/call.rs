@@ -4,13 +4,15 @@
 //! door reports them as.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use nrpc_runtime::{CallError, CallOptions, Code, MethodSpec, ServiceClient};
 use nrpc_wire::grpc::{
     canonical_header_name, is_transport_header, parse_grpc_timeout, GRPC_TIMEOUT, INSTANCE,
     PARAM_PREFIX,
 };
+
+use tokio_util::sync::CancellationToken;
 
 use crate::catalog::Target;
 use crate::Shared;
@@ -291,4 +293,41 @@ pub(crate) fn reply_headers(nats: &nrpc_runtime::HeaderMap) -> http::HeaderMap {
         }
     }
     out
+}
+
+/// The first bad item of a request stream (a JSON line that does not
+/// encode, a gRPC message over the limit): it ends the input and fails the
+/// call, which must not take a cut input for the whole.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BadInput {
+    token: CancellationToken,
+    failure: Arc<Mutex<Option<Failure>>>,
+}
+
+impl BadInput {
+    pub(crate) fn set(&self, failure: Failure) {
+        let mut slot = self.failure.lock().unwrap_or_else(|e| e.into_inner());
+        slot.get_or_insert(failure);
+        self.token.cancel();
+    }
+
+    pub(crate) fn failure(&self) -> Failure {
+        self.failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .unwrap_or_else(|| Failure::new(Code::InvalidArgument, "the request stream failed"))
+    }
+
+    pub(crate) fn check(&self) -> Result<(), Failure> {
+        if self.token.is_cancelled() {
+            Err(self.failure())
+        } else {
+            Ok(())
+        }
+    }
+
+    pub(crate) fn token(&self) -> &CancellationToken {
+        &self.token
+    }
 }

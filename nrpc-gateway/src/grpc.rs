@@ -15,8 +15,7 @@ use nrpc_runtime::{CallError, MethodKind};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::metadata::MetadataMap;
 
-use crate::call::{prepare, reply_headers, Failure, Prepared};
-use crate::http::BadInput;
+use crate::call::{prepare, reply_headers, BadInput, Failure, Prepared};
 use crate::Shared;
 
 /// Messages as the bytes they are on the wire.

@@ -5,7 +5,7 @@
 //! newline-delimited JSON bodies.
 
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -18,9 +18,8 @@ use nrpc_runtime::codec::Raw;
 use nrpc_runtime::{CallError, Code, MethodKind};
 use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 use tokio_util::io::StreamReader;
-use tokio_util::sync::CancellationToken;
 
-use crate::call::{prepare, reply_headers, Failure};
+use crate::call::{prepare, reply_headers, BadInput, Failure};
 use crate::Shared;
 
 const JSON: &str = "application/json";
@@ -122,7 +121,7 @@ async fn run(
             }
             let reply = tokio::select! {
                 reply = nrpc_runtime::client::single_reply(replies) => reply,
-                _ = bad.token.cancelled() => return Err(bad.failure()),
+                _ = bad.token().cancelled() => return Err(bad.failure()),
             };
             bad.check()?;
             let json = decode(&output, reply?)?;
@@ -158,42 +157,6 @@ fn too_large(limit: usize) -> Failure {
         format!("the request body is larger than the gateway's limit of {limit} bytes"),
     )
     .with_http(413)
-}
-
-/// The first bad line of a request stream: it ends the input and fails the
-/// call (the service must not take a cut input for the whole).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct BadInput {
-    token: CancellationToken,
-    failure: Arc<Mutex<Option<Failure>>>,
-}
-
-impl BadInput {
-    pub(crate) fn set(&self, failure: Failure) {
-        let mut slot = self.failure.lock().unwrap_or_else(|e| e.into_inner());
-        slot.get_or_insert(failure);
-        self.token.cancel();
-    }
-
-    pub(crate) fn failure(&self) -> Failure {
-        self.failure
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-            .unwrap_or_else(|| Failure::new(Code::InvalidArgument, "the request stream failed"))
-    }
-
-    pub(crate) fn check(&self) -> Result<(), Failure> {
-        if self.token.is_cancelled() {
-            Err(self.failure())
-        } else {
-            Ok(())
-        }
-    }
-
-    pub(crate) fn token(&self) -> &CancellationToken {
-        &self.token
-    }
 }
 
 /// The body's non-empty lines, each encoded as a request.
@@ -253,7 +216,7 @@ fn stream_response(
     sse: bool,
     bad: Option<BadInput>,
 ) -> Response {
-    let stopped = bad.clone().map(|b| b.token.clone().cancelled_owned());
+    let stopped = bad.as_ref().map(|b| b.token().clone().cancelled_owned());
     let items = match stopped {
         Some(stop) => items.take_until(stop).boxed(),
         None => items,

@@ -1004,3 +1004,33 @@ async fn a_gateway_with_a_subject_prefix_reaches_only_its_environment() {
     }
     served.abort();
 }
+
+#[tokio::test]
+async fn an_http_client_that_leaves_a_stream_cancels_the_handler() {
+    use nrpc_tests::alloptions::svc_custom_subject_server::SvcCustomSubjectServer;
+    let server = nats_server();
+    let (service, mut events) = nrpc_tests::CustomSubject::new();
+    let _custom = serve(&server, SvcCustomSubjectServer::new(service)).await;
+    let gateway = gateway(&server).await;
+
+    // `wait` streams one item, then waits until cancelled.
+    let response = http()
+        .post(format!(
+            "{}/main.SvcCustomSubject/MtStreamedReply/eu1",
+            gateway.url
+        ))
+        .body(r#"{"arg1":"wait"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut body = response.bytes_stream();
+    let first = within("the first item", body.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(std::str::from_utf8(&first).unwrap(), "{\"reply\":\"0\"}\n");
+    // The client leaves: the connection closes, the handler is told.
+    drop(body);
+    cancelled(&mut events, "wait").await;
+}
