@@ -11,7 +11,7 @@ use axum::response::Response;
 use bytes::{Buf, BufMut, Bytes};
 use futures::stream::{BoxStream, StreamExt};
 use nrpc_runtime::codec::Raw;
-use nrpc_runtime::{CallError, MethodKind};
+use nrpc_runtime::{CallError, Code, MethodKind};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::metadata::MetadataMap;
 
@@ -91,6 +91,29 @@ fn requests(stream: tonic::Streaming<Bytes>, bad: BadInput) -> BoxStream<'static
         .boxed()
 }
 
+/// Why gRPC cannot call this method, when its descriptor says it streams
+/// differently from its nrpc kind (nRPC's `streamedReply` option) — the
+/// rule the generated glue follows too. Without a descriptor, the kind
+/// decides.
+fn shape_mismatch(call: &Prepared) -> Option<String> {
+    let spec = call.target.service.spec;
+    let method = call.method;
+    let proto = call
+        .target
+        .service
+        .pool
+        .get_service_by_name(&spec.name)?
+        .methods()
+        .find(|m| m.name() == method.name)?;
+    let shape = (proto.is_client_streaming(), proto.is_server_streaming());
+    (method.kind.grpc_streams() != Some(shape)).then(|| {
+        format!(
+            "{}.{}: its nRPC call shape ({}) has no gRPC face; call it over NATS or HTTP",
+            spec.name, method.name, method.kind
+        )
+    })
+}
+
 /// Serves one gRPC call.
 pub(crate) async fn call(
     shared: Arc<Shared>,
@@ -102,6 +125,9 @@ pub(crate) async fn call(
         Ok(call) => Arc::new(call),
         Err(failure) => return failure.grpc().into_http(),
     };
+    if let Some(why) = shape_mismatch(&call) {
+        return Failure::new(Code::Unimplemented, why).grpc().into_http();
+    }
     let mut grpc =
         tonic::server::Grpc::new(RawCodec).max_decoding_message_size(shared.options.max_body);
     let kind = call.method.kind;

@@ -73,6 +73,23 @@ impl MethodKind {
     }
 }
 
+impl MethodKind {
+    /// How gRPC calls a method of this kind — whether its requests and its
+    /// replies stream — or `None` for events, which gRPC cannot call. A
+    /// bridge serves a method over gRPC only when its `.proto` stream
+    /// markers say the same (nRPC's `streamedReply` option streams replies
+    /// of an rpc that gRPC calls unary).
+    pub fn grpc_streams(self) -> Option<(bool, bool)> {
+        match self {
+            MethodKind::Unary | MethodKind::NoReply => Some((false, false)),
+            MethodKind::StreamedReply => Some((false, true)),
+            MethodKind::ClientStreaming => Some((true, false)),
+            MethodKind::Bidirectional => Some((true, true)),
+            MethodKind::NoRequest => None,
+        }
+    }
+}
+
 impl fmt::Display for MethodKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

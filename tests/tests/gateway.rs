@@ -1033,4 +1033,23 @@ async fn an_http_client_that_leaves_a_stream_cancels_the_handler() {
     // The client leaves: the connection closes, the handler is told.
     drop(body);
     cancelled(&mut events, "wait").await;
+
+    // gRPC calls this rpc unary (the stream is nRPC's streamedReply
+    // option): the gateway says so rather than send a stream.
+    let mut grpc = Grpc::connect(&gateway).await;
+    let mut request = tonic::Request::new(nrpc_tests::alloptions::StringArg {
+        arg1: "count:2".into(),
+    });
+    request
+        .metadata_mut()
+        .insert("nrpc-param-instance", "eu1".parse().unwrap());
+    let status = grpc
+        .unary::<_, nrpc_tests::alloptions::SimpleStringReply>(
+            "/main.SvcCustomSubject/MtStreamedReply",
+            request,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unimplemented, "{status:?}");
+    assert!(status.message().contains("over NATS or HTTP"), "{status:?}");
 }

@@ -39,17 +39,11 @@ pub fn tonic_type(prost_path: &str) -> String {
 /// Why the glue cannot serve a method over gRPC, if it cannot: the text
 /// of its `UNIMPLEMENTED`.
 fn unserved(full_name: &str, spec: &MethodSpec, m: &Method, t: &TonicMethod) -> Option<String> {
-    let shape = match spec.kind {
-        MethodKind::NoRequest => {
-            return Some(format!(
-                "{full_name}.{} is an event: subscribe to it over NATS",
-                spec.name
-            ))
-        }
-        MethodKind::Unary | MethodKind::NoReply => (false, false),
-        MethodKind::StreamedReply => (false, true),
-        MethodKind::ClientStreaming => (true, false),
-        MethodKind::Bidirectional => (true, true),
+    let Some(shape) = spec.kind.grpc_streams() else {
+        return Some(format!(
+            "{full_name}.{} is an event: subscribe to it over NATS",
+            spec.name
+        ));
     };
     if shape != (t.client_streaming, t.server_streaming) {
         // nRPC's `streamedReply` option on an rpc that gRPC calls unary.
