@@ -49,6 +49,8 @@ pub(crate) struct Catalog {
     /// [`MISS_TTL`], so a stream of calls to a wrong name is not a stream
     /// of discoveries.
     misses: Mutex<HashMap<String, (Instant, String)>>,
+    /// Names being learned now, each behind its own gate.
+    gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// How long a name discovery did not know is answered from memory.
@@ -74,6 +76,7 @@ impl Catalog {
             defined,
             learned: Mutex::new(HashMap::new()),
             misses: Mutex::new(HashMap::new()),
+            gates: Mutex::new(HashMap::new()),
         }
     }
 
@@ -87,51 +90,69 @@ impl Catalog {
 
     /// The service named `name` (its full proto name, as in gRPC paths):
     /// a defined one, else a learned one (a stale entry is served while a
-    /// refresh runs in the background), else learned now from discovery.
+    /// refresh runs in the background), else learned now from discovery —
+    /// once for all the calls that ask for it meanwhile.
     pub(crate) async fn find(self: &Arc<Self>, name: &str) -> Result<Arc<Target>, Error> {
         if let Some(t) = self.defined.iter().find(|t| t.service.spec.name == name) {
             return Ok(t.clone());
         }
-        let stale = {
-            let mut learned = self.learned.lock().unwrap_or_else(|e| e.into_inner());
-            match learned.get_mut(name) {
-                Some(entry) if entry.at.elapsed() < self.refresh_after => {
-                    return Ok(entry.target.clone());
-                }
-                Some(entry) => {
-                    if !entry.refreshing {
-                        entry.refreshing = true;
-                        let catalog = self.clone();
-                        let name = name.to_owned();
-                        tokio::spawn(async move { catalog.learn(&name).await });
-                    }
-                    Some(entry.target.clone())
-                }
-                None => None,
-            }
-        };
-        if let Some(target) = stale {
-            return Ok(target);
+        if let Some(known) = self.remembered(name) {
+            return known;
         }
-        if let Some((at, message)) = self
-            .misses
+        // The first call for a name learns it; the others wait for it,
+        // then find what it learned (or that nothing answers).
+        let gate = self
+            .gates
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(name)
+            .entry(name.to_owned())
+            .or_default()
+            .clone();
+        let turn = gate.lock().await;
+        let found = match self.remembered(name) {
+            Some(known) => known,
+            None => {
+                let learned = self.learn(name).await;
+                if let Err(Error::UnknownService(message)) = &learned {
+                    let mut misses = self.misses.lock().unwrap_or_else(|e| e.into_inner());
+                    if misses.len() >= MAX_MISSES {
+                        misses.clear();
+                    }
+                    misses.insert(name.to_owned(), (Instant::now(), message.clone()));
+                }
+                learned
+            }
+        };
+        drop(turn);
+        self.gates
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
+        found
+    }
+
+    /// What is known of `name` without asking: a learned service (stale
+    /// ones start a refresh in the background) or a recent miss.
+    fn remembered(self: &Arc<Self>, name: &str) -> Option<Result<Arc<Target>, Error>> {
         {
-            if at.elapsed() < MISS_TTL {
-                return Err(Error::UnknownService(message.clone()));
+            let mut learned = self.learned.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(entry) = learned.get_mut(name) {
+                if entry.at.elapsed() >= self.refresh_after && !entry.refreshing {
+                    entry.refreshing = true;
+                    let catalog = self.clone();
+                    let name = name.to_owned();
+                    tokio::spawn(async move { catalog.learn(&name).await });
+                }
+                return Some(Ok(entry.target.clone()));
             }
         }
-        let learned = self.learn(name).await;
-        if let Err(Error::UnknownService(message)) = &learned {
-            let mut misses = self.misses.lock().unwrap_or_else(|e| e.into_inner());
-            if misses.len() >= MAX_MISSES {
-                misses.clear();
+        let misses = self.misses.lock().unwrap_or_else(|e| e.into_inner());
+        match misses.get(name) {
+            Some((at, message)) if at.elapsed() < MISS_TTL => {
+                Some(Err(Error::UnknownService(message.clone())))
             }
-            misses.insert(name.to_owned(), (Instant::now(), message.clone()));
+            _ => None,
         }
-        learned
     }
 
     /// Asks discovery for `name`'s schema and keeps what it learns; a

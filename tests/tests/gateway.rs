@@ -1053,3 +1053,51 @@ async fn an_http_client_that_leaves_a_stream_cancels_the_handler() {
     assert_eq!(status.code(), tonic::Code::Unimplemented, "{status:?}");
     assert!(status.message().contains("over NATS or HTTP"), "{status:?}");
 }
+
+#[tokio::test]
+async fn concurrent_first_calls_share_one_discovery() {
+    let server = nats_server();
+    let _a = serve_greeter(&server, "a").await;
+    // Sees every INFO request for the greeter, the targeted one and the
+    // broad one the gateway falls back to.
+    let monitor = nrpc_tests::nats(&server).await;
+    let mut infos = monitor.subscribe("$SRV.INFO.>").await.unwrap();
+    monitor.flush().await.unwrap();
+    let gateway = gateway(&server).await;
+
+    let calls: Vec<_> = (0..20)
+        .map(|i| {
+            let url = format!("{}/greeter.v1.Greeter/SayHello", gateway.url);
+            tokio::spawn(async move {
+                http()
+                    .post(url)
+                    .body(format!(r#"{{"name":"{i}"}}"#))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            })
+        })
+        .collect();
+    for call in calls {
+        assert_eq!(within("a call", call).await.unwrap(), 200);
+    }
+
+    // Everything the gateway asked was processed before its calls ended;
+    // a marker sent now arrives after it.
+    monitor
+        .publish("$SRV.INFO.marker", "end".into())
+        .await
+        .unwrap();
+    let mut asked = 0;
+    within("the marker", async {
+        while let Some(msg) = infos.next().await {
+            if msg.subject.as_str() == "$SRV.INFO.marker" {
+                break;
+            }
+            asked += 1;
+        }
+    })
+    .await;
+    assert_eq!(asked, 1, "20 first calls should share one discovery");
+}
