@@ -46,7 +46,7 @@ pub type ReplyStream<T> = BoxStream<'static, Result<T, tonic::Status>>;
 const WINDOW: usize = 32;
 
 /// A status as tonic's: same code, same message.
-pub fn to_tonic(status: Status) -> tonic::Status {
+fn to_tonic(status: Status) -> tonic::Status {
     tonic::Status::new(
         tonic::Code::from_i32(status.code().as_i32()),
         status.message().to_owned(),
