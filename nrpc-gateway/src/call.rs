@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use nrpc_runtime::{CallError, CallOptions, Code, MethodSpec, ServiceClient};
 use nrpc_wire::grpc::{
-    canonical_header_name, is_transport_header, parse_grpc_timeout, GRPC_TIMEOUT, INSTANCE,
-    PARAM_PREFIX,
+    canonical_header_name, is_transport_header, parse_grpc_timeout, subject_params, GRPC_TIMEOUT,
+    INSTANCE, PARAM_PREFIX,
 };
 
 use tokio_util::sync::CancellationToken;
@@ -144,7 +144,7 @@ pub(crate) async fn prepare(
     shared: &Shared,
     service: &str,
     method: &str,
-    positional: &[String],
+    positional: Vec<String>,
     mut named: Vec<(String, String)>,
     headers: &http::HeaderMap,
 ) -> Result<Prepared, Failure> {
@@ -201,61 +201,8 @@ pub(crate) async fn prepare(
         options = options.stream_deadline(timeout);
     }
 
-    // Parameters: positional first, then by name; each exactly once.
-    let names: Vec<&str> = service_spec.param_names(index).collect();
-    if positional.len() > names.len() {
-        return Err(Failure::new(
-            Code::InvalidArgument,
-            format!(
-                "{}.{} takes {} subject parameter(s), the path gives {}",
-                service_spec.name,
-                spec.name,
-                names.len(),
-                positional.len()
-            ),
-        ));
-    }
-    let mut values: Vec<Option<String>> = positional.iter().cloned().map(Some).collect();
-    values.resize(names.len(), None);
-    for (name, value) in named {
-        let Some(i) = names.iter().position(|n| *n == name) else {
-            return Err(Failure::new(
-                Code::InvalidArgument,
-                format!(
-                    "{}.{} has no subject parameter {name:?} ({})",
-                    service_spec.name,
-                    spec.name,
-                    if names.is_empty() {
-                        "it takes none".to_owned()
-                    } else {
-                        format!("it takes {}", names.join(", "))
-                    }
-                ),
-            ));
-        };
-        if values[i].is_some() {
-            return Err(Failure::new(
-                Code::InvalidArgument,
-                format!("the subject parameter {name:?} is given twice"),
-            ));
-        }
-        values[i] = Some(value);
-    }
-    let mut values = values
-        .into_iter()
-        .zip(&names)
-        .map(|(v, n)| {
-            v.ok_or_else(|| {
-                Failure::new(
-                    Code::InvalidArgument,
-                    format!(
-                        "{}.{} needs the subject parameter {n:?} (a path segment, ?{n}=…, or an {PARAM_PREFIX}{n} header)",
-                        service_spec.name, spec.name
-                    ),
-                )
-            })
-        })
-        .collect::<Result<Vec<String>, Failure>>()?;
+    let mut values = subject_params(service_spec, index, positional, named)
+        .map_err(|e| Failure::new(Code::InvalidArgument, e))?;
     let method_values =
         values.split_off(service_spec.package_params.len() + service_spec.service_params.len());
     Ok(Prepared {
@@ -329,5 +276,19 @@ impl BadInput {
 
     pub(crate) fn token(&self) -> &CancellationToken {
         &self.token
+    }
+
+    /// The one reply of a client-streaming call whose input this watches:
+    /// a bad input fails the call, whatever the service answered.
+    pub(crate) async fn single_reply(
+        &self,
+        replies: nrpc_runtime::ReplyStream<bytes::Bytes>,
+    ) -> Result<bytes::Bytes, Failure> {
+        let reply = tokio::select! {
+            reply = nrpc_runtime::client::single_reply(replies) => reply,
+            _ = self.token.cancelled() => return Err(self.failure()),
+        };
+        self.check()?;
+        Ok(reply?)
     }
 }

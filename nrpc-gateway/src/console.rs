@@ -158,30 +158,33 @@ fn describe(d: &MessageDescriptor, depth: usize) -> Value {
     let fields: Vec<Value> = d
         .fields()
         .map(|f| {
-            let (kind, nested) = match f.kind() {
+            let (kind, nested, values) = match f.kind() {
                 Kind::Message(m) if !f.is_map() => (
                     "message",
                     (depth < MAX_DEPTH).then(|| describe(&m, depth + 1)),
+                    None,
                 ),
-                Kind::Message(_) => ("map", None),
+                Kind::Message(_) => ("map", None, None),
                 Kind::Enum(e) => (
                     "enum",
-                    Some(json!({ "values": e.values().map(|v| v.name().to_owned()).collect::<Vec<_>>() })),
+                    None,
+                    Some(e.values().map(|v| v.name().to_owned()).collect::<Vec<_>>()),
                 ),
-                Kind::String => ("string", None),
-                Kind::Bytes => ("bytes", None),
-                Kind::Bool => ("bool", None),
-                Kind::Double | Kind::Float => ("float", None),
+                Kind::String => ("string", None, None),
+                Kind::Bytes => ("bytes", None, None),
+                Kind::Bool => ("bool", None, None),
+                Kind::Double | Kind::Float => ("float", None, None),
                 Kind::Int64 | Kind::Uint64 | Kind::Sint64 | Kind::Fixed64 | Kind::Sfixed64 => {
-                    ("int64", None)
+                    ("int64", None, None)
                 }
-                _ => ("int", None),
+                _ => ("int", None, None),
             };
             json!({
                 "name": f.json_name(),
                 "type": kind,
                 "repeated": f.is_list(),
                 "message": nested,
+                "values": values,
             })
         })
         .collect();

@@ -91,27 +91,32 @@ fn requests(stream: tonic::Streaming<Bytes>, bad: BadInput) -> BoxStream<'static
         .boxed()
 }
 
-/// Why gRPC cannot call this method, when its descriptor says it streams
-/// differently from its nrpc kind (nRPC's `streamedReply` option) — the
-/// rule the generated glue follows too. Without a descriptor, the kind
-/// decides.
-fn shape_mismatch(call: &Prepared) -> Option<String> {
+/// How gRPC calls this method — whether requests and replies stream — or
+/// why it cannot: an event, or a descriptor that streams differently from
+/// its nrpc kind (nRPC's `streamedReply` option); the rule the generated
+/// glue follows too. Without a descriptor, the kind decides.
+fn grpc_shape(call: &Prepared) -> Result<(bool, bool), String> {
     let spec = call.target.service.spec;
     let method = call.method;
+    let Some(shape) = method.kind.grpc_streams() else {
+        return Err(format!(
+            "{}.{} is an event: subscribe to it over NATS or HTTP",
+            spec.name, method.name
+        ));
+    };
     let proto = call
         .target
         .service
         .pool
-        .get_service_by_name(&spec.name)?
-        .methods()
-        .find(|m| m.name() == method.name)?;
-    let shape = (proto.is_client_streaming(), proto.is_server_streaming());
-    (method.kind.grpc_streams() != Some(shape)).then(|| {
-        format!(
+        .get_service_by_name(&spec.name)
+        .and_then(|s| s.methods().find(|m| m.name() == method.name));
+    match proto {
+        Some(p) if (p.is_client_streaming(), p.is_server_streaming()) != shape => Err(format!(
             "{}.{}: its nRPC call shape ({}) has no gRPC face; call it over NATS or HTTP",
             spec.name, method.name, method.kind
-        )
-    })
+        )),
+        _ => Ok(shape),
+    }
 }
 
 /// Serves one gRPC call.
@@ -121,55 +126,59 @@ pub(crate) async fn call(
     method: &str,
     request: http::Request<Body>,
 ) -> Response {
-    let call = match prepare(&shared, service, method, &[], Vec::new(), request.headers()).await {
+    let call = match prepare(
+        &shared,
+        service,
+        method,
+        Vec::new(),
+        Vec::new(),
+        request.headers(),
+    )
+    .await
+    {
         Ok(call) => Arc::new(call),
         Err(failure) => return failure.grpc().into_http(),
     };
-    if let Some(why) = shape_mismatch(&call) {
-        return Failure::new(Code::Unimplemented, why).grpc().into_http();
-    }
+    let shape = match grpc_shape(&call) {
+        Ok(shape) => shape,
+        Err(why) => return Failure::new(Code::Unimplemented, why).grpc().into_http(),
+    };
     let mut grpc =
         tonic::server::Grpc::new(RawCodec).max_decoding_message_size(shared.options.max_body);
-    let kind = call.method.kind;
-    let response = match kind {
-        MethodKind::Unary | MethodKind::NoReply => {
+    // (requests stream, replies stream)
+    let response = match shape {
+        (false, false) => {
             let service = tower::service_fn(move |request: tonic::Request<Bytes>| {
                 let call = call.clone();
                 async move { unary(&call, request.into_inner()).await }
             });
             grpc.unary(service, request).await
         }
-        MethodKind::StreamedReply | MethodKind::NoRequest => {
+        (false, true) => {
             let service = tower::service_fn(move |request: tonic::Request<Bytes>| {
                 let call = call.clone();
                 async move { server_stream(&call, request.into_inner()).await }
             });
             grpc.server_streaming(service, request).await
         }
-        MethodKind::ClientStreaming => {
+        (true, false) => {
             let service =
                 tower::service_fn(move |request: tonic::Request<tonic::Streaming<Bytes>>| {
                     let call = call.clone();
                     async move {
-                        let bad = BadInput::default();
-                        let replies = open(&call, request.into_inner(), bad.clone()).await?;
-                        let reply = tokio::select! {
-                            reply = nrpc_runtime::client::single_reply(replies) => reply,
-                            _ = bad.token().cancelled() => return Err(bad.failure().grpc()),
-                        };
-                        bad.check().map_err(|f| f.grpc())?;
-                        Ok(tonic::Response::new(reply.map_err(status)?))
+                        let (replies, bad) = open(&call, request.into_inner()).await?;
+                        let reply = bad.single_reply(replies).await.map_err(|f| f.grpc())?;
+                        Ok(tonic::Response::new(reply))
                     }
                 });
             grpc.client_streaming(service, request).await
         }
-        MethodKind::Bidirectional => {
+        (true, true) => {
             let service =
                 tower::service_fn(move |request: tonic::Request<tonic::Streaming<Bytes>>| {
                     let call = call.clone();
                     async move {
-                        let bad = BadInput::default();
-                        let replies = open(&call, request.into_inner(), bad.clone()).await?;
+                        let (replies, bad) = open(&call, request.into_inner()).await?;
                         let stop = bad.token().clone().cancelled_owned();
                         let replies = items(replies.boxed()).take_until(stop);
                         let end =
@@ -211,35 +220,30 @@ async fn server_stream(
 ) -> Result<tonic::Response<Items>, tonic::Status> {
     let client = call.client().map_err(|f| f.grpc())?;
     let params = call.method_params();
-    let replies = if call.method.kind == MethodKind::NoRequest {
-        client
-            .subscribe_events::<Raw>(call.index, &params, None)
-            .await
-            .map_err(status)?
-    } else {
-        client
-            .server_stream::<Raw, Raw>(call.index, &params, &payload, Some(call.options.clone()))
-            .await
-            .map_err(status)?
-            .boxed()
-    };
-    Ok(tonic::Response::new(items(replies)))
+    let replies = client
+        .server_stream::<Raw, Raw>(call.index, &params, &payload, Some(call.options.clone()))
+        .await
+        .map_err(status)?;
+    Ok(tonic::Response::new(items(replies.boxed())))
 }
 
+/// Opens a request stream from the gRPC client's messages; the
+/// [`BadInput`] says if the client's stream failed.
 async fn open(
     call: &Prepared,
     stream: tonic::Streaming<Bytes>,
-    bad: BadInput,
-) -> Result<nrpc_runtime::ReplyStream<Bytes>, tonic::Status> {
+) -> Result<(nrpc_runtime::ReplyStream<Bytes>, BadInput), tonic::Status> {
     let client = call.client().map_err(|f| f.grpc())?;
     let params = call.method_params();
-    client
+    let bad = BadInput::default();
+    let replies = client
         .open_stream::<Raw, Raw>(
             call.index,
             &params,
-            requests(stream, bad),
+            requests(stream, bad.clone()),
             Some(call.options.clone()),
         )
         .await
-        .map_err(status)
+        .map_err(status)?;
+    Ok((replies, bad))
 }

@@ -62,7 +62,7 @@ async fn run(
         Some(q) => query_pairs(q)?,
         None => Vec::new(),
     };
-    let call = prepare(&shared, service, method, &positional, named, &parts.headers).await?;
+    let call = prepare(&shared, service, method, positional, named, &parts.headers).await?;
     let sse = parts
         .headers
         .get_all(http::header::ACCEPT)
@@ -119,12 +119,7 @@ async fn run(
             if call.method.kind == MethodKind::Bidirectional {
                 return Ok(stream_response(replies.boxed(), output, sse, Some(bad)));
             }
-            let reply = tokio::select! {
-                reply = nrpc_runtime::client::single_reply(replies) => reply,
-                _ = bad.token().cancelled() => return Err(bad.failure()),
-            };
-            bad.check()?;
-            let json = decode(&output, reply?)?;
+            let json = decode(&output, bad.single_reply(replies).await?)?;
             Ok(([(http::header::CONTENT_TYPE, JSON)], json).into_response())
         }
     }
@@ -132,11 +127,7 @@ async fn run(
 
 /// `a=1&b=2` as pairs.
 fn query_pairs(query: &str) -> Result<Vec<(String, String)>, Failure> {
-    let uri: http::Uri = format!("/?{query}")
-        .parse()
-        .map_err(|_| Failure::new(Code::InvalidArgument, "the query string is not valid"))?;
-    axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&uri)
-        .map(|q| q.0)
+    serde_urlencoded::from_str(query)
         .map_err(|e| Failure::new(Code::InvalidArgument, format!("the query string: {e}")))
 }
 

@@ -25,7 +25,8 @@ use std::panic::AssertUnwindSafe;
 use futures::stream::{BoxStream, StreamExt};
 use futures::FutureExt;
 use nrpc_wire::grpc::{
-    canonical_header_name, is_transport_header, parse_grpc_timeout, GRPC_TIMEOUT, PARAM_PREFIX,
+    canonical_header_name, is_transport_header, parse_grpc_timeout, subject_params, GRPC_TIMEOUT,
+    PARAM_PREFIX,
 };
 use nrpc_wire::{Code, ServiceSpec, Status};
 use tokio::time::Instant;
@@ -86,18 +87,8 @@ fn incoming<T>(
             headers.append(canonical_header_name(name).as_str(), text);
         }
     }
-    let mut params = Vec::new();
-    for wanted in spec.param_names(method) {
-        match named.iter().find(|(n, _)| n == wanted) {
-            Some((_, value)) => params.push(value.clone()),
-            None => {
-                return Err(tonic::Status::invalid_argument(format!(
-                "{}.{} needs the subject parameter {wanted:?} (metadata {PARAM_PREFIX}{wanted})",
-                spec.name, spec.methods[method].name
-            )))
-            }
-        }
-    }
+    let params =
+        subject_params(spec, method, Vec::new(), named).map_err(tonic::Status::invalid_argument)?;
     let cancel = CancellationToken::new();
     let guard = cancel.clone().drop_guard();
     let request = Request::local(message, spec, method, headers, params, deadline, cancel);

@@ -9,6 +9,8 @@
 
 use std::time::Duration;
 
+use crate::ServiceSpec;
+
 /// The gRPC deadline header.
 pub const GRPC_TIMEOUT: &str = "grpc-timeout";
 
@@ -111,6 +113,63 @@ pub fn canonical_header_name(name: &str) -> String {
         .collect()
 }
 
+/// The subject parameter values of method `method` of `spec`, in
+/// [`ServiceSpec::param_names`] order (package, service, method): the
+/// `positional` values first (an HTTP path's segments after the method),
+/// then the `named` ones (query parameters, `nrpc-param-*` headers). Each
+/// must be given exactly once; the error says which is missing, unknown,
+/// given twice or one too many.
+pub fn subject_params(
+    spec: &ServiceSpec,
+    method: usize,
+    positional: Vec<String>,
+    named: Vec<(String, String)>,
+) -> Result<Vec<String>, String> {
+    let names: Vec<&str> = spec.param_names(method).collect();
+    let whose = || {
+        let m = spec.methods.get(method).map_or("?", |m| &*m.name);
+        format!("{}.{m}", spec.name)
+    };
+    if positional.len() > names.len() {
+        return Err(format!(
+            "{} takes {} subject parameter(s), the path gives {}",
+            whose(),
+            names.len(),
+            positional.len()
+        ));
+    }
+    let mut values: Vec<Option<String>> = positional.into_iter().map(Some).collect();
+    values.resize(names.len(), None);
+    for (name, value) in named {
+        let Some(i) = names.iter().position(|n| *n == name) else {
+            let takes = if names.is_empty() {
+                "it takes none".to_owned()
+            } else {
+                format!("it takes {}", names.join(", "))
+            };
+            return Err(format!(
+                "{} has no subject parameter {name:?} ({takes})",
+                whose()
+            ));
+        };
+        if values[i].replace(value).is_some() {
+            return Err(format!("the subject parameter {name:?} is given twice"));
+        }
+    }
+    values
+        .into_iter()
+        .zip(&names)
+        .map(|(v, n)| {
+            v.ok_or_else(|| {
+                format!(
+                    "{} needs the subject parameter {n:?} ({PARAM_PREFIX}{n} header or metadata; over HTTP also a path segment or ?{n}=…)",
+                    whose()
+                )
+            })
+        })
+        .collect()
+}
+
 /// Whether a reply header is nrpc's or NATS' own (stream credit, error
 /// frames' headers, the instance, …), which a bridge does not hand on as
 /// reply metadata.
@@ -122,6 +181,58 @@ pub fn is_protocol_header(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{MethodKind, MethodSpec};
+    use std::borrow::Cow;
+
+    fn spec() -> ServiceSpec {
+        ServiceSpec {
+            name: "p.S".into(),
+            description: "".into(),
+            package_subject: "p".into(),
+            package_params: Cow::Owned(vec!["a".into()]),
+            service_subject: "S".into(),
+            service_params: Cow::Owned(vec![]),
+            methods: Cow::Owned(vec![MethodSpec {
+                name: "M".into(),
+                subject: "M".into(),
+                params: Cow::Owned(vec!["b".into(), "c".into()]),
+                kind: MethodKind::Unary,
+                polling: false,
+            }]),
+        }
+    }
+
+    #[test]
+    fn subject_params_come_positional_then_named_each_once() {
+        let s = spec();
+        let named = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect::<Vec<_>>()
+        };
+        let ok = subject_params(&s, 0, vec!["1".into()], named(&[("c", "3"), ("b", "2")]));
+        assert_eq!(ok, Ok(vec!["1".into(), "2".into(), "3".into()]));
+        let err = |r: Result<Vec<String>, String>| r.unwrap_err();
+        assert!(err(subject_params(
+            &s,
+            0,
+            vec![],
+            named(&[("a", "1"), ("b", "2")])
+        ))
+        .contains("needs the subject parameter \"c\""));
+        assert!(err(subject_params(&s, 0, vec![], named(&[("z", "1")])))
+            .contains("no subject parameter \"z\" (it takes a, b, c)"));
+        assert!(err(subject_params(
+            &s,
+            0,
+            vec!["1".into()],
+            named(&[("a", "2")])
+        ))
+        .contains("given twice"));
+        assert!(err(subject_params(&s, 0, vec!["1".into(); 4], vec![]))
+            .contains("takes 3 subject parameter(s), the path gives 4"));
+    }
 
     #[test]
     fn grpc_timeouts_parse() {

@@ -473,6 +473,39 @@ async fn http_json_calls_map_bodies_headers_and_statuses() {
     let (status, _) = post(url("/only-one-segment"), "").await;
     assert_eq!(status, 404);
 
+    // Bodies and headers that are not text, and other HTTP methods.
+    let (status, body) = post(url("/greeter.v1.Greeter/SayHello"), vec![0xff, 0xfe]).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not UTF-8"),
+        "{body}"
+    );
+    let response = http()
+        .post(url("/greeter.v1.Greeter/SayHello"))
+        .header("Tenant", http::HeaderValue::from_bytes(b"caf\xe9").unwrap())
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json(response).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("tenant is not ASCII"),
+        "{body}"
+    );
+    let response = http()
+        .put(url("/greeter.v1.Greeter/SayHello"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "POST, GET");
+
     // Over the body limit: 413, nothing sent.
     let big = format!(r#"{{"name":"{}"}}"#, "x".repeat(100 * 1024));
     let (status, body) = post(url("/greeter.v1.Greeter/SayHello"), big).await;
@@ -675,6 +708,15 @@ async fn http_fire_and_forget_events_and_subject_parameters() {
     );
     let (status, _) = post(url("/alarms.v1.Alarms/Ring/a/b"), "").await;
     assert_eq!(status, 400);
+    let (status, body) = post(url("/alarms.v1.Alarms/Ring/%FF"), "").await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not UTF-8"),
+        "{body}"
+    );
     let (status, _) = post(url("/alarms.v1.Alarms/Ring/a.b"), "").await;
     assert_eq!(status, 400, "a parameter that would change the subject");
 
@@ -1052,6 +1094,21 @@ async fn an_http_client_that_leaves_a_stream_cancels_the_handler() {
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unimplemented, "{status:?}");
     assert!(status.message().contains("over NATS or HTTP"), "{status:?}");
+
+    // Events are subscribed to over NATS or HTTP, not called over gRPC.
+    let mut request = tonic::Request::new(());
+    request
+        .metadata_mut()
+        .insert("nrpc-param-instance", "eu1".parse().unwrap());
+    let status = grpc
+        .unary::<_, nrpc_tests::alloptions::SimpleStringReply>(
+            "/main.SvcCustomSubject/MtNoRequest",
+            request,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unimplemented, "{status:?}");
+    assert!(status.message().contains("is an event"), "{status:?}");
 }
 
 #[tokio::test]
