@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use http::HeaderValue;
 use nrpc_runtime::{ConnectOptions, Connection};
 
 /// List, describe and call NATS services (nrpc, nRPC, NATS services) with
@@ -141,8 +142,17 @@ struct GatewayArgs {
     /// Serve no web console.
     #[arg(long)]
     no_console: bool,
+    /// Let web pages from this origin (`https://app.example.com`, or `*`
+    /// for any) call from a browser (CORS); repeatable.
+    #[arg(long = "allow-origin", value_name = "ORIGIN", value_parser = parse_origin)]
+    allow_origins: Vec<HeaderValue>,
     #[command(flatten)]
     protos: ProtoArgs,
+}
+
+/// An origin for CORS: a valid header value.
+fn parse_origin(origin: &str) -> std::result::Result<HeaderValue, String> {
+    HeaderValue::from_str(origin).map_err(|_| format!("{origin:?} is not an origin"))
 }
 
 /// Where the service's definition comes from when it publishes no schema.
@@ -287,14 +297,19 @@ async fn run(cli: Cli) -> Result<()> {
 }
 
 async fn gateway(conn: Connection, timeout: Duration, args: GatewayArgs) -> Result<()> {
-    let gateway = nrpc_gateway::Gateway::builder(conn)
+    let mut builder = nrpc_gateway::Gateway::builder(conn)
         .protos(args.protos.files, args.protos.includes)
         .default_timeout(args.call_timeout)
         .max_timeout(args.max_timeout)
         .max_body(args.max_body)
         .discovery_timeout(timeout)
-        .console(!args.no_console)
-        .build()?;
+        .console(!args.no_console);
+    if args.allow_origins.iter().any(|origin| origin == "*") {
+        builder = builder.allow_any_origin();
+    } else if !args.allow_origins.is_empty() {
+        builder = builder.allow_origins(args.allow_origins);
+    }
+    let gateway = builder.build()?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .map_err(|e| Failure(format!("cannot listen on {}: {e}", args.listen)))?;

@@ -6,6 +6,8 @@
 //! * **gRPC** (`content-type: application/grpc`) on
 //!   `/<package>.<Service>/<Method>`, any gRPC client: the protobuf bytes
 //!   go through unchanged, so only the service's subjects need be known;
+//!   **gRPC-Web** (`application/grpc-web…`, HTTP/1.1 too) likewise, for
+//!   browsers;
 //! * **HTTP/JSON** on the same paths (`POST`, or `GET` for an empty
 //!   request), the body in protobuf's JSON mapping; streamed replies as
 //!   newline-delimited JSON or server-sent events;
@@ -41,9 +43,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ::http::HeaderValue;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use nrpc_runtime::{Code, Connection};
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer, ExposeHeaders};
 
 use crate::call::Failure;
 use crate::catalog::Catalog;
@@ -55,6 +59,8 @@ struct Options {
     max_timeout: Duration,
     max_body: usize,
     console: bool,
+    /// Origins whose web pages may call (CORS); none if `None`.
+    cors: Option<AllowOrigin>,
 }
 
 /// What every request handler shares.
@@ -112,6 +118,24 @@ impl GatewayBuilder {
         self
     }
 
+    /// Lets web pages from these origins (`https://app.example.com`) call
+    /// the gateway from a browser — HTTP/JSON and gRPC-Web — by answering
+    /// CORS requests from them. Without this (or
+    /// [`allow_any_origin`](Self::allow_any_origin)) the gateway sends no
+    /// CORS headers and browsers only let its own pages (the console) call.
+    pub fn allow_origins(mut self, origins: impl IntoIterator<Item = HeaderValue>) -> Self {
+        self.options.cors = Some(AllowOrigin::list(origins));
+        self
+    }
+
+    /// Lets a web page from any origin call the gateway (CORS
+    /// `Access-Control-Allow-Origin: *`; browsers then send no cookies or
+    /// credentials with those calls).
+    pub fn allow_any_origin(mut self) -> Self {
+        self.options.cors = Some(AllowOrigin::any());
+        self
+    }
+
     /// How long a learned service's schema is used before it is asked for
     /// again, in the background (10 s).
     pub fn refresh_after(mut self, after: Duration) -> Self {
@@ -166,20 +190,27 @@ impl Gateway {
                 max_timeout: Duration::from_secs(300),
                 max_body: 4 << 20,
                 console: true,
+                cors: None,
             },
             discovery_timeout: Duration::from_secs(2),
             refresh_after: Duration::from_secs(10),
         }
     }
 
-    /// Every route: the console's (if on), then calls on every other path.
+    /// Every route: the console's (if on), then calls on every other path;
+    /// CORS answers for the allowed origins, if any.
     pub fn router(&self) -> axum::Router {
         let shared = self.shared.clone();
         let mut router = axum::Router::new();
         if self.shared.options.console {
             router = console::routes(router, self.shared.clone());
         }
-        router.fallback(move |request: ::http::Request<Body>| dispatch(shared.clone(), request))
+        let router = router
+            .fallback(move |request: ::http::Request<Body>| dispatch(shared.clone(), request));
+        match &self.shared.options.cors {
+            Some(origins) => router.layer(cors(origins.clone())),
+            None => router,
+        }
     }
 
     /// Serves the [`router`](Self::router) on `listener` (HTTP/1.1 and
@@ -209,30 +240,41 @@ impl Gateway {
     }
 }
 
-/// A call: gRPC by its content type, else JSON; the path names the service
-/// and method (and, for JSON, subject parameters after them).
+/// What browsers are told about cross-origin calls: the methods calls use,
+/// whatever request headers the page sends (they become metadata), and
+/// every reply header readable (statuses, gRPC-Web's `grpc-status`, the
+/// service's own headers).
+fn cors(origins: AllowOrigin) -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([::http::Method::GET, ::http::Method::POST])
+        .allow_headers(AllowHeaders::mirror_request())
+        .expose_headers(ExposeHeaders::any())
+        .max_age(Duration::from_secs(3600))
+}
+
+/// A call: gRPC (or gRPC-Web) by its content type, else JSON; the path
+/// names the service and method (and, for JSON, subject parameters after
+/// them).
 async fn dispatch(shared: Arc<Shared>, request: ::http::Request<Body>) -> Response {
-    let grpc = request
+    let content_type = request
         .headers()
         .get(::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/grpc"));
+        .unwrap_or_default();
+    if content_type.starts_with("application/grpc-web") {
+        return grpc_web(shared, request).await;
+    }
+    if content_type.starts_with("application/grpc") {
+        return grpc_dispatch(shared, request).await;
+    }
     let path = request.uri().path().to_owned();
     let mut segments = path.trim_start_matches('/').split('/');
     let (Some(service), Some(method)) = (segments.next(), segments.next()) else {
-        return not_a_call(grpc, &path);
+        return not_a_call(false, &path);
     };
     if service.is_empty() || method.is_empty() {
-        return not_a_call(grpc, &path);
-    }
-    if grpc {
-        if segments.next().is_some() {
-            return not_a_call(grpc, &path);
-        }
-        if reflection::is_reflection(service) {
-            return reflect(shared, service, request).await;
-        }
-        return grpc::call(shared, service, method, request).await;
+        return not_a_call(false, &path);
     }
     if !matches!(
         *request.method(),
@@ -258,6 +300,42 @@ async fn dispatch(shared: Arc<Shared>, request: ::http::Request<Body>) -> Respon
         }
     }
     http::call(shared, service, method, positional, request).await
+}
+
+/// A gRPC call (or reflection): the path is `/<package>.<Service>/<Method>`.
+async fn grpc_dispatch(shared: Arc<Shared>, request: ::http::Request<Body>) -> Response {
+    let path = request.uri().path().to_owned();
+    let mut segments = path.trim_start_matches('/').split('/');
+    match (segments.next(), segments.next(), segments.next()) {
+        (Some(service), Some(method), None) if !service.is_empty() && !method.is_empty() => {
+            if reflection::is_reflection(service) {
+                reflect(shared, service, request).await
+            } else {
+                grpc::call(shared, service, method, request).await
+            }
+        }
+        _ => not_a_call(true, &path),
+    }
+}
+
+/// A gRPC-Web call, on HTTP/1.1 or HTTP/2: tonic-web turns it into a gRPC
+/// call (and the reply's trailers into the body's last frame).
+async fn grpc_web(shared: Arc<Shared>, request: ::http::Request<Body>) -> Response {
+    use tower::{Layer, ServiceExt};
+    let inner = tower::service_fn(move |request: ::http::Request<tonic::body::Body>| {
+        let shared = shared.clone();
+        async move {
+            Ok::<_, std::convert::Infallible>(grpc_dispatch(shared, request.map(Body::new)).await)
+        }
+    });
+    match tonic_web::GrpcWebLayer::new()
+        .layer(inner)
+        .oneshot(request)
+        .await
+    {
+        Ok(response) => response.map(Body::new),
+        Err(never) => match never {},
+    }
 }
 
 /// gRPC server reflection, in the version the path names.

@@ -80,6 +80,8 @@ pub fn is_transport_header(name: &str) -> bool {
             | "user-agent"
             | "origin"
             | "referer"
+            | "x-grpc-web"
+            | "x-user-agent"
             | INSTANCE
     ) || name.starts_with("grpc-")
         || name.starts_with("proxy-")

@@ -354,6 +354,67 @@ async fn grpc_streams_of_every_direction_pass_through() {
     assert_eq!(status.code(), tonic::Code::FailedPrecondition, "{status:?}");
 }
 
+/// gRPC-Web over HTTP/1.1 (what browsers speak), with tonic-web's client
+/// under tonic's generated clients: metadata, deadline, statuses and a
+/// streamed reply, the trailers carried in the body.
+#[tokio::test]
+async fn grpc_web_calls_pass_through_over_http1() {
+    use nrpc_tests::chat::grpc::chat_client::ChatClient;
+    use nrpc_tests::greeter::grpc::greeter_client::GreeterClient;
+
+    let server = nats_server();
+    let _greeter = serve_greeter(&server, "a").await;
+    let _chat = serve(&server, ChatServer::new(Words)).await;
+    let gateway = gateway(&server).await;
+    let http1 = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http();
+    let web = tower::ServiceBuilder::new()
+        .layer(tonic_web::GrpcWebClientLayer::new())
+        .service(http1);
+    let origin: http::Uri = gateway.url.parse().unwrap();
+
+    let mut greeter = GreeterClient::with_origin(web.clone(), origin.clone());
+    let mut request = tonic::Request::new(hello("web"));
+    request
+        .metadata_mut()
+        .insert("tenant", "acme".parse().unwrap());
+    request.set_timeout(Duration::from_secs(3));
+    let reply = greeter.say_hello(request).await.unwrap();
+    assert_eq!(reply.get_ref().message, "Hello, web");
+    assert_eq!(reply.metadata().get("tenant-echo").unwrap(), "acme");
+    let left: u64 = reply
+        .metadata()
+        .get("deadline-left-ms")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(left <= 3000, "{left}");
+
+    let status = greeter
+        .fail(FailRequest {
+            code: 5,
+            message: "gone".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (status.code(), status.message()),
+        (tonic::Code::NotFound, "gone")
+    );
+
+    let mut chat = ChatClient::with_origin(web, origin);
+    let letters = chat.spell(word("web")).await.unwrap().into_inner();
+    let letters: Vec<String> = drain(letters)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|w| w.text)
+        .collect();
+    assert_eq!(letters, ["w", "e", "b"]);
+}
+
 // ----------------------------------------------------------- HTTP/JSON --
 
 fn http() -> reqwest::Client {
