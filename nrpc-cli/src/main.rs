@@ -150,9 +150,18 @@ struct GatewayArgs {
     protos: ProtoArgs,
 }
 
-/// An origin for CORS: a valid header value.
+/// An origin for CORS: `*`, or `scheme://host[:port]` as browsers send it
+/// (no path; a bare host name would never match).
 fn parse_origin(origin: &str) -> std::result::Result<HeaderValue, String> {
-    HeaderValue::from_str(origin).map_err(|_| format!("{origin:?} is not an origin"))
+    let bad = || format!("{origin:?} is not an origin (scheme://host[:port], or *)");
+    if origin != "*" {
+        let uri: http::Uri = origin.parse().map_err(|_| bad())?;
+        let path = uri.path() != "/" || uri.query().is_some() || origin.ends_with('/');
+        if uri.scheme().is_none() || uri.authority().is_none() || path {
+            return Err(bad());
+        }
+    }
+    HeaderValue::from_str(origin).map_err(|_| bad())
 }
 
 /// Where the service's definition comes from when it publishes no schema.

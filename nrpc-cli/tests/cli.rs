@@ -577,6 +577,10 @@ async fn errors_a_user_can_act_on() {
         "{e}"
     );
 
+    // A CORS origin that no browser would send.
+    let e = err(&server, &["gateway", "--allow-origin", "app.example"]).await;
+    assert!(e.contains("\"app.example\" is not an origin"), "{e}");
+
     // A server that is not there.
     drop(s);
     let dead = format!("nats://127.0.0.1:{}", free_port());
@@ -692,6 +696,8 @@ async fn the_gateway_binary_serves_json_from_schemas_and_proto_files() {
             proto.to_str().unwrap(),
             "-I",
             include.to_str().unwrap(),
+            "--allow-origin",
+            "http://app.example",
         ],
     )
     .spawn()
@@ -733,6 +739,32 @@ async fn the_gateway_binary_serves_json_from_schemas_and_proto_files() {
     // The console's page.
     let page = http.get(&url).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("<title>nrpc console</title>"), "{page}");
+
+    // Browsers on the allowed origin may call; others are not told so.
+    for (origin, allowed) in [
+        ("http://app.example", true),
+        ("http://other.example", false),
+    ] {
+        let preflight = http
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{url}/greeter.v1.Greeter/SayHello"),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type,tenant")
+            .send()
+            .await
+            .unwrap();
+        let headers = preflight.headers();
+        assert_eq!(
+            headers
+                .get("access-control-allow-origin")
+                .map(|v| v.to_str().unwrap()),
+            allowed.then_some(origin),
+            "{origin}: {headers:?}"
+        );
+    }
 
     child.kill().await.unwrap();
 }

@@ -217,3 +217,128 @@ async fn the_console_lists_services_and_calls_a_method_from_its_form() {
     client.close().await.unwrap();
     served.abort();
 }
+
+/// A gateway served in this process; its URL (the origin of its pages).
+async fn serve_gateway(
+    builder: nrpc_gateway::GatewayBuilder,
+) -> (String, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let gateway = builder.build().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    (url, tokio::spawn(gateway.serve(listener)))
+}
+
+/// From a page of one origin, the browser calls gateways on others:
+/// JSON and gRPC-Web (framed by hand, as a grpc-web library does) with a
+/// custom header (so the browser asks first: a CORS preflight), reading a
+/// reply header. Returns what each call gave, or the browser's error.
+const CROSS_ORIGIN_CALLS: &str = r#"
+const [allowed, denied, done] = arguments;
+const path = '/greeter.v1.Greeter/SayHello';
+async function json(base) {
+    const r = await fetch(base + path, {
+        method: 'POST',
+        headers: {'content-type': 'application/json', 'tenant': 'acme'},
+        body: JSON.stringify({name: 'page'}),
+    });
+    return {status: r.status, tenant: r.headers.get('tenant-echo'), body: await r.json()};
+}
+async function grpcWeb(base) {
+    const name = new TextEncoder().encode('web');
+    const message = new Uint8Array([0x0a, name.length, ...name]);
+    const frame = new Uint8Array(5 + message.length);
+    new DataView(frame.buffer).setUint32(1, message.length);
+    frame.set(message, 5);
+    const r = await fetch(base + path, {
+        method: 'POST',
+        headers: {'content-type': 'application/grpc-web+proto', 'x-grpc-web': '1', 'tenant': 'acme'},
+        body: frame,
+    });
+    const bytes = new Uint8Array(await r.arrayBuffer());
+    const out = {status: r.status, tenant: r.headers.get('tenant-echo'), message: null, trailers: ''};
+    for (let i = 0; i + 5 <= bytes.length;) {
+        const length = new DataView(bytes.buffer, bytes.byteOffset + i + 1, 4).getUint32(0);
+        const body = bytes.subarray(i + 5, i + 5 + length);
+        if (bytes[i] & 0x80) {
+            out.trailers += new TextDecoder().decode(body);
+        } else {
+            out.message = new TextDecoder().decode(body.subarray(2, 2 + body[1]));
+        }
+        i += 5 + length;
+    }
+    return out;
+}
+async function attempt(call) {
+    try { return await call(); } catch (e) { return {error: String(e)}; }
+}
+Promise.all([
+    attempt(() => json(allowed)),
+    attempt(() => grpcWeb(allowed)),
+    attempt(() => json(denied)),
+    attempt(() => grpcWeb(denied)),
+]).then(done);
+"#;
+
+#[tokio::test]
+async fn pages_of_allowed_origins_call_from_the_browser() {
+    let server = nats_server();
+    let _greeter = serve_greeter(&server, "a").await;
+    // The page's origin: a gateway's console, a different port from the
+    // gateways it calls (so a different origin).
+    let (page, page_task) =
+        serve_gateway(nrpc_gateway::Gateway::builder(connection(&server).await)).await;
+    let (allowed, allowed_task) = serve_gateway(
+        nrpc_gateway::Gateway::builder(connection(&server).await)
+            .allow_origins([page.parse().unwrap()]),
+    )
+    .await;
+    let (denied, denied_task) = serve_gateway(
+        nrpc_gateway::Gateway::builder(connection(&server).await)
+            .allow_origins(["http://app.example".parse().unwrap()]),
+    )
+    .await;
+
+    let driver = driver().await;
+    let client = browser(&driver).await;
+    client.goto(&page).await.unwrap();
+    let results = within(
+        "the page's cross-origin calls",
+        client.execute_async(
+            CROSS_ORIGIN_CALLS,
+            vec![allowed.clone().into(), denied.clone().into()],
+        ),
+    )
+    .await
+    .unwrap();
+    let [json, grpc_web, json_denied, grpc_web_denied] = &results.as_array().unwrap()[..] else {
+        panic!("{results}");
+    };
+
+    assert_eq!(json["status"], 200, "{json}");
+    assert_eq!(json["body"]["message"], "Hello, page", "{json}");
+    assert_eq!(json["tenant"], "acme", "{json}");
+    assert_eq!(grpc_web["status"], 200, "{grpc_web}");
+    assert_eq!(grpc_web["message"], "Hello, web", "{grpc_web}");
+    assert!(
+        grpc_web["trailers"]
+            .as_str()
+            .unwrap()
+            .contains("grpc-status:0"),
+        "{grpc_web}"
+    );
+    assert_eq!(grpc_web["tenant"], "acme", "{grpc_web}");
+    // The browser refuses what the gateway does not allow for this origin.
+    for refused in [json_denied, grpc_web_denied] {
+        assert!(
+            refused["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("fetch")),
+            "{refused}"
+        );
+    }
+
+    client.close().await.unwrap();
+    for task in [page_task, allowed_task, denied_task] {
+        task.abort();
+    }
+}
