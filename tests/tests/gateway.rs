@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
 use futures::StreamExt;
 use nrpc_runtime::{Request, Status};
 use nrpc_tests::chat::chat_server::ChatServer;
@@ -403,6 +405,29 @@ async fn grpc_web_calls_pass_through_over_http1() {
         (status.code(), status.message()),
         (tonic::Code::NotFound, "gone")
     );
+
+    // The text form: frames in base64 (each padded on its own).
+    let frame = [0, 0, 0, 0, 5, 0x0a, 3, b't', b'x', b't'];
+    let response = http()
+        .post(format!("{}{SAY_HELLO}", gateway.url))
+        .header("content-type", "application/grpc-web-text")
+        .header("accept", "application/grpc-web-text")
+        .body(BASE64.encode(frame))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut text = response.text().await.unwrap();
+    let mut bytes = Vec::new();
+    while !text.is_empty() {
+        let padded = text.find('=').map_or(text.len(), |at| {
+            at + text[at..].bytes().take_while(|b| *b == b'=').count()
+        });
+        bytes.extend(BASE64.decode(text.drain(..padded).as_str()).unwrap());
+    }
+    let bytes = String::from_utf8_lossy(&bytes);
+    assert!(bytes.contains("Hello, txt"), "{bytes:?}");
+    assert!(bytes.contains("grpc-status:0"), "{bytes:?}");
 
     let mut chat = ChatClient::with_origin(web, origin);
     let letters = chat.spell(word("web")).await.unwrap().into_inner();
