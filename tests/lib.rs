@@ -9,6 +9,7 @@ use std::time::Duration;
 pub use nats_harness::NatsServer;
 
 pub mod grpcurl;
+pub mod pki;
 pub mod python;
 
 /// `proto/helloworld.proto` (Go's helloworld: no package prefix).

@@ -146,6 +146,17 @@ struct GatewayArgs {
     /// for any) call from a browser (CORS); repeatable.
     #[arg(long = "allow-origin", value_name = "ORIGIN", value_parser = parse_origin)]
     allow_origins: Vec<HeaderValue>,
+    /// Serve TLS (HTTPS, gRPC over TLS) with this certificate chain (PEM,
+    /// leaf first). Not `--tlscert`, which is for the NATS connection.
+    #[arg(long, value_name = "FILE", requires = "listen_key")]
+    listen_cert: Option<PathBuf>,
+    /// The private key (PEM) of `--listen-cert`.
+    #[arg(long, value_name = "FILE", requires = "listen_cert")]
+    listen_key: Option<PathBuf>,
+    /// Require client certificates signed by a CA in this PEM file (mutual
+    /// TLS on the gateway's port).
+    #[arg(long, value_name = "FILE", requires = "listen_cert")]
+    listen_client_ca: Option<PathBuf>,
     #[command(flatten)]
     protos: ProtoArgs,
 }
@@ -318,13 +329,22 @@ async fn gateway(conn: Connection, timeout: Duration, args: GatewayArgs) -> Resu
     } else if !args.allow_origins.is_empty() {
         builder = builder.allow_origins(args.allow_origins);
     }
+    let scheme = match (&args.listen_cert, &args.listen_key) {
+        (Some(cert), Some(key)) => {
+            let client_ca = args.listen_client_ca.as_deref();
+            let config = nrpc_gateway::tls::server_config(cert, key, client_ca)?;
+            builder = builder.tls(config);
+            "https"
+        }
+        _ => "http",
+    };
     let gateway = builder.build()?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .map_err(|e| Failure(format!("cannot listen on {}: {e}", args.listen)))?;
     let address = listener.local_addr()?;
     // One line a supervisor (or a test) can wait for.
-    println!("nrpc gateway listening on http://{address}");
+    println!("nrpc gateway listening on {scheme}://{address}");
     // SIGINT or SIGTERM (what a supervisor sends): stop accepting, let the
     // calls in progress end.
     let shutdown = async {

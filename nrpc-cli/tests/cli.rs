@@ -581,6 +581,20 @@ async fn errors_a_user_can_act_on() {
     let e = err(&server, &["gateway", "--allow-origin", "app.example"]).await;
     assert!(e.contains("\"app.example\" is not an origin"), "{e}");
 
+    // TLS on the gateway's port: a certificate file that is not there.
+    let e = err(
+        &server,
+        &[
+            "gateway",
+            "--listen-cert",
+            "nope.pem",
+            "--listen-key",
+            "nope-key.pem",
+        ],
+    )
+    .await;
+    assert!(e.starts_with("error: certificate nope.pem: "), "{e}");
+
     // A server that is not there.
     drop(s);
     let dead = format!("nats://127.0.0.1:{}", free_port());

@@ -1,7 +1,8 @@
 //! A gateway that brings gRPC and HTTP/JSON callers onto nrpc and other
 //! NATS services, for teams moving to NATS one service at a time.
 //!
-//! One HTTP server (HTTP/1.1 and HTTP/2, cleartext) answers:
+//! One HTTP server (HTTP/1.1 and HTTP/2; cleartext, or TLS with
+//! [`GatewayBuilder::tls`]) answers:
 //!
 //! * **gRPC** (`content-type: application/grpc`) on
 //!   `/<package>.<Service>/<Method>`, any gRPC client: the protobuf bytes
@@ -38,6 +39,7 @@ mod console;
 mod grpc;
 mod http;
 mod reflection;
+pub mod tls;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -79,6 +81,7 @@ pub struct GatewayBuilder {
     options: Options,
     discovery_timeout: Duration,
     refresh_after: Duration,
+    tls: Option<Arc<tls::rustls::ServerConfig>>,
 }
 
 impl GatewayBuilder {
@@ -136,6 +139,17 @@ impl GatewayBuilder {
         self
     }
 
+    /// Serves TLS (HTTPS, gRPC over TLS) with this configuration, e.g.
+    /// from PEM files by [`tls::server_config`]; ALPN offers HTTP/2 and
+    /// HTTP/1.1 unless the configuration names its own protocols.
+    pub fn tls(mut self, mut config: tls::rustls::ServerConfig) -> Self {
+        if config.alpn_protocols.is_empty() {
+            config.alpn_protocols = tls::alpn();
+        }
+        self.tls = Some(Arc::new(config));
+        self
+    }
+
     /// How long a learned service's schema is used before it is asked for
     /// again, in the background (10 s).
     pub fn refresh_after(mut self, after: Duration) -> Self {
@@ -167,6 +181,7 @@ impl GatewayBuilder {
                 catalog: Arc::new(catalog),
                 options: self.options,
             }),
+            tls: self.tls,
         })
     }
 }
@@ -176,6 +191,7 @@ impl GatewayBuilder {
 #[derive(Debug, Clone)]
 pub struct Gateway {
     shared: Arc<Shared>,
+    tls: Option<Arc<tls::rustls::ServerConfig>>,
 }
 
 impl Gateway {
@@ -194,6 +210,7 @@ impl Gateway {
             },
             discovery_timeout: Duration::from_secs(2),
             refresh_after: Duration::from_secs(10),
+            tls: None,
         }
     }
 
@@ -214,7 +231,8 @@ impl Gateway {
     }
 
     /// Serves the [`router`](Self::router) on `listener` (HTTP/1.1 and
-    /// cleartext HTTP/2) until the process ends.
+    /// HTTP/2; TLS if [configured](GatewayBuilder::tls)) until the process
+    /// ends.
     pub async fn serve(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
         self.serve_until(listener, std::future::pending()).await
     }
@@ -227,6 +245,13 @@ impl Gateway {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         use axum::serve::ListenerExt;
+        let router = self.router();
+        if let Some(config) = self.tls {
+            let listener = tls::TlsListener::new(listener, config)?;
+            return axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await;
+        }
         // Replies go out at once: Nagle's algorithm would hold small RPC
         // frames back for the peer's delayed ACK (40 ms).
         let listener = listener.tap_io(|tcp| {
@@ -234,7 +259,7 @@ impl Gateway {
                 tracing::debug!("nrpc-gateway: TCP_NODELAY not set: {e}");
             }
         });
-        axum::serve(listener, self.router())
+        axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await
     }

@@ -11,6 +11,7 @@ use base64::Engine;
 use nrpc_runtime::{CallError, ConnectError, ConnectOptions, Server, ServerHandle};
 use nrpc_tests::greeter::greeter_client::GreeterClient;
 use nrpc_tests::greeter::greeter_server::GreeterServer;
+use nrpc_tests::pki::pki;
 use nrpc_tests::{hello, within, NatsServer, TestGreeter};
 
 fn server(config: &str) -> NatsServer {
@@ -131,44 +132,6 @@ async fn nkey_from_a_seed_file_and_from_a_context() {
         err.contains("bad.nk") && err.contains("no user nkey seed"),
         "{err}"
     );
-}
-
-/// A CA, a server certificate for 127.0.0.1 and a client certificate, as
-/// PEM files.
-struct Pki {
-    ca: PathBuf,
-    server_cert: PathBuf,
-    server_key: PathBuf,
-    client_cert: PathBuf,
-    client_key: PathBuf,
-}
-
-fn pki(dir: &Path) -> Pki {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().expect("key");
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "nrpc test CA");
-    let ca_cert = ca_params.self_signed(&ca_key).expect("CA");
-    let issuer = Issuer::new(ca_params, ca_key);
-    let leaf = |names: Vec<String>, cn: &str| {
-        let key = KeyPair::generate().expect("key");
-        let mut params = CertificateParams::new(names).expect("params");
-        params.distinguished_name.push(DnType::CommonName, cn);
-        let cert = params.signed_by(&key, &issuer).expect("sign");
-        (cert.pem(), key.serialize_pem())
-    };
-    let (server_cert, server_key) = leaf(vec!["127.0.0.1".into(), "localhost".into()], "server");
-    let (client_cert, client_key) = leaf(vec!["client.nrpc.test".into()], "client");
-    Pki {
-        ca: write(dir, "ca.pem", &ca_cert.pem()),
-        server_cert: write(dir, "server.pem", &server_cert),
-        server_key: write(dir, "server-key.pem", &server_key),
-        client_cert: write(dir, "client.pem", &client_cert),
-        client_key: write(dir, "client-key.pem", &client_key),
-    }
 }
 
 #[tokio::test]

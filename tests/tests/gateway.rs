@@ -440,6 +440,95 @@ async fn grpc_web_calls_pass_through_over_http1() {
     assert_eq!(letters, ["w", "e", "b"]);
 }
 
+/// TLS on the gateway's port with our own CA: gRPC (HTTP/2 by ALPN) and
+/// HTTPS JSON; a client that connects and never says a word, and one that
+/// speaks plain HTTP, hold no one up; with a client CA, a client without a
+/// certificate is refused and one with a certificate is served.
+#[tokio::test]
+async fn tls_on_the_gateway_port_with_and_without_client_certificates() {
+    use nrpc_tests::greeter::grpc::greeter_client::GreeterClient;
+    use tonic::transport::{Certificate, ClientTlsConfig};
+
+    let server = nats_server();
+    let _greeter = serve_greeter(&server, "a").await;
+    let dir = tempfile::tempdir().unwrap();
+    let pki = nrpc_tests::pki::pki(dir.path());
+    let ca = std::fs::read_to_string(&pki.ca).unwrap();
+    let config = nrpc_gateway::tls::server_config(&pki.server_cert, &pki.server_key, None);
+    let gateway = gateway_with(&server, |b| b.tls(config.unwrap())).await;
+    let url = gateway.url.replace("http://", "https://");
+    let address = gateway.url.trim_start_matches("http://").to_owned();
+    // Silent clients: each would hold the port for the handshake timeout
+    // (10 s) if handshakes were done in turn; three outlast PATIENCE.
+    let mut silent = Vec::new();
+    for _ in 0..3 {
+        silent.push(tokio::net::TcpStream::connect(&address).await.unwrap());
+    }
+
+    let reply = within("a gRPC call over TLS", async {
+        let tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&ca));
+        let channel = Channel::from_shared(url.clone())
+            .unwrap()
+            .tls_config(tls)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        GreeterClient::new(channel).say_hello(hello("tls")).await
+    })
+    .await
+    .unwrap();
+    assert_eq!(reply.get_ref().message, "Hello, tls");
+
+    let root = reqwest::Certificate::from_pem(ca.as_bytes()).unwrap();
+    let https = reqwest::Client::builder()
+        .add_root_certificate(root.clone())
+        .build()
+        .unwrap();
+    let call = |client: &reqwest::Client, url: &str| {
+        client
+            .post(format!("{url}{SAY_HELLO}"))
+            .body(r#"{"name":"https"}"#)
+            .send()
+    };
+    let (status, body) = json(call(&https, &url).await.unwrap()).await;
+    assert_eq!(
+        (status, body),
+        (200, serde_json::json!({"message": "Hello, https"}))
+    );
+
+    // Plain HTTP on the TLS port is not served; the port goes on serving.
+    assert!(call(&http(), &gateway.url).await.is_err());
+    assert_eq!(call(&https, &url).await.unwrap().status(), 200);
+
+    // Mutual TLS.
+    let config = nrpc_gateway::tls::server_config(&pki.server_cert, &pki.server_key, Some(&pki.ca));
+    let mutual = gateway_with(&server, |b| b.tls(config.unwrap())).await;
+    let url = mutual.url.replace("http://", "https://");
+    assert!(call(&https, &url).await.is_err());
+    let mut identity = std::fs::read(&pki.client_cert).unwrap();
+    identity.extend(std::fs::read(&pki.client_key).unwrap());
+    let with_certificate = reqwest::Client::builder()
+        .add_root_certificate(root)
+        .identity(reqwest::Identity::from_pem(&identity).unwrap())
+        .build()
+        .unwrap();
+    let (status, body) = json(call(&with_certificate, &url).await.unwrap()).await;
+    assert_eq!(
+        (status, body),
+        (200, serde_json::json!({"message": "Hello, https"}))
+    );
+
+    // Files that are not there are named.
+    let missing = dir.path().join("missing.pem");
+    let err = nrpc_gateway::tls::server_config(&missing, &pki.server_key, None).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with(&format!("certificate {}", missing.display())),
+        "{err}"
+    );
+}
+
 // ----------------------------------------------------------- HTTP/JSON --
 
 fn http() -> reqwest::Client {
