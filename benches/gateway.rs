@@ -3,6 +3,10 @@
 //! * `nrpc` — directly, the generated nrpc client over NATS (the floor);
 //! * `gateway grpc` — a tonic client through the gateway to the same
 //!   NATS service (one more HTTP/2 hop and the gateway's process);
+//! * `gateway tls` — the tonic client through the gateway's TLS port
+//!   (HTTP/2 by ALPN; a test CA made at start);
+//! * `gateway web` — tonic's generated client over tonic-web's gRPC-Web
+//!   client on HTTP/1.1 (hyper's pool), what a browser library speaks;
 //! * `gateway json` — an HTTP/1.1 client (reqwest) posting JSON through
 //!   the gateway (JSON ↔ protobuf in the gateway);
 //! * `dual grpc` — a tonic client straight to the implementation served
@@ -90,6 +94,39 @@ where
     Ok(Channel::from_shared(url)?.connect().await?)
 }
 
+/// A second gateway, on a TLS port with a certificate from a CA made here;
+/// a channel to it that trusts that CA.
+async fn tls_gateway(nats_url: &str) -> Result<Channel, Box<dyn Error>> {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate()?;
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_pem = ca.self_signed(&ca_key)?.pem();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate()?;
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])?.signed_by(&key, &issuer)?;
+    let dir = tempfile::tempdir()?;
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, cert.pem())?;
+    std::fs::write(&key_path, key.serialize_pem())?;
+
+    let config = nrpc_gateway::tls::server_config(&cert_path, &key_path, None)?;
+    let gateway = nrpc_gateway::Gateway::builder(
+        Connection::new(async_nats::connect(nats_url).await?).await?,
+    )
+    .tls(config)
+    .build()?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("https://{}", listener.local_addr()?);
+    tokio::spawn(gateway.serve(listener));
+    let tls = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(ca_pem));
+    Ok(Channel::from_shared(url)?
+        .tls_config(tls)?
+        .connect()
+        .await?)
+}
+
 fn row(mode: &str, in_flight: usize, rate: f64, p50: Duration, p99: Duration) {
     println!("{mode:<14} {in_flight:>9} {rate:>12.0} {p50:>10.1?} {p99:>10.1?}");
 }
@@ -124,6 +161,14 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let http = reqwest::Client::new();
     let echo_url = format!("{gateway_url}/greeter.v1.Greeter/Echo");
 
+    let through_tls = TonicClient::new(tls_gateway(&nats.url).await?);
+    let http1 = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http();
+    let web = tower::ServiceBuilder::new()
+        .layer(tonic_web::GrpcWebClientLayer::new())
+        .service(http1);
+    let through_web = TonicClient::with_origin(web, gateway_url.parse()?);
+
     let dual = TonicClient::new(grpc(GreeterGrpc::server(Echo)).await?);
     let plain = TonicClient::new(grpc(TonicServer::new(PlainTonic)).await?);
 
@@ -145,6 +190,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
         for (mode, client) in [
             ("gateway grpc", &through_gateway),
+            ("gateway tls", &through_tls),
             ("dual grpc", &dual),
             ("tonic", &plain),
         ] {
@@ -158,6 +204,16 @@ async fn main() -> Result<(), Box<dyn Error>> {
             .await;
             row(mode, in_flight, rate, p50, p99);
         }
+
+        let (c, m) = (through_web.clone(), msg.clone());
+        let (rate, p50, p99) = measure(in_flight, move || {
+            let (mut c, m) = (c.clone(), m.clone());
+            async move {
+                c.echo(m).await.expect("gRPC-Web echo");
+            }
+        })
+        .await;
+        row("gateway web", in_flight, rate, p50, p99);
 
         let (h, url, body) = (http.clone(), echo_url.clone(), json.clone());
         let (rate, p50, p99) = measure(in_flight, move || {
