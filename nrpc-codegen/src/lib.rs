@@ -34,7 +34,9 @@ pub mod model;
 mod proto;
 
 #[cfg(feature = "proto")]
-pub use proto::{configure, Builder, Diagnostic, Error, PackageSubjectFallback};
+pub use proto::{
+    compile_with_descriptors, configure, Builder, Diagnostic, Error, PackageSubjectFallback,
+};
 
 /// The `nrpc/nrpc.proto` this crate ships (options, Error, Void, …).
 pub const NRPC_PROTO: &str = include_str!("../../proto/nrpc/nrpc.proto");

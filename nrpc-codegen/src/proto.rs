@@ -398,6 +398,44 @@ fn write_if_changed(path: &Path, text: &str) -> Result<(), Error> {
     std::fs::write(path, text).map_err(Error::Io)
 }
 
+/// Compiles one `.proto` file given as text (`name`, `source`) whose
+/// imports are among the files of `known` or are nrpc's and Google's own;
+/// the pool returned holds every file of `known` and the new one.
+/// For tools that learn a service defined in Rust, whose schema carries its
+/// messages as descriptors and the service itself as `.proto` text.
+pub fn compile_with_descriptors(
+    name: &str,
+    source: &str,
+    known: &DescriptorPool,
+) -> Result<DescriptorPool, Error> {
+    /// The one file given as text.
+    struct Text(String, String);
+    impl FileResolver for Text {
+        fn open_file(&self, name: &str) -> Result<File, protox::Error> {
+            if name == self.0 {
+                File::from_source(name, &self.1)
+            } else {
+                Err(protox::Error::file_not_found(name))
+            }
+        }
+    }
+    let names: Vec<String> = known.files().map(|f| f.name().to_owned()).collect();
+    let known = prost_types::FileDescriptorSet {
+        file: known.file_descriptor_protos().cloned().collect(),
+    };
+    let mut resolver = ChainFileResolver::new();
+    resolver.add(Text(name.to_owned(), source.to_owned()));
+    resolver.add(protox::file::DescriptorSetFileResolver::new(known));
+    resolver.add(NrpcFileResolver);
+    resolver.add(GoogleFileResolver::new());
+    let mut compiler = protox::Compiler::with_file_resolver(resolver);
+    compiler.include_imports(true);
+    for file in names.iter().map(String::as_str).chain([name]) {
+        compiler.open_file(file).map_err(|e| parse_error(&e))?;
+    }
+    Ok(compiler.descriptor_pool())
+}
+
 /// Serves the shipped `nrpc/nrpc.proto`, and `nrpc.proto` (Go's helloworld
 /// spelling) as a file that publicly imports it, so both spellings work
 /// even together.

@@ -244,9 +244,19 @@ async fn from_discovery(
                 schema.service
             ))
         })?;
-        let pool = schema
+        let mut pool = schema
             .descriptor_pool()
             .map_err(|e| Error::InvalidSchema(format!("the schema of {}: {e}", schema.service)))?;
+        // A service defined in Rust: its messages come as descriptors, the
+        // service as `.proto` text; compiled, it is described like any
+        // other (gRPC reflection). Calls need only the messages, so text
+        // that does not compile costs the description, not the service.
+        if let (None, Some(text)) = (pool.get_service_by_name(&spec.name), &schema.proto) {
+            let name = format!("{}.proto", spec.name);
+            if let Ok(with_service) = nrpc_codegen::compile_with_descriptors(&name, text, &pool) {
+                pool = with_service;
+            }
+        }
         let types = schema
             .methods
             .iter()

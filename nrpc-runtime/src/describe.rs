@@ -25,7 +25,8 @@ fn comment(out: &mut String, indent: &str, docs: &[&str]) {
 /// The `.proto` text of `spec`: package, imports, nRPC file options and the
 /// service with every subject spelled out as an option, so any nRPC
 /// generator computes the same subjects. `methods` has one entry per method
-/// of `spec`; `imports` are the files that define the messages.
+/// of `spec`; `imports` are the files that define the messages (repeats
+/// and `nrpc/nrpc.proto` are written once).
 pub fn service_proto(
     spec: &ServiceSpec,
     docs: &[&str],
@@ -48,8 +49,13 @@ pub fn service_proto(
         let _ = writeln!(out, "package {p};\n");
     }
     out.push_str("import \"nrpc/nrpc.proto\";\n");
+    // Each file once (protoc refuses a repeated import), nrpc's own above.
+    let mut seen = vec!["nrpc/nrpc.proto"];
     for i in imports {
-        let _ = writeln!(out, "import \"{i}\";");
+        if !seen.contains(i) {
+            seen.push(i);
+            let _ = writeln!(out, "import \"{i}\";");
+        }
     }
     out.push('\n');
     let _ = writeln!(

@@ -159,25 +159,33 @@ impl SchemaResponse {
                 }
             })
             .collect::<Vec<_>>();
-        let mut roots: Vec<FileDescriptor> = service_desc.iter().map(|s| s.parent_file()).collect();
+        // The files that define the messages: what the service's `.proto`
+        // text imports, and (with the service's own file) the roots of
+        // the descriptor set.
+        let mut message_files: Vec<FileDescriptor> = Vec::new();
         for m in &methods {
             for ty in [&m.input, &m.output].into_iter().flatten() {
                 if let Some(msg) = pool.get_message_by_name(ty) {
-                    roots.push(msg.parent_file());
+                    let file = msg.parent_file();
+                    if !message_files.contains(&file) {
+                        message_files.push(file);
+                    }
                 }
             }
         }
-        let files = with_imports(&roots);
         let proto = match (&service_desc, &description) {
             (None, Some(d)) => {
-                let imports: Vec<&str> = files
-                    .iter()
-                    .map(|f| f.name.as_deref().unwrap_or_default())
-                    .collect();
+                let imports: Vec<&str> = message_files.iter().map(|f| f.name()).collect();
                 Some(service_proto(spec, d.docs, &d.methods, &imports))
             }
             _ => None,
         };
+        let roots: Vec<FileDescriptor> = service_desc
+            .iter()
+            .map(|s| s.parent_file())
+            .chain(message_files)
+            .collect();
+        let files = with_imports(&roots);
         let descriptor_set = (!files.is_empty()).then(|| {
             let set = prost_types::FileDescriptorSet { file: files };
             base64::engine::general_purpose::STANDARD.encode(set.encode_to_vec())

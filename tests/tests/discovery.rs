@@ -345,6 +345,17 @@ async fn every_instance_publishes_its_schema_where_info_says() {
     let pool = schema.descriptor_pool().unwrap();
     assert!(pool.get_message_by_name("greeter.v1.HelloReply").is_some());
     assert!(pool.get_service_by_name("counter.v1.Counter").is_none());
+    // The text compiles against the descriptors (each import once, as
+    // protoc requires), and then describes the service.
+    let compiled =
+        nrpc_codegen::compile_with_descriptors("counter.v1.Counter.proto", proto, &pool).unwrap();
+    let counter = compiled.get_service_by_name("counter.v1.Counter").unwrap();
+    let bump = counter.methods().next().unwrap();
+    assert_eq!(
+        (bump.name(), bump.input().full_name()),
+        ("Bump", "greeter.v1.HelloRequest")
+    );
+    assert_eq!(counter.methods().count(), 2);
 
     // Instances without a schema entry (other NATS services) give `None`.
     let mut bare = info[0].clone();

@@ -66,6 +66,33 @@ mod alarms {
     }
 }
 
+/// A unary service defined in Rust: described to gRPC reflection from the
+/// `.proto` text its schema carries.
+mod shouts {
+    use nrpc_runtime::{nats_service, Request, Response, Status};
+    use nrpc_tests::greeter::{HelloReply, HelloRequest};
+
+    /// Says things louder.
+    #[nats_service(package = "shouts", proto_package = "shouts.v1")]
+    pub trait Shouts {
+        /// The name, in capitals.
+        async fn shout(&self, request: HelloRequest) -> Result<HelloReply, Status>;
+    }
+
+    pub struct Loud;
+
+    impl shouts_server::Shouts for Loud {
+        async fn shout(
+            &self,
+            request: Request<HelloRequest>,
+        ) -> Result<Response<HelloReply>, Status> {
+            Ok(Response::new(HelloReply {
+                message: request.into_inner().name.to_uppercase(),
+            }))
+        }
+    }
+}
+
 // ---------------------------------------------------------------- gRPC --
 
 /// A tonic client for any method: what generated tonic clients do.
@@ -1101,6 +1128,11 @@ async fn grpcurl_lists_describes_and_calls_through_server_reflection() {
     let server = nats_server();
     let _a = serve_greeter(&server, "a").await;
     let _chat = serve(&server, ChatServer::new(Words)).await;
+    let _shouts = serve(
+        &server,
+        shouts::shouts_server::ShoutsServer::new(shouts::Loud),
+    )
+    .await;
     let gateway = gateway(&server).await;
     let address = gateway.url.trim_start_matches("http://").to_owned();
     let at = address.as_str();
@@ -1111,6 +1143,7 @@ async fn grpcurl_lists_describes_and_calls_through_server_reflection() {
     for service in [
         "chat.v1.Chat",
         "greeter.v1.Greeter",
+        "shouts.v1.Shouts",
         "grpc.reflection.v1alpha.ServerReflection",
     ] {
         assert!(listed.contains(&service), "{service} not in {listed:?}");
@@ -1127,6 +1160,24 @@ async fn grpcurl_lists_describes_and_calls_through_server_reflection() {
     let (ok, out, err) = grpcurl(&["-plaintext", at, "describe", "greeter.v1.HelloRequest"]).await;
     assert!(ok, "{err}");
     assert!(out.contains("string name = 1;"), "{out}");
+
+    // A service defined in Rust is described and called like the others.
+    let (ok, out, err) = grpcurl(&["-plaintext", at, "describe", "shouts.v1.Shouts"]).await;
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("rpc Shout ( .greeter.v1.HelloRequest ) returns ( .greeter.v1.HelloReply )"),
+        "{out}"
+    );
+    let (ok, out, err) = grpcurl(&[
+        "-plaintext",
+        "-d",
+        r#"{"name":"hey"}"#,
+        at,
+        "shouts.v1.Shouts/Shout",
+    ])
+    .await;
+    assert!(ok, "{err}");
+    assert!(out.contains(r#""message": "HEY""#), "{out}");
 
     // A call, with metadata; the reply's headers come back.
     let (ok, out, err) = grpcurl(&[
