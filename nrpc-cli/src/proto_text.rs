@@ -79,9 +79,11 @@ pub(crate) fn describe(target: &Target, only: Option<usize>) -> String {
         None => String::new(),
     };
     let _ = writeln!(out, "// {}, from {}.", spec.name, target.origin);
+    // A Rust-defined service's own text first: it spells out its subjects
+    // (the descriptor compiled from it carries them only as options).
     match (&service, &target.proto) {
-        (Some(svc), _) => service_text(&mut out, target, svc, &package, only),
-        (None, Some(text)) => match only {
+        (Some(svc), None) => service_text(&mut out, target, svc, &package, only),
+        (_, Some(text)) => match only {
             None => out.push_str(text),
             Some(i) => {
                 // The schema's text has each rpc in a block of its own.

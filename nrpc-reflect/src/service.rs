@@ -252,8 +252,7 @@ async fn from_discovery(
         // other (gRPC reflection). Calls need only the messages, so text
         // that does not compile costs the description, not the service.
         if let (None, Some(text)) = (pool.get_service_by_name(&spec.name), &schema.proto) {
-            let name = format!("{}.proto", spec.name);
-            if let Ok(with_service) = nrpc_codegen::compile_with_descriptors(&name, text, &pool) {
+            if let Some(with_service) = describe_rust_service(&spec, text, &pool) {
                 pool = with_service;
             }
         }
@@ -282,6 +281,41 @@ async fn from_discovery(
         "{name} publishes no schema (not an nrpc server, or an older one); \
          give its definition as .proto files"
     )))
+}
+
+/// The pool with the service a Rust-defined schema gives as `.proto` text.
+/// That text is written for nRPC generators (a streamed reply is a unary
+/// rpc with nRPC's `streamedReply` option); nobody generated gRPC code
+/// from it, so its descriptor takes the gRPC shape of each method's kind,
+/// which is how the gateway serves it.
+fn describe_rust_service(
+    spec: &ServiceSpec,
+    text: &str,
+    known: &DescriptorPool,
+) -> Option<DescriptorPool> {
+    let name = format!("{}.proto", spec.name);
+    let compiled = nrpc_codegen::compile_with_descriptors(&name, text, known).ok()?;
+    let mut files: Vec<_> = compiled.file_descriptor_protos().cloned().collect();
+    let methods = files
+        .iter_mut()
+        .filter(|f| f.name() == name)
+        .flat_map(|f| f.service.iter_mut())
+        .flat_map(|s| s.method.iter_mut());
+    for method in methods {
+        let shape = spec
+            .methods
+            .iter()
+            .find(|m| *m.name == *method.name())
+            .and_then(|m| m.kind.grpc_streams());
+        if let Some((client, server)) = shape {
+            method.client_streaming = Some(client);
+            method.server_streaming = Some(server);
+        }
+    }
+    DescriptorPool::from_file_descriptor_set(prost_reflect::prost_types::FileDescriptorSet {
+        file: files,
+    })
+    .ok()
 }
 
 fn from_protos(wanted: &str, files: &[PathBuf], includes: &[PathBuf]) -> Result<DynamicService> {

@@ -69,7 +69,7 @@ mod alarms {
 /// A unary service defined in Rust: described to gRPC reflection from the
 /// `.proto` text its schema carries.
 mod shouts {
-    use nrpc_runtime::{nats_service, Request, Response, Status};
+    use nrpc_runtime::{nats_service, Request, Response, Sink, Status};
     use nrpc_tests::greeter::{HelloReply, HelloRequest};
 
     /// Says things louder.
@@ -77,6 +77,9 @@ mod shouts {
     pub trait Shouts {
         /// The name, in capitals.
         async fn shout(&self, request: HelloRequest) -> Result<HelloReply, Status>;
+        /// The name, in capitals, twice.
+        #[nrpc(stream)]
+        async fn echo(&self, request: HelloRequest) -> Result<HelloReply, Status>;
     }
 
     pub struct Loud;
@@ -89,6 +92,21 @@ mod shouts {
             Ok(Response::new(HelloReply {
                 message: request.into_inner().name.to_uppercase(),
             }))
+        }
+
+        async fn echo(
+            &self,
+            request: Request<HelloRequest>,
+            sink: Sink<HelloReply>,
+        ) -> Result<(), Status> {
+            let message = request.into_inner().name.to_uppercase();
+            for _ in 0..2 {
+                sink.send(&HelloReply {
+                    message: message.clone(),
+                })
+                .await?;
+            }
+            Ok(())
         }
     }
 }
@@ -1178,6 +1196,24 @@ async fn grpcurl_lists_describes_and_calls_through_server_reflection() {
     .await;
     assert!(ok, "{err}");
     assert!(out.contains(r#""message": "HEY""#), "{out}");
+    // Its streamed reply is a server stream to gRPC (the text's nRPC
+    // option would make it unary, which the gateway does not serve).
+    let (ok, out, err) = grpcurl(&["-plaintext", at, "describe", "shouts.v1.Shouts.Echo"]).await;
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("returns ( stream .greeter.v1.HelloReply )"),
+        "{out}"
+    );
+    let (ok, out, err) = grpcurl(&[
+        "-plaintext",
+        "-d",
+        r#"{"name":"hey"}"#,
+        at,
+        "shouts.v1.Shouts/Echo",
+    ])
+    .await;
+    assert!(ok, "{err}");
+    assert_eq!(out.matches(r#""message": "HEY""#).count(), 2, "{out}");
 
     // A call, with metadata; the reply's headers come back.
     let (ok, out, err) = grpcurl(&[
