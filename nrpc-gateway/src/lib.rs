@@ -37,6 +37,7 @@ mod call;
 mod catalog;
 mod console;
 mod grpc;
+mod health;
 mod http;
 mod reflection;
 pub mod tls;
@@ -223,6 +224,10 @@ impl Gateway {
             router = console::routes(router, self.shared.clone());
         }
         let router = router
+            .route(
+                "/_nrpc/health",
+                axum::routing::get(health::http).with_state(self.shared.catalog.clone()),
+            )
             .fallback(move |request: ::http::Request<Body>| dispatch(shared.clone(), request));
         match &self.shared.options.cors {
             Some(origins) => router.layer(cors(origins.clone())),
@@ -335,6 +340,13 @@ async fn grpc_dispatch(shared: Arc<Shared>, request: ::http::Request<Body>) -> R
         (Some(service), Some(method), None) if !service.is_empty() && !method.is_empty() => {
             if reflection::is_reflection(service) {
                 reflect(shared, service, request).await
+            } else if service == health::SERVICE {
+                use tower::ServiceExt;
+                let checks = health::server(shared.catalog.clone());
+                match checks.oneshot(request).await {
+                    Ok(response) => response.map(Body::new),
+                    Err(never) => match never {},
+                }
             } else {
                 grpc::call(shared, service, method, request).await
             }

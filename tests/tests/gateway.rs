@@ -574,6 +574,65 @@ async fn tls_on_the_gateway_port_with_and_without_client_certificates() {
     );
 }
 
+/// The gateway's health for probes, with tonic-health's client (Check and
+/// Watch) and over HTTP: serving while its NATS connection is up, not while
+/// the server is away, serving again once it is back; unknown services
+/// are said to be so.
+#[tokio::test]
+async fn health_follows_the_nats_connection() {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_health::pb::HealthCheckRequest;
+
+    let mut server = nats_server();
+    let _greeter = serve_greeter(&server, "a").await;
+    let gateway = gateway(&server).await;
+    let channel = Channel::from_shared(gateway.url.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = HealthClient::new(channel);
+    let asked = |service: &str| HealthCheckRequest {
+        service: service.into(),
+    };
+    let http_status = |query: &'static str| {
+        let url = format!("{}/_nrpc/health{query}", gateway.url);
+        async move { json(http().get(url).send().await.unwrap()).await }
+    };
+
+    for service in ["", "greeter.v1.Greeter"] {
+        let reply = health.check(asked(service)).await.unwrap().into_inner();
+        assert_eq!(reply.status(), ServingStatus::Serving, "{service:?}");
+    }
+    let unknown = health.check(asked("nope.v1.Nope")).await.unwrap_err();
+    assert_eq!(unknown.code(), tonic::Code::NotFound, "{unknown:?}");
+    assert_eq!(
+        http_status("").await,
+        (200, serde_json::json!({"status": "SERVING"}))
+    );
+    assert_eq!(
+        http_status("?service=nope.v1.Nope").await,
+        (404, serde_json::json!({"status": "SERVICE_UNKNOWN"}))
+    );
+
+    let mut watch = health.watch(asked("")).await.unwrap().into_inner();
+    async fn next(watch: &mut tonic::Streaming<tonic_health::pb::HealthCheckResponse>) -> i32 {
+        let reply = within("a health change", watch.message()).await;
+        reply.unwrap().unwrap().status
+    }
+    assert_eq!(next(&mut watch).await, ServingStatus::Serving as i32);
+    server.stop();
+    assert_eq!(next(&mut watch).await, ServingStatus::NotServing as i32);
+    assert_eq!(
+        http_status("").await,
+        (503, serde_json::json!({"status": "NOT_SERVING"}))
+    );
+    server.restart().unwrap();
+    assert_eq!(next(&mut watch).await, ServingStatus::Serving as i32);
+    assert_eq!(http_status("").await.0, 200);
+}
+
 // ----------------------------------------------------------- HTTP/JSON --
 
 fn http() -> reqwest::Client {
