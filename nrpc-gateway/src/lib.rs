@@ -13,7 +13,9 @@
 //!   request), the body in protobuf's JSON mapping; streamed replies as
 //!   newline-delimited JSON or server-sent events;
 //! * a **web console** on `/` (services, instances and live stats from
-//!   discovery; a form to call any method).
+//!   discovery; a form to call any method);
+//! * **health** for probes: `grpc.health.v1.Health` and
+//!   `GET /_nrpc/health`, serving while the NATS connection is up.
 //!
 //! Services are known from `.proto` files given at start, or learned from
 //! the schemas nrpc servers publish (kept, and refreshed in the
