@@ -150,6 +150,10 @@ struct GatewayArgs {
     /// leaf first). Not `--tlscert`, which is for the NATS connection.
     #[arg(long, value_name = "FILE", requires = "listen_key")]
     listen_cert: Option<PathBuf>,
+    /// Serve Prometheus metrics on `/metrics`: calls per method and status
+    /// code, their latency, calls in flight (nrpc's client metrics).
+    #[arg(long)]
+    metrics: bool,
     /// The private key (PEM) of `--listen-cert`.
     #[arg(long, value_name = "FILE", requires = "listen_cert")]
     listen_key: Option<PathBuf>,
@@ -317,6 +321,14 @@ async fn run(cli: Cli) -> Result<()> {
 }
 
 async fn gateway(conn: Connection, timeout: Duration, args: GatewayArgs) -> Result<()> {
+    // Logs to stderr, `RUST_LOG` deciding what (warnings and errors by
+    // default); a long-running server's, unlike the one-shot commands'.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
     let mut builder = nrpc_gateway::Gateway::builder(conn)
         .protos(args.protos.files, args.protos.includes)
         .default_timeout(args.call_timeout)
@@ -338,6 +350,13 @@ async fn gateway(conn: Connection, timeout: Duration, args: GatewayArgs) -> Resu
         }
         _ => "http",
     };
+    if args.metrics {
+        let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .install_recorder()
+            .map_err(|e| Failure(format!("metrics: {e}")))?;
+        let render = axum::routing::get(move || std::future::ready(handle.render()));
+        builder = builder.routes(axum::Router::new().route("/metrics", render));
+    }
     let gateway = builder.build()?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await

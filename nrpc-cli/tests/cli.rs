@@ -712,6 +712,7 @@ async fn the_gateway_binary_serves_json_from_schemas_and_proto_files() {
             include.to_str().unwrap(),
             "--allow-origin",
             "http://app.example",
+            "--metrics",
         ],
     )
     .spawn()
@@ -738,6 +739,22 @@ async fn the_gateway_binary_serves_json_from_schemas_and_proto_files() {
         .await
         .unwrap();
     assert_eq!(reply, serde_json::json!({"message": "Hello, gateway"}));
+
+    // That call, counted on /metrics.
+    let metrics = http
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let counted = metrics.lines().find(|l| {
+        l.starts_with("nrpc_client_handled_total{")
+            && l.contains(r#"method="SayHello""#)
+            && l.contains(r#"code="OK""#)
+    });
+    assert!(counted.is_some_and(|l| l.ends_with(" 1")), "{metrics}");
 
     // A Go-style server known only from the .proto given at start.
     let response = http

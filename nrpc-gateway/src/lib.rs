@@ -85,6 +85,7 @@ pub struct GatewayBuilder {
     discovery_timeout: Duration,
     refresh_after: Duration,
     tls: Option<Arc<tls::rustls::ServerConfig>>,
+    routes: axum::Router,
 }
 
 impl GatewayBuilder {
@@ -153,6 +154,14 @@ impl GatewayBuilder {
         self
     }
 
+    /// More routes served beside the gateway's (metrics, checks of your
+    /// own, …): a request they match is theirs, any other the gateway's
+    /// (their own fallback, if any, is not used).
+    pub fn routes(mut self, routes: axum::Router) -> Self {
+        self.routes = self.routes.merge(routes);
+        self
+    }
+
     /// How long a learned service's schema is used before it is asked for
     /// again, in the background (10 s).
     pub fn refresh_after(mut self, after: Duration) -> Self {
@@ -185,6 +194,7 @@ impl GatewayBuilder {
                 options: self.options,
             }),
             tls: self.tls,
+            routes: self.routes,
         })
     }
 }
@@ -195,6 +205,7 @@ impl GatewayBuilder {
 pub struct Gateway {
     shared: Arc<Shared>,
     tls: Option<Arc<tls::rustls::ServerConfig>>,
+    routes: axum::Router,
 }
 
 impl Gateway {
@@ -214,11 +225,13 @@ impl Gateway {
             discovery_timeout: Duration::from_secs(2),
             refresh_after: Duration::from_secs(10),
             tls: None,
+            routes: axum::Router::new(),
         }
     }
 
-    /// Every route: the console's (if on), then calls on every other path;
-    /// CORS answers for the allowed origins, if any.
+    /// Every route: [your own](GatewayBuilder::routes), the console's (if
+    /// on) and health's, then calls on every other path; CORS answers for
+    /// the allowed origins, if any.
     pub fn router(&self) -> axum::Router {
         let shared = self.shared.clone();
         let mut router = axum::Router::new();
@@ -231,6 +244,8 @@ impl Gateway {
                 axum::routing::get(health::http).with_state(self.shared.catalog.clone()),
             )
             .fallback(move |request: ::http::Request<Body>| dispatch(shared.clone(), request));
+        // Your routes first (no conflict to panic over), the gateway's after.
+        let router = self.routes.clone().fallback_service(router);
         match &self.shared.options.cors {
             Some(origins) => router.layer(cors(origins.clone())),
             None => router,

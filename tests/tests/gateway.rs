@@ -651,6 +651,30 @@ async fn json(response: reqwest::Response) -> (u16, serde_json::Value) {
     (status, value)
 }
 
+/// Routes of your own beside the gateway's: yours first, even on the
+/// console's path; calls and health go on.
+#[tokio::test]
+async fn routes_of_your_own_come_first() {
+    let server = nats_server();
+    let _greeter = serve_greeter(&server, "a").await;
+    let mine = axum::Router::new()
+        .route("/", axum::routing::get(|| async { "mine" }))
+        .route("/ready", axum::routing::get(|| async { "ready" }));
+    let gateway = gateway_with(&server, |b| b.routes(mine)).await;
+    let get = |path: &str| {
+        let url = format!("{}{path}", gateway.url);
+        async move { http().get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    assert_eq!(get("/").await, "mine");
+    assert_eq!(get("/ready").await, "ready");
+    assert_eq!(get("/_nrpc/health").await, r#"{"status":"SERVING"}"#);
+    let (status, reply) = post(format!("{}{SAY_HELLO}", gateway.url), r#"{"name":"x"}"#).await;
+    assert_eq!(
+        (status, reply),
+        (200, serde_json::json!({"message": "Hello, x"}))
+    );
+}
+
 #[tokio::test]
 async fn http_json_calls_map_bodies_headers_and_statuses() {
     let server = nats_server();
