@@ -150,10 +150,6 @@ struct GatewayArgs {
     /// leaf first). Not `--tlscert`, which is for the NATS connection.
     #[arg(long, value_name = "FILE", requires = "listen_key")]
     listen_cert: Option<PathBuf>,
-    /// Serve Prometheus metrics on `/metrics`: calls per method and status
-    /// code, their latency, calls in flight (nrpc's client metrics).
-    #[arg(long)]
-    metrics: bool,
     /// The private key (PEM) of `--listen-cert`.
     #[arg(long, value_name = "FILE", requires = "listen_cert")]
     listen_key: Option<PathBuf>,
@@ -161,6 +157,10 @@ struct GatewayArgs {
     /// TLS on the gateway's port).
     #[arg(long, value_name = "FILE", requires = "listen_cert")]
     listen_client_ca: Option<PathBuf>,
+    /// Serve Prometheus metrics on `/metrics`: calls per method and status
+    /// code, their latency, calls in flight (nrpc's client metrics).
+    #[arg(long)]
+    metrics: bool,
     #[command(flatten)]
     protos: ProtoArgs,
 }
