@@ -628,9 +628,38 @@ async fn health_follows_the_nats_connection() {
         http_status("").await,
         (503, serde_json::json!({"status": "NOT_SERVING"}))
     );
+    // A call meanwhile still ends, within its deadline, with a status.
+    let during = within(
+        "a call while NATS is away",
+        http()
+            .post(format!("{}{SAY_HELLO}", gateway.url))
+            .header("grpc-timeout", "500m")
+            .body(r#"{"name":"away"}"#)
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert!([503, 504].contains(&during.status().as_u16()), "{during:?}");
     server.restart().unwrap();
     assert_eq!(next(&mut watch).await, ServingStatus::Serving as i32);
     assert_eq!(http_status("").await.0, 200);
+    // And calls are answered again once the instance has reconnected too
+    // (until then: 503, no responders; retried as a client would).
+    let (status, reply) = within("a call after the restart", async {
+        loop {
+            let (status, reply) =
+                post(format!("{}{SAY_HELLO}", gateway.url), r#"{"name":"back"}"#).await;
+            if status != 503 {
+                return (status, reply);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert_eq!(
+        (status, reply),
+        (200, serde_json::json!({"message": "Hello, back"}))
+    );
 }
 
 // ----------------------------------------------------------- HTTP/JSON --
