@@ -53,6 +53,7 @@ use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use nrpc_runtime::{Code, Connection};
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer, ExposeHeaders};
+use tracing::Instrument;
 
 use crate::call::Failure;
 use crate::catalog::Catalog;
@@ -346,7 +347,41 @@ async fn dispatch(shared: Arc<Shared>, request: ::http::Request<Body>) -> Respon
             }
         }
     }
-    http::call(shared, service, method, positional, request).await
+    let span = call_span(service, method, request.headers());
+    http::call(shared, service, method, positional, request)
+        .instrument(span)
+        .await
+}
+
+/// The span of one call through the gateway (the nrpc client's span is
+/// its child); with feature `opentelemetry`, itself a child of the
+/// caller's W3C trace context.
+#[allow(unused_variables)]
+fn call_span(service: &str, method: &str, headers: &::http::HeaderMap) -> tracing::Span {
+    let span = tracing::info_span!(
+        "nrpc.gateway",
+        otel.kind = "server",
+        rpc.system = "nrpc",
+        rpc.service = service,
+        rpc.method = method,
+    );
+    #[cfg(feature = "opentelemetry")]
+    if !span.is_disabled() {
+        use opentelemetry::propagation::Extractor;
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        struct Extract<'a>(&'a ::http::HeaderMap);
+        impl Extractor for Extract<'_> {
+            fn get(&self, key: &str) -> Option<&str> {
+                self.0.get(key).and_then(|v| v.to_str().ok())
+            }
+            fn keys(&self) -> Vec<&str> {
+                self.0.keys().map(|k| k.as_str()).collect()
+            }
+        }
+        let cx = opentelemetry::global::get_text_map_propagator(|p| p.extract(&Extract(headers)));
+        let _ = span.set_parent(cx);
+    }
+    span
 }
 
 /// A gRPC call (or reflection): the path is `/<package>.<Service>/<Method>`.
@@ -365,7 +400,10 @@ async fn grpc_dispatch(shared: Arc<Shared>, request: ::http::Request<Body>) -> R
                     Err(never) => match never {},
                 }
             } else {
-                grpc::call(shared, service, method, request).await
+                let span = call_span(service, method, request.headers());
+                grpc::call(shared, service, method, request)
+                    .instrument(span)
+                    .await
             }
         }
         _ => not_a_call(true, &path),

@@ -130,6 +130,22 @@ mod otel {
                 key.parse::<async_nats::HeaderName>(),
                 value.parse::<async_nats::HeaderValue>(),
             ) {
+                // One trace context per message: the same header in
+                // another case (`Traceparent`, forwarded by a bridge from
+                // its caller) gives way to this call's own.
+                let other_case = |n: &async_nats::HeaderName| {
+                    let n: &str = n.as_ref();
+                    n != key && n.eq_ignore_ascii_case(key)
+                };
+                if self.0.iter().any(|(n, _)| other_case(n)) {
+                    let mut kept = HeaderMap::new();
+                    for (n, values) in self.0.iter().filter(|(n, _)| !other_case(n)) {
+                        for v in values {
+                            kept.append(n.clone(), v.clone());
+                        }
+                    }
+                    *self.0 = kept;
+                }
                 self.0.insert(name, value);
             }
         }
