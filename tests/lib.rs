@@ -63,6 +63,49 @@ pub async fn connection(server: &NatsServer) -> nrpc_runtime::Connection {
         .unwrap_or_else(|e| panic!("inbox subscription: {e}"))
 }
 
+/// A gateway (nrpc-gateway) served in this process on a free loopback
+/// port; stopped when dropped.
+pub struct Gateway {
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Serves a gateway over a connection to `server`, set up by `setup`.
+pub async fn gateway_with(
+    server: &NatsServer,
+    setup: impl FnOnce(nrpc_gateway::GatewayBuilder) -> nrpc_gateway::GatewayBuilder,
+) -> Gateway {
+    let builder = nrpc_gateway::Gateway::builder(connection(server).await);
+    let gateway = setup(builder)
+        .build()
+        .unwrap_or_else(|e| panic!("gateway: {e}"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("bind: {e}"));
+    let address = listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("address: {e}"));
+    let task = tokio::spawn(async move {
+        let _ = gateway.serve(listener).await;
+    });
+    Gateway {
+        url: format!("http://{address}"),
+        task,
+    }
+}
+
+/// Serves a gateway with its defaults over a connection to `server`.
+pub async fn gateway(server: &NatsServer) -> Gateway {
+    gateway_with(server, |b| b).await
+}
+
 /// A `greeter.v1.HelloRequest`.
 pub fn hello(name: &str) -> greeter::HelloRequest {
     greeter::HelloRequest { name: name.into() }

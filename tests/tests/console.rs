@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use nrpc_tests::chat::chat_server::ChatServer;
-use nrpc_tests::{connection, nats_server, serve, serve_greeter, within, ChatCounter, PATIENCE};
+use nrpc_tests::{gateway, gateway_with, nats_server, serve, serve_greeter, within};
+use nrpc_tests::{ChatCounter, PATIENCE};
 
 /// A chromedriver process, stopped by pid when dropped.
 struct Driver {
@@ -139,16 +140,12 @@ async fn the_console_lists_services_and_calls_a_method_from_its_form() {
     let _a = serve_greeter(&server, "a").await;
     let _b = serve_greeter(&server, "b").await;
     let _chat = serve(&server, ChatServer::new(ChatCounter)).await;
-    let gateway = nrpc_gateway::Gateway::builder(connection(&server).await)
-        .build()
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let served = tokio::spawn(gateway.serve(listener));
+    let gateway = gateway(&server).await;
+    let url = &gateway.url;
 
     let driver = driver().await;
     let client = browser(&driver).await;
-    client.goto(&url).await.unwrap();
+    client.goto(url).await.unwrap();
 
     // The services, with both greeter instances.
     let summary = text_until(&client, "#summary", |t| t.contains("instance(s)")).await;
@@ -215,17 +212,6 @@ async fn the_console_lists_services_and_calls_a_method_from_its_form() {
     assert!(reply.contains("gone"), "{reply}");
 
     client.close().await.unwrap();
-    served.abort();
-}
-
-/// A gateway served in this process; its URL (the origin of its pages).
-async fn serve_gateway(
-    builder: nrpc_gateway::GatewayBuilder,
-) -> (String, tokio::task::JoinHandle<std::io::Result<()>>) {
-    let gateway = builder.build().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    (url, tokio::spawn(gateway.serve(listener)))
 }
 
 /// From a page of one origin, the browser calls gateways on others:
@@ -285,27 +271,20 @@ async fn pages_of_allowed_origins_call_from_the_browser() {
     let _greeter = serve_greeter(&server, "a").await;
     // The page's origin: a gateway's console, a different port from the
     // gateways it calls (so a different origin).
-    let (page, page_task) =
-        serve_gateway(nrpc_gateway::Gateway::builder(connection(&server).await)).await;
-    let (allowed, allowed_task) = serve_gateway(
-        nrpc_gateway::Gateway::builder(connection(&server).await)
-            .allow_origins([page.parse().unwrap()]),
-    )
-    .await;
-    let (denied, denied_task) = serve_gateway(
-        nrpc_gateway::Gateway::builder(connection(&server).await)
-            .allow_origins(["http://app.example".parse().unwrap()]),
-    )
-    .await;
+    let page = gateway(&server).await;
+    let origin = page.url.parse().unwrap();
+    let allowed = gateway_with(&server, |b| b.allow_origins([origin])).await;
+    let elsewhere = "http://app.example".parse().unwrap();
+    let denied = gateway_with(&server, |b| b.allow_origins([elsewhere])).await;
 
     let driver = driver().await;
     let client = browser(&driver).await;
-    client.goto(&page).await.unwrap();
+    client.goto(&page.url).await.unwrap();
     let results = within(
         "the page's cross-origin calls",
         client.execute_async(
             CROSS_ORIGIN_CALLS,
-            vec![allowed.clone().into(), denied.clone().into()],
+            vec![allowed.url.clone().into(), denied.url.clone().into()],
         ),
     )
     .await
@@ -338,7 +317,4 @@ async fn pages_of_allowed_origins_call_from_the_browser() {
     }
 
     client.close().await.unwrap();
-    for task in [page_task, allowed_task, denied_task] {
-        task.abort();
-    }
 }

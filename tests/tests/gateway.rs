@@ -15,39 +15,10 @@ use nrpc_runtime::{Request, Status};
 use nrpc_tests::chat::chat_server::ChatServer;
 use nrpc_tests::chat::{Sentence, Word};
 use nrpc_tests::greeter::{FailRequest, HelloReply, HelloRequest};
-use nrpc_tests::{cancelled, connection, nats_server, serve, serve_greeter, within, NatsServer};
+use nrpc_tests::{cancelled, connection, nats_server, serve, serve_greeter, within};
 use nrpc_tests::{drain, word, Words};
+use nrpc_tests::{gateway, gateway_with, Gateway};
 use tonic::transport::Channel;
-
-/// A gateway served in this process; stopped when dropped.
-struct Gateway {
-    url: String,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn gateway_with(
-    server: &NatsServer,
-    setup: impl FnOnce(nrpc_gateway::GatewayBuilder) -> nrpc_gateway::GatewayBuilder,
-) -> Gateway {
-    let builder = nrpc_gateway::Gateway::builder(connection(server).await);
-    let gateway = setup(builder).build().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let task = tokio::spawn(async move {
-        let _ = gateway.serve(listener).await;
-    });
-    Gateway { url, task }
-}
-
-async fn gateway(server: &NatsServer) -> Gateway {
-    gateway_with(server, |b| b).await
-}
 
 /// Fire-and-forget and events, defined in Rust.
 mod alarms {
@@ -1253,6 +1224,13 @@ async fn grpcurl(args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// grpcurl's output; it must succeed.
+async fn grpcurl_ok(args: &[&str]) -> String {
+    let (ok, out, err) = grpcurl(args).await;
+    assert!(ok, "grpcurl {args:?}: {err}");
+    out
+}
+
 #[tokio::test]
 async fn grpcurl_lists_describes_and_calls_through_server_reflection() {
     let server = nats_server();
@@ -1267,8 +1245,7 @@ async fn grpcurl_lists_describes_and_calls_through_server_reflection() {
     let address = gateway.url.trim_start_matches("http://").to_owned();
     let at = address.as_str();
 
-    let (ok, out, err) = grpcurl(&["-plaintext", at, "list"]).await;
-    assert!(ok, "{err}");
+    let out = grpcurl_ok(&["-plaintext", at, "list"]).await;
     let listed: Vec<&str> = out.lines().collect();
     for service in [
         "chat.v1.Chat",
@@ -1279,26 +1256,23 @@ async fn grpcurl_lists_describes_and_calls_through_server_reflection() {
         assert!(listed.contains(&service), "{service} not in {listed:?}");
     }
 
-    let (ok, out, err) = grpcurl(&["-plaintext", at, "describe", "greeter.v1.Greeter"]).await;
-    assert!(ok, "{err}");
+    let out = grpcurl_ok(&["-plaintext", at, "describe", "greeter.v1.Greeter"]).await;
     assert!(
         out.contains(
             "rpc SayHello ( .greeter.v1.HelloRequest ) returns ( .greeter.v1.HelloReply )"
         ),
         "{out}"
     );
-    let (ok, out, err) = grpcurl(&["-plaintext", at, "describe", "greeter.v1.HelloRequest"]).await;
-    assert!(ok, "{err}");
+    let out = grpcurl_ok(&["-plaintext", at, "describe", "greeter.v1.HelloRequest"]).await;
     assert!(out.contains("string name = 1;"), "{out}");
 
     // A service defined in Rust is described and called like the others.
-    let (ok, out, err) = grpcurl(&["-plaintext", at, "describe", "shouts.v1.Shouts"]).await;
-    assert!(ok, "{err}");
+    let out = grpcurl_ok(&["-plaintext", at, "describe", "shouts.v1.Shouts"]).await;
     assert!(
         out.contains("rpc Shout ( .greeter.v1.HelloRequest ) returns ( .greeter.v1.HelloReply )"),
         "{out}"
     );
-    let (ok, out, err) = grpcurl(&[
+    let out = grpcurl_ok(&[
         "-plaintext",
         "-d",
         r#"{"name":"hey"}"#,
@@ -1306,17 +1280,15 @@ async fn grpcurl_lists_describes_and_calls_through_server_reflection() {
         "shouts.v1.Shouts/Shout",
     ])
     .await;
-    assert!(ok, "{err}");
     assert!(out.contains(r#""message": "HEY""#), "{out}");
     // Its streamed reply is a server stream to gRPC (the text's nRPC
     // option would make it unary, which the gateway does not serve).
-    let (ok, out, err) = grpcurl(&["-plaintext", at, "describe", "shouts.v1.Shouts.Echo"]).await;
-    assert!(ok, "{err}");
+    let out = grpcurl_ok(&["-plaintext", at, "describe", "shouts.v1.Shouts.Echo"]).await;
     assert!(
         out.contains("returns ( stream .greeter.v1.HelloReply )"),
         "{out}"
     );
-    let (ok, out, err) = grpcurl(&[
+    let out = grpcurl_ok(&[
         "-plaintext",
         "-d",
         r#"{"name":"hey"}"#,
@@ -1324,11 +1296,10 @@ async fn grpcurl_lists_describes_and_calls_through_server_reflection() {
         "shouts.v1.Shouts/Echo",
     ])
     .await;
-    assert!(ok, "{err}");
     assert_eq!(out.matches(r#""message": "HEY""#).count(), 2, "{out}");
 
     // A call, with metadata; the reply's headers come back.
-    let (ok, out, err) = grpcurl(&[
+    let out = grpcurl_ok(&[
         "-plaintext",
         "-v",
         "-H",
@@ -1339,12 +1310,11 @@ async fn grpcurl_lists_describes_and_calls_through_server_reflection() {
         "greeter.v1.Greeter/SayHello",
     ])
     .await;
-    assert!(ok, "{err}");
     assert!(out.contains(r#""message": "Hello, grpcurl""#), "{out}");
     assert!(out.contains("tenant-echo: acme"), "{out}");
 
     // A server stream.
-    let (ok, out, err) = grpcurl(&[
+    let out = grpcurl_ok(&[
         "-plaintext",
         "-d",
         r#"{"text":"ab"}"#,
@@ -1352,7 +1322,6 @@ async fn grpcurl_lists_describes_and_calls_through_server_reflection() {
         "chat.v1.Chat/Spell",
     ])
     .await;
-    assert!(ok, "{err}");
     assert!(
         out.contains(r#""text": "a""#) && out.contains(r#""text": "b""#),
         "{out}"

@@ -308,18 +308,13 @@ async fn one_trace_crosses_the_gateway() {
     let p = pipelines();
     let server = nats_server();
     let (handle, _events, _gate) = serve_greeter(&server, "gw-otel").await;
-    let gateway = nrpc_gateway::Gateway::builder(connection(&server).await)
-        .build()
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let served = tokio::spawn(gateway.serve(listener));
+    let gateway = nrpc_tests::gateway(&server).await;
 
     let (trace, caller) = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
     let response = within(
         "a call through the gateway",
         reqwest::Client::new()
-            .post(format!("{url}/greeter.v1.Greeter/SayHello"))
+            .post(format!("{}/greeter.v1.Greeter/SayHello", gateway.url))
             .header("traceparent", format!("00-{trace}-{caller}-01"))
             .body(r#"{"name":"traced"}"#)
             .send(),
@@ -328,7 +323,6 @@ async fn one_trace_crosses_the_gateway() {
     .unwrap();
     assert_eq!(response.status(), 200);
     handle.shutdown().await;
-    served.abort();
     p.provider.force_flush().unwrap();
 
     let trace = opentelemetry::trace::TraceId::from_hex(trace).unwrap();
@@ -339,17 +333,17 @@ async fn one_trace_crosses_the_gateway() {
             .find(|s| s.name == name && s.span_context.trace_id() == trace)
             .unwrap_or_else(|| panic!("no {name} span in the caller's trace"))
     };
-    let (gateway, client, server) = (
+    let (bridge, client, server) = (
         named("nrpc.gateway"),
         named("nrpc.client"),
         named("nrpc.server"),
     );
     assert_eq!(
-        gateway.parent_span_id,
+        bridge.parent_span_id,
         opentelemetry::trace::SpanId::from_hex(caller).unwrap()
     );
-    assert!(gateway.parent_span_is_remote);
-    assert_eq!(client.parent_span_id, gateway.span_context.span_id());
+    assert!(bridge.parent_span_is_remote);
+    assert_eq!(client.parent_span_id, bridge.span_context.span_id());
     assert_eq!(server.parent_span_id, client.span_context.span_id());
     assert!(server.parent_span_is_remote);
 }
