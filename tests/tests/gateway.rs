@@ -543,6 +543,20 @@ async fn tls_on_the_gateway_port_with_and_without_client_certificates() {
             .starts_with(&format!("certificate {}", missing.display())),
         "{err}"
     );
+    // So are files that hold the wrong thing.
+    let err = nrpc_gateway::tls::server_config(&pki.server_cert, &pki.ca, None).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with(&format!("private key {}", pki.ca.display())),
+        "{err}"
+    );
+    let config =
+        nrpc_gateway::tls::server_config(&pki.server_cert, &pki.server_key, Some(&pki.server_key));
+    let err = config.unwrap_err().to_string();
+    assert!(
+        err.starts_with(&format!("client CA {}", pki.server_key.display())),
+        "{err}"
+    );
 }
 
 /// The gateway's health for probes, with tonic-health's client (Check and
@@ -586,6 +600,11 @@ async fn health_follows_the_nats_connection() {
         http_status("?service=nope.v1.Nope").await,
         (404, serde_json::json!({"status": "SERVICE_UNKNOWN"}))
     );
+    let twice = format!("{}/_nrpc/health?service=a&service=b", gateway.url);
+    let response = http().get(twice).send().await.unwrap();
+    assert_eq!(response.status(), 400);
+    let text = response.text().await.unwrap();
+    assert!(text.starts_with("bad query: "), "{text}");
 
     let mut watch = health.watch(asked("")).await.unwrap().into_inner();
     async fn next(watch: &mut tonic::Streaming<tonic_health::pb::HealthCheckResponse>) -> i32 {
