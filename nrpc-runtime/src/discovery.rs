@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
+use nrpc_wire::route::{self, Verb};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
@@ -157,16 +158,11 @@ impl Discovery {
 
     async fn collect<T: serde::de::DeserializeOwned>(
         &self,
-        verb: &str,
+        verb: Verb,
         name: Option<&str>,
         id: Option<&str>,
     ) -> Result<Vec<T>, CallError> {
-        let mut subject = format!("$SRV.{verb}");
-        for token in [name, id].into_iter().flatten() {
-            nrpc_wire::subject::validate_token("discovery name or id", token)?;
-            subject.push('.');
-            subject.push_str(token);
-        }
+        let subject = route::discovery_subject(verb, name, id)?;
         let out = Outgoing {
             subject: subject.into(),
             headers: None,
@@ -186,7 +182,9 @@ impl Discovery {
             }
             match serde_json::from_slice(&msg.payload) {
                 Ok(v) => out.push(v),
-                Err(e) => tracing::debug!("nrpc: ignoring undecodable {verb} reply: {e}"),
+                Err(e) => {
+                    tracing::debug!("nrpc: ignoring undecodable {} reply: {e}", verb.as_str())
+                }
             }
         }
         Ok(out)
@@ -194,17 +192,17 @@ impl Discovery {
 
     /// PING every instance (of `name`, if given).
     pub async fn ping(&self, name: Option<&str>) -> Result<Vec<PingResponse>, CallError> {
-        self.collect("PING", name, None).await
+        self.collect(Verb::Ping, name, None).await
     }
 
     /// INFO of every instance (of `name`, if given).
     pub async fn info(&self, name: Option<&str>) -> Result<Vec<InfoResponse>, CallError> {
-        self.collect("INFO", name, None).await
+        self.collect(Verb::Info, name, None).await
     }
 
     /// STATS of every instance (of `name`, if given).
     pub async fn stats(&self, name: Option<&str>) -> Result<Vec<StatsResponse>, CallError> {
-        self.collect("STATS", name, None).await
+        self.collect(Verb::Stats, name, None).await
     }
 
     /// STATS of one instance.
@@ -214,7 +212,7 @@ impl Discovery {
         id: &str,
     ) -> Result<Option<StatsResponse>, CallError> {
         Ok(self
-            .collect("STATS", Some(name), Some(id))
+            .collect(Verb::Stats, Some(name), Some(id))
             .await?
             .into_iter()
             .next())
@@ -245,18 +243,4 @@ impl Discovery {
     }
 }
 
-/// The NATS services name of a service: its full proto name with every
-/// character outside `A-Z a-z 0-9 - _` replaced by `_`
-/// (`greeter.v1.Greeter` → `greeter_v1_Greeter`).
-pub fn service_name(full_name: &str) -> String {
-    full_name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
+pub use route::service_name;

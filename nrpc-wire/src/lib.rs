@@ -10,7 +10,9 @@
 //! |---|---|
 //! | call kinds | [`kind`] |
 //! | a service's subjects and methods, and their validation | [`spec`] |
-//! | subject tokens, building and parsing subjects, routing prefixes | [`subject`] |
+//! | subject tokens and their limits | [`subject`] |
+//! | a service's subjects: building and parsing them | [`address`] |
+//! | routing prefixes (broadcast, direct, cancel), discovery subjects | [`route`] |
 //! | the Rust names generated for a service, and their clashes | [`names`] |
 //! | header names and values | [`headers`] |
 //! | payload encodings | [`encoding`] |
@@ -19,11 +21,13 @@
 //! | stream flow control (feature `frames`) | `stream` |
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
+pub mod address;
 pub mod encoding;
 pub mod grpc;
 pub mod headers;
 pub mod kind;
 pub mod names;
+pub mod route;
 pub mod spec;
 pub mod subject;
 

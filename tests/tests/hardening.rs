@@ -104,6 +104,32 @@ async fn subject_params_too_long_for_nats_are_refused_and_the_connection_survive
     assert_eq!(reply.unwrap().reply, "A");
 }
 
+#[tokio::test]
+async fn a_direct_call_to_a_huge_instance_id_is_refused_and_other_callers_go_on() {
+    // Before: the 10 kB direct subject went out, the broker closed the
+    // shared connection ("maximum control line exceeded") and another
+    // caller's call timed out.
+    let server = nats_server();
+    let (_h, _events, _gate) = serve_greeter(&server, "direct").await;
+    let conn = connection(&server).await;
+    let other = GreeterClient::new(conn.clone()).with_timeout(Duration::from_secs(120));
+    let long = "x".repeat(10_000);
+    let direct = GreeterClient::new(conn.clone())
+        .with_instance(&long)
+        .expect("one token");
+    let (a, b) = (hello("direct"), hello("other"));
+    let (err, ok) = within("both calls", async {
+        tokio::join!(direct.say_hello(&a), other.say_hello(&b))
+    })
+    .await;
+    let err = err.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert!(err.to_string().contains("instance id"), "{err}");
+    assert_eq!(ok.unwrap().message, "Hello, other");
+    let again = within("a later call", other.say_hello(&hello("later"))).await;
+    assert_eq!(again.unwrap().message, "Hello, later");
+}
+
 /// A raw client that opens a request stream on `chat.Chat.Collect` and
 /// sends `n` items without waiting for credit; returns the first error
 /// reply's code.

@@ -21,9 +21,9 @@ use futures::StreamExt;
 use tokio::time::Instant;
 use tracing::{Instrument, Span};
 
-use nrpc_wire::subject::{
-    direct_prefix, method_subject, prefixed, validate_literal, validate_token, BROADCAST_PREFIX,
-};
+use nrpc_wire::address::method_subject;
+use nrpc_wire::route;
+use nrpc_wire::subject::{prefixed, validate_literal, validate_token};
 use nrpc_wire::{headers, Code, Encoding, ErrorFrame, InvalidToken, ServiceSpec, Status};
 
 use crate::codec::Codec;
@@ -399,12 +399,12 @@ impl ServiceClient {
             Some(subject) => subject,
             None => {
                 let plain = self.subject(method, method_params, encoding)?;
-                match (route, &self.instance) {
-                    (Route::Default, None) | (Route::Plain, _) => plain,
-                    (Route::Default, Some(id)) => direct_prefix(id) + &plain,
-                    (Route::Broadcast, _) => BROADCAST_PREFIX.to_owned() + &plain,
-                }
-                .into()
+                let wire = match (route, &self.instance) {
+                    (Route::Default, None) | (Route::Plain, _) => route::Route::Shared,
+                    (Route::Default, Some(id)) => route::Route::Direct(id),
+                    (Route::Broadcast, _) => route::Route::Broadcast,
+                };
+                wire.subject(&plain)?.into()
             }
         };
         let payload = Req::encode(request, encoding).map_err(CallError::Encode)?;

@@ -562,8 +562,10 @@ impl Drop for CancelOnDrop<'_> {
         let Some(nats) = self.nats.take().cloned() else {
             return;
         };
-        let (_, plain) = nrpc_wire::subject::strip_routing(self.subject);
-        let cancel = format!("{}{plain}", nrpc_wire::subject::CANCEL_PREFIX);
+        // The request's subject was checked; its cancel subject is no longer.
+        let Ok(cancel) = nrpc_wire::route::cancel_subject(self.subject) else {
+            return;
+        };
         let reply = Bytes::copy_from_slice(self.reply.as_bytes());
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {

@@ -60,7 +60,7 @@ impl ServiceStats {
         version: &str,
         metadata: &BTreeMap<String, String>,
         schema: &SchemaResponse,
-    ) -> Self {
+    ) -> Result<Self, nrpc_wire::InvalidToken> {
         let endpoints = spec
             .methods
             .iter()
@@ -82,7 +82,7 @@ impl ServiceStats {
             })
             .collect();
         let name = service_name(&spec.name);
-        let schema_subject = nrpc_wire::subject::schema_subject(&name, id);
+        let schema_subject = nrpc_wire::route::schema_subject(&name, id)?;
         let mut metadata = metadata.clone();
         metadata.insert("nrpc.service".to_owned(), spec.name.to_string());
         metadata.insert(SCHEMA_METADATA.to_owned(), schema_subject.clone());
@@ -93,7 +93,7 @@ impl ServiceStats {
             },
             Bytes::from,
         );
-        Self {
+        Ok(Self {
             name,
             id: id.to_owned(),
             version: version.to_owned(),
@@ -105,7 +105,7 @@ impl ServiceStats {
             metrics: observe::method_metrics("server", spec),
             schema_subject,
             schema,
-        }
+        })
     }
 
     /// Counts one request of `method`, received at `received`, finished now.
@@ -198,13 +198,7 @@ pub(super) async fn subscribe(
     nats: &async_nats::Client,
     stats: &ServiceStats,
 ) -> Result<(Vec<async_nats::Subscriber>, Vec<String>), ServeError> {
-    let mut subjects = Vec::with_capacity(10);
-    for verb in ["PING", "INFO", "STATS"] {
-        subjects.push(format!("$SRV.{verb}"));
-        subjects.push(format!("$SRV.{verb}.{}", stats.name));
-        subjects.push(format!("$SRV.{verb}.{}.{}", stats.name, stats.id));
-    }
-    subjects.push(stats.schema_subject.clone());
+    let subjects = nrpc_wire::route::discovery_subjects(&stats.name, &stats.id)?;
     let mut subs = Vec::with_capacity(subjects.len());
     for subject in &subjects {
         let sub =

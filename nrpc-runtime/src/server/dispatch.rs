@@ -15,7 +15,8 @@ use std::task::Poll;
 
 use futures::future::{BoxFuture, Either};
 use futures::{FutureExt, StreamExt};
-use nrpc_wire::subject::{strip_routing, Delivery, SubjectError};
+use nrpc_wire::address::SubjectError;
+use nrpc_wire::route::{strip_routing, Delivery};
 use nrpc_wire::{headers, Code, Encoding, MethodKind, ServiceSpec, Status};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::AbortHandle;

@@ -23,9 +23,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nrpc_wire::subject::{
-    direct_prefix, prefixed, validate_literal, BROADCAST_PREFIX, CANCEL_PREFIX,
-};
+use nrpc_wire::route::Route;
+use nrpc_wire::subject::{prefixed, validate_literal};
 use nrpc_wire::InvalidToken;
 use tokio::sync::{broadcast, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -254,13 +253,13 @@ impl Server {
             let pattern = spec.server_pattern(Some(&package_subject));
             let mut routes = vec![
                 (pattern.clone(), self.queue_group.clone()),
-                (format!("{}{pattern}", direct_prefix(&instance)), None),
+                (Route::Direct(&instance).subject(&pattern)?, None),
                 // Cancellations reach every instance; the one running the
                 // request drops it.
-                (format!("{CANCEL_PREFIX}{pattern}"), None),
+                (Route::Cancel.subject(&pattern)?, None),
             ];
             if spec.methods.iter().any(|m| m.polling) {
-                routes.push((format!("{BROADCAST_PREFIX}{pattern}"), None));
+                routes.push((Route::Broadcast.subject(&pattern)?, None));
             }
             let mut subs = Vec::with_capacity(routes.len());
             for (subject, queue) in routes {
@@ -284,7 +283,7 @@ impl Server {
                 &self.version,
                 &self.metadata,
                 &schema,
-            ));
+            )?);
             let (discovery_subs, discovery_subjects) =
                 discovery::subscribe(&self.nats, &stats).await?;
             subjects.extend(discovery_subjects);

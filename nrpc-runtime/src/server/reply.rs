@@ -3,7 +3,7 @@
 //! broadcast and direct calls name the answering instance.
 
 use async_nats::{HeaderMap, Subject};
-use nrpc_wire::subject::Delivery;
+use nrpc_wire::route::Delivery;
 use nrpc_wire::{headers, Encoding, ErrorFrame, Status};
 
 use super::call::Reply;
