@@ -55,7 +55,7 @@ pub use nrpc_wire::{
     Code, Encoding, ErrorType, InvalidToken, MethodKind, MethodSpec, ServiceSpec, Status,
 };
 pub use response::Response;
-pub use server::{Request, Server, ServerHandle, Sink, Streaming};
+pub use server::{Request, Server, ServerHandle, Sink, Streaming, DEFAULT_SHUTDOWN_GRACE};
 
 #[cfg(feature = "macros")]
 #[doc = include_str!("docs/nats_service.md")]

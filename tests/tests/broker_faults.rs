@@ -109,3 +109,33 @@ async fn a_call_in_flight_when_the_broker_dies_fails_at_once_with_an_unknown_out
         "{outcome:?}"
     );
 }
+
+#[tokio::test]
+async fn a_server_shuts_down_within_its_grace_while_the_broker_is_away() {
+    // Before: shutdown() waited for the broker to confirm the drain and
+    // the flush, so a server given SIGTERM during an outage never exited.
+    let mut server = nats_server();
+    let (handle, mut events, _gate) = serve_greeter(&server, "a").await;
+    let client = patient(connection(&server).await);
+    // A handler that waits until it is dropped, in flight across the outage.
+    let call = tokio::spawn({
+        let client = client.clone();
+        async move { client.say_hello(&hello("forever")).await }
+    });
+    loop {
+        match within("handler start", events.recv()).await {
+            Some(Event::Started(name)) if name == "forever" => break,
+            Some(_) => continue,
+            None => panic!("the service is gone"),
+        }
+    }
+    server.stop();
+    until_not_connected(&client).await;
+    let grace = Duration::from_millis(500);
+    let finished = within("shutdown", handle.shutdown_timeout(grace)).await;
+    assert!(!finished, "the handler did not finish, nothing was flushed");
+    // The handler was dropped (its cancellation token fired).
+    nrpc_tests::cancelled(&mut events, "forever").await;
+    let outcome = within("the call", call).await.unwrap();
+    assert!(outcome.is_err(), "{outcome:?}");
+}

@@ -90,7 +90,7 @@ async fn graceful_shutdown_finishes_in_flight_calls_then_stops_serving() {
         "shutdown waits for in-flight handlers"
     );
     gate.add_permits(3);
-    within("shutdown", shutdown).await.unwrap();
+    assert!(within("shutdown", shutdown).await.unwrap(), "all in time");
     for call in in_flight {
         let reply = within("in-flight call", call).await.unwrap().unwrap();
         assert!(reply.message.starts_with("Hello, wait-"));

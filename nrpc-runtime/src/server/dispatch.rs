@@ -19,7 +19,7 @@ use nrpc_wire::address::SubjectError;
 use nrpc_wire::route::{strip_routing, Delivery};
 use nrpc_wire::{headers, Code, Encoding, MethodKind, ServiceSpec, Status};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio::task::AbortHandle;
+use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -40,6 +40,23 @@ pub(super) struct Shared {
     pub(super) nats: async_nats::Client,
     pub(super) limit: Arc<Semaphore>,
     pub(super) tracker: TaskTracker,
+    /// Fired when shutdown's grace is over: every request task still
+    /// running is dropped.
+    pub(super) abort: CancellationToken,
+}
+
+impl Shared {
+    /// Runs the rest of a request in a task of its own, tracked for
+    /// shutdown and ended by its abort.
+    fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) -> JoinHandle<()> {
+        let abort = self.abort.clone();
+        self.tracker.spawn(async move {
+            tokio::select! {
+                () = task => {}
+                () = abort.cancelled() => {}
+            }
+        })
+    }
 }
 
 /// Receives and handles the requests of one service.
@@ -244,7 +261,7 @@ impl Receiver {
         task: impl Future<Output = ()> + Send + 'static,
     ) {
         let Some(reply) = reply else {
-            self.shared.tracker.spawn(task);
+            self.shared.spawn(task);
             return;
         };
         let key = reply.to_string();
@@ -252,7 +269,7 @@ impl Receiver {
         // Registered under the lock the task takes to leave, so a task that
         // ends at once cannot leave before it is entered.
         let mut running = lock(&self.running);
-        let handle = self.shared.tracker.spawn(async move {
+        let handle = self.shared.spawn(async move {
             task.await;
             lock(&receiver.running).remove(&*reply);
         });

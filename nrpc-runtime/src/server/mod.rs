@@ -23,10 +23,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_nats::connection::State;
 use nrpc_wire::route::Route;
 use nrpc_wire::subject::{prefixed, validate_literal};
 use nrpc_wire::InvalidToken;
 use tokio::sync::{broadcast, Semaphore};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -46,6 +48,9 @@ pub const DEFAULT_QUEUE_GROUP: &str = "q";
 
 /// Requests handled at once, per server, unless told otherwise.
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 1024;
+
+/// How long [`ServerHandle::shutdown`] gives in-flight requests.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// Version reported to discovery unless told otherwise.
 pub const DEFAULT_VERSION: &str = "0.0.0";
@@ -223,11 +228,11 @@ impl Server {
             nats: self.nats.clone(),
             limit: Arc::new(Semaphore::new(self.max_concurrent)),
             tracker: TaskTracker::new(),
+            abort: CancellationToken::new(),
         });
         let stop = CancellationToken::new();
         let mut loops = Vec::new();
         let mut subjects = Vec::new();
-        let mut instances = Vec::new();
         let subscribe = |subject: String, queue: Option<String>| {
             let nats = self.nats.clone();
             async move {
@@ -238,12 +243,12 @@ impl Server {
                 .map_err(|source| ServeError::Subscribe { subject, source })
             }
         };
+        // One id for the server: each service's instance has it (discovery
+        // keys instances by name and id), and a direct call through it
+        // reaches any service of this server.
+        let instance = nuid::next().to_string();
         for ServiceEntry(service) in self.services {
             let spec = service.spec();
-            // Each service instance has its own id (ADR-32): discovery
-            // tools key instances by id, and direct calls address it.
-            let instance = nuid::next().to_string();
-            instances.push((spec.name.to_string(), instance.clone()));
             let package_subject = prefixed(
                 &self.subject_prefix,
                 self.package_subject
@@ -303,7 +308,7 @@ impl Server {
                 service,
                 replier: Replier {
                     nats: self.nats.clone(),
-                    instance,
+                    instance: instance.clone(),
                 },
                 layered,
                 panics: self.panics,
@@ -330,7 +335,7 @@ impl Server {
         }
         Ok(ServerHandle {
             shared,
-            instances,
+            instance,
             stop,
             loops,
         })
@@ -351,8 +356,8 @@ impl std::fmt::Debug for ServiceEntry {
 #[derive(Debug)]
 pub struct ServerHandle {
     shared: Arc<Shared>,
-    /// (service's full name, instance id), in the order services were added.
-    instances: Vec<(String, String)>,
+    /// The server's instance id, which every service of it has.
+    instance: String,
     stop: CancellationToken,
     loops: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -364,38 +369,55 @@ impl ServerHandle {
         self.shared.tracker.len()
     }
 
-    /// The instance id of the first service added: its NATS services id
-    /// and the address of direct calls (`with_instance`). Every service of
-    /// a server has an id of its own ([`instance_ids`](Self::instance_ids)).
+    /// The server's instance id: the NATS services id of each of its
+    /// services, and the address of direct calls (`with_instance`) to any
+    /// of them.
     pub fn instance_id(&self) -> &str {
-        self.instances.first().map_or("", |(_, id)| id.as_str())
+        &self.instance
     }
 
-    /// The instance id of each service, by the service's full name (e.g.
-    /// `greeter.v1.Greeter`), in the order they were added.
-    pub fn instance_ids(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.instances
-            .iter()
-            .map(|(s, id)| (s.as_str(), id.as_str()))
+    /// [`shutdown_timeout`](Self::shutdown_timeout) with
+    /// [`DEFAULT_SHUTDOWN_GRACE`].
+    pub async fn shutdown(self) -> bool {
+        self.shutdown_timeout(DEFAULT_SHUTDOWN_GRACE).await
     }
 
-    /// Stops taking requests, lets in-flight ones finish and reply, then
-    /// unsubscribes and flushes. Requests already delivered to this instance
-    /// are still handled.
-    pub async fn shutdown(self) {
+    /// Stops taking requests (unsubscribing at the broker), lets in-flight
+    /// ones finish and reply, then flushes; requests already delivered to
+    /// this instance are still handled. Returns within `grace` whatever
+    /// the connection does: what has not finished by then is cancelled
+    /// (handlers dropped, no reply), and while the broker is unreachable
+    /// nothing waits on it. Returns whether everything finished in time.
+    pub async fn shutdown_timeout(self, grace: Duration) -> bool {
+        let until = Instant::now() + grace;
         self.stop.cancel();
+        // Draining ends the receive loops once the broker confirms; a
+        // broker that is away never does, so the loops are bounded too.
+        let mut done = true;
         for l in self.loops {
-            let _ = l.await;
+            let abort = l.abort_handle();
+            if tokio::time::timeout_at(until, l).await.is_err() {
+                abort.abort();
+                done = false;
+            }
         }
         self.shared.tracker.close();
-        self.shared.tracker.wait().await;
-        let _ = self.shared.nats.flush().await;
-    }
-
-    /// Like [`shutdown`](Self::shutdown), but gives in-flight requests at
-    /// most `grace`; the rest are cancelled and get no reply. Returns
-    /// whether everything finished in time.
-    pub async fn shutdown_timeout(self, grace: Duration) -> bool {
-        tokio::time::timeout(grace, self.shutdown()).await.is_ok()
+        if tokio::time::timeout_at(until, self.shared.tracker.wait())
+            .await
+            .is_err()
+        {
+            // Every request task ends at its next poll.
+            self.shared.abort.cancel();
+            self.shared.tracker.wait().await;
+            done = false;
+        }
+        if self.shared.nats.connection_state() == State::Connected {
+            done &= tokio::time::timeout_at(until, self.shared.nats.flush())
+                .await
+                .is_ok_and(|flushed| flushed.is_ok());
+        } else {
+            done = false;
+        }
+        done
     }
 }
