@@ -219,3 +219,65 @@ async fn a_call_that_runs_out_of_the_default_timeout_cancels_its_handler() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn every_call_dropped_a_few_milliseconds_in_cancels_its_handler() {
+    // A cancellation travels on a subscription of its own and could be
+    // taken before its request when both were waiting: about 0.13 % of
+    // calls dropped at 2 ms then ran to completion. Now each one's handler
+    // is dropped, or never started.
+    let server = nats_server();
+    let (greeter, mut events) = TestGreeter::new("a");
+    let handle = serve(&server, GreeterServer::new(greeter)).await;
+    let client = GreeterClient::new(connection(&server).await)
+        .with_timeout(std::time::Duration::from_secs(120));
+    // Workers calling back to back, so that requests and cancellations
+    // reach the server interleaved.
+    let workers = (0..400).map(|w| {
+        let client = client.clone();
+        async move {
+            for i in 0..25 {
+                let name = hello(&format!("forever-{w}-{i}"));
+                let call = client.say_hello(&name);
+                // Dropped after 2 ms: the request is out, the caller gone.
+                let _ = tokio::time::timeout(std::time::Duration::from_millis(2), call).await;
+            }
+        }
+    });
+    futures::future::join_all(workers).await;
+    // Requests go through one subscription in order: once a later call is
+    // answered (greeted, or refused as too busy while the cancelled
+    // handlers are still being dropped), every dropped call's request has
+    // been taken.
+    match within("a call after", client.say_hello(&hello("after"))).await {
+        Ok(reply) => assert_eq!(reply.message, "Hello, after"),
+        Err(e) => assert_eq!(e.code(), Code::Unavailable, "{e:?}"),
+    }
+    let (mut started, mut cancelled) = (std::collections::HashSet::new(), 0usize);
+    while let Ok(event) = events.try_recv() {
+        match event {
+            Event::Started(name) if name.starts_with("forever") => {
+                started.insert(name);
+            }
+            Event::Cancelled(_) => cancelled += 1,
+            _ => {}
+        }
+    }
+    // Every handler that started is cancelled; none is left running.
+    within("every started handler cancelled", async {
+        while cancelled < started.len() {
+            match events.recv().await {
+                Some(Event::Cancelled(_)) => cancelled += 1,
+                Some(_) => {}
+                None => panic!("the service is gone"),
+            }
+        }
+    })
+    .await;
+    within("nothing left in flight", async {
+        while handle.in_flight() > 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+}

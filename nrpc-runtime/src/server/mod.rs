@@ -316,6 +316,7 @@ impl Server {
                 package_subject,
                 shared: shared.clone(),
                 running: Default::default(),
+                early_cancels: Default::default(),
             };
             loops.push(tokio::spawn(receiver.run(subs, stop.clone())));
         }
