@@ -56,7 +56,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         while servers.len() < n {
             let name = format!("i{}", servers.len());
             servers.push(
-                Server::builder(async_nats::connect(&nats.url).await?)
+                Server::builder(&Connection::new(async_nats::connect(&nats.url).await?).await?)
                     .add_service(HealthServer::new(Instance(name)))
                     .serve()
                     .await?,

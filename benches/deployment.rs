@@ -90,7 +90,7 @@ async fn serve(mode: &str, url: &str) -> Result<(), Box<dyn Error>> {
             None
         }
         _ => Some(
-            Server::builder(nats)
+            Server::builder(&Connection::new(nats).await?)
                 .max_concurrent_requests(4096)
                 .add_service(GreeterServer::new(Echo))
                 .serve()

@@ -112,7 +112,7 @@ async fn restart(server: NatsServer) -> NatsServer {
 async fn main() -> Result<(), Box<dyn Error>> {
     let mut broker = Some(NatsServer::start()?);
     let url = broker.as_ref().map(NatsServer::url).unwrap_or_default();
-    let _server = Server::builder(async_nats::connect(&url).await?)
+    let _server = Server::builder(&Connection::new(async_nats::connect(&url).await?).await?)
         .add_service(GreeterServer::new(Echo))
         .add_service(ChatServer::new(Counter))
         .serve()

@@ -142,7 +142,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         "Wlpa".repeat(PAYLOAD / 3) + "Wg=="
     );
 
-    let _server = Server::builder(async_nats::connect(&nats.url).await?)
+    let _server = Server::builder(&Connection::new(async_nats::connect(&nats.url).await?).await?)
         .max_concurrent_requests(4096)
         .add_service(GreeterServer::new(Echo))
         .serve()

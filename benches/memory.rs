@@ -92,7 +92,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let nats = Nats::from_env()?;
     let gate = Arc::new(Semaphore::new(0));
     let parked = Parked(gate.clone());
-    let server = Server::builder(async_nats::connect(&nats.url).await?)
+    let server = Server::builder(&Connection::new(async_nats::connect(&nats.url).await?).await?)
         .max_concurrent_requests(CALLS + STREAMS + 16)
         .add_service(GreeterServer::new(parked.clone()))
         .add_service(ChatServer::new(parked))

@@ -64,7 +64,7 @@ fn report(what: &str, items: usize, bytes: usize, start: Instant) {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let nats = Nats::from_env()?;
-    let server = Server::builder(async_nats::connect(&nats.url).await?)
+    let server = Server::builder(&Connection::new(async_nats::connect(&nats.url).await?).await?)
         .add_service(ChatServer::new(Producer))
         .serve()
         .await?;

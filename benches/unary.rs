@@ -61,7 +61,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     });
     raw_server.flush().await?;
 
-    let server = Server::builder(async_nats::connect(&nats.url).await?)
+    let server = Server::builder(&Connection::new(async_nats::connect(&nats.url).await?).await?)
         .max_concurrent_requests(4096)
         .add_service(GreeterServer::new(Echo))
         .serve()

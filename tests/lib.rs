@@ -116,7 +116,7 @@ pub async fn serve(
     server: &NatsServer,
     service: impl nrpc_runtime::server::Service,
 ) -> nrpc_runtime::ServerHandle {
-    nrpc_runtime::Server::builder(nats(server).await)
+    nrpc_runtime::Server::builder(&connection(server).await)
         .add_service(service)
         .serve()
         .await

@@ -12,7 +12,7 @@ use nrpc_runtime::{Request, Response, Status};
 use nrpc_tests::greeter::greeter_server::GreeterServer;
 use nrpc_tests::greeter::{HelloReply, HelloRequest};
 use nrpc_tests::python::{line, root, Script};
-use nrpc_tests::{connection, nats, nats_server, within, NatsServer, TestGreeter};
+use nrpc_tests::{connection, nats_server, within, NatsServer, TestGreeter};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// Every call kind, defined in Rust.
@@ -217,7 +217,7 @@ async fn services(server: &NatsServer) -> Services {
     for name in ["g1", "g2"] {
         let (greeter, _events) = TestGreeter::new(name);
         greeters.push(
-            nrpc_runtime::Server::builder(nats(server).await)
+            nrpc_runtime::Server::builder(&connection(server).await)
                 .version("1.2.3")
                 .metadata("team", "greeters")
                 .add_service(GreeterServer::new(greeter))
@@ -230,7 +230,7 @@ async fn services(server: &NatsServer) -> Services {
     let mut fleet = Vec::new();
     for name in ["a", "b"] {
         fleet.push(
-            nrpc_runtime::Server::builder(nats(server).await)
+            nrpc_runtime::Server::builder(&connection(server).await)
                 .add_service(FleetServer::new(Node {
                     name,
                     restarts: tx.clone(),

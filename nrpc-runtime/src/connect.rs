@@ -6,13 +6,9 @@ use std::time::Duration;
 use async_nats::ServerAddr;
 use nrpc_wire::subject::validate_literal;
 use serde::Deserialize;
-use tokio::sync::broadcast;
 
+use crate::client::router::Events;
 use crate::client::Connection;
-
-/// Server errors (`-ERR` lines, e.g. permission violations) kept for
-/// [`Server::serve`](crate::Server::serve) and the inbox check to look at.
-const SERVER_ERRORS: usize = 64;
 
 /// Errors from [`connect`] and [`ConnectOptions::connect`].
 #[derive(Debug, thiserror::Error)]
@@ -479,16 +475,11 @@ impl ConnectOptions {
             .map(|a| a.as_url_str().to_owned())
             .collect::<Vec<_>>()
             .join(",");
-        let (errors, _) = broadcast::channel::<String>(SERVER_ERRORS);
-        let events = errors.clone();
+        let events = Events::new();
+        let callback = events.clone();
         let mut opts = async_nats::ConnectOptions::new().event_callback(move |event| {
-            let events = events.clone();
-            async move {
-                if let async_nats::Event::ServerError(e) = &event {
-                    tracing::warn!(error = %e, "nrpc: the NATS server reported an error");
-                    let _ = events.send(e.to_string());
-                }
-            }
+            callback.on(&event);
+            std::future::ready(())
         });
         if let Some(Setting { value, origin }) = r.auth.or(url_auth) {
             opts = value.apply(opts, &origin)?;
@@ -527,7 +518,7 @@ impl ConnectOptions {
                 servers: shown,
                 source,
             })?;
-        let conn = Connection::with_server_errors(nats, errors)
+        let conn = Connection::with_events(nats, events)
             .await
             .map_err(ConnectError::Inbox)?;
         match r.subject_prefix {
@@ -809,7 +800,8 @@ fn decode(s: &str) -> String {
 
 /// A URL for an error message: user info replaced.
 fn redact(url: &str) -> String {
-    match url.split_once('@') {
+    // User info ends at the last `@`: a password may hold more of them.
+    match url.rsplit_once('@') {
         Some((head, tail)) => match head.split_once("://") {
             Some((scheme, _)) => format!("{scheme}://***@{tail}"),
             None => format!("***@{tail}"),
@@ -938,6 +930,9 @@ mod tests {
         let shown: Vec<&str> = addrs.iter().map(ServerAddr::as_url_str).collect();
         assert_eq!(shown, ["nats://h1:4222", "nats://h2:4223"]);
         assert_eq!(redact("nats://u:p@h:1"), "nats://***@h:1");
+        // An `@` in the password leaks nothing of it.
+        assert_eq!(redact("nats://u:p@ss@h:1"), "nats://***@h:1");
+        assert_eq!(redact("u:p@s@s@h:1"), "***@h:1");
     }
 
     #[test]

@@ -11,13 +11,14 @@ use nrpc_tests::{CustomSubject, TestGreeter};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let url = std::env::var("NATS_URL")?;
     let (service, _events) = CustomSubject::new();
     let instance = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "process".to_owned());
     let (greeter, _greeter_events) = TestGreeter::new(&instance);
-    let _handle = nrpc_runtime::Server::builder(async_nats::connect(url).await?)
+    // NATS_URL, as a service reads it.
+    let conn = nrpc_runtime::connect().await?;
+    let _handle = nrpc_runtime::Server::builder(&conn)
         .add_service(SvcCustomSubjectServer::new(service))
         .add_service(GreeterServer::new(greeter))
         .serve()

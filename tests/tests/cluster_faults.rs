@@ -63,7 +63,7 @@ async fn setup(
 ) {
     let (greeter, _events) = TestGreeter::new("svc");
     let service_nats = connect_first(service_node, client_node).await;
-    let handle = Server::builder(service_nats.clone())
+    let handle = Server::builder(&Connection::new(service_nats.clone()).await.unwrap())
         .add_service(GreeterServer::new(greeter))
         .serve()
         .await
@@ -147,7 +147,7 @@ async fn calls_fail_over_to_another_cluster_through_the_gateway_and_back() {
         let url = node.url();
         async move {
             let (greeter, _events) = TestGreeter::new(instance);
-            Server::builder(connect(&url).await)
+            Server::builder(&Connection::new(connect(&url).await).await.unwrap())
                 .add_service(GreeterServer::new(greeter))
                 .serve()
                 .await

@@ -33,7 +33,7 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 /// same settings: what a user checks first.
 async fn greet_through(conn: nrpc_runtime::Connection) -> String {
     let (greeter, _events) = TestGreeter::new("auth");
-    let handle = Server::on(&conn)
+    let handle = Server::builder(&conn)
         .add_service(GreeterServer::new(greeter))
         .serve()
         .await
@@ -285,7 +285,7 @@ async fn denied_subscriptions_fail_serve_and_connect_naming_the_subject() {
         .await
         .unwrap();
     let (greeter, _events) = TestGreeter::new("narrow");
-    let err = Server::on(&narrow)
+    let err = Server::builder(&narrow)
         .add_service(GreeterServer::new(greeter))
         .serve()
         .await
@@ -315,7 +315,7 @@ async fn denied_subscriptions_fail_serve_and_connect_naming_the_subject() {
 async fn serve_prefixed(s: &NatsServer, prefix: &str) -> ServerHandle {
     let conn = local(s).subject_prefix(prefix).connect().await.unwrap();
     let (greeter, _events) = TestGreeter::new(prefix);
-    Server::on(&conn)
+    Server::builder(&conn)
         .add_service(GreeterServer::new(greeter))
         .serve()
         .await

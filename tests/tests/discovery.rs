@@ -22,7 +22,7 @@ fn validator(file: &str) -> jsonschema::Validator {
 
 async fn serve_instance(server: &NatsServer) -> nrpc_runtime::ServerHandle {
     let (greeter, _events) = TestGreeter::new("a");
-    Server::builder(nats(server).await)
+    Server::builder(&connection(server).await)
         .version("1.2.3")
         .metadata("team", "greeters")
         .add_service(GreeterServer::new(greeter))
@@ -186,7 +186,7 @@ async fn the_services_of_a_server_share_its_instance_id_and_each_is_reached_thro
     use nrpc_tests::chat::chat_server::ChatServer;
     let server = nats_server();
     let (greeter, _events) = TestGreeter::new("multi");
-    let handle = Server::builder(nats(&server).await)
+    let handle = Server::builder(&connection(&server).await)
         .add_service(GreeterServer::new(greeter))
         .add_service(ChatServer::new(nrpc_tests::ChatCounter))
         .serve()
@@ -275,7 +275,7 @@ async fn every_instance_publishes_its_schema_where_info_says() {
     use nrpc_runtime::schema::SCHEMA_METADATA;
     let server = nats_server();
     let (greeter, _events) = TestGreeter::new("schema");
-    let handle = Server::builder(nats(&server).await)
+    let handle = Server::builder(&connection(&server).await)
         .package_subject("override")
         .add_service(GreeterServer::new(greeter))
         .add_service(rust_defined::counter_server::CounterServer::new(Counting))

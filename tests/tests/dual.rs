@@ -21,7 +21,7 @@ use nrpc_tests::greeter::grpc::greeter_client::GreeterClient as TonicGreeter;
 use nrpc_tests::greeter::grpc::GreeterGrpc;
 use nrpc_tests::greeter::{FailRequest, HelloRequest};
 use nrpc_tests::{
-    cancelled, connection, drain, nats, nats_server, within, word, CustomSubject, ParamsEcho,
+    cancelled, connection, drain, nats_server, within, word, CustomSubject, ParamsEcho,
     TestGreeter, Words,
 };
 use tonic::transport::{Channel, Server};
@@ -64,7 +64,7 @@ async fn one_implementation_answers_over_grpc_and_nats() {
     let server = nats_server();
     let (greeter, _events) = TestGreeter::new("both");
     let greeter = Arc::new(greeter);
-    let _nats = nrpc_runtime::Server::builder(nats(&server).await)
+    let _nats = nrpc_runtime::Server::builder(&connection(&server).await)
         .add_service(GreeterServer::from_arc(greeter.clone()))
         .serve()
         .await

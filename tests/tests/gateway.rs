@@ -1375,7 +1375,7 @@ async fn a_gateway_with_a_subject_prefix_reaches_only_its_environment() {
         .await
         .unwrap();
     let (canary, _events) = nrpc_tests::TestGreeter::new("canary");
-    let _canary = nrpc_runtime::Server::on(&canary_conn)
+    let _canary = nrpc_runtime::Server::builder(&canary_conn)
         .add_service(GreeterServer::new(canary))
         .serve()
         .await

@@ -256,7 +256,7 @@ async fn go_style_polling_in_both_directions() {
     };
     let mut rust = Vec::new();
     for name in ["r1", "r2"] {
-        let handle = nrpc_runtime::Server::builder(nrpc_tests::nats(&server).await)
+        let handle = nrpc_runtime::Server::builder(&nrpc_tests::connection(&server).await)
             .no_queue_group()
             .add_service(lab(name))
             .serve()

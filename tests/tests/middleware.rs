@@ -12,7 +12,7 @@ use nrpc_runtime::{CallOptions, Code, Server, ServerHandle, Status};
 use nrpc_tests::greeter::greeter_client::GreeterClient;
 use nrpc_tests::greeter::greeter_server::GreeterServer;
 use nrpc_tests::greeter::FailRequest;
-use nrpc_tests::{connection, hello, nats, nats_server, within, Event, NatsServer, TestGreeter};
+use nrpc_tests::{connection, hello, nats_server, within, Event, NatsServer, TestGreeter};
 use tokio::sync::{mpsc, Semaphore};
 
 /// Serves a test greeter behind `configure`'s layers.
@@ -22,7 +22,8 @@ async fn serve_with(
 ) -> (ServerHandle, mpsc::UnboundedReceiver<Event>, Arc<Semaphore>) {
     let (greeter, events) = TestGreeter::new("layered");
     let gate = greeter.gate.clone();
-    let builder = Server::builder(nats(server).await).add_service(GreeterServer::new(greeter));
+    let builder =
+        Server::builder(&connection(server).await).add_service(GreeterServer::new(greeter));
     let handle = configure(builder)
         .serve()
         .await

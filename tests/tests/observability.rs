@@ -457,7 +457,7 @@ async fn a_tracing_layer_logs_inside_the_server_span() {
         );
         call
     });
-    let handle = nrpc_runtime::Server::builder(nrpc_tests::nats(&server).await)
+    let handle = nrpc_runtime::Server::builder(&nrpc_tests::connection(&server).await)
         .layer(trace)
         .add_service(nrpc_tests::greeter::greeter_server::GreeterServer::new(
             greeter,

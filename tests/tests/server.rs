@@ -3,14 +3,14 @@
 use nrpc_runtime::{CallError, Code, Server};
 use nrpc_tests::greeter::greeter_client::GreeterClient;
 use nrpc_tests::greeter::greeter_server::GreeterServer;
-use nrpc_tests::{connection, hello, nats, nats_server, serve, within, Event, TestGreeter};
+use nrpc_tests::{connection, hello, nats_server, serve, within, Event, TestGreeter};
 
 #[tokio::test]
 async fn past_the_concurrency_limit_requests_get_servertoobusy_at_once() {
     let server = nats_server();
     let (greeter, mut events) = TestGreeter::new("a");
     let gate = greeter.gate.clone();
-    let handle = Server::builder(nats(&server).await)
+    let handle = Server::builder(&connection(&server).await)
         .max_concurrent_requests(2)
         .add_service(GreeterServer::new(greeter))
         .serve()
@@ -117,7 +117,7 @@ async fn one_server_serves_several_services() {
 
     let server = nats_server();
     let (greeter, _events) = TestGreeter::new("a");
-    let handle = Server::builder(nats(&server).await)
+    let handle = Server::builder(&connection(&server).await)
         .add_service(GreeterServer::new(greeter))
         .add_service(HwServer::new(Hw))
         .serve()
@@ -141,7 +141,7 @@ async fn one_server_serves_several_services() {
 async fn dropping_a_call_cancels_its_handler_and_frees_its_slot() {
     let server = nats_server();
     let (greeter, mut events) = TestGreeter::new("a");
-    let handle = Server::builder(nats(&server).await)
+    let handle = Server::builder(&connection(&server).await)
         .max_concurrent_requests(2)
         .add_service(GreeterServer::new(greeter))
         .serve()
@@ -192,7 +192,7 @@ async fn dropping_a_call_cancels_its_handler_and_frees_its_slot() {
 async fn a_call_that_runs_out_of_the_default_timeout_cancels_its_handler() {
     let server = nats_server();
     let (greeter, mut events) = TestGreeter::new("a");
-    let handle = Server::builder(nats(&server).await)
+    let handle = Server::builder(&connection(&server).await)
         .add_service(GreeterServer::new(greeter))
         .serve()
         .await

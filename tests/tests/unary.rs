@@ -129,7 +129,7 @@ async fn without_a_queue_group_every_instance_receives_every_request() {
         let (greeter, events) = TestGreeter::new(id);
         receivers.push(events);
         handles.push(
-            Server::builder(nats(&server).await)
+            Server::builder(&connection(&server).await)
                 .no_queue_group()
                 .add_service(GreeterServer::new(greeter))
                 .serve()
@@ -217,7 +217,7 @@ async fn queue_group_spreads_load_over_three_instances() {
     for id in ["i1", "i2", "i3"] {
         let (greeter, _events) = TestGreeter::new(id);
         handles.push(
-            Server::builder(nats(&server).await)
+            Server::builder(&connection(&server).await)
                 .add_service(GreeterServer::new(greeter))
                 .serve()
                 .await
@@ -254,7 +254,7 @@ async fn queue_group_spreads_load_over_three_instances() {
 async fn a_thousand_concurrent_calls_on_one_client_are_all_answered() {
     let server = nats_server();
     let (greeter, _events) = TestGreeter::new("a");
-    let _handle = Server::builder(nats(&server).await)
+    let _handle = Server::builder(&connection(&server).await)
         .max_concurrent_requests(2000)
         .add_service(GreeterServer::new(greeter))
         .serve()

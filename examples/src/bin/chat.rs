@@ -12,7 +12,7 @@ use nrpc_examples::chat::chat_server::{Chat, ChatServer};
 use nrpc_examples::chat::{Sentence, Word};
 use nrpc_examples::Nats;
 use nrpc_runtime::futures::StreamExt;
-use nrpc_runtime::{Connection, Request, Response, Server, Sink, Status, Streaming};
+use nrpc_runtime::{ConnectOptions, Request, Response, Server, Sink, Status, Streaming};
 
 struct Service;
 
@@ -60,13 +60,12 @@ impl Chat for Service {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let nats = Nats::from_env()?;
-    let server = Server::builder(nrpc_runtime::async_nats::connect(&nats.url).await?)
+    let conn = ConnectOptions::new().servers(&nats.url).connect().await?;
+    let server = Server::builder(&conn)
         .add_service(ChatServer::new(Service))
         .serve()
         .await?;
-    let client = ChatClient::new(
-        Connection::new(nrpc_runtime::async_nats::connect(&nats.url).await?).await?,
-    );
+    let client = ChatClient::new(conn);
 
     // Server stream: one request, many replies.
     let mut letters = client.spell(&word("nats")).await?;

@@ -18,7 +18,7 @@ use nrpc_examples::greeter::grpc::greeter_client::GreeterClient as TonicClient;
 use nrpc_examples::greeter::grpc::GreeterGrpc;
 use nrpc_examples::greeter::{EchoMessage, FailRequest, HelloReply, HelloRequest};
 use nrpc_examples::Nats;
-use nrpc_runtime::{Code, Connection, Request, Response, Server, Status};
+use nrpc_runtime::{Code, ConnectOptions, Request, Response, Server, Status};
 
 /// The one implementation: it does not know which transport called it.
 struct MyGreeter;
@@ -65,7 +65,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let greeter = Arc::new(MyGreeter);
 
     // Over NATS…
-    let nats_server = Server::builder(nrpc_runtime::async_nats::connect(&nats.url).await?)
+    let conn = ConnectOptions::new().servers(&nats.url).connect().await?;
+    let nats_server = Server::builder(&conn)
         .add_service(GreeterServer::from_arc(greeter.clone()))
         .serve()
         .await?;
@@ -81,7 +82,6 @@ async fn main() -> Result<(), Box<dyn Error>> {
     );
 
     // An nrpc client, over NATS.
-    let conn = Connection::new(nrpc_runtime::async_nats::connect(&nats.url).await?).await?;
     let reply = GreeterClient::new(conn)
         .say_hello_with(
             &HelloRequest { name: name.clone() },

@@ -5,12 +5,13 @@
 //! ```
 
 use std::error::Error;
+use std::time::Duration;
 
 use nrpc_examples::greeter::greeter_client::GreeterClient;
 use nrpc_examples::greeter::greeter_server::{Greeter, GreeterServer};
 use nrpc_examples::greeter::{EchoMessage, FailRequest, HelloReply, HelloRequest};
 use nrpc_examples::Nats;
-use nrpc_runtime::{CallError, Code, Connection, Request, Response, Server, Status};
+use nrpc_runtime::{CallError, Code, ConnectOptions, Request, Response, Server, Status};
 
 struct MyGreeter;
 
@@ -44,14 +45,16 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let nats = Nats::from_env()?;
     let name = std::env::args().nth(1).unwrap_or_else(|| "world".into());
 
-    // Server: one connection, queue group "q", served until shutdown.
-    let server = Server::builder(nrpc_runtime::async_nats::connect(&nats.url).await?)
+    // One connection (credentials from the URL or the environment, as the
+    // `nats` CLI reads them) carries the server and every call.
+    let conn = ConnectOptions::new().servers(&nats.url).connect().await?;
+
+    // Server: queue group "q", served until shutdown.
+    let server = Server::builder(&conn)
         .add_service(GreeterServer::new(MyGreeter))
         .serve()
         .await?;
 
-    // Client: one connection carries every call.
-    let conn = Connection::new(nrpc_runtime::async_nats::connect(&nats.url).await?).await?;
     let client = GreeterClient::new(conn);
 
     let reply = client.say_hello(&HelloRequest { name }).await?;
@@ -66,6 +69,6 @@ async fn main() -> Result<(), Box<dyn Error>> {
         other => println!("Fail answered unexpectedly: {other:?}"),
     }
 
-    server.shutdown().await;
+    server.shutdown_timeout(Duration::from_secs(10)).await;
     Ok(())
 }

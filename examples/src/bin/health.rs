@@ -15,7 +15,7 @@ use nrpc_examples::fleet::HealthReport;
 use nrpc_examples::Nats;
 use nrpc_runtime::discovery::Discovery;
 use nrpc_runtime::futures::StreamExt;
-use nrpc_runtime::{BroadcastOptions, Connection, Request, Response, Server, Status};
+use nrpc_runtime::{BroadcastOptions, ConnectOptions, Request, Response, Server, Status};
 
 struct Instance {
     name: String,
@@ -50,7 +50,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             served: AtomicU64::new(0),
         };
         servers.push(
-            Server::builder(nrpc_runtime::async_nats::connect(&nats.url).await?)
+            Server::builder(&ConnectOptions::new().servers(&nats.url).connect().await?)
                 .version("1.0.0")
                 .add_service(HealthServer::new(instance))
                 .serve()
@@ -58,7 +58,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         );
     }
 
-    let conn = Connection::new(nrpc_runtime::async_nats::connect(&nats.url).await?).await?;
+    let conn = ConnectOptions::new().servers(&nats.url).connect().await?;
     let client = HealthClient::new(conn.clone());
 
     println!("broadcast Check:");

@@ -72,7 +72,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     let conn = nrpc_runtime::connect().await?;
-    let handle = Server::on(&conn)
+    let handle = Server::builder(&conn)
         .version(env!("CARGO_PKG_VERSION"))
         // No handler may take longer than this, whatever the caller allows.
         .layer(tower::timeout::TimeoutLayer::new(Duration::from_secs(30)))

@@ -11,7 +11,7 @@ use std::error::Error;
 
 use nrpc_examples::Nats;
 use nrpc_runtime::prost;
-use nrpc_runtime::{nats_service, Connection, Request, Response, Server, Status};
+use nrpc_runtime::{nats_service, ConnectOptions, Request, Response, Server, Status};
 
 /// A hand-written prost message; `prost::Name` gives its proto name.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -63,12 +63,12 @@ impl quotes_server::Quotes for Store {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let nats = Nats::from_env()?;
-    let server = Server::builder(nrpc_runtime::async_nats::connect(&nats.url).await?)
+    let conn = ConnectOptions::new().servers(&nats.url).connect().await?;
+    let server = Server::builder(&conn)
         .add_service(quotes_server::QuotesServer::new(Store))
         .serve()
         .await?;
 
-    let conn = Connection::new(nrpc_runtime::async_nats::connect(&nats.url).await?).await?;
     let client = quotes_client::QuotesClient::new(conn, "eu")?;
     println!("today: {}", client.today().await?.text);
     match client.add("ada", &Quote::default()).await {

@@ -14,7 +14,7 @@ use futures::{FutureExt, StreamExt};
 use nrpc_wire::headers;
 use nrpc_wire::subject::validate_literal;
 use nrpc_wire::{InvalidToken, Status};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, Notify};
 use tokio::time::Instant;
 
 use super::intercept::{Interceptor, OutgoingCall, RetryPolicy};
@@ -28,8 +28,8 @@ pub(crate) const MANY_CAPACITY: usize = 1024;
 /// calls waiting for a reply when the connection drops.
 const STATE_CHECK: Duration = Duration::from_millis(50);
 
-/// How often a call waiting for ready looks at the connection's state
-/// (async-nats offers no event to await).
+/// How often a call waiting for ready looks at the state of a connection
+/// whose events nobody passes on (one made from a bare client).
 const RECONNECT_CHECK: Duration = Duration::from_millis(10);
 
 /// How long the permission check waits for its message to itself.
@@ -61,11 +61,45 @@ struct Inner {
     router: Arc<Router>,
     next_token: AtomicU64,
     task: tokio::task::AbortHandle,
-    /// The server's `-ERR` lines, when the connection was made by
+    /// The connection's events, when it was made by
     /// [`connect`](crate::connect) (async-nats reports them only to the
     /// event callback given when connecting).
-    server_errors: Option<broadcast::Sender<String>>,
+    events: Option<Events>,
 }
+
+/// What the event callback of a connection made by [`connect`](crate::connect)
+/// passes on.
+#[derive(Debug, Clone)]
+pub(crate) struct Events {
+    /// The server's `-ERR` lines.
+    pub(crate) errors: broadcast::Sender<String>,
+    /// Woken whenever the connection comes up.
+    pub(crate) connected: Arc<Notify>,
+}
+
+impl Events {
+    pub(crate) fn new() -> Self {
+        Self {
+            errors: broadcast::channel(SERVER_ERRORS).0,
+            connected: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Passes on one event of async-nats's callback.
+    pub(crate) fn on(&self, event: &async_nats::Event) {
+        match event {
+            async_nats::Event::ServerError(e) => {
+                tracing::warn!(error = %e, "nrpc: the NATS server reported an error");
+                let _ = self.errors.send(e.to_string());
+            }
+            async_nats::Event::Connected => self.connected.notify_waiters(),
+            _ => {}
+        }
+    }
+}
+
+/// Server error lines kept for a permission check that has not read them yet.
+const SERVER_ERRORS: usize = 64;
 
 impl Drop for Inner {
     fn drop(&mut self) {
@@ -158,12 +192,12 @@ impl Connection {
 
     /// [`new`](Self::new) on a connection whose server errors reach
     /// `errors`; a denied inbox subscription is an error.
-    pub(crate) async fn with_server_errors(
+    pub(crate) async fn with_events(
         nats: async_nats::Client,
-        errors: broadcast::Sender<String>,
+        events: Events,
     ) -> Result<Self, String> {
-        let mut seen = errors.subscribe();
-        let conn = Self::start(nats, Some(errors))
+        let mut seen = events.errors.subscribe();
+        let conn = Self::start(nats, Some(events))
             .await
             .map_err(|e| e.to_string())?;
         let inbox = format!("{}*", conn.inner.inbox_prefix);
@@ -178,7 +212,7 @@ impl Connection {
 
     async fn start(
         nats: async_nats::Client,
-        server_errors: Option<broadcast::Sender<String>>,
+        events: Option<Events>,
     ) -> Result<Self, async_nats::SubscribeError> {
         let inbox_prefix = format!("{}.", nats.new_inbox());
         let mut sub = nats.subscribe(format!("{inbox_prefix}*")).await?;
@@ -225,7 +259,7 @@ impl Connection {
                 router,
                 next_token: AtomicU64::new(1),
                 task,
-                server_errors,
+                events,
             }),
             subject_prefix: Arc::from(""),
             interceptors: Arc::new([]),
@@ -292,10 +326,7 @@ impl Connection {
     /// A receiver of the server's error lines, if this connection was made
     /// by [`connect`](crate::connect).
     pub(crate) fn server_errors(&self) -> Option<broadcast::Receiver<String>> {
-        self.inner
-            .server_errors
-            .as_ref()
-            .map(broadcast::Sender::subscribe)
+        self.inner.events.as_ref().map(|e| e.errors.subscribe())
     }
 
     /// After subscribing to `subjects` on this connection's client: the
@@ -408,12 +439,9 @@ impl Connection {
             }
             // Wait here, not in the client's send buffer: a request buffered
             // while disconnected would go out after its caller gave up.
-            while nats.connection_state() != State::Connected {
-                if Instant::now() + RECONNECT_CHECK > deadline.at {
-                    return Err(CallError::Timeout(deadline.timeout));
-                }
-                tokio::time::sleep(RECONNECT_CHECK).await;
-            }
+            tokio::time::timeout_at(deadline.at, self.connected())
+                .await
+                .map_err(|_| CallError::Timeout(deadline.timeout))?;
         }
         let left = deadline.at.saturating_duration_since(Instant::now());
         if deadline.announce {
@@ -457,6 +485,30 @@ impl Connection {
             }
             _ => CallError::Closed,
         })
+    }
+
+    /// Returns once the connection is up: woken by the connection's
+    /// events when [`connect`](crate::connect) made it; a connection made
+    /// from a bare client (which reports its events to nobody) is looked
+    /// at every [`RECONNECT_CHECK`].
+    async fn connected(&self) {
+        let nats = &self.inner.nats;
+        let Some(events) = &self.inner.events else {
+            while nats.connection_state() != State::Connected {
+                tokio::time::sleep(RECONNECT_CHECK).await;
+            }
+            return;
+        };
+        loop {
+            let woken = events.connected.notified();
+            tokio::pin!(woken);
+            // Registered before looking: an event in between still wakes us.
+            woken.as_mut().enable();
+            if nats.connection_state() == State::Connected {
+                return;
+            }
+            woken.await;
+        }
     }
 
     /// Sends a request and waits for one reply until its deadline.

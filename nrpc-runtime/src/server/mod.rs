@@ -78,9 +78,11 @@ pub enum ServeError {
 /// Serves services on one NATS connection.
 ///
 /// ```no_run
-/// # async fn run(nats: async_nats::Client, svc: impl nrpc_runtime::server::Service) -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn run(svc: impl nrpc_runtime::server::Service) -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
 /// use nrpc_runtime::Server;
-/// let handle = Server::builder(nats)
+/// let conn = nrpc_runtime::connect().await?;
+/// let handle = Server::builder(&conn)
 ///     .queue_group("greeters")
 ///     .max_concurrent_requests(256)
 ///     .version("1.4.0")
@@ -88,8 +90,8 @@ pub enum ServeError {
 ///     .serve()
 ///     .await?;
 /// println!("serving as instance {}", handle.instance_id());
-/// // … later: stop taking requests, finish in-flight ones, flush.
-/// handle.shutdown().await;
+/// // … later: stop taking requests, give in-flight ones 10 s, flush.
+/// handle.shutdown_timeout(Duration::from_secs(10)).await;
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
@@ -100,8 +102,8 @@ pub struct Server {
     services: Vec<ServiceEntry>,
     package_subject: Option<String>,
     subject_prefix: String,
-    /// Set by [`on`](Self::on): the connection whose permission errors
-    /// `serve` checks.
+    /// The connection whose permission errors `serve` checks (one made by
+    /// [`connect`](crate::connect())).
     checked: Option<(Connection, broadcast::Receiver<String>)>,
     layers: Option<Stack>,
     panics: PanicReply,
@@ -110,31 +112,24 @@ pub struct Server {
 }
 
 impl Server {
-    /// A server on `nats` with the default queue group and concurrency limit.
-    pub fn builder(nats: async_nats::Client) -> Self {
+    /// A server on `conn`'s NATS connection, with its subject prefix, the
+    /// default queue group and concurrency limit. If `conn` was made by
+    /// [`connect`](crate::connect()), subscriptions the server's
+    /// permissions deny make [`serve`](Self::serve) fail.
+    pub fn builder(conn: &Connection) -> Self {
         Self {
-            nats,
+            nats: conn.nats().clone(),
             queue_group: Some(DEFAULT_QUEUE_GROUP.to_owned()),
             max_concurrent: DEFAULT_MAX_CONCURRENT_REQUESTS,
             services: Vec::new(),
             package_subject: None,
-            subject_prefix: String::new(),
-            checked: None,
+            subject_prefix: conn.subject_prefix().to_owned(),
+            checked: conn.server_errors().map(|errors| (conn.clone(), errors)),
             layers: None,
             panics: PanicReply::default(),
             version: DEFAULT_VERSION.to_owned(),
             metadata: BTreeMap::new(),
         }
-    }
-
-    /// A server on the NATS client of `conn`, with its subject prefix; if
-    /// `conn` was made by [`connect`](crate::connect()), subscriptions the
-    /// server's permissions deny make [`serve`](Self::serve) fail.
-    pub fn on(conn: &Connection) -> Self {
-        let mut server = Self::builder(conn.nats().clone());
-        server.subject_prefix = conn.subject_prefix().to_owned();
-        server.checked = conn.server_errors().map(|errors| (conn.clone(), errors));
-        server
     }
 
     /// The queue group to join (instances in one group share the load).
@@ -166,7 +161,7 @@ impl Server {
 
     /// Puts `prefix` in front of every service subject (e.g. `canary`; the
     /// clients' connection needs the same prefix, or a nats-server
-    /// mapping sends them here). Replaces the prefix of [`on`](Self::on).
+    /// mapping sends them here). Replaces the connection's prefix.
     pub fn subject_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.subject_prefix = prefix.into();
         self
