@@ -75,9 +75,4 @@ impl Credit {
     pub(crate) fn sent(&self) -> u64 {
         self.lock().sent()
     }
-
-    /// The frame that ends the stream (`EOS` with the count).
-    pub(crate) fn end(&self) -> nrpc_wire::ErrorFrame {
-        self.lock().end()
-    }
 }

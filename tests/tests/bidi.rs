@@ -291,3 +291,32 @@ async fn a_server_without_the_extension_is_a_clear_error() {
     );
     responder.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_request_item_too_large_for_nats_ends_the_call_with_resource_exhausted() {
+    // Before: UNAVAILABLE, unlike every other oversize; the server's
+    // handler learnt of it from an error frame without its code.
+    let server = nats_server();
+    let (_h, mut events, _gate, client) = setup(&server).await;
+    let max = connection(&server).await.nats().max_payload();
+    let big = word("x".repeat(max + 1));
+    let words = futures::stream::iter([word("a"), big.clone()]);
+    let err = within("collect", client.collect(words)).await.unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+    assert!(matches!(err, CallError::PayloadTooLarge { .. }), "{err:?}");
+    // Bidirectional: the replies to what went out come first, then the
+    // error; the handler is cancelled.
+    let words = futures::stream::iter([word("a"), big]);
+    let mut replies = within("echo", client.echo(words)).await.unwrap();
+    let mut outcome = Vec::new();
+    while let Some(reply) = within("a reply", replies.next()).await {
+        outcome.push(reply.map(|w| w.text).map_err(|e| e.code()));
+    }
+    assert_eq!(
+        outcome.last(),
+        Some(&Err(Code::ResourceExhausted)),
+        "{outcome:?}"
+    );
+    assert!(outcome.len() <= 2 && (outcome.len() == 1 || outcome[0] == Ok("A".into())));
+    cancelled(&mut events, "echo").await;
+}

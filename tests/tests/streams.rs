@@ -496,3 +496,33 @@ async fn a_peer_without_flow_control_overrunning_a_slow_client_ends_the_stream()
     assert!(matches!(err, CallError::Overrun), "{err:?}");
     assert!(items < 5000, "{items} items buffered");
 }
+
+#[tokio::test]
+async fn a_stream_that_fails_on_the_client_cancels_the_handler_while_it_is_held() {
+    // Before: a stream ended by an error on the client's side (here its
+    // deadline; also lost items, an undecodable item) kept sending
+    // heartbeats while the caller held it, so the handler went on.
+    let server = nats_server();
+    let (_h, mut events, client) = setup(&server).await;
+    let options = CallOptions::new().stream_deadline(Duration::from_millis(300));
+    let mut stream = client
+        .mt_streamed_reply_with(&arg("wait"), options)
+        .await
+        .unwrap();
+    assert_eq!(
+        within("first item", stream.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .reply,
+        "0"
+    );
+    let err = within("the deadline", stream.next())
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    // Still held: the handler is cancelled all the same.
+    cancelled(&mut events, "wait").await;
+    assert!(within("after the error", stream.next()).await.is_none());
+}

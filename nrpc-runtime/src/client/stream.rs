@@ -1,28 +1,31 @@
-//! The client half of streams: the opening request and heartbeats
-//! ([`begin`]), items and keepalives in with credit granted back as the
-//! caller consumes (`nrpc_wire::stream::ReceiveWindow`), request items out
-//! within the server's credit ([`send_requests`]), `lastbeat` on drop.
+//! The client half of streams, as I/O around `nrpc_wire::stream`: the
+//! opening request and heartbeats ([`begin`]), the server's messages fed to
+//! an `Inbound` machine (which decides what each means) with credit
+//! granted back as the caller consumes, request items out within the
+//! server's credit ([`send_requests`]), and the cancellation (`lastbeat`)
+//! when the caller drops the stream or it fails on our side.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::{HeaderMap, StatusCode};
+use async_nats::{HeaderMap, StatusCode, Subject};
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 use nrpc_wire::stream::{
-    self as wire_stream, Frame, ReceiveWindow, DEFAULT_WINDOW, HEARTBEAT_INTERVAL, KEEPALIVE,
+    self as wire_stream, Inbound, OutFrame, Role, Signal, StreamError, DEFAULT_WINDOW,
+    HEARTBEAT_INTERVAL,
 };
-use nrpc_wire::subject::check_literal;
-use nrpc_wire::{headers, Encoding, Status};
+use nrpc_wire::{Encoding, Status};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::router::{Connection, Replies};
 use super::{CallError, Prepared};
 use crate::codec::Codec;
 use crate::credit::Credit;
-use crate::message;
+use crate::message::{self, Headers};
 use crate::observe;
 use tracing::{Instrument, Span};
 
@@ -32,23 +35,20 @@ const SLACK: usize = 64;
 /// One stream call as the client holds it.
 pub(super) struct ClientStream {
     replies: Replies,
-    /// For streaming requests: the credit the server granted and the task
-    /// sending them.
-    upload: Option<(Arc<Credit>, tokio::task::AbortHandle)>,
+    /// For streaming requests: the credit the server granted, the task
+    /// sending them, and how it failed if it did.
+    upload: Option<Upload>,
     nats: async_nats::Client,
-    heartbeat_subject: String,
+    heartbeat_subject: Subject,
     heartbeat_task: tokio::task::AbortHandle,
     encoding: Encoding,
-    inactivity: Duration,
+    inbound: Inbound,
     /// When the whole stream must have ended, if the caller said.
     overall: Option<(Instant, Duration)>,
-    window: ReceiveWindow,
-    /// The window's limit, which the heartbeat task re-announces.
+    /// The inbound limit, which the heartbeat task re-announces.
     limit: Arc<AtomicU64>,
+    /// The stream is over for the caller (ended, or failed).
     done: bool,
-    /// Items of a batch not read yet, with the number of the first.
-    batch: std::collections::VecDeque<Bytes>,
-    batch_seq: u64,
     lastbeat: Arc<Lastbeat>,
     /// The call's span, entered while waiting for the stream; it ends with
     /// the stream's outcome.
@@ -56,30 +56,30 @@ pub(super) struct ClientStream {
     started: Instant,
 }
 
+/// The request items' side of a stream call.
+struct Upload {
+    credit: Arc<Credit>,
+    task: tokio::task::AbortHandle,
+    /// Fires if an item could not be sent (too large, not encodable);
+    /// `None` once the sender finished.
+    failed: Option<oneshot::Receiver<CallError>>,
+}
+
 impl Drop for ClientStream {
     fn drop(&mut self) {
-        self.heartbeat_task.abort();
-        if let Some((_, sender)) = &self.upload {
-            sender.abort();
-        }
         // Dropped mid-stream: tell the server to stop (nRPC's lastbeat),
         // unless the stream ended or was cancelled already.
-        if !self.lastbeat.take() {
-            return;
-        }
-        let lastbeat = self.lastbeat.clone();
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move { lastbeat.publish().await });
-        }
+        self.stop(true);
     }
 }
 
 /// nRPC's `lastbeat` for one stream, sent at most once: by
-/// [`ReplyStream::cancel`] or by dropping the stream mid-way.
+/// [`ReplyStream::cancel`], by dropping the stream mid-way, or when the
+/// stream fails on our side.
 struct Lastbeat {
     nats: async_nats::Client,
-    subject: String,
-    payload: Bytes,
+    subject: Subject,
+    encoding: Encoding,
     sent: AtomicBool,
 }
 
@@ -90,10 +90,8 @@ impl Lastbeat {
     }
 
     async fn publish(&self) {
-        let _ = self
-            .nats
-            .publish(self.subject.clone(), self.payload.clone())
-            .await;
+        let frame = OutFrame::lastbeat(self.encoding);
+        let _ = message::publish(&self.nats, self.subject.clone(), frame).await;
     }
 }
 
@@ -101,6 +99,8 @@ impl Lastbeat {
 /// means the stream is complete. Dropping it cancels the call (from a
 /// background task); [`cancel`](Self::cancel) does it now and waits until
 /// the cancellation has left for the broker, for programs about to exit.
+/// A stream that fails on the client's side (items lost, a reply that does
+/// not decode, its deadline) cancels the server's handler at once.
 pub struct ReplyStream<T> {
     items: BoxStream<'static, Result<T, CallError>>,
     lastbeat: Arc<Lastbeat>,
@@ -138,10 +138,29 @@ impl<T> futures::Stream for ReplyStream<T> {
     }
 }
 
+/// The caller's error for a stream that failed.
+fn call_error(e: StreamError) -> CallError {
+    match e {
+        StreamError::Status(s) => CallError::Status(s),
+        StreamError::DataLoss(e) => CallError::DataLoss {
+            arrived: e.arrived,
+            sent: e.sent,
+        },
+        StreamError::CountMismatch(m) if m.received < u64::from(m.sent) => CallError::DataLoss {
+            arrived: m.received,
+            sent: m.sent.into(),
+        },
+        StreamError::CreditExceeded(_) => CallError::Overrun,
+        StreamError::Silent(d) => CallError::Timeout(d),
+        e @ (StreamError::CountMismatch(_) | StreamError::Malformed(_)) => {
+            CallError::Decode(format!("server stream: {e}"))
+        }
+    }
+}
+
 /// Publishes the opening request of a stream (announcing the client's
 /// window) and starts heartbeats.
 pub(super) async fn begin(conn: &Connection, p: Prepared) -> Result<ClientStream, CallError> {
-    let window = ReceiveWindow::new(DEFAULT_WINDOW);
     let Prepared {
         mut out,
         encoding,
@@ -151,38 +170,42 @@ pub(super) async fn begin(conn: &Connection, p: Prepared) -> Result<ClientStream
     let started = Instant::now();
     // Keepalives come every second: a shorter silence is no sign of death.
     let inactivity = wire_stream::inactivity(out.deadline.timeout);
-    let overall = stream_deadline.map(|d| (Instant::now() + d, d));
-    let h = out.headers.get_or_insert_with(HeaderMap::new);
-    h.insert(headers::STREAM_CREDIT, window.window().to_string().as_str());
-    h.insert(headers::STREAM_BATCH, "1");
-    let capacity = window.window() as usize + SLACK;
+    let overall = stream_deadline.map(|d| (started + d, d));
+    let inbound = Inbound::new(
+        Role::Client,
+        encoding,
+        DEFAULT_WINDOW,
+        inactivity,
+        started.into_std(),
+    );
+    message::insert_all(
+        out.headers.get_or_insert_with(HeaderMap::new),
+        &OutFrame::open_headers(inbound.window()),
+    );
+    let capacity = inbound.window() as usize + SLACK;
     let replies = conn
         .request_many(out, capacity)
         .instrument(span.clone())
         .await?;
     let nats = conn.nats().clone();
-    let heartbeat_subject = wire_stream::heartbeat_subject(&replies.subject);
+    let heartbeat_subject = Subject::from(wire_stream::heartbeat_subject(&replies.subject));
     let lastbeat = Arc::new(Lastbeat {
         nats: nats.clone(),
         subject: heartbeat_subject.clone(),
-        payload: wire_stream::encode_heartbeat(encoding, true),
+        encoding,
         sent: AtomicBool::new(false),
     });
-    let limit = Arc::new(AtomicU64::new(window.limit()));
+    let limit = Arc::new(AtomicU64::new(inbound.limit()));
     // Heartbeats: alive, and our credit limit again (a lost grant is
     // repaired by the next heartbeat).
     let heartbeat_task = {
         let (nats, subject, limit) = (nats.clone(), heartbeat_subject.clone(), limit.clone());
-        let payload = wire_stream::encode_heartbeat(encoding, false);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(HEARTBEAT_INTERVAL);
             loop {
                 tick.tick().await;
-                let mut h = HeaderMap::new();
-                let current = limit.load(Ordering::Relaxed);
-                h.insert(headers::CREDIT_LIMIT, current.to_string().as_str());
-                if nats
-                    .publish_with_headers(subject.clone(), h, payload.clone())
+                let beat = OutFrame::heartbeat(encoding, limit.load(Ordering::Relaxed));
+                if message::publish(&nats, subject.clone(), beat)
                     .await
                     .is_err()
                 {
@@ -199,13 +222,10 @@ pub(super) async fn begin(conn: &Connection, p: Prepared) -> Result<ClientStream
         heartbeat_subject,
         heartbeat_task,
         encoding,
-        inactivity,
+        inbound,
         overall,
-        window,
         limit,
         done: false,
-        batch: Default::default(),
-        batch_seq: 0,
         lastbeat,
         span,
         started,
@@ -220,70 +240,114 @@ impl ClientStream {
         &mut self,
         requests: BoxStream<'static, Req::Item>,
     ) -> Result<(), CallError> {
-        let result = self.accepted().await;
-        let (inbox, credit, batches) = match result {
+        let (inbox, credit, batches) = match self.accepted().await {
             Ok(accepted) => accepted,
             Err(e) => {
-                self.finish();
+                // A server that answered refused or failed; a silent one
+                // may still be there.
+                let cancel = !matches!(e, CallError::Status(_) | CallError::NoResponders { .. });
+                self.stop(cancel);
                 return Err(e);
             }
         };
         let credit = Arc::new(Credit::new(Some(credit)));
-        let sender = tokio::spawn(send_requests::<Req>(
+        let (failed_tx, failed) = oneshot::channel();
+        let task = tokio::spawn(send_requests::<Req>(
             requests,
             self.nats.clone(),
-            inbox,
+            Subject::from(inbox),
             self.encoding,
             credit.clone(),
             batches,
+            failed_tx,
         ))
         .abort_handle();
-        self.upload = Some((credit, sender));
+        self.upload = Some(Upload {
+            credit,
+            task,
+            failed: Some(failed),
+        });
         Ok(())
     }
 
     /// The server's accept: its inbox for our items, its credit, and
     /// whether it reads batches.
     async fn accepted(&mut self) -> Result<(String, u64, bool), CallError> {
-        let accept = match tokio::time::timeout(self.inactivity, self.replies.rx.recv()).await {
-            Err(_) => return Err(CallError::Timeout(self.inactivity)),
-            Ok(None) => return Err(CallError::Closed),
-            Ok(Some(msg)) => msg,
-        };
-        if accept.status == Some(StatusCode::NO_RESPONDERS) {
-            return Err(CallError::NoResponders {
-                subject: accept.subject.to_string(),
-            });
-        }
-        let code = message::code(&accept);
-        match Frame::classify(self.encoding, &accept.payload, code.is_some()) {
-            Err(e) => return Err(CallError::Decode(e.to_string())),
-            Ok(Frame::Keepalive) => {}
-            Ok(Frame::Error(frame)) => return Err(CallError::Status(frame.into_status(code))),
-            Ok(Frame::Item | Frame::End { .. }) => {}
-        }
-        match (
-            message::header(&accept, headers::STREAM_INBOX).map(str::to_owned),
-            message::count(&accept, headers::CREDIT_LIMIT),
-        ) {
-            // Items go where the server says: only to one plain subject.
-            (Some(inbox), Some(_)) if check_literal(&inbox, false).is_err() => {
-                Err(CallError::Decode(format!(
-                    "the server named an invalid stream inbox {inbox:?}"
-                )))
-            }
-            (Some(inbox), Some(credit)) => Ok((
+        match self.message().await? {
+            Signal::Accepted {
                 inbox,
                 credit,
-                message::header(&accept, headers::STREAM_BATCH).is_some(),
-            )),
+                batches,
+            } => Ok((inbox, credit, batches)),
             _ => Err(CallError::Decode(
                 "the server did not accept a request stream (no Nrpc-Stream-Inbox)".into(),
             )),
         }
     }
 
-    /// The next item, or the end of the stream.
+    /// The next message from the server, as the inbound machine reads it,
+    /// within the inactivity timeout and the stream's deadline; a failure
+    /// of our request items ends it too.
+    async fn message(&mut self) -> Result<Signal, CallError> {
+        let idle = Instant::from_std(self.inbound.idle_deadline());
+        let (until, whole) = match self.overall {
+            Some((at, whole)) if at < idle => (at, Some(whole)),
+            _ => (idle, None),
+        };
+        let received = loop {
+            let failed = self.upload.as_mut().and_then(|u| u.failed.as_mut());
+            let upload_failed = async {
+                match failed {
+                    Some(failed) => failed.await.ok(),
+                    None => std::future::pending().await,
+                }
+            };
+            let rx = &mut self.replies.rx;
+            tokio::select! {
+                biased;
+                failed = upload_failed => match failed {
+                    Some(e) => return Err(e),
+                    // The sender finished: nothing more to watch.
+                    None => {
+                        if let Some(upload) = &mut self.upload {
+                            upload.failed = None;
+                        }
+                    }
+                },
+                r = tokio::time::timeout_at(until, rx.recv()) => break r,
+            }
+        };
+        let msg = match received {
+            Err(_) => {
+                return Err(match whole {
+                    Some(whole) => CallError::Timeout(whole),
+                    None => match self.inbound.check_idle(Instant::now().into_std()) {
+                        Err(e) => call_error(e),
+                        // Heard from meanwhile (a message raced the timer).
+                        Ok(()) => return Ok(Signal::Late),
+                    },
+                });
+            }
+            Ok(None) if self.replies.overrun.load(Ordering::Relaxed) => {
+                return Err(CallError::Overrun)
+            }
+            Ok(None) => return Err(CallError::Closed),
+            Ok(Some(msg)) => msg,
+        };
+        if msg.status == Some(StatusCode::NO_RESPONDERS) {
+            return Err(CallError::NoResponders {
+                subject: msg.subject.to_string(),
+            });
+        }
+        let now = Instant::now().into_std();
+        self.inbound
+            .on_message(msg.payload.clone(), &Headers::of(&msg), now)
+            .map_err(call_error)
+    }
+
+    /// The next item, or the end of the stream. However the stream ends,
+    /// heartbeats stop; if it fails on our side, the server is told to
+    /// stop at once.
     async fn next<T: Codec>(&mut self) -> Option<Result<T::Item, CallError>> {
         if self.done {
             return None;
@@ -291,11 +355,17 @@ impl ClientStream {
         let span = self.span.clone();
         let result = self.receive::<T>().instrument(span).await;
         if !matches!(result, Some(Ok(_))) {
-            self.finish();
-            let code = match &result {
-                Some(Err(e)) => Some(e.code()),
-                _ => None,
-            };
+            let code = result
+                .as_ref()
+                .and_then(|r| r.as_ref().err())
+                .map(CallError::code);
+            // The server ended it (its end, its error, nobody there): nothing
+            // to cancel. Otherwise its handler may still be producing.
+            let by_server = matches!(
+                result,
+                None | Some(Err(CallError::Status(_) | CallError::NoResponders { .. }))
+            );
+            self.stop(!by_server);
             observe::record(&self.span, code, self.started);
         }
         result
@@ -303,98 +373,32 @@ impl ClientStream {
 
     async fn receive<T: Codec>(&mut self) -> Option<Result<T::Item, CallError>> {
         loop {
-            if let Some(payload) = self.batch.pop_front() {
-                let seq = self.batch_seq;
-                self.batch_seq += 1;
-                return Some(self.item::<T>(Some(seq), payload).await);
+            if let Some(payload) = self.inbound.pop() {
+                return Some(self.item::<T>(payload).await);
             }
-            let quiet = Instant::now() + self.inactivity;
-            let (until, timeout) = match self.overall {
-                Some((at, whole)) if at < quiet => (at, whole),
-                _ => (quiet, self.inactivity),
-            };
-            let msg = match tokio::time::timeout_at(until, self.replies.rx.recv()).await {
-                Err(_) => return Some(Err(CallError::Timeout(timeout))),
-                Ok(None) if self.replies.overrun.load(Ordering::Relaxed) => {
-                    return Some(Err(CallError::Overrun))
-                }
-                Ok(None) => return Some(Err(CallError::Closed)),
-                Ok(Some(msg)) => msg,
-            };
-            if msg.status == Some(StatusCode::NO_RESPONDERS) {
-                return Some(Err(CallError::NoResponders {
-                    subject: msg.subject.to_string(),
-                }));
+            if self.inbound.is_over() {
+                // Every item arrived and was read.
+                return None;
             }
-            let code = message::code(&msg);
-            match Frame::classify(self.encoding, &msg.payload, code.is_some()) {
-                Err(e) => return Some(Err(CallError::Decode(e.to_string()))),
-                Ok(Frame::Keepalive) => {
-                    // Items the server sent before this keepalive must all
-                    // be here (nrpc servers say how many; Go's do not).
-                    if let Some(sent) = message::count(&msg, headers::SENT) {
-                        if let Err(e) = self.window.on_progress(sent) {
-                            return Some(Err(CallError::DataLoss {
-                                arrived: e.arrived,
-                                sent: e.sent,
-                            }));
-                        }
-                    }
-                    // Keepalives carry the server's credit for our requests.
-                    if let (Some(limit), Some((credit, _))) =
-                        (message::count(&msg, headers::CREDIT_LIMIT), &self.upload)
-                    {
-                        credit.set_limit(limit);
+            match self.message().await {
+                Err(e) => return Some(Err(e)),
+                // Keepalives carry the server's credit for our requests.
+                Ok(Signal::Alive {
+                    credit_limit: Some(limit),
+                }) => {
+                    if let Some(upload) = &self.upload {
+                        upload.credit.set_limit(limit);
                     }
                 }
-                Ok(Frame::End { count }) => {
-                    return match self.window.on_end(count) {
-                        Ok(()) => None,
-                        Err(e) => Some(Err(CallError::Decode(format!("server {e}")))),
-                    };
-                }
-                Ok(Frame::Error(frame)) => {
-                    return Some(Err(CallError::Status(frame.into_status(code))));
-                }
-                Ok(Frame::Item) => {
-                    // nrpc servers number their items (a gap shows at once)
-                    // and may batch them.
-                    match wire_stream::split_batch(msg.payload.clone()) {
-                        Err(e) => return Some(Err(CallError::Decode(e.to_string()))),
-                        Ok(Some((first, items))) => {
-                            self.batch = items.into();
-                            self.batch_seq = first;
-                            continue;
-                        }
-                        Ok(None) => {}
-                    }
-                    let (seq, payload) = match wire_stream::split_numbered(msg.payload) {
-                        Ok(split) => split,
-                        Err(e) => return Some(Err(CallError::Decode(e.to_string()))),
-                    };
-                    return Some(self.item::<T>(seq, payload).await);
-                }
+                Ok(_) => {}
             }
         }
     }
 
-    /// One item arrived (number `seq`, if the server numbers them).
-    async fn item<T: Codec>(
-        &mut self,
-        seq: Option<u64>,
-        payload: Bytes,
-    ) -> Result<T::Item, CallError> {
-        // Counted, not enforced: a Go server sends without credit, and the
-        // router bounds what can pile up.
-        let _ = self.window.on_arrival();
-        if let Some(Err(e)) = seq.map(|seq| self.window.on_sequence(seq)) {
-            return Err(CallError::DataLoss {
-                arrived: e.arrived,
-                sent: e.sent,
-            });
-        }
+    /// One item, decoded; reading it may grant the server more credit.
+    async fn item<T: Codec>(&mut self, payload: Bytes) -> Result<T::Item, CallError> {
         let item = T::decode(payload, self.encoding).map_err(CallError::Decode)?;
-        if let Some(limit) = self.window.on_item() {
+        if let Some(limit) = self.inbound.consumed() {
             self.grant(limit).await;
         }
         Ok(item)
@@ -404,20 +408,26 @@ impl ClientStream {
     /// it every second).
     async fn grant(&self, limit: u64) {
         self.limit.store(limit, Ordering::Relaxed);
-        let mut h = HeaderMap::new();
-        h.insert(headers::CREDIT_LIMIT, limit.to_string().as_str());
-        let payload = wire_stream::encode_heartbeat(self.encoding, false);
-        let _ = self
-            .nats
-            .publish_with_headers(self.heartbeat_subject.clone(), h, payload)
-            .await;
+        let beat = OutFrame::heartbeat(self.encoding, limit);
+        let _ = message::publish(&self.nats, self.heartbeat_subject.clone(), beat).await;
     }
 
-    /// The stream is over (ended, failed): nothing more to receive, no
-    /// lastbeat to send.
-    fn finish(&mut self) {
+    /// The stream is over for the caller: heartbeats and the request
+    /// sender stop, and with `cancel` the server is told to stop (once;
+    /// from a task, as this may run in `drop`).
+    fn stop(&mut self, cancel: bool) {
         self.done = true;
-        self.lastbeat.sent.store(true, Ordering::Release);
+        self.heartbeat_task.abort();
+        if let Some(upload) = &self.upload {
+            upload.task.abort();
+        }
+        if !self.lastbeat.take() || !cancel {
+            return;
+        }
+        let lastbeat = self.lastbeat.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move { lastbeat.publish().await });
+        }
     }
 
     /// The items as a stream; ends after the end frame or the first error.
@@ -433,36 +443,32 @@ impl ClientStream {
 }
 
 /// Sends streaming requests within the server's credit, then `EOS` with
-/// the count (or an error frame if an item cannot be sent). Every second a
-/// keepalive on the same subject says how many items were sent, so the
-/// server notices lost items at once.
+/// the count. Every second a keepalive on the same subject says how many
+/// items were sent, so the server notices lost items at once. An item that
+/// cannot be sent (too large for NATS, not encodable) ends the stream: the
+/// server gets an error frame with its code, the caller the error.
 async fn send_requests<Req: Codec>(
     mut requests: BoxStream<'static, Req::Item>,
     nats: async_nats::Client,
-    inbox: String,
+    inbox: Subject,
     encoding: Encoding,
     credit: Arc<Credit>,
     batches: bool,
+    failed: oneshot::Sender<CallError>,
 ) {
-    let inbox = async_nats::Subject::from(inbox);
     let max = nats.max_payload().min(wire_stream::MAX_BATCH_BYTES);
     let mut tick =
         tokio::time::interval_at(Instant::now() + HEARTBEAT_INTERVAL, HEARTBEAT_INTERVAL);
-    let progress = |nats: async_nats::Client, inbox: async_nats::Subject, sent: u64| async move {
-        let mut h = HeaderMap::new();
-        h.insert(headers::SENT, sent.to_string().as_str());
-        let _ = nats
-            .publish_with_headers(inbox, h, Bytes::from_static(KEEPALIVE))
-            .await;
+    let progress = |nats: async_nats::Client, inbox: Subject, sent: u64| async move {
+        let _ = message::publish(&nats, inbox, OutFrame::keepalive(Some(sent), None)).await;
     };
-    let encode = |item: Req::Item| -> Result<Bytes, nrpc_wire::ErrorFrame> {
-        let payload =
-            Req::encode(&item, encoding).map_err(|s| nrpc_wire::ErrorFrame::from_status(&s))?;
+    let encode = |item: Req::Item| -> Result<Bytes, CallError> {
+        let payload = Req::encode(&item, encoding).map_err(CallError::Encode)?;
         crate::limits::check(&nats, None, payload.len()).map_err(|e| {
-            nrpc_wire::ErrorFrame::from_status(&Status::resource_exhausted(format!(
-                "request item of {} bytes exceeds the NATS max_payload of {} bytes",
-                e.size, e.max
-            )))
+            CallError::PayloadTooLarge {
+                size: e.size,
+                max: e.max,
+            }
         })?;
         Ok(payload)
     };
@@ -472,10 +478,10 @@ async fn send_requests<Req: Codec>(
         End,
     }
     let mut carried = None;
-    let end = loop {
+    let error = loop {
         let payload = match carried.take() {
             Some(Carried::Item(p)) => p,
-            Some(Carried::End) => break credit.end(),
+            Some(Carried::End) => break None,
             None => {
                 let item = tokio::select! {
                     item = requests.next() => item,
@@ -485,11 +491,11 @@ async fn send_requests<Req: Codec>(
                     }
                 };
                 let Some(item) = item else {
-                    break credit.end();
+                    break None;
                 };
                 match encode(item) {
                     Ok(p) => p,
-                    Err(frame) => break frame,
+                    Err(e) => break Some(e),
                 }
             }
         };
@@ -505,7 +511,7 @@ async fn send_requests<Req: Codec>(
         let cost = |p: &Bytes| p.len() + wire_stream::batch_overhead(p.len());
         // The batch's first byte and number, then its items.
         let mut size = 1 + 10 + cost(&batch[0]);
-        let mut failed = None;
+        let mut bad = None;
         while batches && size < max {
             let Some(next) = requests.next().now_or_never() else {
                 break;
@@ -515,8 +521,8 @@ async fn send_requests<Req: Codec>(
                 break;
             };
             match encode(next) {
-                Err(frame) => {
-                    failed = Some(frame);
+                Err(e) => {
+                    bad = Some(e);
                     break;
                 }
                 Ok(p) if size + cost(&p) > max || !credit.try_acquire() => {
@@ -539,9 +545,16 @@ async fn send_requests<Req: Codec>(
             return;
         }
         credit.on_sent(batch.len() as u64);
-        if let Some(frame) = failed {
-            break frame;
+        if bad.is_some() {
+            break bad;
         }
     };
-    let _ = nats.publish(inbox, end.encode(encoding)).await;
+    let frame = match &error {
+        None => OutFrame::end(encoding, credit.sent()),
+        Some(e) => OutFrame::error(encoding, &Status::new(e.code(), e.to_string())),
+    };
+    let _ = message::publish(&nats, inbox, frame).await;
+    if let Some(e) = error {
+        let _ = failed.send(e);
+    }
 }

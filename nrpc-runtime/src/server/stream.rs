@@ -11,8 +11,8 @@ use async_nats::{HeaderMap, Subject};
 use bytes::Bytes;
 use futures::StreamExt;
 use nrpc_wire::stream::{
-    self as wire_stream, Frame, ReceiveWindow, DEFAULT_WINDOW, HEARTBEAT_INTERVAL,
-    INACTIVITY_TIMEOUT, KEEPALIVE,
+    self as wire_stream, Heartbeat, Inbound, Liveness, OutFrame, Role, Signal, StreamError,
+    DEFAULT_WINDOW, HEARTBEAT_INTERVAL, INACTIVITY_TIMEOUT,
 };
 use nrpc_wire::{headers, Encoding, MethodKind, Status};
 use tokio::time::Instant;
@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use super::call::{decode_request, failed, Call, Outcome, Reply, Request, StreamContext};
 use crate::codec::Codec;
 use crate::credit::Credit;
-use crate::message;
+use crate::message::{self, Headers};
 use crate::Response;
 
 /// Subscribes what a stream call needs (its heartbeats, and for request
@@ -43,12 +43,8 @@ pub(super) async fn accept(
     let input = if kind.streams_requests() {
         let inbox = nats.new_inbox();
         let input = nats.subscribe(inbox.clone()).await.map_err(unavailable)?;
-        let mut h = HeaderMap::new();
-        h.insert(headers::STREAM_INBOX, inbox.as_str());
-        h.insert(headers::CREDIT_LIMIT, DEFAULT_WINDOW.to_string().as_str());
-        // We read batches of the client's items too.
-        h.insert(headers::STREAM_BATCH, "1");
-        nats.publish_with_headers(reply.clone(), h, Bytes::from_static(KEEPALIVE))
+        let accept = OutFrame::accept(&inbox, u64::from(DEFAULT_WINDOW));
+        message::publish(nats, reply.clone(), accept)
             .await
             .map_err(|e| Status::unavailable(format!("cannot accept the stream: {e}")))?;
         Some(input)
@@ -388,7 +384,7 @@ struct Open {
     violation: Option<tokio::sync::oneshot::Receiver<Status>>,
     /// For request streams: the window whose limit every keepalive
     /// re-announces.
-    input: Option<Arc<Mutex<ReceiveWindow>>>,
+    input: Option<Arc<Mutex<Inbound>>>,
     /// How the client wants its items.
     delivery: Delivery,
     /// The items the handler sent, and the task publishing them.
@@ -444,7 +440,15 @@ impl Open {
             .ok_or_else(|| Status::internal("no input subscription for a request stream"))?;
         let (violation, violated) = tokio::sync::oneshot::channel();
         open.violation = Some(violated);
-        let window = Arc::new(Mutex::new(ReceiveWindow::new(DEFAULT_WINDOW)));
+        let now = Instant::now().into_std();
+        let inbound = Inbound::new(
+            Role::Server,
+            open.encoding,
+            DEFAULT_WINDOW,
+            INACTIVITY_TIMEOUT,
+            now,
+        );
+        let window = Arc::new(Mutex::new(inbound));
         open.input = Some(window.clone());
         let streaming = Streaming::new::<Req>(
             input,
@@ -510,15 +514,16 @@ impl Open {
                 None => std::future::pending().await,
             }
         };
-        let last_seen = Mutex::new(Instant::now());
+        let liveness = Mutex::new(Liveness::new(Instant::now().into_std(), INACTIVITY_TIMEOUT));
         // Heartbeats: credit grants, lastbeat, and proof the client is alive.
         let watch = async {
             while let Some(hb) = heartbeats.next().await {
-                *last_seen.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
-                if let Some(limit) = message::count(&hb, headers::CREDIT_LIMIT) {
+                lock(&liveness).heard(Instant::now().into_std());
+                let beat = Heartbeat::read(encoding, &hb.payload, &Headers::of(&hb));
+                if let Some(limit) = beat.credit_limit {
                     credit.set_limit(limit);
                 }
-                if wire_stream::is_lastbeat(encoding, &hb.payload) {
+                if beat.lastbeat {
                     return Status::cancelled("stream cancelled by the client");
                 }
             }
@@ -532,22 +537,16 @@ impl Open {
                 tokio::time::interval_at(Instant::now() + HEARTBEAT_INTERVAL, HEARTBEAT_INTERVAL);
             loop {
                 tick.tick().await;
-                let quiet = last_seen
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .elapsed();
-                if quiet > INACTIVITY_TIMEOUT {
+                if lock(&liveness).check(Instant::now().into_std()).is_err() {
                     return Status::cancelled("client stopped sending heartbeats");
                 }
-                let mut h = HeaderMap::new();
-                h.insert(headers::SENT, credit.sent().to_string().as_str());
-                if let Some(window) = &input {
-                    let limit = lock(window).limit();
-                    h.insert(headers::CREDIT_LIMIT, limit.to_string().as_str());
-                }
-                let _ = nats
-                    .publish_with_headers(reply.clone(), h, Bytes::from_static(KEEPALIVE))
-                    .await;
+                let limit = input.as_ref().map(|window| lock(window).limit());
+                let _ = message::publish(
+                    &nats,
+                    reply.clone(),
+                    OutFrame::keepalive(Some(credit.sent()), limit),
+                )
+                .await;
             }
         };
         // Whether the handler ended it (its items then go out first).
@@ -570,7 +569,7 @@ impl Open {
         if let Some(e) = &outbox.lock().failed {
             return Err(Status::unavailable(format!("stream item not sent: {e}")));
         }
-        nats.publish(reply, credit.end().encode(encoding))
+        message::publish(&nats, reply, OutFrame::end(encoding, credit.sent()))
             .await
             .map_err(|e| Status::unavailable(format!("end of stream not sent: {e}")))?;
         Ok(Reply::already_sent())
@@ -631,73 +630,22 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// What the pump makes of one message on the request inbox.
-enum Admitted {
-    /// A keepalive that reports no loss.
-    Skip,
-    /// For the reader, in order.
-    Pass(Arrival),
-    /// Items for the reader, in order (one, or a batch).
-    Items(Vec<Bytes>),
-    /// The client broke the protocol or items were lost: end the call.
-    Violation(Status),
-}
-
-/// Classifies one message from the client's request stream and checks it
-/// against the window: credit, item numbers, progress reports.
-fn admit(msg: async_nats::Message, encoding: Encoding, window: &Mutex<ReceiveWindow>) -> Admitted {
-    let code = message::code(&msg);
-    let lost = |e: nrpc_wire::stream::DataLoss| {
-        Admitted::Violation(Status::data_loss(format!("request stream: {e}")))
-    };
-    match Frame::classify(encoding, &msg.payload, code.is_some()) {
-        Err(e) => Admitted::Pass(Arrival::Failed(Status::invalid_argument(format!(
-            "client sent an {e}"
-        )))),
-        // A progress report: fewer items here than sent means loss.
-        Ok(Frame::Keepalive) => match message::count(&msg, headers::SENT) {
-            Some(sent) => match lock(window).on_progress(sent) {
-                Ok(()) => Admitted::Skip,
-                Err(e) => lost(e),
-            },
-            None => Admitted::Skip,
-        },
-        Ok(Frame::End { count }) => Admitted::Pass(Arrival::End(count)),
-        Ok(Frame::Error(frame)) => Admitted::Pass(Arrival::Failed(frame.into_status(code))),
-        Ok(Frame::Item) => {
-            let bad = |e: nrpc_wire::frame::FrameError| {
-                let status = Status::invalid_argument(format!("client sent an {e}"));
-                Admitted::Pass(Arrival::Failed(status))
-            };
-            let (first, items) = match wire_stream::split_batch(msg.payload.clone()) {
-                Err(e) => return bad(e),
-                Ok(Some((first, items))) => (Some(first), items),
-                Ok(None) => match wire_stream::split_numbered(msg.payload) {
-                    Err(e) => return bad(e),
-                    Ok((seq, item)) => (seq, vec![item]),
-                },
-            };
-            let mut window = lock(window);
-            for offset in 0..items.len() as u64 {
-                if let Err(e) = window.on_arrival() {
-                    return Admitted::Violation(Status::resource_exhausted(format!(
-                        "request stream ended: the client {e}"
-                    )));
-                }
-                if let Some(Err(e)) = first.map(|seq| window.on_sequence(seq + offset)) {
-                    return lost(e);
-                }
-            }
-            Admitted::Items(items)
-        }
-    }
-}
-
 /// What the pump hands the reader, in arrival order.
 enum Arrival {
     Item(Bytes),
-    End(u32),
+    End,
     Failed(Status),
+}
+
+/// The status a handler reads for a request stream that failed.
+fn request_stream_failed(e: &StreamError) -> Status {
+    match e {
+        StreamError::Status(s) => s.clone(),
+        e => {
+            let status = e.to_status();
+            Status::new(status.code(), format!("request {}", status.message()))
+        }
+    }
 }
 
 impl<T: Send + 'static> Streaming<T> {
@@ -706,37 +654,43 @@ impl<T: Send + 'static> Streaming<T> {
         nats: async_nats::Client,
         reply: Subject,
         encoding: Encoding,
-        window: Arc<Mutex<ReceiveWindow>>,
+        window: Arc<Mutex<Inbound>>,
         violation: tokio::sync::oneshot::Sender<Status>,
     ) -> Self {
-        // Never more than a window of items plus the last word: the pump
-        // refuses items beyond the credit granted.
+        // Never more than a window of items plus the last word: the
+        // inbound machine refuses items beyond the credit granted.
         let (tx, rx) = tokio::sync::mpsc::channel(DEFAULT_WINDOW as usize + 1);
         let pump_window = window.clone();
         let pump = tokio::spawn(async move {
             while let Some(msg) = input.next().await {
-                let arrival = match admit(msg, encoding, &pump_window) {
-                    Admitted::Skip => continue,
-                    Admitted::Items(items) => {
-                        for item in items {
-                            if tx.send(Arrival::Item(item)).await.is_err() {
-                                return;
-                            }
-                        }
-                        continue;
+                let now = Instant::now().into_std();
+                let (signal, items) = {
+                    let mut inbound = lock(&pump_window);
+                    let signal = inbound.on_message(msg.payload.clone(), &Headers::of(&msg), now);
+                    let items: Vec<Bytes> = std::iter::from_fn(|| inbound.pop()).collect();
+                    (signal, items)
+                };
+                for item in items {
+                    if tx.send(Arrival::Item(item)).await.is_err() {
+                        return;
                     }
-                    Admitted::Pass(arrival) => arrival,
-                    Admitted::Violation(status) => {
-                        // The call ends at once, whatever the handler is doing.
-                        let _ = violation.send(status.clone());
-                        let _ = tx.send(Arrival::Failed(status)).await;
-                        break;
+                }
+                let last = match signal {
+                    Ok(Signal::End) => Arrival::End,
+                    Ok(_) => continue,
+                    Err(e) => {
+                        let status = request_stream_failed(&e);
+                        // Lost items or a client beyond its credit end the
+                        // call at once, whatever the handler is doing; an
+                        // error the client sent reaches the handler in order.
+                        if matches!(e, StreamError::DataLoss(_) | StreamError::CreditExceeded(_)) {
+                            let _ = violation.send(status.clone());
+                        }
+                        Arrival::Failed(status)
                     }
                 };
-                let last = !matches!(arrival, Arrival::Item(_));
-                if tx.send(arrival).await.is_err() || last {
-                    break;
-                }
+                let _ = tx.send(last).await;
+                break;
             }
             // Dropping the subscription unsubscribes: nothing more is buffered.
         })
@@ -752,16 +706,7 @@ impl<T: Send + 'static> Streaming<T> {
                     None => Err(Status::unavailable(
                         "the request stream ended without the client's end of stream",
                     )),
-                    Some(Arrival::End(count)) => {
-                        match window
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .on_end(count)
-                        {
-                            Ok(()) => return None,
-                            Err(e) => Err(Status::invalid_argument(format!("client {e}"))),
-                        }
-                    }
+                    Some(Arrival::End) => return None,
                     Some(Arrival::Failed(status)) => Err(status),
                     Some(Arrival::Item(payload)) => C::decode(payload, encoding).map_err(|e| {
                         Status::invalid_argument(format!("bad request received: {e}"))
@@ -770,13 +715,10 @@ impl<T: Send + 'static> Streaming<T> {
                 if item.is_err() {
                     return Some((item, (false, rx, window, nats, reply, encoding)));
                 }
-                let grant = lock(&window).on_item();
+                let grant = lock(&window).consumed();
                 if let Some(limit) = grant {
-                    let mut h = HeaderMap::new();
-                    h.insert(headers::CREDIT_LIMIT, limit.to_string().as_str());
-                    let _ = nats
-                        .publish_with_headers(reply.clone(), h, Bytes::from_static(KEEPALIVE))
-                        .await;
+                    let frame = OutFrame::keepalive(None, Some(limit));
+                    let _ = message::publish(&nats, reply.clone(), frame).await;
                 }
                 Some((item, (true, rx, window, nats, reply, encoding)))
             },

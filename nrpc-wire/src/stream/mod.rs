@@ -27,6 +27,12 @@
 //! same two machines: a [`SendWindow`] on the sending side and a
 //! [`ReceiveWindow`] on the receiving side.
 
+mod inbound;
+mod outbound;
+
+pub use inbound::{Headers, Heartbeat, Inbound, Liveness, Role, Signal, StreamError};
+pub use outbound::OutFrame;
+
 use std::fmt;
 use std::time::Duration;
 
@@ -368,14 +374,15 @@ impl ReceiveWindow {
         self.received
     }
 
-    /// The sender ended the stream saying it sent `count` items: fine if we
-    /// received exactly those.
+    /// The sender ended the stream saying it sent `count` items: fine if
+    /// exactly those arrived (the end comes after them on the same
+    /// subject).
     pub fn on_end(&self, count: u32) -> Result<(), CountMismatch> {
-        if self.received == u64::from(count) {
+        if self.arrived == u64::from(count) {
             Ok(())
         } else {
             Err(CountMismatch {
-                received: self.received,
+                received: self.arrived,
                 sent: count,
             })
         }
@@ -554,7 +561,12 @@ mod tests {
     fn receiver_grants_every_half_window() {
         let mut r = ReceiveWindow::new(8);
         assert_eq!(r.limit(), 8);
-        let grants: Vec<Option<u64>> = (0..9).map(|_| r.on_item()).collect();
+        let grants: Vec<Option<u64>> = (0..9)
+            .map(|_| {
+                r.on_arrival().unwrap();
+                r.on_item()
+            })
+            .collect();
         assert_eq!(
             grants,
             [None, None, None, Some(12), None, None, None, Some(16), None]
