@@ -70,7 +70,7 @@ pub(crate) async fn run(conn: &Connection, timeout: Duration, args: CallArgs) ->
     let target = crate::find(conn, timeout, service, &args.protos).await?;
     let (index, spec) = target.method(method)?;
     let (input, output) = target.types[index].clone();
-    let spec_all = target.spec;
+    let spec_all = target.spec.clone();
 
     let params = pairs(&args.params, "-p")?;
     let known: Vec<&str> = spec_all
@@ -102,7 +102,7 @@ pub(crate) async fn run(conn: &Connection, timeout: Duration, args: CallArgs) ->
         &format!("{}.{}", spec_all.name, spec.name),
     )?;
 
-    let mut client = ServiceClient::new(conn.clone(), spec_all, &service_values)?;
+    let mut client = ServiceClient::new(conn.clone(), spec_all.clone(), &service_values)?;
     if let Some(id) = &args.instance {
         client.set_instance(id)?;
     }

@@ -72,7 +72,7 @@ impl Used {
 /// The description of `target`, or of its methods `only` (indices).
 pub(crate) fn describe(target: &Target, only: Option<usize>) -> String {
     let mut out = String::new();
-    let spec = target.spec;
+    let spec = &target.spec;
     let service = target.pool.get_service_by_name(&spec.name);
     let package = match spec.name.rsplit_once('.') {
         Some((p, _)) => p.to_owned(),

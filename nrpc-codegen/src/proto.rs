@@ -8,7 +8,6 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use heck::ToSnakeCase;
 use prost::Message as _;
 use prost_reflect::{DescriptorPool, DynamicMessage, FileDescriptor, Value};
 use protox::file::{
@@ -488,22 +487,12 @@ fn ext_bool(pool: &DescriptorPool, options: &DynamicMessage, name: &str) -> bool
 }
 
 fn subject_rule(pool: &DescriptorPool, options: &DynamicMessage, name: &str) -> SubjectRule {
-    match ext(pool, options, name).and_then(|v| v.as_enum_number()) {
-        Some(1) => SubjectRule::ToLower,
-        _ => SubjectRule::Copy,
-    }
-}
-
-/// The Rust name of an rpc, as prost-build names it: snake case, raw for
-/// keywords that can be raw identifiers, `_` appended to those that cannot.
-fn rust_method_name(rpc: &str) -> String {
-    let snake = rpc.to_snake_case();
-    match snake.as_str() {
-        "self" | "super" | "crate" | "extern" | "_" => format!("{snake}_"),
-        s if s.starts_with(|c: char| c.is_ascii_digit()) => format!("_{snake}"),
-        s if emit::is_keyword(s) => format!("r#{snake}"),
-        _ => snake,
-    }
+    // The option's value by its name in nrpc.proto, not its number.
+    let value = ext(pool, options, name).and_then(|v| v.as_enum_number());
+    value
+        .and_then(|n| pool.get_enum_by_name("nrpc.SubjectRule")?.get_value(n))
+        .and_then(|v| SubjectRule::from_proto_name(v.name()))
+        .unwrap_or_default()
 }
 
 /// Comment lines as prost-build gives them (leading comments, one line each).
@@ -653,7 +642,7 @@ fn read_services(
                     polling: ext_bool(pool, &mopts, "nrpc.pollingEnabled"),
                 },
                 model::Method {
-                    rust_name: rust_method_name(m.name()),
+                    rust_name: nrpc_wire::names::method_fn(m.name()),
                     docs: places.docs(&[FILE_SERVICE, si, SERVICE_METHOD, mi_path]),
                     input: message_type(&format!(".{input_name}"), &input_name),
                     output: message_type(&format!(".{output_name}"), &output_name),

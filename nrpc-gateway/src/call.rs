@@ -101,7 +101,6 @@ pub(crate) struct Prepared {
     pub(crate) target: Arc<Target>,
     conn: nrpc_runtime::Connection,
     pub(crate) index: usize,
-    pub(crate) method: &'static MethodSpec,
     service_values: Vec<String>,
     pub(crate) method_values: Vec<String>,
     instance: Option<String>,
@@ -109,6 +108,11 @@ pub(crate) struct Prepared {
 }
 
 impl Prepared {
+    /// The method called (the index came from the target's own spec).
+    pub(crate) fn method(&self) -> &MethodSpec {
+        &self.target.service.spec.methods[self.index]
+    }
+
     /// The client to call with: the target's own, or one for these
     /// parameters or this instance.
     pub(crate) fn client(&self) -> Result<Cow<'_, ServiceClient>, Failure> {
@@ -119,8 +123,12 @@ impl Prepared {
             _ => {
                 let values: Vec<&str> = self.service_values.iter().map(String::as_str).collect();
                 Cow::Owned(
-                    ServiceClient::new(self.conn.clone(), self.target.service.spec, &values)
-                        .map_err(invalid)?,
+                    ServiceClient::new(
+                        self.conn.clone(),
+                        self.target.service.spec.clone(),
+                        &values,
+                    )
+                    .map_err(invalid)?,
                 )
             }
         };
@@ -192,7 +200,7 @@ pub(crate) async fn prepare(
             )
         })??;
     let (index, spec) = target.service.method(method)?;
-    let service_spec = target.service.spec;
+    let service_spec = &target.service.spec;
     for (name, value) in metadata {
         options = options.header(&name, value);
     }
@@ -209,7 +217,6 @@ pub(crate) async fn prepare(
         target,
         conn: shared.catalog.connection().clone(),
         index,
-        method: spec,
         service_values: values,
         method_values,
         instance,

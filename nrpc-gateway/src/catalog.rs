@@ -20,9 +20,9 @@ pub(crate) struct Target {
 
 impl Target {
     fn new(conn: &Connection, service: DynamicService) -> Self {
-        let spec = service.spec;
+        let spec = &service.spec;
         let client = (spec.package_params.is_empty() && spec.service_params.is_empty())
-            .then(|| ServiceClient::new(conn.clone(), spec, &[]).ok())
+            .then(|| ServiceClient::new(conn.clone(), spec.clone(), &[]).ok())
             .flatten();
         Target { service, client }
     }
@@ -43,6 +43,8 @@ pub(crate) struct Catalog {
     refresh_after: Duration,
     /// From `.proto` files: fixed for the gateway's life.
     defined: Vec<Arc<Target>>,
+    /// Indexes into `defined` by full name.
+    defined_names: HashMap<String, usize>,
     /// From published schemas, by the name asked for.
     learned: Mutex<HashMap<String, Learned>>,
     /// Names discovery did not know, lately: asked again only after
@@ -65,15 +67,23 @@ impl Catalog {
         discovery_timeout: Duration,
         refresh_after: Duration,
     ) -> Self {
-        let defined = defined
+        let defined: Vec<Arc<Target>> = defined
             .into_iter()
             .map(|s| Arc::new(Target::new(&conn, s)))
             .collect();
+        let mut defined_names = HashMap::new();
+        for (i, t) in defined.iter().enumerate() {
+            // The first definition of a name wins, as before.
+            defined_names
+                .entry(t.service.spec.name.to_string())
+                .or_insert(i);
+        }
         Catalog {
             conn,
             discovery_timeout,
             refresh_after,
             defined,
+            defined_names,
             learned: Mutex::new(HashMap::new()),
             misses: Mutex::new(HashMap::new()),
             gates: Mutex::new(HashMap::new()),
@@ -93,7 +103,11 @@ impl Catalog {
     /// refresh runs in the background), else learned now from discovery —
     /// once for all the calls that ask for it meanwhile.
     pub(crate) async fn find(self: &Arc<Self>, name: &str) -> Result<Arc<Target>, Error> {
-        if let Some(t) = self.defined.iter().find(|t| t.service.spec.name == name) {
+        if let Some(t) = self
+            .defined_names
+            .get(name)
+            .and_then(|&i| self.defined.get(i))
+        {
             return Ok(t.clone());
         }
         if let Some(known) = self.remembered(name) {

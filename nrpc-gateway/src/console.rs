@@ -107,7 +107,7 @@ async fn service(State(shared): State<Arc<Shared>>, Path(name): Path<String>) ->
         Err(e) => return Failure::from(e).into_response(),
     };
     let service = &target.service;
-    let spec = service.spec;
+    let spec = &service.spec;
     let methods: Vec<Value> = spec
         .methods
         .iter()

@@ -96,8 +96,8 @@ fn requests(stream: tonic::Streaming<Bytes>, bad: BadInput) -> BoxStream<'static
 /// its nrpc kind (nRPC's `streamedReply` option); the rule the generated
 /// glue follows too. Without a descriptor, the kind decides.
 fn grpc_shape(call: &Prepared) -> Result<(bool, bool), String> {
-    let spec = call.target.service.spec;
-    let method = call.method;
+    let spec = &call.target.service.spec;
+    let method = call.method();
     let Some(shape) = method.kind.grpc_streams() else {
         return Err(format!(
             "{}.{} is an event: subscribe to it over NATS or HTTP",
@@ -199,7 +199,7 @@ async fn unary(call: &Prepared, payload: Bytes) -> Result<tonic::Response<Bytes>
     let client = call.client().map_err(|f| f.grpc())?;
     let params = call.method_params();
     let options = Some(call.options.clone());
-    if call.method.kind == MethodKind::NoReply {
+    if call.method().kind == MethodKind::NoReply {
         client
             .send::<Raw>(call.index, &params, &payload, options)
             .await

@@ -74,10 +74,10 @@ async fn run(
     let options = Some(call.options.clone());
     let limit = shared.options.max_body;
 
-    match call.method.kind {
+    match call.method().kind {
         MethodKind::Unary | MethodKind::NoReply => {
             let payload = one_request(&input, body, limit).await?;
-            if call.method.kind == MethodKind::NoReply {
+            if call.method().kind == MethodKind::NoReply {
                 client
                     .send::<Raw>(call.index, &params, &payload, options)
                     .await?;
@@ -116,7 +116,7 @@ async fn run(
             let replies = client
                 .open_stream::<Raw, Raw>(call.index, &params, requests, options)
                 .await?;
-            if call.method.kind == MethodKind::Bidirectional {
+            if call.method().kind == MethodKind::Bidirectional {
                 return Ok(stream_response(replies.boxed(), output, sse, Some(bad)));
             }
             let json = decode(&output, bad.single_reply(replies).await?)?;

@@ -4,7 +4,6 @@
 //! Every problem found is reported, each at its own tokens, before the
 //! expansion gives up.
 
-use heck::ToUpperCamelCase;
 use nrpc_codegen::emit::{self, Sides};
 use nrpc_codegen::model::{
     MessageType, Method, MethodKind, MethodPart, MethodSpec, Service, ServiceSpec, Site, Text,
@@ -402,7 +401,7 @@ fn parse_method(
     if failed {
         return None;
     }
-    let proto_name = name.trim_start_matches("r#").to_upper_camel_case();
+    let proto_name = nrpc_wire::names::rpc_name(&name);
     let spans = MethodSpans {
         name: sig.ident.span(),
         subject: args.subject.as_ref().map_or(attr_span, |s| s.span),

@@ -9,7 +9,7 @@
 pub mod json;
 mod service;
 
-pub use service::{full_name, intern, pick, split_method, suggest, DynamicService, Message};
+pub use service::{full_name, pick, split_method, suggest, DynamicService, Message};
 
 /// Why a service, a method or a message could not be used; the text is
 /// for the user.

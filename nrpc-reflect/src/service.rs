@@ -2,12 +2,14 @@
 //! from `.proto` files) and one of its methods, with the message types
 //! needed to speak JSON to it.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use nrpc_runtime::discovery::{service_name, Discovery, InfoResponse};
-use nrpc_runtime::{Connection, MethodSpec, ServiceSpec};
+use nrpc_runtime::schema::SchemaResponse;
+use nrpc_runtime::{Connection, MethodSpec, ServiceSpec, SharedSpec};
+use nrpc_wire::names;
 use prost_reflect::{DescriptorPool, MessageDescriptor};
 
 use crate::{Error, Result};
@@ -37,10 +39,11 @@ impl Message {
 /// A service learned at run time, to describe and call with JSON.
 #[derive(Debug)]
 pub struct DynamicService {
-    /// Its spec as served. Clients borrow specs for `'static`, so each
-    /// distinct spec is kept for the rest of the process (see [`intern`]):
-    /// learning the same service again costs nothing more.
-    pub spec: &'static ServiceSpec,
+    /// Its spec as served, shared with the clients made for it and freed
+    /// with the last of them.
+    pub spec: SharedSpec,
+    /// Method indexes by every name [`method`](Self::method) accepts.
+    index: HashMap<String, usize>,
     /// Per method of the spec: request and reply types.
     pub types: Vec<(Message, Message)>,
     /// The descriptors known for it.
@@ -83,18 +86,57 @@ impl DynamicService {
         all_from_protos(files, includes)
     }
 
+    /// The service a published schema describes (what an instance answers
+    /// on its schema subject); `origin` says where it came from, for
+    /// messages.
+    pub fn from_schema(schema: SchemaResponse, origin: String) -> Result<DynamicService> {
+        let spec = schema.spec().map_err(|e| {
+            Error::InvalidSchema(format!(
+                "the schema of {} is not valid: {e}",
+                schema.service
+            ))
+        })?;
+        let mut pool = schema
+            .descriptor_pool()
+            .map_err(|e| Error::InvalidSchema(format!("the schema of {}: {e}", schema.service)))?;
+        // A service defined in Rust: its messages come as descriptors, the
+        // service as `.proto` text; compiled, it is described like any
+        // other (gRPC reflection). Calls need only the messages, so text
+        // that does not compile costs the description, not the service.
+        if let (None, Some(text)) = (pool.get_service_by_name(&spec.name), &schema.proto) {
+            if let Some(with_service) = describe_rust_service(&spec, text, &pool) {
+                pool = with_service;
+            }
+        }
+        let types = schema
+            .methods
+            .iter()
+            .map(|m| {
+                (
+                    Message::find(&pool, m.input.as_deref()),
+                    Message::find(&pool, m.output.as_deref()),
+                )
+            })
+            .collect();
+        Ok(DynamicService {
+            docs: schema.docs,
+            method_docs: schema.methods.into_iter().map(|m| m.docs).collect(),
+            proto: schema.proto,
+            origin,
+            ..DynamicService::new(spec, types, pool)
+        })
+    }
+
     /// The method named `wanted` (as in the service definition, any case,
     /// or the Rust method name), with its index.
-    pub fn method(&self, wanted: &str) -> Result<(usize, &'static MethodSpec)> {
-        let methods: &'static [MethodSpec] = &self.spec.methods;
-        let found = methods.iter().position(|m| m.name == wanted).or_else(|| {
-            methods.iter().position(|m| {
-                m.name.eq_ignore_ascii_case(wanted)
-                    || heck::ToSnakeCase::to_snake_case(&*m.name) == wanted
-            })
-        });
-        match found {
-            Some(i) => Ok((i, &methods[i])),
+    pub fn method(&self, wanted: &str) -> Result<(usize, &MethodSpec)> {
+        let methods: &[MethodSpec] = &self.spec.methods;
+        let found = self
+            .index
+            .get(wanted)
+            .or_else(|| self.index.get(&wanted.to_ascii_lowercase()));
+        match found.and_then(|&i| Some((i, methods.get(i)?))) {
+            Some(found) => Ok(found),
             None => {
                 let names: Vec<&str> = methods.iter().map(|m| &*m.name).collect();
                 Err(Error::UnknownMethod(format!(
@@ -107,19 +149,37 @@ impl DynamicService {
     }
 }
 
-/// The one `'static` copy of `spec`: an equal spec interned before, or
-/// this one, kept for the rest of the process. A long-running tool (the
-/// gateway) that learns services again and again keeps one copy per
-/// distinct definition, not one per lookup.
-pub fn intern(spec: ServiceSpec) -> &'static ServiceSpec {
-    static INTERNED: Mutex<Vec<&'static ServiceSpec>> = Mutex::new(Vec::new());
-    let mut interned = INTERNED.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(same) = interned.iter().find(|s| ***s == spec) {
-        return same;
+/// Method indexes by the names a method may be called by: as declared,
+/// in lower case (any case matches), and the Rust method name. A name
+/// declared exactly wins over another method's other spelling.
+fn method_index(spec: &ServiceSpec) -> HashMap<String, usize> {
+    let mut index = HashMap::new();
+    for (i, m) in spec.methods.iter().enumerate() {
+        index.entry(m.name.to_ascii_lowercase()).or_insert(i);
+        // The Rust name, raw (`r#type`) or not (`type`).
+        let rust = names::method_fn(&m.name);
+        index.entry(names::plain(&rust).to_owned()).or_insert(i);
+        index.entry(rust).or_insert(i);
     }
-    let kept: &'static ServiceSpec = Box::leak(Box::new(spec));
-    interned.push(kept);
-    kept
+    for (i, m) in spec.methods.iter().enumerate() {
+        index.insert(m.name.to_string(), i);
+    }
+    index
+}
+
+impl DynamicService {
+    fn new(spec: ServiceSpec, types: Vec<(Message, Message)>, pool: DescriptorPool) -> Self {
+        Self {
+            index: method_index(&spec),
+            spec: spec.into(),
+            types,
+            pool,
+            docs: Vec::new(),
+            method_docs: Vec::new(),
+            proto: None,
+            origin: String::new(),
+        }
+    }
 }
 
 /// Splits `SERVICE.METHOD` at its last dot.
@@ -238,43 +298,7 @@ async fn from_discovery(
         let Some(schema) = discovery.schema(info).await? else {
             continue;
         };
-        let spec = schema.spec().map_err(|e| {
-            Error::InvalidSchema(format!(
-                "the schema of {} is not valid: {e}",
-                schema.service
-            ))
-        })?;
-        let mut pool = schema
-            .descriptor_pool()
-            .map_err(|e| Error::InvalidSchema(format!("the schema of {}: {e}", schema.service)))?;
-        // A service defined in Rust: its messages come as descriptors, the
-        // service as `.proto` text; compiled, it is described like any
-        // other (gRPC reflection). Calls need only the messages, so text
-        // that does not compile costs the description, not the service.
-        if let (None, Some(text)) = (pool.get_service_by_name(&spec.name), &schema.proto) {
-            if let Some(with_service) = describe_rust_service(&spec, text, &pool) {
-                pool = with_service;
-            }
-        }
-        let types = schema
-            .methods
-            .iter()
-            .map(|m| {
-                (
-                    Message::find(&pool, m.input.as_deref()),
-                    Message::find(&pool, m.output.as_deref()),
-                )
-            })
-            .collect();
-        return Ok(DynamicService {
-            spec: intern(spec),
-            types,
-            pool,
-            docs: schema.docs,
-            method_docs: schema.methods.into_iter().map(|m| m.docs).collect(),
-            proto: schema.proto,
-            origin: format!("the schema of instance {}", info.id),
-        });
+        return DynamicService::from_schema(schema, format!("the schema of instance {}", info.id));
     }
     let name = instances.first().map_or(wanted, |i| full_name(i));
     Err(Error::NoSchema(format!(
@@ -389,13 +413,10 @@ fn all_from_protos(files: &[PathBuf], includes: &[PathBuf]) -> Result<Vec<Dynami
                 })
                 .collect();
             DynamicService {
-                spec: intern(service.spec),
-                types,
-                pool: pool.clone(),
                 docs: service.docs.clone(),
                 method_docs: service.methods.iter().map(|m| m.docs.clone()).collect(),
-                proto: None,
                 origin: "the .proto files".to_owned(),
+                ..DynamicService::new(service.spec, types, pool.clone())
             }
         })
         .collect())

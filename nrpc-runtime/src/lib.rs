@@ -52,7 +52,8 @@ pub use client::{
 };
 pub use connect::{connect, ConnectError, ConnectOptions};
 pub use nrpc_wire::{
-    Code, Encoding, ErrorType, InvalidToken, MethodKind, MethodSpec, ServiceSpec, Status,
+    Code, Encoding, ErrorType, InvalidToken, MethodKind, MethodSpec, ServiceSpec, SharedSpec,
+    Status,
 };
 pub use response::Response;
 pub use server::{Request, Server, ServerHandle, Sink, Streaming, DEFAULT_SHUTDOWN_GRACE};

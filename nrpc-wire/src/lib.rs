@@ -42,7 +42,7 @@ pub mod stream;
 
 pub use encoding::Encoding;
 pub use kind::MethodKind;
-pub use spec::{MethodPart, MethodSpec, Problem, ServiceSpec, Site, Text};
+pub use spec::{MethodPart, MethodSpec, Problem, ServiceSpec, SharedSpec, Site, Text};
 pub use subject::InvalidToken;
 
 #[cfg(feature = "frames")]

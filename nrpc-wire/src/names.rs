@@ -11,7 +11,7 @@
 //! `updated` gives the client `subscribe_updated` and `updated_subject`,
 //! and `GreeterEvents` `publish_updated`.
 
-use heck::{ToShoutySnakeCase, ToSnakeCase};
+use heck::{ToShoutySnakeCase, ToSnakeCase, ToUpperCamelCase};
 
 use crate::spec::{MethodPart, Problem, ServiceSpec, Site};
 use crate::MethodKind;
@@ -47,6 +47,53 @@ pub const FIXED_ARGUMENTS: &[&str] = &[
 /// A method name without the raw-identifier prefix (`r#type` → `type`).
 pub fn plain(rust_name: &str) -> &str {
     rust_name.strip_prefix("r#").unwrap_or(rust_name)
+}
+
+/// Rust's strict and reserved keywords (2024 edition), which need `r#` as
+/// identifiers.
+const KEYWORDS: &[&str] = &[
+    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
+    "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
+    "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
+    "return", "self", "Self", "static", "struct", "super", "trait", "true", "try", "type",
+    "typeof", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
+];
+
+/// Whether `name` is a Rust keyword.
+pub fn is_keyword(name: &str) -> bool {
+    KEYWORDS.contains(&name)
+}
+
+/// An identifier, raw if it is a keyword (`type` → `r#type`; path
+/// keywords such as `super` cannot be raw and stay as they are).
+pub fn ident(name: &str) -> String {
+    let name = plain(name);
+    let path_keyword = matches!(name, "self" | "Self" | "super" | "crate");
+    if is_keyword(name) && !path_keyword {
+        format!("r#{name}")
+    } else {
+        name.to_owned()
+    }
+}
+
+/// The Rust method name of an rpc, as prost-build and tonic name it:
+/// snake case (`SayHello` → `say_hello`), raw for keywords that can be raw
+/// (`Type` → `r#type`), `_` appended to those that cannot, `_` in front of
+/// a leading digit.
+pub fn method_fn(rpc: &str) -> String {
+    let snake = rpc.to_snake_case();
+    match snake.as_str() {
+        "self" | "super" | "crate" | "extern" | "_" => format!("{snake}_"),
+        s if s.starts_with(|c: char| c.is_ascii_digit()) => format!("_{snake}"),
+        s if is_keyword(s) => format!("r#{snake}"),
+        _ => snake,
+    }
+}
+
+/// The rpc name of a Rust method (`say_hello` → `SayHello`, `r#type` →
+/// `Type`): what a `.proto` would call it.
+pub fn rpc_name(rust_name: &str) -> String {
+    plain(rust_name).to_upper_camel_case()
 }
 
 /// `GreeterClient`.
@@ -255,6 +302,22 @@ pub fn check(spec: &ServiceSpec, rust_names: &[&str]) -> Vec<Problem> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn method_names_follow_prost_build_both_ways() {
+        for (rpc, rust) in [
+            ("SayHello", "say_hello"),
+            ("Type", "r#type"),
+            ("Self", "self_"),
+            ("V2Call", "v2_call"),
+        ] {
+            assert_eq!(super::method_fn(rpc), rust);
+        }
+        assert_eq!(super::rpc_name("r#type"), "Type");
+        assert_eq!(super::rpc_name("say_hello"), "SayHello");
+        assert_eq!(super::ident("match"), "r#match");
+        assert_eq!(super::ident("super"), "super");
+    }
+
     use std::borrow::Cow;
 
     use super::*;

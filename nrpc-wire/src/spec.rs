@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use crate::subject::{check_literal, check_param_name, literal_tokens};
 use crate::MethodKind;
@@ -48,6 +49,56 @@ pub struct ServiceSpec {
     /// The methods, in declaration order.
     pub methods: Cow<'static, [MethodSpec]>,
 }
+
+/// A service spec as clients and tools hold it: a generated `static`, or
+/// one built at run time and shared by reference count, freed with its
+/// last holder (nothing is leaked, however many specs a long-running tool
+/// learns). Cheap to clone; dereferences to the [`ServiceSpec`].
+#[derive(Debug, Clone)]
+pub struct SharedSpec(Held);
+
+#[derive(Debug, Clone)]
+enum Held {
+    Static(&'static ServiceSpec),
+    Owned(Arc<ServiceSpec>),
+}
+
+impl std::ops::Deref for SharedSpec {
+    type Target = ServiceSpec;
+
+    fn deref(&self) -> &ServiceSpec {
+        match &self.0 {
+            Held::Static(spec) => spec,
+            Held::Owned(spec) => spec,
+        }
+    }
+}
+
+impl From<&'static ServiceSpec> for SharedSpec {
+    fn from(spec: &'static ServiceSpec) -> Self {
+        Self(Held::Static(spec))
+    }
+}
+
+impl From<Arc<ServiceSpec>> for SharedSpec {
+    fn from(spec: Arc<ServiceSpec>) -> Self {
+        Self(Held::Owned(spec))
+    }
+}
+
+impl From<ServiceSpec> for SharedSpec {
+    fn from(spec: ServiceSpec) -> Self {
+        Self(Held::Owned(Arc::new(spec)))
+    }
+}
+
+impl PartialEq for SharedSpec {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for SharedSpec {}
 
 /// The part of a definition a [`Problem`] is about, so a front end can
 /// point at it (a span in a Rust trait, a line in a `.proto` file).

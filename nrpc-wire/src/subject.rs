@@ -104,6 +104,15 @@ pub enum SubjectRule {
 }
 
 impl SubjectRule {
+    /// The rule an `nrpc.SubjectRule` value names (`COPY`, `TOLOWER`).
+    pub fn from_proto_name(name: &str) -> Option<Self> {
+        match name {
+            "COPY" => Some(SubjectRule::Copy),
+            "TOLOWER" => Some(SubjectRule::ToLower),
+            _ => None,
+        }
+    }
+
     /// The default subject token for `name`.
     pub fn apply(self, name: &str) -> String {
         match self {

@@ -16,6 +16,7 @@ mod server;
 pub use grpc::{tonic_type, TonicMethod};
 
 use nrpc_wire::names;
+pub(crate) use nrpc_wire::names::ident;
 
 use self::code::{lit, put, Code};
 use crate::model::{MessageType, Service};
@@ -177,39 +178,12 @@ fn proto_source(c: &mut Code, svc: &Service) {
     c.close("}");
 }
 
-/// Rust's strict and reserved keywords (2024 edition), which need `r#` as
-/// identifiers.
-const KEYWORDS: &[&str] = &[
-    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
-    "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
-    "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
-    "return", "self", "Self", "static", "struct", "super", "trait", "true", "try", "type",
-    "typeof", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
-];
-
-/// Whether `name` is a Rust keyword.
-pub(crate) fn is_keyword(name: &str) -> bool {
-    KEYWORDS.contains(&name)
-}
-
 /// Whether `name` is a plain identifier (letters, digits, `_`; not a digit
 /// first).
 fn is_plain_ident(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
         && chars.all(|c| c == '_' || c.is_alphanumeric())
-}
-
-/// An identifier, raw if it is a keyword (path keywords such as `super`
-/// cannot be raw and stay as they are).
-fn ident(name: &str) -> String {
-    let name = name.strip_prefix("r#").unwrap_or(name);
-    let path_keyword = matches!(name, "self" | "Self" | "super" | "crate");
-    if is_keyword(name) && !path_keyword {
-        format!("r#{name}")
-    } else {
-        name.to_owned()
-    }
 }
 
 /// The type path of a message as seen from a module nested one level below

@@ -15,20 +15,20 @@ use super::CallError;
 /// What an interceptor sees of a call about to be sent.
 #[derive(Debug)]
 pub struct OutgoingCall<'a> {
-    pub(super) spec: &'static ServiceSpec,
-    pub(super) method: &'static MethodSpec,
+    pub(super) spec: &'a ServiceSpec,
+    pub(super) method: &'a MethodSpec,
     pub(super) subject: &'a str,
     pub(super) headers: &'a mut HeaderMap,
 }
 
 impl OutgoingCall<'_> {
     /// The full name of the service, e.g. `greeter.v1.Greeter`.
-    pub fn service(&self) -> &'static str {
+    pub fn service(&self) -> &str {
         &self.spec.name
     }
 
     /// The method's name, e.g. `SayHello`.
-    pub fn method(&self) -> &'static str {
+    pub fn method(&self) -> &str {
         &self.method.name
     }
 

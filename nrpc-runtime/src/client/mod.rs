@@ -24,7 +24,9 @@ use tracing::{Instrument, Span};
 use nrpc_wire::address::method_subject;
 use nrpc_wire::route;
 use nrpc_wire::subject::{prefixed, validate_literal, validate_token};
-use nrpc_wire::{headers, Code, Encoding, ErrorFrame, InvalidToken, ServiceSpec, Status};
+use nrpc_wire::{
+    headers, Code, Encoding, ErrorFrame, InvalidToken, ServiceSpec, SharedSpec, Status,
+};
 
 use crate::codec::Codec;
 use crate::observe::{self, MethodMetrics};
@@ -258,7 +260,7 @@ impl CallOptions {
 #[derive(Debug, Clone)]
 pub struct ServiceClient {
     conn: Connection,
-    spec: &'static ServiceSpec,
+    spec: SharedSpec,
     params: Vec<String>,
     prefix: String,
     /// Per method without params: its protobuf subject, made once.
@@ -279,23 +281,24 @@ impl ServiceClient {
     /// service params, each checked to be a single subject token.
     pub fn new(
         conn: Connection,
-        spec: &'static ServiceSpec,
+        spec: impl Into<SharedSpec>,
         params: &[&str],
     ) -> Result<Self, InvalidToken> {
+        let spec = spec.into();
         let package_subject = prefixed(conn.subject_prefix(), &spec.package_subject);
         let prefix = spec.client_prefix(Some(&package_subject), params)?;
         Ok(Self {
             conn,
-            spec,
             params: params.iter().map(|p| (*p).to_owned()).collect(),
-            subjects: plain_subjects(spec, &prefix),
+            subjects: plain_subjects(&spec, &prefix),
             prefix,
             timeout: None,
             encoding: Encoding::Protobuf,
             headers: None,
             instance: None,
-            metrics: observe::method_metrics("client", spec).into(),
+            metrics: observe::method_metrics("client", &spec).into(),
             broadcast_via: BroadcastVia::default(),
+            spec,
         })
     }
 
@@ -306,7 +309,7 @@ impl ServiceClient {
         let package_subject = prefixed(self.conn.subject_prefix(), package_subject);
         let params: Vec<&str> = self.params.iter().map(String::as_str).collect();
         self.prefix = self.spec.client_prefix(Some(&package_subject), &params)?;
-        self.subjects = plain_subjects(self.spec, &self.prefix);
+        self.subjects = plain_subjects(&self.spec, &self.prefix);
         Ok(())
     }
 
@@ -425,11 +428,11 @@ impl ServiceClient {
         // then runs the connection's interceptors.
         let mut headers = headers.unwrap_or_default();
         let spec_method = &self.spec.methods[method];
-        let span = observe::client_span(self.spec, spec_method);
+        let span = observe::client_span(&self.spec, spec_method);
         observe::tag_request(&span, &mut headers);
         for intercept in self.conn.interceptors() {
             intercept(&mut OutgoingCall {
-                spec: self.spec,
+                spec: &self.spec,
                 method: spec_method,
                 subject: &subject,
                 headers: &mut headers,
@@ -487,7 +490,7 @@ impl ServiceClient {
         let retry = self
             .conn
             .retry()
-            .filter(|policy| policy.covers(self.spec, &self.spec.methods[method]));
+            .filter(|policy| policy.covers(&self.spec, &self.spec.methods[method]));
         let Some(policy) = retry else {
             let msg = self.conn.request(p.out).await?;
             return decode_reply::<Resp>(msg, p.encoding);
