@@ -15,6 +15,7 @@ use tokio::io::AsyncBufReadExt;
 use crate::{fail, CallArgs, Failure, Result};
 use nrpc_reflect::json::{decode, encode};
 use nrpc_reflect::{split_method, DynamicService as Target, Message};
+use nrpc_wire::grpc::{subject_params, ParamError};
 
 /// A failed call, as the user should read it.
 fn call_failure(e: CallError, target: &Target) -> Failure {
@@ -43,28 +44,6 @@ fn pairs(list: &[String], flag: &str) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
-/// The values of `names` from `given`, in order; each must be given.
-fn values<'a>(
-    names: &[std::borrow::Cow<'static, str>],
-    given: &'a [(String, String)],
-    whose: &str,
-) -> Result<Vec<&'a str>> {
-    names
-        .iter()
-        .map(|n| {
-            given
-                .iter()
-                .find(|(k, _)| k == n)
-                .map(|(_, v)| v.as_str())
-                .ok_or_else(|| {
-                    Failure(format!(
-                        "{whose} needs the subject parameter {n:?}: add -p {n}=VALUE"
-                    ))
-                })
-        })
-        .collect()
-}
-
 pub(crate) async fn run(conn: &Connection, timeout: Duration, args: CallArgs) -> Result<()> {
     let (service, method) = split_method(&args.method)?;
     let target = crate::find(conn, timeout, service, &args.protos).await?;
@@ -72,35 +51,16 @@ pub(crate) async fn run(conn: &Connection, timeout: Duration, args: CallArgs) ->
     let (input, output) = target.types[index].clone();
     let spec_all = target.spec.clone();
 
-    let params = pairs(&args.params, "-p")?;
-    let known: Vec<&str> = spec_all
-        .package_params
-        .iter()
-        .chain(spec_all.service_params.iter())
-        .chain(spec.params.iter())
-        .map(|p| &**p)
-        .collect();
-    if let Some((unknown, _)) = params.iter().find(|(k, _)| !known.contains(&k.as_str())) {
-        return fail(format!(
-            "{}.{} has no subject parameter {unknown:?} ({})",
-            spec_all.name,
-            spec.name,
-            if known.is_empty() {
-                "it takes none".to_owned()
-            } else {
-                format!("it takes {}", known.join(", "))
-            }
-        ));
-    }
-    let service_values: Vec<&str> = values(&spec_all.package_params, &params, &spec_all.name)?
-        .into_iter()
-        .chain(values(&spec_all.service_params, &params, &spec_all.name)?)
-        .collect();
-    let method_values = values(
-        &spec.params,
-        &params,
-        &format!("{}.{}", spec_all.name, spec.name),
-    )?;
+    // Every parameter once, by the rule the gateway follows too.
+    let mut values = subject_params(&spec_all, index, Vec::new(), pairs(&args.params, "-p")?)
+        .map_err(|e| match &e {
+            ParamError::Missing { name, .. } => Failure(format!("{e}: add -p {name}=VALUE")),
+            _ => Failure(e.to_string()),
+        })?;
+    let method_values =
+        values.split_off(spec_all.package_params.len() + spec_all.service_params.len());
+    let service_values: Vec<&str> = values.iter().map(String::as_str).collect();
+    let method_values: Vec<&str> = method_values.iter().map(String::as_str).collect();
 
     let mut client = ServiceClient::new(conn.clone(), spec_all.clone(), &service_values)?;
     if let Some(id) = &args.instance {

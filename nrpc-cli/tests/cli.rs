@@ -682,6 +682,21 @@ async fn a_server_without_schema_is_called_through_its_proto() {
         e.contains("needs the subject parameter \"tenant\": add -p tenant=VALUE"),
         "{e}"
     );
+    // Given twice is refused, as the gateway refuses it (the CLI used to
+    // take the first).
+    let twice = [
+        "call",
+        "Lab.Hello",
+        "-p",
+        "region=eu",
+        "-p",
+        "tenant=a",
+        "-p",
+        "tenant=b",
+        "{}",
+    ];
+    let e = err(&server, &with_proto(&twice)).await;
+    assert!(e.contains("\"tenant\" is given twice"), "{e}");
     let text = ok(&server, &with_proto(&["describe", "interop.v1.Lab"]))
         .await
         .stdout;

@@ -6,11 +6,8 @@
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 
-use nrpc_runtime::{CallError, CallOptions, Code, MethodSpec, ServiceClient};
-use nrpc_wire::grpc::{
-    canonical_header_name, is_transport_header, parse_grpc_timeout, subject_params, GRPC_TIMEOUT,
-    INSTANCE, PARAM_PREFIX,
-};
+use nrpc_runtime::{CallError, CallOptions, Code, MethodSpec, ServiceClient, Status};
+use nrpc_wire::grpc::{is_transport_header, subject_params, Incoming};
 
 use tokio_util::sync::CancellationToken;
 
@@ -61,10 +58,7 @@ impl Failure {
     }
 
     pub(crate) fn grpc(&self) -> tonic::Status {
-        tonic::Status::new(
-            tonic::Code::from_i32(self.code.as_i32()),
-            self.message.clone(),
-        )
+        Status::new(self.code, self.message.clone()).into()
     }
 }
 
@@ -156,36 +150,17 @@ pub(crate) async fn prepare(
     mut named: Vec<(String, String)>,
     headers: &http::HeaderMap,
 ) -> Result<Prepared, Failure> {
-    let mut instance = None;
-    let mut deadline = None;
+    let headers = headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.to_str().ok()));
+    let Incoming {
+        timeout: deadline,
+        params,
+        instance,
+        metadata,
+    } = Incoming::sort(headers).map_err(|e| Failure::new(Code::InvalidArgument, e.to_string()))?;
+    named.extend(params);
     let mut options = CallOptions::new();
-    let mut metadata = Vec::new();
-    for (name, value) in headers {
-        let name = name.as_str();
-        let text = || {
-            value.to_str().map_err(|_| {
-                Failure::new(
-                    Code::InvalidArgument,
-                    format!("header {name} is not ASCII text"),
-                )
-            })
-        };
-        if let Some(param) = name.strip_prefix(PARAM_PREFIX) {
-            named.push((param.to_owned(), text()?.to_owned()));
-        } else if name == INSTANCE {
-            instance = Some(text()?.to_owned());
-        } else if name == GRPC_TIMEOUT {
-            let value = text()?;
-            deadline = Some(parse_grpc_timeout(value).ok_or_else(|| {
-                Failure::new(
-                    Code::InvalidArgument,
-                    format!("grpc-timeout {value:?} is not <digits><H|M|S|m|u|n>"),
-                )
-            })?);
-        } else if !is_transport_header(name) {
-            metadata.push((canonical_header_name(name), text()?));
-        }
-    }
     let timeout = deadline.map_or(shared.options.default_timeout, |d| {
         d.min(shared.options.max_timeout)
     });
@@ -202,7 +177,7 @@ pub(crate) async fn prepare(
     let (index, spec) = target.service.method(method)?;
     let service_spec = &target.service.spec;
     for (name, value) in metadata {
-        options = options.header(&name, value);
+        options = options.header(&name, &value);
     }
     options = options.timeout(timeout.saturating_sub(started.elapsed()));
     if deadline.is_some() && spec.kind.is_stream() {
@@ -210,7 +185,7 @@ pub(crate) async fn prepare(
     }
 
     let mut values = subject_params(service_spec, index, positional, named)
-        .map_err(|e| Failure::new(Code::InvalidArgument, e))?;
+        .map_err(|e| Failure::new(Code::InvalidArgument, e.bridged()))?;
     let method_values =
         values.split_off(service_spec.package_params.len() + service_spec.service_params.len());
     Ok(Prepared {

@@ -12,6 +12,7 @@ use bytes::{Buf, BufMut, Bytes};
 use futures::stream::{BoxStream, StreamExt};
 use nrpc_runtime::codec::Raw;
 use nrpc_runtime::{CallError, Code, MethodKind};
+use nrpc_wire::grpc::grpc_face;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::metadata::MetadataMap;
 
@@ -79,11 +80,8 @@ fn requests(stream: tonic::Streaming<Bytes>, bad: BadInput) -> BoxStream<'static
     stream
         .map(move |item| {
             item.map_err(|s| {
-                bad.set(Failure::new(
-                    nrpc_runtime::Code::from_i32(s.code() as i32)
-                        .unwrap_or(nrpc_runtime::Code::Unknown),
-                    s.message(),
-                ))
+                let status = nrpc_runtime::Status::from(&s);
+                bad.set(Failure::new(status.code(), status.message()))
             })
         })
         .take_while(|item| futures::future::ready(item.is_ok()))
@@ -98,25 +96,22 @@ fn requests(stream: tonic::Streaming<Bytes>, bad: BadInput) -> BoxStream<'static
 fn grpc_shape(call: &Prepared) -> Result<(bool, bool), String> {
     let spec = &call.target.service.spec;
     let method = call.method();
-    let Some(shape) = method.kind.grpc_streams() else {
-        return Err(format!(
-            "{}.{} is an event: subscribe to it over NATS or HTTP",
-            spec.name, method.name
-        ));
-    };
     let proto = call
         .target
         .service
         .pool
         .get_service_by_name(&spec.name)
         .and_then(|s| s.methods().find(|m| m.name() == method.name));
-    match proto {
-        Some(p) if (p.is_client_streaming(), p.is_server_streaming()) != shape => Err(format!(
-            "{}.{}: its nRPC call shape ({}) has no gRPC face; call it over NATS or HTTP",
-            spec.name, method.name, method.kind
-        )),
-        _ => Ok(shape),
-    }
+    let declared = proto
+        .as_ref()
+        .map(|p| (p.is_client_streaming(), p.is_server_streaming()));
+    let is_void = |m: prost_reflect::MessageDescriptor| {
+        matches!(m.full_name(), "nrpc.Void" | "google.protobuf.Empty")
+    };
+    let void = proto.map_or((false, false), |p| {
+        (is_void(p.input()), is_void(p.output()))
+    });
+    grpc_face(method, declared, void).map_err(|no| no.message(&spec.name, method, "NATS or HTTP"))
 }
 
 /// Serves one gRPC call.

@@ -24,11 +24,8 @@ use std::panic::AssertUnwindSafe;
 
 use futures::stream::{BoxStream, StreamExt};
 use futures::FutureExt;
-use nrpc_wire::grpc::{
-    canonical_header_name, is_transport_header, parse_grpc_timeout, subject_params, GRPC_TIMEOUT,
-    PARAM_PREFIX,
-};
-use nrpc_wire::{Code, ServiceSpec, Status};
+use nrpc_wire::grpc::{subject_params, Incoming};
+use nrpc_wire::{ServiceSpec, Status};
 use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
@@ -46,20 +43,6 @@ pub type ReplyStream<T> = BoxStream<'static, Result<T, tonic::Status>>;
 /// How many replies a streaming handler may send ahead of the gRPC client.
 const WINDOW: usize = 32;
 
-/// A status as tonic's: same code, same message.
-fn to_tonic(status: Status) -> tonic::Status {
-    tonic::Status::new(
-        tonic::Code::from_i32(status.code().as_i32()),
-        status.message().to_owned(),
-    )
-}
-
-/// A tonic status as nrpc's.
-fn from_tonic(status: &tonic::Status) -> Status {
-    let code = Code::from_i32(status.code() as i32).unwrap_or(Code::Unknown);
-    Status::new(code, status.message())
-}
-
 /// The handler's request, and a guard that fires its cancellation token if
 /// the gRPC call is dropped before it ends.
 fn incoming<T>(
@@ -68,27 +51,20 @@ fn incoming<T>(
     request: tonic::Request<T>,
 ) -> Result<(Request<T>, DropGuard), tonic::Status> {
     let (metadata, _, message) = request.into_parts();
+    let metadata = metadata.into_headers();
+    let sorted = Incoming::sort(
+        metadata
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.to_str().ok())),
+    )
+    .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?;
+    let deadline = sorted.timeout.and_then(|t| Instant::now().checked_add(t));
     let mut headers = HeaderMap::new();
-    let mut named: Vec<(String, String)> = Vec::new();
-    let mut deadline = None;
-    for (name, value) in metadata.into_headers().iter() {
-        let name = name.as_str();
-        let text = value.to_str().map_err(|_| {
-            tonic::Status::invalid_argument(format!("metadata {name} is not ASCII text"))
-        })?;
-        if name == GRPC_TIMEOUT {
-            let timeout = parse_grpc_timeout(text).ok_or_else(|| {
-                tonic::Status::invalid_argument(format!("grpc-timeout {text:?} is not valid"))
-            })?;
-            deadline = Instant::now().checked_add(timeout);
-        } else if let Some(param) = name.strip_prefix(PARAM_PREFIX) {
-            named.push((param.to_owned(), text.to_owned()));
-        } else if !is_transport_header(name) {
-            headers.append(canonical_header_name(name).as_str(), text);
-        }
+    for (name, value) in &sorted.metadata {
+        headers.append(name.as_str(), value.as_str());
     }
-    let params =
-        subject_params(spec, method, Vec::new(), named).map_err(tonic::Status::invalid_argument)?;
+    let params = subject_params(spec, method, Vec::new(), sorted.params)
+        .map_err(|e| tonic::Status::invalid_argument(e.bridged()))?;
     let cancel = CancellationToken::new();
     let guard = cancel.clone().drop_guard();
     let request = Request::local(message, spec, method, headers, params, deadline, cancel);
@@ -143,7 +119,7 @@ fn outgoing<T>(response: Response<T>) -> tonic::Response<T> {
 
 /// A request stream from the gRPC client's messages.
 fn requests<T: Send + 'static>(stream: tonic::Streaming<T>) -> Streaming<T> {
-    Streaming::from_stream(stream.map(|item| item.map_err(|s| from_tonic(&s))))
+    Streaming::from_stream(stream.map(|item| item.map_err(|s| Status::from(&s))))
 }
 
 /// Runs a unary (or fire-and-forget) handler for a gRPC call.
@@ -161,7 +137,7 @@ where
     let (deadline, cancel) = (request.deadline(), request.cancellation().clone());
     let reply = run(spec, method, deadline, cancel, handler(request)).await;
     guard.disarm();
-    let reply = reply.map_err(to_tonic)?;
+    let reply = reply.map_err(tonic::Status::from)?;
     // As over NATS: a header the handler could not set fails the call.
     if let Some(bad) = reply.invalid_header() {
         return Err(tonic::Status::internal(format!(
@@ -218,7 +194,7 @@ where
             Err(e) => Err(Status::internal(format!("handler task failed: {e}"))),
         };
         watch.disarm();
-        outcome.err().map(|status| (Err(to_tonic(status)), watch))
+        outcome.err().map(|status| (Err(status.into()), watch))
     });
     Ok(tonic::Response::new(items.chain(end).boxed()))
 }

@@ -7,9 +7,10 @@
 //! set, and its [`service_error_code`](crate::Code::service_error_code) is
 //! the HTTP status.
 
+use std::fmt;
 use std::time::Duration;
 
-use crate::ServiceSpec;
+use crate::{MethodSpec, ServiceSpec};
 
 /// The gRPC deadline header.
 pub const GRPC_TIMEOUT: &str = "grpc-timeout";
@@ -115,61 +116,263 @@ pub fn canonical_header_name(name: &str) -> String {
         .collect()
 }
 
+/// Why subject parameter values do not fit a method.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParamError {
+    /// More positional values than the method has parameters.
+    TooMany {
+        /// `service.Method`.
+        method: String,
+        /// Parameters it takes.
+        takes: usize,
+        /// Positional values given.
+        given: usize,
+    },
+    /// A name the method has no parameter of.
+    Unknown {
+        /// `service.Method`.
+        method: String,
+        /// The name given.
+        name: String,
+        /// The names it takes.
+        takes: Vec<String>,
+    },
+    /// A parameter given twice.
+    Twice {
+        /// Its name.
+        name: String,
+    },
+    /// A parameter not given.
+    Missing {
+        /// `service.Method`.
+        method: String,
+        /// Its name.
+        name: String,
+    },
+}
+
+impl fmt::Display for ParamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParamError::TooMany {
+                method,
+                takes,
+                given,
+            } => write!(
+                f,
+                "{method} takes {takes} subject parameter(s), the path gives {given}"
+            ),
+            ParamError::Unknown {
+                method,
+                name,
+                takes,
+            } if takes.is_empty() => {
+                write!(
+                    f,
+                    "{method} has no subject parameter {name:?} (it takes none)"
+                )
+            }
+            ParamError::Unknown {
+                method,
+                name,
+                takes,
+            } => write!(
+                f,
+                "{method} has no subject parameter {name:?} (it takes {})",
+                takes.join(", ")
+            ),
+            ParamError::Twice { name } => {
+                write!(f, "the subject parameter {name:?} is given twice")
+            }
+            ParamError::Missing { method, name } => {
+                write!(f, "{method} needs the subject parameter {name:?}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ParamError {}
+
+impl ParamError {
+    /// What a bridge (gRPC, HTTP) tells its caller: a missing parameter
+    /// also says how to send one.
+    pub fn bridged(&self) -> String {
+        match self {
+            ParamError::Missing { name, .. } => format!(
+                "{self} ({PARAM_PREFIX}{name} header or metadata; over HTTP also a path segment or ?{name}=…)"
+            ),
+            _ => self.to_string(),
+        }
+    }
+}
+
 /// The subject parameter values of method `method` of `spec`, in
 /// [`ServiceSpec::param_names`] order (package, service, method): the
 /// `positional` values first (an HTTP path's segments after the method),
-/// then the `named` ones (query parameters, `nrpc-param-*` headers). Each
-/// must be given exactly once; the error says which is missing, unknown,
-/// given twice or one too many.
+/// then the `named` ones (query parameters, `nrpc-param-*` headers, the
+/// CLI's `-p`). Each must be given exactly once.
 pub fn subject_params(
     spec: &ServiceSpec,
     method: usize,
     positional: Vec<String>,
     named: Vec<(String, String)>,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, ParamError> {
     let names: Vec<&str> = spec.param_names(method).collect();
     let whose = || {
         let m = spec.methods.get(method).map_or("?", |m| &*m.name);
         format!("{}.{m}", spec.name)
     };
     if positional.len() > names.len() {
-        return Err(format!(
-            "{} takes {} subject parameter(s), the path gives {}",
-            whose(),
-            names.len(),
-            positional.len()
-        ));
+        return Err(ParamError::TooMany {
+            method: whose(),
+            takes: names.len(),
+            given: positional.len(),
+        });
     }
     let mut values: Vec<Option<String>> = positional.into_iter().map(Some).collect();
     values.resize(names.len(), None);
     for (name, value) in named {
         let Some(i) = names.iter().position(|n| *n == name) else {
-            let takes = if names.is_empty() {
-                "it takes none".to_owned()
-            } else {
-                format!("it takes {}", names.join(", "))
-            };
-            return Err(format!(
-                "{} has no subject parameter {name:?} ({takes})",
-                whose()
-            ));
+            return Err(ParamError::Unknown {
+                method: whose(),
+                name,
+                takes: names.iter().map(|n| (*n).to_owned()).collect(),
+            });
         };
         if values[i].replace(value).is_some() {
-            return Err(format!("the subject parameter {name:?} is given twice"));
+            return Err(ParamError::Twice { name });
         }
     }
     values
         .into_iter()
         .zip(&names)
         .map(|(v, n)| {
-            v.ok_or_else(|| {
-                format!(
-                    "{} needs the subject parameter {n:?} ({PARAM_PREFIX}{n} header or metadata; over HTTP also a path segment or ?{n}=…)",
-                    whose()
-                )
+            v.ok_or_else(|| ParamError::Missing {
+                method: whose(),
+                name: (*n).to_owned(),
             })
         })
         .collect()
+}
+
+/// What the headers of a gRPC or HTTP request say to nrpc, sorted out once
+/// for every bridge: the deadline (`grpc-timeout`), subject parameters
+/// (`nrpc-param-*`), the instance (`nrpc-instance`), and the metadata that
+/// travels on as NATS headers (canonical case; transport and protocol
+/// headers stay behind).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Incoming {
+    /// The caller's deadline, if it gave one.
+    pub timeout: Option<Duration>,
+    /// Subject parameters by name.
+    pub params: Vec<(String, String)>,
+    /// The instance the call is for, if any.
+    pub instance: Option<String>,
+    /// Headers to send on: canonical name, value.
+    pub metadata: Vec<(String, String)>,
+}
+
+/// A request header nrpc cannot use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderError {
+    /// A header that travels on (or names a parameter) is not ASCII text.
+    NotText(String),
+    /// A `grpc-timeout` that is not one.
+    BadTimeout(String),
+}
+
+impl fmt::Display for HeaderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HeaderError::NotText(name) => write!(f, "header {name} is not ASCII text"),
+            HeaderError::BadTimeout(value) => {
+                write!(f, "grpc-timeout {value:?} is not <digits><H|M|S|m|u|n>")
+            }
+        }
+    }
+}
+
+impl std::error::Error for HeaderError {}
+
+impl Incoming {
+    /// Sorts a request's headers: lower-case names, each with its value as
+    /// text (`None` if it is not ASCII, an error only for a header nrpc
+    /// uses).
+    pub fn sort<'a>(
+        headers: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+    ) -> Result<Self, HeaderError> {
+        let mut out = Incoming::default();
+        for (name, value) in headers {
+            let text = || value.ok_or_else(|| HeaderError::NotText(name.to_owned()));
+            if let Some(param) = name.strip_prefix(PARAM_PREFIX) {
+                out.params.push((param.to_owned(), text()?.to_owned()));
+            } else if name == INSTANCE {
+                out.instance = Some(text()?.to_owned());
+            } else if name == GRPC_TIMEOUT {
+                let value = text()?;
+                out.timeout = Some(
+                    parse_grpc_timeout(value)
+                        .ok_or_else(|| HeaderError::BadTimeout(value.to_owned()))?,
+                );
+            } else if !is_transport_header(name) {
+                out.metadata
+                    .push((canonical_header_name(name), text()?.to_owned()));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Why gRPC cannot call a method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoGrpcFace {
+    /// An event: gRPC has no call that only listens.
+    Event,
+    /// Its `.proto` streams differently from its nRPC kind (nRPC's
+    /// `streamedReply` option on an rpc gRPC calls unary).
+    Shape,
+    /// A stream of `nrpc.Void`, which gRPC cannot frame as nrpc sends it.
+    VoidStream,
+}
+
+impl NoGrpcFace {
+    /// What a gRPC caller is told (`UNIMPLEMENTED`), naming the method and
+    /// where else it can be called (`elsewhere`, e.g. `NATS`).
+    pub fn message(self, service: &str, method: &MethodSpec, elsewhere: &str) -> String {
+        let name = &method.name;
+        match self {
+            NoGrpcFace::Event => {
+                format!("{service}.{name} is an event: subscribe to it over {elsewhere}")
+            }
+            NoGrpcFace::Shape => format!(
+                "{service}.{name}: its nRPC call shape ({}) has no gRPC face; call it over {elsewhere}",
+                method.kind
+            ),
+            NoGrpcFace::VoidStream => format!(
+                "{service}.{name}: a stream of nrpc.Void is served over {elsewhere} only"
+            ),
+        }
+    }
+}
+
+/// How gRPC calls a method — whether its requests and its replies stream —
+/// or why it cannot. `declared` is what its `.proto` says (client
+/// streaming, server streaming), when known; `void` whether its request and
+/// its reply are `nrpc.Void`. The one rule for the generated glue and the
+/// gateway.
+pub fn grpc_face(
+    method: &MethodSpec,
+    declared: Option<(bool, bool)>,
+    void: (bool, bool),
+) -> Result<(bool, bool), NoGrpcFace> {
+    let shape = method.kind.grpc_streams().ok_or(NoGrpcFace::Event)?;
+    if declared.is_some_and(|d| d != shape) {
+        return Err(NoGrpcFace::Shape);
+    }
+    if (shape.0 && void.0) || (shape.1 && void.1) {
+        return Err(NoGrpcFace::VoidStream);
+    }
+    Ok(shape)
 }
 
 /// Whether a reply header is nrpc's or NATS' own (stream credit, error
@@ -183,7 +386,7 @@ pub fn is_protocol_header(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{MethodKind, MethodSpec};
+    use crate::MethodKind;
     use std::borrow::Cow;
 
     fn spec() -> ServiceSpec {
@@ -215,7 +418,7 @@ mod tests {
         };
         let ok = subject_params(&s, 0, vec!["1".into()], named(&[("c", "3"), ("b", "2")]));
         assert_eq!(ok, Ok(vec!["1".into(), "2".into(), "3".into()]));
-        let err = |r: Result<Vec<String>, String>| r.unwrap_err();
+        let err = |r: Result<Vec<String>, ParamError>| r.unwrap_err().to_string();
         assert!(err(subject_params(
             &s,
             0,
@@ -234,6 +437,72 @@ mod tests {
         .contains("given twice"));
         assert!(err(subject_params(&s, 0, vec!["1".into(); 4], vec![]))
             .contains("takes 3 subject parameter(s), the path gives 4"));
+    }
+
+    #[test]
+    fn request_headers_are_sorted_once() {
+        let sorted = Incoming::sort([
+            ("grpc-timeout", Some("250m")),
+            ("nrpc-param-b", Some("2")),
+            ("nrpc-instance", Some("ID")),
+            ("x-tenant", Some("acme")),
+            ("content-type", Some("application/grpc")),
+            ("user-agent", None),
+            ("nrpc-timeout", Some("1")),
+        ])
+        .unwrap();
+        assert_eq!(sorted.timeout, Some(Duration::from_millis(250)));
+        assert_eq!(sorted.params, [("b".to_owned(), "2".to_owned())]);
+        assert_eq!(sorted.instance.as_deref(), Some("ID"));
+        assert_eq!(
+            sorted.metadata,
+            [("X-Tenant".to_owned(), "acme".to_owned())]
+        );
+        assert_eq!(
+            Incoming::sort([("x-tenant", None)]),
+            Err(HeaderError::NotText("x-tenant".into()))
+        );
+        assert!(matches!(
+            Incoming::sort([("grpc-timeout", Some("1.5S"))]),
+            Err(HeaderError::BadTimeout(_))
+        ));
+    }
+
+    #[test]
+    fn the_grpc_face_of_each_kind() {
+        let m = |kind| MethodSpec {
+            name: "M".into(),
+            subject: "M".into(),
+            params: Cow::Borrowed(&[]),
+            kind,
+            polling: false,
+        };
+        let none = (false, false);
+        assert_eq!(
+            grpc_face(&m(MethodKind::Unary), None, none),
+            Ok((false, false))
+        );
+        assert_eq!(
+            grpc_face(&m(MethodKind::Bidirectional), Some((true, true)), none),
+            Ok((true, true))
+        );
+        assert_eq!(
+            grpc_face(&m(MethodKind::NoRequest), None, none),
+            Err(NoGrpcFace::Event)
+        );
+        // nRPC's streamedReply on an rpc that gRPC calls unary.
+        assert_eq!(
+            grpc_face(&m(MethodKind::StreamedReply), Some((false, false)), none),
+            Err(NoGrpcFace::Shape)
+        );
+        assert_eq!(
+            grpc_face(&m(MethodKind::StreamedReply), None, (false, true)),
+            Err(NoGrpcFace::VoidStream)
+        );
+        // A Void request of a unary call is fine.
+        assert!(grpc_face(&m(MethodKind::Unary), None, (true, true)).is_ok());
+        let text = NoGrpcFace::Event.message("p.S", &m(MethodKind::NoRequest), "NATS");
+        assert_eq!(text, "p.S.M is an event: subscribe to it over NATS");
     }
 
     #[test]

@@ -262,6 +262,26 @@ impl fmt::Display for Status {
 
 impl std::error::Error for Status {}
 
+/// The same code and message as tonic's status (feature `tonic`).
+#[cfg(feature = "tonic")]
+impl From<Status> for tonic::Status {
+    fn from(status: Status) -> tonic::Status {
+        tonic::Status::new(
+            tonic::Code::from_i32(status.code().as_i32()),
+            status.message,
+        )
+    }
+}
+
+/// The same code and message as nrpc's status (feature `tonic`).
+#[cfg(feature = "tonic")]
+impl From<&tonic::Status> for Status {
+    fn from(status: &tonic::Status) -> Status {
+        let code = Code::from_i32(status.code() as i32).unwrap_or(Code::Unknown);
+        Status::new(code, status.message())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,8 @@
 use nrpc_wire::names;
 
 use super::code::{lit, put, Code};
+use nrpc_wire::grpc::grpc_face;
+
 use super::{ident, spec_ident};
 use crate::model::{MessageType, Method, MethodKind, MethodSpec, Service};
 
@@ -37,30 +39,13 @@ pub fn tonic_type(prost_path: &str) -> String {
 }
 
 /// Why the glue cannot serve a method over gRPC, if it cannot: the text
-/// of its `UNIMPLEMENTED`.
+/// of its `UNIMPLEMENTED` (`nrpc_wire::grpc::grpc_face` decides).
 fn unserved(full_name: &str, spec: &MethodSpec, m: &Method, t: &TonicMethod) -> Option<String> {
-    let Some(shape) = spec.kind.grpc_streams() else {
-        return Some(format!(
-            "{full_name}.{} is an event: subscribe to it over NATS",
-            spec.name
-        ));
-    };
-    if shape != (t.client_streaming, t.server_streaming) {
-        // nRPC's `streamedReply` option on an rpc that gRPC calls unary.
-        return Some(format!(
-            "{full_name}.{}: its nRPC call shape ({}) has no gRPC face; call it over NATS",
-            spec.name, spec.kind
-        ));
-    }
-    if (t.client_streaming && m.input == MessageType::Void)
-        || (t.server_streaming && m.output == MessageType::Void)
-    {
-        return Some(format!(
-            "{full_name}.{}: a stream of nrpc.Void is served over NATS only",
-            spec.name
-        ));
-    }
-    None
+    let declared = (t.client_streaming, t.server_streaming);
+    let void = (m.input == MessageType::Void, m.output == MessageType::Void);
+    grpc_face(spec, Some(declared), void)
+        .err()
+        .map(|no| no.message(full_name, spec, "NATS"))
 }
 
 /// Emits `<Service>Grpc<T>` for `svc`, whose methods tonic sees as
