@@ -139,3 +139,49 @@ async fn a_server_shuts_down_within_its_grace_while_the_broker_is_away() {
     let outcome = within("the call", call).await.unwrap();
     assert!(outcome.is_err(), "{outcome:?}");
 }
+
+#[tokio::test]
+async fn waiting_for_ready_wakes_when_connect_reconnects() {
+    // A connection made by connect() wakes waiting calls on its Connected
+    // event (a bare client's connection looks every few milliseconds).
+    let mut server = nats_server();
+    let (_h, _events, _gate) = serve_greeter(&server, "a").await;
+    let conn = nrpc_runtime::ConnectOptions::new()
+        .ignore_environment()
+        .servers(server.url())
+        .connect()
+        .await
+        .unwrap();
+    let client = patient(conn);
+    server.stop();
+    until_not_connected(&client).await;
+    let waiting = tokio::spawn({
+        let client = client.clone();
+        async move {
+            let options = CallOptions::new()
+                .timeout(Duration::from_secs(60))
+                .wait_for_ready();
+            client.say_hello_with(&hello("reconnected"), options).await
+        }
+    });
+    server.restart().unwrap_or_else(|e| panic!("{e}"));
+    // The service's own connection may resubscribe after the client's:
+    // then nobody answers the first call yet, and a second one does.
+    let reply = match within("the waiting call", waiting).await.unwrap() {
+        Ok(reply) => reply.into_inner(),
+        Err(CallError::NoResponders { .. }) => {
+            within("again", async {
+                loop {
+                    match client.say_hello(&hello("reconnected")).await {
+                        Ok(reply) => return reply,
+                        Err(CallError::NoResponders { .. }) => continue,
+                        Err(e) => panic!("{e:?}"),
+                    }
+                }
+            })
+            .await
+        }
+        Err(e) => panic!("{e:?}"),
+    };
+    assert_eq!(reply.message, "Hello, reconnected");
+}
