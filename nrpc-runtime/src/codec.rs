@@ -13,6 +13,39 @@ use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor};
 
 use nrpc_wire::{Encoding, Status};
 
+/// Why a payload did not decode: what went wrong, with the decoder's own
+/// error as its [`source`](std::error::Error::source) when there is one.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct DecodeError {
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl DecodeError {
+    /// A failure described by `message` alone.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A failure of a decoder: its error is the source, its text the message.
+    pub fn from_source(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self {
+            message: source.to_string(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// What went wrong.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
 /// Encodes and decodes one message type.
 pub trait Codec: Send + Sync + 'static {
     /// The Rust value the user sees.
@@ -21,7 +54,7 @@ pub trait Codec: Send + Sync + 'static {
     fn encode(item: &Self::Item, encoding: Encoding) -> Result<Bytes, Status>;
     /// Decodes a value; a failure is an `INVALID_ARGUMENT` status for
     /// requests and an `INTERNAL` one for replies (decided by the caller).
-    fn decode(payload: Bytes, encoding: Encoding) -> Result<Self::Item, String>;
+    fn decode(payload: Bytes, encoding: Encoding) -> Result<Self::Item, DecodeError>;
 }
 
 /// Codec for a prost message type.
@@ -66,16 +99,18 @@ where
         }
     }
 
-    fn decode(payload: Bytes, encoding: Encoding) -> Result<T, String> {
+    fn decode(payload: Bytes, encoding: Encoding) -> Result<T, DecodeError> {
         match encoding {
-            Encoding::Protobuf => T::decode(payload).map_err(|e| e.to_string()),
+            Encoding::Protobuf => T::decode(payload).map_err(DecodeError::from_source),
             Encoding::Json => {
-                let desc = descriptor::<T>()?;
+                let desc = descriptor::<T>().map_err(DecodeError::new)?;
                 let mut de = serde_json::Deserializer::from_slice(&payload);
                 let dynamic = DynamicMessage::deserialize(desc, &mut de)
                     .and_then(|m| de.end().map(|()| m))
-                    .map_err(|e| e.to_string())?;
-                dynamic.transcode_to::<T>().map_err(|e| e.to_string())
+                    .map_err(DecodeError::from_source)?;
+                dynamic
+                    .transcode_to::<T>()
+                    .map_err(DecodeError::from_source)
             }
         }
     }
@@ -91,17 +126,19 @@ impl Codec for Void {
         })
     }
 
-    fn decode(payload: Bytes, encoding: Encoding) -> Result<(), String> {
+    fn decode(payload: Bytes, encoding: Encoding) -> Result<(), DecodeError> {
         match encoding {
             // Unknown fields are skipped, as for any protobuf message.
             Encoding::Protobuf => prost::Message::decode(payload)
                 .map(|crate::proto::Void {}| ())
-                .map_err(|e: prost::DecodeError| e.to_string()),
+                .map_err(|e: prost::DecodeError| DecodeError::from_source(e)),
             Encoding::Json if payload.is_empty() => Ok(()),
             Encoding::Json => match serde_json::from_slice::<serde_json::Value>(&payload) {
                 Ok(serde_json::Value::Object(_)) => Ok(()),
-                Ok(other) => Err(format!("expected a JSON object, got {other}")),
-                Err(e) => Err(e.to_string()),
+                Ok(other) => Err(DecodeError::new(format!(
+                    "expected a JSON object, got {other}"
+                ))),
+                Err(e) => Err(DecodeError::from_source(e)),
             },
         }
     }
@@ -119,7 +156,7 @@ impl Codec for Raw {
         Ok(item.clone())
     }
 
-    fn decode(payload: Bytes, _: Encoding) -> Result<Bytes, String> {
+    fn decode(payload: Bytes, _: Encoding) -> Result<Bytes, DecodeError> {
         Ok(payload)
     }
 }

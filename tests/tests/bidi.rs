@@ -286,7 +286,7 @@ async fn a_server_without_the_extension_is_a_clear_error() {
     .await
     .unwrap_err();
     assert!(
-        matches!(&err, CallError::Decode(m) if m.contains("Nrpc-Stream-Inbox")),
+        matches!(&err, CallError::Decode(m) if m.message().contains("Nrpc-Stream-Inbox")),
         "{err:?}"
     );
     responder.await.unwrap();

@@ -270,6 +270,13 @@ async fn undecodable_reply_is_a_decode_error() {
         .await
         .unwrap_err();
     assert!(matches!(err, CallError::Decode(_)), "{err:?}");
+    // The decoder's own error is kept: prost's, under the reply's.
+    let decode = std::error::Error::source(&err).expect("the decode error");
+    let prost = decode.source().expect("prost's error");
+    assert!(
+        prost.downcast_ref::<prost::DecodeError>().is_some(),
+        "{prost:?}"
+    );
     responder.abort();
 }
 

@@ -392,7 +392,7 @@ async fn batches_from_a_server_are_read_in_order_and_a_cut_batch_is_a_decode_err
     let replies: Vec<String> = ok.into_iter().map(|i| i.unwrap().reply).collect();
     assert_eq!(replies, ["a", "b", "c"]);
     assert!(
-        matches!(failed.as_slice(), [Err(CallError::Decode(m))] if m.contains("batch")),
+        matches!(failed.as_slice(), [Err(CallError::Decode(m))] if m.to_string().contains("batch")),
         "{failed:?}"
     );
 }

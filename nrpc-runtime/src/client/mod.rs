@@ -28,7 +28,7 @@ use nrpc_wire::{
     headers, Code, Encoding, ErrorFrame, InvalidToken, ServiceSpec, SharedSpec, Status,
 };
 
-use crate::codec::Codec;
+use crate::codec::{Codec, DecodeError};
 use crate::observe::{self, MethodMetrics};
 use crate::Response;
 
@@ -68,9 +68,10 @@ pub enum CallError {
     /// The request could not be encoded.
     #[error("request encoding failed: {0}")]
     Encode(Status),
-    /// The reply could not be decoded.
+    /// The reply could not be decoded (or broke the protocol); the
+    /// decoder's error is the source.
     #[error("undecodable reply: {0}")]
-    Decode(String),
+    Decode(#[source] DecodeError),
     /// The NATS connection is closed.
     #[error("connection closed")]
     Closed,
@@ -735,8 +736,8 @@ fn decode_reply<Resp: Codec>(
 ) -> Result<Response<Resp::Item>, CallError> {
     let code = crate::message::code(&msg);
     let metadata = msg.headers.unwrap_or_default();
-    if let Some(frame) =
-        ErrorFrame::decode(encoding, &msg.payload).map_err(|e| CallError::Decode(e.to_string()))?
+    if let Some(frame) = ErrorFrame::decode(encoding, &msg.payload)
+        .map_err(|e| CallError::Decode(DecodeError::from_source(e)))?
     {
         return Err(CallError::Status(frame.into_status(code)));
     }
@@ -757,14 +758,18 @@ where
 pub async fn single_reply<T>(mut replies: ReplyStream<T>) -> Result<T, CallError> {
     let reply = match replies.next().await {
         Some(reply) => reply?,
-        None => return Err(CallError::Decode("the server sent no reply".into())),
+        None => {
+            return Err(CallError::Decode(DecodeError::new(
+                "the server sent no reply",
+            )))
+        }
     };
     match replies.next().await {
         None => Ok(reply),
         Some(Err(e)) => Err(e),
-        Some(Ok(_)) => Err(CallError::Decode(
-            "the server sent more than one reply".into(),
-        )),
+        Some(Ok(_)) => Err(CallError::Decode(DecodeError::new(
+            "the server sent more than one reply",
+        ))),
     }
 }
 

@@ -23,7 +23,7 @@ use tokio::time::Instant;
 
 use super::router::{Connection, Replies};
 use super::{CallError, Prepared};
-use crate::codec::Codec;
+use crate::codec::{Codec, DecodeError};
 use crate::credit::Credit;
 use crate::message::{self, Headers};
 use crate::observe;
@@ -153,7 +153,7 @@ fn call_error(e: StreamError) -> CallError {
         StreamError::CreditExceeded(_) => CallError::Overrun,
         StreamError::Silent(d) => CallError::Timeout(d),
         e @ (StreamError::CountMismatch(_) | StreamError::Malformed(_)) => {
-            CallError::Decode(format!("server stream: {e}"))
+            CallError::Decode(DecodeError::from_source(e))
         }
     }
 }
@@ -279,9 +279,9 @@ impl ClientStream {
                 credit,
                 batches,
             } => Ok((inbox, credit, batches)),
-            _ => Err(CallError::Decode(
-                "the server did not accept a request stream (no Nrpc-Stream-Inbox)".into(),
-            )),
+            _ => Err(CallError::Decode(DecodeError::new(
+                "the server did not accept a request stream (no Nrpc-Stream-Inbox)",
+            ))),
         }
     }
 
