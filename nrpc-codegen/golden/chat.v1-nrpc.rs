@@ -164,21 +164,21 @@ pub mod chat_client {
         pub fn collect_subject(
             &self,
             encoding: __nrpc::Encoding,
-        ) -> Result<String, __nrpc::InvalidToken> {
+        ) -> Result<String, __nrpc::CallError> {
             self.inner.subject(0usize, &[], encoding)
         }
         /// The subject of `Echo` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).
         pub fn echo_subject(
             &self,
             encoding: __nrpc::Encoding,
-        ) -> Result<String, __nrpc::InvalidToken> {
+        ) -> Result<String, __nrpc::CallError> {
             self.inner.subject(1usize, &[], encoding)
         }
         /// The subject of `Spell` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).
         pub fn spell_subject(
             &self,
             encoding: __nrpc::Encoding,
-        ) -> Result<String, __nrpc::InvalidToken> {
+        ) -> Result<String, __nrpc::CallError> {
             self.inner.subject(2usize, &[], encoding)
         }
     }

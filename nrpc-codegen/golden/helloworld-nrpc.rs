@@ -99,7 +99,7 @@ pub mod greeter_client {
         pub fn say_hello_subject(
             &self,
             encoding: __nrpc::Encoding,
-        ) -> Result<String, __nrpc::InvalidToken> {
+        ) -> Result<String, __nrpc::CallError> {
             self.inner.subject(0usize, &[], encoding)
         }
     }

@@ -218,35 +218,35 @@ pub mod svc_custom_subject_client {
         pub fn mt_simple_reply_subject(
             &self,
             encoding: __nrpc::Encoding,
-        ) -> Result<String, __nrpc::InvalidToken> {
+        ) -> Result<String, __nrpc::CallError> {
             self.inner.subject(0usize, &[], encoding)
         }
         /// The subject of `MtVoidReply` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).
         pub fn mt_void_reply_subject(
             &self,
             encoding: __nrpc::Encoding,
-        ) -> Result<String, __nrpc::InvalidToken> {
+        ) -> Result<String, __nrpc::CallError> {
             self.inner.subject(1usize, &[], encoding)
         }
         /// The subject of `MtNoRequest` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).
         pub fn mt_no_request_subject(
             &self,
             encoding: __nrpc::Encoding,
-        ) -> Result<String, __nrpc::InvalidToken> {
+        ) -> Result<String, __nrpc::CallError> {
             self.inner.subject(2usize, &[], encoding)
         }
         /// The subject of `MtStreamedReply` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).
         pub fn mt_streamed_reply_subject(
             &self,
             encoding: __nrpc::Encoding,
-        ) -> Result<String, __nrpc::InvalidToken> {
+        ) -> Result<String, __nrpc::CallError> {
             self.inner.subject(3usize, &[], encoding)
         }
         /// The subject of `MtVoidReqStreamedReply` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).
         pub fn mt_void_req_streamed_reply_subject(
             &self,
             encoding: __nrpc::Encoding,
-        ) -> Result<String, __nrpc::InvalidToken> {
+        ) -> Result<String, __nrpc::CallError> {
             self.inner.subject(4usize, &[], encoding)
         }
     }
@@ -594,21 +594,21 @@ pub mod svc_subject_params_client {
             mp1: &str,
             mp2: &str,
             encoding: __nrpc::Encoding,
-        ) -> Result<String, __nrpc::InvalidToken> {
+        ) -> Result<String, __nrpc::CallError> {
             self.inner.subject(0usize, &[mp1, mp2], encoding)
         }
         /// The subject of `MtNoReply` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).
         pub fn mt_no_reply_subject(
             &self,
             encoding: __nrpc::Encoding,
-        ) -> Result<String, __nrpc::InvalidToken> {
+        ) -> Result<String, __nrpc::CallError> {
             self.inner.subject(1usize, &[], encoding)
         }
         /// The subject of `MtPoll` with these parameters, in `encoding` (what the client sends to, or subscribes to for events).
         pub fn mt_poll_subject(
             &self,
             encoding: __nrpc::Encoding,
-        ) -> Result<String, __nrpc::InvalidToken> {
+        ) -> Result<String, __nrpc::CallError> {
             self.inner.subject(2usize, &[], encoding)
         }
     }
@@ -812,7 +812,7 @@ pub mod no_request_service_client {
         pub fn mt_no_request_subject(
             &self,
             encoding: __nrpc::Encoding,
-        ) -> Result<String, __nrpc::InvalidToken> {
+        ) -> Result<String, __nrpc::CallError> {
             self.inner.subject(0usize, &[], encoding)
         }
     }

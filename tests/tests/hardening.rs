@@ -329,3 +329,26 @@ async fn a_rogue_responder_gets_typed_outcomes_never_a_hang_or_a_panic() {
     assert_eq!(client.service_client().connection().pending_calls(), 0);
     rogue.abort();
 }
+
+#[tokio::test]
+async fn a_method_index_the_service_does_not_have_is_an_error_not_a_panic() {
+    use nrpc_runtime::codec::Raw;
+    let server = nats_server();
+    let client = nrpc_runtime::ServiceClient::new(
+        connection(&server).await,
+        &nrpc_tests::greeter::GREETER_SPEC,
+        &[],
+    )
+    .unwrap();
+    let err = client
+        .unary::<Raw, Raw>(99, &[], &Bytes::new(), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CallError::UnknownMethod { index: 99 }),
+        "{err:?}"
+    );
+    assert_eq!(err.code(), Code::Unimplemented);
+    assert!(client.subject(3, &[], Encoding::Protobuf).is_err());
+    assert!(client.subject(0, &[], Encoding::Protobuf).is_ok());
+}

@@ -58,7 +58,7 @@ pub(super) fn emit(c: &mut Code, svc: &Service) {
                 args.into_iter()
                     .chain(["encoding: __nrpc::Encoding,".into()]),
             ),
-            "Result<String, __nrpc::InvalidToken>",
+            "Result<String, __nrpc::CallError>",
         );
         put!(c, "self.inner.subject({index}usize, {list}, encoding)");
         c.close("}");

@@ -25,7 +25,7 @@ use nrpc_wire::address::method_subject;
 use nrpc_wire::route;
 use nrpc_wire::subject::{prefixed, validate_literal, validate_token};
 use nrpc_wire::{
-    headers, Code, Encoding, ErrorFrame, InvalidToken, ServiceSpec, SharedSpec, Status,
+    headers, Code, Encoding, ErrorFrame, InvalidToken, MethodSpec, ServiceSpec, SharedSpec, Status,
 };
 
 use crate::codec::{Codec, DecodeError};
@@ -103,6 +103,13 @@ pub enum CallError {
     /// without bound.
     #[error("replies arrived faster than they were read; the call was ended")]
     Overrun,
+    /// The service has no method of this index (a tool's mistake; generated
+    /// clients never make it); nothing was sent.
+    #[error("the service has no method number {index}")]
+    UnknownMethod {
+        /// The index asked for.
+        index: usize,
+    },
 }
 
 impl CallError {
@@ -127,6 +134,7 @@ impl CallError {
             }
             CallError::Decode(_) => Code::Internal,
             CallError::DataLoss { .. } => Code::DataLoss,
+            CallError::UnknownMethod { .. } => Code::Unimplemented,
         }
     }
 
@@ -162,6 +170,7 @@ impl From<CallError> for Status {
             CallError::InvalidSubject(_) => Status::invalid_argument(e.to_string()),
             CallError::Encode(s) => s,
             CallError::Decode(_) => Status::internal(e.to_string()),
+            CallError::UnknownMethod { .. } => Status::unimplemented(e.to_string()),
         }
     }
 }
@@ -354,19 +363,24 @@ impl ServiceClient {
         &self.prefix
     }
 
+    /// Method `index` of the spec and its metrics: an index the spec does
+    /// not have is an error, never a panic.
+    fn method(&self, index: usize) -> Result<(&MethodSpec, &MethodMetrics), CallError> {
+        match (self.spec.methods.get(index), self.metrics.get(index)) {
+            (Some(method), Some(metrics)) => Ok((method, metrics)),
+            _ => Err(CallError::UnknownMethod { index }),
+        }
+    }
+
     /// The full subject of a method call.
     pub fn subject(
         &self,
         method: usize,
         method_params: &[&str],
         encoding: Encoding,
-    ) -> Result<String, InvalidToken> {
-        method_subject(
-            &self.prefix,
-            &self.spec.methods[method],
-            method_params,
-            encoding,
-        )
+    ) -> Result<String, CallError> {
+        let (spec, _) = self.method(method)?;
+        Ok(method_subject(&self.prefix, spec, method_params, encoding)?)
     }
 
     /// Subject, encoded payload, headers and timeout of one call.
@@ -428,7 +442,7 @@ impl ServiceClient {
         // Every call gets a span and, when it is recorded, a request id,
         // then runs the connection's interceptors.
         let mut headers = headers.unwrap_or_default();
-        let spec_method = &self.spec.methods[method];
+        let (spec_method, _) = self.method(method)?;
         let span = observe::client_span(&self.spec, spec_method);
         observe::tag_request(&span, &mut headers);
         for intercept in self.conn.interceptors() {
@@ -467,7 +481,7 @@ impl ServiceClient {
         let options = options.unwrap_or_default().with_deadline_header();
         let p = self.prepare::<Req>(method, method_params, request, options, Route::Default)?;
         let span = p.span.clone();
-        let metrics = &self.metrics[method];
+        let (_, metrics) = self.method(method)?;
         metrics.started();
         let started = Instant::now();
         let result = self
@@ -488,10 +502,10 @@ impl ServiceClient {
         method: usize,
         p: Prepared,
     ) -> Result<Response<Resp::Item>, CallError> {
-        let retry = self
-            .conn
-            .retry()
-            .filter(|policy| policy.covers(&self.spec, &self.spec.methods[method]));
+        let retry = self.conn.retry().filter(|policy| {
+            self.method(method)
+                .is_ok_and(|(m, _)| policy.covers(&self.spec, m))
+        });
         let Some(policy) = retry else {
             let msg = self.conn.request(p.out).await?;
             return decode_reply::<Resp>(msg, p.encoding);
@@ -530,7 +544,7 @@ impl ServiceClient {
     ) -> Result<(), CallError> {
         let options = options.unwrap_or_default();
         let p = self.prepare::<Req>(method, method_params, request, options, Route::Default)?;
-        let metrics = &self.metrics[method];
+        let (_, metrics) = self.method(method)?;
         let started = Instant::now();
         let result = self.conn.publish(p.out).instrument(p.span.clone()).await;
         let code = result.as_ref().err().map(CallError::code);
