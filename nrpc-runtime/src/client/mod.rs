@@ -2,11 +2,19 @@
 //! inbox subscription, the per-call [`CallOptions`], and the
 //! [`ServiceClient`] that generated clients wrap.
 
+mod broadcast;
+mod error;
 pub mod intercept;
+mod options;
 pub(crate) mod router;
 mod stream;
 
+pub use broadcast::{
+    Broadcast, BroadcastEnd, BroadcastOptions, BroadcastReply, BroadcastVia, DEFAULT_IDLE_GAP,
+};
+pub use error::CallError;
 pub use intercept::{OutgoingCall, RetryPolicy};
+pub use options::CallOptions;
 pub use router::Connection;
 use router::{Deadline, Outgoing, MANY_CAPACITY};
 pub use stream::ReplyStream;
@@ -14,7 +22,6 @@ pub use stream::ReplyStream;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::header::{HeaderName, HeaderValue};
 use async_nats::{HeaderMap, Message, StatusCode, Subject};
 use futures::stream::BoxStream;
 use futures::StreamExt;
@@ -24,9 +31,7 @@ use tracing::{Instrument, Span};
 use nrpc_wire::address::method_subject;
 use nrpc_wire::route;
 use nrpc_wire::subject::{prefixed, validate_literal, validate_token};
-use nrpc_wire::{
-    headers, Code, Encoding, ErrorFrame, InvalidToken, MethodSpec, ServiceSpec, SharedSpec, Status,
-};
+use nrpc_wire::{headers, Encoding, ErrorFrame, InvalidToken, MethodSpec, ServiceSpec, SharedSpec};
 
 use crate::codec::{Codec, DecodeError};
 use crate::observe::{self, MethodMetrics};
@@ -34,236 +39,6 @@ use crate::Response;
 
 /// Timeout of a call without an explicit one (nRPC's Go client uses 5 s).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Why a call failed.
-///
-/// [`Status`](CallError::Status) is an answer from the server; every other
-/// variant is the client's own observation.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum CallError {
-    /// The server answered with an error.
-    #[error("{0}")]
-    Status(Status),
-    /// No reply arrived within the call's timeout.
-    #[error("no reply within {0:?}")]
-    Timeout(Duration),
-    /// Nobody subscribes to the subject (reported by the NATS server at once).
-    #[error("no responders on {subject}")]
-    NoResponders {
-        /// The request subject.
-        subject: String,
-    },
-    /// The request is larger than the server's `max_payload`; nothing was sent.
-    #[error("request of {size} bytes exceeds the server's max_payload of {max} bytes")]
-    PayloadTooLarge {
-        /// Encoded size of payload and headers.
-        size: usize,
-        /// The NATS server's limit.
-        max: usize,
-    },
-    /// A subject parameter would change the subject's meaning; nothing was sent.
-    #[error(transparent)]
-    InvalidSubject(#[from] InvalidToken),
-    /// The request could not be encoded.
-    #[error("request encoding failed: {0}")]
-    Encode(Status),
-    /// The reply could not be decoded (or broke the protocol); the
-    /// decoder's error is the source.
-    #[error("undecodable reply: {0}")]
-    Decode(#[source] DecodeError),
-    /// The NATS connection is closed.
-    #[error("connection closed")]
-    Closed,
-    /// The NATS connection is down (reconnecting); the request was not
-    /// sent. Retry later, or opt into waiting with
-    /// [`CallOptions::wait_for_ready`].
-    #[error("the NATS connection is down; the request was not sent")]
-    NotConnected,
-    /// The NATS connection dropped after the request was sent and before
-    /// its reply arrived: the server may or may not have handled it.
-    #[error("the NATS connection dropped while waiting for the reply; the outcome is unknown")]
-    ConnectionLost,
-    /// Stream items were lost on the way (the peer had sent more than
-    /// arrived, e.g. across a broker restart); the stream ended at once.
-    #[error("stream items were lost: {sent} sent, {arrived} arrived")]
-    DataLoss {
-        /// Items that arrived.
-        arrived: u64,
-        /// Items the peer says it sent.
-        sent: u64,
-    },
-    /// A metadata header name or value is not valid in NATS headers (a
-    /// name with spaces, `:` or non-ASCII; a value with CR or LF); nothing
-    /// was sent.
-    #[error("invalid header: {0}")]
-    InvalidHeader(String),
-    /// A peer without flow control (e.g. a Go nRPC server) sent stream items
-    /// faster than they were read; the call was ended rather than buffer
-    /// without bound.
-    #[error("replies arrived faster than they were read; the call was ended")]
-    Overrun,
-    /// The service has no method of this index (a tool's mistake; generated
-    /// clients never make it); nothing was sent.
-    #[error("the service has no method number {index}")]
-    UnknownMethod {
-        /// The index asked for.
-        index: usize,
-    },
-}
-
-impl CallError {
-    /// The status code that best describes the failure, as gRPC clients
-    /// report transport failures: the server's code for
-    /// [`Status`](Self::Status), `DEADLINE_EXCEEDED` for a timeout,
-    /// `UNAVAILABLE` when the call could not reach a server or its answer
-    /// could not come back, `INVALID_ARGUMENT` for calls refused before
-    /// sending, `RESOURCE_EXHAUSTED` for sizes, `DATA_LOSS`, `INTERNAL`
-    /// for undecodable replies.
-    pub fn code(&self) -> Code {
-        match self {
-            CallError::Status(s) => s.code(),
-            CallError::Timeout(_) => Code::DeadlineExceeded,
-            CallError::NoResponders { .. }
-            | CallError::Closed
-            | CallError::NotConnected
-            | CallError::ConnectionLost => Code::Unavailable,
-            CallError::PayloadTooLarge { .. } | CallError::Overrun => Code::ResourceExhausted,
-            CallError::InvalidSubject(_) | CallError::InvalidHeader(_) | CallError::Encode(_) => {
-                Code::InvalidArgument
-            }
-            CallError::Decode(_) => Code::Internal,
-            CallError::DataLoss { .. } => Code::DataLoss,
-            CallError::UnknownMethod { .. } => Code::Unimplemented,
-        }
-    }
-
-    /// Whether the call timed out.
-    pub fn is_timeout(&self) -> bool {
-        matches!(self, CallError::Timeout(_))
-    }
-
-    /// The remote status, if the server answered with an error.
-    pub fn status(&self) -> Option<&Status> {
-        match self {
-            CallError::Status(s) => Some(s),
-            _ => None,
-        }
-    }
-}
-
-impl From<CallError> for Status {
-    /// Lets a handler that calls another service use `?`.
-    fn from(e: CallError) -> Status {
-        match e {
-            CallError::Status(s) => s,
-            CallError::Timeout(_) => Status::deadline_exceeded(e.to_string()),
-            CallError::NoResponders { .. }
-            | CallError::Closed
-            | CallError::NotConnected
-            | CallError::ConnectionLost => Status::unavailable(e.to_string()),
-            CallError::InvalidHeader(_) => Status::internal(e.to_string()),
-            CallError::DataLoss { .. } => Status::data_loss(e.to_string()),
-            CallError::PayloadTooLarge { .. } | CallError::Overrun => {
-                Status::resource_exhausted(e.to_string())
-            }
-            CallError::InvalidSubject(_) => Status::invalid_argument(e.to_string()),
-            CallError::Encode(s) => s,
-            CallError::Decode(_) => Status::internal(e.to_string()),
-            CallError::UnknownMethod { .. } => Status::unimplemented(e.to_string()),
-        }
-    }
-}
-
-/// Per-call settings; unset fields fall back to the client's defaults.
-///
-/// ```
-/// use std::time::Duration;
-/// use nrpc_runtime::{CallOptions, Encoding};
-/// let opts = CallOptions::new()
-///     .timeout(Duration::from_millis(250))
-///     .header("Tenant", "acme")
-///     .encoding(Encoding::Json);
-/// ```
-#[derive(Debug, Clone, Default)]
-pub struct CallOptions {
-    timeout: Option<Duration>,
-    headers: Option<HeaderMap>,
-    encoding: Option<Encoding>,
-    /// Whether the timeout is sent as `Nrpc-Timeout` (not for
-    /// fire-and-forget requests: nobody waits).
-    deadline_header: bool,
-    wait_for_ready: bool,
-    /// For streams: when the whole stream must have ended.
-    stream_deadline: Option<Duration>,
-    /// The first header that could not be added; the call fails with it.
-    invalid_header: Option<String>,
-}
-
-impl CallOptions {
-    /// Options that change nothing.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// How long to wait for the reply; also sent to the server as the
-    /// call's deadline (`Nrpc-Timeout`), which the handler sees and which
-    /// ends it. Without a timeout, here or set on the client, the call waits
-    /// [`DEFAULT_TIMEOUT`] and the server learns no deadline (as in gRPC,
-    /// where only a deadline the caller sets travels); a call that runs out
-    /// of it cancels the handler instead.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-
-    /// Adds a metadata header (appended to any with the same name). An
-    /// invalid name or value (see [`CallError::InvalidHeader`]) makes the
-    /// call fail before anything is sent.
-    pub fn header(mut self, name: &str, value: &str) -> Self {
-        match (name.parse::<HeaderName>(), value.parse::<HeaderValue>()) {
-            (Ok(n), Ok(v)) => self.headers.get_or_insert_with(HeaderMap::new).append(n, v),
-            _ if self.invalid_header.is_some() => {}
-            (Err(_), _) => self.invalid_header = Some(format!("name {name:?}")),
-            (_, Err(_)) => self.invalid_header = Some(format!("value of {name} {value:?}")),
-        }
-        self
-    }
-
-    /// For stream calls: the whole stream must end within `deadline` (the
-    /// timeout bounds only the silence between messages); past it the
-    /// stream fails with [`CallError::Timeout`] and the server's handler is
-    /// cancelled.
-    pub fn stream_deadline(mut self, deadline: Duration) -> Self {
-        self.stream_deadline = Some(deadline);
-        self
-    }
-
-    /// Waits for a connection that is down (reconnecting) instead of
-    /// failing at once with [`CallError::NotConnected`]; the timeout still
-    /// bounds the call, waiting included (gRPC's "wait for ready").
-    pub fn wait_for_ready(mut self) -> Self {
-        self.wait_for_ready = true;
-        self
-    }
-
-    /// Replaces all metadata headers.
-    pub fn headers(mut self, headers: HeaderMap) -> Self {
-        self.headers = Some(headers);
-        self
-    }
-
-    /// The payload encoding.
-    pub fn encoding(mut self, encoding: Encoding) -> Self {
-        self.encoding = Some(encoding);
-        self
-    }
-
-    fn with_deadline_header(mut self) -> Self {
-        self.deadline_header = true;
-        self
-    }
-}
 
 /// Per-service client state that generated clients wrap: the connection,
 /// the precomputed subject prefix and the default call options.
@@ -784,142 +559,5 @@ pub async fn single_reply<T>(mut replies: ReplyStream<T>) -> Result<T, CallError
         Some(Ok(_)) => Err(CallError::Decode(DecodeError::new(
             "the server sent more than one reply",
         ))),
-    }
-}
-
-/// One instance's answer to a broadcast call.
-#[derive(Debug)]
-pub struct BroadcastReply<T> {
-    /// The answering instance (its NATS services id); use it for direct
-    /// calls with `with_instance`.
-    pub instance: String,
-    /// Its reply.
-    pub result: Result<Response<T>, CallError>,
-}
-
-/// Settings of a broadcast call.
-#[derive(Debug, Clone)]
-pub struct BroadcastOptions {
-    call: CallOptions,
-    max_replies: Option<usize>,
-    idle_gap: Duration,
-    /// `None`: the client's choice.
-    via: Option<BroadcastVia>,
-}
-
-/// Which subject a broadcast goes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum BroadcastVia {
-    /// `_NRPC.all.<subject>`, which every nrpc server instance subscribes
-    /// without a queue group: each instance answers once, even when the
-    /// instances share a queue group for ordinary calls. The default.
-    #[default]
-    RoutingPrefix,
-    /// The method subject itself, as Go nRPC's `Poll` does: reaches every
-    /// Go nRPC server (they subscribe without a queue group) and nrpc
-    /// servers run with `no_queue_group()`; servers in a queue group answer
-    /// once per group.
-    MethodSubject,
-}
-
-/// Why a broadcast's stream of replies ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BroadcastEnd {
-    /// `max_replies` replies arrived.
-    MaxReplies,
-    /// The overall deadline passed.
-    Deadline,
-    /// No reply arrived for the idle gap.
-    IdleGap,
-    /// Nobody subscribes to the subject (reported at once).
-    NoResponders,
-    /// The connection closed.
-    Closed,
-}
-
-/// The replies of a broadcast call, as they arrive; after the last one,
-/// [`end`](Self::end) says why the stream ended.
-pub struct Broadcast<T> {
-    replies: BoxStream<'static, BroadcastReply<T>>,
-    end: Arc<std::sync::Mutex<Option<BroadcastEnd>>>,
-}
-
-impl<T> Broadcast<T> {
-    /// Why the stream ended; `None` while it goes on.
-    pub fn end(&self) -> Option<BroadcastEnd> {
-        *self.end.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-impl<T> std::fmt::Debug for Broadcast<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Broadcast")
-            .field("end", &self.end())
-            .finish_non_exhaustive()
-    }
-}
-
-impl<T> futures::Stream for Broadcast<T> {
-    type Item = BroadcastReply<T>;
-
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        self.replies.poll_next_unpin(cx)
-    }
-}
-
-/// How long a broadcast waits for one more reply unless told otherwise.
-pub const DEFAULT_IDLE_GAP: Duration = Duration::from_secs(1);
-
-impl Default for BroadcastOptions {
-    fn default() -> Self {
-        Self {
-            call: CallOptions::default(),
-            max_replies: None,
-            idle_gap: DEFAULT_IDLE_GAP,
-            via: None,
-        }
-    }
-}
-
-impl BroadcastOptions {
-    /// Defaults: the client's timeout as overall deadline, no reply limit,
-    /// [`DEFAULT_IDLE_GAP`].
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Stop after this many replies.
-    pub fn max_replies(mut self, n: usize) -> Self {
-        self.max_replies = Some(n);
-        self
-    }
-
-    /// Stop when no reply arrives for this long (counted from the request,
-    /// then from each reply).
-    pub fn idle_gap(mut self, gap: Duration) -> Self {
-        self.idle_gap = gap;
-        self
-    }
-
-    /// Overall deadline (also sent to the servers).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.call = self.call.timeout(timeout);
-        self
-    }
-
-    /// Per-call headers and encoding.
-    pub fn call_options(mut self, call: CallOptions) -> Self {
-        self.call = call;
-        self
-    }
-
-    /// The subject to broadcast on, instead of the client's choice
-    /// (`with_broadcast_via`; default [`BroadcastVia::RoutingPrefix`]).
-    pub fn via(mut self, via: BroadcastVia) -> Self {
-        self.via = Some(via);
-        self
     }
 }

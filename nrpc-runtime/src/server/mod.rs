@@ -12,12 +12,15 @@
 //! `_NRPC.cancel.<pattern>` for callers that drop their calls.
 
 mod call;
+mod cancel;
 mod discovery;
 mod dispatch;
 pub(crate) mod handlers;
 pub mod layer;
 mod reply;
+mod sink;
 pub(crate) mod stream;
+mod streaming;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -40,7 +43,8 @@ use dispatch::{Receiver, Shared};
 pub use handlers::Service;
 use layer::{BoxError, CallService, PanicReply, Stack};
 use reply::Replier;
-pub use stream::{Sink, Streaming};
+pub use sink::Sink;
+pub use streaming::Streaming;
 
 /// Queue group servers join unless told otherwise (the NATS services
 /// default).

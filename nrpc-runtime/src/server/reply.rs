@@ -1,10 +1,11 @@
 //! Publishing answers: a reply with its metadata, or an error frame with
-//! the error headers (`nrpc_wire::headers::error_headers`). Replies to
+//! the error headers (`nrpc_wire::stream::OutFrame::error`). Replies to
 //! broadcast and direct calls name the answering instance.
 
-use async_nats::{HeaderMap, Subject};
+use async_nats::Subject;
 use nrpc_wire::route::Delivery;
-use nrpc_wire::{headers, Encoding, ErrorFrame, Status};
+use nrpc_wire::stream::OutFrame;
+use nrpc_wire::{headers, Encoding, Status};
 
 use super::call::Reply;
 
@@ -63,15 +64,13 @@ impl Replier {
         status: &Status,
         delivery: Delivery,
     ) {
-        let mut h = HeaderMap::new();
-        for (name, value) in headers::error_headers(status) {
-            h.insert(name, value.as_str());
-        }
+        let mut frame = OutFrame::error(encoding, status);
         if delivery != Delivery::Shared {
-            h.insert(headers::INSTANCE, self.instance.as_str());
+            frame
+                .headers
+                .push((headers::INSTANCE, self.instance.clone()));
         }
-        let payload = ErrorFrame::from_status(status).encode(encoding);
-        if let Err(e) = self.nats.publish_with_headers(to, h, payload).await {
+        if let Err(e) = crate::message::publish(&self.nats, to, frame).await {
             tracing::warn!("nrpc: error reply not sent: {e}");
         }
     }
