@@ -273,11 +273,6 @@ impl SendWindow {
     pub fn sent(&self) -> u64 {
         self.sent
     }
-
-    /// The frame that ends the stream: `EOS` with the item count.
-    pub fn end(&self) -> ErrorFrame {
-        ErrorFrame::eos(self.sent)
-    }
 }
 
 /// The receiving side of one direction of a stream: counts items, decides
@@ -543,7 +538,6 @@ mod tests {
         w.set_limit(3);
         assert!(!w.try_send());
         assert_eq!(w.sent(), 3);
-        assert_eq!(w.end(), ErrorFrame::eos(3));
     }
 
     #[test]
