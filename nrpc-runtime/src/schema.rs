@@ -107,6 +107,29 @@ pub struct SchemaResponse {
     pub proto: Option<String>,
 }
 
+/// Why a published schema does not describe a service.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SchemaError {
+    /// A method's kind is none nrpc knows.
+    #[error("method {method}: unknown kind {kind:?}")]
+    UnknownKind {
+        /// The method.
+        method: String,
+        /// The kind it names.
+        kind: String,
+    },
+    /// The service breaks the rules generated code follows.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<nrpc_wire::Problem>),
+    /// `descriptor_set` is not base64.
+    #[error("descriptor_set is not base64: {0}")]
+    NotBase64(#[source] base64::DecodeError),
+    /// `descriptor_set` is not a valid `FileDescriptorSet`.
+    #[error("descriptor_set is not a valid FileDescriptorSet: {0}")]
+    Descriptors(#[source] prost_reflect::DescriptorError),
+}
+
 impl SchemaResponse {
     /// The schema of `spec` as served under `package_subject` and
     /// `subject_prefix` by instance `id` (NATS services name `name`), with
@@ -222,13 +245,16 @@ impl SchemaResponse {
     /// The service as a [`ServiceSpec`], checked by the same rules as
     /// generated code ([`ServiceSpec::validate`]); the error names each
     /// problem.
-    pub fn spec(&self) -> Result<ServiceSpec, String> {
+    pub fn spec(&self) -> Result<ServiceSpec, SchemaError> {
         let methods = self
             .methods
             .iter()
             .map(|m| {
-                let kind = MethodKind::from_name(&m.kind)
-                    .ok_or_else(|| format!("method {}: unknown kind {:?}", m.name, m.kind))?;
+                let kind =
+                    MethodKind::from_name(&m.kind).ok_or_else(|| SchemaError::UnknownKind {
+                        method: m.name.clone(),
+                        kind: m.kind.clone(),
+                    })?;
                 Ok(MethodSpec {
                     name: m.name.clone().into(),
                     subject: m.subject.clone().into(),
@@ -237,7 +263,7 @@ impl SchemaResponse {
                     polling: m.polling,
                 })
             })
-            .collect::<Result<Vec<_>, String>>()?;
+            .collect::<Result<Vec<_>, SchemaError>>()?;
         let spec = ServiceSpec {
             name: self.service.clone().into(),
             description: self.description.clone().into(),
@@ -251,21 +277,19 @@ impl SchemaResponse {
         if problems.is_empty() {
             Ok(spec)
         } else {
-            let all: Vec<String> = problems.iter().map(ToString::to_string).collect();
-            Err(all.join("; "))
+            Err(SchemaError::Invalid(problems))
         }
     }
 
     /// The descriptors of the schema as a pool (empty if it has none).
-    pub fn descriptor_pool(&self) -> Result<DescriptorPool, String> {
+    pub fn descriptor_pool(&self) -> Result<DescriptorPool, SchemaError> {
         let Some(b64) = &self.descriptor_set else {
             return Ok(DescriptorPool::new());
         };
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(b64)
-            .map_err(|e| format!("descriptor_set is not base64: {e}"))?;
-        DescriptorPool::decode(bytes.as_slice())
-            .map_err(|e| format!("descriptor_set is not a valid FileDescriptorSet: {e}"))
+            .map_err(SchemaError::NotBase64)?;
+        DescriptorPool::decode(bytes.as_slice()).map_err(SchemaError::Descriptors)
     }
 }
 
@@ -334,7 +358,7 @@ mod tests {
         let json = serde_json::to_string(&schema).unwrap_or_default();
         let back: SchemaResponse = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back, schema);
-        assert_eq!(back.spec(), Ok(spec()));
+        assert_eq!(back.spec().ok(), Some(spec()));
         assert!(
             back.descriptor_set.is_none(),
             "nothing registered for these types"
@@ -348,11 +372,16 @@ mod tests {
         schema.methods[0].kind = "sideways".into();
         assert!(schema
             .spec()
-            .is_err_and(|e| e.contains("unknown kind \"sideways\"")));
+            .is_err_and(|e| e.to_string().contains("unknown kind \"sideways\"")));
         schema.methods[0].kind = "unary".into();
         schema.methods[0].subject = "a b".into();
-        assert!(schema.spec().is_err_and(|e| e.contains("Watch")));
+        let invalid = schema.spec().unwrap_err();
+        assert!(invalid.to_string().contains("Watch"), "{invalid}");
+        assert!(matches!(invalid, SchemaError::Invalid(p) if !p.is_empty()));
         schema.descriptor_set = Some("not base64!".into());
-        assert!(schema.descriptor_pool().is_err());
+        assert!(matches!(
+            schema.descriptor_pool(),
+            Err(SchemaError::NotBase64(_))
+        ));
     }
 }
