@@ -7,7 +7,8 @@ use std::time::Duration;
 use futures::stream::BoxStream;
 use futures::StreamExt;
 
-use super::{CallError, CallOptions};
+use super::error::CallError;
+use super::options::CallOptions;
 use crate::Response;
 
 /// One instance's answer to a broadcast call.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_nats::{HeaderMap, HeaderName, HeaderValue};
 use nrpc_wire::{Code, MethodSpec, ServiceSpec, Status};
 
-use super::CallError;
+use super::error::CallError;
 
 /// What an interceptor sees of a call about to be sent.
 #[derive(Debug)]

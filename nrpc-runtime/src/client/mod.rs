@@ -6,6 +6,7 @@ mod broadcast;
 mod error;
 pub mod intercept;
 mod options;
+mod prepared;
 pub(crate) mod router;
 mod stream;
 
@@ -15,6 +16,7 @@ pub use broadcast::{
 pub use error::CallError;
 pub use intercept::{OutgoingCall, RetryPolicy};
 pub use options::CallOptions;
+use prepared::{Prepared, Route};
 pub use router::Connection;
 use router::{Deadline, Outgoing, MANY_CAPACITY};
 pub use stream::ReplyStream;
@@ -26,7 +28,7 @@ use async_nats::{HeaderMap, Message, StatusCode, Subject};
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use tokio::time::Instant;
-use tracing::{Instrument, Span};
+use tracing::Instrument;
 
 use nrpc_wire::address::method_subject;
 use nrpc_wire::route;
@@ -159,7 +161,7 @@ impl ServiceClient {
     }
 
     /// Subject, encoded payload, headers and timeout of one call.
-    pub(super) fn prepare<Req: Codec>(
+    fn prepare<Req: Codec>(
         &self,
         method: usize,
         method_params: &[&str],
@@ -494,28 +496,6 @@ fn plain_subjects(spec: &ServiceSpec, prefix: &str) -> Arc<[Option<Subject>]> {
                 .map(Subject::from)
         })
         .collect()
-}
-
-/// Which subjects a call goes to.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Route {
-    /// The queue-group subject, or the chosen instance's.
-    Default,
-    /// Every instance (`_NRPC.all.`).
-    Broadcast,
-    /// The method subject itself, whatever instance the client is set to
-    /// (Go nRPC's Poll).
-    Plain,
-}
-
-/// A call ready to be sent, the encoding of its answer, (streams) when it
-/// must have ended, and its span.
-#[derive(Debug)]
-pub(super) struct Prepared {
-    pub(super) out: Outgoing,
-    pub(super) encoding: Encoding,
-    pub(super) stream_deadline: Option<Duration>,
-    pub(super) span: Span,
 }
 
 /// Turns a reply into the message or the status it carries.

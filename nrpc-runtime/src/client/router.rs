@@ -17,8 +17,8 @@ use nrpc_wire::{InvalidToken, Status};
 use tokio::sync::{broadcast, mpsc, oneshot, Notify};
 use tokio::time::Instant;
 
+use super::error::CallError;
 use super::intercept::{Interceptor, OutgoingCall, RetryPolicy};
-use super::CallError;
 
 /// Replies a multi-reply call (broadcast, discovery) may have queued before
 /// the caller reads them; more are dropped rather than grow memory.

@@ -21,8 +21,9 @@ use nrpc_wire::{Encoding, Status};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use super::error::CallError;
+use super::prepared::Prepared;
 use super::router::{Connection, Replies};
-use super::{CallError, Prepared};
 use crate::codec::{Codec, DecodeError};
 use crate::credit::Credit;
 use crate::message::{self, Headers};

@@ -12,7 +12,7 @@ use futures::StreamExt;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::ServeError;
+use super::error::ServeError;
 use crate::discovery::{
     service_name, EndpointInfo, EndpointStats, InfoResponse, PingResponse, StatsResponse,
     INFO_TYPE, PING_TYPE, STATS_TYPE,

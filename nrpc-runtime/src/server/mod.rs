@@ -15,6 +15,7 @@ mod call;
 mod cancel;
 mod discovery;
 mod dispatch;
+mod error;
 pub(crate) mod handlers;
 pub mod layer;
 mod reply;
@@ -29,7 +30,6 @@ use std::time::Duration;
 use async_nats::connection::State;
 use nrpc_wire::route::Route;
 use nrpc_wire::subject::{prefixed, validate_literal};
-use nrpc_wire::InvalidToken;
 use tokio::sync::{broadcast, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -40,6 +40,7 @@ use crate::schema::SchemaResponse;
 pub use call::{Call, Reply, Request};
 use discovery::ServiceStats;
 use dispatch::{Receiver, Shared};
+pub use error::ServeError;
 pub use handlers::Service;
 use layer::{BoxError, CallService, PanicReply, Stack};
 use reply::Replier;
@@ -58,26 +59,6 @@ pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// Version reported to discovery unless told otherwise.
 pub const DEFAULT_VERSION: &str = "0.0.0";
-
-/// Errors from [`Server::serve`].
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    /// A subscription was refused.
-    #[error("cannot subscribe to {subject}: {source}")]
-    Subscribe {
-        /// The subject.
-        subject: String,
-        /// Why.
-        source: async_nats::SubscribeError,
-    },
-    /// The server's permissions deny a subscription the service needs
-    /// (detected on connections made by [`connect`](crate::connect())).
-    #[error("{0}; a service needs permission to subscribe to its subjects, `_NRPC.>` and `$SRV.>` (see the README's Permissions section)")]
-    PermissionDenied(String),
-    /// The subject prefix or package subject is not a valid subject.
-    #[error("{0}")]
-    InvalidSubject(#[from] InvalidToken),
-}
 
 /// Serves services on one NATS connection.
 ///

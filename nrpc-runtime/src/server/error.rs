@@ -1,0 +1,23 @@
+//! [`ServeError`]: why a server could not start serving.
+
+use nrpc_wire::InvalidToken;
+
+/// Errors from [`Server::serve`].
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A subscription was refused.
+    #[error("cannot subscribe to {subject}: {source}")]
+    Subscribe {
+        /// The subject.
+        subject: String,
+        /// Why.
+        source: async_nats::SubscribeError,
+    },
+    /// The server's permissions deny a subscription the service needs
+    /// (detected on connections made by [`connect`](crate::connect())).
+    #[error("{0}; a service needs permission to subscribe to its subjects, `_NRPC.>` and `$SRV.>` (see the README's Permissions section)")]
+    PermissionDenied(String),
+    /// The subject prefix or package subject is not a valid subject.
+    #[error("{0}")]
+    InvalidSubject(#[from] InvalidToken),
+}
