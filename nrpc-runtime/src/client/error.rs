@@ -48,7 +48,7 @@ pub enum CallError {
     Closed,
     /// The NATS connection is down (reconnecting); the request was not
     /// sent. Retry later, or opt into waiting with
-    /// [`CallOptions::wait_for_ready`].
+    /// [`CallOptions::wait_for_ready`](super::CallOptions::wait_for_ready).
     #[error("the NATS connection is down; the request was not sent")]
     NotConnected,
     /// The NATS connection dropped after the request was sent and before

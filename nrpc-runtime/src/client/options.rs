@@ -41,7 +41,7 @@ impl CallOptions {
     /// How long to wait for the reply; also sent to the server as the
     /// call's deadline (`Nrpc-Timeout`), which the handler sees and which
     /// ends it. Without a timeout, here or set on the client, the call waits
-    /// [`DEFAULT_TIMEOUT`] and the server learns no deadline (as in gRPC,
+    /// [`DEFAULT_TIMEOUT`](super::DEFAULT_TIMEOUT) and the server learns no deadline (as in gRPC,
     /// where only a deadline the caller sets travels); a call that runs out
     /// of it cancels the handler instead.
     pub fn timeout(mut self, timeout: Duration) -> Self {
@@ -50,7 +50,7 @@ impl CallOptions {
     }
 
     /// Adds a metadata header (appended to any with the same name). An
-    /// invalid name or value (see [`CallError::InvalidHeader`]) makes the
+    /// invalid name or value (see [`CallError::InvalidHeader`](super::CallError::InvalidHeader)) makes the
     /// call fail before anything is sent.
     pub fn header(mut self, name: &str, value: &str) -> Self {
         match (name.parse::<HeaderName>(), value.parse::<HeaderValue>()) {
@@ -64,7 +64,7 @@ impl CallOptions {
 
     /// For stream calls: the whole stream must end within `deadline` (the
     /// timeout bounds only the silence between messages); past it the
-    /// stream fails with [`CallError::Timeout`] and the server's handler is
+    /// stream fails with [`CallError::Timeout`](super::CallError::Timeout) and the server's handler is
     /// cancelled.
     pub fn stream_deadline(mut self, deadline: Duration) -> Self {
         self.stream_deadline = Some(deadline);
@@ -72,7 +72,7 @@ impl CallOptions {
     }
 
     /// Waits for a connection that is down (reconnecting) instead of
-    /// failing at once with [`CallError::NotConnected`]; the timeout still
+    /// failing at once with [`CallError::NotConnected`](super::CallError::NotConnected); the timeout still
     /// bounds the call, waiting included (gRPC's "wait for ready").
     pub fn wait_for_ready(mut self) -> Self {
         self.wait_for_ready = true;

@@ -2,7 +2,7 @@
 
 use nrpc_wire::InvalidToken;
 
-/// Errors from [`Server::serve`].
+/// Errors from [`Server::serve`](super::Server::serve).
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// A subscription was refused.
