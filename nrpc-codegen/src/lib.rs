@@ -38,5 +38,7 @@ pub use proto::{
     compile_with_descriptors, configure, Builder, Diagnostic, Error, PackageSubjectFallback,
 };
 
-/// The `nrpc/nrpc.proto` this crate ships (options, Error, Void, …).
-pub const NRPC_PROTO: &str = include_str!("../../proto/nrpc/nrpc.proto");
+/// The `nrpc/nrpc.proto` this crate ships (options, Error, Void, …): a copy
+/// of the repository's `proto/nrpc/nrpc.proto` inside the crate, so it
+/// packages (a test keeps the two equal).
+pub const NRPC_PROTO: &str = include_str!("../proto/nrpc/nrpc.proto");
