@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use http::HeaderValue;
 use nrpc_runtime::{ConnectOptions, Connection};
 
@@ -115,6 +115,12 @@ enum Command {
     /// client and bidirectional streams read their requests from stdin, one
     /// JSON document per line; events are printed as they are published.
     Call(CallArgs),
+    /// Prints a shell completion script (`nrpc completions bash >
+    /// /etc/bash_completion.d/nrpc`, or `source <(nrpc completions zsh)`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Serves a gateway: gRPC and HTTP/JSON calls on one port, forwarded
     /// to the NATS services, and a web console on `/`.
     ///
@@ -314,6 +320,8 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Call(args) => call::run(&conn, timeout, args).await,
         Command::Gateway(args) => gateway(conn.clone(), timeout, args).await,
+        // Answered before connecting (see `main`).
+        Command::Completions { .. } => Ok(()),
     };
     // Whatever was published (fire-and-forget calls) reaches the broker.
     let _ = conn.flush().await;
@@ -389,8 +397,25 @@ async fn gateway(conn: Connection, timeout: Duration, args: GatewayArgs) -> Resu
     Ok(())
 }
 
+/// `--version`: the crate's version and the wire protocol's.
+fn version() -> String {
+    format!(
+        "{} (wire protocol: nRPC with nrpc extensions v{})",
+        env!("CARGO_PKG_VERSION"),
+        nrpc_wire::PROTOCOL_VERSION
+    )
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().version(version()).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    if let Command::Completions { shell } = cli.command {
+        clap_complete::generate(shell, &mut Cli::command(), "nrpc", &mut std::io::stdout());
+        return ExitCode::SUCCESS;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -814,3 +814,38 @@ async fn the_gateway_binary_serves_json_from_schemas_and_proto_files() {
 
     child.kill().await.unwrap();
 }
+
+#[test]
+fn version_and_completions_need_no_nats() {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_nrpc"))
+            .args(args)
+            // Nowhere to connect: these must not try.
+            .env("NATS_URL", "nats://127.0.0.1:1")
+            .output()
+            .expect("the nrpc binary runs");
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8(out.stdout).expect("UTF-8")
+    };
+    let version = run(&["--version"]);
+    assert_eq!(
+        version.trim(),
+        format!(
+            "nrpc {} (wire protocol: nRPC with nrpc extensions v{})",
+            env!("CARGO_PKG_VERSION"),
+            nrpc_wire::PROTOCOL_VERSION
+        )
+    );
+    for (shell, marker) in [
+        ("bash", "_nrpc()"),
+        ("zsh", "#compdef nrpc"),
+        ("fish", "complete -c nrpc"),
+    ] {
+        let script = run(&["completions", shell]);
+        assert!(script.contains(marker), "{shell}: {script}");
+        assert!(
+            script.contains("gateway"),
+            "{shell}: subcommands are completed"
+        );
+    }
+}

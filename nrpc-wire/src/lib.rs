@@ -40,6 +40,11 @@ pub mod status;
 #[cfg(feature = "frames")]
 pub mod stream;
 
+/// The version of nrpc's extensions to the nRPC wire protocol
+/// (`docs/PROTOCOL.md`): raised when a change cannot talk to peers of the
+/// version before. The base protocol is nRPC's, unversioned.
+pub const PROTOCOL_VERSION: u32 = 1;
+
 pub use encoding::Encoding;
 pub use kind::MethodKind;
 pub use spec::{MethodPart, MethodSpec, Problem, ServiceSpec, SharedSpec, Site, Text};

@@ -42,7 +42,10 @@ fn filled(pool: &DescriptorPool, name: &str) -> DynamicMessage {
             Kind::Bool => Value::Bool(true),
             // The last value, not the default.
             Kind::Enum(e) => Value::EnumNumber(e.values().last().map_or(1, |v| v.number())),
-            other => panic!("{name}.{}: a {other:?} the test does not fill", field.name()),
+            other => panic!(
+                "{name}.{}: a {other:?} the test does not fill",
+                field.name()
+            ),
         };
         msg.set_field(&field, value);
     }
@@ -56,8 +59,11 @@ fn round_trips<M: prost::Message + Default>(pool: &DescriptorPool, name: &str) {
     let original = filled(pool, name);
     let mirror = M::decode(original.encode_to_vec().as_slice())
         .unwrap_or_else(|e| panic!("{name}: the mirror does not decode it: {e}"));
-    let back = DynamicMessage::decode(prost_reflect::ReflectMessage::descriptor(&original), mirror.encode_to_vec().as_slice())
-        .unwrap_or_else(|e| panic!("{name}: the descriptor does not decode the mirror: {e}"));
+    let back = DynamicMessage::decode(
+        prost_reflect::ReflectMessage::descriptor(&original),
+        mirror.encode_to_vec().as_slice(),
+    )
+    .unwrap_or_else(|e| panic!("{name}: the descriptor does not decode the mirror: {e}"));
     assert_eq!(back, original, "{name}: a field the mirror lost or changed");
     assert_eq!(
         back.unknown_fields().count(),
@@ -76,7 +82,9 @@ fn the_prost_mirror_matches_nrpc_proto() {
     round_trips::<NoRequest>(&pool, "nrpc.NoRequest");
     round_trips::<NoReply>(&pool, "nrpc.NoReply");
     // Every error type, by number and name.
-    let types = pool.get_enum_by_name("nrpc.Error.Type").expect("Error.Type");
+    let types = pool
+        .get_enum_by_name("nrpc.Error.Type")
+        .expect("Error.Type");
     let mut numbers = Vec::new();
     for value in types.values() {
         let mirror = error::Type::try_from(value.number())
