@@ -33,6 +33,7 @@ pub static CHAT_SPEC: ::nrpc_runtime::codegen::ServiceSpec = ::nrpc_runtime::cod
 };
 /// Client for `chat.v1.Chat`.
 pub mod chat_client {
+    #![allow(dead_code)]
     use ::nrpc_runtime::codegen as __nrpc;
     /// Words in, words out.
     #[derive(Debug, Clone)]
@@ -185,6 +186,7 @@ pub mod chat_client {
 }
 /// Server side of `chat.v1.Chat`.
 pub mod chat_server {
+    #![allow(dead_code)]
     use ::nrpc_runtime::codegen as __nrpc;
     /// The methods of `chat.v1.Chat`; serve an implementation with [`ChatServer`].
     ///

@@ -19,6 +19,7 @@ pub static GREETER_SPEC: ::nrpc_runtime::codegen::ServiceSpec = ::nrpc_runtime::
 };
 /// Client for `helloworld.Greeter`.
 pub mod greeter_client {
+    #![allow(dead_code)]
     use ::nrpc_runtime::codegen as __nrpc;
     /// The greeting service.
     #[derive(Debug, Clone)]
@@ -106,6 +107,7 @@ pub mod greeter_client {
 }
 /// Server side of `helloworld.Greeter`.
 pub mod greeter_server {
+    #![allow(dead_code)]
     use ::nrpc_runtime::codegen as __nrpc;
     /// The methods of `helloworld.Greeter`; serve an implementation with [`GreeterServer`].
     ///

@@ -47,6 +47,7 @@ pub static SVC_CUSTOM_SUBJECT_SPEC: ::nrpc_runtime::codegen::ServiceSpec = ::nrp
 };
 /// Client for `main.SvcCustomSubject`.
 pub mod svc_custom_subject_client {
+    #![allow(dead_code)]
     use ::nrpc_runtime::codegen as __nrpc;
     /// A service with a custom subject.
     #[derive(Debug, Clone)]
@@ -253,6 +254,7 @@ pub mod svc_custom_subject_client {
 }
 /// Server side of `main.SvcCustomSubject`.
 pub mod svc_custom_subject_server {
+    #![allow(dead_code)]
     use ::nrpc_runtime::codegen as __nrpc;
     /// The methods of `main.SvcCustomSubject`; serve an implementation with [`SvcCustomSubjectServer`].
     ///
@@ -451,6 +453,7 @@ pub static SVC_SUBJECT_PARAMS_SPEC: ::nrpc_runtime::codegen::ServiceSpec = ::nrp
 };
 /// Client for `main.SvcSubjectParams`.
 pub mod svc_subject_params_client {
+    #![allow(dead_code)]
     use ::nrpc_runtime::codegen as __nrpc;
     /// A service with subject parameters at the service and method level.
     #[derive(Debug, Clone)]
@@ -615,6 +618,7 @@ pub mod svc_subject_params_client {
 }
 /// Server side of `main.SvcSubjectParams`.
 pub mod svc_subject_params_server {
+    #![allow(dead_code)]
     use ::nrpc_runtime::codegen as __nrpc;
     /// The methods of `main.SvcSubjectParams`; serve an implementation with [`SvcSubjectParamsServer`].
     ///
@@ -738,6 +742,7 @@ pub static NO_REQUEST_SERVICE_SPEC: ::nrpc_runtime::codegen::ServiceSpec = ::nrp
 };
 /// Client for `main.NoRequestService`.
 pub mod no_request_service_client {
+    #![allow(dead_code)]
     use ::nrpc_runtime::codegen as __nrpc;
     /// Generated with neither options nor params: the package prefix still applies.
     #[derive(Debug, Clone)]
@@ -819,6 +824,7 @@ pub mod no_request_service_client {
 }
 /// Server side of `main.NoRequestService`.
 pub mod no_request_service_server {
+    #![allow(dead_code)]
     use ::nrpc_runtime::codegen as __nrpc;
     /// The methods of `main.NoRequestService`; serve an implementation with [`NoRequestServiceServer`].
     ///

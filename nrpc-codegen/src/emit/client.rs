@@ -31,6 +31,9 @@ pub(super) fn emit(c: &mut Code, svc: &Service) {
         "pub mod {} {{",
         ident(&names::client_module(&svc.name))
     ));
+    // A crate uses the methods it needs; the rest must not warn (the
+    // module may be private, in a binary).
+    c.put("#![allow(dead_code)]");
     c.put("use ::nrpc_runtime::codegen as __nrpc;");
     c.docs(&svc.docs);
     c.put("#[derive(Debug, Clone)]");
