@@ -292,8 +292,8 @@ async fn denied_subscriptions_fail_serve_and_connect_naming_the_subject() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("denied the subscription to \"_NRPC."), "{err}");
-    assert!(err.contains("README"), "{err}");
-    // Exactly the subjects the README lists are enough.
+    assert!(err.contains("docs/guides/production.md"), "{err}");
+    // Exactly the subjects that guide lists are enough.
     let service = local(&s)
         .user_and_password("service", "pw")
         .connect()

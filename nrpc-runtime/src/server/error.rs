@@ -15,7 +15,7 @@ pub enum ServeError {
     },
     /// The server's permissions deny a subscription the service needs
     /// (detected on connections made by [`connect`](crate::connect())).
-    #[error("{0}; a service needs permission to subscribe to its subjects, `_NRPC.>` and `$SRV.>` (see the README's Permissions section)")]
+    #[error("{0}; a service needs permission to subscribe to its subjects, `_NRPC.>` and `$SRV.>` (see docs/guides/production.md, Permissions)")]
     PermissionDenied(String),
     /// The subject prefix or package subject is not a valid subject.
     #[error("{0}")]
