@@ -90,3 +90,9 @@ pub mod codegen {
     pub use std::sync::Arc;
     pub use std::time::Duration;
 }
+
+/// A mutex's guard, also after a panic elsewhere poisoned it (the state it
+/// guards stays consistent: every holder leaves it whole).
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -19,6 +19,7 @@ use tokio::time::Instant;
 
 use super::error::CallError;
 use super::intercept::{Interceptor, OutgoingCall, RetryPolicy};
+use crate::lock;
 
 /// Replies a multi-reply call (broadcast, discovery) may have queued before
 /// the caller reads them; more are dropped rather than grow memory.
@@ -164,10 +165,6 @@ fn fail_waiting_calls(router: &Router) {
             }
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Replies of a multi-reply call, with the guard that keeps its route.

@@ -205,10 +205,8 @@ pub(super) struct StreamContext {
     pub(super) nats: async_nats::Client,
     pub(super) reply: Subject,
     pub(super) heartbeats: async_nats::Subscriber,
-    /// The client's initial credit, if it speaks nrpc's flow control.
-    pub(super) credit: Option<u32>,
-    /// The client reads batches of items.
-    pub(super) batches: bool,
+    /// What the client's request offers: credit, and how to frame items.
+    pub(super) opening: nrpc_wire::stream::Opening,
     /// For client-streaming and bidi calls: where the client's items arrive.
     pub(super) input: Option<async_nats::Subscriber>,
 }

@@ -33,6 +33,7 @@ use super::handlers::Service;
 use super::layer::{self, CallService, PanicReply};
 use super::reply::Replier;
 use super::stream;
+use crate::lock;
 use crate::observe;
 
 /// What every service of a server shares.
@@ -629,8 +630,4 @@ impl Drop for Ended {
         stats.metrics[self.method].stopped();
         observe::record(&self.span, self.code, self.received);
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

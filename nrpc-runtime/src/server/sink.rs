@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use async_nats::Subject;
 use bytes::Bytes;
-use nrpc_wire::stream::{self as wire_stream, DEFAULT_WINDOW};
+use nrpc_wire::stream::{self as wire_stream, Framing, DEFAULT_WINDOW};
 use nrpc_wire::{Encoding, Status};
 
 use crate::credit::Credit;
@@ -179,18 +179,6 @@ impl Outbox {
     }
 }
 
-/// How the client wants its items.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Delivery {
-    /// As they are (a Go nRPC client).
-    Plain,
-    /// Numbered, one per message (an nrpc client).
-    Numbered,
-    /// Numbered, several per message where they queue up (an nrpc client
-    /// that asked for batches).
-    Batched,
-}
-
 /// The stream's sender task: publishes queued items in order, counting
 /// each as sent, until the outbox is closed and empty or publishing fails.
 pub(super) async fn publish_items(
@@ -198,7 +186,7 @@ pub(super) async fn publish_items(
     nats: async_nats::Client,
     reply: Subject,
     credit: Arc<Credit>,
-    delivery: Delivery,
+    framing: Framing,
 ) {
     let max = nats.max_payload().min(wire_stream::MAX_BATCH_BYTES);
     loop {
@@ -224,12 +212,12 @@ pub(super) async fn publish_items(
         let mut rest = &items[..];
         while !rest.is_empty() {
             let seq = credit.sent() + 1;
-            let n = match delivery {
-                Delivery::Batched => batch_len(rest, max),
+            let n = match framing {
+                Framing::Batched => batch_len(rest, max),
                 _ => 1,
             };
-            let payload = match (delivery, n) {
-                (Delivery::Plain, _) => rest[0].clone(),
+            let payload = match (framing, n) {
+                (Framing::Plain, _) => rest[0].clone(),
                 (_, 1) => wire_stream::number_item(seq, &rest[0]),
                 _ => wire_stream::encode_batch(seq, &rest[..n]),
             };

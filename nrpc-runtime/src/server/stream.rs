@@ -11,18 +11,19 @@ use async_nats::{HeaderMap, Subject};
 use bytes::Bytes;
 use futures::StreamExt;
 use nrpc_wire::stream::{
-    self as wire_stream, Heartbeat, Inbound, Liveness, OutFrame, Role, DEFAULT_WINDOW,
-    HEARTBEAT_INTERVAL, INACTIVITY_TIMEOUT,
+    self as wire_stream, Framing, Heartbeat, Inbound, Liveness, Opening, OutFrame, Role,
+    DEFAULT_WINDOW, HEARTBEAT_INTERVAL, INACTIVITY_TIMEOUT,
 };
-use nrpc_wire::{headers, Encoding, MethodKind, Status};
+use nrpc_wire::{Encoding, MethodKind, Status};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::call::{decode_request, failed, Call, Outcome, Reply, Request, StreamContext};
-use super::sink::{publish_items, Delivery, Outbox, Sink, SinkTo};
+use super::sink::{publish_items, Outbox, Sink, SinkTo};
 use super::streaming::Streaming;
 use crate::codec::Codec;
 use crate::credit::Credit;
+use crate::lock;
 use crate::message::{self, Headers};
 use crate::Response;
 
@@ -57,8 +58,7 @@ pub(super) async fn accept(
         nats: nats.clone(),
         reply: reply.clone(),
         heartbeats,
-        credit: message::get(metadata, headers::STREAM_CREDIT).and_then(headers::parse_credit),
-        batches: message::get(metadata, headers::STREAM_BATCH).is_some(),
+        opening: Opening::read(&Headers(Some(metadata))),
         input,
     })
 }
@@ -141,7 +141,7 @@ struct Open {
     /// re-announces.
     input: Option<Arc<Mutex<Inbound>>>,
     /// How the client wants its items.
-    delivery: Delivery,
+    framing: Framing,
     /// The items the handler sent, and the task publishing them.
     outbox: Arc<Outbox>,
     publisher: Option<tokio::task::JoinHandle<()>>,
@@ -168,14 +168,10 @@ impl Open {
             heartbeats: ctx.heartbeats,
             encoding: call.context.encoding,
             cancel: call.context.cancel.clone(),
-            credit: Arc::new(Credit::new(ctx.credit.map(u64::from))),
+            credit: Arc::new(Credit::new(ctx.opening.credit.map(u64::from))),
             violation: None,
             input: None,
-            delivery: match (ctx.credit.is_some(), ctx.batches) {
-                (false, _) => Delivery::Plain,
-                (true, false) => Delivery::Numbered,
-                (true, true) => Delivery::Batched,
-            },
+            framing: ctx.opening.framing,
             outbox: Arc::default(),
             publisher: None,
         };
@@ -227,7 +223,7 @@ impl Open {
             self.nats.clone(),
             self.reply.clone(),
             self.credit.clone(),
-            self.delivery,
+            self.framing,
         )));
         Sink {
             to: SinkTo::Nats {
@@ -340,8 +336,4 @@ impl Drop for AbortOnDrop {
             task.abort();
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

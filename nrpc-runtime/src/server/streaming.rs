@@ -13,6 +13,7 @@ use nrpc_wire::{Encoding, Status};
 use tokio::time::Instant;
 
 use crate::codec::Codec;
+use crate::lock;
 use crate::message::{self, Headers};
 
 /// Requests streaming in from the client (client-streaming and
@@ -164,8 +165,4 @@ impl<T> futures::Stream for Streaming<T> {
     ) -> std::task::Poll<Option<Self::Item>> {
         self.inner.as_mut().poll_next(cx)
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

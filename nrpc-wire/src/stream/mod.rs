@@ -31,7 +31,7 @@ mod inbound;
 mod outbound;
 
 pub use inbound::{Headers, Heartbeat, Inbound, Liveness, Role, Signal, StreamError};
-pub use outbound::OutFrame;
+pub use outbound::{Framing, Opening, OutFrame};
 
 use std::fmt;
 use std::time::Duration;

@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 
-use super::{encode_heartbeat, KEEPALIVE};
+use super::{encode_heartbeat, Headers, KEEPALIVE};
 use crate::{headers, Encoding, ErrorFrame, Status};
 
 /// One message to publish: its headers (none: a plain message, as Go peers
@@ -82,11 +82,79 @@ impl OutFrame {
     }
 
     /// The headers a stream call's request carries: the client's initial
-    /// credit, and that it reads batches.
+    /// credit, and that it reads batches (the server reads them with
+    /// [`Opening::read`]).
     pub fn open_headers(window: u32) -> [(&'static str, String); 2] {
         [
             (headers::STREAM_CREDIT, window.to_string()),
             (headers::STREAM_BATCH, "1".to_owned()),
         ]
+    }
+}
+
+/// How the items of a stream go out: what the client's request asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// As they are, one per message (a Go nRPC client: no credit offered).
+    Plain,
+    /// Numbered, one per message (an nrpc client).
+    Numbered,
+    /// Numbered, several per message where they queue up (an nrpc client
+    /// that reads batches).
+    Batched,
+}
+
+/// What a stream call's request offers (the headers of
+/// [`OutFrame::open_headers`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Opening {
+    /// The client's initial credit; `None` when it uses no flow control.
+    pub credit: Option<u32>,
+    /// How to send it items.
+    pub framing: Framing,
+}
+
+impl Opening {
+    /// Reads a stream call's request headers.
+    pub fn read(h: &(impl Headers + ?Sized)) -> Self {
+        let credit = h
+            .get(headers::STREAM_CREDIT)
+            .and_then(headers::parse_credit);
+        let framing = match (credit, h.get(headers::STREAM_BATCH)) {
+            (None, _) => Framing::Plain,
+            (Some(_), None) => Framing::Numbered,
+            (Some(_), Some(_)) => Framing::Batched,
+        };
+        Self { credit, framing }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_opening_request_says_how_items_go_out() {
+        let h = OutFrame::open_headers(64);
+        let h: Vec<(&str, &str)> = h.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        assert_eq!(
+            Opening::read(&h[..]),
+            Opening {
+                credit: Some(64),
+                framing: Framing::Batched
+            }
+        );
+        let numbered = [(headers::STREAM_CREDIT, "8")];
+        assert_eq!(Opening::read(&numbered[..]).framing, Framing::Numbered);
+        // A Go client offers nothing; a credit that is not a count is none.
+        assert_eq!(Opening::read(&()).framing, Framing::Plain);
+        let bad = [(headers::STREAM_CREDIT, "-1"), (headers::STREAM_BATCH, "1")];
+        assert_eq!(
+            Opening::read(&bad[..]),
+            Opening {
+                credit: None,
+                framing: Framing::Plain
+            }
+        );
     }
 }
