@@ -1,6 +1,7 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // With the gRPC face (tonic) of every service: every call kind and
     // option compiles through the glue, and tests/dual.rs calls it.
+    // ANCHOR: grpc
     nrpc_codegen::configure().grpc(true).compile_protos(
         &[
             "../proto/helloworld.proto",
@@ -11,8 +12,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ],
         &["../proto"],
     )?;
+    // ANCHOR_END: grpc
     // Several packages referring to each other: one module tree from
     // `include_file`, in a directory of its own (one compile per directory).
+    // ANCHOR: packages
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?).join("shop");
     nrpc_codegen::configure()
         .grpc(true)
@@ -22,5 +25,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &["../proto/shop/orders.proto", "../proto/shop/common.proto"],
             &["../proto"],
         )?;
+    // ANCHOR_END: packages
     Ok(())
 }

@@ -39,7 +39,9 @@ pub mod greeter {
 
 // `proto/shop/*.proto`: packages `shop.common.v1` and `shop.orders.v1`, as
 // modules `shop::common::v1` and `shop::orders::v1`.
+// ANCHOR: packages
 include!(concat!(env!("OUT_DIR"), "/shop/mod.rs"));
+// ANCHOR_END: packages
 
 /// Generous bound for waiting on events: CI machines may be loaded.
 pub const PATIENCE: Duration = Duration::from_secs(20);

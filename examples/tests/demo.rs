@@ -42,3 +42,28 @@ fn the_demo_takes_a_user_and_password_from_nats_url() {
     let url = format!("nats://demo:p%40ss@127.0.0.1:{}", server.port());
     assert_greets(greeter_with(&url));
 }
+
+/// The README's first service, as the README shows it (its blocks are
+/// checked against this program by `tests/tests/guides.rs`).
+#[test]
+fn the_readmes_first_service_serves_and_calls() {
+    let server = NatsServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(env!("CARGO_BIN_EXE_first_service"))
+        .env("NATS_URL", server.url())
+        .output()
+        .expect("run the first_service example");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            "Hello, world!",
+            "Hello, world! (again, as tenant acme)",
+            "NOT_FOUND: no such greeting"
+        ]
+    );
+}

@@ -20,6 +20,8 @@
 //!
 //! The protocol's rules (subjects, frames, headers, stream flow control)
 //! live in the `nrpc-wire` crate; this one moves bytes over NATS.
+//!
+//! The [`guide`] module holds the guides (the repository's `docs/guides/`).
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
 pub mod client;
@@ -30,6 +32,7 @@ mod describe;
 pub mod discovery;
 #[cfg(feature = "grpc")]
 pub mod grpc;
+pub mod guide;
 mod limits;
 mod message;
 mod observe;

@@ -237,7 +237,14 @@ async fn a_creds_file_against_an_operator_mode_server() {
             user.seed().expect("seed")
         ),
     );
-    let conn = connected(local(&s).credentials_file(&creds)).await;
+    // ANCHOR: options
+    // or in code; anything not set comes from the environment
+    let options = nrpc_runtime::ConnectOptions::new()
+        .name("orders")
+        .credentials_file(&creds)
+        .servers(s.url());
+    // ANCHOR_END: options
+    let conn = connected(options.ignore_environment()).await;
     assert_eq!(greet_through(conn).await, "Hello, auth");
     // Without credentials the operator-mode server refuses.
     let err = within("connect", local(&s).max_reconnects(1).connect())

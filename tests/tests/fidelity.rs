@@ -92,7 +92,9 @@ async fn a_broadcast_says_why_it_ended() {
     let subject = client.mt_poll_subject(Encoding::Protobuf).unwrap();
     go_instance(&server, subject.clone(), "a").await;
     go_instance(&server, subject, "b").await;
+    // ANCHOR: go_polling
     let go = client.with_broadcast_via(BroadcastVia::MethodSubject);
+    // ANCHOR_END: go_polling
     let cases = [
         (quick().max_replies(1), BroadcastEnd::MaxReplies),
         (

@@ -68,6 +68,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let client = ChatClient::new(conn);
 
     // Server stream: one request, many replies.
+    // ANCHOR: server_stream
     let mut letters = client.spell(&word("nats")).await?;
     let mut spelled = Vec::new();
     while let Some(letter) = letters.next().await {
@@ -84,18 +85,23 @@ async fn main() -> Result<(), Box<dyn Error>> {
         "cancelled after {} letters",
         first_two.iter().flatten().count()
     );
+    // ANCHOR_END: server_stream
 
     // Client stream: many requests, one reply.
+    // ANCHOR: client_stream
     let words = nrpc_runtime::futures::stream::iter(["subjects", "are", "addresses"].map(word));
     let sentence = client.collect(words).await?;
     println!("collect: {:?} ({} words)", sentence.text, sentence.words);
+    // ANCHOR_END: client_stream
 
     // Bidirectional: replies arrive while requests are still being sent.
+    // ANCHOR: bidi
     let words = nrpc_runtime::futures::stream::iter((1..=5).map(|i| word(format!("ping {i}"))));
     let mut replies = client.echo(words).await?;
     while let Some(reply) = replies.next().await {
         println!("echo: {}", reply?.text);
     }
+    // ANCHOR_END: bidi
 
     server.shutdown().await;
     Ok(())

@@ -62,17 +62,22 @@ impl Greeter for MyGreeter {
 async fn main() -> Result<(), Box<dyn Error>> {
     let nats = Nats::from_env()?;
     let name = std::env::args().nth(1).unwrap_or_else(|| "world".into());
+    // ANCHOR: dual_arc
     let greeter = Arc::new(MyGreeter);
+    // ANCHOR_END: dual_arc
 
     // Over NATS…
     let conn = ConnectOptions::new().servers(&nats.url).connect().await?;
+    // ANCHOR: dual_nats
     let nats_server = Server::builder(&conn)
         .add_service(GreeterServer::from_arc(greeter.clone()))
         .serve()
         .await?;
+    // ANCHOR_END: dual_nats
     // …and over gRPC, the same instance.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let grpc_url = format!("http://{}", listener.local_addr()?);
+    // ANCHOR: dual_grpc
     let grpc_server = tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(GreeterGrpc::from_arc(greeter))
@@ -80,6 +85,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
             ),
     );
+    // ANCHOR_END: dual_grpc
 
     // An nrpc client, over NATS.
     let reply = GreeterClient::new(conn)

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use nrpc_examples::fleet::health_client::HealthClient;
-use nrpc_examples::fleet::health_server::{Health, HealthServer};
+use nrpc_examples::fleet::health_server::{Health, HealthEvents, HealthServer};
 use nrpc_examples::fleet::HealthReport;
 use nrpc_examples::Nats;
 use nrpc_runtime::discovery::Discovery;
@@ -62,6 +62,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let client = HealthClient::new(conn.clone());
 
     println!("broadcast Check:");
+    // ANCHOR: broadcast
     let options = BroadcastOptions::new().idle_gap(Duration::from_millis(500));
     let mut replies = client.check_broadcast(options).await?;
     let mut first = None;
@@ -73,6 +74,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         );
         first.get_or_insert(reply.instance);
     }
+    // ANCHOR_END: broadcast
 
     println!("discovery:");
     let discovery = Discovery::new(conn.clone());
@@ -84,8 +86,29 @@ async fn main() -> Result<(), Box<dyn Error>> {
         );
     }
 
+    // Events: a typed publisher on the service's side, a Stream on the
+    // subscriber's (`Some("group")`: each event to one member of a group).
+    // ANCHOR: events
+    let mut changes = client.subscribe_state_changed(None).await?;
+    let report = HealthReport {
+        instance: "alpha".into(),
+        healthy: false,
+        served: 0,
+    };
+    HealthEvents::new(conn.clone())
+        .publish_state_changed(&report)
+        .await?;
+    // (Events are NATS core: a subscriber that is not there misses them.)
+    if let Ok(Some(change)) = tokio::time::timeout(Duration::from_secs(5), changes.next()).await {
+        let change = change?;
+        println!("event: {} healthy={}", change.instance, change.healthy);
+    }
+    // ANCHOR_END: events
+
     if let Some(id) = first {
+        // ANCHOR: direct
         let direct = client.clone().with_instance(&id)?;
+        // ANCHOR_END: direct
         for _ in 0..3 {
             let report = direct.check().await?;
             println!(
@@ -93,13 +116,19 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 report.instance, report.served
             );
         }
+        // ANCHOR: fire_and_forget
         direct.drop_caches().await?;
+        // ANCHOR_END: fire_and_forget
     }
 
     // The NATS server has the fire-and-forget request once the flush
     // returns; graceful shutdown then still handles it.
+    // ANCHOR: flush
     conn.flush().await?;
+    // ANCHOR_END: flush
+    // ANCHOR: broadcast_end
     println!("why the broadcast ended: {:?}", replies.end());
+    // ANCHOR_END: broadcast_end
     for server in servers {
         server.shutdown().await;
     }

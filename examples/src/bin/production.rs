@@ -71,6 +71,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let app = axum::Router::new().route("/metrics", get(move || async move { metrics.render() }));
     tokio::spawn(async move { axum::serve(listener, app).await });
 
+    // ANCHOR: serve
     let conn = nrpc_runtime::connect().await?;
     let handle = Server::builder(&conn)
         .version(env!("CARGO_PKG_VERSION"))
@@ -79,6 +80,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .add_service(GreeterServer::new(MyGreeter))
         .serve()
         .await?;
+    // ANCHOR_END: serve
     println!(
         "serving greeter.v1.Greeter as instance {} (subject prefix {:?}); metrics on {metrics_url}",
         handle.instance_id(),

@@ -28,6 +28,7 @@ impl prost::Name for Quote {
     const PACKAGE: &'static str = "quotes.v1";
 }
 
+// ANCHOR: service
 /// Quotes of the day, per region.
 #[nats_service(package = "quotes", service_params = ["region"], proto_package = "quotes.v1")]
 pub trait Quotes {
@@ -37,6 +38,7 @@ pub trait Quotes {
     #[nrpc(params = ["author"])]
     async fn add(&self, request: Quote) -> Result<(), Status>;
 }
+// ANCHOR_END: service
 
 struct Store;
 
