@@ -25,9 +25,34 @@ fn find() -> Result<PathBuf, String> {
 
 /// The grpcurl binary (installed on first use); panics with what to do if
 /// there is none.
-pub fn grpcurl() -> PathBuf {
+pub fn bin() -> PathBuf {
     static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     BIN.get_or_init(find)
         .clone()
         .unwrap_or_else(|e| panic!("grpcurl: {e}"))
+}
+
+/// Runs grpcurl with `args`: its exit status, stdout and stderr.
+pub async fn grpcurl(args: &[&str]) -> (bool, String, String) {
+    let out = crate::within(
+        "grpcurl",
+        tokio::process::Command::new(bin())
+            .args(args)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("grpcurl: {e}"));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// grpcurl's output; it must succeed.
+pub async fn grpcurl_ok(args: &[&str]) -> String {
+    let (ok, out, err) = grpcurl(args).await;
+    assert!(ok, "grpcurl {args:?}: {err}");
+    out
 }

@@ -145,6 +145,15 @@ struct GatewayArgs {
     /// The largest request body or gRPC message, in bytes.
     #[arg(long, default_value_t = 4 << 20)]
     max_body: usize,
+    /// Expose only the methods this `<package.Service>/<Method>` pattern
+    /// matches (`*` for any run of characters: `orders.v1.Orders/*`,
+    /// `*/Get*`); repeatable. Without it every service is exposed.
+    #[arg(long, value_name = "PATTERN")]
+    expose: Vec<String>,
+    /// Hide the methods this pattern matches, whatever `--expose` allows;
+    /// repeatable.
+    #[arg(long, value_name = "PATTERN")]
+    hide: Vec<String>,
     /// Serve no web console.
     #[arg(long)]
     no_console: bool,
@@ -344,6 +353,14 @@ async fn gateway(conn: Connection, timeout: Duration, args: GatewayArgs) -> Resu
         .max_body(args.max_body)
         .discovery_timeout(timeout)
         .console(!args.no_console);
+    let exposure = if args.expose.is_empty() {
+        nrpc_gateway::Exposure::default()
+    } else {
+        nrpc_gateway::Exposure::only(&args.expose)?
+    };
+    let exposure = exposure.deny(&args.hide)?;
+    let exposing = exposure.describe();
+    builder = builder.expose(exposure);
     if args.allow_origins.iter().any(|origin| origin == "*") {
         builder = builder.allow_any_origin();
     } else if !args.allow_origins.is_empty() {
@@ -372,6 +389,7 @@ async fn gateway(conn: Connection, timeout: Duration, args: GatewayArgs) -> Resu
     let address = listener.local_addr()?;
     // One line a supervisor (or a test) can wait for.
     println!("nrpc gateway listening on {scheme}://{address}");
+    println!("exposing {exposing}");
     // SIGINT or SIGTERM (what a supervisor sends): stop accepting, let the
     // calls in progress end.
     let shutdown = async {

@@ -581,6 +581,17 @@ async fn errors_a_user_can_act_on() {
     let e = err(&server, &["gateway", "--allow-origin", "app.example"]).await;
     assert!(e.contains("\"app.example\" is not an origin"), "{e}");
 
+    // An exposure pattern that is not one.
+    let e = err(
+        &server,
+        &["gateway", "--expose", "orders.v1.Orders/Get Order"],
+    )
+    .await;
+    assert!(
+        e.contains("\"orders.v1.Orders/Get Order\" is not a <package.Service>/<Method> pattern"),
+        "{e}"
+    );
+
     // TLS on the gateway's port: a certificate file that is not there.
     let e = err(
         &server,
@@ -741,6 +752,9 @@ async fn the_gateway_binary_serves_json_from_schemas_and_proto_files() {
         .strip_prefix("nrpc gateway listening on ")
         .unwrap_or_else(|| panic!("{first:?}"))
         .to_owned();
+    // It says what it exposes.
+    let second = within("the gateway starts", out.next_line()).await.unwrap();
+    assert_eq!(second.as_deref(), Some("exposing every service and method"));
     let http = reqwest::Client::new();
 
     // A service learned from its published schema.

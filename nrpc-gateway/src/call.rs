@@ -34,6 +34,12 @@ impl Failure {
         }
     }
 
+    /// What a caller learns of a service or method that is not there, or
+    /// not exposed: the same.
+    pub(crate) fn unknown(what: &str, name: &str) -> Self {
+        Failure::new(Code::Unimplemented, format!("no {what} {name:?}")).with_http(404)
+    }
+
     pub(crate) fn with_http(mut self, status: u16) -> Self {
         self.http = Some(status);
         self
@@ -164,6 +170,10 @@ pub(crate) async fn prepare(
     let timeout = deadline.map_or(shared.options.default_timeout, |d| {
         d.min(shared.options.max_timeout)
     });
+    let exposure = shared.catalog.exposure();
+    if !exposure.service(service) {
+        return Err(Failure::unknown("service", service));
+    }
     // Learning the service counts against the call's deadline.
     let started = tokio::time::Instant::now();
     let target = tokio::time::timeout(timeout, shared.catalog.find(service))
@@ -173,8 +183,18 @@ pub(crate) async fn prepare(
                 Code::DeadlineExceeded,
                 format!("the deadline passed while learning {service} from discovery"),
             )
-        })??;
+        })?
+        .map_err(|e| match e {
+            // Its message names the services there are, exposed or not.
+            nrpc_reflect::Error::UnknownService(_) if !exposure.is_everything() => {
+                Failure::unknown("service", service)
+            }
+            e => e.into(),
+        })?;
     let (index, spec) = target.service.method(method)?;
+    if !exposure.method(&target.service.spec.name, &spec.name) {
+        return Err(Failure::unknown("method", method));
+    }
     let service_spec = &target.service.spec;
     for (name, value) in metadata {
         options = options.header(&name, &value);

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use nrpc_reflect::{DynamicService, Error};
 use nrpc_runtime::{Connection, ServiceClient};
 
+use crate::expose::Exposure;
+
 /// A service ready to call.
 #[derive(Debug)]
 pub(crate) struct Target {
@@ -39,6 +41,8 @@ struct Learned {
 #[derive(Debug)]
 pub(crate) struct Catalog {
     conn: Connection,
+    /// What callers may see and call of it.
+    exposure: Exposure,
     discovery_timeout: Duration,
     refresh_after: Duration,
     /// From `.proto` files: fixed for the gateway's life.
@@ -64,6 +68,7 @@ impl Catalog {
     pub(crate) fn new(
         conn: Connection,
         defined: Vec<DynamicService>,
+        exposure: Exposure,
         discovery_timeout: Duration,
         refresh_after: Duration,
     ) -> Self {
@@ -80,6 +85,7 @@ impl Catalog {
         }
         Catalog {
             conn,
+            exposure,
             discovery_timeout,
             refresh_after,
             defined,
@@ -92,6 +98,18 @@ impl Catalog {
 
     pub(crate) fn connection(&self) -> &Connection {
         &self.conn
+    }
+
+    pub(crate) fn exposure(&self) -> &Exposure {
+        &self.exposure
+    }
+
+    /// Whether some method of `target` is exposed.
+    pub(crate) fn shows(&self, target: &Target) -> bool {
+        let spec = &target.service.spec;
+        spec.methods
+            .iter()
+            .any(|m| self.exposure.method(&spec.name, &m.name))
     }
 
     pub(crate) fn discovery_timeout(&self) -> Duration {

@@ -44,9 +44,13 @@ async fn services(State(shared): State<Arc<Shared>>) -> Response {
         Err(e) => return Failure::from(e).into_response(),
     };
     let stats: Vec<StatsResponse> = stats.unwrap_or_default();
+    let exposure = catalog.exposure();
     let mut by_name: BTreeMap<String, Value> = BTreeMap::new();
     for info in &infos {
         let full = nrpc_reflect::full_name(info).to_owned();
+        if !exposure.service(&full) {
+            continue;
+        }
         let entry = by_name.entry(full.clone()).or_insert_with(|| {
             json!({
                 "name": full,
@@ -60,6 +64,9 @@ async fn services(State(shared): State<Arc<Shared>>) -> Response {
         }
     }
     for defined in catalog.defined() {
+        if !exposure.service(&defined.spec.name) {
+            continue;
+        }
         by_name
             .entry(defined.spec.name.to_string())
             .or_insert_with(|| {
@@ -70,6 +77,20 @@ async fn services(State(shared): State<Arc<Shared>>) -> Response {
                     "instances": [],
                 })
             });
+    }
+    if !exposure.is_everything() {
+        // Only services with an exposed method (learned once, then known).
+        let names: Vec<String> = by_name.keys().cloned().collect();
+        let shown =
+            futures::future::join_all(names.iter().map(|name| async move {
+                catalog.find(name).await.is_ok_and(|t| catalog.shows(&t))
+            }))
+            .await;
+        for (name, shown) in names.iter().zip(shown) {
+            if !shown {
+                by_name.remove(name);
+            }
+        }
     }
     axum::Json(json!({ "services": by_name.into_values().collect::<Vec<_>>() })).into_response()
 }
@@ -102,8 +123,18 @@ fn instance(info: &InfoResponse, stats: Option<&StatsResponse>) -> Value {
 /// One service: its methods, their kinds, subject parameters, docs and
 /// request fields, for the console's form.
 async fn service(State(shared): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
-    let target = match shared.catalog.find(&name).await {
-        Ok(t) => t,
+    let catalog = &shared.catalog;
+    let unknown = || Failure::unknown("service", &name).into_response();
+    if !catalog.exposure().service(&name) {
+        return unknown();
+    }
+    let target = match catalog.find(&name).await {
+        Ok(t) if catalog.shows(&t) => t,
+        Ok(_) => return unknown(),
+        Err(e) if !catalog.exposure().is_everything() => {
+            tracing::debug!("console: {e}");
+            return unknown();
+        }
         Err(e) => return Failure::from(e).into_response(),
     };
     let service = &target.service;
@@ -112,6 +143,7 @@ async fn service(State(shared): State<Arc<Shared>>, Path(name): Path<String>) ->
         .methods
         .iter()
         .enumerate()
+        .filter(|(_, m)| catalog.exposure().method(&spec.name, &m.name))
         .map(|(i, m)| {
             let (input, output) = &service.types[i];
             let params: Vec<&str> = spec.param_names(i).collect();

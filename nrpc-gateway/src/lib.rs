@@ -38,6 +38,7 @@
 mod call;
 mod catalog;
 mod console;
+mod expose;
 mod grpc;
 mod health;
 mod http;
@@ -57,6 +58,7 @@ use tracing::Instrument;
 
 use crate::call::Failure;
 use crate::catalog::Catalog;
+pub use crate::expose::{Exposure, Pattern, PatternError};
 
 /// The gateway's settings.
 #[derive(Debug, Clone)]
@@ -83,6 +85,7 @@ pub struct GatewayBuilder {
     protos: Vec<PathBuf>,
     includes: Vec<PathBuf>,
     options: Options,
+    exposure: Exposure,
     discovery_timeout: Duration,
     refresh_after: Duration,
     tls: Option<Arc<tls::rustls::ServerConfig>>,
@@ -117,6 +120,14 @@ impl GatewayBuilder {
     /// own `max_payload` applies too).
     pub fn max_body(mut self, bytes: usize) -> Self {
         self.options.max_body = bytes;
+        self
+    }
+
+    /// Which services and methods callers may reach (all by default): the
+    /// others are answered as if they did not exist — `404`/`UNIMPLEMENTED`
+    /// on every face — and are absent from reflection and the console.
+    pub fn expose(mut self, exposure: Exposure) -> Self {
+        self.exposure = exposure;
         self
     }
 
@@ -186,6 +197,7 @@ impl GatewayBuilder {
         let catalog = Catalog::new(
             self.conn,
             defined,
+            self.exposure,
             self.discovery_timeout,
             self.refresh_after,
         );
@@ -223,6 +235,7 @@ impl Gateway {
                 console: true,
                 cors: None,
             },
+            exposure: Exposure::default(),
             discovery_timeout: Duration::from_secs(2),
             refresh_after: Duration::from_secs(10),
             tls: None,

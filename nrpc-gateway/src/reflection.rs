@@ -13,6 +13,7 @@ use prost::Message as _;
 use prost_reflect::{DescriptorPool, FileDescriptor};
 
 use crate::catalog::Catalog;
+use crate::expose::Exposure;
 
 /// What a reflection request asks, whichever version of the protocol.
 enum Ask {
@@ -44,8 +45,9 @@ pub(crate) fn is_reflection(service: &str) -> bool {
     REFLECTION_SERVICES.contains(&service)
 }
 
-/// `file` and every file it imports, each once, encoded.
-fn with_dependencies(file: FileDescriptor) -> Vec<Vec<u8>> {
+/// `file` and every file it imports, each once, encoded, without the
+/// services and methods that are not exposed.
+fn with_dependencies(file: FileDescriptor, exposure: &Exposure) -> Vec<Vec<u8>> {
     let mut seen = HashSet::new();
     let mut order = Vec::new();
     let mut stack = vec![file];
@@ -54,7 +56,19 @@ fn with_dependencies(file: FileDescriptor) -> Vec<Vec<u8>> {
             continue;
         }
         stack.extend(f.dependencies());
-        order.push(f.file_descriptor_proto().encode_to_vec());
+        let mut proto = f.file_descriptor_proto().clone();
+        if !exposure.is_everything() {
+            let package = proto.package().to_owned();
+            proto.service.retain_mut(|service| {
+                let full = match package.as_str() {
+                    "" => service.name().to_owned(),
+                    p => format!("{p}.{}", service.name()),
+                };
+                service.method.retain(|m| exposure.method(&full, m.name()));
+                !service.method.is_empty()
+            });
+        }
+        order.push(proto.encode_to_vec());
     }
     order
 }
@@ -71,20 +85,30 @@ async fn answer(catalog: &Arc<Catalog>, ask: Ask) -> Answer {
                 .iter()
                 .map(|i| nrpc_reflect::full_name(i).to_owned())
                 .chain(catalog.defined().map(|s| s.spec.name.to_string()))
-                .chain(REFLECTION_SERVICES.iter().map(|s| (*s).to_owned()))
                 .collect();
             names.sort_unstable();
             names.dedup();
+            if !catalog.exposure().is_everything() {
+                // Only services with an exposed method: learn each to know.
+                names.retain(|name| catalog.exposure().service(name));
+                let shown = futures::future::join_all(names.iter().map(|name| async move {
+                    catalog.find(name).await.is_ok_and(|t| catalog.shows(&t))
+                }))
+                .await;
+                let mut shown = shown.into_iter();
+                names.retain(|_| shown.next().unwrap_or(false));
+            }
+            names.extend(REFLECTION_SERVICES.iter().map(|s| (*s).to_owned()));
             Answer::Services(names)
         }
         Ask::FileByFilename(name) => find_in_pools(catalog, |pool| pool.get_file_by_name(&name))
             .map_or_else(
                 || Answer::NotFound(format!("no known file {name:?}")),
-                |f| Answer::Files(with_dependencies(f)),
+                |f| Answer::Files(with_dependencies(f, catalog.exposure())),
             ),
         Ask::FileContainingSymbol(symbol) => symbol_file(catalog, &symbol).await.map_or_else(
             || Answer::NotFound(format!("no known symbol {symbol:?}")),
-            |f| Answer::Files(with_dependencies(f)),
+            |f| Answer::Files(with_dependencies(f, catalog.exposure())),
         ),
         Ask::Extensions(name) => Answer::Extensions(name),
         Ask::Unsupported => Answer::NotFound("extensions are not supported".to_owned()),
@@ -101,6 +125,23 @@ fn find_in_pools(
 /// The file that defines `symbol`: a service (learned now if need be), one
 /// of its methods, or a message, enum or extension of a known service.
 async fn symbol_file(catalog: &Arc<Catalog>, symbol: &str) -> Option<FileDescriptor> {
+    let exposure = catalog.exposure();
+    let exposed = |s: &prost_reflect::ServiceDescriptor| {
+        s.methods()
+            .any(|m| exposure.method(s.full_name(), m.name()))
+    };
+    // A service or method that is not exposed is not there.
+    let hidden = |pool: &DescriptorPool| {
+        let (parent, name) = symbol.rsplit_once('.').unwrap_or(("", symbol));
+        pool.get_service_by_name(symbol)
+            .is_some_and(|s| !exposed(&s))
+            || pool
+                .get_service_by_name(parent)
+                .is_some_and(|s| !exposure.method(s.full_name(), name))
+    };
+    if catalog.known().iter().any(|t| hidden(&t.service.pool)) {
+        return None;
+    }
     let in_pool = |pool: &DescriptorPool| {
         pool.get_service_by_name(symbol)
             .map(|s| s.parent_file())
@@ -114,7 +155,13 @@ async fn symbol_file(catalog: &Arc<Catalog>, symbol: &str) -> Option<FileDescrip
     // A service or a method of one, by its full name.
     let parent = symbol.rsplit_once('.').map(|(p, _)| p);
     for service in std::iter::once(symbol).chain(parent) {
+        if !catalog.exposure().service(service) {
+            continue;
+        }
         if let Ok(target) = catalog.find(service).await {
+            if hidden(&target.service.pool) {
+                return None;
+            }
             if let Some(s) = target.service.pool.get_service_by_name(service) {
                 return Some(s.parent_file());
             }

@@ -15,6 +15,7 @@ use nrpc_runtime::{Request, Status};
 use nrpc_tests::chat::chat_server::ChatServer;
 use nrpc_tests::chat::{Sentence, Word};
 use nrpc_tests::greeter::{FailRequest, HelloReply, HelloRequest};
+use nrpc_tests::grpcurl::{grpcurl, grpcurl_ok};
 use nrpc_tests::{cancelled, connection, nats_server, serve, serve_greeter, within};
 use nrpc_tests::{drain, word, Words};
 use nrpc_tests::{gateway, gateway_with, Gateway};
@@ -1223,31 +1224,6 @@ async fn services_defined_by_proto_files_need_no_schema() {
         .await
         .unwrap();
     assert_eq!(reply.get_ref().message, "hand-made grpc");
-}
-
-/// Runs grpcurl with `args`; its exit status, stdout and stderr.
-async fn grpcurl(args: &[&str]) -> (bool, String, String) {
-    let out = within(
-        "grpcurl",
-        tokio::process::Command::new(nrpc_tests::grpcurl::grpcurl())
-            .args(args)
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// grpcurl's output; it must succeed.
-async fn grpcurl_ok(args: &[&str]) -> String {
-    let (ok, out, err) = grpcurl(args).await;
-    assert!(ok, "grpcurl {args:?}: {err}");
-    out
 }
 
 #[tokio::test]
