@@ -219,7 +219,13 @@ async fn main() -> Result<(), Box<dyn Error>> {
         let (rate, p50, p99) = measure(in_flight, move || {
             let (h, url, body) = (h.clone(), url.clone(), body.clone());
             async move {
-                let r = h.post(url).body(body).send().await.expect("JSON echo");
+                let r = h
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .expect("JSON echo");
                 assert!(r.status().is_success(), "{:?}", r.text().await);
             }
         })

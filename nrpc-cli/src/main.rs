@@ -154,6 +154,12 @@ struct GatewayArgs {
     /// repeatable.
     #[arg(long, value_name = "PATTERN")]
     hide: Vec<String>,
+    /// Answer only requests for this host name (no port; repeatable):
+    /// others get 421, which stops DNS rebinding. Default: `localhost`,
+    /// `127.0.0.1` and `[::1]` when listening on a loopback address, else
+    /// any.
+    #[arg(long = "allowed-host", value_name = "NAME")]
+    allowed_hosts: Vec<String>,
     /// Serve no web console.
     #[arg(long)]
     no_console: bool,
@@ -361,6 +367,9 @@ async fn gateway(conn: Connection, timeout: Duration, args: GatewayArgs) -> Resu
     let exposure = exposure.deny(&args.hide)?;
     let exposing = exposure.describe();
     builder = builder.expose(exposure);
+    if !args.allowed_hosts.is_empty() {
+        builder = builder.allowed_hosts(args.allowed_hosts);
+    }
     if args.allow_origins.iter().any(|origin| origin == "*") {
         builder = builder.allow_any_origin();
     } else if !args.allow_origins.is_empty() {

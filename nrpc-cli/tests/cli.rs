@@ -760,6 +760,7 @@ async fn the_gateway_binary_serves_json_from_schemas_and_proto_files() {
     // A service learned from its published schema.
     let reply: serde_json::Value = http
         .post(format!("{url}/greeter.v1.Greeter/SayHello"))
+        .header("content-type", "application/json")
         .body(r#"{"name":"gateway"}"#)
         .send()
         .await
@@ -788,6 +789,7 @@ async fn the_gateway_binary_serves_json_from_schemas_and_proto_files() {
     // A Go-style server known only from the .proto given at start.
     let response = http
         .post(format!("{url}/interop.v1.Lab/Hello?region=eu&tenant=t1"))
+        .header("content-type", "application/json")
         .body(r#"{"text":"gw"}"#)
         .send()
         .await

@@ -138,6 +138,23 @@ impl Prepared {
         Ok(client)
     }
 
+    /// Whether the method is declared to have no side effects
+    /// (`option idempotency_level = NO_SIDE_EFFECTS;`).
+    pub(crate) fn has_no_side_effects(&self) -> bool {
+        use nrpc_runtime::prost_types::method_options::IdempotencyLevel;
+        let spec = &self.target.service.spec;
+        self.target
+            .service
+            .pool
+            .get_service_by_name(&spec.name)
+            .and_then(|s| {
+                s.methods()
+                    .find(|m| m.name() == self.method().name.as_ref())
+            })
+            .and_then(|m| m.method_descriptor_proto().options.clone())
+            .is_some_and(|o| o.idempotency_level() == IdempotencyLevel::NoSideEffects)
+    }
+
     pub(crate) fn method_params(&self) -> Vec<&str> {
         self.method_values.iter().map(String::as_str).collect()
     }

@@ -1,5 +1,6 @@
-//! The web console: one page (`console.html`, no build step, no outside
-//! assets) and the two JSON resources it reads — the services with their
+//! The web console: one page (`console.html` with its `console.js` and
+//! `console.css`; no build step, no outside assets, no inline script, under
+//! a strict content security policy) and the two JSON resources it reads — the services with their
 //! instances and live stats (from discovery), and one service's methods
 //! with the fields of their requests (from its schema or `.proto` files).
 //! Calls from its form go through the gateway's own JSON door.
@@ -19,13 +20,32 @@ use crate::call::Failure;
 use crate::Shared;
 
 const PAGE: &str = include_str!("console.html");
+const SCRIPT: &str = include_str!("console.js");
+const STYLE: &str = include_str!("console.css");
 
-/// Adds the console's routes: `/`, `/_nrpc/services`,
-/// `/_nrpc/services/{name}`.
+/// The page runs its own script and style only, talks to the gateway only,
+/// and may not be framed (clickjacking).
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+    connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; \
+    frame-ancestors 'none'";
+
+/// Adds the console's routes: `/` and its script and stylesheet,
+/// `/_nrpc/services`, `/_nrpc/services/{name}`.
 pub(crate) fn routes(router: axum::Router, shared: Arc<Shared>) -> axum::Router {
+    use http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_FRAME_OPTIONS};
+    let page = || async {
+        (
+            [(CONTENT_SECURITY_POLICY, CSP), (X_FRAME_OPTIONS, "DENY")],
+            Html(PAGE),
+        )
+    };
+    let script = || async { ([(CONTENT_TYPE, "text/javascript; charset=utf-8")], SCRIPT) };
+    let style = || async { ([(CONTENT_TYPE, "text/css; charset=utf-8")], STYLE) };
     router.merge(
         axum::Router::new()
-            .route("/", get(|| async { Html(PAGE) }))
+            .route("/", get(page))
+            .route("/_nrpc/console.js", get(script))
+            .route("/_nrpc/console.css", get(style))
             .route("/_nrpc/services", get(services))
             .route("/_nrpc/services/{name}", get(service))
             .with_state(shared),

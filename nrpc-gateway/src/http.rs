@@ -63,6 +63,24 @@ async fn run(
         None => Vec::new(),
     };
     let call = prepare(&shared, service, method, positional, named, &parts.headers).await?;
+    // GET is what pages of any site can make browsers send: reading only.
+    if parts.method == http::Method::GET
+        && call.method().kind != MethodKind::NoRequest
+        && !call.has_no_side_effects()
+    {
+        return Ok((
+            http::StatusCode::METHOD_NOT_ALLOWED,
+            [(http::header::ALLOW, "POST")],
+            Failure::new(
+                Code::InvalidArgument,
+                "GET calls only methods declared `idempotency_level = NO_SIDE_EFFECTS` and events; use POST",
+            )
+            .with_http(405)
+            .json()
+            .to_string(),
+        )
+            .into_response());
+    }
     let sse = parts
         .headers
         .get_all(http::header::ACCEPT)

@@ -35,6 +35,7 @@
 //! ```
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
+mod browser;
 mod call;
 mod catalog;
 mod console;
@@ -69,6 +70,10 @@ struct Options {
     console: bool,
     /// Origins whose web pages may call (CORS); none if `None`.
     cors: Option<AllowOrigin>,
+    /// The same, for refusing the calls of other pages.
+    origins: browser::Origins,
+    /// Host names requests may be sent to, if set.
+    hosts: Option<Vec<String>>,
 }
 
 /// What every request handler shares.
@@ -143,7 +148,9 @@ impl GatewayBuilder {
     /// [`allow_any_origin`](Self::allow_any_origin)) the gateway sends no
     /// CORS headers and browsers only let its own pages (the console) call.
     pub fn allow_origins(mut self, origins: impl IntoIterator<Item = HeaderValue>) -> Self {
-        self.options.cors = Some(AllowOrigin::list(origins));
+        let origins: Vec<HeaderValue> = origins.into_iter().collect();
+        self.options.cors = Some(AllowOrigin::list(origins.clone()));
+        self.options.origins = browser::Origins::List(origins);
         self
     }
 
@@ -152,6 +159,21 @@ impl GatewayBuilder {
     /// credentials with those calls).
     pub fn allow_any_origin(mut self) -> Self {
         self.options.cors = Some(AllowOrigin::any());
+        self.options.origins = browser::Origins::Any;
+        self
+    }
+
+    /// The host names (`api.example.com`; no port) requests may be sent
+    /// to: any other `Host` is refused (421), which stops DNS rebinding.
+    /// Without this, a gateway [served](Gateway::serve) on a loopback
+    /// address takes `localhost`, `127.0.0.1` and `[::1]`, and one on any
+    /// other address every name.
+    pub fn allowed_hosts<I, S>(mut self, hosts: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.options.hosts = Some(hosts.into_iter().map(Into::into).collect());
         self
     }
 
@@ -234,6 +256,8 @@ impl Gateway {
                 max_body: 4 << 20,
                 console: true,
                 cors: None,
+                origins: browser::Origins::Own,
+                hosts: None,
             },
             exposure: Exposure::default(),
             discovery_timeout: Duration::from_secs(2),
@@ -247,6 +271,11 @@ impl Gateway {
     /// on) and health's, then calls on every other path; CORS answers for
     /// the allowed origins, if any.
     pub fn router(&self) -> axum::Router {
+        let hosts = browser::Hosts(self.shared.options.hosts.clone().map(Arc::new));
+        self.router_for(hosts)
+    }
+
+    fn router_for(&self, hosts: browser::Hosts) -> axum::Router {
         let shared = self.shared.clone();
         let mut router = axum::Router::new();
         if self.shared.options.console {
@@ -259,7 +288,11 @@ impl Gateway {
             )
             .fallback(move |request: ::http::Request<Body>| dispatch(shared.clone(), request));
         // Your routes first (no conflict to panic over), the gateway's after.
-        let router = self.routes.clone().fallback_service(router);
+        let router = self
+            .routes
+            .clone()
+            .fallback_service(router)
+            .layer(axum::middleware::from_fn_with_state(hosts, browser::guard));
         match &self.shared.options.cors {
             Some(origins) => router.layer(cors(origins.clone())),
             None => router,
@@ -281,7 +314,10 @@ impl Gateway {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         use axum::serve::ListenerExt;
-        let router = self.router();
+        let router = match &self.shared.options.hosts {
+            Some(_) => self.router(),
+            None => self.router_for(browser::Hosts::of_listener(listener.local_addr()?)),
+        };
         if let Some(config) = self.tls {
             let listener = tls::TlsListener::new(listener, config)?;
             return axum::serve(listener, router)
@@ -323,6 +359,13 @@ async fn dispatch(shared: Arc<Shared>, request: ::http::Request<Body>) -> Respon
         .get(::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
+    if let Err(refused) = browser::check_origin(&shared.options.origins, &request) {
+        return if content_type.starts_with("application/grpc") {
+            refused.grpc().into_http()
+        } else {
+            refused.into_response()
+        };
+    }
     if content_type.starts_with("application/grpc-web") {
         return grpc_web(shared, request).await;
     }
@@ -359,6 +402,9 @@ async fn dispatch(shared: Arc<Shared>, request: ::http::Request<Body>) -> Respon
                 .into_response()
             }
         }
+    }
+    if let Err(refused) = browser::check_json_post(&request) {
+        return refused.into_response();
     }
     let span = call_span(service, method, request.headers());
     http::call(shared, service, method, positional, request)

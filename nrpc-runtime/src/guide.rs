@@ -22,3 +22,6 @@ pub mod grpc_and_gateway {}
 
 #[cfg_attr(not(doctest), doc = include_str!("../guides/production.md"))]
 pub mod production {}
+
+#[cfg_attr(not(doctest), doc = include_str!("../guides/gateway-in-production.md"))]
+pub mod gateway_in_production {}

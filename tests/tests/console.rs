@@ -301,9 +301,15 @@ async fn pages_of_allowed_origins_call_from_the_browser() {
     };
     let server = nats_server();
     let _greeter = serve_greeter(&server, "a").await;
-    // The page's origin: a gateway's console, a different port from the
-    // gateways it calls (so a different origin).
-    let page = gateway(&server).await;
+    // The page's origin: an app served beside a gateway, on a different
+    // port from the gateways it calls (so a different origin). Not the
+    // console, whose content security policy lets it talk to its own
+    // gateway only.
+    let app = axum::Router::new().route(
+        "/app",
+        axum::routing::get(|| async { axum::response::Html("<!doctype html><title>app</title>") }),
+    );
+    let page = gateway_with(&server, |b| b.routes(app)).await;
     let origin = page.url.parse().unwrap();
     let allowed = gateway_with(&server, |b| b.allow_origins([origin])).await;
     let elsewhere = "http://app.example".parse().unwrap();
@@ -311,7 +317,7 @@ async fn pages_of_allowed_origins_call_from_the_browser() {
 
     let driver = driver(chromedriver).await;
     let client = browser(&driver, chromium).await;
-    client.goto(&page.url).await.unwrap();
+    client.goto(&format!("{}/app", page.url)).await.unwrap();
     let results = within(
         "the page's cross-origin calls",
         client.execute_async(
@@ -349,4 +355,91 @@ async fn pages_of_allowed_origins_call_from_the_browser() {
     }
 
     client.close().await.unwrap();
+}
+
+/// From a page of another site, what needs no permission: a `text/plain`
+/// POST (`no-cors`, so no preflight), an `<img>` GET of a method, and a
+/// form posted into a hidden frame. Resolves once each has finished.
+const HOSTILE_CALLS: &str = r#"
+const [gw, done] = arguments;
+const path = '/greeter.v1.Greeter/SayHello';
+const img = () => new Promise((resolve) => {
+    const i = new Image();
+    i.onload = () => resolve('loaded');
+    i.onerror = () => resolve('error');
+    i.src = gw + path;
+});
+const form = () => new Promise((resolve) => {
+    const frame = document.createElement('iframe');
+    frame.name = 'sink';
+    frame.onload = () => resolve('posted');
+    document.body.append(frame);
+    const f = document.createElement('form');
+    f.method = 'POST';
+    f.action = gw + path;
+    f.target = 'sink';
+    f.enctype = 'text/plain';
+    const field = document.createElement('input');
+    field.name = '{"name":"form","x":"';
+    field.value = '"}';
+    f.append(field);
+    document.body.append(f);
+    f.submit();
+});
+fetch(gw + path, {method: 'POST', mode: 'no-cors', headers: {'content-type': 'text/plain'},
+                  body: JSON.stringify({name: 'plain'})})
+    .then(() => 'sent', (e) => String(e))
+    .then(async (plain) => done({plain, img: await img(), form: await form()}));
+"#;
+
+#[tokio::test]
+async fn pages_of_other_sites_cannot_make_the_browser_call() {
+    let Some((chromedriver, chromium)) = browser_binaries() else {
+        return;
+    };
+    let server = nats_server();
+    let (_h, mut events, _gate) = serve_greeter(&server, "a").await;
+    let app = axum::Router::new().route(
+        "/app",
+        axum::routing::get(|| async {
+            axum::response::Html("<!doctype html><title>app</title><body></body>")
+        }),
+    );
+    let page = gateway_with(&server, |b| b.routes(app)).await;
+    let target = gateway(&server).await;
+
+    let driver = driver(chromedriver).await;
+    let client = browser(&driver, chromium).await;
+    client.goto(&format!("{}/app", page.url)).await.unwrap();
+    let results = within(
+        "the page's hostile calls",
+        client.execute_async(HOSTILE_CALLS, vec![target.url.clone().into()]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(results["plain"], "sent", "{results}");
+    assert_eq!(results["img"], "error", "{results}");
+    assert_eq!(results["form"], "posted", "{results}");
+    client.close().await.unwrap();
+
+    // Then a call of the test's own: the first the service sees.
+    let reply = reqwest::Client::new()
+        .post(format!("{}/greeter.v1.Greeter/SayHello", target.url))
+        .header("content-type", "application/json")
+        .body(r#"{"name":"mine"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    let first = within("the test's call", async {
+        loop {
+            match events.recv().await {
+                Some(nrpc_tests::Event::Started(name)) => return name,
+                Some(_) => continue,
+                None => panic!("the service is gone"),
+            }
+        }
+    })
+    .await;
+    assert_eq!(first, "mine");
 }

@@ -505,6 +505,7 @@ async fn tls_on_the_gateway_port_with_and_without_client_certificates() {
     let call = |client: &reqwest::Client, url: &str| {
         client
             .post(format!("{url}{SAY_HELLO}"))
+            .header("content-type", "application/json")
             .body(r#"{"name":"https"}"#)
             .send()
     };
@@ -655,8 +656,18 @@ async fn health_follows_the_nats_connection() {
 
 // ----------------------------------------------------------- HTTP/JSON --
 
+/// An HTTP client whose requests say they are JSON, as a JSON call must
+/// (the gateway refuses the simple requests any web page can make).
 fn http() -> reqwest::Client {
-    reqwest::Client::new()
+    let json = reqwest::header::HeaderValue::from_static("application/json");
+    reqwest::Client::builder()
+        .default_headers(
+            [(reqwest::header::CONTENT_TYPE, json)]
+                .into_iter()
+                .collect(),
+        )
+        .build()
+        .unwrap()
 }
 
 /// POSTs `body` to `url`: the status and the JSON answer.
@@ -1081,7 +1092,7 @@ async fn an_http_client_that_goes_away_cancels_its_call() {
     socket
         .write_all(
             format!(
-                "POST /greeter.v1.Greeter/SayHello HTTP/1.1\r\nhost: {address}\r\ncontent-length: {}\r\n\r\n{body}",
+                "POST /greeter.v1.Greeter/SayHello HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
                 body.len()
             )
             .as_bytes(),

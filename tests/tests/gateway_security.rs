@@ -8,7 +8,7 @@
 use nrpc_gateway::Exposure;
 use nrpc_tests::chat::chat_server::ChatServer;
 use nrpc_tests::grpcurl::{grpcurl, grpcurl_ok};
-use nrpc_tests::{gateway_with, hello, nats_server, serve, serve_greeter, Words};
+use nrpc_tests::{gateway_with, hello, nats_server, serve, serve_greeter, within, Words};
 use tonic::transport::Channel;
 
 fn http() -> reqwest::Client {
@@ -132,4 +132,134 @@ async fn what_is_not_exposed_is_not_there_on_any_face() {
     );
     let (status, _) = get_json(format!("{url}/_nrpc/services/chat.v1.Chat")).await;
     assert_eq!(status, 404);
+}
+
+/// The names of the calls the greeter has started so far, up to and
+/// including one named `last` (which the test makes last).
+async fn calls_until(
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<nrpc_tests::Event>,
+    last: &str,
+) -> Vec<String> {
+    let mut seen = Vec::new();
+    within("the last call", async {
+        while let Some(event) = events.recv().await {
+            if let nrpc_tests::Event::Started(name) = event {
+                let done = name == last;
+                seen.push(name);
+                if done {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    seen
+}
+
+#[tokio::test]
+async fn what_a_page_of_another_site_makes_a_browser_send_is_refused() {
+    let server = nats_server();
+    let (_h, mut events, _gate) = serve_greeter(&server, "a").await;
+    let app = "https://app.example";
+    let gateway = gateway_with(&server, |b| b.allow_origins([app.parse().unwrap()])).await;
+    let say_hello = format!("{}/greeter.v1.Greeter/SayHello", gateway.url);
+    let fail = format!("{}/greeter.v1.Greeter/Fail", gateway.url);
+    let status = |r: reqwest::Response| r.status().as_u16();
+
+    // A form or `text/plain` fetch (no preflight) from any page: 415.
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ] {
+        let r = http()
+            .post(&say_hello)
+            .header("content-type", content_type)
+            .body(r#"{"name":"simple"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(status(r), 415, "{content_type}");
+    }
+    // JSON from a page of another origin: 403 (the browser would not
+    // have sent it after its preflight; a script outside one can).
+    let r = http()
+        .post(&say_hello)
+        .header("content-type", "application/json")
+        .header("origin", "https://evil.example")
+        .body(r#"{"name":"evil"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(r), 403);
+    // An <img>'s GET: marked cross-site by the browser, no Origin.
+    let r = http()
+        .get(&fail)
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(r), 403);
+    // GET calls only what has no side effects (SayHello is declared so).
+    let r = http().get(&fail).send().await.unwrap();
+    assert_eq!(r.headers()["allow"], "POST");
+    assert_eq!(status(r), 405);
+    let r = http().get(&say_hello).send().await.unwrap();
+    assert_eq!(status(r), 200);
+    // A Host that is not the gateway's (DNS rebinding): 421, whatever the path.
+    for path in ["/greeter.v1.Greeter/SayHello", "/", "/_nrpc/services"] {
+        let r = http()
+            .get(format!("{}{path}", gateway.url))
+            .header("host", "attacker.example")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(status(r), 421, "{path}");
+    }
+    // The allowed origin, and plain JSON, are served.
+    let r = http()
+        .post(&say_hello)
+        .header("content-type", "application/json")
+        .header("origin", app)
+        .body(r#"{"name":"app"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(r), 200);
+    let (code, _) = post(say_hello.clone(), r#"{"name":"last"}"#).await;
+    assert_eq!(code, 200);
+
+    // None of the refused calls reached the service.
+    assert_eq!(calls_until(&mut events, "last").await, ["", "app", "last"]);
+}
+
+#[tokio::test]
+async fn the_console_page_allows_its_own_script_only_and_no_framing() {
+    let server = nats_server();
+    let gateway = gateway_with(&server, |b| b).await;
+    let page = http().get(&gateway.url).send().await.unwrap();
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+    assert_eq!(page.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+    let html = page.text().await.unwrap();
+    assert!(
+        !html.contains("<script>") && !html.contains("<style>"),
+        "inline script or style"
+    );
+    let script = http()
+        .get(format!("{}/_nrpc/console.js", gateway.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        script.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
 }

@@ -316,6 +316,7 @@ async fn one_trace_crosses_the_gateway() {
         reqwest::Client::new()
             .post(format!("{}/greeter.v1.Greeter/SayHello", gateway.url))
             .header("traceparent", format!("00-{trace}-{caller}-01"))
+            .header("content-type", "application/json")
             .body(r#"{"name":"traced"}"#)
             .send(),
     )
