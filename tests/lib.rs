@@ -237,6 +237,22 @@ impl Greeter for TestGreeter {
         if name == "badheader" {
             return Ok(Response::new(HelloReply::default()).with_header("Bad", "a\r\nb"));
         }
+        if name == "whoami" {
+            // Who the gateway says called, and whether any credential of
+            // the caller's reached the service.
+            let who = match request.caller() {
+                Some(c) => format!("{} [{}] via {}", c.subject, c.scopes.join(","), c.via),
+                None => "anonymous".into(),
+            };
+            let m = request.metadata();
+            let leaked = ["Authorization", "Cookie", "X-Api-Key"]
+                .iter()
+                .any(|h| m.get(*h).is_some());
+            let credentials = if leaked { " +credentials" } else { "" };
+            return Ok(Response::new(HelloReply {
+                message: format!("{who}{credentials}"),
+            }));
+        }
         if let Some(n) = name.strip_prefix("big:") {
             let n = n
                 .parse()

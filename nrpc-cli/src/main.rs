@@ -127,7 +127,7 @@ enum Command {
     /// Services are learned from the schemas their instances publish, or
     /// defined by `--proto` files. Every call goes out over this one NATS
     /// connection.
-    Gateway(GatewayArgs),
+    Gateway(Box<GatewayArgs>),
 }
 
 /// `nrpc gateway`.
@@ -160,6 +160,36 @@ struct GatewayArgs {
     /// any.
     #[arg(long = "allowed-host", value_name = "NAME")]
     allowed_hosts: Vec<String>,
+    /// Accept bearer JWTs signed by a key of this JSON Web Key Set file
+    /// (read again when a token names a key it lacks). With this or
+    /// `--api-keys`, every call needs credentials.
+    #[arg(long, value_name = "FILE")]
+    jwks: Option<PathBuf>,
+    /// The issuer (`iss`) JWTs must name.
+    #[arg(long, value_name = "ISSUER", requires = "jwks")]
+    jwt_issuer: Option<String>,
+    /// The audience (`aud`) JWTs must name.
+    #[arg(long, value_name = "AUDIENCE", requires = "jwks")]
+    jwt_audience: Option<String>,
+    /// Clock skew allowed when checking a JWT's times.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    jwt_leeway: Duration,
+    /// Accept the API keys of this file (`<key> <subject> [scope…]` per
+    /// line), sent as `X-Api-Key`.
+    #[arg(long, value_name = "FILE")]
+    api_keys: Option<PathBuf>,
+    /// Methods the pattern matches need these scopes:
+    /// `orders.v1.Orders/Cancel*=orders:write[,…]`; repeatable.
+    #[arg(long = "require", value_name = "PATTERN=SCOPES")]
+    require_scopes: Vec<String>,
+    /// With `--jwks`/`--api-keys`, let callers without credentials call
+    /// the methods no `--require` names.
+    #[arg(long)]
+    allow_anonymous: bool,
+    /// Send callers' `Authorization`, `Cookie` and `X-Api-Key` headers on
+    /// to the services (by default they stay at the gateway).
+    #[arg(long)]
+    forward_credentials: bool,
     /// Serve no web console.
     #[arg(long)]
     no_console: bool,
@@ -334,7 +364,7 @@ async fn run(cli: Cli) -> Result<()> {
             inspect::describe(&conn, timeout, &name, &protos).await
         }
         Command::Call(args) => call::run(&conn, timeout, args).await,
-        Command::Gateway(args) => gateway(conn.clone(), timeout, args).await,
+        Command::Gateway(args) => gateway(conn.clone(), timeout, *args).await,
         // Answered before connecting (see `main`).
         Command::Completions { .. } => Ok(()),
     };
@@ -367,6 +397,29 @@ async fn gateway(conn: Connection, timeout: Duration, args: GatewayArgs) -> Resu
     let exposure = exposure.deny(&args.hide)?;
     let exposing = exposure.describe();
     builder = builder.expose(exposure);
+    if args.jwks.is_some() || args.api_keys.is_some() {
+        let mut auth = nrpc_gateway::Auth::new().allow_anonymous(args.allow_anonymous);
+        if let Some(jwks) = &args.jwks {
+            auth = auth.jwks_file(
+                jwks,
+                args.jwt_issuer.clone(),
+                args.jwt_audience.clone(),
+                args.jwt_leeway,
+            )?;
+        }
+        if let Some(keys) = &args.api_keys {
+            auth = auth.api_keys_file(keys)?;
+        }
+        for rule in &args.require_scopes {
+            auth = auth.require(rule)?;
+        }
+        builder = builder.auth(auth);
+    } else if !args.require_scopes.is_empty() || args.allow_anonymous {
+        return Err(Failure(
+            "--require and --allow-anonymous need --jwks or --api-keys".into(),
+        ));
+    }
+    builder = builder.forward_credentials(args.forward_credentials);
     if !args.allowed_hosts.is_empty() {
         builder = builder.allowed_hosts(args.allowed_hosts);
     }

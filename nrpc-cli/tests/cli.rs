@@ -592,6 +592,24 @@ async fn errors_a_user_can_act_on() {
         "{e}"
     );
 
+    // Authentication settings that cannot be used: each named.
+    let keys = std::env::temp_dir().join(format!("nrpc-cli-keys-{}", std::process::id()));
+    std::fs::write(&keys, "k-0123456789abcdef ada\nshort bob\n").unwrap();
+    let e = err(&server, &["gateway", "--api-keys", keys.to_str().unwrap()]).await;
+    assert!(
+        e.trim_end().ends_with(":2: a key must have at least 16 characters"),
+        "{e}"
+    );
+    std::fs::write(&keys, "{\"keys\": [{\"kty\": \"EC\"}]}").unwrap();
+    let e = err(&server, &["gateway", "--jwks", keys.to_str().unwrap()]).await;
+    assert!(e.contains("not a usable JSON Web Key Set"), "{e}");
+    let _ = std::fs::remove_file(&keys);
+    let e = err(&server, &["gateway", "--require", "a.B/*=x"]).await;
+    assert!(
+        e.contains("--require and --allow-anonymous need --jwks or --api-keys"),
+        "{e}"
+    );
+
     // TLS on the gateway's port: a certificate file that is not there.
     let e = err(
         &server,

@@ -173,8 +173,15 @@ pub(crate) async fn prepare(
     mut named: Vec<(String, String)>,
     headers: &http::HeaderMap,
 ) -> Result<Prepared, Failure> {
+    // Who calls, before anything is looked up for them.
+    let caller = match &shared.auth {
+        Some(auth) => auth.authenticate(headers)?,
+        None => None,
+    };
+    let forward_credentials = shared.options.forward_credentials;
     let headers = headers
         .iter()
+        .filter(|(name, _)| forward_credentials || !is_credential(name.as_str()))
         .map(|(name, value)| (name.as_str(), value.to_str().ok()));
     let Incoming {
         timeout: deadline,
@@ -212,9 +219,15 @@ pub(crate) async fn prepare(
     if !exposure.method(&target.service.spec.name, &spec.name) {
         return Err(Failure::unknown("method", method));
     }
+    if let Some(auth) = &shared.auth {
+        auth.authorize(caller.as_ref(), &target.service.spec.name, &spec.name)?;
+    }
     let service_spec = &target.service.spec;
     for (name, value) in metadata {
         options = options.header(&name, &value);
+    }
+    for (name, value) in caller.iter().flat_map(|c| c.headers()) {
+        options = options.header(name, &value);
     }
     options = options.timeout(timeout.saturating_sub(started.elapsed()));
     if deadline.is_some() && spec.kind.is_stream() {
@@ -234,6 +247,11 @@ pub(crate) async fn prepare(
         instance,
         options,
     })
+}
+
+/// Whether a request header (lower case) is a credential of the caller's.
+fn is_credential(name: &str) -> bool {
+    matches!(name, "authorization" | "cookie" | "x-api-key")
 }
 
 /// A reply's NATS headers as HTTP headers (gRPC metadata): the protocol's

@@ -54,7 +54,18 @@ pub(crate) fn routes(router: axum::Router, shared: Arc<Shared>) -> axum::Router 
 
 /// Every service that answers discovery (and every one defined by
 /// `.proto` files), with its instances and their endpoints' stats.
-async fn services(State(shared): State<Arc<Shared>>) -> Response {
+/// The console's resources need what calls need.
+fn authenticated(shared: &Shared, headers: &http::HeaderMap) -> Result<(), Failure> {
+    match &shared.auth {
+        Some(auth) => auth.authenticate(headers).map(|_| ()),
+        None => Ok(()),
+    }
+}
+
+async fn services(State(shared): State<Arc<Shared>>, headers: http::HeaderMap) -> Response {
+    if let Err(refused) = authenticated(&shared, &headers) {
+        return refused.into_response();
+    }
     let catalog = &shared.catalog;
     let discovery =
         Discovery::new(catalog.connection().clone()).with_timeout(catalog.discovery_timeout());
@@ -142,7 +153,14 @@ fn instance(info: &InfoResponse, stats: Option<&StatsResponse>) -> Value {
 
 /// One service: its methods, their kinds, subject parameters, docs and
 /// request fields, for the console's form.
-async fn service(State(shared): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
+async fn service(
+    State(shared): State<Arc<Shared>>,
+    Path(name): Path<String>,
+    headers: http::HeaderMap,
+) -> Response {
+    if let Err(refused) = authenticated(&shared, &headers) {
+        return refused.into_response();
+    }
     let catalog = &shared.catalog;
     let unknown = || Failure::unknown("service", &name).into_response();
     if !catalog.exposure().service(&name) {

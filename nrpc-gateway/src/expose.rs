@@ -76,7 +76,7 @@ fn glob(glob: &str, text: &str) -> bool {
 }
 
 impl Pattern {
-    fn matches(&self, service: &str, method: &str) -> bool {
+    pub(crate) fn matches(&self, service: &str, method: &str) -> bool {
         glob(&self.service, service) && glob(&self.method, method)
     }
 

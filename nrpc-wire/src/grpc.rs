@@ -314,6 +314,9 @@ impl Incoming {
                     parse_grpc_timeout(value)
                         .ok_or_else(|| HeaderError::BadTimeout(value.to_owned()))?,
                 );
+            } else if crate::caller::is_caller_header(name) {
+                // Reserved for a gateway's verified caller: never the
+                // caller's word.
             } else if !is_transport_header(name) {
                 out.metadata
                     .push((canonical_header_name(name), text()?.to_owned()));
@@ -449,6 +452,9 @@ mod tests {
             ("content-type", Some("application/grpc")),
             ("user-agent", None),
             ("nrpc-timeout", Some("1")),
+            // A caller's claim to be someone: only a gateway says that.
+            ("nrpc-caller-subject", Some("admin")),
+            ("Nrpc-Caller-Scopes", None),
         ])
         .unwrap();
         assert_eq!(sorted.timeout, Some(Duration::from_millis(250)));

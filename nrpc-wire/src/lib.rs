@@ -22,6 +22,7 @@
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
 pub mod address;
+pub mod caller;
 pub mod encoding;
 pub mod grpc;
 pub mod headers;

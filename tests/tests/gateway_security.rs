@@ -263,3 +263,268 @@ async fn the_console_page_allows_its_own_script_only_and_no_framing() {
         "text/javascript; charset=utf-8"
     );
 }
+
+/// Signing keys and the JWKS file that holds their public halves.
+struct Issuer {
+    es256: jsonwebtoken::EncodingKey,
+    eddsa: jsonwebtoken::EncodingKey,
+    /// Same kid as `es256`, another key: a forger's.
+    forged: jsonwebtoken::EncodingKey,
+    jwks: tempfile::NamedTempFile,
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn issuer() -> Issuer {
+    let ec = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let ed = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let other = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let point = ec.public_key_raw(); // 0x04 || x || y
+    let jwks = serde_json::json!({"keys": [
+        {"kty": "EC", "crv": "P-256", "kid": "ec-1", "alg": "ES256", "use": "sig",
+         "x": b64(&point[1..33]), "y": b64(&point[33..65])},
+        {"kty": "OKP", "crv": "Ed25519", "kid": "ed-1", "alg": "EdDSA", "use": "sig",
+         "x": b64(ed.public_key_raw())},
+    ]});
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(&mut file, jwks.to_string().as_bytes()).unwrap();
+    Issuer {
+        es256: jsonwebtoken::EncodingKey::from_ec_pem(ec.serialize_pem().as_bytes()).unwrap(),
+        eddsa: jsonwebtoken::EncodingKey::from_ed_pem(ed.serialize_pem().as_bytes()).unwrap(),
+        forged: jsonwebtoken::EncodingKey::from_ec_pem(other.serialize_pem().as_bytes()).unwrap(),
+        jwks: file,
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn token(
+    key: &jsonwebtoken::EncodingKey,
+    alg: jsonwebtoken::Algorithm,
+    kid: &str,
+    claims: serde_json::Value,
+) -> String {
+    let mut header = jsonwebtoken::Header::new(alg);
+    header.kid = Some(kid.into());
+    jsonwebtoken::encode(&header, &claims, key).unwrap()
+}
+
+#[tokio::test]
+async fn callers_prove_who_they_are_and_services_learn_it() {
+    use jsonwebtoken::Algorithm::{EdDSA, ES256};
+    let server = nats_server();
+    let _greeter = serve_greeter(&server, "a").await;
+    let issuer = issuer();
+    let mut keys = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(&mut keys, b"partner-key-0123456789 partner-7 reports\n").unwrap();
+    let auth = nrpc_gateway::Auth::new()
+        .jwks_file(
+            issuer.jwks.path(),
+            Some("https://id.example".into()),
+            Some("nrpc-gateway".into()),
+            std::time::Duration::from_secs(5),
+        )
+        .and_then(|a| a.api_keys_file(keys.path()))
+        .and_then(|a| a.require("greeter.v1.Greeter/Echo=admin"))
+        .unwrap();
+    let gateway = gateway_with(&server, |b| b.auth(auth)).await;
+    // SayHello named "whoami" answers who called; Echo needs scope admin.
+    let who = format!("{}/greeter.v1.Greeter/SayHello", gateway.url);
+    let admin = format!("{}/greeter.v1.Greeter/Echo", gateway.url);
+    let claims = |sub: &str, scope: &str, exp: i64, aud: &str| serde_json::json!({"sub": sub, "scope": scope, "exp": exp, "iss": "https://id.example", "aud": aud});
+    let call = |url: String, credential: Option<(&'static str, String)>| async move {
+        let mut request = http()
+            .post(&url)
+            .header("content-type", "application/json")
+            // Forged: only the gateway says who the caller is.
+            .header("nrpc-caller-subject", "root")
+            .header("cookie", "session=secret")
+            .body(if url.ends_with("/Echo") {
+                "{}"
+            } else {
+                r#"{"name":"whoami"}"#
+            });
+        if let Some((name, value)) = credential {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    };
+    let bearer = |t: String| Some(("authorization", format!("Bearer {t}")));
+    let hour = now() + 3600;
+
+    // A valid ES256 token: the service learns the verified caller, not the
+    // forged header, and no credential reaches it.
+    let ada = token(
+        &issuer.es256,
+        ES256,
+        "ec-1",
+        claims("ada", "orders:read admin", hour, "nrpc-gateway"),
+    );
+    let (status, body) = call(who.clone(), bearer(ada.clone())).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"message":"ada [orders:read,admin] via jwt"}"#)
+    );
+    let (status, _) = call(admin.clone(), bearer(ada)).await;
+    assert_eq!(status, 200);
+    // EdDSA, scopes as `scp`, and no `admin` scope: Who yes, Admin 403.
+    let bob = token(
+        &issuer.eddsa,
+        EdDSA,
+        "ed-1",
+        serde_json::json!({
+        "sub": "bob", "scp": ["orders:read"], "exp": hour, "iss": "https://id.example", "aud": "nrpc-gateway"}),
+    );
+    let (status, body) = call(who.clone(), bearer(bob.clone())).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"message":"bob [orders:read] via jwt"}"#)
+    );
+    let (status, body) = call(admin.clone(), bearer(bob)).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains("PERMISSION_DENIED") && !body.contains("admin"),
+        "{body}"
+    );
+    // An API key.
+    let (status, body) = call(
+        who.clone(),
+        Some(("x-api-key", "partner-key-0123456789".into())),
+    )
+    .await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"message":"partner-7 [reports] via api-key"}"#)
+    );
+
+    // Refused, all alike (401, no reason given): expired beyond the
+    // leeway, signed by another key, for another audience, from another
+    // issuer, no token, a malformed one, an unknown API key.
+    let refused = [
+        bearer(token(
+            &issuer.es256,
+            ES256,
+            "ec-1",
+            claims("ada", "admin", now() - 60, "nrpc-gateway"),
+        )),
+        bearer(token(
+            &issuer.forged,
+            ES256,
+            "ec-1",
+            claims("ada", "admin", hour, "nrpc-gateway"),
+        )),
+        bearer(token(
+            &issuer.es256,
+            ES256,
+            "ec-1",
+            claims("ada", "admin", hour, "another-api"),
+        )),
+        bearer(token(
+            &issuer.es256,
+            ES256,
+            "ec-1",
+            serde_json::json!({
+            "sub": "ada", "exp": hour, "iss": "https://evil.example", "aud": "nrpc-gateway"}),
+        )),
+        bearer(token(
+            &issuer.es256,
+            ES256,
+            "nope",
+            claims("ada", "admin", hour, "nrpc-gateway"),
+        )),
+        None,
+        bearer("not.a.token".into()),
+        bearer("x".repeat(10_000)),
+        Some(("authorization", "Basic YWRhOnB3".into())),
+        Some(("x-api-key", "partner-key-0123456780".into())),
+    ];
+    for (i, credential) in refused.into_iter().enumerate() {
+        let (status, body) = call(who.clone(), credential).await;
+        assert_eq!(status, 401, "case {i}: {body}");
+        assert!(
+            body.contains("missing or invalid credentials"),
+            "case {i}: {body}"
+        );
+    }
+
+    // gRPC callers: UNAUTHENTICATED without a token; reflection too.
+    let at = gateway.url.trim_start_matches("http://");
+    let whoami = r#"{"name":"whoami"}"#;
+    let (ok, _, err) = grpcurl(&[
+        "-plaintext",
+        "-d",
+        whoami,
+        at,
+        "greeter.v1.Greeter/SayHello",
+    ])
+    .await;
+    assert!(!ok && err.contains("Unauthenticated"), "{err}");
+    let (ok, _, err) = grpcurl(&["-plaintext", at, "list"]).await;
+    assert!(!ok && err.contains("Unauthenticated"), "{err}");
+    let token = token(
+        &issuer.es256,
+        ES256,
+        "ec-1",
+        claims("grpc", "", hour, "nrpc-gateway"),
+    );
+    let auth = format!("authorization: Bearer {token}");
+    let out = grpcurl_ok(&[
+        "-plaintext",
+        "-H",
+        &auth,
+        "-d",
+        whoami,
+        at,
+        "greeter.v1.Greeter/SayHello",
+    ])
+    .await;
+    assert!(out.contains(r#""message": "grpc [] via jwt""#), "{out}");
+    // The console's resources need the same.
+    let r = http()
+        .get(format!("{}/_nrpc/services", gateway.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+}
+
+#[tokio::test]
+async fn without_authentication_a_forged_identity_still_does_not_pass() {
+    let server = nats_server();
+    let _greeter = serve_greeter(&server, "a").await;
+    let gateway = gateway_with(&server, |b| b).await;
+    let response = http()
+        .post(format!("{}/greeter.v1.Greeter/SayHello", gateway.url))
+        .header("content-type", "application/json")
+        .header("Nrpc-Caller-Subject", "root")
+        .header("NRPC-CALLER-SCOPES", "admin")
+        .header("authorization", "Bearer whatever")
+        .body(r#"{"name":"whoami"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.text().await.unwrap(), r#"{"message":"anonymous"}"#);
+    // Credentials travel on only when asked to.
+    let forwarding = gateway_with(&server, |b| b.forward_credentials(true)).await;
+    let response = http()
+        .post(format!("{}/greeter.v1.Greeter/SayHello", forwarding.url))
+        .header("content-type", "application/json")
+        .header("authorization", "Bearer whatever")
+        .body(r#"{"name":"whoami"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.text().await.unwrap(),
+        r#"{"message":"anonymous +credentials"}"#
+    );
+}

@@ -77,6 +77,14 @@ impl<T> Request<T> {
         &self.context.metadata
     }
 
+    /// The caller a gateway verified (its JWT's subject and scopes, or its
+    /// API key's), if the call came through one that authenticates; see
+    /// [`nrpc_wire::caller`] for what to trust it for.
+    pub fn caller(&self) -> Option<nrpc_wire::caller::Caller> {
+        let metadata = &self.context.metadata;
+        nrpc_wire::caller::Caller::from_headers(|name| metadata.get(name).map(|v| v.as_str()))
+    }
+
     /// The value of the subject parameter `name` (package, service or method
     /// parameter), as the caller sent it.
     pub fn param(&self, name: &str) -> Option<&str> {
