@@ -190,6 +190,15 @@ struct GatewayArgs {
     /// to the services (by default they stay at the gateway).
     #[arg(long)]
     forward_credentials: bool,
+    /// Limit each caller (verified subject, or client address) to this
+    /// many calls per second of each method; past it, 429 with
+    /// Retry-After.
+    #[arg(long, value_name = "PER_SECOND")]
+    rate_limit: Option<std::num::NonZeroU32>,
+    /// How many calls a caller may make at once before `--rate-limit`
+    /// applies (default: the rate).
+    #[arg(long, value_name = "CALLS", requires = "rate_limit")]
+    rate_burst: Option<std::num::NonZeroU32>,
     /// Serve no web console.
     #[arg(long)]
     no_console: bool,
@@ -420,6 +429,9 @@ async fn gateway(conn: Connection, timeout: Duration, args: GatewayArgs) -> Resu
         ));
     }
     builder = builder.forward_credentials(args.forward_credentials);
+    if let Some(rate) = args.rate_limit {
+        builder = builder.rate_limit(rate, args.rate_burst.unwrap_or(rate));
+    }
     if !args.allowed_hosts.is_empty() {
         builder = builder.allowed_hosts(args.allowed_hosts);
     }

@@ -597,7 +597,8 @@ async fn errors_a_user_can_act_on() {
     std::fs::write(&keys, "k-0123456789abcdef ada\nshort bob\n").unwrap();
     let e = err(&server, &["gateway", "--api-keys", keys.to_str().unwrap()]).await;
     assert!(
-        e.trim_end().ends_with(":2: a key must have at least 16 characters"),
+        e.trim_end()
+            .ends_with(":2: a key must have at least 16 characters"),
         "{e}"
     );
     std::fs::write(&keys, "{\"keys\": [{\"kty\": \"EC\"}]}").unwrap();

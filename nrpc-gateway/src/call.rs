@@ -23,6 +23,8 @@ pub(crate) struct Failure {
     pub(crate) code: Code,
     pub(crate) message: String,
     pub(crate) http: Option<u16>,
+    /// When the caller may try again (`Retry-After`), if it is known.
+    pub(crate) retry_after: Option<std::time::Duration>,
 }
 
 impl Failure {
@@ -31,6 +33,7 @@ impl Failure {
             code,
             message: message.into(),
             http: None,
+            retry_after: None,
         }
     }
 
@@ -38,6 +41,18 @@ impl Failure {
     /// not exposed: the same.
     pub(crate) fn unknown(what: &str, name: &str) -> Self {
         Failure::new(Code::Unimplemented, format!("no {what} {name:?}")).with_http(404)
+    }
+
+    pub(crate) fn with_retry_after(mut self, after: std::time::Duration) -> Self {
+        self.retry_after = Some(after);
+        self
+    }
+
+    /// `Retry-After`'s value: whole seconds, rounded up.
+    pub(crate) fn retry_after_header(&self) -> Option<http::HeaderValue> {
+        let after = self.retry_after?;
+        let seconds = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+        Some(http::HeaderValue::from(seconds.max(1)))
     }
 
     pub(crate) fn with_http(mut self, status: u16) -> Self {
@@ -64,7 +79,13 @@ impl Failure {
     }
 
     pub(crate) fn grpc(&self) -> tonic::Status {
-        Status::new(self.code, self.message.clone()).into()
+        let mut status: tonic::Status = Status::new(self.code, self.message.clone()).into();
+        if let Some(value) = self.retry_after_header() {
+            if let Ok(value) = value.to_str().unwrap_or_default().parse() {
+                status.metadata_mut().insert("retry-after", value);
+            }
+        }
+        status
     }
 }
 
@@ -82,6 +103,7 @@ impl From<nrpc_reflect::Error> for Failure {
             code,
             message: e.to_string(),
             http: unknown.then_some(404),
+            retry_after: None,
         }
     }
 }
@@ -172,6 +194,7 @@ pub(crate) async fn prepare(
     positional: Vec<String>,
     mut named: Vec<(String, String)>,
     headers: &http::HeaderMap,
+    peer: Option<std::net::IpAddr>,
 ) -> Result<Prepared, Failure> {
     // Who calls, before anything is looked up for them.
     let caller = match &shared.auth {
@@ -222,6 +245,10 @@ pub(crate) async fn prepare(
     if let Some(auth) = &shared.auth {
         auth.authorize(caller.as_ref(), &target.service.spec.name, &spec.name)?;
     }
+    if let Some(limits) = &shared.limits {
+        let method = format!("{}/{}", target.service.spec.name, spec.name);
+        limits.check(caller.as_ref().map(|c| c.subject.as_str()), peer, &method)?;
+    }
     let service_spec = &target.service.spec;
     for (name, value) in metadata {
         options = options.header(&name, &value);
@@ -247,6 +274,13 @@ pub(crate) async fn prepare(
         instance,
         options,
     })
+}
+
+/// The client's address, when the server recorded it.
+pub(crate) fn peer(extensions: &http::Extensions) -> Option<std::net::IpAddr> {
+    extensions
+        .get::<axum::extract::ConnectInfo<crate::Peer>>()
+        .map(|info| info.0 .0.ip())
 }
 
 /// Whether a request header (lower case) is a credential of the caller's.

@@ -19,7 +19,7 @@ use nrpc_runtime::{CallError, Code, MethodKind};
 use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 use tokio_util::io::StreamReader;
 
-use crate::call::{prepare, reply_headers, BadInput, Failure};
+use crate::call::{peer, prepare, reply_headers, BadInput, Failure};
 use crate::Shared;
 
 const JSON: &str = "application/json";
@@ -27,12 +27,18 @@ const NDJSON: &str = "application/x-ndjson";
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.http_status(),
             [(http::header::CONTENT_TYPE, JSON)],
             self.json().to_string(),
         )
-            .into_response()
+            .into_response();
+        if let Some(after) = self.retry_after_header() {
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, after);
+        }
+        response
     }
 }
 
@@ -62,7 +68,17 @@ async fn run(
         Some(q) => query_pairs(q)?,
         None => Vec::new(),
     };
-    let call = prepare(&shared, service, method, positional, named, &parts.headers).await?;
+    let peer = peer(&parts.extensions);
+    let call = prepare(
+        &shared,
+        service,
+        method,
+        positional,
+        named,
+        &parts.headers,
+        peer,
+    )
+    .await?;
     // GET is what pages of any site can make browsers send: reading only.
     if parts.method == http::Method::GET
         && call.method().kind != MethodKind::NoRequest

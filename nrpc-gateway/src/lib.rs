@@ -44,9 +44,12 @@ mod expose;
 mod grpc;
 mod health;
 mod http;
+mod limit;
 mod reflection;
 pub mod tls;
 
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -88,6 +91,8 @@ struct Shared {
     options: Options,
     /// Who may call, if anyone must say.
     auth: Option<Auth>,
+    /// How often each caller may call each method, if limited.
+    limits: Option<limit::RateLimits>,
 }
 
 /// Sets up a [`Gateway`].
@@ -99,6 +104,7 @@ pub struct GatewayBuilder {
     options: Options,
     exposure: Exposure,
     auth: Option<Auth>,
+    limits: Option<limit::RateLimits>,
     discovery_timeout: Duration,
     refresh_after: Duration,
     tls: Option<Arc<tls::rustls::ServerConfig>>,
@@ -152,6 +158,15 @@ impl GatewayBuilder {
     /// [`nrpc_wire::caller`] headers (`Request::caller()`).
     pub fn auth(mut self, auth: Auth) -> Self {
         self.auth = Some(auth);
+        self
+    }
+
+    /// Limits how often each caller may call each method: `per_second`
+    /// calls on average, up to `burst` at once (a token bucket per verified
+    /// subject, or per client address for anonymous callers, and method).
+    /// Past it, calls are `429`/`RESOURCE_EXHAUSTED` with `Retry-After`.
+    pub fn rate_limit(mut self, per_second: NonZeroU32, burst: NonZeroU32) -> Self {
+        self.limits = Some(limit::RateLimits::new(per_second, burst));
         self
     }
 
@@ -255,6 +270,7 @@ impl GatewayBuilder {
                 catalog: Arc::new(catalog),
                 options: self.options,
                 auth: self.auth,
+                limits: self.limits,
             }),
             tls: self.tls,
             routes: self.routes,
@@ -289,6 +305,7 @@ impl Gateway {
                 forward_credentials: false,
             },
             auth: None,
+            limits: None,
             exposure: Exposure::default(),
             discovery_timeout: Duration::from_secs(2),
             refresh_after: Duration::from_secs(10),
@@ -343,27 +360,65 @@ impl Gateway {
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        use axum::serve::ListenerExt;
         let router = match &self.shared.options.hosts {
             Some(_) => self.router(),
             None => self.router_for(browser::Hosts::of_listener(listener.local_addr()?)),
         };
         if let Some(config) = self.tls {
             let listener = tls::TlsListener::new(listener, config)?;
-            return axum::serve(listener, router)
+            let service = router.into_make_service_with_connect_info::<Peer>();
+            return axum::serve(listener, service)
                 .with_graceful_shutdown(shutdown)
                 .await;
         }
-        // Replies go out at once: Nagle's algorithm would hold small RPC
-        // frames back for the peer's delayed ACK (40 ms).
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!("nrpc-gateway: TCP_NODELAY not set: {e}");
-            }
-        });
-        axum::serve(listener, router)
+        let listener = Tcp(listener);
+        // Callers' addresses: anonymous callers' rate limits are by address.
+        let service = router.into_make_service_with_connect_info::<Peer>();
+        axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
             .await
+    }
+}
+
+/// A client's address, recorded for each connection (whatever the
+/// listener) and read by [`call::peer`].
+#[derive(Debug, Clone, Copy)]
+struct Peer(SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tls::TlsListener>>
+    for Peer
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, tls::TlsListener>) -> Self {
+        Peer(*stream.remote_addr())
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, Tcp>> for Peer {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, Tcp>) -> Self {
+        Peer(*stream.remote_addr())
+    }
+}
+
+/// A TCP listener whose connections send replies at once: Nagle's
+/// algorithm would hold small RPC frames back for the peer's delayed ACK
+/// (40 ms).
+#[derive(Debug)]
+struct Tcp(tokio::net::TcpListener);
+
+impl axum::serve::Listener for Tcp {
+    type Io = tokio::net::TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        let (stream, address) = axum::serve::Listener::accept(&mut self.0).await;
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!("nrpc-gateway: TCP_NODELAY not set: {e}");
+        }
+        (stream, address)
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.0.local_addr()
     }
 }
 

@@ -528,3 +528,73 @@ async fn without_authentication_a_forged_identity_still_does_not_pass() {
         r#"{"message":"anonymous +credentials"}"#
     );
 }
+
+#[tokio::test]
+async fn a_caller_over_its_rate_is_told_to_wait_and_others_are_not_slowed() {
+    use futures::StreamExt;
+    use std::num::NonZeroU32;
+    let server = nats_server();
+    let _greeter = serve_greeter(&server, "a").await;
+    let mut keys = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(
+        &mut keys,
+        b"greedy-key-0123456789 greedy\npolite-key-0123456789 polite\n",
+    )
+    .unwrap();
+    let auth = nrpc_gateway::Auth::new()
+        .api_keys_file(keys.path())
+        .unwrap();
+    let (rate, burst) = (20u32, 10u32);
+    let gateway = gateway_with(&server, |b| {
+        b.auth(auth).rate_limit(
+            NonZeroU32::new(rate).unwrap(),
+            NonZeroU32::new(burst).unwrap(),
+        )
+    })
+    .await;
+    let url = format!("{}/greeter.v1.Greeter/SayHello", gateway.url);
+    let call = |key: &'static str| {
+        let url = url.clone();
+        async move {
+            let r = http()
+                .post(url)
+                .header("content-type", "application/json")
+                .header("x-api-key", key)
+                .body(r#"{"name":"rate"}"#)
+                .send()
+                .await
+                .unwrap();
+            let retry_after = r.headers().get("retry-after").cloned();
+            let status = r.status().as_u16();
+            (status, retry_after)
+        }
+    };
+
+    // 1,000 calls from one caller, 50 at a time; meanwhile another
+    // caller makes as many calls as its burst.
+    let started = std::time::Instant::now();
+    let greedy = futures::stream::iter(0..1000)
+        .map(|_| call("greedy-key-0123456789"))
+        .buffer_unordered(50)
+        .collect::<Vec<_>>();
+    let polite = futures::future::join_all((0..burst).map(|_| call("polite-key-0123456789")));
+    let (answers, polite) = tokio::join!(greedy, polite);
+    let elapsed = started.elapsed().as_secs_f64();
+    let served = answers.iter().filter(|(s, _)| *s == 200).count();
+    let limited: Vec<_> = answers.iter().filter(|(s, _)| *s == 429).collect();
+    assert_eq!(served + limited.len(), 1000, "only 200s and 429s");
+    // The burst, then the rate: never more than the bucket allows.
+    let allowed = burst as f64 + rate as f64 * elapsed + 1.0;
+    assert!(served >= burst as usize, "{served} served");
+    assert!(
+        served as f64 <= allowed,
+        "{served} served in {elapsed:.2} s, at most {allowed:.0} allowed"
+    );
+    assert!(
+        limited.iter().all(|(_, after)| after.is_some()),
+        "429 without Retry-After"
+    );
+
+    // The other caller was not slowed.
+    assert!(polite.iter().all(|(s, _)| *s == 200), "{polite:?}");
+}

@@ -1,0 +1,101 @@
+//! How often a caller may call: a token bucket per caller and method (the
+//! verified subject, or the client's address for anonymous callers),
+//! refilled at a steady rate up to a burst. Past it a call is
+//! `RESOURCE_EXHAUSTED` (`429` with `Retry-After`) at once; other callers
+//! and other methods are not affected.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
+use nrpc_runtime::Code;
+
+use crate::call::Failure;
+
+/// Who a bucket is for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Who {
+    Subject(String),
+    Address(IpAddr),
+    Unknown,
+}
+
+/// Rate limits per caller and method.
+#[derive(Debug)]
+pub(crate) struct RateLimits {
+    limiter: DefaultKeyedRateLimiter<(Who, String)>,
+    checks: AtomicU64,
+}
+
+/// Buckets nobody used lately are forgotten after this many checks.
+const SWEEP_EVERY: u64 = 4096;
+
+impl RateLimits {
+    pub(crate) fn new(per_second: NonZeroU32, burst: NonZeroU32) -> Self {
+        RateLimits {
+            limiter: DefaultKeyedRateLimiter::keyed(
+                Quota::per_second(per_second).allow_burst(burst),
+            ),
+            checks: AtomicU64::new(0),
+        }
+    }
+
+    /// Takes a token for `subject` (or `address`) calling `method` (the
+    /// full `<package.Service>/<Method>`), or says when to come back.
+    pub(crate) fn check(
+        &self,
+        subject: Option<&str>,
+        address: Option<IpAddr>,
+        method: &str,
+    ) -> Result<(), Failure> {
+        if self.checks.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            self.limiter.retain_recent();
+            self.limiter.shrink_to_fit();
+        }
+        let who = match (subject, address) {
+            (Some(s), _) => Who::Subject(s.to_owned()),
+            (None, Some(a)) => Who::Address(a),
+            (None, None) => Who::Unknown,
+        };
+        self.limiter
+            .check_key(&(who, method.to_owned()))
+            .map_err(|not_until| {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                Failure::new(
+                    Code::ResourceExhausted,
+                    format!(
+                        "too many calls of {method}; retry in {} ms",
+                        wait.as_millis().max(1)
+                    ),
+                )
+                .with_retry_after(wait.max(Duration::from_millis(1)))
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_per_caller_and_method() {
+        let one = NonZeroU32::MIN;
+        let limits = RateLimits::new(one, NonZeroU32::new(2).unwrap_or(one));
+        let m = "a.B/C";
+        assert!(limits.check(Some("ada"), None, m).is_ok());
+        assert!(limits.check(Some("ada"), None, m).is_ok());
+        let over = limits.check(Some("ada"), None, m).err();
+        assert_eq!(over.as_ref().map(|f| f.code), Some(Code::ResourceExhausted));
+        assert!(over
+            .and_then(|f| f.retry_after)
+            .is_some_and(|d| d <= Duration::from_secs(1)));
+        // Others, and ada's other methods, have buckets of their own.
+        assert!(limits.check(Some("bob"), None, m).is_ok());
+        assert!(limits.check(Some("ada"), None, "a.B/D").is_ok());
+        let here: IpAddr = [127, 0, 0, 1].into();
+        assert!(limits.check(None, Some(here), m).is_ok());
+    }
+}
