@@ -43,6 +43,23 @@ pub mod greeter {
 include!(concat!(env!("OUT_DIR"), "/shop/mod.rs"));
 // ANCHOR_END: packages
 
+/// Fire-and-forget and events, defined in Rust.
+pub mod alarms {
+    pub use crate::greeter::{HelloReply, HelloRequest};
+    use nrpc_runtime::{nats_service, Status};
+
+    /// Alarms of a site, by subject parameter.
+    #[nats_service(package = "alarms", proto_package = "alarms.v1")]
+    pub trait Alarms {
+        /// Rings, no answer.
+        #[nrpc(no_reply, params = ["site"])]
+        async fn ring(&self, request: HelloRequest) -> Result<(), Status>;
+        /// Alarms as they happen.
+        #[nrpc(event)]
+        async fn rung(&self) -> Result<HelloReply, Status>;
+    }
+}
+
 /// Generous bound for waiting on events: CI machines may be loaded.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 

@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 
+use futures::stream::{BoxStream, StreamExt};
 use nrpc_runtime::{CallError, CallOptions, Code, MethodSpec, ServiceClient, Status};
 use nrpc_wire::grpc::{is_transport_header, subject_params, Incoming};
 
@@ -362,4 +363,53 @@ impl BadInput {
         self.check()?;
         Ok(reply?)
     }
+}
+
+/// Events forwarded to one subscriber, held to `max_bytes` in the gateway:
+/// the subscription is read as fast as NATS delivers (so nothing piles up
+/// in the NATS client), and a subscriber that falls `max_bytes` behind —
+/// it stopped reading — is cut off: after what was buffered its stream ends
+/// with `RESOURCE_EXHAUSTED`, and the subscription is dropped.
+pub(crate) fn bounded_events(
+    mut events: BoxStream<'static, Result<bytes::Bytes, CallError>>,
+    max_bytes: usize,
+) -> BoxStream<'static, Result<bytes::Bytes, CallError>> {
+    use tokio::sync::Semaphore;
+    /// What an event costs beyond its payload (the queue's own memory).
+    const OVERHEAD: usize = 64;
+    let budget = Arc::new(Semaphore::new(max_bytes.min(Semaphore::MAX_PERMITS)));
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let event = tokio::select! {
+                // The subscriber is gone: so is the subscription.
+                () = tx.closed() => return,
+                event = events.next() => event,
+            };
+            let Some(event) = event else {
+                return;
+            };
+            let cost = event.as_ref().map_or(0, |e| e.len()) + OVERHEAD;
+            let permit = u32::try_from(cost)
+                .ok()
+                .and_then(|n| budget.clone().try_acquire_many_owned(n).ok());
+            let Some(permit) = permit else {
+                let behind = Status::new(
+                    Code::ResourceExhausted,
+                    format!("the subscriber fell more than {max_bytes} bytes behind the events; cut off"),
+                );
+                let _ = tx.send((Err(CallError::Status(behind)), None));
+                return;
+            };
+            if tx.send((event, Some(permit))).is_err() {
+                return;
+            }
+        }
+    });
+    // An event's bytes are released as it is handed on.
+    futures::stream::unfold(rx, |mut rx| async move {
+        let (event, _permit) = rx.recv().await?;
+        Some((event, rx))
+    })
+    .boxed()
 }

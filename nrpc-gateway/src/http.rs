@@ -19,7 +19,7 @@ use nrpc_runtime::{CallError, Code, MethodKind};
 use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 use tokio_util::io::StreamReader;
 
-use crate::call::{peer, prepare, reply_headers, BadInput, Failure};
+use crate::call::{bounded_events, peer, prepare, reply_headers, BadInput, Failure};
 use crate::Shared;
 
 const JSON: &str = "application/json";
@@ -142,6 +142,7 @@ async fn run(
             let events = client
                 .subscribe_events::<Raw>(call.index, &params, None)
                 .await?;
+            let events = bounded_events(events, shared.options.subscriber_buffer);
             Ok(stream_response(events, output, sse, None))
         }
         MethodKind::ClientStreaming | MethodKind::Bidirectional => {

@@ -79,6 +79,8 @@ struct Options {
     origins: browser::Origins,
     /// Host names requests may be sent to, if set.
     hosts: Option<Vec<String>>,
+    /// How far an event subscriber may fall behind, in bytes.
+    subscriber_buffer: usize,
     /// Whether callers' credentials (`Authorization`, `Cookie`,
     /// `X-Api-Key`) travel on to services.
     forward_credentials: bool,
@@ -175,6 +177,15 @@ impl GatewayBuilder {
     /// and a credential never reaches a service it was not meant for).
     pub fn forward_credentials(mut self, forward: bool) -> Self {
         self.options.forward_credentials = forward;
+        self
+    }
+
+    /// How many bytes of events the gateway holds for one HTTP subscriber
+    /// that does not read them (8 MiB): one that falls further behind is
+    /// cut off (its stream ends with a `RESOURCE_EXHAUSTED` error
+    /// document), so a stalled subscriber costs at most this much.
+    pub fn subscriber_buffer(mut self, bytes: usize) -> Self {
+        self.options.subscriber_buffer = bytes;
         self
     }
 
@@ -303,6 +314,7 @@ impl Gateway {
                 origins: browser::Origins::Own,
                 hosts: None,
                 forward_credentials: false,
+                subscriber_buffer: 8 << 20,
             },
             auth: None,
             limits: None,

@@ -21,23 +21,6 @@ use nrpc_tests::{drain, word, Words};
 use nrpc_tests::{gateway, gateway_with, Gateway};
 use tonic::transport::Channel;
 
-/// Fire-and-forget and events, defined in Rust.
-mod alarms {
-    use nrpc_runtime::{nats_service, Status};
-    pub use nrpc_tests::greeter::{HelloReply, HelloRequest};
-
-    /// Alarms of a site, by subject parameter.
-    #[nats_service(package = "alarms", proto_package = "alarms.v1")]
-    pub trait Alarms {
-        /// Rings, no answer.
-        #[nrpc(no_reply, params = ["site"])]
-        async fn ring(&self, request: HelloRequest) -> Result<(), Status>;
-        /// Alarms as they happen.
-        #[nrpc(event)]
-        async fn rung(&self) -> Result<HelloReply, Status>;
-    }
-}
-
 /// A unary service defined in Rust: described to gRPC reflection from the
 /// `.proto` text its schema carries.
 mod shouts {
@@ -996,7 +979,7 @@ async fn http_streams_as_ndjson_and_server_sent_events() {
 
 #[tokio::test]
 async fn http_fire_and_forget_events_and_subject_parameters() {
-    use alarms::alarms_server::{Alarms, AlarmsEvents, AlarmsServer};
+    use nrpc_tests::alarms::alarms_server::{Alarms, AlarmsEvents, AlarmsServer};
     struct Site(tokio::sync::mpsc::UnboundedSender<String>);
     impl Alarms for Site {
         async fn ring(&self, request: Request<HelloRequest>) -> Result<(), Status> {

@@ -598,3 +598,120 @@ async fn a_caller_over_its_rate_is_told_to_wait_and_others_are_not_slowed() {
     // The other caller was not slowed.
     assert!(polite.iter().all(|(s, _)| *s == 200), "{polite:?}");
 }
+
+/// The process's resident memory, in MiB (Linux).
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn event_subscribers_that_stop_reading_are_cut_off_and_memory_stays_flat() {
+    use futures::StreamExt;
+    use nrpc_runtime::{Request, Status};
+    use nrpc_tests::alarms::alarms_server::{Alarms, AlarmsEvents, AlarmsServer};
+    use nrpc_tests::greeter::HelloReply;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    struct Quiet;
+    impl Alarms for Quiet {
+        async fn ring(&self, _: Request<nrpc_tests::greeter::HelloRequest>) -> Result<(), Status> {
+            Ok(())
+        }
+    }
+    let server = nats_server();
+    // Alarms' messages are greeter's: its schema carries their descriptors
+    // once the process knows them.
+    nrpc_runtime::codec::register_descriptors(nrpc_tests::greeter::NRPC_DESCRIPTOR_SET);
+    let _alarms = serve(&server, AlarmsServer::new(Quiet)).await;
+    let gateway = gateway_with(&server, |b| b.subscriber_buffer(4 << 20)).await;
+    let address = gateway.url.trim_start_matches("http://").to_owned();
+    let path = "/alarms.v1.Alarms/Rung";
+
+    // Two subscribers that ask, then never read; one that reads.
+    let mut stalled = Vec::new();
+    for _ in 0..2 {
+        let mut socket = tokio::net::TcpStream::connect(&address).await.unwrap();
+        let ask = format!(
+            "GET {path} HTTP/1.1\r\nhost: {address}\r\naccept: application/x-ndjson\r\n\r\n"
+        );
+        socket.write_all(ask.as_bytes()).await.unwrap();
+        stalled.push(socket);
+    }
+    let reader = http()
+        .get(format!("{}{path}", gateway.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reader.status(), 200);
+    let mut reader = reader.bytes_stream();
+    let publisher = AlarmsEvents::new(nrpc_tests::connection(&server).await);
+    let event = HelloReply {
+        message: "x".repeat(256 << 10),
+    };
+    // Warm up (and let every subscription start), then measure.
+    let (count, batch) = (400, 8);
+    let mut received = 0usize;
+    // Each arrives as one NDJSON line: {"message":"…"}\n
+    let want = |n: usize| n * (event.message.len() + 15);
+    publisher.publish_rung(&event).await.unwrap();
+    let mut got = 0usize;
+    while got < want(1) {
+        let chunk = within("the first event", reader.next())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            chunk.starts_with(b"{\"message\":\"xxx") || got > 0,
+            "{:?}",
+            String::from_utf8_lossy(&chunk[..chunk.len().min(300)])
+        );
+        got += chunk.len();
+    }
+    let before = rss_mib();
+    for _ in 0..count / batch {
+        for _ in 0..batch {
+            publisher.publish_rung(&event).await.unwrap();
+        }
+        // Keep up with the reading subscriber (and so with the gateway).
+        received += batch;
+        while got < want(received + 1) {
+            got += within("events", reader.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .len();
+        }
+    }
+    let after = rss_mib();
+    let published_mib = (count * event.message.len()) as f64 / (1 << 20) as f64;
+    // Each stalled subscriber was sent 100 MiB of events; what the gateway
+    // holds for them is its buffer (4 MiB) and the sockets' (a few MiB).
+    assert!(
+        after - before < 48.0,
+        "RSS {before:.0} -> {after:.0} MiB while {published_mib:.0} MiB of events went to two stalled subscribers"
+    );
+    // The stalled subscribers, once they read, find they were cut off.
+    for mut socket in stalled {
+        let mut seen = Vec::new();
+        let mut chunk = vec![0u8; 1 << 20];
+        within("the cut-off", async {
+            loop {
+                let n = socket.read(&mut chunk).await.unwrap();
+                seen.extend_from_slice(&chunk[..n]);
+                if n == 0 || seen.windows(7).any(|w| w == b"cut off") {
+                    break;
+                }
+            }
+        })
+        .await;
+        let tail = String::from_utf8_lossy(&seen[seen.len().saturating_sub(400)..]).into_owned();
+        assert!(
+            tail.contains("RESOURCE_EXHAUSTED") && tail.contains("cut off"),
+            "{tail}"
+        );
+    }
+}
