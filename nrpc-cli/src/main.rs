@@ -199,6 +199,14 @@ struct GatewayArgs {
     /// applies (default: the rate).
     #[arg(long, value_name = "CALLS", requires = "rate_limit")]
     rate_burst: Option<std::num::NonZeroU32>,
+    /// Bytes of request bodies held at most, all requests together; past
+    /// it, uploads get 503 at once.
+    #[arg(long, default_value_t = 64 << 20)]
+    body_budget: usize,
+    /// Bytes of events held at most for one subscriber that does not read
+    /// them; past it, the subscriber is cut off.
+    #[arg(long, default_value_t = 8 << 20)]
+    subscriber_buffer: usize,
     /// Serve no web console.
     #[arg(long)]
     no_console: bool,
@@ -396,6 +404,8 @@ async fn gateway(conn: Connection, timeout: Duration, args: GatewayArgs) -> Resu
         .default_timeout(args.call_timeout)
         .max_timeout(args.max_timeout)
         .max_body(args.max_body)
+        .body_budget(args.body_budget)
+        .subscriber_buffer(args.subscriber_buffer)
         .discovery_timeout(timeout)
         .console(!args.no_console);
     let exposure = if args.expose.is_empty() {

@@ -170,11 +170,37 @@ fn query_pairs(query: &str) -> Result<Vec<(String, String)>, Failure> {
 async fn one_request(input: &Message, body: Body, limit: usize) -> Result<Bytes, Failure> {
     let bytes = axum::body::to_bytes(body, limit)
         .await
-        .map_err(|_| too_large(limit))?;
+        .map_err(|e| body_failure(&e, limit))?;
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| Failure::new(Code::InvalidArgument, "the request body is not UTF-8"))?;
     let text = if text.trim().is_empty() { "{}" } else { text };
     Ok(encode(input, text, "the request")?)
+}
+
+/// Why a body could not be read: the gateway's budget is spent (`503`),
+/// it is over the limit (`413`), or the client's connection failed.
+fn body_failure(e: &(dyn std::error::Error + 'static), limit: usize) -> Failure {
+    let mut cause = Some(e);
+    while let Some(e) = cause {
+        if let Some(status) = e.downcast_ref::<tonic::Status>() {
+            let status = nrpc_runtime::Status::from(status);
+            return Failure::new(status.code(), status.message()).with_http(503);
+        }
+        if e.is::<http_body_util::LengthLimitError>() {
+            return too_large(limit);
+        }
+        // An io::Error's source is its inner error's source: look at both.
+        cause = match e.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    Failure::new(
+        Code::InvalidArgument,
+        format!("reading the request body: {e}"),
+    )
 }
 
 fn too_large(limit: usize) -> Failure {
@@ -208,10 +234,7 @@ fn request_lines(
                         return None;
                     }
                     Err(LinesCodecError::Io(e)) => {
-                        bad.set(Failure::new(
-                            Code::InvalidArgument,
-                            format!("reading the request body: {e}"),
-                        ));
+                        bad.set(body_failure(&e, limit));
                         return None;
                     }
                 };

@@ -37,6 +37,7 @@
 
 mod auth;
 mod browser;
+mod budget;
 mod call;
 mod catalog;
 mod console;
@@ -81,6 +82,8 @@ struct Options {
     hosts: Option<Vec<String>>,
     /// How far an event subscriber may fall behind, in bytes.
     subscriber_buffer: usize,
+    /// Bytes of request bodies the gateway holds at most, all together.
+    body_budget: usize,
     /// Whether callers' credentials (`Authorization`, `Cookie`,
     /// `X-Api-Key`) travel on to services.
     forward_credentials: bool,
@@ -91,6 +94,8 @@ struct Options {
 struct Shared {
     catalog: Arc<Catalog>,
     options: Options,
+    /// What all request bodies together may hold.
+    budget: budget::Budget,
     /// Who may call, if anyone must say.
     auth: Option<Auth>,
     /// How often each caller may call each method, if limited.
@@ -177,6 +182,16 @@ impl GatewayBuilder {
     /// and a credential never reaches a service it was not meant for).
     pub fn forward_credentials(mut self, forward: bool) -> Self {
         self.options.forward_credentials = forward;
+        self
+    }
+
+    /// How many bytes of request bodies the gateway holds at most, all
+    /// requests together (64 MiB); each request holds at most
+    /// [`max_body`](Self::max_body) of it until its body has arrived.
+    /// Bytes past it fail their request at once with `503`
+    /// (`RESOURCE_EXHAUSTED`), so stalled uploads cannot pin more memory.
+    pub fn body_budget(mut self, bytes: usize) -> Self {
+        self.options.body_budget = bytes;
         self
     }
 
@@ -279,6 +294,7 @@ impl GatewayBuilder {
         Ok(Gateway {
             shared: Arc::new(Shared {
                 catalog: Arc::new(catalog),
+                budget: budget::Budget::new(self.options.body_budget),
                 options: self.options,
                 auth: self.auth,
                 limits: self.limits,
@@ -315,6 +331,7 @@ impl Gateway {
                 hosts: None,
                 forward_credentials: false,
                 subscriber_buffer: 8 << 20,
+                body_budget: 64 << 20,
             },
             auth: None,
             limits: None,
@@ -451,6 +468,8 @@ fn cors(origins: AllowOrigin) -> CorsLayer {
 /// names the service and method (and, for JSON, subject parameters after
 /// them).
 async fn dispatch(shared: Arc<Shared>, request: ::http::Request<Body>) -> Response {
+    let cap = shared.options.max_body;
+    let request = request.map(|body| shared.budget.wrap(body, cap));
     let content_type = request
         .headers()
         .get(::http::header::CONTENT_TYPE)

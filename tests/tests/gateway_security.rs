@@ -715,3 +715,81 @@ async fn event_subscribers_that_stop_reading_are_cut_off_and_memory_stays_flat()
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stalled_uploads_cannot_pin_more_than_the_body_budget() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let server = nats_server();
+    let _greeter = serve_greeter(&server, "a").await;
+    let (max_body, budget) = (1usize << 20, 8usize << 20);
+    let gateway = gateway_with(&server, |b| b.max_body(max_body).body_budget(budget)).await;
+    let address = gateway.url.trim_start_matches("http://").to_owned();
+    // Warm up: the service is learned, buffers exist.
+    let (status, _) = post(format!("{}/greeter.v1.Greeter/SayHello", gateway.url), "{}").await;
+    assert_eq!(status, 200);
+    let before = rss_mib();
+
+    // 200 uploads of a body just under the limit, each stopping 200 bytes
+    // short of its end.
+    let uploads = 200;
+    let (answered, mut answers) = tokio::sync::mpsc::unbounded_channel();
+    let mut sockets = Vec::new();
+    for _ in 0..uploads {
+        let socket = tokio::net::TcpStream::connect(&address).await.unwrap();
+        let (read, mut write) = socket.into_split();
+        let head = format!(
+            "POST /greeter.v1.Greeter/SayHello HTTP/1.1\r\nhost: {address}\r\n\
+             content-type: application/json\r\ncontent-length: {max_body}\r\n\r\n"
+        );
+        write.write_all(head.as_bytes()).await.unwrap();
+        let answered = answered.clone();
+        tokio::spawn(async move {
+            // The first line of an answer, if one comes.
+            let mut line = String::new();
+            let mut read = tokio::io::BufReader::new(read);
+            if read.read_line(&mut line).await.is_ok() && !line.is_empty() {
+                let _ = answered.send(line);
+            }
+        });
+        let body = vec![b' '; max_body - 200];
+        // A refused upload may see its connection closed mid-body.
+        let _ = write.write_all(&body).await;
+        sockets.push(write);
+    }
+    // All but those the budget holds are refused, at once, with 503.
+    let held_at_most = budget / (max_body - 200);
+    let mut refused = 0;
+    while refused < uploads - held_at_most {
+        let line = within("the refusals", answers.recv()).await.unwrap();
+        assert!(line.starts_with("HTTP/1.1 503"), "{line}");
+        refused += 1;
+    }
+    let after = rss_mib();
+    assert!(
+        after - before < 64.0,
+        "RSS {before:.0} -> {after:.0} MiB with {uploads} stalled uploads of {} MiB",
+        max_body >> 20
+    );
+    // A small call still fits in what is left.
+    let (status, body) = post(
+        format!("{}/greeter.v1.Greeter/SayHello", gateway.url),
+        r#"{"name":"small"}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // Once the stalled uploads go away, so does what they held.
+    drop(sockets);
+    let big = format!(r#"{{"name":"{}"}}"#, "b".repeat(max_body / 2));
+    let (status, body) = within("budget back", async {
+        loop {
+            let (status, body) =
+                post(format!("{}/greeter.v1.Greeter/SayHello", gateway.url), &big).await;
+            if status != 503 {
+                return (status, body);
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert_eq!(status, 200, "{body}");
+}
