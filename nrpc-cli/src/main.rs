@@ -207,6 +207,19 @@ struct GatewayArgs {
     /// them; past it, the subscriber is cut off.
     #[arg(long, default_value_t = 8 << 20)]
     subscriber_buffer: usize,
+    /// Connections served at once; one more is answered 503 and closed.
+    /// Default: the descriptor limit (raised to its maximum at start) less
+    /// 128.
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// Close a connection with no request in progress that sends nothing
+    /// for this long.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    idle_timeout: Duration,
+    /// Close a connection whose request header does not arrive within this
+    /// (HTTP/1.1; slowloris).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    header_timeout: Duration,
     /// Serve no web console.
     #[arg(long)]
     no_console: bool,
@@ -404,6 +417,8 @@ async fn gateway(conn: Connection, timeout: Duration, args: GatewayArgs) -> Resu
         .default_timeout(args.call_timeout)
         .max_timeout(args.max_timeout)
         .max_body(args.max_body)
+        .idle_timeout(args.idle_timeout)
+        .header_read_timeout(args.header_timeout)
         .body_budget(args.body_budget)
         .subscriber_buffer(args.subscriber_buffer)
         .discovery_timeout(timeout)
@@ -439,6 +454,13 @@ async fn gateway(conn: Connection, timeout: Duration, args: GatewayArgs) -> Resu
         ));
     }
     builder = builder.forward_credentials(args.forward_credentials);
+    // Room for connections: the soft descriptor limit up to the hard one.
+    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+        eprintln!("nrpc gateway: the descriptor limit stays as it was: {e}");
+    }
+    if let Some(n) = args.max_connections {
+        builder = builder.max_connections(n);
+    }
     if let Some(rate) = args.rate_limit {
         builder = builder.rate_limit(rate, args.rate_burst.unwrap_or(rate));
     }

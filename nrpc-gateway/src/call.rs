@@ -56,6 +56,15 @@ impl Failure {
         Some(http::HeaderValue::from(seconds.max(1)))
     }
 
+    /// A request that did not arrive within its call's deadline.
+    pub(crate) fn late_request() -> Self {
+        Failure::new(
+            Code::DeadlineExceeded,
+            "the request did not arrive within the call's deadline",
+        )
+        .with_http(408)
+    }
+
     pub(crate) fn with_http(mut self, status: u16) -> Self {
         self.http = Some(status);
         self
@@ -128,6 +137,8 @@ pub(crate) struct Prepared {
     pub(crate) method_values: Vec<String>,
     instance: Option<String>,
     pub(crate) options: CallOptions,
+    /// When the call's deadline passes (reading its request counts).
+    pub(crate) deadline: tokio::time::Instant,
 }
 
 impl Prepared {
@@ -176,6 +187,25 @@ impl Prepared {
             })
             .and_then(|m| m.method_descriptor_proto().options.clone())
             .is_some_and(|o| o.idempotency_level() == IdempotencyLevel::NoSideEffects)
+    }
+
+    /// The call's options, its timeout what is left of the deadline.
+    pub(crate) fn options_now(&self) -> CallOptions {
+        let left = self
+            .deadline
+            .saturating_duration_since(tokio::time::Instant::now());
+        self.options.clone().timeout(left)
+    }
+
+    /// Reads the request within the call's deadline: a body that does not
+    /// arrive in time fails the call (`408`/`DEADLINE_EXCEEDED`).
+    pub(crate) async fn read<T>(
+        &self,
+        reading: impl std::future::Future<Output = Result<T, Failure>>,
+    ) -> Result<T, Failure> {
+        tokio::time::timeout_at(self.deadline, reading)
+            .await
+            .map_err(|_| Failure::late_request())?
     }
 
     pub(crate) fn method_params(&self) -> Vec<&str> {
@@ -274,6 +304,7 @@ pub(crate) async fn prepare(
         method_values,
         instance,
         options,
+        deadline: started + timeout,
     })
 }
 

@@ -142,20 +142,29 @@ pub(crate) async fn call(
     let mut grpc =
         tonic::server::Grpc::new(RawCodec).max_decoding_message_size(shared.options.max_body);
     // (requests stream, replies stream)
+    // A single request must arrive within the call's deadline.
+    let deadline = call.deadline;
+    let late = || Failure::late_request().grpc().into_http();
     let response = match shape {
         (false, false) => {
             let service = tower::service_fn(move |request: tonic::Request<Bytes>| {
                 let call = call.clone();
                 async move { unary(&call, request.into_inner()).await }
             });
-            grpc.unary(service, request).await
+            match tokio::time::timeout_at(deadline, grpc.unary(service, request)).await {
+                Ok(response) => response,
+                Err(_) => return late(),
+            }
         }
         (false, true) => {
             let service = tower::service_fn(move |request: tonic::Request<Bytes>| {
                 let call = call.clone();
                 async move { server_stream(&call, request.into_inner()).await }
             });
-            grpc.server_streaming(service, request).await
+            match tokio::time::timeout_at(deadline, grpc.server_streaming(service, request)).await {
+                Ok(response) => response,
+                Err(_) => return late(),
+            }
         }
         (true, false) => {
             let service =
@@ -194,7 +203,7 @@ pub(crate) async fn call(
 async fn unary(call: &Prepared, payload: Bytes) -> Result<tonic::Response<Bytes>, tonic::Status> {
     let client = call.client().map_err(|f| f.grpc())?;
     let params = call.method_params();
-    let options = Some(call.options.clone());
+    let options = Some(call.options_now());
     if call.method().kind == MethodKind::NoReply {
         client
             .send::<Raw>(call.index, &params, &payload, options)
@@ -217,7 +226,7 @@ async fn server_stream(
     let client = call.client().map_err(|f| f.grpc())?;
     let params = call.method_params();
     let replies = client
-        .server_stream::<Raw, Raw>(call.index, &params, &payload, Some(call.options.clone()))
+        .server_stream::<Raw, Raw>(call.index, &params, &payload, Some(call.options_now()))
         .await
         .map_err(status)?;
     Ok(tonic::Response::new(items(replies.boxed())))

@@ -105,12 +105,12 @@ async fn run(
     let (input, output) = call.target.service.types[call.index].clone();
     let client = call.client()?;
     let params = call.method_params();
-    let options = Some(call.options.clone());
     let limit = shared.options.max_body;
 
     match call.method().kind {
         MethodKind::Unary | MethodKind::NoReply => {
-            let payload = one_request(&input, body, limit).await?;
+            let payload = call.read(one_request(&input, body, limit)).await?;
+            let options = Some(call.options_now());
             if call.method().kind == MethodKind::NoReply {
                 client
                     .send::<Raw>(call.index, &params, &payload, options)
@@ -132,7 +132,8 @@ async fn run(
             Ok(response)
         }
         MethodKind::StreamedReply => {
-            let payload = one_request(&input, body, limit).await?;
+            let payload = call.read(one_request(&input, body, limit)).await?;
+            let options = Some(call.options_now());
             let replies = client
                 .server_stream::<Raw, Raw>(call.index, &params, &payload, options)
                 .await?;
@@ -148,6 +149,7 @@ async fn run(
         MethodKind::ClientStreaming | MethodKind::Bidirectional => {
             let bad = BadInput::default();
             let requests = request_lines(input, body, limit, bad.clone());
+            let options = Some(call.options.clone());
             let replies = client
                 .open_stream::<Raw, Raw>(call.index, &params, requests, options)
                 .await?;

@@ -47,6 +47,7 @@ mod health;
 mod http;
 mod limit;
 mod reflection;
+mod serve;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -84,6 +85,12 @@ struct Options {
     subscriber_buffer: usize,
     /// Bytes of request bodies the gateway holds at most, all together.
     body_budget: usize,
+    /// Connections open at most (default: from the descriptor limit).
+    max_connections: Option<usize>,
+    /// How long a connection may be idle.
+    idle_timeout: Duration,
+    /// How long a request's header may take to arrive.
+    header_read_timeout: Duration,
     /// Whether callers' credentials (`Authorization`, `Cookie`,
     /// `X-Api-Key`) travel on to services.
     forward_credentials: bool,
@@ -192,6 +199,28 @@ impl GatewayBuilder {
     /// (`RESOURCE_EXHAUSTED`), so stalled uploads cannot pin more memory.
     pub fn body_budget(mut self, bytes: usize) -> Self {
         self.options.body_budget = bytes;
+        self
+    }
+
+    /// How many connections are served at once (default: the process's
+    /// descriptor limit less 128). One more is answered `503` and closed at
+    /// once, so a flood of idle connections never stalls everyone.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.options.max_connections = Some(n);
+        self
+    }
+
+    /// A connection with no request in progress that receives nothing for
+    /// this long is closed (60 s).
+    pub fn idle_timeout(mut self, idle: Duration) -> Self {
+        self.options.idle_timeout = idle;
+        self
+    }
+
+    /// An HTTP/1.1 request's header must arrive within this (10 s), or
+    /// the connection is closed (slowloris).
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.options.header_read_timeout = timeout;
         self
     }
 
@@ -332,6 +361,9 @@ impl Gateway {
                 forward_credentials: false,
                 subscriber_buffer: 8 << 20,
                 body_budget: 64 << 20,
+                max_connections: None,
+                idle_timeout: Duration::from_secs(60),
+                header_read_timeout: Duration::from_secs(10),
             },
             auth: None,
             limits: None,
@@ -389,44 +421,30 @@ impl Gateway {
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let options = &self.shared.options;
+        let limits = serve::Limits {
+            max_connections: options
+                .max_connections
+                .unwrap_or_else(serve::default_max_connections),
+            idle: options.idle_timeout,
+            header_read: options.header_read_timeout,
+        };
         let router = match &self.shared.options.hosts {
             Some(_) => self.router(),
             None => self.router_for(browser::Hosts::of_listener(listener.local_addr()?)),
         };
         if let Some(config) = self.tls {
             let listener = tls::TlsListener::new(listener, config)?;
-            let service = router.into_make_service_with_connect_info::<Peer>();
-            return axum::serve(listener, service)
-                .with_graceful_shutdown(shutdown)
-                .await;
+            return serve::serve(listener, router, limits, shutdown).await;
         }
-        let listener = Tcp(listener);
-        // Callers' addresses: anonymous callers' rate limits are by address.
-        let service = router.into_make_service_with_connect_info::<Peer>();
-        axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await
+        serve::serve(Tcp(listener), router, limits, shutdown).await
     }
 }
 
-/// A client's address, recorded for each connection (whatever the
-/// listener) and read by [`call::peer`].
+/// A client's address, recorded with each request (by [`serve`]) and
+/// read by [`call::peer`].
 #[derive(Debug, Clone, Copy)]
 struct Peer(SocketAddr);
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tls::TlsListener>>
-    for Peer
-{
-    fn connect_info(stream: axum::serve::IncomingStream<'_, tls::TlsListener>) -> Self {
-        Peer(*stream.remote_addr())
-    }
-}
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, Tcp>> for Peer {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, Tcp>) -> Self {
-        Peer(*stream.remote_addr())
-    }
-}
 
 /// A TCP listener whose connections send replies at once: Nagle's
 /// algorithm would hold small RPC frames back for the peer's delayed ACK

@@ -793,3 +793,123 @@ async fn stalled_uploads_cannot_pin_more_than_the_body_budget() {
     .await;
     assert_eq!(status, 200, "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_and_slow_connections_are_closed_and_a_flood_is_refused_not_stalled() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // Both ends of 2,000 connections live in this process.
+    let _ = rlimit::increase_nofile_limit(8192);
+    let server = nats_server();
+    let _greeter = serve_greeter(&server, "a").await;
+    let gateway = gateway_with(&server, |b| {
+        b.max_connections(1000)
+            .idle_timeout(std::time::Duration::from_secs(1))
+            .header_read_timeout(std::time::Duration::from_secs(1))
+    })
+    .await;
+    let address = gateway.url.trim_start_matches("http://").to_owned();
+    let say_hello = format!("{}/greeter.v1.Greeter/SayHello", gateway.url);
+    assert_eq!(post(say_hello.clone(), "{}").await.0, 200);
+
+    // 2,000 connections that send nothing.
+    let mut flood = Vec::new();
+    for _ in 0..2000 {
+        flood.push(tokio::net::TcpStream::connect(&address).await.unwrap());
+    }
+    // A call meanwhile is answered at once (refused), not left waiting.
+    let during = within(
+        "a call during the flood",
+        http().post(&say_hello).body("{}").send(),
+    )
+    .await;
+    assert!(
+        during.as_ref().map_or(true, |r| r.status() == 503),
+        "{during:?}"
+    );
+    // Every flood connection ends: a 503 for those over the limit, the
+    // idle timeout for the others.
+    let ends = futures::future::join_all(flood.into_iter().map(|mut socket| async move {
+        let mut seen = Vec::new();
+        let _ = socket.read_to_end(&mut seen).await;
+        seen.starts_with(b"HTTP/1.1 503")
+    }));
+    let refused = within("the flood's end", ends)
+        .await
+        .into_iter()
+        .filter(|r| *r)
+        .count();
+    assert!(refused >= 1000, "{refused} refused");
+    // And calls go through again.
+    let (status, body) = post(say_hello.clone(), r#"{"name":"after"}"#).await;
+    assert_eq!(status, 200, "{body}");
+
+    // A header sent a byte at a time (slowloris) is cut off.
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let header = format!(
+        "POST /greeter.v1.Greeter/SayHello HTTP/1.1\r\nhost: {address}\r\nx-pad: {}\r\n\r\n",
+        "p".repeat(200)
+    );
+    let mut pace = tokio::time::interval(std::time::Duration::from_millis(50));
+    let mut sent = 0;
+    let cut = within("the slow header's end", async {
+        for byte in header.bytes() {
+            pace.tick().await;
+            if slow.write_all(&[byte]).await.is_err() {
+                return true;
+            }
+            sent += 1;
+            let mut probe = [0u8; 64];
+            // Closed by the gateway (EOF or an error answer)?
+            if let Ok(Ok(n)) =
+                tokio::time::timeout(std::time::Duration::ZERO, slow.read(&mut probe)).await
+            {
+                return n == 0 || probe.starts_with(b"HTTP/1.1 408");
+            }
+        }
+        false
+    })
+    .await;
+    assert!(cut, "the whole header ({sent} bytes at 20/s) was taken");
+    assert!(sent < header.len());
+}
+
+#[tokio::test]
+async fn a_body_that_trickles_in_fails_at_the_calls_deadline() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = nats_server();
+    let (_h, mut events, _gate) = serve_greeter(&server, "a").await;
+    let gateway = gateway_with(&server, |b| {
+        b.default_timeout(std::time::Duration::from_secs(1))
+    })
+    .await;
+    let address = gateway.url.trim_start_matches("http://").to_owned();
+    let mut socket = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /greeter.v1.Greeter/SayHello HTTP/1.1\r\nhost: {address}\r\n\
+         content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n1\r\n{{\r\n"
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    // A space every 100 ms, forever, unless the gateway answers.
+    let mut pace = tokio::time::interval(std::time::Duration::from_millis(100));
+    let answer = within("an answer to the endless body", async {
+        let mut answer = [0u8; 64];
+        loop {
+            tokio::select! {
+                n = socket.read(&mut answer) => {
+                    return String::from_utf8_lossy(&answer[..n.unwrap_or(0)]).into_owned();
+                }
+                _ = pace.tick() => { let _ = socket.write_all(b"1\r\n \r\n").await; }
+            }
+        }
+    })
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+    // The service never saw it.
+    let (status, _) = post(
+        format!("{}/greeter.v1.Greeter/SayHello", gateway.url),
+        r#"{"name":"next"}"#,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(calls_until(&mut events, "next").await, ["next"]);
+}
