@@ -107,6 +107,7 @@ impl From<nrpc_reflect::Error> for Failure {
             E::InvalidJson(_) => (Code::InvalidArgument, false),
             E::NoSchema(_) | E::Undescribed(_) | E::Proto(_) => (Code::Unimplemented, false),
             E::InvalidSchema(_) | E::InvalidReply(_) => (Code::Internal, false),
+            E::Conflict(_) => (Code::Unavailable, false),
             E::Discovery(c) => (c.code(), false),
         };
         Failure {

@@ -51,12 +51,19 @@ pub(crate) struct Catalog {
     defined_names: HashMap<String, usize>,
     /// From published schemas, by the name asked for.
     learned: Mutex<HashMap<String, Learned>>,
-    /// Names discovery did not know, lately: asked again only after
-    /// [`MISS_TTL`], so a stream of calls to a wrong name is not a stream
-    /// of discoveries.
-    misses: Mutex<HashMap<String, (Instant, String)>>,
+    /// Names discovery did not know (or whose instances disagreed),
+    /// lately: asked again only after [`MISS_TTL`], so a stream of calls
+    /// to a wrong name is not a stream of discoveries.
+    misses: Mutex<HashMap<String, (Instant, Miss)>>,
     /// Names being learned now, each behind its own gate.
     gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// Why discovery gave no service for a name.
+#[derive(Debug)]
+enum Miss {
+    Unknown(String),
+    Conflict(String),
 }
 
 /// How long a name discovery did not know is answered from memory.
@@ -145,12 +152,17 @@ impl Catalog {
             Some(known) => known,
             None => {
                 let learned = self.learn(name).await;
-                if let Err(Error::UnknownService(message)) = &learned {
+                let miss = match &learned {
+                    Err(Error::UnknownService(m)) => Some(Miss::Unknown(m.clone())),
+                    Err(Error::Conflict(m)) => Some(Miss::Conflict(m.clone())),
+                    _ => None,
+                };
+                if let Some(miss) = miss {
                     let mut misses = self.misses.lock().unwrap_or_else(|e| e.into_inner());
                     if misses.len() >= MAX_MISSES {
                         misses.clear();
                     }
-                    misses.insert(name.to_owned(), (Instant::now(), message.clone()));
+                    misses.insert(name.to_owned(), (Instant::now(), miss));
                 }
                 learned
             }
@@ -180,9 +192,10 @@ impl Catalog {
         }
         let misses = self.misses.lock().unwrap_or_else(|e| e.into_inner());
         match misses.get(name) {
-            Some((at, message)) if at.elapsed() < MISS_TTL => {
-                Some(Err(Error::UnknownService(message.clone())))
-            }
+            Some((at, miss)) if at.elapsed() < MISS_TTL => Some(Err(match miss {
+                Miss::Unknown(m) => Error::UnknownService(m.clone()),
+                Miss::Conflict(m) => Error::Conflict(m.clone()),
+            })),
             _ => None,
         }
     }
@@ -194,6 +207,22 @@ impl Catalog {
         let mut learned = self.learned.lock().unwrap_or_else(|e| e.into_inner());
         match found {
             Ok(service) => {
+                // Where a known service's calls go does not change behind
+                // the gateway's back: a different description now is
+                // another responder claiming the name.
+                if let Some(entry) = learned.get_mut(name) {
+                    if !entry.target.service.spec.routes_like(&service.spec) {
+                        tracing::warn!(
+                            "nrpc-gateway: {name} is now described with other subjects \
+                             ({}); keeping those learned first (restart the gateway, or \
+                             give its .proto, to accept the change)",
+                            service.origin
+                        );
+                        entry.at = Instant::now();
+                        entry.refreshing = false;
+                        return Ok(entry.target.clone());
+                    }
+                }
                 let target = Arc::new(Target::new(&self.conn, service));
                 learned.insert(
                     name.to_owned(),

@@ -39,6 +39,11 @@ pub enum Error {
     /// A reply that does not decode as its message.
     #[error("{0}")]
     InvalidReply(String),
+    /// The service's instances disagree on where its calls go: another
+    /// service claims its name (or a half-finished rollout changed its
+    /// subjects); its calls are refused until they agree.
+    #[error("{0}")]
+    Conflict(String),
     /// Discovery failed (connection closed, …).
     #[error("discovery failed: {0}")]
     Discovery(#[from] nrpc_runtime::CallError),

@@ -271,6 +271,9 @@ pub fn pick<'a>(infos: &'a [InfoResponse], wanted: &str) -> Result<Vec<&'a InfoR
 /// How long discovery of one named service waits for one more instance.
 const TARGETED_IDLE_GAP: Duration = Duration::from_millis(50);
 
+/// How many instances' schemas are compared when a service is learned.
+const MAX_SCHEMAS: usize = 16;
+
 async fn from_discovery(
     conn: &Connection,
     timeout: Duration,
@@ -294,11 +297,37 @@ async fn from_discovery(
         infos = discovery.info(None).await?;
     }
     let instances = pick(&infos, wanted)?;
-    for info in &instances {
-        let Some(schema) = discovery.schema(info).await? else {
+    // Every instance's schema: they must agree on where calls go, or the
+    // name is claimed by more than one service and none is used.
+    let schemas =
+        nrpc_runtime::futures::future::join_all(instances.iter().take(MAX_SCHEMAS).map(|&info| {
+            let discovery = &discovery;
+            async move { (info, discovery.schema(info).await) }
+        }))
+        .await;
+    let mut chosen: Option<(&str, DynamicService)> = None;
+    for (info, schema) in schemas {
+        let Some(schema) = schema? else {
             continue;
         };
-        return DynamicService::from_schema(schema, format!("the schema of instance {}", info.id));
+        let service =
+            DynamicService::from_schema(schema, format!("the schema of instance {}", info.id))?;
+        match &chosen {
+            None => chosen = Some((&info.id, service)),
+            Some((first, known)) if !known.spec.routes_like(&service.spec) => {
+                return Err(Error::Conflict(format!(
+                    "instances {first} and {} describe {} with different subjects                      ({:?} vs {:?}); its calls are refused until they agree                      (or its definition is given as .proto files)",
+                    info.id,
+                    known.spec.name,
+                    known.spec.package_subject,
+                    service.spec.package_subject,
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some((_, service)) = chosen {
+        return Ok(service);
     }
     let name = instances.first().map_or(wanted, |i| full_name(i));
     Err(Error::NoSchema(format!(

@@ -147,6 +147,25 @@ impl fmt::Display for Problem {
 }
 
 impl ServiceSpec {
+    /// Whether `other` routes calls exactly as this does: the same
+    /// subjects and parameters for the service and each method, and the
+    /// same kinds. Two instances of one service must agree on this; a
+    /// description that does not is another service claiming the name.
+    pub fn routes_like(&self, other: &ServiceSpec) -> bool {
+        self.name == other.name
+            && self.package_subject == other.package_subject
+            && self.package_params == other.package_params
+            && self.service_subject == other.service_subject
+            && self.service_params == other.service_params
+            && self.methods.len() == other.methods.len()
+            && self.methods.iter().zip(other.methods.iter()).all(|(a, b)| {
+                a.name == b.name
+                    && a.subject == b.subject
+                    && a.params == b.params
+                    && a.kind == b.kind
+            })
+    }
+
     /// Every rule a service must follow on the wire: subjects made of valid
     /// tokens, parameter names that are identifiers and unique in each
     /// method's subject, method subjects that cannot be confused with each
@@ -283,6 +302,27 @@ mod tests {
             service_subject: "svc".into(),
             service_params: Cow::Borrowed(&[]),
             methods: methods.into(),
+        }
+    }
+
+    #[test]
+    fn instances_agree_when_they_route_alike() {
+        let one = service(vec![method("Get", "get", &["id"], MethodKind::Unary)]);
+        let mut docs = one.clone();
+        docs.description = "other words".into();
+        assert!(one.routes_like(&docs));
+        let mut elsewhere = one.clone();
+        elsewhere.package_subject = "evil".into();
+        let mut other_method = one.clone();
+        other_method.methods = vec![method("Get", "steal", &["id"], MethodKind::Unary)].into();
+        let mut other_kind = one.clone();
+        other_kind.methods = vec![method("Get", "get", &["id"], MethodKind::NoReply)].into();
+        let more = service(vec![
+            method("Get", "get", &["id"], MethodKind::Unary),
+            method("Put", "put", &[], MethodKind::Unary),
+        ]);
+        for claim in [elsewhere, other_method, other_kind, more] {
+            assert!(!one.routes_like(&claim), "{claim:?}");
         }
     }
 

@@ -913,3 +913,98 @@ async fn a_body_that_trickles_in_fails_at_the_calls_deadline() {
     assert_eq!(status, 200);
     assert_eq!(calls_until(&mut events, "next").await, ["next"]);
 }
+
+/// Another service that claims `greeter.v1.Greeter`, on its own subjects.
+mod rogue {
+    use nrpc_runtime::{nats_service, Request, Response, Status};
+    use nrpc_tests::greeter::{HelloReply, HelloRequest};
+
+    /// Not the greeter.
+    #[nats_service(package = "evil", proto_package = "greeter.v1")]
+    pub trait Greeter {
+        /// Captures the call.
+        async fn say_hello(&self, request: HelloRequest) -> Result<HelloReply, Status>;
+    }
+
+    /// Counts what reaches it.
+    pub struct Capture(pub tokio::sync::mpsc::UnboundedSender<String>);
+
+    impl greeter_server::Greeter for Capture {
+        async fn say_hello(
+            &self,
+            request: Request<HelloRequest>,
+        ) -> Result<Response<HelloReply>, Status> {
+            let _ = self.0.send(request.into_inner().name);
+            Ok(Response::new(HelloReply {
+                message: "captured".into(),
+            }))
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_responder_claiming_a_known_services_name_never_gets_its_calls() {
+    use futures::StreamExt;
+    let server = nats_server();
+    let (captured_tx, mut captured) = tokio::sync::mpsc::unbounded_channel();
+    let say_hello =
+        |gateway: &nrpc_tests::Gateway| format!("{}/greeter.v1.Greeter/SayHello", gateway.url);
+
+    // The real service and the claimant both answer: the gateway uses
+    // neither, and says why.
+    let (real, _events, _gate) = serve_greeter(&server, "a").await;
+    let rogue = serve(
+        &server,
+        rogue::greeter_server::GreeterServer::new(rogue::Capture(captured_tx.clone())),
+    )
+    .await;
+    let fresh = gateway_with(&server, |b| b).await;
+    let (status, body) = post(say_hello(&fresh), r#"{"name":"both"}"#).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("different subjects"), "{body}");
+    rogue.shutdown().await;
+
+    // A gateway that learned the real service, asked again at every call:
+    // with the real one gone and the claimant answering discovery, calls
+    // still go where the real one listens (nobody: 503), never to it.
+    let watcher = nrpc_tests::nats(&server).await;
+    let mut asked = watcher.subscribe("$SRV.INFO.>").await.unwrap();
+    watcher.flush().await.unwrap();
+    let gateway = gateway_with(&server, |b| b.refresh_after(std::time::Duration::ZERO)).await;
+    let (status, body) = post(say_hello(&gateway), r#"{"name":"first"}"#).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"message":"Hello, first"}"#)
+    );
+    real.shutdown().await;
+    let _rogue = serve(
+        &server,
+        rogue::greeter_server::GreeterServer::new(rogue::Capture(captured_tx)),
+    )
+    .await;
+    // Calls until the gateway has asked discovery three more times (so
+    // at least two refreshes found the claimant and finished).
+    let mut asked_since = 0;
+    within("refreshes", async {
+        while asked_since < 3 {
+            let (status, body) = post(say_hello(&gateway), r#"{"name":"meanwhile"}"#).await;
+            assert_eq!(status, 503, "{body}");
+            assert!(!body.contains("captured"), "{body}");
+            while let Ok(Some(_)) =
+                tokio::time::timeout(std::time::Duration::ZERO, asked.next()).await
+            {
+                asked_since += 1;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    // The real service comes back: calls reach it.
+    let _real = serve_greeter(&server, "b").await;
+    let (status, body) = post(say_hello(&gateway), r#"{"name":"back"}"#).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"message":"Hello, back"}"#)
+    );
+    assert!(captured.try_recv().is_err(), "the claimant got a call");
+}
