@@ -221,8 +221,15 @@ struct GatewayArgs {
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     header_timeout: Duration,
     /// Serve no web console.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "console")]
     no_console: bool,
+    /// Serve the web console even when listening on an address that is not
+    /// loopback (by default it is served on loopback only).
+    #[arg(long)]
+    console: bool,
+    /// Serve the console read-only: it lists, and cannot call.
+    #[arg(long)]
+    console_read_only: bool,
     /// Let web pages from this origin (`https://app.example.com`, or `*`
     /// for any) call from a browser (CORS); repeatable.
     #[arg(long = "allow-origin", value_name = "ORIGIN", value_parser = parse_origin)]
@@ -422,7 +429,10 @@ async fn gateway(conn: Connection, timeout: Duration, args: GatewayArgs) -> Resu
         .body_budget(args.body_budget)
         .subscriber_buffer(args.subscriber_buffer)
         .discovery_timeout(timeout)
-        .console(!args.no_console);
+        .console_read_only(args.console_read_only);
+    if args.no_console || args.console {
+        builder = builder.console(args.console);
+    }
     let exposure = if args.expose.is_empty() {
         nrpc_gateway::Exposure::default()
     } else {

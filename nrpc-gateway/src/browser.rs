@@ -64,14 +64,25 @@ fn same_origin(origin: &HeaderValue, authority: Option<&str>) -> bool {
     authority.is_some_and(|a| a.eq_ignore_ascii_case(host))
 }
 
-/// Refuses a call a page of another site made a browser send (any face).
+/// Refuses a call a page of another site made a browser send (any face),
+/// and, with `own_pages_call` false (a read-only console), one the
+/// gateway's own pages made.
 pub(crate) fn check_origin(
     origins: &Origins,
+    own_pages_call: bool,
     request: &http::Request<Body>,
 ) -> Result<(), Failure> {
     let headers = request.headers();
     match headers.get(http::header::ORIGIN) {
-        Some(origin) if !same_origin(origin, authority(request)) && !origins.allows(origin) => {
+        Some(origin) if same_origin(origin, authority(request)) => {
+            if !own_pages_call {
+                return Err(Failure::new(
+                    Code::PermissionDenied,
+                    "the console is read-only",
+                ));
+            }
+        }
+        Some(origin) if !origins.allows(origin) => {
             return Err(Failure::new(
                 Code::PermissionDenied,
                 "calls from pages of this origin are not allowed (see the gateway's allowed origins)",
@@ -186,7 +197,7 @@ mod tests {
     use super::*;
 
     fn check_call(origins: &Origins, request: &http::Request<Body>) -> Result<(), Failure> {
-        check_origin(origins, request)?;
+        check_origin(origins, true, request)?;
         check_json_post(request)
     }
 

@@ -8,6 +8,15 @@ const el = (tag, attrs = {}, ...children) => {
   for (const c of children) e.append(c);
   return e;
 };
+// The caller's credential, for this tab only: a JWT (three dot-separated
+// parts) goes as a bearer token, anything else as an API key.
+const credential = () => sessionStorage.getItem("nrpc-credential") || "";
+const authorized = (headers = {}) => {
+  const c = credential();
+  if (c) headers[c.split(".").length === 3 ? "authorization" : "x-api-key"] = c.split(".").length === 3 ? "Bearer " + c : c;
+  return headers;
+};
+let readOnly = false;
 let services = [];
 let selected = null;   // service name
 let described = null;  // the service's description
@@ -16,12 +25,14 @@ let running = null;    // AbortController of a call in progress
 
 async function refresh() {
   try {
-    const r = await fetch("/_nrpc/services");
+    const r = await fetch("/_nrpc/services", { headers: authorized() });
     const body = await r.json();
+    $("credentials").hidden = r.status !== 401;
     if (!r.ok) throw new Error(body.error ? body.error.message : r.statusText);
     services = body.services;
+    readOnly = body.read_only === true;
     const n = services.reduce((a, s) => a + s.instances.length, 0);
-    $("summary").textContent = `${services.length} service(s), ${n} instance(s)`;
+    $("summary").textContent = `${services.length} service(s), ${n} instance(s)` + (readOnly ? " · read-only: calls are off" : "");
     renderServices();
   } catch (e) {
     $("summary").textContent = "discovery failed: " + e.message;
@@ -61,7 +72,7 @@ async function pick(name) {
   $("call-form").hidden = true;
   $("service-title").textContent = name;
   $("methods").replaceChildren("loading…");
-  const r = await fetch("/_nrpc/services/" + encodeURIComponent(name));
+  const r = await fetch("/_nrpc/services/" + encodeURIComponent(name), { headers: authorized() });
   const body = await r.json();
   if (!r.ok) { $("methods").replaceChildren(body.error ? body.error.message : r.statusText); return; }
   described = body;
@@ -71,6 +82,7 @@ async function pick(name) {
 }
 
 function choose(m) {
+  if (readOnly) return;
   method = m;
   for (const b of $("methods").children) b.classList.toggle("selected", b.dataset.method === m.name);
   $("call-form").hidden = false;
@@ -123,7 +135,7 @@ async function call(event) {
   running = controller;
   const query = new URLSearchParams();
   for (const p of $("params").querySelectorAll("[data-param]")) if (p.value !== "") query.set(p.dataset.param, p.value);
-  const headers = { "content-type": "application/json" };
+  const headers = authorized({ "content-type": "application/json" });
   if ($("instance").value) headers["nrpc-instance"] = $("instance").value;
   if ($("timeout").value) headers["grpc-timeout"] = $("timeout").value.trim();
   const url = `/${described.name}/${method.name}` + (query.toString() ? "?" + query : "");
@@ -171,6 +183,12 @@ async function call(event) {
   }
 }
 
+$("credentials").addEventListener("submit", (e) => {
+  e.preventDefault();
+  sessionStorage.setItem("nrpc-credential", $("credential").value.trim());
+  $("credential").value = "";
+  refresh();
+});
 $("call-form").addEventListener("submit", call);
 $("stop").addEventListener("click", () => running && running.abort());
 refresh();

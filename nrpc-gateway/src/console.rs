@@ -123,7 +123,11 @@ async fn services(State(shared): State<Arc<Shared>>, headers: http::HeaderMap) -
             }
         }
     }
-    axum::Json(json!({ "services": by_name.into_values().collect::<Vec<_>>() })).into_response()
+    axum::Json(json!({
+        "services": by_name.into_values().collect::<Vec<_>>(),
+        "read_only": shared.options.console_read_only,
+    }))
+    .into_response()
 }
 
 fn instance(info: &InfoResponse, stats: Option<&StatsResponse>) -> Value {

@@ -74,7 +74,10 @@ struct Options {
     default_timeout: Duration,
     max_timeout: Duration,
     max_body: usize,
-    console: bool,
+    /// Whether to serve the console; `None`: on a loopback listener only.
+    console: Option<bool>,
+    /// Whether the console (the gateway's own pages) may call.
+    console_read_only: bool,
     /// Origins whose web pages may call (CORS); none if `None`.
     cors: Option<AllowOrigin>,
     /// The same, for refusing the calls of other pages.
@@ -233,9 +236,19 @@ impl GatewayBuilder {
         self
     }
 
-    /// Whether to serve the web console on `/` (on by default).
+    /// Whether to serve the web console on `/`. By default it is served
+    /// when the gateway listens on a loopback address only (and by
+    /// [`Gateway::router`]); set it to serve it elsewhere.
     pub fn console(mut self, on: bool) -> Self {
-        self.options.console = on;
+        self.options.console = Some(on);
+        self
+    }
+
+    /// Serves the console read-only: it lists services, instances and
+    /// methods, and cannot call (calls from the gateway's own pages are
+    /// refused, `403`).
+    pub fn console_read_only(mut self, read_only: bool) -> Self {
+        self.options.console_read_only = read_only;
         self
     }
 
@@ -354,7 +367,8 @@ impl Gateway {
                 default_timeout: nrpc_runtime::DEFAULT_TIMEOUT,
                 max_timeout: Duration::from_secs(300),
                 max_body: 4 << 20,
-                console: true,
+                console: None,
+                console_read_only: false,
                 cors: None,
                 origins: browser::Origins::Own,
                 hosts: None,
@@ -380,13 +394,15 @@ impl Gateway {
     /// the allowed origins, if any.
     pub fn router(&self) -> axum::Router {
         let hosts = browser::Hosts(self.shared.options.hosts.clone().map(Arc::new));
-        self.router_for(hosts)
+        self.router_for(hosts, true)
     }
 
-    fn router_for(&self, hosts: browser::Hosts) -> axum::Router {
+    /// The routes, with the console if it is asked for or, by default,
+    /// if `loopback`.
+    fn router_for(&self, hosts: browser::Hosts, loopback: bool) -> axum::Router {
         let shared = self.shared.clone();
         let mut router = axum::Router::new();
-        if self.shared.options.console {
+        if self.shared.options.console.unwrap_or(loopback) {
             router = console::routes(router, self.shared.clone());
         }
         let router = router
@@ -429,10 +445,12 @@ impl Gateway {
             idle: options.idle_timeout,
             header_read: options.header_read_timeout,
         };
-        let router = match &self.shared.options.hosts {
-            Some(_) => self.router(),
-            None => self.router_for(browser::Hosts::of_listener(listener.local_addr()?)),
+        let address = listener.local_addr()?;
+        let hosts = match &options.hosts {
+            Some(names) => browser::Hosts(Some(Arc::new(names.clone()))),
+            None => browser::Hosts::of_listener(address),
         };
+        let router = self.router_for(hosts, address.ip().is_loopback());
         if let Some(config) = self.tls {
             let listener = tls::TlsListener::new(listener, config)?;
             return serve::serve(listener, router, limits, shutdown).await;
@@ -493,7 +511,8 @@ async fn dispatch(shared: Arc<Shared>, request: ::http::Request<Body>) -> Respon
         .get(::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    if let Err(refused) = browser::check_origin(&shared.options.origins, &request) {
+    let own_pages_call = !shared.options.console_read_only;
+    if let Err(refused) = browser::check_origin(&shared.options.origins, own_pages_call, &request) {
         return if content_type.starts_with("application/grpc") {
             refused.grpc().into_http()
         } else {

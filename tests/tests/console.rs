@@ -443,3 +443,85 @@ async fn pages_of_other_sites_cannot_make_the_browser_call() {
     .await;
     assert_eq!(first, "mine");
 }
+
+/// Calls SayHello from the page (as the console's own script would).
+const CALL_FROM_PAGE: &str = r#"
+const [done] = arguments;
+fetch('/greeter.v1.Greeter/SayHello', {method: 'POST', headers: {'content-type': 'application/json'}, body: '{"name":"page"}'})
+    .then((r) => done(r.status), (e) => done(String(e)));
+"#;
+
+#[tokio::test]
+async fn a_read_only_console_lists_and_cannot_call_and_credentials_open_a_guarded_one() {
+    let Some((chromedriver, chromium)) = browser_binaries() else {
+        return;
+    };
+    let server = nats_server();
+    let _a = serve_greeter(&server, "a").await;
+    let read_only = gateway_with(&server, |b| b.console_read_only(true)).await;
+    let driver = driver(chromedriver).await;
+    let client = browser(&driver, chromium).await;
+
+    client.goto(&read_only.url).await.unwrap();
+    let summary = text_until(&client, "#summary", |t| t.contains("instance(s)")).await;
+    assert!(summary.contains("read-only"), "{summary}");
+    let greeter = r#".service[data-name="greeter.v1.Greeter"]"#;
+    element(&client, greeter).await.click().await.unwrap();
+    element(&client, r#"button.method[data-method="SayHello"]"#)
+        .await
+        .click()
+        .await
+        .unwrap();
+    // No form to call with, and a call from the page is refused.
+    let form = element(&client, "#call-form").await;
+    assert_eq!(form.attr("hidden").await.unwrap().as_deref(), Some("true"));
+    let status = within(
+        "a call from the page",
+        client.execute_async(CALL_FROM_PAGE, vec![]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 403);
+    // Other callers are not the console: they may.
+    let r = reqwest::Client::new()
+        .post(format!("{}/greeter.v1.Greeter/SayHello", read_only.url))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // A console behind authentication asks for credentials, then lists.
+    let mut keys = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(&mut keys, b"console-key-0123456789 operator\n").unwrap();
+    let auth = nrpc_gateway::Auth::new()
+        .api_keys_file(keys.path())
+        .unwrap();
+    let guarded = gateway_with(&server, |b| b.auth(auth)).await;
+    client.goto(&guarded.url).await.unwrap();
+    text_until(&client, "#summary", |t| {
+        t.contains("missing or invalid credentials")
+    })
+    .await;
+    element(&client, "#credential")
+        .await
+        .send_keys("console-key-0123456789")
+        .await
+        .unwrap();
+    element(&client, r#"#credentials button"#)
+        .await
+        .click()
+        .await
+        .unwrap();
+    let summary = text_until(&client, "#summary", |t| t.contains("instance(s)")).await;
+    assert!(summary.contains("1 service(s)"), "{summary}");
+    let status = within(
+        "a call from the page",
+        client.execute_async(CALL_FROM_PAGE, vec![]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 401, "the page's own fetch sends no credentials");
+    client.close().await.unwrap();
+}

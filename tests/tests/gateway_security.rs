@@ -1008,3 +1008,34 @@ async fn a_responder_claiming_a_known_services_name_never_gets_its_calls() {
     );
     assert!(captured.try_recv().is_err(), "the claimant got a call");
 }
+
+#[tokio::test]
+async fn the_console_is_served_off_loopback_only_when_asked() {
+    let server = nats_server();
+    let status_of_console = |console: Option<bool>| {
+        let server = &server;
+        async move {
+            let mut builder = nrpc_gateway::Gateway::builder(nrpc_tests::connection(server).await);
+            if let Some(on) = console {
+                builder = builder.console(on);
+            }
+            let gateway = builder.build().unwrap();
+            // Every address, not loopback alone.
+            let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let task = tokio::spawn(gateway.serve(listener));
+            let status = http()
+                .get(format!("http://127.0.0.1:{port}/"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16();
+            task.abort();
+            status
+        }
+    };
+    assert_eq!(status_of_console(None).await, 404);
+    assert_eq!(status_of_console(Some(true)).await, 200);
+    assert_eq!(status_of_console(Some(false)).await, 404);
+}
