@@ -220,6 +220,10 @@ struct GatewayArgs {
     /// (HTTP/1.1; slowloris).
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     header_timeout: Duration,
+    /// Log one line per call (caller, address, method, status, duration)
+    /// on the `nrpc_gateway::audit` target, to stderr.
+    #[arg(long)]
+    audit: bool,
     /// Serve no web console.
     #[arg(long, conflicts_with = "console")]
     no_console: bool,
@@ -413,11 +417,20 @@ async fn run(cli: Cli) -> Result<()> {
 async fn gateway(conn: Connection, timeout: Duration, args: GatewayArgs) -> Result<()> {
     // Logs to stderr, `RUST_LOG` deciding what (warnings and errors by
     // default); a long-running server's, unlike the one-shot commands'.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        // Warnings and errors; the audit log when asked for.
+        let audit = if args.audit {
+            ",nrpc_gateway::audit=info"
+        } else {
+            ""
+        };
+        tracing_subscriber::EnvFilter::new(format!("warn{audit}"))
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colours for a terminal, plain text for a file or a collector.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
     let mut builder = nrpc_gateway::Gateway::builder(conn)
         .protos(args.protos.files, args.protos.includes)
@@ -429,7 +442,8 @@ async fn gateway(conn: Connection, timeout: Duration, args: GatewayArgs) -> Resu
         .body_budget(args.body_budget)
         .subscriber_buffer(args.subscriber_buffer)
         .discovery_timeout(timeout)
-        .console_read_only(args.console_read_only);
+        .console_read_only(args.console_read_only)
+        .audit(args.audit);
     if args.no_console || args.console {
         builder = builder.console(args.console);
     }

@@ -884,3 +884,75 @@ fn version_and_completions_need_no_nats() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_gateway_logs_a_line_per_call_when_asked() {
+    let server = nats_server();
+    let _services = services(&server).await;
+    let keys = std::env::temp_dir().join(format!("nrpc-cli-audit-keys-{}", std::process::id()));
+    std::fs::write(&keys, "ops-key-0123456789abcd ops\n").unwrap();
+    let mut child = command(
+        &server,
+        &[
+            "gateway",
+            "--listen",
+            "127.0.0.1:0",
+            "--audit",
+            "--api-keys",
+            keys.to_str().unwrap(),
+        ],
+    )
+    .spawn()
+    .expect("the nrpc binary runs");
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut log = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = within("the gateway starts", out.next_line())
+        .await
+        .unwrap()
+        .unwrap();
+    let url = first
+        .strip_prefix("nrpc gateway listening on ")
+        .unwrap_or_else(|| panic!("{first:?}"))
+        .to_owned();
+    let http = reqwest::Client::new();
+    let call = |key: Option<&'static str>| {
+        let mut request = http
+            .post(format!("{url}/greeter.v1.Greeter/SayHello"))
+            .header("content-type", "application/json")
+            .body(r#"{"name":"audited"}"#);
+        if let Some(key) = key {
+            request = request.header("x-api-key", key);
+        }
+        request.send()
+    };
+    assert_eq!(
+        call(Some("ops-key-0123456789abcd")).await.unwrap().status(),
+        200
+    );
+    assert_eq!(call(None).await.unwrap().status(), 401);
+    // Two lines, in order: who, which method, the outcome.
+    let mut lines = Vec::new();
+    while lines.len() < 2 {
+        let line = within("an audit line", log.next_line())
+            .await
+            .unwrap()
+            .unwrap();
+        if line.contains("nrpc_gateway::audit") {
+            lines.push(line);
+        }
+    }
+    for (line, caller, status) in [(&lines[0], "ops", "200"), (&lines[1], "-", "401")] {
+        assert!(line.contains(&format!("caller={caller}")), "{line}");
+        assert!(
+            line.contains("method=/greeter.v1.Greeter/SayHello"),
+            "{line}"
+        );
+        assert!(line.contains(&format!("http_status={status}")), "{line}");
+        assert!(
+            line.contains("peer=127.0.0.1") && line.contains("duration_us="),
+            "{line}"
+        );
+    }
+    let _ = std::fs::remove_file(&keys);
+    child.kill().await.unwrap();
+}

@@ -226,13 +226,17 @@ pub(crate) async fn prepare(
     positional: Vec<String>,
     mut named: Vec<(String, String)>,
     headers: &http::HeaderMap,
-    peer: Option<std::net::IpAddr>,
+    extensions: &http::Extensions,
 ) -> Result<Prepared, Failure> {
+    let peer = peer(extensions);
     // Who calls, before anything is looked up for them.
     let caller = match &shared.auth {
         Some(auth) => auth.authenticate(headers)?,
         None => None,
     };
+    if let (Some(caller), Some(audit)) = (&caller, extensions.get::<crate::audit::Caller>()) {
+        audit.set(&caller.subject);
+    }
     let forward_credentials = shared.options.forward_credentials;
     let headers = headers
         .iter()

@@ -128,7 +128,7 @@ pub(crate) async fn call(
         Vec::new(),
         Vec::new(),
         request.headers(),
-        crate::call::peer(request.extensions()),
+        request.extensions(),
     )
     .await
     {

@@ -19,7 +19,7 @@ use nrpc_runtime::{CallError, Code, MethodKind};
 use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 use tokio_util::io::StreamReader;
 
-use crate::call::{bounded_events, peer, prepare, reply_headers, BadInput, Failure};
+use crate::call::{bounded_events, prepare, reply_headers, BadInput, Failure};
 use crate::Shared;
 
 const JSON: &str = "application/json";
@@ -68,7 +68,6 @@ async fn run(
         Some(q) => query_pairs(q)?,
         None => Vec::new(),
     };
-    let peer = peer(&parts.extensions);
     let call = prepare(
         &shared,
         service,
@@ -76,7 +75,7 @@ async fn run(
         positional,
         named,
         &parts.headers,
-        peer,
+        &parts.extensions,
     )
     .await?;
     // GET is what pages of any site can make browsers send: reading only.

@@ -35,6 +35,7 @@
 //! ```
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
+mod audit;
 mod auth;
 mod browser;
 mod budget;
@@ -86,6 +87,8 @@ struct Options {
     hosts: Option<Vec<String>>,
     /// How far an event subscriber may fall behind, in bytes.
     subscriber_buffer: usize,
+    /// Whether to log a line per call.
+    audit: bool,
     /// Bytes of request bodies the gateway holds at most, all together.
     body_budget: usize,
     /// Connections open at most (default: from the descriptor limit).
@@ -224,6 +227,15 @@ impl GatewayBuilder {
     /// the connection is closed (slowloris).
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.options.header_read_timeout = timeout;
+        self
+    }
+
+    /// Logs one line per call when it has ended, on the
+    /// `nrpc_gateway::audit` tracing target at `INFO`: the verified caller
+    /// (or `-`), the client's address, the method's path, the HTTP status
+    /// and the gRPC status code, and the duration (off by default).
+    pub fn audit(mut self, on: bool) -> Self {
+        self.options.audit = on;
         self
     }
 
@@ -374,6 +386,7 @@ impl Gateway {
                 hosts: None,
                 forward_credentials: false,
                 subscriber_buffer: 8 << 20,
+                audit: false,
                 body_budget: 64 << 20,
                 max_connections: None,
                 idle_timeout: Duration::from_secs(60),
@@ -503,7 +516,18 @@ fn cors(origins: AllowOrigin) -> CorsLayer {
 /// A call: gRPC (or gRPC-Web) by its content type, else JSON; the path
 /// names the service and method (and, for JSON, subject parameters after
 /// them).
-async fn dispatch(shared: Arc<Shared>, request: ::http::Request<Body>) -> Response {
+async fn dispatch(shared: Arc<Shared>, mut request: ::http::Request<Body>) -> Response {
+    if !shared.options.audit {
+        return route(shared, request).await;
+    }
+    let peer = call::peer(request.extensions());
+    let (caller, pending) = audit::start(request.uri().path(), peer);
+    request.extensions_mut().insert(caller);
+    pending.finish(route(shared, request).await)
+}
+
+/// A call to its door: gRPC (or gRPC-Web) by its content type, else JSON.
+async fn route(shared: Arc<Shared>, request: ::http::Request<Body>) -> Response {
     let cap = shared.options.max_body;
     let request = request.map(|body| shared.budget.wrap(body, cap));
     let content_type = request
