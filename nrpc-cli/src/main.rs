@@ -2,6 +2,7 @@
 //! JSON, from the schemas nrpc servers publish or from `.proto` files.
 
 mod call;
+mod config;
 mod inspect;
 mod proto_text;
 mod table;
@@ -133,6 +134,13 @@ enum Command {
 /// `nrpc gateway`.
 #[derive(Debug, Args)]
 struct GatewayArgs {
+    /// Read the settings from this TOML file (keys as the flags' names;
+    /// flags given here win). See the guide "the gateway in production".
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The flags given on the command line (they win over `--config`).
+    #[arg(skip)]
+    explicit: std::collections::HashSet<String>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080", env = "NRPC_GATEWAY_LISTEN")]
     listen: String,
@@ -414,7 +422,11 @@ async fn run(cli: Cli) -> Result<()> {
     result
 }
 
-async fn gateway(conn: Connection, timeout: Duration, args: GatewayArgs) -> Result<()> {
+async fn gateway(conn: Connection, timeout: Duration, mut args: GatewayArgs) -> Result<()> {
+    if let Some(path) = args.config.clone() {
+        let explicit = std::mem::take(&mut args.explicit);
+        config::apply(&path, &mut args, &explicit).map_err(Failure)?;
+    }
     // Logs to stderr, `RUST_LOG` deciding what (warnings and errors by
     // default); a long-running server's, unlike the one-shot commands'.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
@@ -556,10 +568,21 @@ fn version() -> String {
 
 fn main() -> ExitCode {
     let matches = Cli::command().version(version()).get_matches();
-    let cli = match Cli::from_arg_matches(&matches) {
+    let mut cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    if let (Command::Gateway(args), Some(given)) =
+        (&mut cli.command, matches.subcommand_matches("gateway"))
+    {
+        args.explicit = given
+            .ids()
+            .filter(|id| {
+                given.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine)
+            })
+            .map(|id| id.as_str().to_owned())
+            .collect();
+    }
     if let Command::Completions { shell } = cli.command {
         clap_complete::generate(shell, &mut Cli::command(), "nrpc", &mut std::io::stdout());
         return ExitCode::SUCCESS;

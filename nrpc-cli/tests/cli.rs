@@ -956,3 +956,118 @@ async fn the_gateway_logs_a_line_per_call_when_asked() {
     let _ = std::fs::remove_file(&keys);
     child.kill().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_gateway_reads_its_settings_from_a_file_and_names_the_line_of_a_mistake() {
+    let server = nats_server();
+    let _services = services(&server).await;
+    let dir = std::env::temp_dir().join(format!("nrpc-cli-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("keys"), "cfg-key-0123456789abcd ops\n").unwrap();
+    let config = dir.join("gateway.toml");
+    let write = |text: &str| std::fs::write(&config, text).unwrap();
+    let path = config.to_str().unwrap().to_owned();
+
+    // Mistakes, each named with its line.
+    for (text, error) in [
+        (
+            "listen = \"127.0.0.1:0\"\ncall_timeout = \"soon\"\n",
+            ":2: \"soon\" is not a duration",
+        ),
+        (
+            "audit = true\n\n[expose]\nallow = [\"orders.v1.Orders/Get Order\"]\n",
+            ":4: \"orders.v1.Orders/Get Order\" is not a",
+        ),
+        (
+            "audit = true\nlisten_on = \"x\"\n",
+            ":2: unknown field `listen_on`",
+        ),
+        (
+            "[auth]\nrequire = [\"a.B/*\"]\n",
+            ":2: \"a.B/*\" is not <pattern>=<scope>",
+        ),
+        (
+            "allow_origins = [\"app.example\"]\n",
+            ":1: \"app.example\" is not an origin",
+        ),
+        ("max_body = \"big\"\n", ":1: invalid type"),
+    ] {
+        write(text);
+        let e = err(&server, &["gateway", "--config", &path]).await;
+        assert!(e.contains(error), "{text:?}: {e}");
+    }
+
+    // A file that works: its settings apply, and a flag wins over it.
+    write(
+        r#"
+listen = "127.0.0.1:1"   # the flag below wins
+call_timeout = "2s"
+audit = false
+
+[expose]
+allow = ["greeter.v1.Greeter/SayHello"]
+
+[auth]
+api_keys = "keys"        # relative to this file
+
+[rate_limit]
+per_second = 100
+"#,
+    );
+    let mut child = command(
+        &server,
+        &["gateway", "--config", &path, "--listen", "127.0.0.1:0"],
+    )
+    .spawn()
+    .expect("the nrpc binary runs");
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = within("the gateway starts", out.next_line())
+        .await
+        .unwrap()
+        .unwrap();
+    let url = first
+        .strip_prefix("nrpc gateway listening on ")
+        .unwrap_or_else(|| panic!("{first:?}"))
+        .to_owned();
+    let second = within("the gateway starts", out.next_line()).await.unwrap();
+    assert_eq!(
+        second.as_deref(),
+        Some("exposing greeter.v1.Greeter/SayHello")
+    );
+    let http = reqwest::Client::new();
+    let call = |method: &str, key: Option<&'static str>| {
+        let mut request = http
+            .post(format!("{url}/greeter.v1.Greeter/{method}"))
+            .header("content-type", "application/json")
+            .body("{}");
+        if let Some(key) = key {
+            request = request.header("x-api-key", key);
+        }
+        request.send()
+    };
+    let key = Some("cfg-key-0123456789abcd");
+    assert_eq!(call("SayHello", key).await.unwrap().status(), 200);
+    assert_eq!(call("SayHello", None).await.unwrap().status(), 401);
+    assert_eq!(call("Fail", key).await.unwrap().status(), 404);
+    child.kill().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn the_guides_complete_configuration_is_valid() {
+    let server = nats_server();
+    let guide =
+        std::fs::read_to_string(root().join("docs/guides/gateway-in-production.md")).unwrap();
+    let start = guide.find("```toml\n").expect("a toml block") + "```toml\n".len();
+    let example = &guide[start..start + guide[start..].find("```").unwrap()];
+    let dir = std::env::temp_dir().join(format!("nrpc-cli-guide-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("gateway.toml");
+    std::fs::write(&config, example).unwrap();
+    // Every key and value in it is read and checked first; then the first
+    // file it names that is not there (this directory has none) stops
+    // the gateway.
+    let e = err(&server, &["gateway", "--config", config.to_str().unwrap()]).await;
+    assert!(e.contains("jwks.json: No such file"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
