@@ -123,6 +123,10 @@ impl From<CallError> for Failure {
     fn from(e: CallError) -> Self {
         match e {
             CallError::Status(s) => Failure::new(s.code(), s.message()),
+            // Too large for the broker: no retry will fit (413, not 429).
+            e @ CallError::PayloadTooLarge { .. } => {
+                Failure::new(e.code(), e.to_string()).with_http(413)
+            }
             other => Failure::new(other.code(), other.to_string()),
         }
     }

@@ -138,7 +138,7 @@ async function call(event) {
   const headers = authorized({ "content-type": "application/json" });
   if ($("instance").value) headers["nrpc-instance"] = $("instance").value;
   if ($("timeout").value) headers["grpc-timeout"] = $("timeout").value.trim();
-  const url = `/${described.name}/${method.name}` + (query.toString() ? "?" + query : "");
+  const url = `/${encodeURIComponent(described.name)}/${encodeURIComponent(method.name)}` + (query.toString() ? "?" + query : "");
   $("result").hidden = false;
   $("reply").textContent = "";
   $("headers").textContent = "";

@@ -554,6 +554,14 @@ async fn route(shared: Arc<Shared>, request: ::http::Request<Body>) -> Response 
     let (Some(service), Some(method)) = (segments.next(), segments.next()) else {
         return not_a_call(false, &path);
     };
+    // Names as a browser sends them (`encodeURIComponent`).
+    let (Some(service), Some(method)) = (percent_decode(service), percent_decode(method)) else {
+        return Failure::new(
+            Code::InvalidArgument,
+            "the path is not UTF-8 once percent-decoded",
+        )
+        .into_response();
+    };
     if service.is_empty() || method.is_empty() {
         return not_a_call(false, &path);
     }
@@ -583,8 +591,8 @@ async fn route(shared: Arc<Shared>, request: ::http::Request<Body>) -> Response 
     if let Err(refused) = browser::check_json_post(&request) {
         return refused.into_response();
     }
-    let span = call_span(service, method, request.headers());
-    http::call(shared, service, method, positional, request)
+    let span = call_span(&service, &method, request.headers());
+    http::call(shared, &service, &method, positional, request)
         .instrument(span)
         .await
 }

@@ -36,11 +36,12 @@ pub fn encode(message: &Message, json: &str, what: &str) -> Result<Bytes> {
                     } else {
                         format!("at {path}: ")
                     };
-                    format!(
+                    let message = format!(
                         "{what} is not a valid {}: {at}{e}{}",
                         desc.full_name(),
                         field_hint(desc, &path, &e.to_string())
-                    )
+                    );
+                    clip(message, MAX_ERROR)
                 })
             })?;
             de.end().map_err(|e| {
@@ -52,6 +53,23 @@ pub fn encode(message: &Message, json: &str, what: &str) -> Result<Bytes> {
             "cannot encode {name}: its descriptor is not published; give its .proto"
         ))),
     }
+}
+
+/// How long an error about a request may be: it quotes the request (a
+/// field's name, a value), which a caller may make as large as it likes.
+const MAX_ERROR: usize = 1024;
+
+/// `text`, cut to at most `max` bytes (on a character boundary) with `…`.
+fn clip(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
 }
 
 /// For an unknown field: the close matches among the fields of the
@@ -80,7 +98,12 @@ fn field_hint(top: &prost_reflect::MessageDescriptor, path: &str, error: &str) -
     }
     let names: Vec<String> = message.fields().map(|f| f.json_name().to_owned()).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let hint = crate::service::suggest(name, &names);
+    // A name far longer than any field's is no typo of one.
+    let hint = if name.len() <= 128 {
+        crate::service::suggest(name, &names)
+    } else {
+        String::new()
+    };
     if hint.is_empty() {
         format!(" (fields of {}: {})", message.full_name(), names.join(", "))
     } else {
@@ -104,5 +127,17 @@ pub fn decode(message: &Message, payload: Bytes) -> Result<String> {
         Message::Unknown(name) => Err(Error::Undescribed(format!(
             "cannot decode {name}: its descriptor is not published; give its .proto"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clip;
+
+    #[test]
+    fn errors_do_not_echo_a_huge_request() {
+        assert_eq!(clip("abcdef".into(), 4), "abcd…");
+        assert_eq!(clip("ééé".into(), 3), "é…");
+        assert_eq!(clip("short".into(), 10), "short");
     }
 }

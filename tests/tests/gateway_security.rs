@@ -1039,3 +1039,32 @@ async fn the_console_is_served_off_loopback_only_when_asked() {
     assert_eq!(status_of_console(Some(true)).await, 200);
     assert_eq!(status_of_console(Some(false)).await, 404);
 }
+
+#[tokio::test]
+async fn oversized_bodies_huge_field_names_and_encoded_paths_get_clear_answers() {
+    let server = nats_server();
+    let _greeter = serve_greeter(&server, "a").await;
+    let gateway = gateway_with(&server, |b| b.max_body(8 << 20)).await;
+    let url = format!("{}/greeter.v1.Greeter/SayHello", gateway.url);
+
+    // Within the gateway's limit, over the broker's max_payload (1 MiB):
+    // 413 naming both sizes, not a 429 that invites retries.
+    let big = format!(r#"{{"name":"{}"}}"#, "n".repeat(2 << 20));
+    let (status, body) = post(url.clone(), &big).await;
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("max_payload"), "{body}");
+
+    // An unknown field with a 3 MB name: refused, without echoing it.
+    let huge = format!(r#"{{"{}":1}}"#, "f".repeat(3 << 20));
+    let (status, body) = post(url.clone(), &huge).await;
+    assert_eq!(status, 400);
+    assert!(body.len() < 2048, "a {}-byte error", body.len());
+
+    // Percent-encoded names, as a browser encodes them.
+    let encoded = format!("{}/greeter%2Ev1%2EGreeter/Say%48ello", gateway.url);
+    let (status, body) = post(encoded, r#"{"name":"encoded"}"#).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"message":"Hello, encoded"}"#)
+    );
+}
