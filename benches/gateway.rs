@@ -9,6 +9,10 @@
 //!   client on HTTP/1.1 (hyper's pool), what a browser library speaks;
 //! * `gateway json` — an HTTP/1.1 client (reqwest) posting JSON through
 //!   the gateway (JSON ↔ protobuf in the gateway);
+//! * `… +key`, `… +jwt` — the same through a gateway that authenticates
+//!   (an API key; an ES256 JWT verified against a JWKS file) and rate
+//!   limits every caller and method (a limit no row reaches): what
+//!   putting the gateway in front of users costs per call;
 //! * `dual grpc` — a tonic client straight to the implementation served
 //!   over gRPC by the generated glue (`GreeterGrpc`), no NATS;
 //! * `tonic` — the same tonic client against a plain tonic implementation
@@ -161,6 +165,24 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let http = reqwest::Client::new();
     let echo_url = format!("{gateway_url}/greeter.v1.Greeter/Echo");
 
+    let guarded_url = guarded_gateway(&nats.url).await?;
+    let guarded_channel = Channel::from_shared(guarded_url.clone())?.connect().await?;
+    let with_key =
+        TonicClient::with_interceptor(guarded_channel.clone(), |mut r: tonic::Request<()>| {
+            r.metadata_mut().insert(
+                "x-api-key",
+                tonic::metadata::MetadataValue::from_static(API_KEY),
+            );
+            Ok(r)
+        });
+    let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {}", jwt()?).parse()?;
+    let with_jwt =
+        TonicClient::with_interceptor(guarded_channel, move |mut r: tonic::Request<()>| {
+            r.metadata_mut().insert("authorization", bearer.clone());
+            Ok(r)
+        });
+    let guarded_echo_url = format!("{guarded_url}/greeter.v1.Greeter/Echo");
+
     let through_tls = TonicClient::new(tls_gateway(&nats.url).await?);
     let http1 = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http();
@@ -205,6 +227,25 @@ async fn main() -> Result<(), Box<dyn Error>> {
             row(mode, in_flight, rate, p50, p99);
         }
 
+        let (c, m) = (with_key.clone(), msg.clone());
+        let (rate, p50, p99) = measure(in_flight, move || {
+            let (mut c, m) = (c.clone(), m.clone());
+            async move {
+                c.echo(m).await.expect("gRPC echo with an API key");
+            }
+        })
+        .await;
+        row("gateway grpc+key", in_flight, rate, p50, p99);
+        let (c, m) = (with_jwt.clone(), msg.clone());
+        let (rate, p50, p99) = measure(in_flight, move || {
+            let (mut c, m) = (c.clone(), m.clone());
+            async move {
+                c.echo(m).await.expect("gRPC echo with a JWT");
+            }
+        })
+        .await;
+        row("gateway grpc+jwt", in_flight, rate, p50, p99);
+
         let (c, m) = (through_web.clone(), msg.clone());
         let (rate, p50, p99) = measure(in_flight, move || {
             let (mut c, m) = (c.clone(), m.clone());
@@ -231,8 +272,87 @@ async fn main() -> Result<(), Box<dyn Error>> {
         })
         .await;
         row("gateway json", in_flight, rate, p50, p99);
+
+        let (h, url, body) = (http.clone(), guarded_echo_url.clone(), json.clone());
+        let (rate, p50, p99) = measure(in_flight, move || {
+            let (h, url, body) = (h.clone(), url.clone(), body.clone());
+            async move {
+                let r = h
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .header("x-api-key", API_KEY)
+                    .body(body)
+                    .send()
+                    .await
+                    .expect("JSON echo with an API key");
+                assert!(r.status().is_success(), "{:?}", r.text().await);
+            }
+        })
+        .await;
+        row("gateway json+key", in_flight, rate, p50, p99);
     }
     Ok(())
+}
+
+const API_KEY: &str = "bench-key-0123456789abcdef";
+
+/// The ES256 key pair of the JWT rows: its JWKS and its signing key.
+fn key_pair() -> &'static (String, jsonwebtoken::EncodingKey) {
+    static PAIR: std::sync::OnceLock<(String, jsonwebtoken::EncodingKey)> =
+        std::sync::OnceLock::new();
+    PAIR.get_or_init(|| {
+        use base64::Engine;
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("a key");
+        let point = key.public_key_raw();
+        let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let jwks = format!(
+            r#"{{"keys":[{{"kty":"EC","crv":"P-256","kid":"bench","alg":"ES256","x":"{}","y":"{}"}}]}}"#,
+            b64(&point[1..33]),
+            b64(&point[33..65])
+        );
+        let signing = jsonwebtoken::EncodingKey::from_ec_pem(key.serialize_pem().as_bytes())
+            .expect("an ES256 key");
+        (jwks, signing)
+    })
+}
+
+/// A token for the JWT rows, valid for an hour.
+fn jwt() -> Result<String, Box<dyn Error>> {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some("bench".into());
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs()
+        + 3600;
+    let claims = serde_json::json!({"sub": "bench", "scope": "echo", "exp": exp});
+    Ok(jsonwebtoken::encode(&header, &claims, &key_pair().1)?)
+}
+
+/// A gateway that authenticates (API keys, JWTs) and rate limits every
+/// caller and method; its URL.
+async fn guarded_gateway(nats_url: &str) -> Result<String, Box<dyn Error>> {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("keys"), format!("{API_KEY} bench echo\n"))?;
+    std::fs::write(dir.path().join("jwks.json"), &key_pair().0)?;
+    let auth = nrpc_gateway::Auth::new()
+        .api_keys_file(dir.path().join("keys"))?
+        .jwks_file(
+            dir.path().join("jwks.json"),
+            None,
+            None,
+            Duration::from_secs(60),
+        )?;
+    let unlimited = std::num::NonZeroU32::new(10_000_000).expect("non-zero");
+    let gateway = nrpc_gateway::Gateway::builder(
+        Connection::new(async_nats::connect(nats_url).await?).await?,
+    )
+    .auth(auth)
+    .rate_limit(unlimited, unlimited)
+    .build()?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(gateway.serve(listener));
+    Ok(url)
 }
 
 async fn measure<F, Fut>(in_flight: usize, call: F) -> (f64, Duration, Duration)

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -81,7 +81,18 @@ struct Jwt {
     issuer: Option<String>,
     audience: Option<String>,
     leeway: Duration,
+    /// Tokens verified lately, by their SHA-256: the caller, and until
+    /// when the token may be taken without verifying it again.
+    verified: Mutex<HashMap<Vec<u8>, (Caller, SystemTime)>>,
 }
+
+/// How long a verified token is taken without verifying its signature
+/// again (never past its expiry): a caller's calls cost one signature
+/// check a minute, not one each. Keys removed from the JWKS file stop
+/// tokens within this time.
+const VERIFIED_FOR: Duration = Duration::from_secs(60);
+/// At most this many verified tokens are remembered.
+const VERIFIED_MAX: usize = 10_000;
 
 fn read_jwks(path: &Path) -> Result<JwkSet, AuthError> {
     let text = std::fs::read_to_string(path).map_err(|source| AuthError::Read {
@@ -124,7 +135,33 @@ impl Jwt {
         slot.1.clone()
     }
 
-    fn verify(&self, token: &str) -> Result<Caller, String> {
+    /// The caller `token` proves: remembered, or verified now.
+    fn caller(&self, token: &str) -> Result<Caller, String> {
+        let key = digest(token);
+        let now = SystemTime::now();
+        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((caller, until)) = verified.get(&key) {
+            if now < *until {
+                return Ok(caller.clone());
+            }
+        }
+        drop(verified);
+        let (caller, expires) = self.verify(token)?;
+        let until = (expires + self.leeway).min(now + VERIFIED_FOR);
+        verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        if verified.len() >= VERIFIED_MAX {
+            verified.retain(|_, (_, until)| now < *until);
+            if verified.len() >= VERIFIED_MAX {
+                verified.clear();
+            }
+        }
+        verified.insert(key, (caller.clone(), until));
+        Ok(caller)
+    }
+
+    /// Checks `token`'s signature and claims: the caller, and when the
+    /// token expires.
+    fn verify(&self, token: &str) -> Result<(Caller, SystemTime), String> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| e.to_string())?;
         if !ALGORITHMS.contains(&header.alg) {
             return Err(format!("algorithm {:?} is not accepted", header.alg));
@@ -173,7 +210,12 @@ impl Jwt {
                 _ => {}
             }
         }
-        caller(subject, scopes, "jwt")
+        let expires = claims["exp"]
+            .as_u64()
+            .map_or(SystemTime::UNIX_EPOCH, |s| {
+                SystemTime::UNIX_EPOCH + Duration::from_secs(s)
+            });
+        Ok((caller(subject, scopes, "jwt")?, expires))
     }
 }
 
@@ -268,6 +310,7 @@ impl Auth {
             issuer,
             audience,
             leeway,
+            verified: Mutex::new(HashMap::new()),
         });
         Ok(self)
     }
@@ -327,7 +370,7 @@ impl Auth {
                     .jwt
                     .as_ref()
                     .ok_or_else(|| refused("no JWTs are accepted"))?;
-                jwt.verify(token.trim()).map(Some).map_err(|e| refused(&e))
+                jwt.caller(token.trim()).map(Some).map_err(|e| refused(&e))
             }
             (None, Some(key)) => self
                 .keys
