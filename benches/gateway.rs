@@ -227,25 +227,6 @@ async fn main() -> Result<(), Box<dyn Error>> {
             row(mode, in_flight, rate, p50, p99);
         }
 
-        let (c, m) = (with_key.clone(), msg.clone());
-        let (rate, p50, p99) = measure(in_flight, move || {
-            let (mut c, m) = (c.clone(), m.clone());
-            async move {
-                c.echo(m).await.expect("gRPC echo with an API key");
-            }
-        })
-        .await;
-        row("gateway grpc+key", in_flight, rate, p50, p99);
-        let (c, m) = (with_jwt.clone(), msg.clone());
-        let (rate, p50, p99) = measure(in_flight, move || {
-            let (mut c, m) = (c.clone(), m.clone());
-            async move {
-                c.echo(m).await.expect("gRPC echo with a JWT");
-            }
-        })
-        .await;
-        row("gateway grpc+jwt", in_flight, rate, p50, p99);
-
         let (c, m) = (through_web.clone(), msg.clone());
         let (rate, p50, p99) = measure(in_flight, move || {
             let (mut c, m) = (c.clone(), m.clone());
@@ -272,26 +253,101 @@ async fn main() -> Result<(), Box<dyn Error>> {
         })
         .await;
         row("gateway json", in_flight, rate, p50, p99);
+    }
 
-        let (h, url, body) = (http.clone(), guarded_echo_url.clone(), json.clone());
-        let (rate, p50, p99) = measure(in_flight, move || {
+    // What authentication and rate limits cost per call: the same call
+    // through the plain and the guarded gateway, in alternating rounds
+    // (on a loaded 2-core machine one round's noise is larger than the
+    // difference; medians of alternating rounds are not).
+    println!(
+        "\nauthenticated + rate-limited vs plain, 64 in flight, {ROUNDS} alternating rounds of {ROUND:?}, median calls/s"
+    );
+    let grpc_echo = |client: TonicClient<_>| {
+        let m = msg.clone();
+        move || {
+            let (mut c, m) = (client.clone(), m.clone());
+            async move {
+                c.echo(m).await.expect("gRPC echo");
+            }
+        }
+    };
+    paired("grpc, API key", grpc_echo(through_gateway.clone()), {
+        let (c, m) = (with_key.clone(), msg.clone());
+        move || {
+            let (mut c, m) = (c.clone(), m.clone());
+            async move {
+                c.echo(m).await.expect("gRPC echo with an API key");
+            }
+        }
+    })
+    .await;
+    paired("grpc, JWT", grpc_echo(through_gateway.clone()), {
+        let (c, m) = (with_jwt.clone(), msg.clone());
+        move || {
+            let (mut c, m) = (c.clone(), m.clone());
+            async move {
+                c.echo(m).await.expect("gRPC echo with a JWT");
+            }
+        }
+    })
+    .await;
+    let json_echo = |url: String, key: Option<&'static str>| {
+        let (h, body) = (http.clone(), json.clone());
+        move || {
             let (h, url, body) = (h.clone(), url.clone(), body.clone());
             async move {
-                let r = h
-                    .post(url)
-                    .header("content-type", "application/json")
-                    .header("x-api-key", API_KEY)
-                    .body(body)
-                    .send()
-                    .await
-                    .expect("JSON echo with an API key");
+                let mut request = h.post(url).header("content-type", "application/json");
+                if let Some(key) = key {
+                    request = request.header("x-api-key", key);
+                }
+                let r = request.body(body).send().await.expect("JSON echo");
                 assert!(r.status().is_success(), "{:?}", r.text().await);
             }
-        })
-        .await;
-        row("gateway json+key", in_flight, rate, p50, p99);
-    }
+        }
+    };
+    paired(
+        "json, API key",
+        json_echo(echo_url.clone(), None),
+        json_echo(guarded_echo_url.clone(), Some(API_KEY)),
+    )
+    .await;
     Ok(())
+}
+
+const ROUNDS: usize = 7;
+const ROUND: Duration = Duration::from_secs(1);
+
+/// Calls/s of `plain` and `guarded`, in alternating rounds at 64 in
+/// flight; prints both medians and the difference.
+async fn paired<A, FA, B, FB>(name: &str, plain: A, guarded: B)
+where
+    A: Fn() -> FA + Clone + Send + 'static,
+    FA: std::future::Future<Output = ()> + Send,
+    B: Fn() -> FB + Clone + Send + 'static,
+    FB: std::future::Future<Output = ()> + Send,
+{
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        a.push(
+            nrpc_examples::bench::measure(64, WARMUP / 5, ROUND, plain.clone())
+                .await
+                .0,
+        );
+        b.push(
+            nrpc_examples::bench::measure(64, WARMUP / 5, ROUND, guarded.clone())
+                .await
+                .0,
+        );
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (a, b) = (median(&mut a), median(&mut b));
+    println!(
+        "{name:<16} plain {a:>9.0}  guarded {b:>9.0}  cost {:>5.1} %",
+        (a - b) / a * 100.0
+    );
 }
 
 const API_KEY: &str = "bench-key-0123456789abcdef";

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use nrpc_runtime::Code;
-use nrpc_wire::caller::{is_header_text, Caller};
+use nrpc_wire::caller::{is_header_word, Caller};
 
 use crate::call::Failure;
 use crate::expose::Pattern;
@@ -83,8 +83,11 @@ struct Jwt {
     leeway: Duration,
     /// Tokens verified lately, by their SHA-256: the caller, and until
     /// when the token may be taken without verifying it again.
-    verified: Mutex<HashMap<Vec<u8>, (Caller, SystemTime)>>,
+    verified: Mutex<HashMap<Vec<u8>, Remembered>>,
 }
+
+/// A verified token's caller, and until when it is taken as it is.
+type Remembered = (Arc<Verified>, SystemTime);
 
 /// How long a verified token is taken without verifying its signature
 /// again (never past its expiry): a caller's calls cost one signature
@@ -136,7 +139,7 @@ impl Jwt {
     }
 
     /// The caller `token` proves: remembered, or verified now.
-    fn caller(&self, token: &str) -> Result<Caller, String> {
+    fn caller(&self, token: &str) -> Result<Arc<Verified>, String> {
         let key = digest(token);
         let now = SystemTime::now();
         let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
@@ -161,7 +164,7 @@ impl Jwt {
 
     /// Checks `token`'s signature and claims: the caller, and when the
     /// token expires.
-    fn verify(&self, token: &str) -> Result<(Caller, SystemTime), String> {
+    fn verify(&self, token: &str) -> Result<(Arc<Verified>, SystemTime), String> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| e.to_string())?;
         if !ALGORITHMS.contains(&header.alg) {
             return Err(format!("algorithm {:?} is not accepted", header.alg));
@@ -210,25 +213,33 @@ impl Jwt {
                 _ => {}
             }
         }
-        let expires = claims["exp"]
-            .as_u64()
-            .map_or(SystemTime::UNIX_EPOCH, |s| {
-                SystemTime::UNIX_EPOCH + Duration::from_secs(s)
-            });
+        let expires = claims["exp"].as_u64().map_or(SystemTime::UNIX_EPOCH, |s| {
+            SystemTime::UNIX_EPOCH + Duration::from_secs(s)
+        });
         Ok((caller(subject, scopes, "jwt")?, expires))
     }
 }
 
-/// A caller whose identity can travel in headers.
-fn caller(subject: String, scopes: Vec<String>, via: &str) -> Result<Caller, String> {
-    if !is_header_text(&subject) || !scopes.iter().all(|s| is_header_text(s) && !s.contains(' ')) {
-        return Err("the subject or a scope is not printable ASCII".into());
+/// A verified caller, with the header that tells services (made once,
+/// shared by its calls).
+#[derive(Debug)]
+pub(crate) struct Verified {
+    pub(crate) caller: Caller,
+    pub(crate) header: String,
+}
+
+/// A caller whose identity can travel in the caller header.
+fn caller(subject: String, scopes: Vec<String>, via: &str) -> Result<Arc<Verified>, String> {
+    if !is_header_word(&subject) || !scopes.iter().all(|s| is_header_word(s)) {
+        return Err("the subject or a scope is not printable ASCII without spaces".into());
     }
-    Ok(Caller {
+    let caller = Caller {
         subject,
         scopes,
         via: via.to_owned(),
-    })
+    };
+    let header = caller.header_value();
+    Ok(Arc::new(Verified { caller, header }))
 }
 
 /// Who may call: how callers prove who they are, and what each method
@@ -236,7 +247,7 @@ fn caller(subject: String, scopes: Vec<String>, via: &str) -> Result<Caller, Str
 #[derive(Debug, Default)]
 pub struct Auth {
     /// API keys by the SHA-256 of the key.
-    keys: HashMap<Vec<u8>, Caller>,
+    keys: HashMap<Vec<u8>, Arc<Verified>>,
     jwt: Option<Jwt>,
     /// Methods and the scopes they need (all of them).
     rules: Vec<(Pattern, Vec<String>)>,
@@ -328,7 +339,7 @@ impl Auth {
             .parse()
             .map_err(|e: crate::PatternError| bad(e.to_string()))?;
         let scopes: Vec<String> = scopes.split(',').map(|s| s.trim().to_owned()).collect();
-        if scopes.iter().any(|s| !is_header_text(s) || s.contains(' ')) {
+        if scopes.iter().any(|s| !is_header_word(s)) {
             return Err(bad("a scope is empty or not printable ASCII".into()));
         }
         self.rules.push((pattern, scopes));
@@ -348,7 +359,7 @@ impl Auth {
     pub(crate) fn authenticate(
         &self,
         headers: &http::HeaderMap,
-    ) -> Result<Option<Caller>, Failure> {
+    ) -> Result<Option<Arc<Verified>>, Failure> {
         let refused = |why: &str| {
             tracing::debug!("nrpc-gateway: credentials refused: {why}");
             Failure::new(Code::Unauthenticated, "missing or invalid credentials").with_http(401)
@@ -474,19 +485,37 @@ mod tests {
             .authenticate(&headers(&[("x-api-key", "k-0123456789abcdef")]))
             .map_err(|f| f.code);
         let acme = acme.ok().flatten();
-        assert_eq!(acme.as_ref().map(|c| c.subject.as_str()), Some("acme"));
-        assert_eq!(acme.as_ref().map(|c| c.via.as_str()), Some("api-key"));
+        assert_eq!(
+            acme.as_ref().map(|c| c.caller.subject.as_str()),
+            Some("acme")
+        );
+        assert_eq!(
+            acme.as_ref().map(|c| c.caller.via.as_str()),
+            Some("api-key")
+        );
         let bob = auth
             .authenticate(&headers(&[("x-api-key", "k-fedcba9876543210")]))
             .ok()
             .flatten();
         assert!(auth
-            .authorize(acme.as_ref(), "orders.v1.Orders", "CancelOrder")
+            .authorize(
+                acme.as_ref().map(|v| &v.caller),
+                "orders.v1.Orders",
+                "CancelOrder"
+            )
             .is_ok());
-        let denied = auth.authorize(bob.as_ref(), "orders.v1.Orders", "CancelOrder");
+        let denied = auth.authorize(
+            bob.as_ref().map(|v| &v.caller),
+            "orders.v1.Orders",
+            "CancelOrder",
+        );
         assert_eq!(denied.map_err(|f| f.code), Err(Code::PermissionDenied));
         assert!(auth
-            .authorize(bob.as_ref(), "orders.v1.Orders", "GetOrder")
+            .authorize(
+                bob.as_ref().map(|v| &v.caller),
+                "orders.v1.Orders",
+                "GetOrder"
+            )
             .is_ok());
         for bad in [
             &[("x-api-key", "k-0123456789abcdeX")][..],
@@ -500,6 +529,7 @@ mod tests {
         ] {
             let e = auth
                 .authenticate(&headers(bad))
+                .map(|v| v.map(|v| v.header.clone()))
                 .map_err(|f| (f.code, f.message));
             assert_eq!(
                 e,
@@ -511,10 +541,7 @@ mod tests {
             );
         }
         let open = Auth::new().allow_anonymous(true);
-        assert_eq!(
-            open.authenticate(&headers(&[])).map_err(|f| f.code),
-            Ok(None)
-        );
+        assert!(matches!(open.authenticate(&headers(&[])), Ok(None)));
     }
 
     #[test]

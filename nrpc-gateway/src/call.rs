@@ -239,7 +239,7 @@ pub(crate) async fn prepare(
         None => None,
     };
     if let (Some(caller), Some(audit)) = (&caller, extensions.get::<crate::audit::Caller>()) {
-        audit.set(&caller.subject);
+        audit.set(&caller.caller.subject);
     }
     let forward_credentials = shared.options.forward_credentials;
     let headers = headers
@@ -283,18 +283,19 @@ pub(crate) async fn prepare(
         return Err(Failure::unknown("method", method));
     }
     if let Some(auth) = &shared.auth {
-        auth.authorize(caller.as_ref(), &target.service.spec.name, &spec.name)?;
+        let who = caller.as_ref().map(|v| &v.caller);
+        auth.authorize(who, &target.service.spec.name, &spec.name)?;
     }
     if let Some(limits) = &shared.limits {
-        let method = format!("{}/{}", target.service.spec.name, spec.name);
-        limits.check(caller.as_ref().map(|c| c.subject.as_str()), peer, &method)?;
+        let subject = caller.as_ref().map(|v| v.caller.subject.as_str());
+        limits.check(subject, peer, &target.service.spec.name, &spec.name)?;
     }
     let service_spec = &target.service.spec;
     for (name, value) in metadata {
         options = options.header(&name, &value);
     }
-    for (name, value) in caller.iter().flat_map(|c| c.headers()) {
-        options = options.header(name, &value);
+    if let Some(verified) = &caller {
+        options = options.header(nrpc_wire::caller::HEADER, &verified.header);
     }
     options = options.timeout(timeout.saturating_sub(started.elapsed()));
     if deadline.is_some() && spec.kind.is_stream() {

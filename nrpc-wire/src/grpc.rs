@@ -453,7 +453,7 @@ mod tests {
             ("user-agent", None),
             ("nrpc-timeout", Some("1")),
             // A caller's claim to be someone: only a gateway says that.
-            ("nrpc-caller-subject", Some("admin")),
+            ("nrpc-caller", Some("jwt admin")),
             ("Nrpc-Caller-Scopes", None),
         ])
         .unwrap();

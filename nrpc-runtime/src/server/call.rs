@@ -81,8 +81,8 @@ impl<T> Request<T> {
     /// API key's), if the call came through one that authenticates; see
     /// [`nrpc_wire::caller`] for what to trust it for.
     pub fn caller(&self) -> Option<nrpc_wire::caller::Caller> {
-        let metadata = &self.context.metadata;
-        nrpc_wire::caller::Caller::from_headers(|name| metadata.get(name).map(|v| v.as_str()))
+        let value = self.context.metadata.get(nrpc_wire::caller::HEADER)?;
+        nrpc_wire::caller::Caller::from_header(value.as_str())
     }
 
     /// The value of the subject parameter `name` (package, service or method
