@@ -3,8 +3,29 @@
 //! service compiled by `nrpc-codegen`. Use it through
 //! `nrpc_runtime::nats_service`.
 //!
-//! ```ignore
+//! ```
 //! use nrpc_runtime::{nats_service, Status};
+//! # use nrpc_runtime::prost;
+//! # #[derive(Clone, PartialEq, prost::Message)]
+//! # #[prost(prost_path = "::nrpc_runtime::prost")]
+//! # pub struct HelloRequest {
+//! #     #[prost(string, tag = "1")]
+//! #     pub name: String,
+//! # }
+//! # impl prost::Name for HelloRequest {
+//! #     const NAME: &'static str = "HelloRequest";
+//! #     const PACKAGE: &'static str = "demo";
+//! # }
+//! # #[derive(Clone, PartialEq, prost::Message)]
+//! # #[prost(prost_path = "::nrpc_runtime::prost")]
+//! # pub struct HelloReply {
+//! #     #[prost(string, tag = "1")]
+//! #     pub message: String,
+//! # }
+//! # impl prost::Name for HelloReply {
+//! #     const NAME: &'static str = "HelloReply";
+//! #     const PACKAGE: &'static str = "demo";
+//! # }
 //!
 //! #[nats_service(package = "demo", service_params = ["region"])]
 //! pub trait Greeter {
@@ -13,6 +34,7 @@
 //!     #[nrpc(subject = "ping", params = ["node"])]
 //!     async fn ping(&self) -> Result<(), Status>;
 //! }
+//! # fn main() {}
 //! ```
 //!
 //! expands to `GREETER_SPEC`, `greeter_client::GreeterClient`,
