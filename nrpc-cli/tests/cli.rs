@@ -189,6 +189,30 @@ async fn err<S: AsRef<str>>(server: &NatsServer, args: &[S]) -> String {
     run.stderr
 }
 
+/// A running `nrpc gateway` with `args`: the process, its URL and the
+/// lines it prints after the first (which names the URL).
+struct GatewayProcess {
+    child: tokio::process::Child,
+    url: String,
+    out: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+}
+
+async fn start_gateway(server: &NatsServer, args: &[&str]) -> GatewayProcess {
+    let mut child = command(server, &[&["gateway"], args].concat())
+        .spawn()
+        .expect("the nrpc binary runs");
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = within("the gateway starts", out.next_line())
+        .await
+        .unwrap()
+        .unwrap();
+    let url = first
+        .strip_prefix("nrpc gateway listening on ")
+        .unwrap_or_else(|| panic!("{first:?}"))
+        .to_owned();
+    GatewayProcess { child, url, out }
+}
+
 fn strs<S: AsRef<str>>(args: &[S]) -> Vec<&str> {
     args.iter().map(AsRef::as_ref).collect()
 }
@@ -745,10 +769,13 @@ async fn the_gateway_binary_serves_json_from_schemas_and_proto_files() {
     let proto = root().join("proto/interop.proto");
     let include = root().join("proto");
 
-    let mut child = command(
+    let GatewayProcess {
+        mut child,
+        url,
+        mut out,
+    } = start_gateway(
         &server,
         &[
-            "gateway",
             "--listen",
             "127.0.0.1:0",
             "--proto",
@@ -760,17 +787,7 @@ async fn the_gateway_binary_serves_json_from_schemas_and_proto_files() {
             "--metrics",
         ],
     )
-    .spawn()
-    .expect("the nrpc binary runs");
-    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = within("the gateway starts", out.next_line())
-        .await
-        .unwrap()
-        .unwrap();
-    let url = first
-        .strip_prefix("nrpc gateway listening on ")
-        .unwrap_or_else(|| panic!("{first:?}"))
-        .to_owned();
+    .await;
     // It says what it exposes.
     let second = within("the gateway starts", out.next_line()).await.unwrap();
     assert_eq!(second.as_deref(), Some("exposing every service and method"));
@@ -891,10 +908,9 @@ async fn the_gateway_logs_a_line_per_call_when_asked() {
     let _services = services(&server).await;
     let keys = std::env::temp_dir().join(format!("nrpc-cli-audit-keys-{}", std::process::id()));
     std::fs::write(&keys, "ops-key-0123456789abcd ops\n").unwrap();
-    let mut child = command(
+    let GatewayProcess { mut child, url, .. } = start_gateway(
         &server,
         &[
-            "gateway",
             "--listen",
             "127.0.0.1:0",
             "--audit",
@@ -902,18 +918,8 @@ async fn the_gateway_logs_a_line_per_call_when_asked() {
             keys.to_str().unwrap(),
         ],
     )
-    .spawn()
-    .expect("the nrpc binary runs");
-    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    .await;
     let mut log = BufReader::new(child.stderr.take().unwrap()).lines();
-    let first = within("the gateway starts", out.next_line())
-        .await
-        .unwrap()
-        .unwrap();
-    let url = first
-        .strip_prefix("nrpc gateway listening on ")
-        .unwrap_or_else(|| panic!("{first:?}"))
-        .to_owned();
     let http = reqwest::Client::new();
     let call = |key: Option<&'static str>| {
         let mut request = http
@@ -1014,21 +1020,11 @@ api_keys = "keys"        # relative to this file
 per_second = 100
 "#,
     );
-    let mut child = command(
-        &server,
-        &["gateway", "--config", &path, "--listen", "127.0.0.1:0"],
-    )
-    .spawn()
-    .expect("the nrpc binary runs");
-    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = within("the gateway starts", out.next_line())
-        .await
-        .unwrap()
-        .unwrap();
-    let url = first
-        .strip_prefix("nrpc gateway listening on ")
-        .unwrap_or_else(|| panic!("{first:?}"))
-        .to_owned();
+    let GatewayProcess {
+        mut child,
+        url,
+        mut out,
+    } = start_gateway(&server, &["--config", &path, "--listen", "127.0.0.1:0"]).await;
     let second = within("the gateway starts", out.next_line()).await.unwrap();
     assert_eq!(
         second.as_deref(),

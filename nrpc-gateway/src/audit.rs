@@ -3,12 +3,9 @@
 //! (the verified subject, else `-`), from where, which method, the outcome
 //! (HTTP status, and the gRPC status code for gRPC calls) and how long.
 
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Instant;
 
-use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
 use http_body::Frame;
@@ -96,43 +93,21 @@ impl Pending {
             http: response.status().as_u16(),
             grpc,
         };
-        response.map(|body| Body::new(Audited { body, record }))
+        // Logged when the body is done with (the record is dropped).
+        response.map(|body| crate::tap::tap(body, record))
     }
 }
 
-/// A response body that logs its call when it is done.
-struct Audited {
-    body: Body,
-    record: Record,
-}
-
-impl http_body::Body for Audited {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        let frame = Pin::new(&mut self.body).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &frame {
-            // gRPC's outcome comes last, in the trailers.
-            if let Some(status) = frame
-                .trailers_ref()
-                .and_then(|t| t.get("grpc-status"))
-                .and_then(|v| v.to_str().ok())
-            {
-                self.record.grpc = Some(status.to_owned());
-            }
+impl crate::tap::Tap for Record {
+    /// gRPC's outcome comes last, in the trailers.
+    fn frame(&mut self, frame: &Frame<Bytes>) -> Result<(), axum::Error> {
+        if let Some(status) = frame
+            .trailers_ref()
+            .and_then(|t| t.get("grpc-status"))
+            .and_then(|v| v.to_str().ok())
+        {
+            self.grpc = Some(status.to_owned());
         }
-        frame
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.body.size_hint()
+        Ok(())
     }
 }

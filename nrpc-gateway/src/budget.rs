@@ -5,13 +5,11 @@
 //! once with `RESOURCE_EXHAUSTED` (`503`) instead of waiting. So uploads
 //! that stall just short of the end cannot pin more than the budget.
 
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use axum::body::Body;
 use bytes::Bytes;
-use http_body::{Frame, SizeHint};
+use http_body::Frame;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The gateway's budget of body bytes.
@@ -40,18 +38,19 @@ impl Budget {
     /// `body`, drawing on the budget as its bytes arrive; one request holds
     /// at most `cap` bytes of it.
     pub(crate) fn wrap(&self, body: Body, cap: usize) -> Body {
-        Body::new(Budgeted {
-            inner: body,
-            budget: self.clone(),
-            held: None,
-            held_bytes: 0,
-            cap: cap.max(1),
-        })
+        crate::tap::tap(
+            body,
+            Budgeted {
+                budget: self.clone(),
+                held: None,
+                held_bytes: 0,
+                cap: cap.max(1),
+            },
+        )
     }
 }
 
 struct Budgeted {
-    inner: Body,
     budget: Budget,
     held: Option<OwnedSemaphorePermit>,
     held_bytes: usize,
@@ -81,40 +80,19 @@ impl Budgeted {
     }
 }
 
-impl http_body::Body for Budgeted {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        let frame = match Pin::new(&mut self.inner).poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => frame,
-            Poll::Ready(None) => {
-                // All of it arrived: what it held is the caller's to use now.
-                self.held = None;
-                self.held_bytes = 0;
-                return Poll::Ready(None);
-            }
-            other => return other,
-        };
-        if let Some(data) = frame.data_ref() {
-            if let Err(status) = self.take(data.len()) {
-                self.held = None;
-                self.held_bytes = 0;
-                return Poll::Ready(Some(Err(axum::Error::new(status))));
-            }
+impl crate::tap::Tap for Budgeted {
+    fn frame(&mut self, frame: &Frame<Bytes>) -> Result<(), axum::Error> {
+        match frame.data_ref() {
+            Some(data) => self.take(data.len()).map_err(axum::Error::new),
+            None => Ok(()),
         }
-        Poll::Ready(Some(Ok(frame)))
     }
 
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+    /// All of it arrived (or it failed): what it held is the caller's to
+    /// use now, or nobody's.
+    fn end(&mut self) {
+        self.held = None;
+        self.held_bytes = 0;
     }
 }
 
@@ -127,6 +105,7 @@ mod tests {
     mod http_body_util_free {
         use super::*;
         use http_body::Body as _;
+        use std::pin::Pin;
         pub(super) async fn collect(mut body: Body) -> Result<usize, String> {
             let mut n = 0;
             while let Some(frame) =

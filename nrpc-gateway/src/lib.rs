@@ -49,6 +49,7 @@ mod http;
 mod limit;
 mod reflection;
 mod serve;
+mod tap;
 pub mod tls;
 
 use std::net::SocketAddr;

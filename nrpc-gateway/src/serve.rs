@@ -14,7 +14,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
-use bytes::Bytes;
 use futures::task::AtomicWaker;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -96,9 +95,7 @@ where
             let router = router.clone();
             async move {
                 let response = router.oneshot(request).await?;
-                Ok::<_, std::convert::Infallible>(
-                    response.map(|body| Body::new(WhileBusy { body, _busy: busy })),
-                )
+                Ok::<_, std::convert::Infallible>(response.map(|body| crate::tap::tap(body, busy)))
             }
         });
         let builder = builder.clone();
@@ -186,31 +183,8 @@ impl Drop for Busy {
     }
 }
 
-/// A response body that keeps its request counted as in progress.
-struct WhileBusy {
-    body: Body,
-    _busy: Busy,
-}
-
-impl http_body::Body for WhileBusy {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.body.size_hint()
-    }
-}
+/// A response body keeps its request counted as in progress.
+impl crate::tap::Tap for Busy {}
 
 /// A connection's I/O that ends (timed out) once the connection has been
 /// idle for `idle`: no request in progress and nothing received.

@@ -160,6 +160,19 @@ async fn element(client: &Client, css: &str) -> fantoccini::elements::Element {
         .unwrap_or_else(|e| panic!("{css}: {e}"))
 }
 
+/// An app of another origin (served beside a gateway, on a port of its
+/// own) with a page at `/app`. Not the console, whose content security
+/// policy lets it talk to its own gateway only.
+async fn app_page(server: &nats_harness::NatsServer) -> nrpc_tests::Gateway {
+    let app = axum::Router::new().route(
+        "/app",
+        axum::routing::get(|| async {
+            axum::response::Html("<!doctype html><title>app</title><body></body>")
+        }),
+    );
+    gateway_with(server, |b| b.routes(app)).await
+}
+
 #[tokio::test]
 async fn the_console_lists_services_and_calls_a_method_from_its_form() {
     let Some((chromedriver, chromium)) = browser_binaries() else {
@@ -305,11 +318,7 @@ async fn pages_of_allowed_origins_call_from_the_browser() {
     // port from the gateways it calls (so a different origin). Not the
     // console, whose content security policy lets it talk to its own
     // gateway only.
-    let app = axum::Router::new().route(
-        "/app",
-        axum::routing::get(|| async { axum::response::Html("<!doctype html><title>app</title>") }),
-    );
-    let page = gateway_with(&server, |b| b.routes(app)).await;
+    let page = app_page(&server).await;
     let origin = page.url.parse().unwrap();
     let allowed = gateway_with(&server, |b| b.allow_origins([origin])).await;
     let elsewhere = "http://app.example".parse().unwrap();
@@ -399,13 +408,7 @@ async fn pages_of_other_sites_cannot_make_the_browser_call() {
     };
     let server = nats_server();
     let (_h, mut events, _gate) = serve_greeter(&server, "a").await;
-    let app = axum::Router::new().route(
-        "/app",
-        axum::routing::get(|| async {
-            axum::response::Html("<!doctype html><title>app</title><body></body>")
-        }),
-    );
-    let page = gateway_with(&server, |b| b.routes(app)).await;
+    let page = app_page(&server).await;
     let target = gateway(&server).await;
 
     let driver = driver(chromedriver).await;
