@@ -23,6 +23,7 @@ struct File {
     body_budget: Option<usize>,
     subscriber_buffer: Option<usize>,
     max_connections: Option<usize>,
+    max_calls_per_caller: Option<std::num::NonZeroU32>,
     idle_timeout: Option<Spanned<String>>,
     header_timeout: Option<Spanned<String>>,
     console: Option<bool>,
@@ -137,6 +138,7 @@ pub(crate) fn apply(
     take!(body_budget);
     take!(subscriber_buffer);
     take!(max_connections, some);
+    take!(max_calls_per_caller, some);
     take!(idle_timeout, duration);
     take!(header_timeout, duration);
     take!(console_read_only);

@@ -232,6 +232,10 @@ struct GatewayArgs {
     /// on the `nrpc_gateway::audit` target, to stderr.
     #[arg(long)]
     audit: bool,
+    /// Calls each caller (verified subject, or client address) may have in
+    /// progress at once, streams included; one more gets 429.
+    #[arg(long, value_name = "N")]
+    max_calls_per_caller: Option<std::num::NonZeroU32>,
     /// Serve no web console.
     #[arg(long, conflicts_with = "console")]
     no_console: bool,
@@ -496,6 +500,9 @@ async fn gateway(conn: Connection, timeout: Duration, mut args: GatewayArgs) -> 
     }
     if let Some(n) = args.max_connections {
         builder = builder.max_connections(n);
+    }
+    if let Some(n) = args.max_calls_per_caller {
+        builder = builder.max_calls_per_caller(n);
     }
     if let Some(rate) = args.rate_limit {
         builder = builder.rate_limit(rate, args.rate_burst.unwrap_or(rate));

@@ -286,9 +286,15 @@ pub(crate) async fn prepare(
         let who = caller.as_ref().map(|v| &v.caller);
         auth.authorize(who, &target.service.spec.name, &spec.name)?;
     }
+    let subject = caller.as_ref().map(|v| v.caller.subject.as_str());
     if let Some(limits) = &shared.limits {
-        let subject = caller.as_ref().map(|v| v.caller.subject.as_str());
         limits.check(subject, peer, &target.service.spec.name, &spec.name)?;
+    }
+    if let (Some(in_progress), Some(holder)) = (
+        &shared.in_progress,
+        extensions.get::<crate::limit::SlotHolder>(),
+    ) {
+        holder.hold(in_progress.enter(subject, peer)?);
     }
     let service_spec = &target.service.spec;
     for (name, value) in metadata {

@@ -114,6 +114,8 @@ struct Shared {
     auth: Option<Auth>,
     /// How often each caller may call each method, if limited.
     limits: Option<limit::RateLimits>,
+    /// How many calls each caller may have in progress, if limited.
+    in_progress: Option<limit::InProgress>,
 }
 
 /// Sets up a [`Gateway`].
@@ -126,6 +128,7 @@ pub struct GatewayBuilder {
     exposure: Exposure,
     auth: Option<Auth>,
     limits: Option<limit::RateLimits>,
+    in_progress: Option<limit::InProgress>,
     discovery_timeout: Duration,
     refresh_after: Duration,
     tls: Option<Arc<tls::rustls::ServerConfig>>,
@@ -188,6 +191,15 @@ impl GatewayBuilder {
     /// Past it, calls are `429`/`RESOURCE_EXHAUSTED` with `Retry-After`.
     pub fn rate_limit(mut self, per_second: NonZeroU32, burst: NonZeroU32) -> Self {
         self.limits = Some(limit::RateLimits::new(per_second, burst));
+        self
+    }
+
+    /// Limits how many calls each caller (verified subject, or client
+    /// address) may have in progress at once — streams and event
+    /// subscriptions count until they end. One more is
+    /// `429`/`RESOURCE_EXHAUSTED` at once.
+    pub fn max_calls_per_caller(mut self, n: NonZeroU32) -> Self {
+        self.in_progress = Some(limit::InProgress::new(n));
         self
     }
 
@@ -353,6 +365,7 @@ impl GatewayBuilder {
                 options: self.options,
                 auth: self.auth,
                 limits: self.limits,
+                in_progress: self.in_progress,
             }),
             tls: self.tls,
             routes: self.routes,
@@ -395,6 +408,7 @@ impl Gateway {
             },
             auth: None,
             limits: None,
+            in_progress: None,
             exposure: Exposure::default(),
             discovery_timeout: Duration::from_secs(2),
             refresh_after: Duration::from_secs(10),
@@ -518,13 +532,25 @@ fn cors(origins: AllowOrigin) -> CorsLayer {
 /// names the service and method (and, for JSON, subject parameters after
 /// them).
 async fn dispatch(shared: Arc<Shared>, mut request: ::http::Request<Body>) -> Response {
-    if !shared.options.audit {
-        return route(shared, request).await;
+    // A call's slot among its caller's calls in progress stays with its
+    // response until that is done.
+    let slot = shared.in_progress.as_ref().map(|_| {
+        let holder = limit::SlotHolder::default();
+        request.extensions_mut().insert(holder.clone());
+        holder
+    });
+    let response = if shared.options.audit {
+        let peer = call::peer(request.extensions());
+        let (caller, pending) = audit::start(request.uri().path(), peer);
+        request.extensions_mut().insert(caller);
+        pending.finish(route(shared, request).await)
+    } else {
+        route(shared, request).await
+    };
+    match slot {
+        Some(holder) => response.map(|body| tap::tap(body, holder)),
+        None => response,
     }
-    let peer = call::peer(request.extensions());
-    let (caller, pending) = audit::start(request.uri().path(), peer);
-    request.extensions_mut().insert(caller);
-    pending.finish(route(shared, request).await)
 }
 
 /// A call to its door: gRPC (or gRPC-Web) by its content type, else JSON.

@@ -98,3 +98,89 @@ mod tests {
         assert!(limits.check(None, Some(here), "a.B", m).is_ok());
     }
 }
+
+/// How many calls each caller may have in progress at once (streams and
+/// event subscriptions included, until their response ends).
+#[derive(Debug)]
+pub(crate) struct InProgress {
+    max: u32,
+    keys: std::collections::hash_map::RandomState,
+    callers:
+        std::sync::Mutex<std::collections::HashMap<u64, std::sync::Arc<tokio::sync::Semaphore>>>,
+}
+
+/// A call in progress, counted against its caller until dropped.
+pub(crate) type Slot = tokio::sync::OwnedSemaphorePermit;
+
+impl InProgress {
+    pub(crate) fn new(max: NonZeroU32) -> Self {
+        InProgress {
+            max: max.get(),
+            keys: std::collections::hash_map::RandomState::new(),
+            callers: Default::default(),
+        }
+    }
+
+    /// A slot for a call of `subject` (or `address`), or
+    /// `RESOURCE_EXHAUSTED` if it has as many calls in progress as allowed.
+    pub(crate) fn enter(
+        &self,
+        subject: Option<&str>,
+        address: Option<IpAddr>,
+    ) -> Result<Slot, Failure> {
+        let mut key = self.keys.build_hasher();
+        match (subject, address) {
+            (Some(s), _) => (0u8, s).hash(&mut key),
+            (None, Some(a)) => (1u8, a).hash(&mut key),
+            (None, None) => 2u8.hash(&mut key),
+        }
+        let mut callers = self.callers.lock().unwrap_or_else(|e| e.into_inner());
+        // Callers with nothing in progress are forgotten now and then.
+        if callers.len() >= 4096 {
+            let max = self.max as usize;
+            callers.retain(|_, s| s.available_permits() < max);
+        }
+        let semaphore = callers
+            .entry(key.finish())
+            .or_insert_with(|| std::sync::Arc::new(tokio::sync::Semaphore::new(self.max as usize)))
+            .clone();
+        drop(callers);
+        semaphore.try_acquire_owned().map_err(|_| {
+            Failure::new(
+                Code::ResourceExhausted,
+                format!("the caller has {} calls in progress already", self.max),
+            )
+            .with_retry_after(Duration::from_secs(1))
+        })
+    }
+}
+
+/// Where a call's slot is kept: with its response, until the response has
+/// been sent (or abandoned).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SlotHolder(std::sync::Arc<std::sync::Mutex<Option<Slot>>>);
+
+impl SlotHolder {
+    pub(crate) fn hold(&self, slot: Slot) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(slot);
+    }
+}
+
+impl crate::tap::Tap for SlotHolder {}
+
+#[cfg(test)]
+mod in_progress {
+    use super::*;
+
+    #[test]
+    fn each_caller_has_its_own_slots() {
+        let limit = InProgress::new(NonZeroU32::new(2).unwrap_or(NonZeroU32::MIN));
+        let a1 = limit.enter(Some("ada"), None);
+        let a2 = limit.enter(Some("ada"), None);
+        assert!(a1.is_ok() && a2.is_ok());
+        assert!(limit.enter(Some("ada"), None).is_err());
+        assert!(limit.enter(Some("bob"), None).is_ok());
+        drop(a1);
+        assert!(limit.enter(Some("ada"), None).is_ok());
+    }
+}

@@ -1070,3 +1070,78 @@ async fn oversized_bodies_huge_field_names_and_encoded_paths_get_clear_answers()
         (200, r#"{"message":"Hello, encoded"}"#)
     );
 }
+
+#[tokio::test]
+async fn a_caller_has_as_many_calls_in_progress_as_allowed_streams_included() {
+    use nrpc_runtime::{Request, Status};
+    use nrpc_tests::alarms::alarms_server::{Alarms, AlarmsServer};
+    struct Quiet;
+    impl Alarms for Quiet {
+        async fn ring(&self, _: Request<nrpc_tests::greeter::HelloRequest>) -> Result<(), Status> {
+            Ok(())
+        }
+    }
+    let server = nats_server();
+    nrpc_runtime::codec::register_descriptors(nrpc_tests::greeter::NRPC_DESCRIPTOR_SET);
+    let _alarms = serve(&server, AlarmsServer::new(Quiet)).await;
+    let _greeter = serve_greeter(&server, "a").await;
+    let mut keys = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(
+        &mut keys,
+        b"busy-key-0123456789ab busy\nidle-key-0123456789ab idle\n",
+    )
+    .unwrap();
+    let auth = nrpc_gateway::Auth::new()
+        .api_keys_file(keys.path())
+        .unwrap();
+    let gateway = gateway_with(&server, |b| {
+        b.auth(auth)
+            .max_calls_per_caller(std::num::NonZeroU32::new(2).unwrap())
+    })
+    .await;
+    let events = format!("{}/alarms.v1.Alarms/Rung", gateway.url);
+    let say_hello = format!("{}/greeter.v1.Greeter/SayHello", gateway.url);
+    let subscribe = || {
+        http()
+            .get(&events)
+            .header("x-api-key", "busy-key-0123456789ab")
+            .send()
+    };
+    let call = |key: &'static str| {
+        http()
+            .post(&say_hello)
+            .header("content-type", "application/json")
+            .header("x-api-key", key)
+            .body("{}")
+            .send()
+    };
+
+    // Two event subscriptions stay open: the caller's third call is refused
+    // at once; another caller is not affected.
+    let first = subscribe().await.unwrap();
+    let second = subscribe().await.unwrap();
+    assert_eq!(
+        (first.status().as_u16(), second.status().as_u16()),
+        (200, 200)
+    );
+    let third = call("busy-key-0123456789ab").await.unwrap();
+    assert_eq!(third.status(), 429);
+    assert!(third.headers().contains_key("retry-after"));
+    assert!(third.text().await.unwrap().contains("2 calls in progress"));
+    assert_eq!(call("idle-key-0123456789ab").await.unwrap().status(), 200);
+
+    // A subscription that ends gives its slot back.
+    drop(first);
+    let status = within("the slot back", async {
+        loop {
+            let status = call("busy-key-0123456789ab").await.unwrap().status();
+            if status != 429 {
+                return status;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert_eq!(status, 200);
+    drop(second);
+}
