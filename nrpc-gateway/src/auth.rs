@@ -242,6 +242,23 @@ fn caller(subject: String, scopes: Vec<String>, via: &str) -> Result<Arc<Verifie
     Ok(Arc::new(Verified { caller, header }))
 }
 
+/// The caller a verified client certificate names (mutual TLS), if its
+/// name can travel in the caller header.
+pub(crate) fn client_certificate(name: String) -> Option<Arc<Verified>> {
+    match caller(name, Vec::new(), "mtls") {
+        Ok(verified) => Some(verified),
+        Err(e) => {
+            tracing::debug!("nrpc-gateway: a client certificate's name is not used: {e}");
+            None
+        }
+    }
+}
+
+/// The verified client certificate's caller of a connection, kept with
+/// each of its requests.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientCertificate(pub(crate) Arc<Verified>);
+
 /// Who may call: how callers prove who they are, and what each method
 /// needs.
 #[derive(Debug, Default)]
@@ -353,12 +370,14 @@ impl Auth {
         self
     }
 
-    /// The caller the request's credentials prove, `None` for an anonymous
-    /// caller allowed in; a failure is `UNAUTHENTICATED` without the reason
+    /// The caller the request's credentials prove (a bearer token, an API
+    /// key, else the connection's client certificate), `None` for an
+    /// anonymous caller allowed in; a failure is `UNAUTHENTICATED` without the reason
     /// (which is logged).
     pub(crate) fn authenticate(
         &self,
         headers: &http::HeaderMap,
+        extensions: &http::Extensions,
     ) -> Result<Option<Arc<Verified>>, Failure> {
         let refused = |why: &str| {
             tracing::debug!("nrpc-gateway: credentials refused: {why}");
@@ -389,6 +408,10 @@ impl Auth {
                 .cloned()
                 .map(Some)
                 .ok_or_else(|| refused("unknown API key")),
+            // The connection's client certificate, verified by TLS.
+            (None, None) if extensions.get::<ClientCertificate>().is_some() => {
+                Ok(extensions.get::<ClientCertificate>().map(|c| c.0.clone()))
+            }
             (None, None) if self.anonymous => Ok(None),
             (None, None) => Err(refused("no credentials")),
         }
@@ -541,7 +564,10 @@ mod tests {
             );
         }
         let open = Auth::new().allow_anonymous(true);
-        assert!(matches!(open.authenticate(&headers(&[])), Ok(None)));
+        assert!(matches!(
+            open.authenticate(&headers(&[]), &http::Extensions::new()),
+            Ok(None)
+        ));
     }
 
     #[test]

@@ -235,8 +235,12 @@ pub(crate) async fn prepare(
     let peer = peer(extensions);
     // Who calls, before anything is looked up for them.
     let caller = match &shared.auth {
-        Some(auth) => auth.authenticate(headers)?,
-        None => None,
+        Some(auth) => auth.authenticate(headers, extensions)?,
+        // Without authentication, a verified client certificate still says
+        // who calls.
+        None => extensions
+            .get::<crate::auth::ClientCertificate>()
+            .map(|c| c.0.clone()),
     };
     if let (Some(caller), Some(audit)) = (&caller, extensions.get::<crate::audit::Caller>()) {
         audit.set(&caller.caller.subject);

@@ -55,15 +55,17 @@ pub(crate) fn routes(router: axum::Router, shared: Arc<Shared>) -> axum::Router 
 /// Every service that answers discovery (and every one defined by
 /// `.proto` files), with its instances and their endpoints' stats.
 /// The console's resources need what calls need.
-fn authenticated(shared: &Shared, headers: &http::HeaderMap) -> Result<(), Failure> {
+fn authenticated(shared: &Shared, parts: &http::request::Parts) -> Result<(), Failure> {
     match &shared.auth {
-        Some(auth) => auth.authenticate(headers).map(|_| ()),
+        Some(auth) => auth
+            .authenticate(&parts.headers, &parts.extensions)
+            .map(|_| ()),
         None => Ok(()),
     }
 }
 
-async fn services(State(shared): State<Arc<Shared>>, headers: http::HeaderMap) -> Response {
-    if let Err(refused) = authenticated(&shared, &headers) {
+async fn services(State(shared): State<Arc<Shared>>, parts: http::request::Parts) -> Response {
+    if let Err(refused) = authenticated(&shared, &parts) {
         return refused.into_response();
     }
     let catalog = &shared.catalog;
@@ -160,9 +162,9 @@ fn instance(info: &InfoResponse, stats: Option<&StatsResponse>) -> Value {
 async fn service(
     State(shared): State<Arc<Shared>>,
     Path(name): Path<String>,
-    headers: http::HeaderMap,
+    parts: http::request::Parts,
 ) -> Response {
-    if let Err(refused) = authenticated(&shared, &headers) {
+    if let Err(refused) = authenticated(&shared, &parts) {
         return refused.into_response();
     }
     let catalog = &shared.catalog;

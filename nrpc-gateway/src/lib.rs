@@ -663,7 +663,8 @@ async fn grpc_dispatch(shared: Arc<Shared>, request: ::http::Request<Body>) -> R
         (Some(service), Some(method), None) if !service.is_empty() && !method.is_empty() => {
             if reflection::is_reflection(service) {
                 if let Some(auth) = &shared.auth {
-                    if let Err(refused) = auth.authenticate(request.headers()) {
+                    if let Err(refused) = auth.authenticate(request.headers(), request.extensions())
+                    {
                         return refused.grpc().into_http();
                     }
                 }

@@ -57,7 +57,7 @@ pub(crate) async fn serve<L>(
 ) -> io::Result<()>
 where
     L: axum::serve::Listener<Addr = SocketAddr>,
-    L::Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    L::Io: AsyncRead + AsyncWrite + crate::tls::ClientName + Unpin + Send + 'static,
 {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -83,6 +83,10 @@ where
             tokio::spawn(refuse(io));
             continue;
         };
+        // A client certificate's name: the connection's caller (once).
+        let certificate = crate::tls::ClientName::client_name(&io)
+            .and_then(crate::auth::client_certificate)
+            .map(crate::auth::ClientCertificate);
         let activity = Arc::new(Activity::default());
         let io = IdleIo::new(io, limits.idle, activity.clone());
         let router = router.clone();
@@ -91,6 +95,9 @@ where
             request
                 .extensions_mut()
                 .insert(axum::extract::ConnectInfo(Peer(address)));
+            if let Some(certificate) = &certificate {
+                request.extensions_mut().insert(certificate.clone());
+            }
             let busy = Busy::new(activity.clone());
             let router = router.clone();
             async move {

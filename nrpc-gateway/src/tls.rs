@@ -171,3 +171,55 @@ impl axum::serve::Listener for TlsListener {
         Ok(self.local)
     }
 }
+
+/// What a connection says of its client: the name its certificate gives,
+/// for a TLS connection whose client presented one (mutual TLS).
+pub(crate) trait ClientName {
+    fn client_name(&self) -> Option<String>;
+}
+
+impl ClientName for TcpStream {
+    fn client_name(&self) -> Option<String> {
+        None
+    }
+}
+
+impl ClientName for TlsStream<TcpStream> {
+    fn client_name(&self) -> Option<String> {
+        let certificate = self.get_ref().1.peer_certificates()?.first()?;
+        certificate_name(certificate)
+    }
+}
+
+/// The name a client certificate gives its holder: its first URI
+/// subject alternative name (a SPIFFE id), else DNS name, else e-mail,
+/// else its subject's common name.
+fn certificate_name(der: &[u8]) -> Option<String> {
+    use x509_parser::extensions::GeneralName;
+    let (_, certificate) = x509_parser::parse_x509_certificate(der).ok()?;
+    if let Ok(Some(alternatives)) = certificate.subject_alternative_name() {
+        let names = &alternatives.value.general_names;
+        let first = |pick: fn(&GeneralName<'_>) -> Option<String>| names.iter().find_map(pick);
+        let found = first(|n| match n {
+            GeneralName::URI(u) => Some(u.to_string()),
+            _ => None,
+        })
+        .or_else(|| {
+            first(|n| match n {
+                GeneralName::DNSName(d) => Some(d.to_string()),
+                _ => None,
+            })
+        })
+        .or_else(|| {
+            first(|n| match n {
+                GeneralName::RFC822Name(m) => Some(m.to_string()),
+                _ => None,
+            })
+        });
+        if found.is_some() {
+            return found;
+        }
+    }
+    let common_name = certificate.subject().iter_common_name().next()?;
+    common_name.as_str().ok().map(str::to_owned)
+}

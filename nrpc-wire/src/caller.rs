@@ -1,6 +1,6 @@
 //! Who called, as a gateway that verified it tells the service: one header,
 //! `Nrpc-Caller: <via> <subject> [<scope> …]` — how the caller proved it
-//! (`jwt`, `api-key`), who it is, and what it may do, separated by single
+//! (`jwt`, `api-key`, `mtls`), who it is, and what it may do, separated by single
 //! spaces (so none of them contains one). The name is reserved, with any
 //! name that starts with it: a bridge drops them from what its callers send
 //! ([`Incoming::sort`](crate::grpc::Incoming::sort)), so only the gateway's
@@ -26,7 +26,7 @@ pub struct Caller {
     pub subject: String,
     /// What they may do.
     pub scopes: Vec<String>,
-    /// How they were verified (`jwt`, `api-key`).
+    /// How they were verified (`jwt`, `api-key`, `mtls`).
     pub via: String,
 }
 

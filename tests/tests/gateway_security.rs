@@ -1145,3 +1145,38 @@ async fn a_caller_has_as_many_calls_in_progress_as_allowed_streams_included() {
     assert_eq!(status, 200);
     drop(second);
 }
+
+#[tokio::test]
+async fn a_client_certificate_says_who_calls() {
+    let server = nats_server();
+    let _greeter = serve_greeter(&server, "a").await;
+    let dir = tempfile::tempdir().unwrap();
+    let pki = nrpc_tests::pki::pki(dir.path());
+    let config =
+        nrpc_gateway::tls::server_config(&pki.server_cert, &pki.server_key, Some(&pki.ca)).unwrap();
+    let gateway = gateway_with(&server, |b| b.tls(config)).await;
+    let url = gateway.url.replace("http://127.0.0.1", "https://localhost");
+    let mut identity = std::fs::read(&pki.client_cert).unwrap();
+    identity.extend(std::fs::read(&pki.client_key).unwrap());
+    let client = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(&std::fs::read(&pki.ca).unwrap()).unwrap(),
+        )
+        .identity(reqwest::Identity::from_pem(&identity).unwrap())
+        .build()
+        .unwrap();
+    // The certificate's name reaches the service as the caller; a forged
+    // caller header does not.
+    let reply = client
+        .post(format!("{url}/greeter.v1.Greeter/SayHello"))
+        .header("content-type", "application/json")
+        .header("nrpc-caller", "jwt root admin")
+        .body(r#"{"name":"whoami"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        reply.text().await.unwrap(),
+        r#"{"message":"client.nrpc.test [] via mtls"}"#
+    );
+}
