@@ -497,6 +497,7 @@ mod tests {
 
     #[test]
     fn api_keys_and_scopes() {
+        let none = http::Extensions::new();
         let (_f, auth) = keys_file(
             "# partners\nk-0123456789abcdef acme orders:read orders:write\n\n\
              k-fedcba9876543210 bob   # no scopes\n",
@@ -505,7 +506,7 @@ mod tests {
             .and_then(|a| a.require("orders.v1.Orders/Cancel*=orders:write"))
             .unwrap_or_else(|e| panic!("{e}"));
         let acme = auth
-            .authenticate(&headers(&[("x-api-key", "k-0123456789abcdef")]))
+            .authenticate(&headers(&[("x-api-key", "k-0123456789abcdef")]), &none)
             .map_err(|f| f.code);
         let acme = acme.ok().flatten();
         assert_eq!(
@@ -517,7 +518,7 @@ mod tests {
             Some("api-key")
         );
         let bob = auth
-            .authenticate(&headers(&[("x-api-key", "k-fedcba9876543210")]))
+            .authenticate(&headers(&[("x-api-key", "k-fedcba9876543210")]), &none)
             .ok()
             .flatten();
         assert!(auth
@@ -551,7 +552,7 @@ mod tests {
             ][..],
         ] {
             let e = auth
-                .authenticate(&headers(bad))
+                .authenticate(&headers(bad), &none)
                 .map(|v| v.map(|v| v.header.clone()))
                 .map_err(|f| (f.code, f.message));
             assert_eq!(
@@ -564,10 +565,7 @@ mod tests {
             );
         }
         let open = Auth::new().allow_anonymous(true);
-        assert!(matches!(
-            open.authenticate(&headers(&[]), &http::Extensions::new()),
-            Ok(None)
-        ));
+        assert!(matches!(open.authenticate(&headers(&[]), &none), Ok(None)));
     }
 
     #[test]
