@@ -569,6 +569,28 @@ mod tests {
     }
 
     #[test]
+    fn a_client_certificate_is_the_caller_when_nothing_else_is_sent() {
+        let (_f, auth) = keys_file("k-0123456789abcdef acme\n");
+        let auth = auth.unwrap_or_else(|e| panic!("{e}"));
+        let mut tls = http::Extensions::new();
+        let certificate = client_certificate("spiffe://example/orders".into());
+        tls.insert(ClientCertificate(
+            certificate.unwrap_or_else(|| panic!("a name")),
+        ));
+        let who = |sent: &[(&str, &str)]| {
+            auth.authenticate(&headers(sent), &tls)
+                .ok()
+                .flatten()
+                .map(|v| v.header.clone())
+        };
+        assert_eq!(who(&[]).as_deref(), Some("mtls spiffe://example/orders"));
+        let key = [("x-api-key", "k-0123456789abcdef")];
+        assert_eq!(who(&key).as_deref(), Some("api-key acme"));
+        // A name that cannot travel is no caller.
+        assert!(client_certificate("Ada Lovelace".into()).is_none());
+    }
+
+    #[test]
     fn bad_settings_name_what_is_wrong() {
         let (_f, e) = keys_file("k-0123456789abcdef acme\nshort bob\n");
         let e = e.err().map(|e| e.to_string()).unwrap_or_default();
