@@ -1180,3 +1180,33 @@ async fn a_client_certificate_says_who_calls() {
         r#"{"message":"client.nrpc.test [] via mtls"}"#
     );
 }
+
+#[tokio::test]
+async fn huge_or_countless_headers_are_refused_and_the_gateway_goes_on() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = nats_server();
+    let _greeter = serve_greeter(&server, "a").await;
+    let gateway = gateway_with(&server, |b| b).await;
+    let address = gateway.url.trim_start_matches("http://").to_owned();
+    let huge = format!("x-huge: {}\r\n", "h".repeat(1 << 20));
+    let countless: String = (0..500).map(|i| format!("x-h{i}: {i}\r\n")).collect();
+    for headers in [huge, countless] {
+        let mut socket = tokio::net::TcpStream::connect(&address).await.unwrap();
+        let request = format!(
+            "POST /greeter.v1.Greeter/SayHello HTTP/1.1\r\nhost: {address}\r\n\
+             content-type: application/json\r\n{headers}content-length: 2\r\n\r\n{{}}"
+        );
+        // The gateway may stop reading before all of it is written.
+        let _ = socket.write_all(request.as_bytes()).await;
+        let mut answer = Vec::new();
+        let _ = within("an answer", socket.read_to_end(&mut answer)).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.starts_with("HTTP/1.1 431"),
+            "{:?}",
+            &answer[..answer.len().min(80)]
+        );
+    }
+    let (status, _) = post(format!("{}/greeter.v1.Greeter/SayHello", gateway.url), "{}").await;
+    assert_eq!(status, 200);
+}
