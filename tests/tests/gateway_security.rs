@@ -609,24 +609,31 @@ fn rss_mib() -> f64 {
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn event_subscribers_that_stop_reading_are_cut_off_and_memory_stays_flat() {
-    use futures::StreamExt;
+/// Serves `alarms.v1.Alarms` (its `Rung` event is what the tests
+/// subscribe to; rings are ignored).
+async fn serve_alarms(server: &nats_harness::NatsServer) -> nrpc_runtime::ServerHandle {
     use nrpc_runtime::{Request, Status};
-    use nrpc_tests::alarms::alarms_server::{Alarms, AlarmsEvents, AlarmsServer};
-    use nrpc_tests::greeter::HelloReply;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use nrpc_tests::alarms::alarms_server::{Alarms, AlarmsServer};
     struct Quiet;
     impl Alarms for Quiet {
         async fn ring(&self, _: Request<nrpc_tests::greeter::HelloRequest>) -> Result<(), Status> {
             Ok(())
         }
     }
-    let server = nats_server();
     // Alarms' messages are greeter's: its schema carries their descriptors
     // once the process knows them.
     nrpc_runtime::codec::register_descriptors(nrpc_tests::greeter::NRPC_DESCRIPTOR_SET);
-    let _alarms = serve(&server, AlarmsServer::new(Quiet)).await;
+    serve(server, AlarmsServer::new(Quiet)).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn event_subscribers_that_stop_reading_are_cut_off_and_memory_stays_flat() {
+    use futures::StreamExt;
+    use nrpc_tests::alarms::alarms_server::AlarmsEvents;
+    use nrpc_tests::greeter::HelloReply;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = nats_server();
+    let _alarms = serve_alarms(&server).await;
     let gateway = gateway_with(&server, |b| b.subscriber_buffer(4 << 20)).await;
     let address = gateway.url.trim_start_matches("http://").to_owned();
     let path = "/alarms.v1.Alarms/Rung";
@@ -1081,17 +1088,8 @@ async fn oversized_bodies_huge_field_names_and_encoded_paths_get_clear_answers()
 
 #[tokio::test]
 async fn a_caller_has_as_many_calls_in_progress_as_allowed_streams_included() {
-    use nrpc_runtime::{Request, Status};
-    use nrpc_tests::alarms::alarms_server::{Alarms, AlarmsServer};
-    struct Quiet;
-    impl Alarms for Quiet {
-        async fn ring(&self, _: Request<nrpc_tests::greeter::HelloRequest>) -> Result<(), Status> {
-            Ok(())
-        }
-    }
     let server = nats_server();
-    nrpc_runtime::codec::register_descriptors(nrpc_tests::greeter::NRPC_DESCRIPTOR_SET);
-    let _alarms = serve(&server, AlarmsServer::new(Quiet)).await;
+    let _alarms = serve_alarms(&server).await;
     let _greeter = serve_greeter(&server, "a").await;
     let mut keys = tempfile::NamedTempFile::new().unwrap();
     std::io::Write::write_all(
