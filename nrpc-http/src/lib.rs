@@ -4,10 +4,31 @@
 //! NATS balances (queue group `nrt`), fails over and routes canaries by
 //! subject mapping.
 //!
-//! This release has the wire format ([`wire`]): subjects, the host rule,
-//! and the request and reply payloads with the quirks of Go peers. The
-//! server (any `tower::Service<http::Request>`, an axum `Router` as it is),
-//! the client and the gateway bridge build on it.
+//! * [`HttpServer`]: any `tower::Service` of HTTP requests — an axum
+//!   `Router` as it is — serves a `.nats` host over NATS, beside its normal
+//!   listener; a limit on requests in progress (`503` past it).
+//! * [`HttpClient`]: requests to `http://<host>.nats/…` over NATS, as a
+//!   `tower::Service` and with `get`/`post`; what NATS knows is a response
+//!   at once: no responders `503`, timeout `504`, too large `413`.
+//! * [`wire`]: subjects, the host rule, the request and reply payloads.
+//!
+//! Not yet: bodies over the broker's `max_payload` (refused with `413`, not
+//! streamed), streaming responses, deadlines and cancellation across the
+//! hop, discovery (`$SRV`), the CLI and the gateway bridge.
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
+mod client;
+mod server;
 pub mod wire;
+
+pub use client::{ClientError, HttpClient};
+pub use server::{HttpServer, HttpServerBuilder, HttpServerHandle, RequestBody, ServeError};
+
+/// The subject prefix nrt peers use: `NATS_PREFIX` if set and not empty,
+/// else `nrt`.
+fn prefix_from_env() -> String {
+    std::env::var("NATS_PREFIX")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| wire::DEFAULT_PREFIX.to_owned())
+}

@@ -1,0 +1,219 @@
+//! Serving an HTTP service over NATS: any `tower::Service` of HTTP
+//! requests — an axum `Router` as it is — answers the requests for a
+//! `.nats` host, beside its normal listener.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use http_body_util::{BodyExt, Full};
+use nrpc_runtime::async_nats;
+use nrpc_runtime::Connection;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tower::{Service, ServiceExt};
+
+use crate::wire;
+
+/// What a request body is, for the service: the whole body, read from the
+/// payload.
+pub type RequestBody = Full<Bytes>;
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The host or prefix cannot be served.
+    #[error(transparent)]
+    Wire(#[from] wire::WireError),
+    /// The subscription failed.
+    #[error("subscribing to {subject}: {message}")]
+    Subscribe {
+        /// The subject.
+        subject: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// Sets up an [`HttpServer`].
+#[derive(Debug)]
+pub struct HttpServerBuilder {
+    conn: Connection,
+    host: String,
+    prefix: String,
+    max_concurrent: usize,
+}
+
+/// Serves an HTTP service over NATS.
+#[derive(Debug)]
+pub struct HttpServer;
+
+impl HttpServer {
+    /// A server of `host` (ending in `.nats`) on `conn`; the subject prefix
+    /// is `NATS_PREFIX` if set, else `nrt` (as nrt's own servers).
+    pub fn builder(conn: &Connection, host: &str) -> Result<HttpServerBuilder, wire::WireError> {
+        Ok(HttpServerBuilder {
+            conn: conn.clone(),
+            host: wire::check_host(host)?,
+            prefix: crate::prefix_from_env(),
+            max_concurrent: 1024,
+        })
+    }
+}
+
+impl HttpServerBuilder {
+    /// The subject prefix (instead of `NATS_PREFIX` or `nrt`): canaries
+    /// and environments by subject mapping.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Requests handled at once (1024); one more is answered `503` at
+    /// once.
+    pub fn max_concurrent_requests(mut self, n: usize) -> Self {
+        self.max_concurrent = n.max(1);
+        self
+    }
+
+    /// Starts answering the host's requests with `service` until the
+    /// handle is shut down.
+    pub async fn serve<S, B>(self, service: S) -> Result<HttpServerHandle, ServeError>
+    where
+        S: Service<http::Request<RequestBody>, Response = http::Response<B>>
+            + Clone
+            + Send
+            + 'static,
+        S::Future: Send,
+        S::Error: std::fmt::Display,
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: std::fmt::Display,
+    {
+        let subject = wire::serve_subject(&self.prefix, &self.host)?;
+        let nats = self.conn.nats().clone();
+        let mut requests = nats
+            .queue_subscribe(subject.clone(), wire::QUEUE_GROUP.to_owned())
+            .await
+            .map_err(|e| ServeError::Subscribe {
+                subject: subject.clone(),
+                message: e.to_string(),
+            })?;
+        // The broker has the subscription before callers are told.
+        let _ = nats.flush().await;
+        let stop = CancellationToken::new();
+        let slots = Arc::new(Semaphore::new(self.max_concurrent));
+        let running = tokio_util::task::TaskTracker::new();
+        let max_payload = nats.server_info().max_payload;
+        let serving = {
+            let (stop, running) = (stop.clone(), running.clone());
+            tokio::spawn(async move {
+                loop {
+                    let message = tokio::select! {
+                        () = stop.cancelled() => break,
+                        message = requests.next() => match message {
+                            Some(message) => message,
+                            None => break,
+                        },
+                    };
+                    let Some(reply) = message.reply.clone() else {
+                        continue;
+                    };
+                    let Ok(slot) = slots.clone().try_acquire_owned() else {
+                        let busy = status_reply(
+                            http::StatusCode::SERVICE_UNAVAILABLE,
+                            "the server is at its limit of requests in progress",
+                        );
+                        let _ = nats.publish(reply, busy).await;
+                        continue;
+                    };
+                    let (nats, service) = (nats.clone(), service.clone());
+                    running.spawn(async move {
+                        let answer = answer(service, &message.payload, max_payload).await;
+                        let _ = nats.publish(reply, answer).await;
+                        drop(slot);
+                    });
+                }
+                let _ = requests.unsubscribe().await;
+            })
+        };
+        Ok(HttpServerHandle {
+            stop,
+            running,
+            serving,
+            nats: self.conn.nats().clone(),
+        })
+    }
+}
+
+/// A reply with `status` and a text body.
+fn status_reply(status: http::StatusCode, text: &str) -> Bytes {
+    let (mut parts, ()) = http::Response::new(()).into_parts();
+    parts.status = status;
+    parts.headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    wire::encode_response(&parts, format!("{text}\n").as_bytes())
+}
+
+/// The reply payload for one request payload.
+async fn answer<S, B>(service: S, payload: &Bytes, max_payload: usize) -> Bytes
+where
+    S: Service<http::Request<RequestBody>, Response = http::Response<B>>,
+    S::Error: std::fmt::Display,
+    B: http_body::Body<Data = Bytes>,
+    B::Error: std::fmt::Display,
+{
+    let request = match wire::decode_request(payload) {
+        Ok(request) => request.map(Full::new),
+        Err(e) => return status_reply(http::StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    let response = match service.oneshot(request).await {
+        Ok(response) => response,
+        Err(e) => return status_reply(http::StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    let (parts, body) = response.into_parts();
+    let body = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) => {
+            return status_reply(
+                http::StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("the response body failed: {e}"),
+            )
+        }
+    };
+    let reply = wire::encode_response(&parts, &body);
+    if reply.len() > max_payload {
+        // Never dropped silently: the caller learns why.
+        return status_reply(
+            http::StatusCode::BAD_GATEWAY,
+            &format!(
+                "the response ({} bytes) is larger than the broker's max_payload ({max_payload} bytes)",
+                reply.len()
+            ),
+        );
+    }
+    reply
+}
+
+/// A running server: stop it with [`shutdown`](Self::shutdown).
+#[derive(Debug)]
+pub struct HttpServerHandle {
+    stop: CancellationToken,
+    running: tokio_util::task::TaskTracker,
+    serving: tokio::task::JoinHandle<()>,
+    nats: async_nats::Client,
+}
+
+impl HttpServerHandle {
+    /// Stops taking requests, lets those in progress answer (within
+    /// `grace`), and flushes their replies.
+    pub async fn shutdown(self, grace: Duration) {
+        self.stop.cancel();
+        let _ = self.serving.await;
+        self.running.close();
+        let _ = tokio::time::timeout(grace, self.running.wait()).await;
+        let _ = tokio::time::timeout(grace, self.nats.flush()).await;
+    }
+}

@@ -1,0 +1,268 @@
+//! HTTP over NATS between our own client and server, through a real
+//! nats-server: an axum app served as `echo.nats`, called with the client
+//! and its tower::Service face.
+
+// A test fails loudly on what it did not expect.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::{any, get};
+use bytes::Bytes;
+use nats_harness::NatsServer;
+use nrpc_http::{HttpClient, HttpServer};
+use nrpc_runtime::{ConnectOptions, Connection};
+use tokio::sync::Semaphore;
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(PATIENCE, f)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: nothing within {PATIENCE:?}"))
+}
+
+async fn connection(server: &NatsServer) -> Connection {
+    ConnectOptions::new()
+        .ignore_environment()
+        .servers(server.url())
+        .connect()
+        .await
+        .unwrap()
+}
+
+/// `/echo` answers the request's body, its method and target in headers,
+/// and how many `X-A` headers came; `/status/{code}` answers that status;
+/// `/wait` says it has begun (a permit on `entered`), then waits for the
+/// gate.
+fn app(gate: Arc<Semaphore>, entered: Arc<Semaphore>) -> axum::Router {
+    axum::Router::new()
+        .route(
+            "/echo",
+            any(|request: axum::extract::Request| async move {
+                let (parts, body) = request.into_parts();
+                let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+                let a = parts.headers.get_all("x-a").iter().count();
+                (
+                    [
+                        ("x-method", parts.method.to_string()),
+                        ("x-uri", parts.uri.to_string()),
+                        ("x-a-count", a.to_string()),
+                    ],
+                    body,
+                )
+            }),
+        )
+        .route(
+            "/status/{code}",
+            get(
+                |axum::extract::Path(code): axum::extract::Path<u16>| async move {
+                    let status = axum::http::StatusCode::from_u16(code).unwrap();
+                    (status, [("location", "/elsewhere")])
+                },
+            ),
+        )
+        .route(
+            "/wait",
+            get(move || async move {
+                entered.add_permits(1);
+                gate.acquire().await.unwrap().forget();
+                "waited"
+            }),
+        )
+}
+
+#[tokio::test]
+async fn requests_and_replies_keep_what_http_says() {
+    let server = NatsServer::start().unwrap();
+    let conn = connection(&server).await;
+    let gate = Arc::new(Semaphore::new(0));
+    let handle = HttpServer::builder(&conn, "echo.nats")
+        .unwrap()
+        .serve(app(gate, Arc::new(Semaphore::new(0))))
+        .await
+        .unwrap();
+    let client = HttpClient::new(&connection(&server).await);
+
+    // Every method, a query with a repeated key, repeated headers, a
+    // binary body.
+    for method in ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] {
+        let body: &[u8] = if method == "GET" {
+            b""
+        } else {
+            &[0, 1, 2, 255]
+        };
+        let request = http::Request::builder()
+            .method(method)
+            .uri("http://echo.nats/echo?q=1&q=2")
+            .header("X-A", "1")
+            .header("X-A", "2")
+            .body(http_body_util::Full::new(Bytes::copy_from_slice(body)))
+            .unwrap();
+        let reply = within("a reply", client.send(request)).await.unwrap();
+        assert_eq!(reply.status(), 200, "{method}");
+        assert_eq!(reply.headers()["x-method"], method);
+        assert_eq!(reply.headers()["x-uri"], "/echo?q=1&q=2");
+        assert_eq!(reply.headers()["x-a-count"], "2");
+        assert_eq!(reply.body().as_ref(), body, "{method}");
+    }
+    // Statuses with and without bodies; a redirect is the caller's to follow.
+    for code in [201u16, 204, 302, 404, 503] {
+        let reply = client
+            .get(&format!("http://echo.nats/status/{code}"))
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), code);
+    }
+    let redirect = client.get("http://echo.nats/status/302").await.unwrap();
+    assert_eq!(redirect.headers()["location"], "/elsewhere");
+    // HEAD: the status and headers, no body.
+    let head = http::Request::head("http://echo.nats/echo")
+        .body(http_body_util::Empty::<Bytes>::new())
+        .unwrap();
+    let reply = client.send(head).await.unwrap();
+    assert_eq!((reply.status().as_u16(), reply.body().len()), (200, 0));
+    // Through the tower::Service face, as a tower stack would.
+    use tower::ServiceExt;
+    let request = http::Request::post("http://ECHO.nats:80/echo")
+        .body(http_body_util::Full::new(Bytes::from_static(b"tower")))
+        .unwrap();
+    let reply = client.clone().oneshot(request).await.unwrap();
+    assert_eq!(reply.body().as_ref(), b"tower");
+    handle.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn what_nats_knows_is_an_http_answer_at_once() {
+    let server = NatsServer::start().unwrap();
+    let client = HttpClient::new(&connection(&server).await).with_timeout(Duration::from_secs(1));
+    // Nobody serves the host: 503 (at once: the broker says so).
+    let reply = within("no responders", client.get("http://nobody.nats/"))
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 503);
+    assert!(String::from_utf8_lossy(reply.body()).contains("nothing serves nobody.nats"));
+    // Too large for the broker: 413 naming the sizes, nothing sent.
+    let reply = client
+        .post("http://nobody.nats/", vec![b'x'; 2 << 20])
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 413);
+    assert!(String::from_utf8_lossy(reply.body()).contains("max_payload"));
+    // Not a .nats host: refused before anything is sent.
+    assert!(client.get("http://example.com/").await.is_err());
+}
+
+#[tokio::test]
+async fn past_its_limit_the_server_answers_503_and_times_out_as_504() {
+    let server = NatsServer::start().unwrap();
+    let conn = connection(&server).await;
+    let (gate, entered) = (Arc::new(Semaphore::new(0)), Arc::new(Semaphore::new(0)));
+    let handle = HttpServer::builder(&conn, "echo.nats")
+        .unwrap()
+        .max_concurrent_requests(1)
+        .serve(app(gate.clone(), entered.clone()))
+        .await
+        .unwrap();
+    let client = HttpClient::new(&connection(&server).await);
+    // One request holds the only slot; the next is refused at once.
+    let waiting = tokio::spawn({
+        let client = client.clone();
+        async move { client.get("http://echo.nats/wait").await }
+    });
+    within("the first request", entered.acquire())
+        .await
+        .unwrap()
+        .forget();
+    let refused = within("a refusal", client.get("http://echo.nats/echo"))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 503);
+    assert!(String::from_utf8_lossy(refused.body()).contains("limit"));
+    // A caller that stops waiting gets 504.
+    let slow = HttpServer::builder(&conn, "slow.nats")
+        .unwrap()
+        .serve(app(gate.clone(), entered.clone()))
+        .await
+        .unwrap();
+    let impatient = client.clone().with_timeout(Duration::from_millis(200));
+    let reply = impatient.get("http://slow.nats/wait").await.unwrap();
+    assert_eq!(reply.status(), 504, "{reply:?}");
+    gate.add_permits(2);
+    slow.shutdown(Duration::from_secs(5)).await;
+    let waited = within("the waiting request", waiting)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(waited.body().as_ref(), b"waited");
+    handle.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn go_nrt_peers_in_their_own_bytes() {
+    use futures::StreamExt;
+    let server = NatsServer::start().unwrap();
+    let conn = connection(&server).await;
+    let nats = conn.nats().clone();
+
+    // A Go nrt server (raw: what nrt's server writes when a handler sets a
+    // status before writing): our client reads it.
+    let mut go_server = nats
+        .queue_subscribe("nrt.requests.go.nats.*", "nrt".into())
+        .await
+        .unwrap();
+    nats.flush().await.unwrap();
+    let client = HttpClient::new(&connection(&server).await);
+    let asking = tokio::spawn(async move { client.get("http://go.nats/missing?x=1").await });
+    let request = within("the request", go_server.next()).await.unwrap();
+    assert_eq!(request.subject.as_str(), "nrt.requests.go.nats.get");
+    let payload = String::from_utf8_lossy(&request.payload).into_owned();
+    assert!(
+        payload.starts_with("GET /missing?x=1 HTTP/1.1\r\nHost: go.nats\r\n"),
+        "{payload:?}"
+    );
+    let headers = request.headers.clone().unwrap();
+    assert_eq!(headers.get("NRT-Method").map(|v| v.as_str()), Some("GET"));
+    assert_eq!(
+        headers.get("NRT-Path").map(|v| v.as_str()),
+        Some("/missing")
+    );
+    nats.publish(
+        request.reply.unwrap(),
+        Bytes::from_static(b"HTTP/0.0 404 Not Found\r\nContent-Length: 3\r\n\r\nnop"),
+    )
+    .await
+    .unwrap();
+    let reply = within("the reply", asking).await.unwrap().unwrap();
+    assert_eq!(
+        (reply.status().as_u16(), reply.body().as_ref()),
+        (404, &b"nop"[..])
+    );
+
+    // A Go nrt client's request (the bytes nrt's client writes): our
+    // server answers it in bytes a Go client reads.
+    let handle = HttpServer::builder(&conn, "echo.nats")
+        .unwrap()
+        .serve(app(
+            Arc::new(Semaphore::new(0)),
+            Arc::new(Semaphore::new(0)),
+        ))
+        .await
+        .unwrap();
+    let go_request = Bytes::from_static(
+        b"POST /echo?q=1&q=2 HTTP/1.1\r\nHost: echo.nats\r\nUser-Agent: Go-http-client/1.1\r\nContent-Length: 7\r\nX-Test: yes\r\n\r\n{\"a\":1}",
+    );
+    let reply = within(
+        "a reply",
+        nats.request("nrt.requests.echo.nats.post", go_request),
+    )
+    .await
+    .unwrap();
+    assert!(reply.headers.is_none(), "a plain message, as nrt's");
+    let text = String::from_utf8_lossy(&reply.payload).into_owned();
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text:?}");
+    assert!(text.contains("\r\nContent-Length: 7\r\n"), "{text:?}");
+    assert!(text.ends_with("\r\n\r\n{\"a\":1}"), "{text:?}");
+    handle.shutdown(Duration::from_secs(5)).await;
+}
