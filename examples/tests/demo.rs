@@ -67,3 +67,28 @@ fn the_readmes_first_service_serves_and_calls() {
         ]
     );
 }
+
+/// The HTTP-over-NATS example: the same app over NATS and over HTTP.
+#[test]
+fn the_http_over_nats_example_answers_over_both_transports() {
+    let server = NatsServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(env!("CARGO_BIN_EXE_http_over_nats"))
+        .env("NATS_URL", server.url())
+        .output()
+        .expect("run the http_over_nats example");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines[1].starts_with("over NATS: 200 OK {\"body\":\"hello\""),
+        "{stdout}"
+    );
+    assert!(lines[1].contains("\"query\":\"from=nats\""), "{stdout}");
+    let city = r#"{"celsius":21,"city":"lisbon","sky":"clear"}"#;
+    assert_eq!(lines[2], format!("over NATS: 200 OK {city}"));
+    assert_eq!(lines[3], format!("over HTTP: 200 {city}"));
+}

@@ -25,3 +25,6 @@ pub mod production {}
 
 #[cfg_attr(not(doctest), doc = include_str!("../guides/gateway-in-production.md"))]
 pub mod gateway_in_production {}
+
+#[cfg_attr(not(doctest), doc = include_str!("../guides/http-over-nats.md"))]
+pub mod http_over_nats {}
