@@ -4,6 +4,7 @@
 mod call;
 mod config;
 mod inspect;
+mod over_nats;
 mod proto_text;
 mod table;
 
@@ -129,6 +130,9 @@ enum Command {
     /// defined by `--proto` files. Every call goes out over this one NATS
     /// connection.
     Gateway(Box<GatewayArgs>),
+    /// Sends an HTTP request over NATS to a `<host>.nats` service (served
+    /// by nrpc-http or nats-roundtripper) and prints the answer, like curl.
+    Http(over_nats::HttpArgs),
 }
 
 /// `nrpc gateway`.
@@ -418,6 +422,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Call(args) => call::run(&conn, timeout, args).await,
         Command::Gateway(args) => gateway(conn.clone(), timeout, *args).await,
+        Command::Http(args) => over_nats::run(&conn, timeout, args).await,
         // Answered before connecting (see `main`).
         Command::Completions { .. } => Ok(()),
     };

@@ -1067,3 +1067,68 @@ async fn the_guides_complete_configuration_is_valid() {
     assert!(e.contains("jwks.json: No such file"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nrpc_http_is_curl_over_nats() {
+    let server = nats_server();
+    let conn = nrpc_tests::connection(&server).await;
+    let app = axum::Router::new().route(
+        "/echo",
+        axum::routing::any(|request: axum::extract::Request| async move {
+            let (parts, body) = request.into_parts();
+            let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+            let a = parts
+                .headers
+                .get("x-a")
+                .map(|v| v.to_str().unwrap().to_owned());
+            (
+                axum::http::StatusCode::CREATED,
+                [
+                    ("x-method", parts.method.to_string()),
+                    ("x-a", a.unwrap_or_default()),
+                ],
+                format!("{} {}", parts.uri, String::from_utf8_lossy(&body)),
+            )
+        }),
+    );
+    let handle = nrpc_http::HttpServer::builder(&conn, "echo.nats")
+        .unwrap()
+        .serve(app)
+        .await
+        .unwrap();
+
+    let run = ok(
+        &server,
+        &[
+            "http",
+            "-i",
+            "-X",
+            "put",
+            "-H",
+            "X-A: 1",
+            "-d",
+            "hello",
+            "http://echo.nats/echo?x=1",
+        ],
+    )
+    .await;
+    assert!(run.stdout.starts_with("HTTP/1.1 201 Created\n"), "{run:?}");
+    assert!(
+        run.stdout.contains("x-method: PUT\n") && run.stdout.contains("x-a: 1\n"),
+        "{run:?}"
+    );
+    assert!(run.stdout.ends_with("\n\n/echo?x=1 hello"), "{run:?}");
+    // Without -i, the body alone; a body makes it a POST.
+    let run = ok(&server, &["http", "-d", "b", "http://echo.nats/echo"]).await;
+    assert_eq!(run.stdout, "/echo b");
+    // Nobody serves the host: the 503 is printed, as curl prints any status.
+    let run = ok(&server, &["http", "-i", "http://nobody.nats/"]).await;
+    assert!(
+        run.stdout.starts_with("HTTP/1.1 503 Service Unavailable\n"),
+        "{run:?}"
+    );
+    // A host that is not served over NATS is an error.
+    let e = err(&server, &["http", "http://example.com/"]).await;
+    assert!(e.contains("must end in .nats"), "{e}");
+    handle.shutdown(std::time::Duration::from_secs(5)).await;
+}
