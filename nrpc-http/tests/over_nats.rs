@@ -266,3 +266,97 @@ async fn go_nrt_peers_in_their_own_bytes() {
     assert!(text.ends_with("\r\n\r\n{\"a\":1}"), "{text:?}");
     handle.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test]
+async fn a_weighted_mapping_sends_a_share_of_the_traffic_to_a_canary() {
+    let server = NatsServer::start_with_config(
+        r#"mappings = { "nrt.requests.echo.nats.*": [
+            { destination: "v1.requests.echo.nats.$1", weight: 90% },
+            { destination: "v2.requests.echo.nats.$1", weight: 10% } ] }"#,
+    )
+    .unwrap();
+    let conn = connection(&server).await;
+    let version = |v: &'static str| axum::Router::new().route("/", get(move || async move { v }));
+    let v1 = HttpServer::builder(&conn, "echo.nats")
+        .unwrap()
+        .prefix("v1")
+        .serve(version("v1"))
+        .await
+        .unwrap();
+    let v2 = HttpServer::builder(&conn, "echo.nats")
+        .unwrap()
+        .prefix("v2")
+        .serve(version("v2"))
+        .await
+        .unwrap();
+    // Callers know nothing of versions: the broker splits their requests.
+    let client = HttpClient::new(&connection(&server).await).with_prefix("nrt");
+    let mut canary = 0;
+    for _ in 0..400 {
+        let reply = within("a reply", client.get("http://echo.nats/"))
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 200);
+        if reply.body().as_ref() == b"v2" {
+            canary += 1;
+        }
+    }
+    // 10 % of 400 is 40; the bounds are about six standard deviations.
+    assert!(
+        (15..=75).contains(&canary),
+        "{canary} of 400 went to the canary"
+    );
+    v1.shutdown(Duration::from_secs(5)).await;
+    v2.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_an_instance_on_each_of_two_brokers_losing_one_broker_loses_no_service() {
+    let mut nodes = NatsServer::start_cluster(2, "").unwrap();
+    let on = |node: &NatsServer, name: &'static str| {
+        let url = node.url();
+        async move {
+            let conn = ConnectOptions::new()
+                .ignore_environment()
+                .servers(url)
+                .connect()
+                .await
+                .unwrap();
+            let app = axum::Router::new().route("/", get(move || async move { name }));
+            let handle = HttpServer::builder(&conn, "echo.nats")
+                .unwrap()
+                .serve(app)
+                .await
+                .unwrap();
+            (conn, handle)
+        }
+    };
+    let (_a_conn, _a) = on(&nodes[0], "a").await;
+    let (_b_conn, _b) = on(&nodes[1], "b").await;
+    let client = HttpClient::new(&connection(&nodes[1]).await).with_timeout(Duration::from_secs(2));
+    // Both instances answer, across the route.
+    let mut seen = std::collections::HashSet::new();
+    within("both instances answer", async {
+        while seen.len() < 2 {
+            let reply = client.get("http://echo.nats/").await.unwrap();
+            if reply.status() == 200 {
+                seen.insert(reply.body().clone());
+            }
+        }
+    })
+    .await;
+    // The first broker dies: calls go on being answered.
+    nodes[0].stop();
+    within("answers after the broker's loss", async {
+        let mut in_a_row = 0;
+        while in_a_row < 20 {
+            let reply = client.get("http://echo.nats/").await.unwrap();
+            in_a_row = if reply.status() == 200 {
+                in_a_row + 1
+            } else {
+                0
+            };
+        }
+    })
+    .await;
+}
