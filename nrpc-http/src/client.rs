@@ -105,6 +105,12 @@ impl HttpClient {
         headers.insert(wire::HOST_HEADER, host.as_str());
         headers.insert(wire::METHOD_HEADER, parts.method.as_str());
         headers.insert(wire::PATH_HEADER, parts.uri.path());
+        // How long the caller waits: an nrpc-http server stops the handler
+        // then (Go servers ignore it).
+        headers.insert(
+            nrpc_wire::headers::TIMEOUT,
+            nrpc_wire::headers::format_timeout(self.timeout).as_str(),
+        );
         let asked = self
             .nats
             .request_with_headers(subject.clone(), headers, payload);

@@ -127,9 +127,27 @@ impl HttpServerBuilder {
                         let _ = nats.publish(reply, busy).await;
                         continue;
                     };
+                    // The caller's deadline, if it says one: the handler is
+                    // dropped (cancelled) when it passes.
+                    let deadline = message
+                        .headers
+                        .as_ref()
+                        .and_then(|h| h.get(nrpc_wire::headers::TIMEOUT))
+                        .and_then(|v| nrpc_wire::headers::parse_timeout(v.as_str()));
                     let (nats, service) = (nats.clone(), service.clone());
                     running.spawn(async move {
-                        let answer = answer(service, &message.payload, max_payload).await;
+                        let answering = answer(service, &message.payload, max_payload);
+                        let answer = match deadline {
+                            Some(left) => tokio::time::timeout(left, answering)
+                                .await
+                                .unwrap_or_else(|_| {
+                                    status_reply(
+                                        http::StatusCode::GATEWAY_TIMEOUT,
+                                        "the caller's deadline passed",
+                                    )
+                                }),
+                            None => answering.await,
+                        };
                         let _ = nats.publish(reply, answer).await;
                         drop(slot);
                     });

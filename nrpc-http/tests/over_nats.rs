@@ -34,9 +34,38 @@ async fn connection(server: &NatsServer) -> Connection {
 
 /// `/echo` answers the request's body, its method and target in headers,
 /// and how many `X-A` headers came; `/status/{code}` answers that status;
-/// `/wait` says it has begun (a permit on `entered`), then waits for the
-/// gate.
-fn app(gate: Arc<Semaphore>, entered: Arc<Semaphore>) -> axum::Router {
+/// What `/wait` says and waits for: a permit on `entered` when it begins,
+/// one on `left` when its handler ends or is dropped (cancelled); it waits
+/// for a permit on `gate`.
+#[derive(Clone)]
+struct Probe {
+    gate: Arc<Semaphore>,
+    entered: Arc<Semaphore>,
+    left: Arc<Semaphore>,
+}
+
+impl Default for Probe {
+    fn default() -> Self {
+        let none = || Arc::new(Semaphore::new(0));
+        Probe {
+            gate: none(),
+            entered: none(),
+            left: none(),
+        }
+    }
+}
+
+/// Adds a permit to its semaphore when dropped.
+struct OnDrop(Arc<Semaphore>);
+
+impl Drop for OnDrop {
+    fn drop(&mut self) {
+        self.0.add_permits(1);
+    }
+}
+
+/// `/wait` waits for the probe's gate (see [`Probe`]).
+fn app(probe: Probe) -> axum::Router {
     axum::Router::new()
         .route(
             "/echo",
@@ -66,8 +95,9 @@ fn app(gate: Arc<Semaphore>, entered: Arc<Semaphore>) -> axum::Router {
         .route(
             "/wait",
             get(move || async move {
-                entered.add_permits(1);
-                gate.acquire().await.unwrap().forget();
+                let _left = OnDrop(probe.left.clone());
+                probe.entered.add_permits(1);
+                probe.gate.acquire().await.unwrap().forget();
                 "waited"
             }),
         )
@@ -77,10 +107,9 @@ fn app(gate: Arc<Semaphore>, entered: Arc<Semaphore>) -> axum::Router {
 async fn requests_and_replies_keep_what_http_says() {
     let server = NatsServer::start().unwrap();
     let conn = connection(&server).await;
-    let gate = Arc::new(Semaphore::new(0));
     let handle = HttpServer::builder(&conn, "echo.nats")
         .unwrap()
-        .serve(app(gate, Arc::new(Semaphore::new(0))))
+        .serve(app(Probe::default()))
         .await
         .unwrap();
     let client = HttpClient::new(&connection(&server).await);
@@ -158,11 +187,11 @@ async fn what_nats_knows_is_an_http_answer_at_once() {
 async fn past_its_limit_the_server_answers_503_and_times_out_as_504() {
     let server = NatsServer::start().unwrap();
     let conn = connection(&server).await;
-    let (gate, entered) = (Arc::new(Semaphore::new(0)), Arc::new(Semaphore::new(0)));
+    let probe = Probe::default();
     let handle = HttpServer::builder(&conn, "echo.nats")
         .unwrap()
         .max_concurrent_requests(1)
-        .serve(app(gate.clone(), entered.clone()))
+        .serve(app(probe.clone()))
         .await
         .unwrap();
     let client = HttpClient::new(&connection(&server).await);
@@ -171,7 +200,7 @@ async fn past_its_limit_the_server_answers_503_and_times_out_as_504() {
         let client = client.clone();
         async move { client.get("http://echo.nats/wait").await }
     });
-    within("the first request", entered.acquire())
+    within("the first request", probe.entered.acquire())
         .await
         .unwrap()
         .forget();
@@ -183,13 +212,18 @@ async fn past_its_limit_the_server_answers_503_and_times_out_as_504() {
     // A caller that stops waiting gets 504.
     let slow = HttpServer::builder(&conn, "slow.nats")
         .unwrap()
-        .serve(app(gate.clone(), entered.clone()))
+        .serve(app(probe.clone()))
         .await
         .unwrap();
     let impatient = client.clone().with_timeout(Duration::from_millis(200));
     let reply = impatient.get("http://slow.nats/wait").await.unwrap();
     assert_eq!(reply.status(), 504, "{reply:?}");
-    gate.add_permits(2);
+    // The caller's deadline reached the server: its handler was dropped.
+    within("the handler cancelled", probe.left.acquire())
+        .await
+        .unwrap()
+        .forget();
+    probe.gate.add_permits(1);
     slow.shutdown(Duration::from_secs(5)).await;
     let waited = within("the waiting request", waiting)
         .await
@@ -244,10 +278,7 @@ async fn go_nrt_peers_in_their_own_bytes() {
     // server answers it in bytes a Go client reads.
     let handle = HttpServer::builder(&conn, "echo.nats")
         .unwrap()
-        .serve(app(
-            Arc::new(Semaphore::new(0)),
-            Arc::new(Semaphore::new(0)),
-        ))
+        .serve(app(Probe::default()))
         .await
         .unwrap();
     let go_request = Bytes::from_static(
