@@ -84,7 +84,13 @@ impl HttpClient {
     {
         let host = wire::nats_host(request.uri())?;
         let subject = wire::request_subject(&self.prefix, &host, request.method())?;
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
+        // How long the caller waits, as an HTTP header of the request: an
+        // nrpc-http server stops the handler then (Go servers pass it on).
+        parts.headers.insert(
+            wire::TIMEOUT_HEADER,
+            http::HeaderValue::from(self.timeout.as_millis().min(u128::from(u64::MAX)) as u64),
+        );
         let body = body
             .collect()
             .await
@@ -101,19 +107,9 @@ impl HttpClient {
                 ),
             ));
         }
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert(wire::HOST_HEADER, host.as_str());
-        headers.insert(wire::METHOD_HEADER, parts.method.as_str());
-        headers.insert(wire::PATH_HEADER, parts.uri.path());
-        // How long the caller waits: an nrpc-http server stops the handler
-        // then (Go servers ignore it).
-        headers.insert(
-            nrpc_wire::headers::TIMEOUT,
-            nrpc_wire::headers::format_timeout(self.timeout).as_str(),
-        );
-        let asked = self
-            .nats
-            .request_with_headers(subject.clone(), headers, payload);
+        // A plain message: NATS headers cost both sides on every request,
+        // and nrt's (NRT-HostName, -Method, -Path) are informational only.
+        let asked = self.nats.request(subject.clone(), payload);
         let reply = match tokio::time::timeout(self.timeout, asked).await {
             Err(_) => {
                 return Ok(answer(

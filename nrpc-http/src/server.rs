@@ -86,7 +86,7 @@ impl HttpServerBuilder {
             + Send
             + 'static,
         S::Future: Send,
-        S::Error: std::fmt::Display,
+        S::Error: std::fmt::Display + Send,
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: std::fmt::Display,
     {
@@ -127,27 +127,9 @@ impl HttpServerBuilder {
                         let _ = nats.publish(reply, busy).await;
                         continue;
                     };
-                    // The caller's deadline, if it says one: the handler is
-                    // dropped (cancelled) when it passes.
-                    let deadline = message
-                        .headers
-                        .as_ref()
-                        .and_then(|h| h.get(nrpc_wire::headers::TIMEOUT))
-                        .and_then(|v| nrpc_wire::headers::parse_timeout(v.as_str()));
                     let (nats, service) = (nats.clone(), service.clone());
                     running.spawn(async move {
-                        let answering = answer(service, &message.payload, max_payload);
-                        let answer = match deadline {
-                            Some(left) => tokio::time::timeout(left, answering)
-                                .await
-                                .unwrap_or_else(|_| {
-                                    status_reply(
-                                        http::StatusCode::GATEWAY_TIMEOUT,
-                                        "the caller's deadline passed",
-                                    )
-                                }),
-                            None => answering.await,
-                        };
+                        let answer = answer(service, &message.payload, max_payload).await;
                         let _ = nats.publish(reply, answer).await;
                         drop(slot);
                     });
@@ -183,11 +165,31 @@ where
     B: http_body::Body<Data = Bytes>,
     B::Error: std::fmt::Display,
 {
-    let request = match wire::decode_request(payload) {
+    let mut request = match wire::decode_request(payload) {
         Ok(request) => request.map(Full::new),
         Err(e) => return status_reply(http::StatusCode::BAD_REQUEST, &e.to_string()),
     };
-    let response = match service.oneshot(request).await {
+    // The caller's deadline, if it says one: the handler is dropped
+    // (cancelled) when it passes.
+    let deadline = request
+        .headers_mut()
+        .remove(wire::TIMEOUT_HEADER)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .map(Duration::from_millis);
+    let handling = service.oneshot(request);
+    let handled = match deadline {
+        Some(left) => match tokio::time::timeout(left, handling).await {
+            Ok(handled) => handled,
+            Err(_) => {
+                return status_reply(
+                    http::StatusCode::GATEWAY_TIMEOUT,
+                    "the caller's deadline passed",
+                )
+            }
+        },
+        None => handling.await,
+    };
+    let response = match handled {
         Ok(response) => response,
         Err(e) => return status_reply(http::StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     };

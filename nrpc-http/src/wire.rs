@@ -12,13 +12,10 @@ pub const DEFAULT_PREFIX: &str = "nrt";
 pub const QUEUE_GROUP: &str = "nrt";
 /// What a host served over NATS ends in.
 pub const HOST_SUFFIX: &str = ".nats";
-/// NATS header on a request: the host (informational; servers read the
-/// payload).
-pub const HOST_HEADER: &str = "NRT-HostName";
-/// NATS header on a request: the method.
-pub const METHOD_HEADER: &str = "NRT-Method";
-/// NATS header on a request: the decoded path.
-pub const PATH_HEADER: &str = "NRT-Path";
+
+/// HTTP header of a request from an nrpc-http client: the milliseconds it
+/// waits for the reply (Go servers pass it to the handler as any header).
+pub const TIMEOUT_HEADER: &str = "nrpc-timeout";
 
 /// Most headers a request or reply may have.
 const MAX_HEADERS: usize = 128;
