@@ -31,6 +31,7 @@ struct File {
     audit: Option<bool>,
     metrics: Option<bool>,
     allowed_hosts: Option<Vec<String>>,
+    http_routes: Option<Vec<String>>,
     allow_origins: Option<Vec<Spanned<String>>>,
     forward_credentials: Option<bool>,
     protos: Option<Vec<PathBuf>>,
@@ -145,6 +146,7 @@ pub(crate) fn apply(
     take!(audit);
     take!(metrics);
     take!(allowed_hosts);
+    take!(http_routes);
     take!(forward_credentials);
     if let (true, true, Some(on)) = (unset("console"), unset("no_console"), file.console) {
         args.console = on;

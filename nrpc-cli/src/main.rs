@@ -240,6 +240,11 @@ struct GatewayArgs {
     /// progress at once, streams included; one more gets 429.
     #[arg(long, value_name = "N")]
     max_calls_per_caller: Option<std::num::NonZeroU32>,
+    /// Forward plain HTTP under a path prefix to an HTTP service served
+    /// over NATS: `/city=weather.nats`; repeatable, the most specific
+    /// prefix wins.
+    #[arg(long = "http-route", value_name = "PREFIX=HOST")]
+    http_routes: Vec<String>,
     /// Serve no web console.
     #[arg(long, conflicts_with = "console")]
     no_console: bool,
@@ -505,6 +510,14 @@ async fn gateway(conn: Connection, timeout: Duration, mut args: GatewayArgs) -> 
     }
     if let Some(n) = args.max_connections {
         builder = builder.max_connections(n);
+    }
+    for route in &args.http_routes {
+        let (prefix, host) = route
+            .split_once('=')
+            .ok_or_else(|| Failure(format!("--http-route {route:?} is not PREFIX=HOST")))?;
+        builder = builder
+            .http_route(prefix, host)
+            .map_err(|e| Failure(format!("--http-route {route:?}: {e}")))?;
     }
     if let Some(n) = args.max_calls_per_caller {
         builder = builder.max_calls_per_caller(n);

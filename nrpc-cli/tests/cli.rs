@@ -635,6 +635,14 @@ async fn errors_a_user_can_act_on() {
         "{e}"
     );
 
+    // An HTTP route whose host is not served over NATS.
+    let e = err(
+        &server,
+        &["gateway", "--http-route", "/city=weather.example"],
+    )
+    .await;
+    assert!(e.contains("must end in .nats"), "{e}");
+
     // TLS on the gateway's port: a certificate file that is not there.
     let e = err(
         &server,

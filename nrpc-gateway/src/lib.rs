@@ -37,6 +37,7 @@
 
 mod audit;
 mod auth;
+mod bridge;
 mod browser;
 mod budget;
 mod call;
@@ -90,6 +91,8 @@ struct Options {
     subscriber_buffer: usize,
     /// Whether to log a line per call.
     audit: bool,
+    /// Plain-HTTP path prefixes forwarded to HTTP services over NATS.
+    http_routes: Vec<bridge::Route>,
     /// Bytes of request bodies the gateway holds at most, all together.
     body_budget: usize,
     /// Connections open at most (default: from the descriptor limit).
@@ -241,6 +244,33 @@ impl GatewayBuilder {
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.options.header_read_timeout = timeout;
         self
+    }
+
+    /// Forwards plain HTTP (and HTTP/2) requests whose path is `prefix` or
+    /// under it (`/city`, `/city/lisbon?x=1`) to the HTTP service served
+    /// over NATS as `host` (`weather.nats`: nrpc-http or
+    /// nats-roundtripper), path and query unchanged, with
+    /// `X-Forwarded-For`, `-Proto` and `-Host`; the service's status,
+    /// headers and body are the response (`503` when nothing serves the
+    /// host, `504` past the call timeout, `413` when too large). Several
+    /// routes may be given; the most specific prefix wins.
+    pub fn http_route(
+        mut self,
+        prefix: &str,
+        host: &str,
+    ) -> Result<Self, nrpc_http::wire::WireError> {
+        let host = nrpc_http::wire::check_host(host)?;
+        let prefix = prefix.trim_end_matches('/');
+        if !prefix.starts_with('/') || prefix.contains(['{', '}', '*']) {
+            return Err(nrpc_http::wire::WireError::Request(format!(
+                "the route prefix {prefix:?} is not a path like /city"
+            )));
+        }
+        self.options.http_routes.push(bridge::Route {
+            prefix: prefix.to_owned(),
+            host,
+        });
+        Ok(self)
     }
 
     /// Logs one line per call when it has ended, on the
@@ -401,6 +431,7 @@ impl Gateway {
                 forward_credentials: false,
                 subscriber_buffer: 8 << 20,
                 audit: false,
+                http_routes: Vec::new(),
                 body_budget: 64 << 20,
                 max_connections: None,
                 idle_timeout: Duration::from_secs(60),
@@ -432,6 +463,24 @@ impl Gateway {
         let mut router = axum::Router::new();
         if self.shared.options.console.unwrap_or(loopback) {
             router = console::routes(router, self.shared.clone());
+        }
+        let client = Arc::new(
+            nrpc_http::HttpClient::new(self.shared.catalog.connection())
+                .with_timeout(self.shared.options.default_timeout),
+        );
+        for route in &self.shared.options.http_routes {
+            let host: Arc<str> = route.host.as_str().into();
+            let (tls, max_body) = (self.tls.is_some(), self.shared.options.max_body);
+            let client = client.clone();
+            let forward = axum::routing::any(move |request: ::http::Request<Body>| {
+                bridge::forward(client.clone(), host.clone(), tls, max_body, request)
+            });
+            router = match route.prefix.as_str() {
+                "" => router.route("/{*rest}", forward.clone()),
+                prefix => router
+                    .route(prefix, forward.clone())
+                    .route(&format!("{prefix}/{{*rest}}"), forward),
+            };
         }
         let router = router
             .route(
