@@ -1135,6 +1135,9 @@ async fn nrpc_http_is_curl_over_nats() {
         run.stdout.starts_with("HTTP/1.1 503 Service Unavailable\n"),
         "{run:?}"
     );
+    // It is listed with the other services.
+    let run = ok(&server, &["ls"]).await;
+    assert!(run.stdout.contains("echo.nats"), "{run:?}");
     // A host that is not served over NATS is an error.
     let e = err(&server, &["http", "http://example.com/"]).await;
     assert!(e.contains("must end in .nats"), "{e}");

@@ -83,6 +83,12 @@ async fn answer(catalog: &Arc<Catalog>, ask: Ask) -> Answer {
                 .await
                 .unwrap_or_default()
                 .iter()
+                // HTTP services over NATS are not gRPC services.
+                .filter(|i| {
+                    i.metadata
+                        .as_ref()
+                        .is_none_or(|m| !m.contains_key("nrpc.http.host"))
+                })
                 .map(|i| nrpc_reflect::full_name(i).to_owned())
                 .chain(catalog.defined().map(|s| s.spec.name.to_string()))
                 .collect();

@@ -18,6 +18,7 @@
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
 mod client;
+mod discovery;
 mod server;
 pub mod wire;
 

@@ -43,6 +43,7 @@ pub struct HttpServerBuilder {
     host: String,
     prefix: String,
     max_concurrent: usize,
+    version: String,
 }
 
 /// Serves an HTTP service over NATS.
@@ -58,6 +59,7 @@ impl HttpServer {
             host: wire::check_host(host)?,
             prefix: crate::prefix_from_env(),
             max_concurrent: 1024,
+            version: "0.0.0".to_owned(),
         })
     }
 }
@@ -67,6 +69,12 @@ impl HttpServerBuilder {
     /// and environments by subject mapping.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
+        self
+    }
+
+    /// The version discovery reports (`0.0.0`).
+    pub fn version(mut self, version: impl Into<String>) -> Self {
+        self.version = version.into();
         self
     }
 
@@ -102,6 +110,20 @@ impl HttpServerBuilder {
         // The broker has the subscription before callers are told.
         let _ = nats.flush().await;
         let stop = CancellationToken::new();
+        // In NATS services discovery, as one instance of the host.
+        let counters = Arc::new(crate::discovery::Counters::default());
+        let identity = crate::discovery::Identity {
+            host: self.host.clone(),
+            subject: subject.clone(),
+            id: nuid::next().to_string(),
+            version: self.version.clone(),
+        };
+        crate::discovery::answer(nats.clone(), identity, counters.clone(), stop.clone())
+            .await
+            .map_err(|message| ServeError::Subscribe {
+                subject: "$SRV.>".to_owned(),
+                message,
+            })?;
         let slots = Arc::new(Semaphore::new(self.max_concurrent));
         let running = tokio_util::task::TaskTracker::new();
         let max_payload = nats.server_info().max_payload;
@@ -120,16 +142,20 @@ impl HttpServerBuilder {
                         continue;
                     };
                     let Ok(slot) = slots.clone().try_acquire_owned() else {
-                        let busy = status_reply(
+                        let (status, busy) = status_reply(
                             http::StatusCode::SERVICE_UNAVAILABLE,
                             "the server is at its limit of requests in progress",
                         );
+                        counters.count(status, Duration::ZERO);
                         let _ = nats.publish(reply, busy).await;
                         continue;
                     };
                     let (nats, service) = (nats.clone(), service.clone());
+                    let counters = counters.clone();
                     running.spawn(async move {
-                        let answer = answer(service, &message.payload, max_payload).await;
+                        let started = tokio::time::Instant::now();
+                        let (status, answer) = answer(service, &message.payload, max_payload).await;
+                        counters.count(status, started.elapsed());
                         let _ = nats.publish(reply, answer).await;
                         drop(slot);
                     });
@@ -147,18 +173,21 @@ impl HttpServerBuilder {
 }
 
 /// A reply with `status` and a text body.
-fn status_reply(status: http::StatusCode, text: &str) -> Bytes {
+fn status_reply(status: http::StatusCode, text: &str) -> (u16, Bytes) {
     let (mut parts, ()) = http::Response::new(()).into_parts();
     parts.status = status;
     parts.headers.insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    wire::encode_response(&parts, format!("{text}\n").as_bytes())
+    (
+        status.as_u16(),
+        wire::encode_response(&parts, format!("{text}\n").as_bytes()),
+    )
 }
 
-/// The reply payload for one request payload.
-async fn answer<S, B>(service: S, payload: &Bytes, max_payload: usize) -> Bytes
+/// The reply payload for one request payload, and its status.
+async fn answer<S, B>(service: S, payload: &Bytes, max_payload: usize) -> (u16, Bytes)
 where
     S: Service<http::Request<RequestBody>, Response = http::Response<B>>,
     S::Error: std::fmt::Display,
@@ -204,17 +233,17 @@ where
         }
     };
     let reply = wire::encode_response(&parts, &body);
-    if reply.len() > max_payload {
-        // Never dropped silently: the caller learns why.
-        return status_reply(
-            http::StatusCode::BAD_GATEWAY,
-            &format!(
-                "the response ({} bytes) is larger than the broker's max_payload ({max_payload} bytes)",
-                reply.len()
-            ),
-        );
+    if reply.len() <= max_payload {
+        return (parts.status.as_u16(), reply);
     }
-    reply
+    // Never dropped silently: the caller learns why.
+    status_reply(
+        http::StatusCode::BAD_GATEWAY,
+        &format!(
+            "the response ({} bytes) is larger than the broker's max_payload ({max_payload} bytes)",
+            reply.len()
+        ),
+    )
 }
 
 /// A running server: stop it with [`shutdown`](Self::shutdown).

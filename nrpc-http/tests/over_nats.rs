@@ -392,3 +392,38 @@ async fn with_an_instance_on_each_of_two_brokers_losing_one_broker_loses_no_serv
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_http_service_is_in_nats_services_discovery() {
+    use nrpc_runtime::discovery::Discovery;
+    let server = NatsServer::start().unwrap();
+    let conn = connection(&server).await;
+    let handle = HttpServer::builder(&conn, "echo.nats")
+        .unwrap()
+        .version("1.2.3")
+        .serve(app(Probe::default()))
+        .await
+        .unwrap();
+    let client = HttpClient::new(&connection(&server).await);
+    for _ in 0..3 {
+        client.get("http://echo.nats/echo").await.unwrap();
+    }
+    client.get("http://echo.nats/status/503").await.unwrap();
+    let discovery = Discovery::new(connection(&server).await);
+    let infos = discovery.info(Some("echo_nats")).await.unwrap();
+    let [info] = &infos[..] else {
+        panic!("{infos:?}")
+    };
+    assert_eq!(
+        (info.name.as_str(), info.version.as_str()),
+        ("echo_nats", "1.2.3")
+    );
+    let endpoint = &info.endpoints[0];
+    assert_eq!(endpoint.subject, "nrt.requests.echo.nats.*");
+    assert_eq!(endpoint.queue_group.as_deref(), Some("nrt"));
+    let stats = discovery.stats(Some("echo_nats")).await.unwrap();
+    let counted = &stats[0].endpoints[0];
+    assert_eq!((counted.num_requests, counted.num_errors), (4, 1));
+    assert_eq!(counted.last_error, "HTTP 503");
+    handle.shutdown(Duration::from_secs(5)).await;
+}
