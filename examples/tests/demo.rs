@@ -43,21 +43,28 @@ fn the_demo_takes_a_user_and_password_from_nats_url() {
     assert_greets(greeter_with(&url));
 }
 
-/// The README's first service, as the README shows it (its blocks are
-/// checked against this program by `tests/tests/guides.rs`).
-#[test]
-fn the_readmes_first_service_serves_and_calls() {
+/// Runs the example `binary` against a nats-server of its own (through
+/// `NATS_URL`); it must succeed: its output.
+fn run_against_a_server(binary: &str) -> String {
     let server = NatsServer::start().unwrap_or_else(|e| panic!("{e}"));
-    let out = Command::new(env!("CARGO_BIN_EXE_first_service"))
+    let out = Command::new(binary)
         .env("NATS_URL", server.url())
         .output()
-        .expect("run the first_service example");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+        .unwrap_or_else(|e| panic!("run {binary}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    stdout
+}
+
+/// The README's first service, as the README shows it (its blocks are
+/// checked against this program by `tests/tests/guides.rs`).
+#[test]
+fn the_readmes_first_service_serves_and_calls() {
+    let stdout = run_against_a_server(env!("CARGO_BIN_EXE_first_service"));
     assert_eq!(
         stdout.lines().collect::<Vec<_>>(),
         [
@@ -71,17 +78,7 @@ fn the_readmes_first_service_serves_and_calls() {
 /// The HTTP-over-NATS example: the same app over NATS and over HTTP.
 #[test]
 fn the_http_over_nats_example_answers_over_both_transports() {
-    let server = NatsServer::start().unwrap_or_else(|e| panic!("{e}"));
-    let out = Command::new(env!("CARGO_BIN_EXE_http_over_nats"))
-        .env("NATS_URL", server.url())
-        .output()
-        .expect("run the http_over_nats example");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = run_against_a_server(env!("CARGO_BIN_EXE_http_over_nats"));
     let lines: Vec<&str> = stdout.lines().collect();
     assert!(
         lines[1].starts_with("over NATS: 200 OK {\"body\":\"hello\""),
