@@ -83,7 +83,25 @@ impl HttpClient {
         B::Error: std::fmt::Display,
     {
         let host = wire::nats_host(request.uri())?;
-        let subject = wire::request_subject(&self.prefix, &host, request.method())?;
+        let method = request.method().clone();
+        let started = std::time::Instant::now();
+        let response = self.exchange(&host, request).await?;
+        let status = response.status().as_u16();
+        crate::observe("client", &host, &method, status, started.elapsed());
+        Ok(response)
+    }
+
+    /// The request to `host` and its answer.
+    async fn exchange<B>(
+        &self,
+        host: &str,
+        request: http::Request<B>,
+    ) -> Result<http::Response<Bytes>, ClientError>
+    where
+        B: http_body::Body<Data = Bytes>,
+        B::Error: std::fmt::Display,
+    {
+        let subject = wire::request_subject(&self.prefix, host, request.method())?;
         let (mut parts, body) = request.into_parts();
         // How long the caller waits, as an HTTP header of the request: an
         // nrpc-http server stops the handler then (Go servers pass it on).
@@ -96,7 +114,7 @@ impl HttpClient {
             .await
             .map_err(|e| ClientError::Body(e.to_string()))?
             .to_bytes();
-        let payload = wire::encode_request(&parts, &host, &body);
+        let payload = wire::encode_request(&parts, host, &body);
         let max_payload = self.nats.server_info().max_payload;
         if payload.len() > max_payload {
             return Ok(answer(

@@ -25,6 +25,37 @@ pub mod wire;
 pub use client::{ClientError, HttpClient};
 pub use server::{HttpServer, HttpServerBuilder, HttpServerHandle, RequestBody, ServeError};
 
+/// Records one request of `side` (`server`, `client`) for `host`: its
+/// method, status and duration (feature `metrics`; a span records them
+/// either way).
+fn observe(
+    side: &'static str,
+    host: &str,
+    method: &http::Method,
+    status: u16,
+    took: std::time::Duration,
+) {
+    tracing::debug!(
+        side,
+        host,
+        method = method.as_str(),
+        status,
+        duration_us = took.as_micros() as u64,
+        "nrpc-http request"
+    );
+    #[cfg(feature = "metrics")]
+    {
+        let labels = [
+            ("host", host.to_owned()),
+            ("method", method.as_str().to_owned()),
+            ("status", status.to_string()),
+        ];
+        metrics::counter!(format!("nrpc_http_{side}_requests_total"), &labels).increment(1);
+        metrics::histogram!(format!("nrpc_http_{side}_duration_seconds"), &labels[..2])
+            .record(took.as_secs_f64());
+    }
+}
+
 /// The subject prefix nrt peers use: `NATS_PREFIX` if set and not empty,
 /// else `nrt`.
 fn prefix_from_env() -> String {

@@ -127,6 +127,7 @@ impl HttpServerBuilder {
         let slots = Arc::new(Semaphore::new(self.max_concurrent));
         let running = tokio_util::task::TaskTracker::new();
         let max_payload = nats.server_info().max_payload;
+        let host = self.host.clone();
         let serving = {
             let (stop, running) = (stop.clone(), running.clone());
             tokio::spawn(async move {
@@ -152,10 +153,17 @@ impl HttpServerBuilder {
                     };
                     let (nats, service) = (nats.clone(), service.clone());
                     let counters = counters.clone();
+                    let host = host.clone();
                     running.spawn(async move {
                         let started = tokio::time::Instant::now();
                         let (status, answer) = answer(service, &message.payload, max_payload).await;
-                        counters.count(status, started.elapsed());
+                        let took = started.elapsed();
+                        counters.count(status, took);
+                        let method = message.payload.split(|b| *b == b' ').next();
+                        if let Some(method) = method.and_then(|m| http::Method::from_bytes(m).ok())
+                        {
+                            crate::observe("server", &host, &method, status, took);
+                        }
                         let _ = nats.publish(reply, answer).await;
                         drop(slot);
                     });
