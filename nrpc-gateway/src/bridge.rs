@@ -86,19 +86,13 @@ pub(crate) async fn forward(
     match client.send(out).await {
         Ok(reply) => {
             let (mut parts, body) = reply.into_parts();
-            let headers = std::mem::take(&mut parts.headers);
-            parts.headers = headers
-                .into_iter()
-                .scan(None, |name, (next, value)| {
-                    // A name is given once, for the first of its values.
-                    if next.is_some() {
-                        *name = next;
-                    }
-                    Some((name.clone(), value))
-                })
-                .filter_map(|(name, value)| Some((name?, value)))
-                .filter(|(name, _)| !hop_by_hop(name))
-                .collect();
+            let mut headers = http::HeaderMap::with_capacity(parts.headers.len());
+            for (name, value) in &parts.headers {
+                if !hop_by_hop(name) {
+                    headers.append(name.clone(), value.clone());
+                }
+            }
+            parts.headers = headers;
             Response::from_parts(parts, Body::from(body))
         }
         Err(e) => Failure::new(Code::InvalidArgument, e.to_string()).into_response(),

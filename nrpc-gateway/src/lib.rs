@@ -81,9 +81,8 @@ struct Options {
     console: Option<bool>,
     /// Whether the console (the gateway's own pages) may call.
     console_read_only: bool,
-    /// Origins whose web pages may call (CORS); none if `None`.
-    cors: Option<AllowOrigin>,
-    /// The same, for refusing the calls of other pages.
+    /// Origins whose web pages may call: CORS answers for them, and the
+    /// calls of other pages are refused.
     origins: browser::Origins,
     /// Host names requests may be sent to, if set.
     hosts: Option<Vec<String>>,
@@ -314,7 +313,6 @@ impl GatewayBuilder {
     /// CORS headers and browsers only let its own pages (the console) call.
     pub fn allow_origins(mut self, origins: impl IntoIterator<Item = HeaderValue>) -> Self {
         let origins: Vec<HeaderValue> = origins.into_iter().collect();
-        self.options.cors = Some(AllowOrigin::list(origins.clone()));
         self.options.origins = browser::Origins::List(origins);
         self
     }
@@ -323,7 +321,6 @@ impl GatewayBuilder {
     /// `Access-Control-Allow-Origin: *`; browsers then send no cookies or
     /// credentials with those calls).
     pub fn allow_any_origin(mut self) -> Self {
-        self.options.cors = Some(AllowOrigin::any());
         self.options.origins = browser::Origins::Any;
         self
     }
@@ -425,7 +422,6 @@ impl Gateway {
                 max_body: 4 << 20,
                 console: None,
                 console_read_only: false,
-                cors: None,
                 origins: browser::Origins::Own,
                 hosts: None,
                 forward_credentials: false,
@@ -494,9 +490,10 @@ impl Gateway {
             .clone()
             .fallback_service(router)
             .layer(axum::middleware::from_fn_with_state(hosts, browser::guard));
-        match &self.shared.options.cors {
-            Some(origins) => router.layer(cors(origins.clone())),
-            None => router,
+        match &self.shared.options.origins {
+            browser::Origins::Own => router,
+            browser::Origins::Any => router.layer(cors(AllowOrigin::any())),
+            browser::Origins::List(list) => router.layer(cors(AllowOrigin::list(list.clone()))),
         }
     }
 

@@ -16,6 +16,22 @@ use nrpc_runtime::Code;
 
 use crate::call::Failure;
 
+/// A hasher fed with who calls: the verified subject, else the client's
+/// address (keyed per process, so callers cannot aim at others' keys).
+fn caller_key(
+    keys: &std::collections::hash_map::RandomState,
+    subject: Option<&str>,
+    address: Option<IpAddr>,
+) -> std::collections::hash_map::DefaultHasher {
+    let mut key = keys.build_hasher();
+    match (subject, address) {
+        (Some(s), _) => (0u8, s).hash(&mut key),
+        (None, Some(a)) => (1u8, a).hash(&mut key),
+        (None, None) => 2u8.hash(&mut key),
+    }
+    key
+}
+
 /// Rate limits per caller and method.
 #[derive(Debug)]
 pub(crate) struct RateLimits {
@@ -54,12 +70,7 @@ impl RateLimits {
             self.limiter.retain_recent();
             self.limiter.shrink_to_fit();
         }
-        let mut key = self.keys.build_hasher();
-        match (subject, address) {
-            (Some(s), _) => (0u8, s).hash(&mut key),
-            (None, Some(a)) => (1u8, a).hash(&mut key),
-            (None, None) => 2u8.hash(&mut key),
-        }
+        let mut key = caller_key(&self.keys, subject, address);
         (service, method).hash(&mut key);
         self.limiter.check_key(&key.finish()).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
@@ -128,12 +139,7 @@ impl InProgress {
         subject: Option<&str>,
         address: Option<IpAddr>,
     ) -> Result<Slot, Failure> {
-        let mut key = self.keys.build_hasher();
-        match (subject, address) {
-            (Some(s), _) => (0u8, s).hash(&mut key),
-            (None, Some(a)) => (1u8, a).hash(&mut key),
-            (None, None) => 2u8.hash(&mut key),
-        }
+        let key = caller_key(&self.keys, subject, address);
         let mut callers = self.callers.lock().unwrap_or_else(|e| e.into_inner());
         // Callers with nothing in progress are forgotten now and then.
         if callers.len() >= 4096 {
