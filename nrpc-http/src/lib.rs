@@ -20,7 +20,9 @@
 mod client;
 mod discovery;
 mod server;
-pub mod wire;
+
+/// The wire format (nrpc-wire's `nrt` module: every rule of it lives there).
+pub use nrpc_wire::nrt as wire;
 
 pub use client::{ClientError, HttpClient};
 pub use server::{HttpServer, HttpServerBuilder, HttpServerHandle, RequestBody, ServeError};

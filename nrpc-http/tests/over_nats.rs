@@ -296,7 +296,36 @@ async fn go_nrt_peers_in_their_own_bytes() {
     assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text:?}");
     assert!(text.contains("\r\nContent-Length: 7\r\n"), "{text:?}");
     assert!(text.ends_with("\r\n\r\n{\"a\":1}"), "{text:?}");
+    // A payload that is not HTTP gets a 400 saying so (a Go server drops it).
+    let reply = within(
+        "a reply to garbage",
+        nats.request(
+            "nrt.requests.echo.nats.get",
+            Bytes::from_static(b"not http"),
+        ),
+    )
+    .await
+    .unwrap();
+    let reply = nrpc_http::wire::decode_response(&reply.payload).unwrap();
+    assert_eq!(reply.status(), 400);
+    assert!(String::from_utf8_lossy(reply.body()).contains("not an HTTP request"));
     handle.shutdown(Duration::from_secs(5)).await;
+
+    // A peer that answers what is not HTTP: the client says 502, why.
+    let mut liar = nats
+        .queue_subscribe("nrt.requests.liar.nats.*", "nrt".into())
+        .await
+        .unwrap();
+    nats.flush().await.unwrap();
+    let client = HttpClient::new(&connection(&server).await);
+    let asking = tokio::spawn(async move { client.get("http://liar.nats/").await });
+    let request = within("the request", liar.next()).await.unwrap();
+    nats.publish(request.reply.unwrap(), Bytes::from_static(b"garbage"))
+        .await
+        .unwrap();
+    let reply = within("the answer", asking).await.unwrap().unwrap();
+    assert_eq!(reply.status(), 502);
+    assert!(String::from_utf8_lossy(reply.body()).contains("not an HTTP response"));
 }
 
 #[tokio::test]

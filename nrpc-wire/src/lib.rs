@@ -28,6 +28,8 @@ pub mod grpc;
 pub mod headers;
 pub mod kind;
 pub mod names;
+#[cfg(feature = "http")]
+pub mod nrt;
 pub mod route;
 pub mod spec;
 pub mod subject;

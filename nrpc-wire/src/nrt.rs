@@ -1,4 +1,5 @@
-//! The wire format of HTTP over NATS as nats-roundtripper ("nrt") speaks it,
+//! The wire format of HTTP over NATS as nats-roundtripper ("nrt") speaks it
+//! (feature `http`; nrpc-http is built on it),
 //! so Go and Rust peers mix: where a request goes (subjects, the `.nats`
 //! host rule, the queue group) and the request and reply payloads (whole
 //! HTTP/1.1 messages), with the quirks of Go peers read correctly. Pure:
@@ -21,24 +22,36 @@ pub const TIMEOUT_HEADER: &str = "nrpc-timeout";
 const MAX_HEADERS: usize = 128;
 
 /// Why something cannot go over NATS, or what arrived is not HTTP.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WireError {
     /// The URL names no host.
-    #[error("the URL {0:?} names no host")]
     NoHost(String),
     /// The host does not end in `.nats`.
-    #[error("{0:?} is not a host served over NATS: its name must end in .nats (weather.nats)")]
     NotNatsHost(String),
     /// The prefix, host or method cannot be subject tokens.
-    #[error("{0}")]
     Subject(String),
     /// A payload that is not an HTTP/1.x request.
-    #[error("not an HTTP request: {0}")]
     Request(String),
     /// A payload that is not an HTTP/1.x response.
-    #[error("not an HTTP response: {0}")]
     Response(String),
 }
+
+impl std::fmt::Display for WireError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WireError::NoHost(url) => write!(f, "the URL {url:?} names no host"),
+            WireError::NotNatsHost(host) => write!(
+                f,
+                "{host:?} is not a host served over NATS: its name must end in .nats (weather.nats)"
+            ),
+            WireError::Subject(why) => f.write_str(why),
+            WireError::Request(why) => write!(f, "not an HTTP request: {why}"),
+            WireError::Response(why) => write!(f, "not an HTTP response: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for WireError {}
 
 /// The host as subjects carry it: the name lowercased, without port; it
 /// must end in `.nats`.
@@ -47,7 +60,7 @@ pub fn check_host(host: &str) -> Result<String, WireError> {
     if !host.ends_with(HOST_SUFFIX) || host.len() == HOST_SUFFIX.len() {
         return Err(WireError::NotNatsHost(host));
     }
-    nrpc_wire::subject::validate_literal("host", &host)
+    crate::subject::validate_literal("host", &host)
         .map_err(|e| WireError::Subject(e.to_string()))?;
     Ok(host)
 }
@@ -69,9 +82,9 @@ pub fn request_subject(
     method: &http::Method,
 ) -> Result<String, WireError> {
     let method = method.as_str().to_ascii_lowercase();
-    let subject = |e: nrpc_wire::InvalidToken| WireError::Subject(e.to_string());
-    nrpc_wire::subject::validate_literal("prefix", prefix).map_err(subject)?;
-    nrpc_wire::subject::validate_token("method", &method).map_err(subject)?;
+    let subject = |e: crate::InvalidToken| WireError::Subject(e.to_string());
+    crate::subject::validate_literal("prefix", prefix).map_err(subject)?;
+    crate::subject::validate_token("method", &method).map_err(subject)?;
     Ok(format!("{prefix}.requests.{host}.{method}"))
 }
 
@@ -79,7 +92,7 @@ pub fn request_subject(
 /// [`QUEUE_GROUP`]: `<prefix>.requests.<host>.*` (the method token is not
 /// read; the payload says the method).
 pub fn serve_subject(prefix: &str, host: &str) -> Result<String, WireError> {
-    nrpc_wire::subject::validate_literal("prefix", prefix)
+    crate::subject::validate_literal("prefix", prefix)
         .map_err(|e| WireError::Subject(e.to_string()))?;
     Ok(format!("{prefix}.requests.{host}.*"))
 }
