@@ -83,7 +83,8 @@ pub(crate) async fn forward(
     if let Some(original) = parts.headers.get(http::header::HOST) {
         forwarded.insert("x-forwarded-host", original.clone());
     }
-    match client.send(out).await {
+    // The response's body as the service produces it (events, large).
+    match client.stream(out).await {
         Ok(reply) => {
             let (mut parts, body) = reply.into_parts();
             let mut headers = http::HeaderMap::with_capacity(parts.headers.len());
@@ -93,7 +94,7 @@ pub(crate) async fn forward(
                 }
             }
             parts.headers = headers;
-            Response::from_parts(parts, Body::from(body))
+            Response::from_parts(parts, Body::new(body))
         }
         Err(e) => Failure::new(Code::InvalidArgument, e.to_string()).into_response(),
     }

@@ -8,14 +8,18 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use nrpc_runtime::async_nats;
-use nrpc_runtime::Connection;
+use nrpc_runtime::async_nats::{self, Message, StatusCode, Subject};
+use nrpc_runtime::{Connection, Inbox};
+use tokio::time::Instant;
 
+use crate::stream::{self, Body, BodyError, Sent};
 use crate::wire;
+use crate::wire::stream::{Signal, WINDOW};
 
-/// Why a request could not be made: the URL names no `.nats` host, or its
-/// body failed. Everything NATS can answer is a response instead: no
-/// responders `503`, timeout `504`, too large for the broker `413`.
+/// Why a request could not be made: the URL names no `.nats` host, its
+/// body failed, or the response's body did not arrive whole. Everything
+/// NATS can answer is a response instead: no responders `503`, timeout
+/// `504`, too large for the broker `413`.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The URL cannot be reached over NATS.
@@ -24,12 +28,15 @@ pub enum ClientError {
     /// The request's body failed.
     #[error("the request body failed: {0}")]
     Body(String),
+    /// The response's body did not arrive whole.
+    #[error("the response body did not arrive whole: {0}")]
+    Response(#[from] BodyError),
 }
 
 /// An HTTP client over NATS; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct HttpClient {
-    nats: async_nats::Client,
+    conn: Connection,
     prefix: String,
     timeout: Duration,
 }
@@ -39,7 +46,7 @@ impl HttpClient {
     /// else `nrt`; requests time out after 30 s (as nrt's).
     pub fn new(conn: &Connection) -> Self {
         HttpClient {
-            nats: conn.nats().clone(),
+            conn: conn.clone(),
             prefix: crate::prefix_from_env(),
             timeout: Duration::from_secs(30),
         }
@@ -51,19 +58,21 @@ impl HttpClient {
         self
     }
 
-    /// How long a request waits for its reply (then `504`).
+    /// How long a request waits for its response's head (then `504`). A
+    /// body streamed after it has no deadline: it ends when the server
+    /// ends it, fails or goes silent.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
-    /// `GET url`.
+    /// `GET url`, its body read whole.
     pub async fn get(&self, url: &str) -> Result<http::Response<Bytes>, ClientError> {
         self.send(request(http::Method::GET, url, Bytes::new())?)
             .await
     }
 
-    /// `POST url` with `body`.
+    /// `POST url` with `body`, the response's body read whole.
     pub async fn post(
         &self,
         url: &str,
@@ -73,11 +82,28 @@ impl HttpClient {
             .await
     }
 
-    /// Sends `request` to the `.nats` host its URL names.
+    /// Sends `request` to the `.nats` host its URL names and reads the
+    /// response's body whole.
     pub async fn send<B>(
         &self,
         request: http::Request<B>,
     ) -> Result<http::Response<Bytes>, ClientError>
+    where
+        B: http_body::Body<Data = Bytes>,
+        B::Error: std::fmt::Display,
+    {
+        let (parts, body) = self.stream(request).await?.into_parts();
+        Ok(http::Response::from_parts(parts, body.bytes().await?))
+    }
+
+    /// Sends `request` to the `.nats` host its URL names; the response's
+    /// body arrives as the service produces it (server-sent events). A
+    /// request body too large for one message is streamed to an nrpc-http
+    /// server (an nrt server answers `413`).
+    pub async fn stream<B>(
+        &self,
+        request: http::Request<B>,
+    ) -> Result<http::Response<Body>, ClientError>
     where
         B: http_body::Body<Data = Bytes>,
         B::Error: std::fmt::Display,
@@ -96,72 +122,240 @@ impl HttpClient {
         &self,
         host: &str,
         request: http::Request<B>,
-    ) -> Result<http::Response<Bytes>, ClientError>
+    ) -> Result<http::Response<Body>, ClientError>
     where
         B: http_body::Body<Data = Bytes>,
         B::Error: std::fmt::Display,
     {
-        let subject = wire::request_subject(&self.prefix, host, request.method())?;
         let (mut parts, body) = request.into_parts();
-        // How long the caller waits, as an HTTP header of the request: an
-        // nrpc-http server stops the handler then (Go servers pass it on).
-        parts.headers.insert(
+        // How long the caller waits, and that it takes a streamed reply, as
+        // HTTP headers of the request: an nrpc-http server stops the handler
+        // at the deadline (Go servers pass both on to the handler).
+        let headers = &mut parts.headers;
+        headers.insert(
             wire::TIMEOUT_HEADER,
             http::HeaderValue::from(self.timeout.as_millis().min(u128::from(u64::MAX)) as u64),
         );
-        let body = body
-            .collect()
-            .await
-            .map_err(|e| ClientError::Body(e.to_string()))?
-            .to_bytes();
-        let payload = wire::encode_request(&parts, host, &body);
-        let max_payload = self.nats.server_info().max_payload;
-        if payload.len() > max_payload {
-            return Ok(answer(
-                http::StatusCode::PAYLOAD_TOO_LARGE,
-                &format!(
-                    "the request ({} bytes) is larger than the broker's max_payload ({max_payload} bytes)",
-                    payload.len()
-                ),
-            ));
+        headers.insert(wire::STREAM_HEADER, http::HeaderValue::from(WINDOW));
+        let deadline = Instant::now() + self.timeout;
+        let max_payload = self.conn.nats().server_info().max_payload;
+        // As much of the body as one message could carry.
+        let mut body = std::pin::pin!(body);
+        let mut first = Bytes::new();
+        let complete = loop {
+            match body.frame().await {
+                None => break true,
+                Some(Err(e)) => return Err(ClientError::Body(e.to_string())),
+                Some(Ok(frame)) => {
+                    let Ok(data) = frame.into_data() else { continue };
+                    first = if first.is_empty() {
+                        data
+                    } else {
+                        [first, data].concat().into()
+                    };
+                    if body.is_end_stream() {
+                        break true;
+                    }
+                    if first.len() > max_payload {
+                        break false;
+                    }
+                }
+            }
+        };
+        if complete {
+            let payload = wire::encode_request(&parts, host, &first);
+            if payload.len() <= max_payload {
+                let subject = wire::request_subject(&self.prefix, host, &parts.method)?;
+                let mut exchange = match self.start(host, subject, payload).await {
+                    Ok(exchange) => exchange,
+                    Err(failed) => return Ok(failure(host, failed)),
+                };
+                let reply = exchange.reply(deadline).await;
+                return Ok(exchange.response(reply));
+            }
         }
+        // Too large for one message: streamed, to nrpc-http servers only.
+        let subject = wire::stream_subject(&self.prefix, host, &parts.method)?;
+        let head = wire::encode_request_head(&parts, host);
+        let mut exchange = match self.start(host, subject, head).await {
+            Ok(exchange) => exchange,
+            Err(failed) => return Ok(failure(host, failed)),
+        };
+        let accept = match exchange.reply(deadline).await {
+            Ok(accept) if accept.status == Some(StatusCode::NO_RESPONDERS) => {
+                exchange.abandon.armed = false;
+                let size = if complete { "" } else { "at least " };
+                return Ok(answer(
+                    http::StatusCode::PAYLOAD_TOO_LARGE,
+                    &format!(
+                        "the request ({size}{} bytes) is larger than the broker's max_payload \
+                         ({max_payload} bytes), and no server of {host} takes streamed bodies \
+                         (nats-roundtripper servers do not)",
+                        first.len()
+                    ),
+                ));
+            }
+            other => other,
+        };
+        let (accept, to) = match accept {
+            Ok(accept) => match (stream::signal(&accept), accept.reply.clone()) {
+                (Ok(Signal::Credit(credit)), Some(to)) => (credit, to),
+                // Answered without taking the body (busy, refused).
+                _ => return Ok(exchange.response(Ok(accept))),
+            },
+            failed => return Ok(exchange.response(failed)),
+        };
+        let nats = self.conn.nats().clone();
+        let chunk = wire::stream::chunk_size(max_payload);
+        let sending = stream::send(&nats, &to, first, body, accept, chunk, &mut exchange.inbox);
+        let reply = match tokio::time::timeout_at(deadline, sending).await {
+            Err(_) => Err(Failed::Timeout),
+            Ok(Sent::Interrupted(reply)) => Ok(reply),
+            Ok(Sent::Done | Sent::Cancelled) => exchange.reply(deadline).await,
+            Ok(Sent::Failed(e)) => return Err(ClientError::Body(e)),
+        };
+        Ok(exchange.response(reply))
+    }
+
+    /// Publishes the first message of an exchange with `host`.
+    async fn start(
+        &self,
+        host: &str,
+        subject: String,
+        payload: Bytes,
+    ) -> Result<Exchange, Failed> {
+        let inbox = self
+            .conn
+            .inbox(WINDOW as usize + 8)
+            .map_err(|e| Failed::Closed(e.to_string()))?;
+        let nats = self.conn.nats();
         // A plain message: NATS headers cost both sides on every request,
         // and nrt's (NRT-HostName, -Method, -Path) are informational only.
-        let asked = self.nats.request(subject.clone(), payload);
-        let reply = match tokio::time::timeout(self.timeout, asked).await {
-            Err(_) => {
-                return Ok(answer(
-                    http::StatusCode::GATEWAY_TIMEOUT,
-                    &format!("no answer from {host} within {:?}", self.timeout),
-                ))
-            }
-            Ok(Err(e)) => {
-                use async_nats::RequestErrorKind as Kind;
-                let (status, why) = match e.kind() {
-                    Kind::NoResponders => (
-                        http::StatusCode::SERVICE_UNAVAILABLE,
-                        format!("nothing serves {host} (no responders on {subject})"),
-                    ),
-                    Kind::TimedOut => (
-                        http::StatusCode::GATEWAY_TIMEOUT,
-                        format!("no answer from {host}"),
-                    ),
-                    Kind::MaxPayloadExceeded => (
-                        http::StatusCode::PAYLOAD_TOO_LARGE,
-                        format!("the request is larger than the broker's max_payload: {e}"),
-                    ),
-                    Kind::InvalidSubject | Kind::Other => {
-                        (http::StatusCode::BAD_GATEWAY, e.to_string())
-                    }
-                };
-                return Ok(answer(status, &why));
-            }
-            Ok(Ok(reply)) => reply,
-        };
-        Ok(match wire::decode_response(&reply.payload) {
-            Ok(response) => response,
-            Err(e) => answer(http::StatusCode::BAD_GATEWAY, &e.to_string()),
+        nats.publish_with_reply(subject.clone(), inbox.subject().clone(), payload)
+            .await
+            .map_err(|e| Failed::Closed(e.to_string()))?;
+        Ok(Exchange {
+            host: host.to_owned(),
+            abandon: Abandon {
+                nats: nats.clone(),
+                armed: true,
+                subject,
+                reply: inbox.subject().clone(),
+            },
+            inbox,
         })
+    }
+}
+
+/// Why no answer came.
+#[derive(Debug)]
+enum Failed {
+    /// Not by the deadline.
+    Timeout,
+    /// The connection failed.
+    Closed(String),
+}
+
+/// The response when no answer came.
+fn failure(host: &str, failed: Failed) -> http::Response<Body> {
+    match failed {
+        Failed::Timeout => answer(
+            http::StatusCode::GATEWAY_TIMEOUT,
+            &format!("no answer from {host} in time"),
+        ),
+        Failed::Closed(why) => answer(http::StatusCode::BAD_GATEWAY, &why),
+    }
+}
+
+/// One request in progress.
+struct Exchange {
+    host: String,
+    /// Where its answers arrive.
+    inbox: Inbox,
+    abandon: Abandon,
+}
+
+impl Exchange {
+    /// The next message that is not flow control (credit heartbeats of a
+    /// server reading our body), by `deadline`.
+    async fn reply(&mut self, deadline: Instant) -> Result<Message, Failed> {
+        loop {
+            let message = match tokio::time::timeout_at(deadline, self.inbox.recv()).await {
+                Err(_) => return Err(Failed::Timeout),
+                Ok(None) => return Err(Failed::Closed("the connection closed".to_owned())),
+                Ok(Some(message)) => message,
+            };
+            match stream::signal(&message) {
+                Ok(Signal::Credit(_)) if message.reply.is_none() => {}
+                Ok(Signal::Sent(_)) => {}
+                _ => return Ok(message),
+            }
+        }
+    }
+
+    /// The response `reply` makes.
+    fn response(mut self, reply: Result<Message, Failed>) -> http::Response<Body> {
+        let host = &self.host;
+        let reply = match reply {
+            Ok(reply) => reply,
+            // The server's deadline ends the handler; the cancel too.
+            Err(failed) => return failure(host, failed),
+        };
+        self.abandon.armed = false;
+        if reply.status == Some(StatusCode::NO_RESPONDERS) {
+            return answer(
+                http::StatusCode::SERVICE_UNAVAILABLE,
+                &format!("nothing serves {host} (no responders on {})", reply.subject),
+            );
+        }
+        let decoded = match stream::signal(&reply) {
+            Ok(Signal::Whole) => wire::decode_response(&reply.payload).map(|r| r.map(Body::from)),
+            Ok(Signal::Head) => match (wire::decode_response(&reply.payload), reply.reply) {
+                (Ok(head), Some(credit_to)) => {
+                    let nats = self.abandon.nats.clone();
+                    let body = stream::receive(nats, self.inbox, credit_to);
+                    return head.map(|_| body);
+                }
+                (Ok(_), None) => Err(wire::WireError::Response(
+                    "a streamed head without a reply subject".to_owned(),
+                )),
+                (Err(e), _) => Err(e),
+            },
+            Ok(other) => Err(wire::WireError::Response(format!(
+                "{other:?} where a response was due"
+            ))),
+            Err(e) => Err(wire::WireError::Response(e.to_string())),
+        };
+        decoded.unwrap_or_else(|e| answer(http::StatusCode::BAD_GATEWAY, &e.to_string()))
+    }
+}
+
+/// Cancels a request whose caller gave up before its answer (dropped the
+/// call, or its deadline passed): its reply subject to `_NRPC.cancel.` +
+/// its subject, where nrpc-http servers drop the handler (nrt servers do
+/// not listen). Costs nothing for requests that are answered.
+struct Abandon {
+    nats: async_nats::Client,
+    /// Whether the cancel is owed (until the answer).
+    armed: bool,
+    subject: String,
+    reply: Subject,
+}
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let Ok(cancel) = nrpc_wire::route::cancel_subject(&self.subject) else {
+            return;
+        };
+        let (nats, reply) = (self.nats.clone(), self.reply.clone());
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = nats.publish(cancel, Bytes::from(reply.to_string())).await;
+            });
+        }
     }
 }
 
@@ -180,8 +374,8 @@ fn request(
 }
 
 /// A response the client makes itself: `status` and why.
-fn answer(status: http::StatusCode, why: &str) -> http::Response<Bytes> {
-    let mut response = http::Response::new(Bytes::from(format!("{why}\n")));
+fn answer(status: http::StatusCode, why: &str) -> http::Response<Body> {
+    let mut response = http::Response::new(Body::from(Bytes::from(format!("{why}\n"))));
     *response.status_mut() = status;
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
@@ -190,12 +384,14 @@ fn answer(status: http::StatusCode, why: &str) -> http::Response<Bytes> {
     response
 }
 
+/// The client as a tower service: responses' bodies arrive as the service
+/// produces them (as [`HttpClient::stream`]).
 impl<B> tower::Service<http::Request<B>> for HttpClient
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: std::fmt::Display,
+    B::Error: std::fmt::Display + Send,
 {
-    type Response = http::Response<Bytes>;
+    type Response = http::Response<Body>;
     type Error = ClientError;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, ClientError>> + Send>>;
 
@@ -205,6 +401,6 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let client = self.clone();
-        Box::pin(async move { client.send(request).await })
+        Box::pin(async move { client.stream(request).await })
     }
 }

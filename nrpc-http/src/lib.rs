@@ -20,12 +20,14 @@
 mod client;
 mod discovery;
 mod server;
+mod stream;
 
 /// The wire format (nrpc-wire's `nrt` module: every rule of it lives there).
 pub use nrpc_wire::nrt as wire;
 
 pub use client::{ClientError, HttpClient};
-pub use server::{HttpServer, HttpServerBuilder, HttpServerHandle, RequestBody, ServeError};
+pub use stream::{Body, BodyError};
+pub use server::{HttpServer, HttpServerBuilder, HttpServerHandle, ServeError};
 
 /// Records one request of `side` (`server`, `client`) for `host`: its
 /// method, status and duration (feature `metrics`; a span records them

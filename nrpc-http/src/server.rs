@@ -2,23 +2,22 @@
 //! requests — an axum `Router` as it is — answers the requests for a
 //! `.nats` host, beside its normal listener.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use http_body_util::{BodyExt, Full};
-use nrpc_runtime::async_nats;
+use http_body_util::BodyExt;
+use nrpc_runtime::async_nats::{self, Message, Subject};
 use nrpc_runtime::Connection;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tower::{Service, ServiceExt};
 
+use crate::stream::{self, Body, Sent};
 use crate::wire;
-
-/// What a request body is, for the service: the whole body, read from the
-/// payload.
-pub type RequestBody = Full<Bytes>;
+use crate::wire::stream::{Signal, WINDOW};
 
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -89,26 +88,37 @@ impl HttpServerBuilder {
     /// handle is shut down.
     pub async fn serve<S, B>(self, service: S) -> Result<HttpServerHandle, ServeError>
     where
-        S: Service<http::Request<RequestBody>, Response = http::Response<B>>
+        S: Service<http::Request<Body>, Response = http::Response<B>>
             + Clone
             + Send
             + 'static,
         S::Future: Send,
         S::Error: std::fmt::Display + Send,
         B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: std::fmt::Display,
+        B::Error: std::fmt::Display + Send,
     {
-        let subject = wire::serve_subject(&self.prefix, &self.host)?;
         let nats = self.conn.nats().clone();
-        let mut requests = nats
-            .queue_subscribe(subject.clone(), wire::QUEUE_GROUP.to_owned())
-            .await
-            .map_err(|e| ServeError::Subscribe {
-                subject: subject.clone(),
-                message: e.to_string(),
-            })?;
-        // The broker has the subscription before callers are told.
-        let _ = nats.flush().await;
+        let subscribe = |subject: String, queue: bool| {
+            let nats = nats.clone();
+            async move {
+                let subscribed = if queue {
+                    nats.queue_subscribe(subject.clone(), wire::QUEUE_GROUP.to_owned())
+                        .await
+                } else {
+                    nats.subscribe(subject.clone()).await
+                };
+                subscribed.map_err(|e| ServeError::Subscribe {
+                    subject,
+                    message: e.to_string(),
+                })
+            }
+        };
+        let subject = wire::serve_subject(&self.prefix, &self.host)?;
+        let mut requests = subscribe(subject.clone(), true).await?;
+        let mut streams =
+            subscribe(wire::serve_stream_subject(&self.prefix, &self.host)?, true).await?;
+        let mut cancels =
+            subscribe(wire::serve_cancel_subject(&self.prefix, &self.host)?, false).await?;
         let stop = CancellationToken::new();
         // In NATS services discovery, as one instance of the host.
         let counters = Arc::new(crate::discovery::Counters::default());
@@ -124,51 +134,63 @@ impl HttpServerBuilder {
                 subject: "$SRV.>".to_owned(),
                 message,
             })?;
+        // The broker has the subscriptions before callers are told.
+        self.conn
+            .round_trip(Duration::from_secs(10))
+            .await
+            .map_err(|e| ServeError::Subscribe {
+                subject,
+                message: e.to_string(),
+            })?;
         let slots = Arc::new(Semaphore::new(self.max_concurrent));
         let running = tokio_util::task::TaskTracker::new();
-        let max_payload = nats.server_info().max_payload;
-        let host = self.host.clone();
+        let shared = Arc::new(Shared {
+            max_payload: nats.server_info().max_payload,
+            conn: self.conn.clone(),
+            host: self.host.clone(),
+            counters,
+            in_flight: InFlight::default(),
+        });
         let serving = {
             let (stop, running) = (stop.clone(), running.clone());
             tokio::spawn(async move {
                 loop {
-                    let message = tokio::select! {
+                    let (message, streamed) = tokio::select! {
                         () = stop.cancelled() => break,
                         message = requests.next() => match message {
-                            Some(message) => message,
+                            Some(message) => (message, false),
                             None => break,
                         },
+                        message = streams.next() => match message {
+                            Some(message) => (message, true),
+                            None => break,
+                        },
+                        Some(cancel) = cancels.next() => {
+                            shared.in_flight.cancel(&cancel.payload);
+                            continue;
+                        }
                     };
                     let Some(reply) = message.reply.clone() else {
                         continue;
                     };
                     let Ok(slot) = slots.clone().try_acquire_owned() else {
-                        let (status, busy) = status_reply(
+                        let busy = status_reply(
                             http::StatusCode::SERVICE_UNAVAILABLE,
                             "the server is at its limit of requests in progress",
                         );
-                        counters.count(status, Duration::ZERO);
-                        let _ = nats.publish(reply, busy).await;
+                        shared.counters.count(503, Duration::ZERO);
+                        let _ = shared.conn.nats().publish(reply, busy).await;
                         continue;
                     };
-                    let (nats, service) = (nats.clone(), service.clone());
-                    let counters = counters.clone();
-                    let host = host.clone();
+                    let (shared, service) = (shared.clone(), service.clone());
                     running.spawn(async move {
-                        let started = tokio::time::Instant::now();
-                        let (status, answer) = answer(service, &message.payload, max_payload).await;
-                        let took = started.elapsed();
-                        counters.count(status, took);
-                        let method = message.payload.split(|b| *b == b' ').next();
-                        if let Some(method) = method.and_then(|m| http::Method::from_bytes(m).ok())
-                        {
-                            crate::observe("server", &host, &method, status, took);
-                        }
-                        let _ = nats.publish(reply, answer).await;
+                        shared.handle(service, message, reply, streamed).await;
                         drop(slot);
                     });
                 }
                 let _ = requests.unsubscribe().await;
+                let _ = streams.unsubscribe().await;
+                let _ = cancels.unsubscribe().await;
             })
         };
         Ok(HttpServerHandle {
@@ -181,77 +203,216 @@ impl HttpServerBuilder {
 }
 
 /// A reply with `status` and a text body.
-fn status_reply(status: http::StatusCode, text: &str) -> (u16, Bytes) {
+fn status_reply(status: http::StatusCode, text: &str) -> Bytes {
     let (mut parts, ()) = http::Response::new(()).into_parts();
     parts.status = status;
     parts.headers.insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    (
-        status.as_u16(),
-        wire::encode_response(&parts, format!("{text}\n").as_bytes()),
-    )
+    wire::encode_response(&parts, format!("{text}\n").as_bytes())
 }
 
-/// The reply payload for one request payload, and its status.
-async fn answer<S, B>(service: S, payload: &Bytes, max_payload: usize) -> (u16, Bytes)
-where
-    S: Service<http::Request<RequestBody>, Response = http::Response<B>>,
-    S::Error: std::fmt::Display,
-    B: http_body::Body<Data = Bytes>,
-    B::Error: std::fmt::Display,
-{
-    let mut request = match wire::decode_request(payload) {
-        Ok(request) => request.map(Full::new),
-        Err(e) => return status_reply(http::StatusCode::BAD_REQUEST, &e.to_string()),
-    };
-    // The caller's deadline, if it says one: the handler is dropped
-    // (cancelled) when it passes.
-    let deadline = request
-        .headers_mut()
-        .remove(wire::TIMEOUT_HEADER)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-        .map(Duration::from_millis);
-    let handling = service.oneshot(request);
-    let handled = match deadline {
-        Some(left) => match tokio::time::timeout(left, handling).await {
-            Ok(handled) => handled,
-            Err(_) => {
-                return status_reply(
-                    http::StatusCode::GATEWAY_TIMEOUT,
-                    "the caller's deadline passed",
-                )
-            }
-        },
-        None => handling.await,
-    };
-    let response = match handled {
-        Ok(response) => response,
-        Err(e) => return status_reply(http::StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-    };
-    let (parts, body) = response.into_parts();
-    let body = match body.collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) => {
-            return status_reply(
-                http::StatusCode::INTERNAL_SERVER_ERROR,
-                &format!("the response body failed: {e}"),
-            )
-        }
-    };
-    let reply = wire::encode_response(&parts, &body);
-    if reply.len() <= max_payload {
-        return (parts.status.as_u16(), reply);
+/// Requests whose callers can cancel them (nrpc-http clients), by reply
+/// subject.
+#[derive(Debug, Default)]
+struct InFlight(Mutex<HashMap<Bytes, CancellationToken>>);
+
+impl InFlight {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Bytes, CancellationToken>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-    // Never dropped silently: the caller learns why.
-    status_reply(
-        http::StatusCode::BAD_GATEWAY,
-        &format!(
-            "the response ({} bytes) is larger than the broker's max_payload ({max_payload} bytes)",
-            reply.len()
-        ),
-    )
+
+    /// The caller of the request answered on `reply` gave up.
+    fn cancel(&self, reply: &Bytes) {
+        if let Some(token) = self.lock().get(reply) {
+            token.cancel();
+        }
+    }
+}
+
+/// Removes a request from [`InFlight`] when it ends.
+struct Registered<'a>(&'a InFlight, Bytes);
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.0.lock().remove(&self.1);
+    }
+}
+
+/// What every request of one server shares.
+#[derive(Debug)]
+struct Shared {
+    conn: Connection,
+    host: String,
+    max_payload: usize,
+    counters: Arc<crate::discovery::Counters>,
+    in_flight: InFlight,
+}
+
+impl Shared {
+    /// Answers one request (`streamed`: its body follows in chunks).
+    async fn handle<S, B>(&self, service: S, message: Message, reply: Subject, streamed: bool)
+    where
+        S: Service<http::Request<Body>, Response = http::Response<B>>,
+        S::Error: std::fmt::Display,
+        B: http_body::Body<Data = Bytes>,
+        B::Error: std::fmt::Display,
+    {
+        let started = tokio::time::Instant::now();
+        let nats = self.conn.nats();
+        let request = wire::decode_request(&message.payload);
+        let method = request.as_ref().map(|r| r.method().clone()).ok();
+        let status = match request {
+            Ok(request) => self.respond(service, request, &reply, streamed).await,
+            Err(e) => {
+                let answer = status_reply(http::StatusCode::BAD_REQUEST, &e.to_string());
+                let _ = nats.publish(reply, answer).await;
+                400
+            }
+        };
+        let took = started.elapsed();
+        self.counters.count(status, took);
+        if let Some(method) = method {
+            crate::observe("server", &self.host, &method, status, took);
+        }
+    }
+
+    /// Runs the service on `request` and sends its response to `reply`;
+    /// returns the status (`499` if the caller gave up first).
+    async fn respond<S, B>(
+        &self,
+        service: S,
+        mut request: http::Request<Bytes>,
+        reply: &Subject,
+        streamed: bool,
+    ) -> u16
+    where
+        S: Service<http::Request<Body>, Response = http::Response<B>>,
+        S::Error: std::fmt::Display,
+        B: http_body::Body<Data = Bytes>,
+        B::Error: std::fmt::Display,
+    {
+        let nats = self.conn.nats();
+        let fail = |status: http::StatusCode, why: &str| {
+            let answer = status_reply(status, why);
+            async move {
+                let _ = nats.publish(reply.clone(), answer).await;
+                status.as_u16()
+            }
+        };
+        let headers = request.headers_mut();
+        // The caller's deadline, if it says one: the handler is dropped
+        // (cancelled) when it passes.
+        let deadline = headers
+            .remove(wire::TIMEOUT_HEADER)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+            .map(Duration::from_millis);
+        // An nrpc-http caller: it takes a streamed body, and may cancel.
+        let window = headers
+            .remove(wire::STREAM_HEADER)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+            .map(|w| w.clamp(1, u64::from(WINDOW) * 64));
+        let cancelled = CancellationToken::new();
+        let key = Bytes::copy_from_slice(reply.as_bytes());
+        let _registered = window.map(|_| {
+            self.in_flight.lock().insert(key.clone(), cancelled.clone());
+            Registered(&self.in_flight, key)
+        });
+        let (parts, body) = request.into_parts();
+        let body = if streamed {
+            let inbox = match self.conn.inbox(WINDOW as usize + 8) {
+                Ok(inbox) => inbox,
+                Err(e) => return fail(http::StatusCode::SERVICE_UNAVAILABLE, &e.to_string()).await,
+            };
+            let accept = Signal::Credit(u64::from(WINDOW));
+            if stream::publish(nats, reply, accept, Some(inbox.subject()), Bytes::new())
+                .await
+                .is_err()
+            {
+                return 499;
+            }
+            stream::receive(nats.clone(), inbox, reply.clone())
+        } else {
+            Body::from(body)
+        };
+        let handling = service.oneshot(http::Request::from_parts(parts, body));
+        let handled = async {
+            match deadline {
+                Some(left) => tokio::time::timeout(left, handling).await.ok(),
+                None => Some(handling.await),
+            }
+        };
+        let response = tokio::select! {
+            () = cancelled.cancelled() => return 499,
+            handled = handled => match handled {
+                None => {
+                    return fail(http::StatusCode::GATEWAY_TIMEOUT, "the caller's deadline passed")
+                        .await
+                }
+                Some(Err(e)) => {
+                    return fail(http::StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()).await
+                }
+                Some(Ok(response)) => response,
+            },
+        };
+        let (parts, body) = response.into_parts();
+        let status = parts.status.as_u16();
+        let whole = body
+            .size_hint()
+            .exact()
+            .is_some_and(|n| n < self.max_payload as u64);
+        let Some(window) = window.filter(|_| !whole) else {
+            // A body of known length that fits, or a caller (nrt) that
+            // takes nothing else: read whole, sent as one message.
+            let body = tokio::select! {
+                () = cancelled.cancelled() => return 499,
+                body = body.collect() => match body {
+                    Ok(collected) => collected.to_bytes(),
+                    Err(e) => return fail(
+                        http::StatusCode::INTERNAL_SERVER_ERROR,
+                        &format!("the response body failed: {e}"),
+                    )
+                    .await,
+                },
+            };
+            let answer = wire::encode_response(&parts, &body);
+            if answer.len() > self.max_payload {
+                // Never dropped silently: the caller learns why.
+                return fail(
+                    http::StatusCode::BAD_GATEWAY,
+                    &format!(
+                        "the response ({} bytes) is larger than the broker's max_payload ({} bytes)",
+                        answer.len(),
+                        self.max_payload
+                    ),
+                )
+                .await;
+            }
+            let _ = nats.publish(reply.clone(), answer).await;
+            return status;
+        };
+        // Streamed: the head, then the body as it is produced.
+        let Ok(mut control) = self.conn.inbox(16) else {
+            return 499;
+        };
+        let head = wire::encode_response_head(&parts);
+        if stream::publish(nats, reply, Signal::Head, Some(control.subject()), head)
+            .await
+            .is_err()
+        {
+            return 499;
+        }
+        let chunk = wire::stream::chunk_size(self.max_payload);
+        let sending = stream::send(nats, reply, Bytes::new(), body, window, chunk, &mut control);
+        tokio::select! {
+            () = cancelled.cancelled() => {}
+            sent = sending => if let Sent::Failed(why) = sent {
+                tracing::debug!(host = %self.host, %why, "nrpc-http: a streamed response ended early");
+            },
+        }
+        status
+    }
 }
 
 /// A running server: stop it with [`shutdown`](Self::shutdown).

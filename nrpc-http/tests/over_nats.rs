@@ -158,7 +158,7 @@ async fn requests_and_replies_keep_what_http_says() {
         .body(http_body_util::Full::new(Bytes::from_static(b"tower")))
         .unwrap();
     let reply = client.clone().oneshot(request).await.unwrap();
-    assert_eq!(reply.body().as_ref(), b"tower");
+    assert_eq!(reply.into_body().bytes().await.unwrap().as_ref(), b"tower");
     handle.shutdown(Duration::from_secs(5)).await;
 }
 

@@ -50,7 +50,7 @@ pub use tokio_util::sync::CancellationToken;
 
 pub use client::{
     Broadcast, BroadcastEnd, BroadcastOptions, BroadcastReply, BroadcastVia, CallError,
-    CallOptions, Connection, OutgoingCall, ReplyStream, RetryPolicy, ServiceClient,
+    CallOptions, Connection, Inbox, OutgoingCall, ReplyStream, RetryPolicy, ServiceClient,
     DEFAULT_TIMEOUT,
 };
 pub use connect::{connect, ConnectError, ConnectOptions};

@@ -7,6 +7,8 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+pub mod stream;
+
 /// The subject prefix when none is configured (`NATS_PREFIX` sets one).
 pub const DEFAULT_PREFIX: &str = "nrt";
 /// The queue group every server of a host joins, whatever host or prefix.
@@ -17,6 +19,12 @@ pub const HOST_SUFFIX: &str = ".nats";
 /// HTTP header of a request from an nrpc-http client: the milliseconds it
 /// waits for the reply (Go servers pass it to the handler as any header).
 pub const TIMEOUT_HEADER: &str = "nrpc-timeout";
+
+/// HTTP header of a request from an nrpc-http client: it takes a reply
+/// whose body is streamed in chunks (an nrt client does not send it, so an
+/// nrt client always gets whole replies). Its value is the number of chunks
+/// the server may send ahead of what the client has read.
+pub const STREAM_HEADER: &str = "nrpc-stream";
 
 /// Most headers a request or reply may have.
 const MAX_HEADERS: usize = 128;
@@ -74,6 +82,16 @@ pub fn nats_host(uri: &http::Uri) -> Result<String, WireError> {
     check_host(host)
 }
 
+/// `<prefix>.<kind>.<host>.<last>`, the prefix and `last` checked.
+fn subject(prefix: &str, kind: &str, host: &str, last: &str) -> Result<String, WireError> {
+    let bad = |e: crate::InvalidToken| WireError::Subject(e.to_string());
+    crate::subject::validate_literal("prefix", prefix).map_err(bad)?;
+    if last != "*" {
+        crate::subject::validate_token("method", last).map_err(bad)?;
+    }
+    Ok(format!("{prefix}.{kind}.{host}.{last}"))
+}
+
 /// The subject a request for `host` (already checked) goes to:
 /// `<prefix>.requests.<host>.<method>`, the method lowercased.
 pub fn request_subject(
@@ -81,20 +99,42 @@ pub fn request_subject(
     host: &str,
     method: &http::Method,
 ) -> Result<String, WireError> {
-    let method = method.as_str().to_ascii_lowercase();
-    let subject = |e: crate::InvalidToken| WireError::Subject(e.to_string());
-    crate::subject::validate_literal("prefix", prefix).map_err(subject)?;
-    crate::subject::validate_token("method", &method).map_err(subject)?;
-    Ok(format!("{prefix}.requests.{host}.{method}"))
+    subject(prefix, "requests", host, &method.as_str().to_ascii_lowercase())
 }
 
 /// The subject a server of `host` (already checked) subscribes to, in
 /// [`QUEUE_GROUP`]: `<prefix>.requests.<host>.*` (the method token is not
 /// read; the payload says the method).
 pub fn serve_subject(prefix: &str, host: &str) -> Result<String, WireError> {
-    crate::subject::validate_literal("prefix", prefix)
-        .map_err(|e| WireError::Subject(e.to_string()))?;
-    Ok(format!("{prefix}.requests.{host}.*"))
+    subject(prefix, "requests", host, "*")
+}
+
+/// The subject a request whose body is streamed goes to (nrpc-http peers
+/// only): `<prefix>.streams.<host>.<method>`. Only nrpc-http servers
+/// subscribe to it, so an nrt server never gets part of a body; the caller
+/// hears "no responders" instead.
+pub fn stream_subject(
+    prefix: &str,
+    host: &str,
+    method: &http::Method,
+) -> Result<String, WireError> {
+    subject(prefix, "streams", host, &method.as_str().to_ascii_lowercase())
+}
+
+/// The subject an nrpc-http server of `host` takes streamed requests on,
+/// in [`QUEUE_GROUP`]: `<prefix>.streams.<host>.*`.
+pub fn serve_stream_subject(prefix: &str, host: &str) -> Result<String, WireError> {
+    subject(prefix, "streams", host, "*")
+}
+
+/// The subject an nrpc-http server of `host` hears cancellations on:
+/// `_NRPC.cancel.<prefix>.*.<host>.*`. A client that gives up on a request
+/// sends the request's reply subject to `_NRPC.cancel.` + the request's
+/// subject, as nrpc's own clients do
+/// ([`cancel_subject`](crate::route::cancel_subject)).
+pub fn serve_cancel_subject(prefix: &str, host: &str) -> Result<String, WireError> {
+    let requests = subject(prefix, "*", host, "*")?;
+    Ok(format!("{}{requests}", crate::route::CANCEL_PREFIX))
 }
 
 /// Headers a message carries as its framing, which the encoder writes
@@ -125,36 +165,66 @@ fn put_body(out: &mut BytesMut, body: &[u8], length_even_if_empty: bool) {
     out.put_slice(body);
 }
 
-/// A request's payload: the whole HTTP/1.1 request as on a socket, its
-/// target in origin form, `Host:` exactly the lowercase host (a Go server
-/// ignores any other), `Content-Length` for a body.
-pub fn encode_request(parts: &http::request::Parts, host: &str, body: &[u8]) -> Bytes {
+fn put_request_head(out: &mut BytesMut, parts: &http::request::Parts, host: &str) {
     let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let target = if target.is_empty() { "/" } else { target };
-    let mut out =
-        BytesMut::with_capacity(64 + target.len() + body.len() + 32 * parts.headers.len());
     out.put_slice(parts.method.as_str().as_bytes());
     out.put_u8(b' ');
     out.put_slice(target.as_bytes());
     out.put_slice(b" HTTP/1.1\r\nHost: ");
     out.put_slice(host.as_bytes());
     out.put_slice(b"\r\n");
-    put_headers(&mut out, &parts.headers);
+    put_headers(out, &parts.headers);
+}
+
+fn put_response_head(out: &mut BytesMut, parts: &http::response::Parts) {
+    out.put_slice(b"HTTP/1.1 ");
+    out.put_slice(parts.status.as_str().as_bytes());
+    out.put_u8(b' ');
+    out.put_slice(parts.status.canonical_reason().unwrap_or("").as_bytes());
+    out.put_slice(b"\r\n");
+    put_headers(out, &parts.headers);
+}
+
+fn capacity(headers: &http::HeaderMap, body: usize) -> usize {
+    128 + body + 32 * headers.len()
+}
+
+/// A request's payload: the whole HTTP/1.1 request as on a socket, its
+/// target in origin form, `Host:` exactly the lowercase host (a Go server
+/// ignores any other), `Content-Length` for a body.
+pub fn encode_request(parts: &http::request::Parts, host: &str, body: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(capacity(&parts.headers, body.len()));
+    put_request_head(&mut out, parts, host);
     put_body(&mut out, body, false);
+    out.freeze()
+}
+
+/// The head of a request whose body follows in chunks (nrpc-http peers
+/// only): the request as [`encode_request`] writes it without a body or
+/// its length, so [`decode_request`] reads it with an empty body.
+pub fn encode_request_head(parts: &http::request::Parts, host: &str) -> Bytes {
+    let mut out = BytesMut::with_capacity(capacity(&parts.headers, 0));
+    put_request_head(&mut out, parts, host);
+    out.put_slice(b"\r\n");
     out.freeze()
 }
 
 /// A reply's payload: the whole HTTP/1.1 response as on a socket, with
 /// `Content-Length`.
 pub fn encode_response(parts: &http::response::Parts, body: &[u8]) -> Bytes {
-    let mut out = BytesMut::with_capacity(64 + body.len() + 32 * parts.headers.len());
-    out.put_slice(b"HTTP/1.1 ");
-    out.put_slice(parts.status.as_str().as_bytes());
-    out.put_u8(b' ');
-    out.put_slice(parts.status.canonical_reason().unwrap_or("").as_bytes());
-    out.put_slice(b"\r\n");
-    put_headers(&mut out, &parts.headers);
+    let mut out = BytesMut::with_capacity(capacity(&parts.headers, body.len()));
+    put_response_head(&mut out, parts);
     put_body(&mut out, body, true);
+    out.freeze()
+}
+
+/// The head of a reply whose body follows in chunks (nrpc-http peers
+/// only): status and headers, without a length.
+pub fn encode_response_head(parts: &http::response::Parts) -> Bytes {
+    let mut out = BytesMut::with_capacity(capacity(&parts.headers, 0));
+    put_response_head(&mut out, parts);
+    out.put_slice(b"\r\n");
     out.freeze()
 }
 
@@ -339,6 +409,23 @@ mod tests {
         assert_eq!(
             serve_subject("v2", host).as_deref(),
             Ok("v2.requests.weather.nats.*")
+        );
+        assert_eq!(
+            stream_subject("v2", host, &http::Method::PUT).as_deref(),
+            Ok("v2.streams.weather.nats.put")
+        );
+        assert_eq!(
+            serve_stream_subject("nrt", host).as_deref(),
+            Ok("nrt.streams.weather.nats.*")
+        );
+        assert_eq!(
+            serve_cancel_subject("nrt", host).as_deref(),
+            Ok("_NRPC.cancel.nrt.*.weather.nats.*")
+        );
+        // What a client cancels is what that server hears.
+        assert_eq!(
+            crate::route::cancel_subject("nrt.streams.weather.nats.put").as_deref(),
+            Ok("_NRPC.cancel.nrt.streams.weather.nats.put")
         );
         for bad in ["example.com", ".nats", "nats"] {
             assert!(

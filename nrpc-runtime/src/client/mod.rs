@@ -17,7 +17,7 @@ pub use error::CallError;
 pub use intercept::{OutgoingCall, RetryPolicy};
 pub use options::CallOptions;
 use prepared::{Prepared, Route};
-pub use router::Connection;
+pub use router::{Connection, Inbox};
 use router::{Deadline, Outgoing, MANY_CAPACITY};
 pub use stream::ReplyStream;
 

@@ -178,6 +178,34 @@ pub(crate) struct Replies {
     pub(crate) _guard: PendingGuard,
 }
 
+/// Messages sent to one subject of a connection's inbox
+/// ([`Connection::inbox`]); the subject is released when this is dropped.
+pub struct Inbox(Replies);
+
+impl std::fmt::Debug for Inbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Inbox").field(&self.0.subject).finish()
+    }
+}
+
+impl Inbox {
+    /// The subject to send to (a reply subject, typically).
+    pub fn subject(&self) -> &Subject {
+        &self.0.subject
+    }
+
+    /// The next message; `None` once the connection is closed or messages
+    /// came faster than they were read (see [`overrun`](Self::overrun)).
+    pub async fn recv(&mut self) -> Option<Message> {
+        self.0.rx.recv().await
+    }
+
+    /// Whether messages were dropped because they were not read in time.
+    pub fn overrun(&self) -> bool {
+        self.0.overrun.load(Ordering::Relaxed)
+    }
+}
+
 impl Connection {
     /// Subscribes the reply inbox on `nats` and starts routing replies.
     ///
@@ -364,8 +392,8 @@ impl Connection {
     /// Sends a message to this connection's own inbox and waits (up to
     /// `timeout`) for it to come back: the server has then processed every
     /// subscription made before, so messages others publish from now on
-    /// reach them.
-    pub(crate) async fn round_trip(&self, timeout: Duration) -> Result<(), CallError> {
+    /// reach them (async-nats's `flush` only writes them out).
+    pub async fn round_trip(&self, timeout: Duration) -> Result<(), CallError> {
         let (tx, rx) = oneshot::channel();
         let (probe, _guard) = self.register(Route::Once(tx))?;
         self.inner
@@ -560,6 +588,22 @@ impl Connection {
             overrun,
             _guard: guard,
         })
+    }
+
+    /// A subject of this connection's inbox whose messages the returned
+    /// [`Inbox`] receives until it is dropped, with room for `capacity`
+    /// unread ones: for protocols built on nrpc's connection (nrpc-http's
+    /// streamed bodies). No subscription is made.
+    pub fn inbox(&self, capacity: usize) -> Result<Inbox, CallError> {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let overrun = Arc::new(AtomicBool::new(false));
+        let (subject, guard) = self.register(Route::Many(tx, overrun.clone()))?;
+        Ok(Inbox(Replies {
+            rx,
+            subject,
+            overrun,
+            _guard: guard,
+        }))
     }
 
     /// Publishes without a reply subject (fire-and-forget, events).
