@@ -147,7 +147,9 @@ impl HttpClient {
                 None => break true,
                 Some(Err(e)) => return Err(ClientError::Body(e.to_string())),
                 Some(Ok(frame)) => {
-                    let Ok(data) = frame.into_data() else { continue };
+                    let Ok(data) = frame.into_data() else {
+                        continue;
+                    };
                     first = if first.is_empty() {
                         data
                     } else {
@@ -218,12 +220,7 @@ impl HttpClient {
     }
 
     /// Publishes the first message of an exchange with `host`.
-    async fn start(
-        &self,
-        host: &str,
-        subject: String,
-        payload: Bytes,
-    ) -> Result<Exchange, Failed> {
+    async fn start(&self, host: &str, subject: String, payload: Bytes) -> Result<Exchange, Failed> {
         let inbox = self
             .conn
             .inbox(WINDOW as usize + 8)
@@ -354,6 +351,8 @@ impl Drop for Abandon {
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
                 let _ = nats.publish(cancel, Bytes::from(reply.to_string())).await;
+                // Out before this handle, maybe the client's last, goes.
+                let _ = nats.flush().await;
             });
         }
     }

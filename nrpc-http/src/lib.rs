@@ -26,8 +26,8 @@ mod stream;
 pub use nrpc_wire::nrt as wire;
 
 pub use client::{ClientError, HttpClient};
-pub use stream::{Body, BodyError};
 pub use server::{HttpServer, HttpServerBuilder, HttpServerHandle, ServeError};
+pub use stream::{Body, BodyError};
 
 /// Records one request of `side` (`server`, `client`) for `host`: its
 /// method, status and duration (feature `metrics`; a span records them

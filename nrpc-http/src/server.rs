@@ -88,10 +88,7 @@ impl HttpServerBuilder {
     /// handle is shut down.
     pub async fn serve<S, B>(self, service: S) -> Result<HttpServerHandle, ServeError>
     where
-        S: Service<http::Request<Body>, Response = http::Response<B>>
-            + Clone
-            + Send
-            + 'static,
+        S: Service<http::Request<Body>, Response = http::Response<B>> + Clone + Send + 'static,
         S::Future: Send,
         S::Error: std::fmt::Display + Send,
         B: http_body::Body<Data = Bytes> + Send + 'static,
@@ -220,7 +217,9 @@ struct InFlight(Mutex<HashMap<Bytes, CancellationToken>>);
 
 impl InFlight {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Bytes, CancellationToken>> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The caller of the request answered on `reply` gave up.

@@ -121,7 +121,10 @@ pub(crate) async fn publish(
             nats.publish_with_reply_and_headers(to.clone(), reply.clone(), headers, payload)
                 .await
         }
-        None => nats.publish_with_headers(to.clone(), headers, payload).await,
+        None => {
+            nats.publish_with_headers(to.clone(), headers, payload)
+                .await
+        }
     };
     sent.map_err(|e| format!("publishing to {to}: {e}"))
 }
@@ -164,7 +167,8 @@ async fn pump(
 ) -> Result<(), Option<String>> {
     let mut window = ReceiveWindow::new(WINDOW);
     let (mut handed, mut counted) = (0u64, 0u64);
-    let mut beat = tokio::time::interval_at(Instant::now() + HEARTBEAT_INTERVAL, HEARTBEAT_INTERVAL);
+    let mut beat =
+        tokio::time::interval_at(Instant::now() + HEARTBEAT_INTERVAL, HEARTBEAT_INTERVAL);
     let mut heard = Instant::now();
     loop {
         tokio::select! {
@@ -261,7 +265,8 @@ where
     let mut seq = 0u64;
     let mut pending = first;
     let mut ended = false;
-    let mut beat = tokio::time::interval_at(Instant::now() + HEARTBEAT_INTERVAL, HEARTBEAT_INTERVAL);
+    let mut beat =
+        tokio::time::interval_at(Instant::now() + HEARTBEAT_INTERVAL, HEARTBEAT_INTERVAL);
     let mut heard = Instant::now();
     loop {
         // Send what is at hand while there is credit.

@@ -99,7 +99,12 @@ pub fn request_subject(
     host: &str,
     method: &http::Method,
 ) -> Result<String, WireError> {
-    subject(prefix, "requests", host, &method.as_str().to_ascii_lowercase())
+    subject(
+        prefix,
+        "requests",
+        host,
+        &method.as_str().to_ascii_lowercase(),
+    )
 }
 
 /// The subject a server of `host` (already checked) subscribes to, in
@@ -118,7 +123,12 @@ pub fn stream_subject(
     host: &str,
     method: &http::Method,
 ) -> Result<String, WireError> {
-    subject(prefix, "streams", host, &method.as_str().to_ascii_lowercase())
+    subject(
+        prefix,
+        "streams",
+        host,
+        &method.as_str().to_ascii_lowercase(),
+    )
 }
 
 /// The subject an nrpc-http server of `host` takes streamed requests on,

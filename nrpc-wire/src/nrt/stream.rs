@@ -154,7 +154,10 @@ mod tests {
             let Some((name, value)) = signal.header() else {
                 panic!("{signal:?} has a header");
             };
-            assert_eq!(Signal::read(|n| (n == name).then_some(value.as_str())), Ok(signal));
+            assert_eq!(
+                Signal::read(|n| (n == name).then_some(value.as_str())),
+                Ok(signal)
+            );
         }
         assert_eq!(Signal::read(|_| None), Ok(Signal::Whole));
         assert_eq!(Signal::Whole.header(), None);
