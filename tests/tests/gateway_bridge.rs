@@ -39,6 +39,29 @@ async fn plain_http_reaches_an_http_service_over_nats() {
             )
         }),
     );
+    // Server-sent events as the test sends them; uploads counted.
+    let (events, feed) = tokio::sync::mpsc::channel::<String>(4);
+    let feed = std::sync::Arc::new(std::sync::Mutex::new(Some(feed)));
+    let app = app
+        .route(
+            "/city/events",
+            axum::routing::get(move || {
+                let feed = feed.lock().unwrap().take().unwrap();
+                let events = futures::stream::unfold(feed, |mut feed| async move {
+                    let data = feed.recv().await?;
+                    let event = axum::response::sse::Event::default().data(data);
+                    Some((Ok::<_, std::convert::Infallible>(event), feed))
+                });
+                async move { axum::response::sse::Sse::new(events) }
+            }),
+        )
+        .route(
+            "/city/upload",
+            axum::routing::post(
+                |body: bytes::Bytes| async move { format!("{} bytes", body.len()) },
+            )
+            .layer(axum::extract::DefaultBodyLimit::disable()),
+        );
     let served = nrpc_http::HttpServer::builder(&conn, "weather.nats")
         .unwrap()
         .serve(app)
@@ -74,6 +97,37 @@ async fn plain_http_reaches_an_http_service_over_nats() {
         .unwrap();
     assert_eq!(reply.status(), 202);
     assert!(reply.text().await.unwrap().starts_with("GET /city for="));
+    // Events pass through as they happen, each before the next exists.
+    let mut stream = http
+        .get(format!("{}/city/events", gateway.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    for event in ["rain", "sun"] {
+        events.send(event.to_owned()).await.unwrap();
+        let mut seen = String::new();
+        while !seen.ends_with("\n\n") {
+            let chunk = tokio::time::timeout(std::time::Duration::from_secs(20), stream.chunk())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        assert_eq!(seen, format!("data: {event}\n\n"));
+    }
+    drop(stream);
+    // An upload larger than the broker's max_payload (1 MiB) arrives whole.
+    let reply = http
+        .post(format!("{}/city/upload", gateway.url))
+        .body(vec![7u8; 3 << 20])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    assert_eq!(reply.text().await.unwrap(), format!("{} bytes", 3 << 20));
     // Nothing serves the host: 503, at once.
     let reply = http
         .get(format!("{}/gone/x", gateway.url))
