@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use clap::Args;
+use http_body_util::BodyExt;
 
 use crate::{Failure, Result};
 
@@ -72,8 +73,9 @@ pub(crate) async fn run(
     if let Some(prefix) = args.prefix {
         client = client.with_prefix(prefix);
     }
+    // The body is printed as it arrives (server-sent events, large files).
     let response = client
-        .send(request)
+        .stream(request)
         .await
         .map_err(|e| Failure(e.to_string()))?;
     let mut out = std::io::stdout().lock();
@@ -90,7 +92,16 @@ pub(crate) async fn run(
         }
         writeln!(out)?;
     }
-    out.write_all(response.body())?;
     out.flush()?;
+    drop(out);
+    let mut body = response.into_body();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| Failure(format!("the response body: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&data)?;
+            out.flush()?;
+        }
+    }
     Ok(())
 }

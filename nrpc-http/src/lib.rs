@@ -1,20 +1,25 @@
 //! HTTP over NATS, wire-compatible with nats-roundtripper (Go): HTTP
 //! services reached by host names ending in `.nats`, their requests and
-//! replies carried whole as HTTP/1.1 messages over NATS request/reply, so
-//! NATS balances (queue group `nrt`), fails over and routes canaries by
-//! subject mapping.
+//! replies carried as HTTP/1.1 messages over NATS, so NATS balances (queue
+//! group `nrt`), fails over and routes canaries by subject mapping.
 //!
 //! * [`HttpServer`]: any `tower::Service` of HTTP requests — an axum
 //!   `Router` as it is — serves a `.nats` host over NATS, beside its normal
-//!   listener; a limit on requests in progress (`503` past it).
+//!   listener; a limit on requests in progress (`503` past it), the
+//!   caller's deadline and cancellation, `$SRV` discovery.
 //! * [`HttpClient`]: requests to `http://<host>.nats/…` over NATS, as a
 //!   `tower::Service` and with `get`/`post`; what NATS knows is a response
-//!   at once: no responders `503`, timeout `504`, too large `413`.
-//! * [`wire`]: subjects, the host rule, the request and reply payloads.
+//!   at once: no responders `503`, timeout `504`.
+//! * Between nrpc-http peers, bodies are streamed (negotiated: nrt peers
+//!   see plain requests and whole replies): responses of unknown length
+//!   (server-sent events) arrive as produced ([`Body`]), and bodies larger
+//!   than the broker's `max_payload` go in chunks with flow control (`413`
+//!   toward a host only nrt servers serve).
+//! * [`wire`]: subjects, the host rule, the request and reply payloads,
+//!   the streaming signals.
 //!
-//! Not yet: bodies over the broker's `max_payload` (refused with `413`, not
-//! streamed), streaming responses, deadlines and cancellation across the
-//! hop, discovery (`$SRV`), the CLI and the gateway bridge.
+//! The guide is `docs/guides/http-over-nats.md`; the protocol,
+//! `docs/PROTOCOL.md` §10.
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
 mod client;
