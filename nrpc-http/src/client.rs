@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use nrpc_runtime::async_nats::{self, Message, StatusCode, Subject};
-use nrpc_runtime::{Connection, Inbox};
+use nrpc_runtime::{CallError, Connection, Inbox};
 use tokio::time::Instant;
 
 use crate::stream::{self, Body, BodyError, Sent};
@@ -112,8 +112,8 @@ impl HttpClient {
         let method = request.method().clone();
         let started = std::time::Instant::now();
         let response = self.exchange(&host, request).await?;
-        let status = response.status().as_u16();
-        crate::observe("client", &host, &method, status, started.elapsed());
+        let took = started.elapsed();
+        crate::observe(crate::Side::Client, &host, &method, response.status(), took);
         Ok(response)
     }
 
@@ -138,7 +138,7 @@ impl HttpClient {
         );
         headers.insert(wire::STREAM_HEADER, http::HeaderValue::from(WINDOW));
         let deadline = Instant::now() + self.timeout;
-        let max_payload = self.conn.nats().server_info().max_payload;
+        let max_payload = self.conn.nats().max_payload();
         // As much of the body as one message could carry.
         let mut body = std::pin::pin!(body);
         let mut first = Bytes::new();
@@ -167,25 +167,29 @@ impl HttpClient {
         if complete {
             let payload = wire::encode_request(&parts, host, &first);
             if payload.len() <= max_payload {
+                // A plain message: NATS headers cost both sides on every
+                // request, and nrt's (NRT-HostName, -Method, -Path) are
+                // informational only. The connection's request cancels
+                // the handler if the caller gives up.
                 let subject = wire::request_subject(&self.prefix, host, &parts.method)?;
-                let mut exchange = match self.start(host, subject, payload).await {
-                    Ok(exchange) => exchange,
-                    Err(failed) => return Ok(failure(host, failed)),
-                };
-                let reply = exchange.reply(deadline).await;
-                return Ok(exchange.response(reply));
+                let reply = self
+                    .conn
+                    .request_message(subject.into(), payload, self.timeout)
+                    .await
+                    .map_err(Failed::from);
+                return Ok(self.response(host, reply, None).await);
             }
         }
         // Too large for one message: streamed, to nrpc-http servers only.
         let subject = wire::stream_subject(&self.prefix, host, &parts.method)?;
         let head = wire::encode_request_head(&parts, host);
-        let mut exchange = match self.start(host, subject, head).await {
+        let mut exchange = match self.start(subject, head).await {
             Ok(exchange) => exchange,
             Err(failed) => return Ok(failure(host, failed)),
         };
         let accept = match exchange.reply(deadline).await {
-            Ok(accept) if accept.status == Some(StatusCode::NO_RESPONDERS) => {
-                exchange.abandon.armed = false;
+            Ok(accept) => accept,
+            Err(Failed::NoResponders(_)) => {
                 let size = if complete { "" } else { "at least " };
                 return Ok(answer(
                     http::StatusCode::PAYLOAD_TOO_LARGE,
@@ -197,42 +201,38 @@ impl HttpClient {
                     ),
                 ));
             }
-            other => other,
+            Err(failed) => return Ok(failure(host, failed)),
         };
-        let (accept, to) = match accept {
-            Ok(accept) => match (stream::signal(&accept), accept.reply.clone()) {
-                (Ok(Signal::Credit(credit)), Some(to)) => (credit, to),
-                // Answered without taking the body (busy, refused).
-                _ => return Ok(exchange.response(Ok(accept))),
-            },
-            failed => return Ok(exchange.response(failed)),
+        let (credit, to) = match (stream::signal(&accept), accept.reply.clone()) {
+            (Ok(Signal::Credit(credit)), Some(to)) => (credit, to),
+            // Answered without taking the body (busy, refused).
+            _ => return Ok(exchange.finish(self, host, Ok(accept)).await),
         };
         let nats = self.conn.nats().clone();
         let chunk = wire::stream::chunk_size(max_payload);
-        let sending = stream::send(&nats, &to, first, body, accept, chunk, &mut exchange.inbox);
+        let inbox = &mut exchange.inbox;
+        let sending = stream::send(&nats, &to, first, body, credit, chunk, inbox);
         let reply = match tokio::time::timeout_at(deadline, sending).await {
             Err(_) => Err(Failed::Timeout),
             Ok(Sent::Interrupted(reply)) => Ok(reply),
             Ok(Sent::Done | Sent::Cancelled) => exchange.reply(deadline).await,
             Ok(Sent::Failed(e)) => return Err(ClientError::Body(e)),
         };
-        Ok(exchange.response(reply))
+        Ok(exchange.finish(self, host, reply).await)
     }
 
-    /// Publishes the first message of an exchange with `host`.
-    async fn start(&self, host: &str, subject: String, payload: Bytes) -> Result<Exchange, Failed> {
+    /// Publishes the head of a streamed request; its answers come to an
+    /// inbox of its own.
+    async fn start(&self, subject: String, head: Bytes) -> Result<Exchange, Failed> {
         let inbox = self
             .conn
             .inbox(WINDOW as usize + 8)
             .map_err(|e| Failed::Closed(e.to_string()))?;
         let nats = self.conn.nats();
-        // A plain message: NATS headers cost both sides on every request,
-        // and nrt's (NRT-HostName, -Method, -Path) are informational only.
-        nats.publish_with_reply(subject.clone(), inbox.subject().clone(), payload)
+        nats.publish_with_reply(subject.clone(), inbox.subject().clone(), head)
             .await
             .map_err(|e| Failed::Closed(e.to_string()))?;
         Ok(Exchange {
-            host: host.to_owned(),
             abandon: Abandon {
                 nats: nats.clone(),
                 armed: true,
@@ -242,6 +242,52 @@ impl HttpClient {
             inbox,
         })
     }
+
+    /// The response `reply` makes. A streamed head is answered with the
+    /// subject its body goes to: `inbox`, or a new one.
+    async fn response(
+        &self,
+        host: &str,
+        reply: Result<Message, Failed>,
+        inbox: Option<Inbox>,
+    ) -> http::Response<Body> {
+        let reply = match reply {
+            Ok(reply) => reply,
+            Err(failed) => return failure(host, failed),
+        };
+        let decoded = match stream::signal(&reply) {
+            Ok(Signal::Whole) => wire::decode_response(&reply.payload).map(|r| r.map(Body::from)),
+            Ok(Signal::Head) => match (wire::decode_response(&reply.payload), reply.reply) {
+                (Ok(head), Some(control)) => {
+                    let inbox = match inbox.map_or_else(|| self.conn.inbox(WINDOW as usize + 8), Ok)
+                    {
+                        Ok(inbox) => inbox,
+                        Err(e) => return answer(http::StatusCode::BAD_GATEWAY, &e.to_string()),
+                    };
+                    // Where the chunks go, and how many may come.
+                    let nats = self.conn.nats();
+                    let go = Signal::Credit(u64::from(WINDOW));
+                    if let Err(e) =
+                        stream::publish(nats, &control, go, Some(inbox.subject()), Bytes::new())
+                            .await
+                    {
+                        return answer(http::StatusCode::BAD_GATEWAY, &e);
+                    }
+                    let body = stream::receive(nats.clone(), inbox, control);
+                    return head.map(|_| body);
+                }
+                (Ok(_), None) => Err(wire::WireError::Response(
+                    "a streamed head without a reply subject".to_owned(),
+                )),
+                (Err(e), _) => Err(e),
+            },
+            Ok(other) => Err(wire::WireError::Response(format!(
+                "{other:?} where a response was due"
+            ))),
+            Err(e) => Err(wire::WireError::Response(e.to_string())),
+        };
+        decoded.unwrap_or_else(|e| answer(http::StatusCode::BAD_GATEWAY, &e.to_string()))
+    }
 }
 
 /// Why no answer came.
@@ -249,8 +295,20 @@ impl HttpClient {
 enum Failed {
     /// Not by the deadline.
     Timeout,
+    /// Nothing listens on the subject.
+    NoResponders(String),
     /// The connection failed.
     Closed(String),
+}
+
+impl From<CallError> for Failed {
+    fn from(e: CallError) -> Self {
+        match e {
+            CallError::Timeout(_) => Failed::Timeout,
+            CallError::NoResponders { subject } => Failed::NoResponders(subject),
+            other => Failed::Closed(other.to_string()),
+        }
+    }
 }
 
 /// The response when no answer came.
@@ -260,13 +318,16 @@ fn failure(host: &str, failed: Failed) -> http::Response<Body> {
             http::StatusCode::GATEWAY_TIMEOUT,
             &format!("no answer from {host} in time"),
         ),
+        Failed::NoResponders(subject) => answer(
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            &format!("nothing serves {host} (no responders on {subject})"),
+        ),
         Failed::Closed(why) => answer(http::StatusCode::BAD_GATEWAY, &why),
     }
 }
 
-/// One request in progress.
+/// A streamed request in progress.
 struct Exchange {
-    host: String,
     /// Where its answers arrive.
     inbox: Inbox,
     abandon: Abandon,
@@ -282,6 +343,10 @@ impl Exchange {
                 Ok(None) => return Err(Failed::Closed("the connection closed".to_owned())),
                 Ok(Some(message)) => message,
             };
+            if message.status == Some(StatusCode::NO_RESPONDERS) {
+                self.abandon.armed = false;
+                return Err(Failed::NoResponders(message.subject.to_string()));
+            }
             match stream::signal(&message) {
                 Ok(Signal::Credit(_)) if message.reply.is_none() => {}
                 Ok(Signal::Sent(_)) => {}
@@ -290,40 +355,17 @@ impl Exchange {
         }
     }
 
-    /// The response `reply` makes.
-    fn response(mut self, reply: Result<Message, Failed>) -> http::Response<Body> {
-        let host = &self.host;
-        let reply = match reply {
-            Ok(reply) => reply,
-            // The server's deadline ends the handler; the cancel too.
-            Err(failed) => return failure(host, failed),
-        };
-        self.abandon.armed = false;
-        if reply.status == Some(StatusCode::NO_RESPONDERS) {
-            return answer(
-                http::StatusCode::SERVICE_UNAVAILABLE,
-                &format!("nothing serves {host} (no responders on {})", reply.subject),
-            );
+    /// The response `reply` makes (a streamed body comes to this inbox).
+    async fn finish(
+        mut self,
+        client: &HttpClient,
+        host: &str,
+        reply: Result<Message, Failed>,
+    ) -> http::Response<Body> {
+        if reply.is_ok() {
+            self.abandon.armed = false;
         }
-        let decoded = match stream::signal(&reply) {
-            Ok(Signal::Whole) => wire::decode_response(&reply.payload).map(|r| r.map(Body::from)),
-            Ok(Signal::Head) => match (wire::decode_response(&reply.payload), reply.reply) {
-                (Ok(head), Some(credit_to)) => {
-                    let nats = self.abandon.nats.clone();
-                    let body = stream::receive(nats, self.inbox, credit_to);
-                    return head.map(|_| body);
-                }
-                (Ok(_), None) => Err(wire::WireError::Response(
-                    "a streamed head without a reply subject".to_owned(),
-                )),
-                (Err(e), _) => Err(e),
-            },
-            Ok(other) => Err(wire::WireError::Response(format!(
-                "{other:?} where a response was due"
-            ))),
-            Err(e) => Err(wire::WireError::Response(e.to_string())),
-        };
-        decoded.unwrap_or_else(|e| answer(http::StatusCode::BAD_GATEWAY, &e.to_string()))
+        client.response(host, reply, Some(self.inbox)).await
     }
 }
 

@@ -18,6 +18,7 @@ use tower::{Service, ServiceExt};
 use crate::stream::{self, Body, Sent};
 use crate::wire;
 use crate::wire::stream::{Signal, WINDOW};
+use nrpc_wire::stream::INACTIVITY_TIMEOUT;
 
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -142,7 +143,6 @@ impl HttpServerBuilder {
         let slots = Arc::new(Semaphore::new(self.max_concurrent));
         let running = tokio_util::task::TaskTracker::new();
         let shared = Arc::new(Shared {
-            max_payload: nats.server_info().max_payload,
             conn: self.conn.clone(),
             host: self.host.clone(),
             counters,
@@ -230,6 +230,14 @@ impl InFlight {
     }
 }
 
+/// Resolves when `cancel` (if any) is cancelled.
+async fn cancelled(cancel: &Option<CancellationToken>) {
+    match cancel {
+        Some(token) => token.cancelled().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Removes a request from [`InFlight`] when it ends.
 struct Registered<'a>(&'a InFlight, Bytes);
 
@@ -244,7 +252,6 @@ impl Drop for Registered<'_> {
 struct Shared {
     conn: Connection,
     host: String,
-    max_payload: usize,
     counters: Arc<crate::discovery::Counters>,
     in_flight: InFlight,
 }
@@ -273,7 +280,8 @@ impl Shared {
         let took = started.elapsed();
         self.counters.count(status, took);
         if let Some(method) = method {
-            crate::observe("server", &self.host, &method, status, took);
+            let status = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK);
+            crate::observe(crate::Side::Server, &self.host, &method, status, took);
         }
     }
 
@@ -293,6 +301,8 @@ impl Shared {
         B::Error: std::fmt::Display,
     {
         let nats = self.conn.nats();
+        // What the broker takes now (it may change with a reconnect).
+        let max_payload = nats.max_payload();
         let fail = |status: http::StatusCode, why: &str| {
             let answer = status_reply(status, why);
             async move {
@@ -308,16 +318,7 @@ impl Shared {
             .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
             .map(Duration::from_millis);
         // An nrpc-http caller: it takes a streamed body, and may cancel.
-        let window = headers
-            .remove(wire::STREAM_HEADER)
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-            .map(|w| w.clamp(1, u64::from(WINDOW) * 64));
-        let cancelled = CancellationToken::new();
-        let key = Bytes::copy_from_slice(reply.as_bytes());
-        let _registered = window.map(|_| {
-            self.in_flight.lock().insert(key.clone(), cancelled.clone());
-            Registered(&self.in_flight, key)
-        });
+        let takes_stream = headers.remove(wire::STREAM_HEADER).is_some();
         let (parts, body) = request.into_parts();
         let body = if streamed {
             let inbox = match self.conn.inbox(WINDOW as usize + 8) {
@@ -342,30 +343,51 @@ impl Shared {
                 None => Some(handling.await),
             }
         };
-        let response = tokio::select! {
-            () = cancelled.cancelled() => return 499,
-            handled = handled => match handled {
-                None => {
-                    return fail(http::StatusCode::GATEWAY_TIMEOUT, "the caller's deadline passed")
-                        .await
+        let mut handled = std::pin::pin!(handled);
+        // Most handlers answer when first polled; one that waits can be
+        // cancelled by its caller, and is registered for that only then.
+        let mut _registered = None;
+        let mut cancel = None;
+        let handled = match futures::poll!(handled.as_mut()) {
+            std::task::Poll::Ready(handled) => handled,
+            std::task::Poll::Pending => {
+                if takes_stream {
+                    let token = CancellationToken::new();
+                    let key = Bytes::copy_from_slice(reply.as_bytes());
+                    self.in_flight.lock().insert(key.clone(), token.clone());
+                    _registered = Some(Registered(&self.in_flight, key));
+                    cancel = Some(token);
                 }
-                Some(Err(e)) => {
-                    return fail(http::StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()).await
+                tokio::select! {
+                    () = cancelled(&cancel) => return 499,
+                    handled = handled => handled,
                 }
-                Some(Ok(response)) => response,
-            },
+            }
+        };
+        let response = match handled {
+            None => {
+                return fail(
+                    http::StatusCode::GATEWAY_TIMEOUT,
+                    "the caller's deadline passed",
+                )
+                .await
+            }
+            Some(Err(e)) => {
+                return fail(http::StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()).await
+            }
+            Some(Ok(response)) => response,
         };
         let (parts, body) = response.into_parts();
         let status = parts.status.as_u16();
         let whole = body
             .size_hint()
             .exact()
-            .is_some_and(|n| n < self.max_payload as u64);
-        let Some(window) = window.filter(|_| !whole) else {
+            .is_some_and(|n| n < max_payload as u64);
+        if whole || !takes_stream {
             // A body of known length that fits, or a caller (nrt) that
             // takes nothing else: read whole, sent as one message.
             let body = tokio::select! {
-                () = cancelled.cancelled() => return 499,
+                () = cancelled(&cancel) => return 499,
                 body = body.collect() => match body {
                     Ok(collected) => collected.to_bytes(),
                     Err(e) => return fail(
@@ -376,21 +398,21 @@ impl Shared {
                 },
             };
             let answer = wire::encode_response(&parts, &body);
-            if answer.len() > self.max_payload {
+            if answer.len() > max_payload {
                 // Never dropped silently: the caller learns why.
                 return fail(
                     http::StatusCode::BAD_GATEWAY,
                     &format!(
                         "the response ({} bytes) is larger than the broker's max_payload ({} bytes)",
                         answer.len(),
-                        self.max_payload
+                        max_payload
                     ),
                 )
                 .await;
             }
             let _ = nats.publish(reply.clone(), answer).await;
             return status;
-        };
+        }
         // Streamed: the head, then the body as it is produced.
         let Ok(mut control) = self.conn.inbox(16) else {
             return 499;
@@ -402,10 +424,30 @@ impl Shared {
         {
             return 499;
         }
-        let chunk = wire::stream::chunk_size(self.max_payload);
-        let sending = stream::send(nats, reply, Bytes::new(), body, window, chunk, &mut control);
+        // The caller says where the chunks go, and how many may come.
+        let go = tokio::select! {
+            () = cancelled(&cancel) => return 499,
+            go = tokio::time::timeout(INACTIVITY_TIMEOUT, control.recv()) => go,
+        };
+        let Some((to, credit)) = go.ok().flatten().and_then(|go| match stream::signal(&go) {
+            Ok(Signal::Credit(credit)) => Some((go.reply?, credit)),
+            _ => None,
+        }) else {
+            return 499;
+        };
+        let chunk = wire::stream::chunk_size(max_payload);
+        // Boxed: a future this large would make every request's task larger.
+        let sending = Box::pin(stream::send(
+            nats,
+            &to,
+            Bytes::new(),
+            body,
+            credit,
+            chunk,
+            &mut control,
+        ));
         tokio::select! {
-            () = cancelled.cancelled() => {}
+            () = cancelled(&cancel) => {}
             sent = sending => if let Sent::Failed(why) = sent {
                 tracing::debug!(host = %self.host, %why, "nrpc-http: a streamed response ended early");
             },

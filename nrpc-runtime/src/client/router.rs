@@ -590,6 +590,27 @@ impl Connection {
         })
     }
 
+    /// Publishes `payload` to `subject`, with a reply subject of this
+    /// connection's inbox, and returns the first reply within `timeout`:
+    /// for protocols built on nrpc's connection (nrpc-http). As for calls:
+    /// no responders, the timeout and a connection that drops are errors at
+    /// once, and a caller that gives up (drops the future, or the timeout
+    /// passes) sends its reply subject to `_NRPC.cancel.<subject>`.
+    pub async fn request_message(
+        &self,
+        subject: Subject,
+        payload: Bytes,
+        timeout: Duration,
+    ) -> Result<Message, CallError> {
+        self.request(Outgoing {
+            subject,
+            headers: None,
+            payload,
+            deadline: Deadline::after(timeout),
+        })
+        .await
+    }
+
     /// A subject of this connection's inbox whose messages the returned
     /// [`Inbox`] receives until it is dropped, with room for `capacity`
     /// unread ones: for protocols built on nrpc's connection (nrpc-http's
@@ -663,6 +684,8 @@ impl Drop for CancelOnDrop<'_> {
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
                 let _ = nats.publish(cancel, reply).await;
+                // Out before this handle, maybe the connection's last, goes.
+                let _ = nats.flush().await;
             });
         }
     }
