@@ -110,10 +110,13 @@ impl HttpClient {
     {
         let host = wire::nats_host(request.uri())?;
         let method = request.method().clone();
+        let span = crate::span(crate::Side::Client, &host, &method, request.uri().path());
         let started = std::time::Instant::now();
-        let response = self.exchange(&host, request).await?;
+        let exchange = self.exchange(&host, request, &span);
+        let response = tracing::Instrument::instrument(exchange, span.clone()).await?;
         let took = started.elapsed();
-        crate::observe(crate::Side::Client, &host, &method, response.status(), took);
+        let status = response.status();
+        crate::observe(crate::Side::Client, &span, &host, &method, status, took);
         Ok(response)
     }
 
@@ -122,12 +125,14 @@ impl HttpClient {
         &self,
         host: &str,
         request: http::Request<B>,
+        span: &tracing::Span,
     ) -> Result<http::Response<Body>, ClientError>
     where
         B: http_body::Body<Data = Bytes>,
         B::Error: std::fmt::Display,
     {
         let (mut parts, body) = request.into_parts();
+        crate::inject(span, &mut parts.headers);
         // How long the caller waits, and that it takes a streamed reply, as
         // HTTP headers of the request: an nrpc-http server stops the handler
         // at the deadline (Go servers pass both on to the handler).
@@ -136,7 +141,7 @@ impl HttpClient {
             wire::TIMEOUT_HEADER,
             http::HeaderValue::from(self.timeout.as_millis().min(u128::from(u64::MAX)) as u64),
         );
-        headers.insert(wire::STREAM_HEADER, http::HeaderValue::from(WINDOW));
+        headers.insert(wire::STREAM_HEADER, http::HeaderValue::from_static("1"));
         let deadline = Instant::now() + self.timeout;
         let max_payload = self.conn.nats().max_payload();
         // As much of the body as one message could carry.

@@ -34,16 +34,115 @@ pub use client::{ClientError, HttpClient};
 pub use server::{HttpServer, HttpServerBuilder, HttpServerHandle, ServeError};
 pub use stream::{Body, BodyError};
 
+/// The span of one request on `side`, named and with fields after
+/// OpenTelemetry's HTTP conventions; its status is recorded by
+/// [`observe`].
+fn span(side: Side, host: &str, method: &http::Method, path: &str) -> tracing::Span {
+    let empty = tracing::field::Empty;
+    match side {
+        Side::Client => tracing::info_span!(
+            "nrpc_http.client",
+            otel.kind = "client",
+            otel.status_code = empty,
+            http.request.method = method.as_str(),
+            server.address = host,
+            url.path = path,
+            http.response.status_code = empty,
+        ),
+        Side::Server => tracing::info_span!(
+            "nrpc_http.server",
+            otel.kind = "server",
+            otel.status_code = empty,
+            http.request.method = method.as_str(),
+            server.address = host,
+            url.path = path,
+            http.response.status_code = empty,
+        ),
+    }
+}
+
+/// W3C trace context in HTTP headers (feature `opentelemetry`), with the
+/// globally installed propagator.
+#[cfg(feature = "opentelemetry")]
+mod otel {
+    use opentelemetry::propagation::{Extractor, Injector};
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+    struct Inject<'a>(&'a mut http::HeaderMap);
+
+    impl Injector for Inject<'_> {
+        fn set(&mut self, key: &str, value: String) {
+            // One trace context per request: this call's own replaces one
+            // the caller set.
+            if let (Ok(name), Ok(value)) = (
+                http::HeaderName::from_bytes(key.as_bytes()),
+                http::HeaderValue::from_str(&value),
+            ) {
+                self.0.insert(name, value);
+            }
+        }
+    }
+
+    struct Extract<'a>(&'a http::HeaderMap);
+
+    impl Extractor for Extract<'_> {
+        fn get(&self, key: &str) -> Option<&str> {
+            self.0.get(key).and_then(|v| v.to_str().ok())
+        }
+
+        fn keys(&self) -> Vec<&str> {
+            self.0.keys().map(http::HeaderName::as_str).collect()
+        }
+    }
+
+    pub(crate) fn inject(span: &tracing::Span, headers: &mut http::HeaderMap) {
+        let cx = span.context();
+        opentelemetry::global::get_text_map_propagator(|p| {
+            p.inject_context(&cx, &mut Inject(headers))
+        });
+    }
+
+    pub(crate) fn extract(span: &tracing::Span, headers: &http::HeaderMap) {
+        let cx = opentelemetry::global::get_text_map_propagator(|p| p.extract(&Extract(headers)));
+        let _ = span.set_parent(cx);
+    }
+}
+
+/// Writes the client span's trace context (`traceparent`, `tracestate`)
+/// into the request's headers (feature `opentelemetry`; else nothing).
+#[allow(unused_variables)]
+fn inject(span: &tracing::Span, headers: &mut http::HeaderMap) {
+    #[cfg(feature = "opentelemetry")]
+    if !span.is_disabled() {
+        otel::inject(span, headers);
+    }
+}
+
+/// Makes the caller's trace context the parent of the server's span
+/// (feature `opentelemetry`).
+#[allow(unused_variables)]
+fn extract(span: &tracing::Span, headers: &http::HeaderMap) {
+    #[cfg(feature = "opentelemetry")]
+    if !span.is_disabled() {
+        otel::extract(span, headers);
+    }
+}
+
 /// Records one request of `side` (`server`, `client`) for `host`: its
-/// method, status and duration (feature `metrics`; a debug event either
-/// way).
+/// method, status and duration, in its span, as a debug event and (feature
+/// `metrics`) as metrics.
 fn observe(
     side: Side,
+    span: &tracing::Span,
     host: &str,
     method: &http::Method,
     status: http::StatusCode,
     took: std::time::Duration,
 ) {
+    span.record("http.response.status_code", status.as_u16());
+    if status.is_server_error() {
+        span.record("otel.status_code", "ERROR");
+    }
     tracing::debug!(
         side = side.name(),
         host,

@@ -267,22 +267,36 @@ impl Shared {
     {
         let started = tokio::time::Instant::now();
         let nats = self.conn.nats();
-        let request = wire::decode_request(&message.payload);
-        let method = request.as_ref().map(|r| r.method().clone()).ok();
-        let status = match request {
-            Ok(request) => self.respond(service, request, &reply, streamed).await,
+        let request = match wire::decode_request(&message.payload) {
+            Ok(request) => request,
             Err(e) => {
                 let answer = status_reply(http::StatusCode::BAD_REQUEST, &e.to_string());
                 let _ = nats.publish(reply, answer).await;
-                400
+                self.counters.count(400, started.elapsed());
+                return;
             }
         };
+        let method = request.method().clone();
+        let span = crate::span(
+            crate::Side::Server,
+            &self.host,
+            &method,
+            request.uri().path(),
+        );
+        crate::extract(&span, request.headers());
+        let responding = self.respond(service, request, &reply, streamed);
+        let status = tracing::Instrument::instrument(responding, span.clone()).await;
         let took = started.elapsed();
         self.counters.count(status, took);
-        if let Some(method) = method {
-            let status = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK);
-            crate::observe(crate::Side::Server, &self.host, &method, status, took);
-        }
+        let status = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK);
+        crate::observe(
+            crate::Side::Server,
+            &span,
+            &self.host,
+            &method,
+            status,
+            took,
+        );
     }
 
     /// Runs the service on `request` and sends its response to `reply`;

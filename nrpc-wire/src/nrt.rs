@@ -20,10 +20,10 @@ pub const HOST_SUFFIX: &str = ".nats";
 /// waits for the reply (Go servers pass it to the handler as any header).
 pub const TIMEOUT_HEADER: &str = "nrpc-timeout";
 
-/// HTTP header of a request from an nrpc-http client: it takes a reply
-/// whose body is streamed in chunks (an nrt client does not send it, so an
-/// nrt client always gets whole replies). Its value is the number of chunks
-/// the server may send ahead of what the client has read.
+/// HTTP header of a request from an nrpc-http client, value `1`: it takes
+/// a reply whose body is streamed ([`stream`]) and cancels requests it
+/// gives up on. An nrt client does not send it, so it always gets whole
+/// replies.
 pub const STREAM_HEADER: &str = "nrpc-stream";
 
 /// Most headers a request or reply may have.

@@ -299,6 +299,65 @@ async fn one_trace_crosses_client_broker_and_server() {
     assert!(server_span.parent_span_is_remote);
 }
 
+/// HTTP over NATS continues the caller's trace: the client span's context
+/// travels as `traceparent` in the HTTP request (the handler sees it), and
+/// the server's span is the client span's child, with the status.
+#[tokio::test]
+async fn one_trace_crosses_http_over_nats() {
+    let p = pipelines();
+    let server = nats_server();
+    let conn = connection(&server).await;
+    let app = axum::Router::new().route(
+        "/trace",
+        axum::routing::get(|headers: axum::http::HeaderMap| async move {
+            let seen = headers.get("traceparent").map(|v| v.to_str().unwrap());
+            seen.unwrap_or("none").to_owned()
+        }),
+    );
+    let served = nrpc_http::HttpServer::builder(&conn, "traced.nats")
+        .unwrap()
+        .serve(app)
+        .await
+        .unwrap();
+    let client = nrpc_http::HttpClient::new(&connection(&server).await);
+    let root = tracing::info_span!("http-checkout");
+    let asking = tracing::Instrument::instrument(client.get("http://traced.nats/trace"), root);
+    let reply = within("a traced request", asking).await.unwrap();
+    assert_eq!(reply.status(), 200);
+    served.shutdown(std::time::Duration::from_secs(5)).await;
+    p.provider.force_flush().unwrap();
+
+    let spans = p.otel.get_finished_spans().unwrap();
+    let root = spans
+        .iter()
+        .find(|s| s.name == "http-checkout")
+        .expect("the caller's span");
+    let trace = root.span_context.trace_id();
+    let named = |name: &str| {
+        spans
+            .iter()
+            .find(|s| s.name == name && s.span_context.trace_id() == trace)
+            .unwrap_or_else(|| panic!("no {name} span in the caller's trace"))
+    };
+    let (client, server) = (named("nrpc_http.client"), named("nrpc_http.server"));
+    assert_eq!(client.parent_span_id, root.span_context.span_id());
+    assert_eq!(server.parent_span_id, client.span_context.span_id());
+    assert!(server.parent_span_is_remote);
+    let seen = String::from_utf8_lossy(reply.body()).into_owned();
+    assert_eq!(
+        seen,
+        format!("00-{}-{}-01", trace, client.span_context.span_id())
+    );
+    let status = |span: &opentelemetry_sdk::trace::SpanData| {
+        span.attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == "http.response.status_code")
+            .map(|kv| kv.value.as_str().into_owned())
+    };
+    assert_eq!(status(server).as_deref(), Some("200"));
+    assert_eq!(status(client).as_deref(), Some("200"));
+}
+
 /// A caller's trace continues through the gateway: the HTTP caller's
 /// `traceparent` is the parent of the gateway's span, whose nrpc client
 /// span is the parent of the service's span — one trace, and the header the

@@ -4,11 +4,11 @@
 //! credit-based flow control, each side on an inbox of its own.
 //!
 //! * **Response**: a request carrying [`STREAM_HEADER`](super::STREAM_HEADER)
-//!   `: W` may be answered with a *head* (the response without a body,
+//!   may be answered with a *head* (the response without a body,
 //!   [`encode_response_head`](super::encode_response_head)) marked
-//!   [`BODY`]` : stream`, whose reply subject is where the client sends
-//!   credit; the chunks follow on the request's reply subject, at most `W`
-//!   ahead of what the client has read.
+//!   [`BODY`]` : stream`, whose reply subject `C` is where the client sends
+//!   credit and cancel. The client answers on `C` with [`CREDIT`]` : W` and
+//!   a reply subject of its own, where the chunks then go.
 //! * **Request**: a request whose body does not fit goes to
 //!   [`stream_subject`](super::stream_subject) as a head
 //!   ([`encode_request_head`](super::encode_request_head)). The server
