@@ -11,7 +11,8 @@
 //! ```
 //!
 //! One process with nats-server beside it; prints requests/s, p50, p99 at
-//! 1, 16, 64 and 256 in flight.
+//! 1, 16, 64 and 256 in flight, then MiB/s for a 32 MiB body of unknown
+//! length (streamed in chunks over NATS).
 
 use std::error::Error;
 use std::time::Duration;
@@ -27,11 +28,29 @@ const RUN: Duration = Duration::from_secs(3);
 const WARMUP: Duration = Duration::from_millis(500);
 const REPLY: &str = r#"{"city":"lisbon","sky":"clear","celsius":21}"#;
 
+/// The size of `/big`'s body, streamed over NATS in chunks.
+const BIG: usize = 32 << 20;
+
 fn app() -> axum::Router {
-    axum::Router::new().route(
-        "/city",
-        axum::routing::get(|| async { ([("content-type", "application/json")], REPLY) }),
-    )
+    let big = Bytes::from(vec![7u8; BIG]);
+    axum::Router::new()
+        .route(
+            "/city",
+            axum::routing::get(|| async { ([("content-type", "application/json")], REPLY) }),
+        )
+        .route(
+            "/big",
+            // A body of unknown length: streamed, 64 KiB frames.
+            axum::routing::get(move || {
+                let big = big.clone();
+                async move {
+                    let frames = (0..BIG / 65536).map(move |i| {
+                        Ok::<_, std::convert::Infallible>(big.slice(i * 65536..(i + 1) * 65536))
+                    });
+                    axum::body::Body::from_stream(nrpc_runtime::futures::stream::iter(frames))
+                }
+            }),
+        )
 }
 
 fn row(mode: &str, in_flight: usize, (rate, p50, p99): (f64, Duration, Duration)) {
@@ -141,6 +160,26 @@ async fn main() -> Result<(), Box<dyn Error>> {
             .await,
         );
     }
+    // Bodies streamed between nrpc-http peers, against the same over HTTP.
+    println!();
+    println!("GET of a {} MiB body of unknown length, 5 times", BIG >> 20);
+    let started = std::time::Instant::now();
+    for _ in 0..5 {
+        let r = client.get("http://echo.nats/big").await.expect("over NATS");
+        assert_eq!(r.body().len(), BIG);
+    }
+    let over_nats = started.elapsed();
+    let big_url: http::Uri = url.to_string().replace("/city", "/big").parse()?;
+    let started = std::time::Instant::now();
+    for _ in 0..5 {
+        let r = hyper.get(big_url.clone()).await.expect("plain HTTP");
+        let body = r.into_body().collect().await.expect("body").to_bytes();
+        assert_eq!(body.len(), BIG);
+    }
+    let plain = started.elapsed();
+    let rate = |took: Duration| (5 * BIG) as f64 / took.as_secs_f64() / (1 << 20) as f64;
+    println!("{:<16} {:>9.0} MiB/s", "http over nats", rate(over_nats));
+    println!("{:<16} {:>9.0} MiB/s", "plain http", rate(plain));
     Ok(())
 }
 
