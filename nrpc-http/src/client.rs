@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, Full};
 use nrpc_runtime::async_nats::{self, Message, StatusCode, Subject};
 use nrpc_runtime::{CallError, Connection, Inbox};
@@ -146,7 +146,8 @@ impl HttpClient {
         let max_payload = self.conn.nats().max_payload();
         // As much of the body as one message could carry.
         let mut body = std::pin::pin!(body);
-        let mut first = Bytes::new();
+        // One frame is kept as it is; several are gathered.
+        let (mut first, mut gathered) = (Bytes::new(), None::<BytesMut>);
         let complete = loop {
             match body.frame().await {
                 None => break true,
@@ -155,20 +156,33 @@ impl HttpClient {
                     let Ok(data) = frame.into_data() else {
                         continue;
                     };
-                    first = if first.is_empty() {
-                        data
-                    } else {
-                        [first, data].concat().into()
+                    let len = match (&mut gathered, first.is_empty()) {
+                        (None, true) => {
+                            first = data;
+                            first.len()
+                        }
+                        (None, false) => {
+                            let mut all = BytesMut::from(std::mem::take(&mut first));
+                            all.extend_from_slice(&data);
+                            gathered.insert(all).len()
+                        }
+                        (Some(all), _) => {
+                            all.extend_from_slice(&data);
+                            all.len()
+                        }
                     };
                     if body.is_end_stream() {
                         break true;
                     }
-                    if first.len() > max_payload {
+                    if len > max_payload {
                         break false;
                     }
                 }
             }
         };
+        if let Some(all) = gathered {
+            first = all.freeze();
+        }
         if complete {
             let payload = wire::encode_request(&parts, host, &first);
             if payload.len() <= max_payload {

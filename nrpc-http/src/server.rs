@@ -419,26 +419,48 @@ impl Shared {
                 },
             };
             let answer = wire::encode_response(&parts, &body);
-            if answer.len() > max_payload {
-                // Never dropped silently: the caller learns why.
-                return fail(
-                    http::StatusCode::BAD_GATEWAY,
-                    &format!(
-                        "the response ({} bytes) is larger than the broker's max_payload ({} bytes)",
-                        answer.len(),
-                        max_payload
-                    ),
-                )
-                .await;
+            if answer.len() <= max_payload {
+                let _ = nats.publish(reply.clone(), answer).await;
+                return status;
             }
-            let _ = nats.publish(reply.clone(), answer).await;
-            return status;
+            if takes_stream {
+                // Its head made it too large: streamed after all.
+                let body = Body::from(body);
+                return Box::pin(self.stream_response(reply, &parts, body, &cancel)).await;
+            }
+            // Never dropped silently: the caller learns why.
+            return fail(
+                http::StatusCode::BAD_GATEWAY,
+                &format!(
+                    "the response ({} bytes) is larger than the broker's max_payload ({} bytes)",
+                    answer.len(),
+                    max_payload
+                ),
+            )
+            .await;
         }
-        // Streamed: the head, then the body as it is produced.
+        // Boxed: its future would make every request's larger.
+        Box::pin(self.stream_response(reply, &parts, body, &cancel)).await
+    }
+
+    /// Sends a response streamed: the head, then the body as it is
+    /// produced; returns its status (`499` if the caller went away first).
+    async fn stream_response<B>(
+        &self,
+        reply: &Subject,
+        parts: &http::response::Parts,
+        body: B,
+        cancel: &Option<CancellationToken>,
+    ) -> u16
+    where
+        B: http_body::Body<Data = Bytes>,
+        B::Error: std::fmt::Display,
+    {
+        let nats = self.conn.nats();
         let Ok(mut control) = self.conn.inbox(16) else {
             return 499;
         };
-        let head = wire::encode_response_head(&parts);
+        let head = wire::encode_response_head(parts);
         if stream::publish(nats, reply, Signal::Head, Some(control.subject()), head)
             .await
             .is_err()
@@ -447,7 +469,7 @@ impl Shared {
         }
         // The caller says where the chunks go, and how many may come.
         let go = tokio::select! {
-            () = cancelled(&cancel) => return 499,
+            () = cancelled(cancel) => return 499,
             go = tokio::time::timeout(INACTIVITY_TIMEOUT, control.recv()) => go,
         };
         let Some((to, credit)) = go.ok().flatten().and_then(|go| match stream::signal(&go) {
@@ -456,24 +478,15 @@ impl Shared {
         }) else {
             return 499;
         };
-        let chunk = wire::stream::chunk_size(max_payload);
-        // Boxed: a future this large would make every request's task larger.
-        let sending = Box::pin(stream::send(
-            nats,
-            &to,
-            Bytes::new(),
-            body,
-            credit,
-            chunk,
-            &mut control,
-        ));
+        let chunk = wire::stream::chunk_size(nats.max_payload());
+        let sending = stream::send(nats, &to, Bytes::new(), body, credit, chunk, &mut control);
         tokio::select! {
-            () = cancelled(&cancel) => {}
+            () = cancelled(cancel) => {}
             sent = sending => if let Sent::Failed(why) = sent {
                 tracing::debug!(host = %self.host, %why, "nrpc-http: a streamed response ended early");
             },
         }
-        status
+        parts.status.as_u16()
     }
 }
 

@@ -297,7 +297,14 @@ where
                 match signal(&message) {
                     Ok(Signal::Credit(limit)) => window.set_limit(limit),
                     Ok(Signal::Cancel) => return Sent::Cancelled,
-                    _ => return Sent::Interrupted(message),
+                    Ok(Signal::Chunk(..) | Signal::Sent(_)) => {}
+                    // A response (or what claims to be one): the upload
+                    // ends, and the receiver is told so.
+                    Ok(Signal::Whole | Signal::Head) | Err(_) => {
+                        let why = Bytes::from_static(b"the response came before the whole body");
+                        let _ = publish(nats, to, Signal::Chunk(seq + 1, End::Abort), None, why).await;
+                        return Sent::Interrupted(message);
+                    }
                 }
             }
             frame = body.frame(), if !waiting_for_credit => match frame {

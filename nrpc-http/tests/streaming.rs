@@ -86,6 +86,11 @@ fn app(feed: Feed, entered: Arc<Semaphore>, left: Arc<Semaphore>) -> axum::Route
             any(|body: Bytes| async move { ([("x-length", body.len().to_string())], body) })
                 .layer(axum::extract::DefaultBodyLimit::disable()),
         )
+        // axum's default limit: 2 MB, then 413 before the body has all come.
+        .route(
+            "/limited",
+            any(|body: Bytes| async move { body.len().to_string() }),
+        )
         .route(
             "/events",
             get(move || async move {
@@ -154,6 +159,15 @@ async fn bodies_over_max_payload_stream_both_ways_between_rust_peers() {
         assert_eq!(reply.headers()["x-length"], len.to_string().as_str());
         assert!(reply.body() == &body, "{len} bytes came back changed");
     }
+    // A service that answers before the whole body came (axum's 2 MB
+    // limit): the upload ends, its answer is the response.
+    let reply = within(
+        "an early answer",
+        client.post("http://big.nats/limited", pattern(3 << 20)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply.status(), 413);
     // A body of unknown length (a stream of frames) that turns out large.
     let frames = (0..40)
         .map(|i| Ok::<_, std::convert::Infallible>(http_body::Frame::data(pattern(10_000 + i))));
