@@ -139,6 +139,8 @@ pub struct NatsServer {
     port: u16,
     args: Vec<String>,
     config: Option<PathBuf>,
+    /// JetStream's store directory: kept across restarts, removed on drop.
+    store: Option<PathBuf>,
 }
 
 impl NatsServer {
@@ -165,6 +167,32 @@ impl NatsServer {
         std::fs::write(&path, config).map_err(|e| Error(format!("{}: {e}", path.display())))?;
         let mut server = Self::spawn(vec!["-c".into(), path.display().to_string()], None)?;
         server.config = Some(path);
+        Ok(server)
+    }
+
+    /// Starts a server with JetStream (`-js`) storing in a fresh directory
+    /// under the target directory: what it stores survives
+    /// [`restart`](Self::restart) (also after a kill -9); the directory is
+    /// removed when the server is dropped.
+    pub fn start_jetstream() -> Result<Self, Error> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let store = target_dir()
+            .join("nats-harness")
+            .join(format!("js-{}-{n}", std::process::id()));
+        // A store left by a process that died with the same id is stale.
+        let _ = std::fs::remove_dir_all(&store);
+        std::fs::create_dir_all(&store).map_err(|e| Error(format!("{}: {e}", store.display())))?;
+        let args = vec![
+            "-js".to_owned(),
+            "-sd".to_owned(),
+            store.display().to_string(),
+        ];
+        let mut server = Self::spawn(args, None).inspect_err(|_| {
+            let _ = std::fs::remove_dir_all(&store);
+        })?;
+        server.store = Some(store);
         Ok(server)
     }
 
@@ -216,6 +244,7 @@ impl NatsServer {
                 port,
                 args,
                 config: None,
+                store: None,
             }),
             Ok(Err(line)) => {
                 let _ = child.kill();
@@ -240,6 +269,12 @@ impl NatsServer {
     /// The client URL, e.g. `nats://127.0.0.1:4222`.
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// JetStream's store directory, for a server made by
+    /// [`start_jetstream`](Self::start_jetstream).
+    pub fn store(&self) -> Option<&std::path::Path> {
+        self.store.as_deref()
     }
 
     /// The server's process id.
@@ -325,6 +360,7 @@ impl NatsServer {
         self.stop();
         let mut next = Self::spawn(self.args.clone(), Some(self.port))?;
         next.config = self.config.take();
+        next.store = self.store.take();
         *self = next;
         Ok(())
     }
@@ -335,6 +371,9 @@ impl Drop for NatsServer {
         self.stop();
         if let Some(path) = self.config.take() {
             let _ = std::fs::remove_file(path);
+        }
+        if let Some(store) = self.store.take() {
+            let _ = std::fs::remove_dir_all(store);
         }
     }
 }

@@ -19,6 +19,8 @@
 //! | status codes, error frames (feature `frames`) | `status`, `frame` |
 //! | nrpc.proto's messages (feature `frames`) | `proto` |
 //! | stream flow control (feature `frames`) | `stream` |
+//! | durable commands and events: policy, retries, dead letters, stream shapes (feature `frames`) | `durable` |
+//! | HTTP over NATS in nats-roundtripper's format (feature `http`) | `nrt` |
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
 pub mod address;
@@ -34,6 +36,8 @@ pub mod route;
 pub mod spec;
 pub mod subject;
 
+#[cfg(feature = "frames")]
+pub mod durable;
 #[cfg(feature = "frames")]
 pub mod frame;
 #[cfg(feature = "frames")]

@@ -1,0 +1,655 @@
+//! Durable commands and events over JetStream: the rules, with no I/O
+//! (feature `frames`). The runtime provisions streams and consumers, pulls,
+//! acks and writes dead letters; what it provisions, when a failure is
+//! retried and after how long, when a message is dead-lettered and with
+//! which headers, and whether an existing stream matches, is decided here.
+//!
+//! * A **command** is a fire-and-forget method (`returns (nrpc.NoReply)`)
+//!   declared durable: a work-queue stream holds each until one handler
+//!   group has handled it.
+//! * An **event** (`nrpc.NoRequest`) declared durable: a limits stream
+//!   keeps events for a max age; every subscriber group gets each, and a
+//!   new group can start from the beginning, from now, or from a sequence
+//!   or a time.
+//!
+//! Each durable method has a stream of its own ([`stream_name`]) capturing
+//! the method's subject, so peers that only know plain NATS can publish to
+//! it. Handler failures are retried with delays computed here (JetStream's
+//! own `backoff` applies only to ack timeouts: a plain NAK comes back at
+//! once), and what cannot succeed goes to the service's dead-letter stream
+//! ([`dead_letter_stream`]) with its reason before the original is
+//! terminated.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::Code;
+
+/// Which durable method kind, and so which retention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Work-queue retention: one handler group processes each message.
+    Command,
+    /// Limits retention (kept for a max age): every group gets each, and
+    /// the stream can be replayed.
+    Event,
+}
+
+/// Where a durable stream keeps its messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    /// On disk: survives broker restarts.
+    File,
+    /// In memory: lost when the broker stops.
+    Memory,
+}
+
+/// How a durable method's messages are delivered and retried; declared in
+/// the IDL or the macro, and overridable at run time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// Deliveries of one message at most (the first included).
+    pub max_deliveries: u32,
+    /// The delay before each redelivery after a failure: the first entry
+    /// after the first attempt, and so on; the last repeats.
+    pub backoff: Vec<Duration>,
+    /// How long the broker waits for an ack before redelivering; a handler
+    /// in progress extends it every half of it.
+    pub ack_wait: Duration,
+    /// How long one attempt may run: past it, the attempt fails
+    /// (retryable) and the handler is dropped.
+    pub handler_timeout: Duration,
+    /// Messages one instance handles at once.
+    pub concurrency: u32,
+    /// How long a message id is remembered to drop duplicates.
+    pub dedup_window: Duration,
+    /// How long events are kept (`None`: until the stream's limits; for
+    /// commands, until handled).
+    pub max_age: Option<Duration>,
+    /// Where the stream keeps messages.
+    pub storage: Storage,
+    /// Copies of the stream in a cluster (1 to 5).
+    pub replicas: u8,
+    /// Whether what cannot be handled goes to the dead-letter stream (else
+    /// it is terminated, with a warning).
+    pub dead_letter: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            max_deliveries: 5,
+            backoff: vec![
+                Duration::from_secs(1),
+                Duration::from_secs(5),
+                Duration::from_secs(30),
+                Duration::from_secs(120),
+            ],
+            ack_wait: Duration::from_secs(30),
+            handler_timeout: Duration::from_secs(120),
+            concurrency: 16,
+            dedup_window: Duration::from_secs(120),
+            max_age: None,
+            storage: Storage::File,
+            replicas: 1,
+            dead_letter: true,
+        }
+    }
+}
+
+/// Why a policy cannot be provisioned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyError(pub String);
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "durable policy: {}", self.0)
+    }
+}
+
+impl std::error::Error for PolicyError {}
+
+impl Policy {
+    /// Checks what the broker would refuse, or what makes no sense.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        let bad = |why: String| Err(PolicyError(why));
+        if self.max_deliveries == 0 {
+            return bad("max_deliveries must be at least 1".into());
+        }
+        if self.ack_wait < Duration::from_secs(1) {
+            return bad(format!(
+                "ack_wait {:?} is below one second (progress acks go every half of it)",
+                self.ack_wait
+            ));
+        }
+        if self.handler_timeout.is_zero() {
+            return bad("handler_timeout must be above zero".into());
+        }
+        if self.concurrency == 0 {
+            return bad("concurrency must be at least 1".into());
+        }
+        if !(1..=5).contains(&self.replicas) {
+            return bad(format!("replicas {} is not 1 to 5", self.replicas));
+        }
+        if self.dedup_window.is_zero() {
+            return bad("dedup_window must be above zero".into());
+        }
+        if let Some(age) = self.max_age {
+            if age < self.dedup_window {
+                return bad(format!(
+                    "max_age {age:?} is shorter than dedup_window {:?} (the broker refuses it)",
+                    self.dedup_window
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The delay before redelivering a message whose attempt number
+    /// `delivered` (1 for the first) failed.
+    pub fn retry_delay(&self, delivered: u64) -> Duration {
+        let i = usize::try_from(delivered.saturating_sub(1)).unwrap_or(usize::MAX);
+        self.backoff
+            .get(i)
+            .or(self.backoff.last())
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// The consumer's `max_ack_pending`: the messages an instance may hold
+    /// unacked — those being handled and one batch more.
+    pub fn max_ack_pending(&self) -> i64 {
+        i64::from(self.concurrency) * 2
+    }
+
+    /// Messages to ask for in one pull: as many as can start at once.
+    pub fn batch(&self) -> usize {
+        self.concurrency as usize
+    }
+
+    /// How often a handler in progress tells the broker so.
+    pub fn progress_interval(&self) -> Duration {
+        self.ack_wait / 2
+    }
+}
+
+/// Whether a failure with `code` may succeed if tried again. Retried: the
+/// service could not take it now (`UNAVAILABLE`, `RESOURCE_EXHAUSTED`,
+/// `ABORTED`), it ran out of time (`DEADLINE_EXCEEDED`), or something
+/// unexpected happened (`INTERNAL` — panics included — `UNKNOWN`,
+/// `CANCELLED`, `DATA_LOSS`). Not retried: the message itself is the
+/// problem (`INVALID_ARGUMENT`, `FAILED_PRECONDITION`, `OUT_OF_RANGE`,
+/// `NOT_FOUND`, `ALREADY_EXISTS`, `PERMISSION_DENIED`, `UNAUTHENTICATED`,
+/// `UNIMPLEMENTED`).
+pub fn is_retryable(code: Code) -> bool {
+    match code {
+        Code::Unavailable
+        | Code::ResourceExhausted
+        | Code::Aborted
+        | Code::DeadlineExceeded
+        | Code::Internal
+        | Code::Unknown
+        | Code::Cancelled
+        | Code::DataLoss => true,
+        Code::InvalidArgument
+        | Code::FailedPrecondition
+        | Code::OutOfRange
+        | Code::NotFound
+        | Code::AlreadyExists
+        | Code::PermissionDenied
+        | Code::Unauthenticated
+        | Code::Unimplemented => false,
+    }
+}
+
+/// Why a message went to the dead letters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// It does not decode as the method's request type.
+    Decode,
+    /// The handler failed with a code that is not retried.
+    Rejected,
+    /// Its last delivery failed too (retryable failures, timeouts, panics).
+    Exhausted,
+    /// The broker reached its delivery limit without a last attempt
+    /// finishing (a crash or a hang): from the `MAX_DELIVERIES` advisory.
+    MaxDeliveries,
+}
+
+impl Reason {
+    /// The reason as the dead letter's header says it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Decode => "decode",
+            Reason::Rejected => "rejected",
+            Reason::Exhausted => "exhausted",
+            Reason::MaxDeliveries => "max_deliveries",
+        }
+    }
+
+    /// The reason a header names.
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            Reason::Decode,
+            Reason::Rejected,
+            Reason::Exhausted,
+            Reason::MaxDeliveries,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == text)
+    }
+}
+
+/// What to do with a message after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Handled: ack it.
+    Ack,
+    /// Failed, may succeed later: NAK it, to come back after the delay.
+    Retry(Duration),
+    /// Cannot be handled: copy it to the dead letters (and await that),
+    /// then terminate it; NAK it if the copy fails.
+    DeadLetter(Reason),
+}
+
+/// What becomes of a message whose attempt number `delivered` (1 for the
+/// first) ended with `outcome`: `Ok` handled, `Err(code)` failed (a timeout
+/// is `DEADLINE_EXCEEDED`, a panic `INTERNAL`).
+pub fn disposition(outcome: Result<(), Code>, delivered: u64, policy: &Policy) -> Disposition {
+    match outcome {
+        Ok(()) => Disposition::Ack,
+        Err(code) if !is_retryable(code) => Disposition::DeadLetter(Reason::Rejected),
+        Err(_) if delivered >= u64::from(policy.max_deliveries) => {
+            Disposition::DeadLetter(Reason::Exhausted)
+        }
+        Err(_) => Disposition::Retry(policy.retry_delay(delivered)),
+    }
+}
+
+/// A JetStream name made of `parts`: characters a stream or consumer name
+/// may not hold (`.`, `*`, `>`, `/`, `\`, whitespace, controls) become
+/// `_`, and parts are joined by `_`.
+fn name(parts: &[&str]) -> String {
+    parts
+        .iter()
+        .map(|p| {
+            p.chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("_")
+}
+
+/// The stream of a durable method of service `service` (its full name,
+/// `greeter.v1.Greeter`): `NRPC_<service>_<method>`.
+pub fn stream_name(service: &str, method: &str) -> String {
+    name(&["NRPC", service, method])
+}
+
+/// The consumer of a durable command: one, shared by every instance.
+pub const COMMAND_CONSUMER: &str = "nrpc";
+
+/// The consumer of a subscriber group of a durable event.
+pub fn event_consumer(group: &str) -> String {
+    name(&["nrpc", group])
+}
+
+/// The dead-letter stream of a service: `NRPC_DLQ_<service>`.
+pub fn dead_letter_stream(service: &str) -> String {
+    name(&["NRPC_DLQ", service])
+}
+
+/// The subject a dead letter from the service's durable stream `stream` is
+/// written to: `_NRPC.dlq.<service>.<stream>`, one per durable stream, all
+/// captured by the service's dead-letter stream
+/// ([`dead_letter_subjects`]).
+pub fn dead_letter_subject(service: &str, stream: &str) -> String {
+    format!("_NRPC.dlq.{}.{stream}", name(&[service]))
+}
+
+/// The subjects the service's dead-letter stream captures.
+pub fn dead_letter_subjects(service: &str) -> String {
+    format!("_NRPC.dlq.{}.*", name(&[service]))
+}
+
+/// The id that makes the handler path and the advisory path write one
+/// dead letter for one message (the dead-letter stream drops a second
+/// copy within its duplicate window): `<stream>:<sequence>`.
+pub fn dead_letter_id(stream: &str, sequence: u64) -> String {
+    format!("{stream}:{sequence}")
+}
+
+/// Headers of a dead letter, beside the original's own.
+pub mod headers {
+    /// Why: [`Reason::as_str`](super::Reason::as_str).
+    pub const REASON: &str = "Nrpc-Dlq-Reason";
+    /// The last failure's status code name (`INVALID_ARGUMENT`), if any.
+    pub const CODE: &str = "Nrpc-Dlq-Code";
+    /// The last failure's message, if any.
+    pub const MESSAGE: &str = "Nrpc-Dlq-Message";
+    /// The subject the original was published to.
+    pub const SUBJECT: &str = "Nrpc-Dlq-Subject";
+    /// The stream that held it.
+    pub const STREAM: &str = "Nrpc-Dlq-Stream";
+    /// Its sequence in that stream.
+    pub const SEQUENCE: &str = "Nrpc-Dlq-Sequence";
+    /// How many times it was delivered.
+    pub const DELIVERIES: &str = "Nrpc-Dlq-Deliveries";
+    /// The consumer that gave up on it.
+    pub const CONSUMER: &str = "Nrpc-Dlq-Consumer";
+    /// When, in Unix milliseconds.
+    pub const TIME: &str = "Nrpc-Dlq-Time";
+}
+
+/// The settings of a stream that nrpc provisions and compares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamShape {
+    /// Its subjects.
+    pub subjects: Vec<String>,
+    /// Work queue (commands) or limits (events, dead letters).
+    pub retention: Retention,
+    /// Disk or memory.
+    pub storage: Storage,
+    /// Copies in a cluster.
+    pub replicas: u8,
+    /// How long messages are kept (`None`: no limit).
+    pub max_age: Option<Duration>,
+    /// How long message ids are remembered.
+    pub duplicate_window: Duration,
+}
+
+/// A stream's retention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retention {
+    /// Kept until acked by the consumer (commands).
+    WorkQueue,
+    /// Kept within limits (age), whatever is acked (events, dead letters).
+    Limits,
+}
+
+impl StreamShape {
+    /// The stream a durable method of `kind` on `subject` needs.
+    pub fn of(kind: Durability, subject: &str, policy: &Policy) -> Self {
+        StreamShape {
+            subjects: vec![subject.to_owned()],
+            retention: match kind {
+                Durability::Command => Retention::WorkQueue,
+                Durability::Event => Retention::Limits,
+            },
+            storage: policy.storage,
+            replicas: policy.replicas,
+            max_age: policy.max_age,
+            duplicate_window: policy.dedup_window,
+        }
+    }
+
+    /// How an existing stream (`found`) differs from this one, field by
+    /// field; empty when it matches.
+    pub fn differences(&self, found: &StreamShape) -> Vec<Difference> {
+        let mut out = Vec::new();
+        let mut check = |field: &'static str, wanted: String, got: String, updatable: bool| {
+            if wanted != got {
+                out.push(Difference {
+                    field,
+                    wanted,
+                    found: got,
+                    updatable,
+                });
+            }
+        };
+        let mut subjects = (self.subjects.clone(), found.subjects.clone());
+        subjects.0.sort();
+        subjects.1.sort();
+        check("subjects", subjects.0.join(","), subjects.1.join(","), true);
+        check(
+            "retention",
+            format!("{:?}", self.retention),
+            format!("{:?}", found.retention),
+            false,
+        );
+        check(
+            "storage",
+            format!("{:?}", self.storage),
+            format!("{:?}", found.storage),
+            false,
+        );
+        check(
+            "num_replicas",
+            self.replicas.to_string(),
+            found.replicas.to_string(),
+            true,
+        );
+        let age = |a: Option<Duration>| a.map_or("unlimited".to_owned(), |a| format!("{a:?}"));
+        check("max_age", age(self.max_age), age(found.max_age), true);
+        check(
+            "duplicate_window",
+            format!("{:?}", self.duplicate_window),
+            format!("{:?}", found.duplicate_window),
+            true,
+        );
+        out
+    }
+}
+
+/// One setting in which an existing stream differs from the declaration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Difference {
+    /// The stream setting (JetStream's name for it).
+    pub field: &'static str,
+    /// What the declaration says.
+    pub wanted: String,
+    /// What the stream has.
+    pub found: String,
+    /// Whether the broker can change it on an existing stream (only with
+    /// an explicit opt-in; never silently).
+    pub updatable: bool,
+}
+
+impl fmt::Display for Difference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: declared {}, the stream has {}{}",
+            self.field,
+            self.wanted,
+            self.found,
+            if self.updatable {
+                ""
+            } else {
+                " (cannot be changed on an existing stream)"
+            }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_policy_is_valid_and_retries_along_its_curve() {
+        let policy = Policy::default();
+        assert_eq!(policy.validate(), Ok(()));
+        assert_eq!(policy.retry_delay(1), Duration::from_secs(1));
+        assert_eq!(policy.retry_delay(2), Duration::from_secs(5));
+        assert_eq!(policy.retry_delay(4), Duration::from_secs(120));
+        // The last delay repeats.
+        assert_eq!(policy.retry_delay(40), Duration::from_secs(120));
+        assert_eq!(policy.retry_delay(0), Duration::from_secs(1));
+        let none = Policy {
+            backoff: vec![],
+            ..Policy::default()
+        };
+        assert_eq!(none.retry_delay(3), Duration::ZERO);
+        assert_eq!(policy.max_ack_pending(), 32);
+        assert_eq!(policy.batch(), 16);
+        assert_eq!(policy.progress_interval(), Duration::from_secs(15));
+    }
+
+    #[test]
+    fn bad_policies_say_which_setting() {
+        let bad = |p: Policy, word: &str| {
+            let e = p.validate().expect_err(word);
+            assert!(e.to_string().contains(word), "{e}");
+        };
+        let d = Policy::default;
+        bad(
+            Policy {
+                max_deliveries: 0,
+                ..d()
+            },
+            "max_deliveries",
+        );
+        bad(
+            Policy {
+                ack_wait: Duration::from_millis(10),
+                ..d()
+            },
+            "ack_wait",
+        );
+        bad(
+            Policy {
+                concurrency: 0,
+                ..d()
+            },
+            "concurrency",
+        );
+        bad(Policy { replicas: 7, ..d() }, "replicas");
+        bad(
+            Policy {
+                max_age: Some(Duration::from_secs(10)),
+                ..d()
+            },
+            "max_age",
+        );
+        bad(
+            Policy {
+                handler_timeout: Duration::ZERO,
+                ..d()
+            },
+            "handler_timeout",
+        );
+    }
+
+    #[test]
+    fn outcomes_become_acks_retries_or_dead_letters() {
+        let policy = Policy {
+            max_deliveries: 3,
+            ..Policy::default()
+        };
+        assert_eq!(disposition(Ok(()), 1, &policy), Disposition::Ack);
+        assert_eq!(
+            disposition(Err(Code::Unavailable), 1, &policy),
+            Disposition::Retry(Duration::from_secs(1))
+        );
+        assert_eq!(
+            disposition(Err(Code::Internal), 2, &policy),
+            Disposition::Retry(Duration::from_secs(5))
+        );
+        // The last attempt: no retry left.
+        assert_eq!(
+            disposition(Err(Code::DeadlineExceeded), 3, &policy),
+            Disposition::DeadLetter(Reason::Exhausted)
+        );
+        // The message is the problem: at once, whatever attempt.
+        assert_eq!(
+            disposition(Err(Code::InvalidArgument), 1, &policy),
+            Disposition::DeadLetter(Reason::Rejected)
+        );
+        assert!(is_retryable(Code::ResourceExhausted));
+        assert!(!is_retryable(Code::FailedPrecondition));
+    }
+
+    proptest::proptest! {
+        /// A failure is retried only while deliveries remain, and an ack
+        /// or a dead letter ends every message.
+        #[test]
+        fn never_retried_past_the_last_delivery(
+            max in 1u32..20,
+            delivered in 1u64..40,
+            code in 0usize..16,
+            ok in proptest::bool::ANY,
+        ) {
+            let codes = [
+                Code::Cancelled, Code::Unknown, Code::InvalidArgument, Code::DeadlineExceeded,
+                Code::NotFound, Code::AlreadyExists, Code::PermissionDenied,
+                Code::ResourceExhausted, Code::FailedPrecondition, Code::Aborted,
+                Code::OutOfRange, Code::Unimplemented, Code::Internal, Code::Unavailable,
+                Code::DataLoss, Code::Unauthenticated,
+            ];
+            let policy = Policy { max_deliveries: max, ..Policy::default() };
+            let outcome = if ok { Ok(()) } else { Err(codes[code]) };
+            match disposition(outcome, delivered, &policy) {
+                Disposition::Ack => proptest::prop_assert!(ok),
+                Disposition::Retry(delay) => {
+                    proptest::prop_assert!(delivered < u64::from(max));
+                    proptest::prop_assert!(is_retryable(codes[code]));
+                    proptest::prop_assert!(delay <= Duration::from_secs(120));
+                }
+                Disposition::DeadLetter(Reason::Exhausted) => {
+                    proptest::prop_assert!(delivered >= u64::from(max));
+                }
+                Disposition::DeadLetter(reason) => {
+                    proptest::prop_assert_eq!(reason, Reason::Rejected);
+                    proptest::prop_assert!(!is_retryable(codes[code]));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn names_are_valid_jetstream_names() {
+        assert_eq!(
+            stream_name("greeter.v1.Greeter", "Ring"),
+            "NRPC_greeter_v1_Greeter_Ring"
+        );
+        assert_eq!(event_consumer("audit log*"), "nrpc_audit_log_");
+        assert_eq!(dead_letter_stream("shop.Orders"), "NRPC_DLQ_shop_Orders");
+        assert_eq!(
+            dead_letter_subject("shop.Orders", "NRPC_shop_Orders_Place"),
+            "_NRPC.dlq.shop_Orders.NRPC_shop_Orders_Place"
+        );
+        assert_eq!(
+            dead_letter_subjects("shop.Orders"),
+            "_NRPC.dlq.shop_Orders.*"
+        );
+        assert_eq!(dead_letter_id("S", 42), "S:42");
+        for reason in [
+            Reason::Decode,
+            Reason::Rejected,
+            Reason::Exhausted,
+            Reason::MaxDeliveries,
+        ] {
+            assert_eq!(Reason::parse(reason.as_str()), Some(reason));
+        }
+        assert_eq!(Reason::parse("other"), None);
+    }
+
+    #[test]
+    fn an_existing_stream_is_compared_field_by_field() {
+        let policy = Policy::default();
+        let wanted = StreamShape::of(Durability::Command, "orders.place", &policy);
+        assert!(wanted.differences(&wanted.clone()).is_empty());
+        let found = StreamShape {
+            retention: Retention::Limits,
+            max_age: Some(Duration::from_secs(3600)),
+            ..wanted.clone()
+        };
+        let differences = wanted.differences(&found);
+        let fields: Vec<_> = differences.iter().map(|d| (d.field, d.updatable)).collect();
+        assert_eq!(fields, [("retention", false), ("max_age", true)]);
+        assert_eq!(
+            differences[0].to_string(),
+            "retention: declared WorkQueue, the stream has Limits (cannot be changed on an existing stream)"
+        );
+        let event = StreamShape::of(Durability::Event, "orders.placed", &policy);
+        assert_eq!(event.retention, Retention::Limits);
+    }
+}
