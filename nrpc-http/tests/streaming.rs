@@ -268,6 +268,64 @@ async fn server_sent_events_arrive_one_by_one_and_stop_with_the_reader() {
     handle.shutdown(Duration::from_secs(5)).await;
 }
 
+/// A broker restart in the middle of a streamed response: the body says
+/// it did not arrive whole (never a silent gap or a hang), and the
+/// handler's stream is dropped.
+#[tokio::test]
+async fn a_broker_restart_mid_stream_fails_the_body_and_frees_the_handler() {
+    let mut server = broker();
+    let conn = connection(&server).await;
+    let (events, rx) = mpsc::channel(64);
+    let feed = Feed::default();
+    *feed.events.lock().unwrap() = Some(rx);
+    let (handle, _) = serve(&conn, feed.clone()).await;
+    let client = HttpClient::new(&connection(&server).await);
+    let request = http::Request::get("http://big.nats/events")
+        .body(http_body_util::Empty::<Bytes>::new())
+        .unwrap();
+    let response = within("the head", client.stream(request)).await.unwrap();
+    let mut body = response.into_body();
+    events.send("before".to_owned()).await.unwrap();
+    let frame = within("the first event", body.frame())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(frame.into_data().unwrap(), "data: before\n\n");
+    server.restart().unwrap();
+    // Events go on while the connections come back; some are lost.
+    let producing = tokio::spawn(async move {
+        for i in 0.. {
+            if events.send(format!("after {i}")).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    let ended = within("the body's end", async {
+        loop {
+            match body.frame().await {
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => break Some(e),
+                None => break None,
+            }
+        }
+    })
+    .await;
+    let error = ended.expect("the body says it did not arrive whole, never ends cleanly");
+    let text = error.to_string();
+    assert!(
+        text.contains("lost") || text.contains("nothing for") || text.contains("closed"),
+        "{text}"
+    );
+    drop(body);
+    within("the handler's stream dropped", feed.closed.acquire())
+        .await
+        .unwrap()
+        .forget();
+    within("the producer stopped", producing).await.unwrap();
+    handle.shutdown(Duration::from_secs(5)).await;
+}
+
 #[tokio::test]
 async fn a_caller_that_gives_up_cancels_the_handler() {
     let server = broker();
