@@ -30,6 +30,8 @@ mod connect;
 mod credit;
 mod describe;
 pub mod discovery;
+#[cfg(feature = "jetstream")]
+pub mod durable;
 #[cfg(feature = "grpc")]
 pub mod grpc;
 pub mod guide;

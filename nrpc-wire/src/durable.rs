@@ -372,6 +372,9 @@ pub enum Retention {
     WorkQueue,
     /// Kept within limits (age), whatever is acked (events, dead letters).
     Limits,
+    /// Kept until every consumer acked it (nrpc does not make these; an
+    /// existing stream may have it).
+    Interest,
 }
 
 impl StreamShape {

@@ -516,7 +516,7 @@ impl Connection {
     /// events when [`connect`](crate::connect) made it; a connection made
     /// from a bare client (which reports its events to nobody) is looked
     /// at every [`RECONNECT_CHECK`].
-    async fn connected(&self) {
+    pub(crate) async fn connected(&self) {
         let nats = &self.inner.nats;
         let Some(events) = &self.inner.events else {
             while nats.connection_state() != State::Connected {
