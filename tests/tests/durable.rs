@@ -4,11 +4,14 @@
 // A test fails loudly on what it did not expect.
 #![allow(clippy::unwrap_used)]
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::jetstream;
+use futures::StreamExt;
 use nats_harness::NatsServer;
-use nrpc_runtime::durable::{Durability, Durable, DurableError, Policy, StreamShape};
+use nrpc_runtime::durable::{ConsumerSpec, Durability, Durable, DurableError, Policy, StreamShape};
+use nrpc_runtime::{Code, Status};
 use nrpc_tests::{connection, within, PATIENCE};
 
 /// The test broker keeps what JetStream stored across a kill -9 and a
@@ -139,12 +142,21 @@ async fn the_same_message_id_is_stored_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_publish_across_a_broker_restart_ends_in_time() {
     let mut server = NatsServer::start_jetstream().unwrap();
-    let durable = Durable::new(&connection(&server).await);
+    let conn = connection(&server).await;
+    let durable = Durable::new(&conn);
     durable
         .provision_stream("BOUNCE", &command_shape("bounce.do"), false)
         .await
         .unwrap();
     server.stop();
+    // Once the client knows the connection is down (a message written just
+    // before that may still be stored: the outcome of a timeout is unknown).
+    within("the client to see the broker gone", async {
+        while conn.nats().connection_state() == async_nats::connection::State::Connected {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
     // Nothing answers: an error within its deadline, and the message is
     // not left in the client's buffer to go out later.
     let short = durable
@@ -188,4 +200,240 @@ async fn a_publish_across_a_broker_restart_ends_in_time() {
     assert_eq!(info.state.messages, 1, "stored once, and nothing else");
     let kept = stream.get_raw_message(stored.sequence).await.unwrap();
     assert_eq!(&kept.payload[..], b"kept");
+}
+
+/// A command stream `name` on `subject`, and a consumer of it with
+/// `policy` running `handler`; every attempt's instant is recorded.
+struct Rig {
+    server: NatsServer,
+    durable: Durable,
+    attempts: Arc<Mutex<Vec<std::time::Instant>>>,
+    dead: async_nats::Subscriber,
+}
+
+async fn rig(name: &str, policy: Policy) -> Rig {
+    let server = NatsServer::start_jetstream().unwrap();
+    let conn = connection(&server).await;
+    let durable = Durable::new(&conn);
+    let subject = format!("{}.do", name.to_lowercase());
+    let shape = StreamShape::of(Durability::Command, &subject, &policy);
+    durable.provision_stream(name, &shape, false).await.unwrap();
+    // Dead letters as they are written (core NATS sees them too).
+    let watcher = async_nats::connect(server.url()).await.unwrap();
+    let dead = watcher.subscribe("_NRPC.dlq.>").await.unwrap();
+    watcher.flush().await.unwrap();
+    Rig {
+        server,
+        durable,
+        attempts: Arc::default(),
+        dead,
+    }
+}
+
+fn spec(name: &str, policy: Policy) -> ConsumerSpec {
+    ConsumerSpec {
+        service: "test.v1.Orders".into(),
+        stream: name.into(),
+        consumer: "nrpc".into(),
+        subject: format!("{}.do", name.to_lowercase()),
+        policy,
+    }
+}
+
+fn header<'a>(message: &'a async_nats::Message, name: &str) -> &'a str {
+    message
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(name))
+        .map_or("", |v| v.as_str())
+}
+
+async fn messages_in(server: &NatsServer, stream: &str) -> u64 {
+    let js = jetstream::new(async_nats::connect(server.url()).await.unwrap());
+    js.get_stream(stream)
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .state
+        .messages
+}
+
+/// A message whose handler always fails with a retryable code reaches the
+/// dead letters after exactly max_deliveries attempts, the policy's
+/// delays between them, with its reason, code and origin; the original is
+/// gone from the work queue.
+#[tokio::test]
+async fn a_poison_message_is_dead_lettered_after_its_retries() {
+    let policy = Policy {
+        max_deliveries: 3,
+        backoff: vec![Duration::from_millis(300), Duration::from_millis(600)],
+        ack_wait: Duration::from_secs(5),
+        ..Policy::default()
+    };
+    let mut rig = rig("POISON", policy.clone()).await;
+    let attempts = rig.attempts.clone();
+    let consumer = rig
+        .durable
+        .consume(spec("POISON", policy), move |_delivery| {
+            attempts.lock().unwrap().push(std::time::Instant::now());
+            async {
+                Err(Status::new(
+                    Code::Unavailable,
+                    "the database is down\nagain",
+                ))
+            }
+        })
+        .await
+        .unwrap();
+    rig.durable
+        .publish("poison.do", None, "order-1".into(), "p-1", PATIENCE)
+        .await
+        .unwrap();
+    let dead = within("the dead letter", rig.dead.next()).await.unwrap();
+    assert_eq!(&dead.payload[..], b"order-1");
+    assert_eq!(dead.subject.as_str(), "_NRPC.dlq.test_v1_Orders.POISON");
+    assert_eq!(header(&dead, "Nrpc-Dlq-Reason"), "exhausted");
+    assert_eq!(header(&dead, "Nrpc-Dlq-Code"), "UNAVAILABLE");
+    assert_eq!(
+        header(&dead, "Nrpc-Dlq-Message"),
+        "the database is down again"
+    );
+    assert_eq!(header(&dead, "Nrpc-Dlq-Deliveries"), "3");
+    assert_eq!(header(&dead, "Nrpc-Dlq-Stream"), "POISON");
+    assert_eq!(header(&dead, "Nrpc-Dlq-Sequence"), "1");
+    assert_eq!(header(&dead, "Nrpc-Dlq-Subject"), "poison.do");
+    assert_eq!(header(&dead, "Nats-Msg-Id"), "POISON:1");
+    let attempts = rig.attempts.lock().unwrap().clone();
+    assert_eq!(attempts.len(), 3);
+    // The delays are the policy's, at least (the broker adds its own).
+    assert!(attempts[1] - attempts[0] >= Duration::from_millis(300));
+    assert!(attempts[2] - attempts[1] >= Duration::from_millis(600));
+    consumer.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(messages_in(&rig.server, "POISON").await, 0);
+    assert_eq!(messages_in(&rig.server, "NRPC_DLQ_test_v1_Orders").await, 1);
+}
+
+/// A failure that retrying cannot fix goes to the dead letters at once; a
+/// panic is retried (and then handled); a handler that hangs past its
+/// timeout on its last attempt is dead-lettered too.
+#[tokio::test]
+async fn rejections_panics_and_hangs_each_end_as_they_should() {
+    let policy = Policy {
+        max_deliveries: 2,
+        backoff: vec![Duration::from_millis(100)],
+        ack_wait: Duration::from_secs(5),
+        handler_timeout: Duration::from_millis(500),
+        ..Policy::default()
+    };
+    let mut rig = rig("MIXED", policy.clone()).await;
+    let attempts = rig.attempts.clone();
+    let consumer = rig
+        .durable
+        .consume(spec("MIXED", policy), move |delivery| {
+            attempts.lock().unwrap().push(std::time::Instant::now());
+            async move {
+                match (&delivery.payload[..], delivery.delivered) {
+                    (b"bad", _) => Err(Status::new(Code::InvalidArgument, "no such product")),
+                    (b"panics", 1) => panic!("the first attempt panics"),
+                    (b"hangs", _) => std::future::pending().await,
+                    _ => Ok(()),
+                }
+            }
+        })
+        .await
+        .unwrap();
+    for (id, payload) in [
+        ("m-bad", "bad"),
+        ("m-panics", "panics"),
+        ("m-hangs", "hangs"),
+    ] {
+        rig.durable
+            .publish("mixed.do", None, payload.into(), id, PATIENCE)
+            .await
+            .unwrap();
+    }
+    let mut reasons = Vec::new();
+    for _ in 0..2 {
+        let dead = within("a dead letter", rig.dead.next()).await.unwrap();
+        reasons.push((
+            String::from_utf8_lossy(&dead.payload).into_owned(),
+            header(&dead, "Nrpc-Dlq-Reason").to_owned(),
+            header(&dead, "Nrpc-Dlq-Code").to_owned(),
+            header(&dead, "Nrpc-Dlq-Deliveries").to_owned(),
+        ));
+    }
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        [
+            (
+                "bad".into(),
+                "rejected".into(),
+                "INVALID_ARGUMENT".into(),
+                "1".into()
+            ),
+            (
+                "hangs".into(),
+                "exhausted".into(),
+                "DEADLINE_EXCEEDED".into(),
+                "2".into()
+            ),
+        ]
+    );
+    // bad once, panics twice (then handled), hangs twice; the queue is
+    // empty when every message is settled (polled, every 20 ms).
+    within("every attempt", async {
+        while messages_in(&rig.server, "MIXED").await > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert_eq!(rig.attempts.lock().unwrap().len(), 5);
+    consumer.shutdown(Duration::from_secs(5)).await;
+}
+
+/// A handler that takes three times the ack wait is not redelivered: it
+/// tells the broker it is still at work.
+#[tokio::test]
+async fn a_slow_handler_is_not_redelivered_while_it_works() {
+    let policy = Policy {
+        ack_wait: Duration::from_secs(1),
+        ..Policy::default()
+    };
+    let rig = rig("SLOW", policy.clone()).await;
+    let attempts = rig.attempts.clone();
+    let (done, mut finished) = tokio::sync::mpsc::unbounded_channel();
+    let consumer = rig
+        .durable
+        .consume(spec("SLOW", policy), move |_delivery| {
+            attempts.lock().unwrap().push(std::time::Instant::now());
+            let done = done.clone();
+            async move {
+                // The work itself: three ack waits long.
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                let _ = done.send(());
+                Ok(())
+            }
+        })
+        .await
+        .unwrap();
+    rig.durable
+        .publish("slow.do", None, "long job".into(), "s-1", PATIENCE)
+        .await
+        .unwrap();
+    within("the job", finished.recv()).await.unwrap();
+    within("the ack", async {
+        while messages_in(&rig.server, "SLOW").await > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert_eq!(
+        rig.attempts.lock().unwrap().len(),
+        1,
+        "redelivered while at work"
+    );
+    consumer.shutdown(Duration::from_secs(5)).await;
 }

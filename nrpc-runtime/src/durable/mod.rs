@@ -4,8 +4,13 @@
 //! (policies, names, retries, dead letters, stream shapes) live in
 //! [`nrpc_wire::durable`].
 //!
-//! Not yet: the declaration in the IDL and the macro, the consumer (acks,
-//! retries with backoff, dead letters), replay and the tooling.
+//! Not yet: the declaration in the IDL and the macro (and typed
+//! publishers and handlers from it), the MAX_DELIVERIES advisory path,
+//! consumer supervision, replay and the tooling.
+
+mod consume;
+
+pub use consume::{ConsumerHandle, ConsumerSpec, Delivery};
 
 use std::time::Duration;
 

@@ -1,0 +1,338 @@
+//! The durable consumer: pulls within the handler concurrency, runs the
+//! handler under its timeout with progress acks, and acks, NAKs with the
+//! policy's delay, or writes a dead letter (awaiting it) and then
+//! terminates — NAKing if the dead letter cannot be written.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_nats::jetstream::consumer::{pull, AckPolicy};
+use async_nats::jetstream::{self, AckKind};
+use bytes::Bytes;
+use futures::{FutureExt, StreamExt};
+use nrpc_wire::durable::{
+    dead_letter_id, dead_letter_stream, dead_letter_subject, dead_letter_subjects, disposition,
+    headers as dlq, Disposition, Reason,
+};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::{Durable, DurableError, Policy, Retention, Storage, StreamShape};
+use crate::{Code, HeaderMap, Status};
+
+/// How long a dead letter's message may be, in bytes.
+const MAX_DLQ_MESSAGE: usize = 1024;
+
+/// One message given to a durable handler.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The subject it was published to.
+    pub subject: String,
+    /// Its headers.
+    pub headers: Option<HeaderMap>,
+    /// Its payload.
+    pub payload: Bytes,
+    /// Which delivery this is: 1 for the first.
+    pub delivered: u64,
+    /// Its sequence in the stream.
+    pub sequence: u64,
+}
+
+/// What a durable consumer consumes, and how.
+#[derive(Debug, Clone)]
+pub struct ConsumerSpec {
+    /// The service's full name (its dead-letter stream is named after it).
+    pub service: String,
+    /// The stream.
+    pub stream: String,
+    /// The durable consumer's name.
+    pub consumer: String,
+    /// The subject it takes from the stream.
+    pub subject: String,
+    /// Deliveries, retries, timeouts, concurrency, dead letters.
+    pub policy: Policy,
+}
+
+/// A running durable consumer: stop it with [`shutdown`](Self::shutdown).
+#[derive(Debug)]
+pub struct ConsumerHandle {
+    stop: CancellationToken,
+    pulling: tokio::task::JoinHandle<()>,
+    running: TaskTracker,
+}
+
+impl ConsumerHandle {
+    /// Stops pulling, NAKs what was fetched but not started (another
+    /// instance gets it at once instead of after the ack wait), and lets
+    /// the handlers in progress finish within `grace` (they keep sending
+    /// progress acks); those still running then are dropped, and the
+    /// broker redelivers them after the ack wait.
+    pub async fn shutdown(self, grace: Duration) {
+        self.stop.cancel();
+        let _ = self.pulling.await;
+        self.running.close();
+        let _ = tokio::time::timeout(grace, self.running.wait()).await;
+    }
+}
+
+impl Durable {
+    /// Consumes `spec.subject` of `spec.stream` with `handler` until the
+    /// handle is shut down: at most `concurrency` messages at once, each
+    /// acked when the handler succeeds, retried after the policy's delay
+    /// when it fails with a retryable code (a panic is `INTERNAL`, a
+    /// timeout `DEADLINE_EXCEEDED`), and otherwise — or on its last
+    /// delivery — copied to the service's dead-letter stream with the
+    /// reason and then terminated.
+    pub async fn consume<H, Fut>(
+        &self,
+        spec: ConsumerSpec,
+        handler: H,
+    ) -> Result<ConsumerHandle, DurableError>
+    where
+        H: Fn(Delivery) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), Status>> + Send + 'static,
+    {
+        spec.policy.validate()?;
+        let js_error = |e: &dyn std::fmt::Display| DurableError::JetStream(e.to_string());
+        if spec.policy.dead_letter {
+            let shape = StreamShape {
+                subjects: vec![dead_letter_subjects(&spec.service)],
+                retention: Retention::Limits,
+                storage: Storage::File,
+                replicas: spec.policy.replicas,
+                max_age: None,
+                // Long enough for the advisory path to meet the handler's copy.
+                duplicate_window: spec.policy.dedup_window.max(Duration::from_secs(600)),
+            };
+            self.provision_stream(&dead_letter_stream(&spec.service), &shape, false)
+                .await?;
+        }
+        let stream = self
+            .js
+            .get_stream(&spec.stream)
+            .await
+            .map_err(|e| js_error(&e))?;
+        let policy = &spec.policy;
+        let config = pull::Config {
+            durable_name: Some(spec.consumer.clone()),
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: policy.ack_wait,
+            max_deliver: i64::from(policy.max_deliveries),
+            max_ack_pending: policy.max_ack_pending(),
+            filter_subject: spec.subject.clone(),
+            ..Default::default()
+        };
+        let consumer: jetstream::consumer::PullConsumer = stream
+            .get_or_create_consumer(&spec.consumer, config)
+            .await
+            .map_err(|e| js_error(&e))?;
+        let mut messages = consumer
+            .stream()
+            .max_messages_per_batch(policy.batch())
+            .messages()
+            .await
+            .map_err(|e| js_error(&e))?;
+        let stop = CancellationToken::new();
+        let running = TaskTracker::new();
+        let slots = Arc::new(Semaphore::new(policy.concurrency as usize));
+        let shared = Arc::new(Shared {
+            durable: self.clone(),
+            spec,
+            handler,
+        });
+        let pulling = {
+            let (stop, running) = (stop.clone(), running.clone());
+            tokio::spawn(async move {
+                loop {
+                    // A slot first: nothing is fetched that cannot start.
+                    let slot = tokio::select! {
+                        () = stop.cancelled() => break,
+                        slot = slots.clone().acquire_owned() => match slot {
+                            Ok(slot) => slot,
+                            Err(_) => break,
+                        },
+                    };
+                    let message = tokio::select! {
+                        () = stop.cancelled() => break,
+                        message = messages.next() => message,
+                    };
+                    match message {
+                        Some(Ok(message)) => {
+                            let shared = shared.clone();
+                            running.spawn(async move {
+                                shared.handle(message).await;
+                                drop(slot);
+                            });
+                        }
+                        Some(Err(e)) => {
+                            // Missed heartbeats and the like: the stream
+                            // goes on (async-nats re-pulls).
+                            tracing::debug!(error = %e, "nrpc durable: pull");
+                        }
+                        None => break,
+                    }
+                }
+                // Fetched but not started: back to the stream at once.
+                while let Some(Some(Ok(message))) = messages.next().now_or_never() {
+                    let _ = message.ack_with(AckKind::Nak(None)).await;
+                }
+            })
+        };
+        Ok(ConsumerHandle {
+            stop,
+            pulling,
+            running,
+        })
+    }
+}
+
+/// What the handling tasks of one consumer share.
+struct Shared<H> {
+    durable: Durable,
+    spec: ConsumerSpec,
+    handler: H,
+}
+
+impl<H, Fut> Shared<H>
+where
+    H: Fn(Delivery) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), Status>> + Send + 'static,
+{
+    /// Runs one delivery and settles it.
+    async fn handle(&self, message: jetstream::Message) {
+        let (delivered, sequence) = match message.info() {
+            Ok(info) => (
+                u64::try_from(info.delivered).unwrap_or(1),
+                info.stream_sequence,
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "nrpc durable: a message without its metadata");
+                return;
+            }
+        };
+        let policy = &self.spec.policy;
+        let delivery = Delivery {
+            subject: message.subject.to_string(),
+            headers: message.headers.clone(),
+            payload: message.payload.clone(),
+            delivered,
+            sequence,
+        };
+        let running = AssertUnwindSafe((self.handler)(delivery)).catch_unwind();
+        let with_progress = async {
+            tokio::pin!(running);
+            let every = policy.progress_interval();
+            let mut progress = tokio::time::interval_at(Instant::now() + every, every);
+            loop {
+                tokio::select! {
+                    outcome = &mut running => break outcome,
+                    _ = progress.tick() => {
+                        let _ = message.ack_with(AckKind::Progress).await;
+                    }
+                }
+            }
+        };
+        let outcome = match tokio::time::timeout(policy.handler_timeout, with_progress).await {
+            Err(_) => Err(Status::new(
+                Code::DeadlineExceeded,
+                format!(
+                    "the handler ran past its timeout of {:?}",
+                    policy.handler_timeout
+                ),
+            )),
+            Ok(Err(_)) => Err(Status::new(Code::Internal, "the handler panicked")),
+            Ok(Ok(outcome)) => outcome,
+        };
+        let code = outcome.as_ref().err().map(Status::code);
+        let settled = match disposition(
+            outcome.as_ref().map_err(Status::code).copied(),
+            delivered,
+            policy,
+        ) {
+            Disposition::Ack => message.ack().await,
+            Disposition::Retry(delay) => message.ack_with(AckKind::Nak(Some(delay))).await,
+            Disposition::DeadLetter(reason) => {
+                let status = outcome.err();
+                self.dead_letter(&message, reason, status.as_ref(), delivered, sequence)
+                    .await
+            }
+        };
+        if let Err(e) = settled {
+            tracing::warn!(error = %e, ?code, sequence, "nrpc durable: settling a message");
+        }
+    }
+
+    /// Writes the dead letter (awaiting the broker), then terminates the
+    /// original; if the copy cannot be written, NAKs it instead.
+    async fn dead_letter(
+        &self,
+        message: &jetstream::Message,
+        reason: Reason,
+        status: Option<&Status>,
+        delivered: u64,
+        sequence: u64,
+    ) -> Result<(), async_nats::Error> {
+        let spec = &self.spec;
+        if !spec.policy.dead_letter {
+            tracing::warn!(
+                stream = %spec.stream, sequence, reason = reason.as_str(),
+                "nrpc durable: a message that cannot be handled is dropped (dead letters are off)"
+            );
+            return message.ack_with(AckKind::Term).await;
+        }
+        let mut headers = message.headers.clone().unwrap_or_default();
+        headers.insert(dlq::REASON, reason.as_str());
+        if let Some(status) = status {
+            headers.insert(dlq::CODE, status.code().as_str());
+            headers.insert(dlq::MESSAGE, header_text(status.message()).as_str());
+        }
+        headers.insert(dlq::SUBJECT, message.subject.as_str());
+        headers.insert(dlq::STREAM, spec.stream.as_str());
+        headers.insert(dlq::SEQUENCE, sequence.to_string().as_str());
+        headers.insert(dlq::DELIVERIES, delivered.to_string().as_str());
+        headers.insert(dlq::CONSUMER, spec.consumer.as_str());
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        headers.insert(dlq::TIME, now.to_string().as_str());
+        let written = self
+            .durable
+            .publish(
+                &dead_letter_subject(&spec.service, &spec.stream),
+                Some(headers),
+                message.payload.clone(),
+                &dead_letter_id(&spec.stream, sequence),
+                spec.policy.ack_wait,
+            )
+            .await;
+        match written {
+            Ok(_) => message.ack_with(AckKind::Term).await,
+            Err(e) => {
+                // Never dropped: back to the stream, to try again.
+                tracing::warn!(error = %e, sequence, "nrpc durable: writing a dead letter");
+                let delay = spec.policy.retry_delay(delivered);
+                message.ack_with(AckKind::Nak(Some(delay))).await
+            }
+        }
+    }
+}
+
+/// `text` as a header value: one line, at most [`MAX_DLQ_MESSAGE`] bytes.
+fn header_text(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if out.len() > MAX_DLQ_MESSAGE {
+        let mut end = MAX_DLQ_MESSAGE;
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+    }
+    out
+}
