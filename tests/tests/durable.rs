@@ -10,7 +10,9 @@ use std::time::Duration;
 use async_nats::jetstream;
 use futures::StreamExt;
 use nats_harness::NatsServer;
-use nrpc_runtime::durable::{ConsumerSpec, Durability, Durable, DurableError, Policy, StreamShape};
+use nrpc_runtime::durable::{
+    ConsumerSpec, Durability, Durable, DurableError, Policy, Start, StreamShape,
+};
 use nrpc_runtime::{Code, Status};
 use nrpc_tests::{connection, within, PATIENCE};
 
@@ -237,6 +239,7 @@ fn spec(name: &str, policy: Policy) -> ConsumerSpec {
         consumer: "nrpc".into(),
         subject: format!("{}.do", name.to_lowercase()),
         policy,
+        start: Start::All,
     }
 }
 
@@ -436,4 +439,81 @@ async fn a_slow_handler_is_not_redelivered_while_it_works() {
         "redelivered while at work"
     );
     consumer.shutdown(Duration::from_secs(5)).await;
+}
+
+/// The next `n` items of `rx`.
+async fn next_n(rx: &mut tokio::sync::mpsc::UnboundedReceiver<String>, n: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        out.push(within("an event", rx.recv()).await.unwrap());
+    }
+    out
+}
+
+/// Events are kept: a new subscriber group reads past events from a
+/// sequence or from a time, or only new ones, each in order.
+#[tokio::test]
+async fn a_new_group_replays_events_from_a_sequence_or_a_time() {
+    let server = NatsServer::start_jetstream().unwrap();
+    let durable = Durable::new(&connection(&server).await);
+    let policy = Policy {
+        concurrency: 1,
+        max_age: Some(Duration::from_secs(3600)),
+        ..Policy::default()
+    };
+    let shape = StreamShape::of(Durability::Event, "shop.placed", &policy);
+    durable
+        .provision_stream("PLACED", &shape, false)
+        .await
+        .unwrap();
+    let mut after_third = None;
+    for i in 1..=10 {
+        durable
+            .publish(
+                "shop.placed",
+                None,
+                format!("e{i}").into(),
+                &format!("e{i}"),
+                PATIENCE,
+            )
+            .await
+            .unwrap();
+        if i == 3 {
+            after_third = Some(std::time::SystemTime::now());
+        }
+    }
+    let group = |name: &str, start: Start| {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let spec = ConsumerSpec {
+            service: "shop.v1.Shop".into(),
+            stream: "PLACED".into(),
+            consumer: name.into(),
+            subject: "shop.placed".into(),
+            policy: policy.clone(),
+            start,
+        };
+        let consuming = durable.consume(spec, move |delivery| {
+            let _ = tx.send(String::from_utf8_lossy(&delivery.payload).into_owned());
+            async { Ok(()) }
+        });
+        async move { (consuming.await.unwrap(), rx) }
+    };
+    let names =
+        |range: std::ops::RangeInclusive<u32>| range.map(|i| format!("e{i}")).collect::<Vec<_>>();
+    let (from_six, mut rx) = group("from-six", Start::Sequence(6)).await;
+    assert_eq!(next_n(&mut rx, 5).await, names(6..=10));
+    let (from_time, mut rx_time) = group("from-time", Start::Time(after_third.unwrap())).await;
+    assert_eq!(next_n(&mut rx_time, 7).await, names(4..=10));
+    let (from_now, mut rx_new) = group("from-now", Start::New).await;
+    durable
+        .publish("shop.placed", None, "e11".into(), "e11", PATIENCE)
+        .await
+        .unwrap();
+    assert_eq!(next_n(&mut rx_new, 1).await, names(11..=11));
+    // Every group gets each: the first two see e11 too.
+    assert_eq!(next_n(&mut rx, 1).await, names(11..=11));
+    assert_eq!(next_n(&mut rx_time, 1).await, names(11..=11));
+    for consumer in [from_six, from_time, from_now] {
+        consumer.shutdown(Duration::from_secs(5)).await;
+    }
 }

@@ -55,6 +55,37 @@ pub struct ConsumerSpec {
     pub subject: String,
     /// Deliveries, retries, timeouts, concurrency, dead letters.
     pub policy: Policy,
+    /// Where a new consumer starts (an existing one goes on where it
+    /// was). Commands: always [`Start::All`].
+    pub start: Start,
+}
+
+/// Where a new consumer starts in its stream: replay for events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Start {
+    /// From the first message the stream still has.
+    #[default]
+    All,
+    /// With messages published from now on.
+    New,
+    /// From this stream sequence.
+    Sequence(u64),
+    /// From the first message stored at or after this instant.
+    Time(SystemTime),
+}
+
+impl Start {
+    fn deliver_policy(self) -> jetstream::consumer::DeliverPolicy {
+        use jetstream::consumer::DeliverPolicy;
+        match self {
+            Start::All => DeliverPolicy::All,
+            Start::New => DeliverPolicy::New,
+            Start::Sequence(start_sequence) => DeliverPolicy::ByStartSequence { start_sequence },
+            Start::Time(at) => DeliverPolicy::ByStartTime {
+                start_time: time::OffsetDateTime::from(at),
+            },
+        }
+    }
 }
 
 /// A running durable consumer: stop it with [`shutdown`](Self::shutdown).
@@ -124,6 +155,7 @@ impl Durable {
             max_deliver: i64::from(policy.max_deliveries),
             max_ack_pending: policy.max_ack_pending(),
             filter_subject: spec.subject.clone(),
+            deliver_policy: spec.start.deliver_policy(),
             ..Default::default()
         };
         let consumer: jetstream::consumer::PullConsumer = stream

@@ -6,11 +6,11 @@
 //!
 //! Not yet: the declaration in the IDL and the macro (and typed
 //! publishers and handlers from it), the MAX_DELIVERIES advisory path,
-//! consumer supervision, replay and the tooling.
+//! consumer supervision and the tooling.
 
 mod consume;
 
-pub use consume::{ConsumerHandle, ConsumerSpec, Delivery};
+pub use consume::{ConsumerHandle, ConsumerSpec, Delivery, Start};
 
 use std::time::Duration;
 
