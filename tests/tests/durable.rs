@@ -517,3 +517,72 @@ async fn a_new_group_replays_events_from_a_sequence_or_a_time() {
         consumer.shutdown(Duration::from_secs(5)).await;
     }
 }
+
+/// Two instances share a command consumer under load; one shuts down
+/// gracefully in the middle: every command is handled, and what it had
+/// fetched goes to the other at once — the run ends well within the
+/// 30 s ack wait that an un-NAKed message would wait out.
+#[tokio::test]
+async fn a_graceful_shutdown_under_load_loses_nothing_and_hands_over_at_once() {
+    let policy = Policy {
+        concurrency: 4,
+        ..Policy::default()
+    };
+    let rig = rig("SHARED", policy.clone()).await;
+    let (handled, mut seen) = tokio::sync::mpsc::unbounded_channel::<(char, String)>();
+    let instance = |name: char| {
+        let handled = handled.clone();
+        let spec = spec("SHARED", policy.clone());
+        let server = &rig.server;
+        async move {
+            // Each instance on a connection of its own.
+            Durable::new(&connection(server).await)
+                .consume(spec, move |delivery| {
+                    let handled = handled.clone();
+                    async move {
+                        // Some work, so messages wait in each instance.
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                        let _ = handled.send((
+                            name,
+                            String::from_utf8_lossy(&delivery.payload).into_owned(),
+                        ));
+                        Ok(())
+                    }
+                })
+                .await
+                .unwrap()
+        }
+    };
+    let a = instance('a').await;
+    let b = instance('b').await;
+    const N: usize = 400;
+    for i in 0..N {
+        rig.durable
+            .publish(
+                "shared.do",
+                None,
+                format!("c{i}").into(),
+                &format!("c{i}"),
+                PATIENCE,
+            )
+            .await
+            .unwrap();
+    }
+    let mut done = std::collections::HashSet::new();
+    let mut by_a = 0;
+    while done.len() < N / 4 {
+        let (who, what) = within("a command", seen.recv()).await.unwrap();
+        by_a += usize::from(who == 'a');
+        done.insert(what);
+    }
+    a.shutdown(Duration::from_secs(5)).await;
+    while done.len() < N {
+        let (_, what) = within("every command, without waiting out an ack", seen.recv())
+            .await
+            .unwrap();
+        done.insert(what);
+    }
+    assert!(by_a > 0, "both instances took part");
+    b.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(messages_in(&rig.server, "SHARED").await, 0);
+}
