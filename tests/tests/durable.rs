@@ -586,3 +586,57 @@ async fn a_graceful_shutdown_under_load_loses_nothing_and_hands_over_at_once() {
     b.shutdown(Duration::from_secs(5)).await;
     assert_eq!(messages_in(&rig.server, "SHARED").await, 0);
 }
+
+/// A message whose last delivery never settles (its instance shut down
+/// past its grace while the handler hung) is caught from the broker's
+/// MAX_DELIVERIES advisory by the instance still running: dead-lettered
+/// with that reason, and removed from the work queue (where it would
+/// otherwise stay forever); that instance's handler never sees it.
+#[tokio::test]
+async fn a_message_whose_last_attempt_never_ends_is_dead_lettered_from_the_advisory() {
+    let policy = Policy {
+        max_deliveries: 1,
+        ack_wait: Duration::from_secs(1),
+        handler_timeout: Duration::from_secs(600),
+        ..Policy::default()
+    };
+    let mut rig = rig("STUCK", policy.clone()).await;
+    let started = Arc::new(tokio::sync::Notify::new());
+    let hung = started.clone();
+    let a = Durable::new(&connection(&rig.server).await)
+        .consume(spec("STUCK", policy.clone()), move |_delivery| {
+            hung.notify_one();
+            std::future::pending()
+        })
+        .await
+        .unwrap();
+    rig.durable
+        .publish("stuck.do", None, "stuck".into(), "x-1", PATIENCE)
+        .await
+        .unwrap();
+    within("the handler to start", started.notified()).await;
+    // B comes once A has the message (its only delivery).
+    let b_calls = Arc::new(Mutex::new(0));
+    let counted = b_calls.clone();
+    let b = Durable::new(&connection(&rig.server).await)
+        .consume(spec("STUCK", policy), move |_delivery| {
+            *counted.lock().unwrap() += 1;
+            async { Ok(()) }
+        })
+        .await
+        .unwrap();
+    // A goes away past its grace: its hung attempt is dropped and NAKed.
+    a.shutdown(Duration::from_millis(100)).await;
+    let dead = within("the dead letter", rig.dead.next()).await.unwrap();
+    assert_eq!(header(&dead, "Nrpc-Dlq-Reason"), "max_deliveries");
+    assert_eq!(header(&dead, "Nrpc-Dlq-Deliveries"), "1");
+    assert_eq!(&dead.payload[..], b"stuck");
+    within("the work queue emptied", async {
+        while messages_in(&rig.server, "STUCK").await > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    b.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(*b_calls.lock().unwrap(), 0);
+}

@@ -24,6 +24,13 @@ use tokio_util::task::TaskTracker;
 use super::{Durable, DurableError, Policy, Retention, Storage, StreamShape};
 use crate::{Code, HeaderMap, Status};
 
+/// How long one pull waits for messages: a shutdown waits for the pull
+/// in progress to end (what it brings is NAKed), so at most this long.
+const PULL_EXPIRY: Duration = Duration::from_secs(1);
+
+/// How long a shutdown waits for dropped handlers' NAKs to go out.
+const SETTLE: Duration = Duration::from_secs(5);
+
 /// How long a dead letter's message may be, in bytes.
 const MAX_DLQ_MESSAGE: usize = 1024;
 
@@ -92,21 +99,32 @@ impl Start {
 #[derive(Debug)]
 pub struct ConsumerHandle {
     stop: CancellationToken,
+    /// Fired when the grace has passed: handlers still running are
+    /// dropped and their messages NAKed.
+    abort: CancellationToken,
     pulling: tokio::task::JoinHandle<()>,
     running: TaskTracker,
 }
 
 impl ConsumerHandle {
-    /// Stops pulling, NAKs what was fetched but not started (another
-    /// instance gets it at once instead of after the ack wait), and lets
+    /// Stops pulling (the pull in progress ends within a second), NAKs
+    /// what was fetched but not started (another instance gets it at once
+    /// instead of after the ack wait), and lets
     /// the handlers in progress finish within `grace` (they keep sending
-    /// progress acks); those still running then are dropped, and the
-    /// broker redelivers them after the ack wait.
+    /// progress acks); those still running then are dropped and their
+    /// messages NAKed. Returns once every message is settled (or, if the
+    /// broker is unreachable, after a further bound).
     pub async fn shutdown(self, grace: Duration) {
         self.stop.cancel();
         let _ = self.pulling.await;
         self.running.close();
-        let _ = tokio::time::timeout(grace, self.running.wait()).await;
+        if tokio::time::timeout(grace, self.running.wait())
+            .await
+            .is_err()
+        {
+            self.abort.cancel();
+            let _ = tokio::time::timeout(SETTLE, self.running.wait()).await;
+        }
     }
 }
 
@@ -162,60 +180,79 @@ impl Durable {
             .get_or_create_consumer(&spec.consumer, config)
             .await
             .map_err(|e| js_error(&e))?;
-        let mut messages = consumer
-            .stream()
-            .max_messages_per_batch(policy.batch())
-            .messages()
-            .await
-            .map_err(|e| js_error(&e))?;
         let stop = CancellationToken::new();
+        let abort = CancellationToken::new();
         let running = TaskTracker::new();
         let slots = Arc::new(Semaphore::new(policy.concurrency as usize));
+        if spec.policy.dead_letter {
+            let advisories = max_deliveries(self, &spec, stop.clone()).await?;
+            running.spawn(advisories);
+        }
         let shared = Arc::new(Shared {
             durable: self.clone(),
             spec,
             handler,
+            abort: abort.clone(),
         });
         let pulling = {
             let (stop, running) = (stop.clone(), running.clone());
+            let batch = shared.spec.policy.batch();
             tokio::spawn(async move {
                 loop {
-                    // A slot first: nothing is fetched that cannot start.
-                    let slot = tokio::select! {
+                    // Slots first: nothing is fetched that cannot start.
+                    let first = tokio::select! {
                         () = stop.cancelled() => break,
                         slot = slots.clone().acquire_owned() => match slot {
                             Ok(slot) => slot,
                             Err(_) => break,
                         },
                     };
-                    let message = tokio::select! {
-                        () = stop.cancelled() => break,
-                        message = messages.next() => message,
-                    };
-                    match message {
-                        Some(Ok(message)) => {
-                            let shared = shared.clone();
-                            running.spawn(async move {
-                                shared.handle(message).await;
-                                drop(slot);
-                            });
+                    let mut free = vec![first];
+                    while free.len() < batch {
+                        match slots.clone().try_acquire_owned() {
+                            Ok(slot) => free.push(slot),
+                            Err(_) => break,
                         }
-                        Some(Err(e)) => {
-                            // Missed heartbeats and the like: the stream
-                            // goes on (async-nats re-pulls).
-                            tracing::debug!(error = %e, "nrpc durable: pull");
-                        }
-                        None => break,
                     }
-                }
-                // Fetched but not started: back to the stream at once.
-                while let Some(Some(Ok(message))) = messages.next().now_or_never() {
-                    let _ = message.ack_with(AckKind::Nak(None)).await;
+                    let pulled = consumer
+                        .batch()
+                        .max_messages(free.len())
+                        .expires(PULL_EXPIRY)
+                        .messages()
+                        .await;
+                    let mut messages = match pulled {
+                        Ok(messages) => messages,
+                        Err(e) => {
+                            tracing::debug!(error = %e, "nrpc durable: pull");
+                            tokio::select! {
+                                () = stop.cancelled() => break,
+                                () = tokio::time::sleep(PULL_EXPIRY / 4) => continue,
+                            }
+                        }
+                    };
+                    // The batch ends with its last message or its expiry;
+                    // what comes after a shutdown began goes back at once.
+                    while let Some(message) = messages.next().await {
+                        let Ok(message) = message else { continue };
+                        match free.pop() {
+                            Some(slot) if !stop.is_cancelled() => {
+                                let shared = shared.clone();
+                                running.spawn(async move {
+                                    shared.handle(message).await;
+                                    drop(slot);
+                                });
+                            }
+                            _ => {
+                                let _ = message.ack_with(AckKind::Nak(None)).await;
+                            }
+                        }
+                    }
                 }
             })
         };
         Ok(ConsumerHandle {
             stop,
+            abort,
             pulling,
             running,
         })
@@ -227,6 +264,7 @@ struct Shared<H> {
     durable: Durable,
     spec: ConsumerSpec,
     handler: H,
+    abort: CancellationToken,
 }
 
 impl<H, Fut> Shared<H>
@@ -268,7 +306,16 @@ where
                 }
             }
         };
-        let outcome = match tokio::time::timeout(policy.handler_timeout, with_progress).await {
+        let timed = tokio::time::timeout(policy.handler_timeout, with_progress);
+        let finished = tokio::select! {
+            finished = timed => finished,
+            () = self.abort.cancelled() => {
+                // Shut down past its grace: dropped, back to the stream.
+                let _ = message.ack_with(AckKind::Nak(None)).await;
+                return;
+            }
+        };
+        let outcome = match finished {
             Err(_) => Err(Status::new(
                 Code::DeadlineExceeded,
                 format!(
@@ -316,33 +363,15 @@ where
             );
             return message.ack_with(AckKind::Term).await;
         }
-        let mut headers = message.headers.clone().unwrap_or_default();
-        headers.insert(dlq::REASON, reason.as_str());
-        if let Some(status) = status {
-            headers.insert(dlq::CODE, status.code().as_str());
-            headers.insert(dlq::MESSAGE, header_text(status.message()).as_str());
-        }
-        headers.insert(dlq::SUBJECT, message.subject.as_str());
-        headers.insert(dlq::STREAM, spec.stream.as_str());
-        headers.insert(dlq::SEQUENCE, sequence.to_string().as_str());
-        headers.insert(dlq::DELIVERIES, delivered.to_string().as_str());
-        headers.insert(dlq::CONSUMER, spec.consumer.as_str());
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
-        headers.insert(dlq::TIME, now.to_string().as_str());
-        let written = self
-            .durable
-            .publish(
-                &dead_letter_subject(&spec.service, &spec.stream),
-                Some(headers),
-                message.payload.clone(),
-                &dead_letter_id(&spec.stream, sequence),
-                spec.policy.ack_wait,
-            )
-            .await;
-        match written {
-            Ok(_) => message.ack_with(AckKind::Term).await,
+        let original = Original {
+            subject: message.subject.as_str(),
+            headers: message.headers.as_ref(),
+            payload: &message.payload,
+            sequence,
+            delivered,
+        };
+        match write_dead_letter(&self.durable, spec, &original, reason, status).await {
+            Ok(()) => message.ack_with(AckKind::Term).await,
             Err(e) => {
                 // Never dropped: back to the stream, to try again.
                 tracing::warn!(error = %e, sequence, "nrpc durable: writing a dead letter");
@@ -351,6 +380,133 @@ where
             }
         }
     }
+}
+
+/// A message to copy to the dead letters.
+struct Original<'a> {
+    subject: &'a str,
+    headers: Option<&'a HeaderMap>,
+    payload: &'a Bytes,
+    sequence: u64,
+    delivered: u64,
+}
+
+/// Writes the dead letter of `original`, awaiting the broker. Its id
+/// (`<stream>:<sequence>`) makes a second copy — the advisory path meeting
+/// the handler path — a duplicate the stream drops.
+async fn write_dead_letter(
+    durable: &Durable,
+    spec: &ConsumerSpec,
+    original: &Original<'_>,
+    reason: Reason,
+    status: Option<&Status>,
+) -> Result<(), DurableError> {
+    let mut headers = original.headers.cloned().unwrap_or_default();
+    headers.insert(dlq::REASON, reason.as_str());
+    if let Some(status) = status {
+        headers.insert(dlq::CODE, status.code().as_str());
+        headers.insert(dlq::MESSAGE, header_text(status.message()).as_str());
+    }
+    headers.insert(dlq::SUBJECT, original.subject);
+    headers.insert(dlq::STREAM, spec.stream.as_str());
+    headers.insert(dlq::SEQUENCE, original.sequence.to_string().as_str());
+    headers.insert(dlq::DELIVERIES, original.delivered.to_string().as_str());
+    headers.insert(dlq::CONSUMER, spec.consumer.as_str());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    headers.insert(dlq::TIME, now.to_string().as_str());
+    durable
+        .publish(
+            &dead_letter_subject(&spec.service, &spec.stream),
+            Some(headers),
+            original.payload.clone(),
+            &dead_letter_id(&spec.stream, original.sequence),
+            spec.policy.ack_wait,
+        )
+        .await
+        .map(drop)
+}
+
+/// The broker's MAX_DELIVERIES advisory (the fields nrpc reads).
+#[derive(serde::Deserialize)]
+struct MaxDeliveries {
+    stream_seq: u64,
+    deliveries: u64,
+}
+
+/// Catches the messages that used up their deliveries without a last
+/// attempt settling them (an instance killed or hung on it): the broker's
+/// MAX_DELIVERIES advisory, handled by one instance (queue group `nrpc`).
+/// Each is copied to the dead letters (the same id as the handler path's
+/// copy, so never twice) and then removed from a work-queue stream, where
+/// it would otherwise stay forever.
+async fn max_deliveries(
+    durable: &Durable,
+    spec: &ConsumerSpec,
+    stop: CancellationToken,
+) -> Result<impl Future<Output = ()> + Send + 'static, DurableError> {
+    let js_error = |e: &dyn std::fmt::Display| DurableError::JetStream(e.to_string());
+    let subject = format!(
+        "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{}.{}",
+        spec.stream, spec.consumer
+    );
+    let nats = durable.conn.nats().clone();
+    let mut advisories = nats
+        .queue_subscribe(subject, "nrpc".to_owned())
+        .await
+        .map_err(|e| js_error(&e))?;
+    let mut stream = durable
+        .js
+        .get_stream(&spec.stream)
+        .await
+        .map_err(|e| js_error(&e))?;
+    let work_queue = stream
+        .info()
+        .await
+        .map_err(|e| js_error(&e))?
+        .config
+        .retention
+        == jetstream::stream::RetentionPolicy::WorkQueue;
+    let (durable, spec) = (durable.clone(), spec.clone());
+    Ok(async move {
+        loop {
+            let advisory = tokio::select! {
+                () = stop.cancelled() => break,
+                advisory = advisories.next() => match advisory {
+                    Some(advisory) => advisory,
+                    None => break,
+                },
+            };
+            let Ok(advisory) = serde_json::from_slice::<MaxDeliveries>(&advisory.payload) else {
+                continue;
+            };
+            let sequence = advisory.stream_seq;
+            let Ok(message) = stream.get_raw_message(sequence).await else {
+                // Gone already (the handler path terminated it).
+                continue;
+            };
+            let original = Original {
+                subject: message.subject.as_str(),
+                headers: Some(&message.headers),
+                payload: &message.payload,
+                sequence,
+                delivered: advisory.deliveries,
+            };
+            let written =
+                write_dead_letter(&durable, &spec, &original, Reason::MaxDeliveries, None).await;
+            match written {
+                Ok(()) if work_queue => {
+                    let _ = stream.delete_message(sequence).await;
+                }
+                Ok(()) => {}
+                Err(e) => tracing::warn!(
+                    error = %e, sequence,
+                    "nrpc durable: a message out of deliveries could not be dead-lettered; it stays in its stream"
+                ),
+            }
+        }
+    })
 }
 
 /// `text` as a header value: one line, at most [`MAX_DLQ_MESSAGE`] bytes.
