@@ -640,3 +640,45 @@ async fn a_message_whose_last_attempt_never_ends_is_dead_lettered_from_the_advis
     b.shutdown(Duration::from_secs(5)).await;
     assert_eq!(*b_calls.lock().unwrap(), 0);
 }
+
+/// A payload that does not decode as the handler's type goes to the dead
+/// letters at once, with reason `decode`; a valid one is handled.
+#[tokio::test]
+async fn an_undecodable_message_is_dead_lettered_without_reaching_the_handler() {
+    use nrpc_runtime::prost::Message as _;
+    let policy = Policy::default();
+    let mut rig = rig("TYPED", policy.clone()).await;
+    let (got, mut names) = tokio::sync::mpsc::unbounded_channel();
+    let consumer = rig
+        .durable
+        .consume_decoded(
+            spec("TYPED", policy),
+            move |request: nrpc_tests::greeter::HelloRequest, delivery| {
+                let _ = got.send((request.name, delivery.delivered));
+                async { Ok(()) }
+            },
+        )
+        .await
+        .unwrap();
+    let valid = nrpc_tests::hello("ada").encode_to_vec();
+    for (id, payload) in [("t-1", vec![0xff, 0xff, 0xff]), ("t-2", valid)] {
+        rig.durable
+            .publish("typed.do", None, payload.into(), id, PATIENCE)
+            .await
+            .unwrap();
+    }
+    let dead = within("the dead letter", rig.dead.next()).await.unwrap();
+    assert_eq!(header(&dead, "Nrpc-Dlq-Reason"), "decode");
+    assert_eq!(header(&dead, "Nrpc-Dlq-Code"), "INVALID_ARGUMENT");
+    assert_eq!(header(&dead, "Nrpc-Dlq-Deliveries"), "1");
+    assert_eq!(&dead.payload[..], [0xff, 0xff, 0xff]);
+    assert_eq!(
+        within("the valid one", names.recv()).await.unwrap(),
+        ("ada".to_owned(), 1)
+    );
+    consumer.shutdown(Duration::from_secs(5)).await;
+    assert!(
+        names.try_recv().is_err(),
+        "the handler saw only the valid one"
+    );
+}

@@ -145,6 +145,51 @@ impl Durable {
         H: Fn(Delivery) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), Status>> + Send + 'static,
     {
+        self.run(spec, move |delivery| {
+            handler(delivery).map(|done| done.map_err(Failure::Status))
+        })
+        .await
+    }
+
+    /// [`consume`](Self::consume) with each payload decoded as a protobuf
+    /// `T` first: one that does not decode goes to the dead letters at
+    /// once, with reason `decode`, and never reaches the handler.
+    pub async fn consume_decoded<T, H, Fut>(
+        &self,
+        spec: ConsumerSpec,
+        handler: H,
+    ) -> Result<ConsumerHandle, DurableError>
+    where
+        T: prost::Message + Default + Send + 'static,
+        H: Fn(T, Delivery) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), Status>> + Send + 'static,
+    {
+        self.run(spec, move |delivery: Delivery| {
+            match T::decode(delivery.payload.clone()) {
+                Ok(decoded) => handler(decoded, delivery)
+                    .map(|done| done.map_err(Failure::Status))
+                    .left_future(),
+                Err(e) => {
+                    let why = format!(
+                        "the payload is not a valid {}: {e}",
+                        std::any::type_name::<T>()
+                    );
+                    futures::future::ready(Err(Failure::Decode(why))).right_future()
+                }
+            }
+        })
+        .await
+    }
+
+    async fn run<H, Fut>(
+        &self,
+        spec: ConsumerSpec,
+        handler: H,
+    ) -> Result<ConsumerHandle, DurableError>
+    where
+        H: Fn(Delivery) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), Failure>> + Send + 'static,
+    {
         spec.policy.validate()?;
         let js_error = |e: &dyn std::fmt::Display| DurableError::JetStream(e.to_string());
         if spec.policy.dead_letter {
@@ -267,10 +312,18 @@ struct Shared<H> {
     abort: CancellationToken,
 }
 
+/// Why a handler did not handle a message.
+enum Failure {
+    /// The handler's status.
+    Status(Status),
+    /// The payload does not decode (the handler never ran).
+    Decode(String),
+}
+
 impl<H, Fut> Shared<H>
 where
     H: Fn(Delivery) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), Status>> + Send + 'static,
+    Fut: Future<Output = Result<(), Failure>> + Send + 'static,
 {
     /// Runs one delivery and settles it.
     async fn handle(&self, message: jetstream::Message) {
@@ -324,7 +377,18 @@ where
                 ),
             )),
             Ok(Err(_)) => Err(Status::new(Code::Internal, "the handler panicked")),
-            Ok(Ok(outcome)) => outcome,
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(Failure::Status(status)))) => Err(status),
+            Ok(Ok(Err(Failure::Decode(why)))) => {
+                let status = Status::new(Code::InvalidArgument, why);
+                let settled = self
+                    .dead_letter(&message, Reason::Decode, Some(&status), delivered, sequence)
+                    .await;
+                if let Err(e) = settled {
+                    tracing::warn!(error = %e, sequence, "nrpc durable: settling a message");
+                }
+                return;
+            }
         };
         let code = outcome.as_ref().err().map(Status::code);
         let settled = match disposition(
