@@ -1,12 +1,14 @@
 //! Durable commands and events over JetStream (feature `jetstream`):
 //! streams provisioned from a method's declaration and checked against it,
-//! and publishing that returns the broker's acknowledgement. The rules
-//! (policies, names, retries, dead letters, stream shapes) live in
-//! [`nrpc_wire::durable`].
+//! publishing that returns the broker's acknowledgement, and consumers
+//! that ack, retry along the policy's backoff, dead-letter with a reason
+//! and replay. The rules (policies, names, retries, dead letters, stream
+//! shapes) live in [`nrpc_wire::durable`]; `docs/PROTOCOL.md` §11 says
+//! them in prose.
 //!
 //! Not yet: the declaration in the IDL and the macro (and typed
-//! publishers and handlers from it), the MAX_DELIVERIES advisory path,
-//! consumer supervision and the tooling.
+//! publishers and handlers generated from it), consumer supervision
+//! (recreating a deleted consumer), metrics and the tooling.
 
 mod consume;
 
