@@ -682,3 +682,75 @@ async fn an_undecodable_message_is_dead_lettered_without_reaching_the_handler() 
         "the handler saw only the valid one"
     );
 }
+
+/// A worker process reading durable commands, and its output lines.
+struct Worker {
+    child: tokio::process::Child,
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+}
+
+async fn worker(server: &NatsServer, work_ms: u64) -> Worker {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_nrpc-test-durable-worker"))
+        .args(["KILLED", "killed.do", &work_ms.to_string()])
+        .env("NATS_URL", server.url())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let ready = within("the worker", lines.next_line()).await.unwrap();
+    assert_eq!(ready.as_deref(), Some("ready"));
+    Worker { child, lines }
+}
+
+/// A worker killed (-9) in the middle of its handlers: what it had not
+/// finished is redelivered to the other worker after the ack wait; none is
+/// lost.
+#[tokio::test]
+async fn a_worker_killed_mid_handlers_loses_nothing() {
+    let server = NatsServer::start_jetstream().unwrap();
+    let durable = Durable::new(&connection(&server).await);
+    let shape = StreamShape::of(Durability::Command, "killed.do", &Policy::default());
+    durable
+        .provision_stream("KILLED", &shape, false)
+        .await
+        .unwrap();
+    // A slow worker takes the first commands and is killed while at work.
+    let mut slow = worker(&server, 60_000).await;
+    const N: usize = 20;
+    for i in 0..N {
+        durable
+            .publish(
+                "killed.do",
+                None,
+                format!("c{i}").into(),
+                &format!("c{i}"),
+                PATIENCE,
+            )
+            .await
+            .unwrap();
+    }
+    let mut started = 0;
+    while started < 4 {
+        let line = within("a handler to start", slow.lines.next_line())
+            .await
+            .unwrap()
+            .unwrap();
+        started += usize::from(line.starts_with("start "));
+    }
+    slow.child.kill().await.unwrap();
+    // A fast one gets everything, the killed worker's commands included.
+    let mut fast = worker(&server, 1).await;
+    let mut done = std::collections::HashSet::new();
+    while done.len() < N {
+        let line = within("every command", fast.lines.next_line())
+            .await
+            .unwrap()
+            .unwrap();
+        if let Some(payload) = line.strip_prefix("done ") {
+            done.insert(payload.to_owned());
+        }
+    }
+    fast.child.kill().await.unwrap();
+}
