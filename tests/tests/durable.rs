@@ -818,12 +818,14 @@ async fn a_hundred_thousand_commands_survive_two_broker_kills() {
             .expect("publishing ends")
             .unwrap();
     }
+    let published = started.elapsed();
     assert_eq!(
         messages_in(&server, "BULK").await,
         N as u64,
         "each stored once"
     );
     // Now the consumer.
+    let started = std::time::Instant::now();
     let seen = Arc::new(Mutex::new(std::collections::HashMap::<Bytes, u32>::new()));
     let (all, mut everything) = tokio::sync::oneshot::channel::<()>();
     let all = Arc::new(Mutex::new(Some(all)));
