@@ -352,6 +352,9 @@ where
             let mut progress = tokio::time::interval_at(Instant::now() + every, every);
             loop {
                 tokio::select! {
+                    // The handler first: one that is done at once never
+                    // arms the progress timer.
+                    biased;
                     outcome = &mut running => break outcome,
                     _ = progress.tick() => {
                         let _ = message.ack_with(AckKind::Progress).await;
