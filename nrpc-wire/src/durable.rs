@@ -319,6 +319,24 @@ pub fn dead_letter_subjects(service: &str) -> String {
     format!("_NRPC.dlq.{}.*", name(&[service]))
 }
 
+/// How long the dead-letter stream remembers ids: long enough for the
+/// advisory path to meet the handler path's copy of one message.
+pub const DEAD_LETTER_WINDOW: Duration = Duration::from_secs(600);
+
+/// The service's dead-letter stream: limits retention on disk, kept until
+/// removed, capturing [`dead_letter_subjects`]. The same for every durable
+/// method of the service, whatever their policies.
+pub fn dead_letter_shape(service: &str, replicas: u8) -> StreamShape {
+    StreamShape {
+        subjects: vec![dead_letter_subjects(service)],
+        retention: Retention::Limits,
+        storage: Storage::File,
+        replicas,
+        max_age: None,
+        duplicate_window: DEAD_LETTER_WINDOW,
+    }
+}
+
 /// The id that makes the handler path and the advisory path write one
 /// dead letter for one message (the dead-letter stream drops a second
 /// copy within its duplicate window): `<stream>:<sequence>`.

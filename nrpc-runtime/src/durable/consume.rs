@@ -13,7 +13,7 @@ use async_nats::jetstream::{self, AckKind};
 use bytes::Bytes;
 use futures::{FutureExt, StreamExt};
 use nrpc_wire::durable::{
-    dead_letter_id, dead_letter_stream, dead_letter_subject, dead_letter_subjects, disposition,
+    dead_letter_id, dead_letter_shape, dead_letter_stream, dead_letter_subject, disposition,
     headers as dlq, Disposition, Reason,
 };
 use tokio::sync::Semaphore;
@@ -21,7 +21,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{Durable, DurableError, Policy, Retention, Storage, StreamShape};
+use super::{Durable, DurableError, Policy};
 use crate::{Code, HeaderMap, Status};
 
 /// How long one pull waits for messages: a shutdown waits for the pull
@@ -193,15 +193,7 @@ impl Durable {
         spec.policy.validate()?;
         let js_error = |e: &dyn std::fmt::Display| DurableError::JetStream(e.to_string());
         if spec.policy.dead_letter {
-            let shape = StreamShape {
-                subjects: vec![dead_letter_subjects(&spec.service)],
-                retention: Retention::Limits,
-                storage: Storage::File,
-                replicas: spec.policy.replicas,
-                max_age: None,
-                // Long enough for the advisory path to meet the handler's copy.
-                duplicate_window: spec.policy.dedup_window.max(Duration::from_secs(600)),
-            };
+            let shape = dead_letter_shape(&spec.service, spec.policy.replicas);
             self.provision_stream(&dead_letter_stream(&spec.service), &shape, false)
                 .await?;
         }
