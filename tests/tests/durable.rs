@@ -866,3 +866,78 @@ async fn a_hundred_thousand_commands_survive_two_broker_kills() {
     );
     assert_eq!(seen.len(), N);
 }
+
+/// A consumer counts what it acked, retried and dead-lettered (by
+/// reason), and its redeliveries, by stream and consumer.
+#[tokio::test]
+async fn a_consumer_counts_its_outcomes() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    // This binary's only recorder; this test alone takes snapshots.
+    let recorder = DebuggingRecorder::new();
+    let snapshots = recorder.snapshotter();
+    recorder.install().unwrap();
+    let policy = Policy {
+        max_deliveries: 2,
+        backoff: vec![Duration::from_millis(50)],
+        ..Policy::default()
+    };
+    let mut rig = rig("COUNTED", policy.clone()).await;
+    let consumer = rig
+        .durable
+        .consume(spec("COUNTED", policy), |delivery| async move {
+            match (&delivery.payload[..], delivery.delivered) {
+                (b"bad", _) => Err(Status::new(Code::InvalidArgument, "no")),
+                (b"flaky", 1) => Err(Status::new(Code::Unavailable, "not yet")),
+                _ => Ok(()),
+            }
+        })
+        .await
+        .unwrap();
+    for payload in ["ok", "bad", "flaky"] {
+        rig.durable
+            .publish("counted.do", None, payload.into(), payload, PATIENCE)
+            .await
+            .unwrap();
+    }
+    within("the dead letter", rig.dead.next()).await.unwrap();
+    within("the queue emptied", async {
+        while messages_in(&rig.server, "COUNTED").await > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    consumer.shutdown(Duration::from_secs(5)).await;
+    let snapshot = snapshots.snapshot().into_vec();
+    let counter = |name: &str, reason: Option<&str>| {
+        snapshot
+            .iter()
+            .find_map(|(key, _, _, value)| {
+                let k = key.key();
+                let ours = k.name() == name
+                    && k.labels()
+                        .any(|l| l.key() == "stream" && l.value() == "COUNTED")
+                    && reason
+                        .is_none_or(|r| k.labels().any(|l| l.key() == "reason" && l.value() == r));
+                match (ours, value) {
+                    (true, DebugValue::Counter(n)) => Some(*n),
+                    _ => None,
+                }
+            })
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        counter("nrpc_durable_acked_total", None),
+        2,
+        "ok, and flaky the second time"
+    );
+    assert_eq!(counter("nrpc_durable_retried_total", None), 1);
+    assert_eq!(
+        counter("nrpc_durable_dead_letters_total", Some("rejected")),
+        1
+    );
+    assert_eq!(
+        counter("nrpc_durable_dead_letters_total", Some("exhausted")),
+        0
+    );
+    assert_eq!(counter("nrpc_durable_redeliveries_total", None), 1);
+}

@@ -227,6 +227,7 @@ impl Durable {
         }
         let shared = Arc::new(Shared {
             durable: self.clone(),
+            metrics: Metrics::new(&spec.stream, &spec.consumer),
             spec,
             handler,
             abort: abort.clone(),
@@ -302,6 +303,7 @@ struct Shared<H> {
     spec: ConsumerSpec,
     handler: H,
     abort: CancellationToken,
+    metrics: Metrics,
 }
 
 /// Why a handler did not handle a message.
@@ -354,6 +356,7 @@ where
                 }
             }
         };
+        let started = Instant::now();
         let timed = tokio::time::timeout(policy.handler_timeout, with_progress);
         let finished = tokio::select! {
             finished = timed => finished,
@@ -363,6 +366,7 @@ where
                 return;
             }
         };
+        self.metrics.handled(delivered, started.elapsed());
         let outcome = match finished {
             Err(_) => Err(Status::new(
                 Code::DeadlineExceeded,
@@ -375,6 +379,7 @@ where
             Ok(Ok(Ok(()))) => Ok(()),
             Ok(Ok(Err(Failure::Status(status)))) => Err(status),
             Ok(Ok(Err(Failure::Decode(why)))) => {
+                self.metrics.dead_lettered(Reason::Decode);
                 let status = Status::new(Code::InvalidArgument, why);
                 let settled = self
                     .dead_letter(&message, Reason::Decode, Some(&status), delivered, sequence)
@@ -391,9 +396,16 @@ where
             delivered,
             policy,
         ) {
-            Disposition::Ack => message.ack().await,
-            Disposition::Retry(delay) => message.ack_with(AckKind::Nak(Some(delay))).await,
+            Disposition::Ack => {
+                self.metrics.acked();
+                message.ack().await
+            }
+            Disposition::Retry(delay) => {
+                self.metrics.retried();
+                message.ack_with(AckKind::Nak(Some(delay))).await
+            }
             Disposition::DeadLetter(reason) => {
+                self.metrics.dead_lettered(reason);
                 let status = outcome.err();
                 self.dead_letter(&message, reason, status.as_ref(), delivered, sequence)
                     .await
@@ -528,6 +540,7 @@ async fn max_deliveries(
         .retention
         == jetstream::stream::RetentionPolicy::WorkQueue;
     let (durable, spec) = (durable.clone(), spec.clone());
+    let metrics = Metrics::new(&spec.stream, &spec.consumer);
     Ok(async move {
         loop {
             let advisory = tokio::select! {
@@ -554,6 +567,9 @@ async fn max_deliveries(
             };
             let written =
                 write_dead_letter(&durable, &spec, &original, Reason::MaxDeliveries, None).await;
+            if written.is_ok() {
+                metrics.dead_lettered(Reason::MaxDeliveries);
+            }
             match written {
                 Ok(()) if work_queue => {
                     let _ = stream.delete_message(sequence).await;
@@ -582,4 +598,89 @@ fn header_text(text: &str) -> String {
         out.truncate(end);
     }
     out
+}
+
+/// A consumer's metrics (feature `metrics`): messages acked, retried and
+/// dead-lettered (by reason), redeliveries, and handling time, by stream
+/// and consumer. Handles made once per consumer.
+#[cfg(feature = "metrics")]
+#[derive(Debug, Clone)]
+struct Metrics {
+    acked: metrics::Counter,
+    retried: metrics::Counter,
+    dead: [metrics::Counter; 4],
+    redelivered: metrics::Counter,
+    duration: metrics::Histogram,
+}
+
+#[cfg(feature = "metrics")]
+impl Metrics {
+    fn new(stream: &str, consumer: &str) -> Self {
+        let (stream, consumer) = (stream.to_owned(), consumer.to_owned());
+        let counter = |name: &'static str| metrics::counter!(name, "stream" => stream.clone(), "consumer" => consumer.clone());
+        let dead = |reason: Reason| {
+            metrics::counter!(
+                "nrpc_durable_dead_letters_total",
+                "stream" => stream.clone(),
+                "consumer" => consumer.clone(),
+                "reason" => reason.as_str()
+            )
+        };
+        Metrics {
+            acked: counter("nrpc_durable_acked_total"),
+            retried: counter("nrpc_durable_retried_total"),
+            dead: [
+                dead(Reason::Decode),
+                dead(Reason::Rejected),
+                dead(Reason::Exhausted),
+                dead(Reason::MaxDeliveries),
+            ],
+            redelivered: counter("nrpc_durable_redeliveries_total"),
+            duration: metrics::histogram!(
+                "nrpc_durable_handler_duration_seconds",
+                "stream" => stream.clone(),
+                "consumer" => consumer.clone()
+            ),
+        }
+    }
+
+    fn handled(&self, delivered: u64, took: Duration) {
+        if delivered > 1 {
+            self.redelivered.increment(1);
+        }
+        self.duration.record(took.as_secs_f64());
+    }
+
+    fn acked(&self) {
+        self.acked.increment(1);
+    }
+
+    fn retried(&self) {
+        self.retried.increment(1);
+    }
+
+    fn dead_lettered(&self, reason: Reason) {
+        let i = match reason {
+            Reason::Decode => 0,
+            Reason::Rejected => 1,
+            Reason::Exhausted => 2,
+            Reason::MaxDeliveries => 3,
+        };
+        self.dead[i].increment(1);
+    }
+}
+
+#[cfg(not(feature = "metrics"))]
+#[derive(Debug, Clone)]
+struct Metrics;
+
+#[cfg(not(feature = "metrics"))]
+impl Metrics {
+    fn new(_: &str, _: &str) -> Self {
+        Metrics
+    }
+    fn handled(&self, _: u64, _: Duration) {}
+    fn acked(&self) {}
+    fn retried(&self) {}
+    fn dead_lettered(&self, _: Reason) {}
 }

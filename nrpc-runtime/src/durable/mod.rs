@@ -8,7 +8,7 @@
 //!
 //! Not yet: the declaration in the IDL and the macro (and typed
 //! publishers and handlers generated from it), consumer supervision
-//! (recreating a deleted consumer), metrics and the tooling.
+//! (recreating a deleted consumer), lag metrics and the tooling.
 
 mod consume;
 
