@@ -104,6 +104,9 @@ pub struct ConsumerHandle {
     abort: CancellationToken,
     pulling: tokio::task::JoinHandle<()>,
     running: TaskTracker,
+    /// Flushed last: the final acks and NAKs reach the broker even if this
+    /// was the connection's last user.
+    nats: async_nats::Client,
 }
 
 impl ConsumerHandle {
@@ -112,8 +115,9 @@ impl ConsumerHandle {
     /// instead of after the ack wait), and lets
     /// the handlers in progress finish within `grace` (they keep sending
     /// progress acks); those still running then are dropped and their
-    /// messages NAKed. Returns once every message is settled (or, if the
-    /// broker is unreachable, after a further bound).
+    /// messages NAKed. Returns once every message is settled and the
+    /// settlements are written to the broker (or, if it is unreachable,
+    /// after a further bound).
     pub async fn shutdown(self, grace: Duration) {
         self.stop.cancel();
         let _ = self.pulling.await;
@@ -125,6 +129,7 @@ impl ConsumerHandle {
             self.abort.cancel();
             let _ = tokio::time::timeout(SETTLE, self.running.wait()).await;
         }
+        let _ = tokio::time::timeout(SETTLE, self.nats.flush()).await;
     }
 }
 
@@ -293,6 +298,7 @@ impl Durable {
             abort,
             pulling,
             running,
+            nats: self.conn.nats().clone(),
         })
     }
 }
