@@ -320,7 +320,8 @@ async fn a_poison_message_is_dead_lettered_after_its_retries() {
 }
 
 /// A failure that retrying cannot fix goes to the dead letters at once; a
-/// panic is retried (and then handled); a handler that hangs past its
+/// panic (in the handler's future or before it) is retried and then
+/// handled; a handler that hangs past its
 /// timeout on its last attempt is dead-lettered too.
 #[tokio::test]
 async fn rejections_panics_and_hangs_each_end_as_they_should() {
@@ -337,6 +338,10 @@ async fn rejections_panics_and_hangs_each_end_as_they_should() {
         .durable
         .consume(spec("MIXED", policy), move |delivery| {
             attempts.lock().unwrap().push(std::time::Instant::now());
+            // A panic before there is a future at all is the same failure.
+            if &delivery.payload[..] == b"panics early" && delivery.delivered == 1 {
+                panic!("the first attempt panics before its future");
+            }
             async move {
                 match (&delivery.payload[..], delivery.delivered) {
                     (b"bad", _) => Err(Status::new(Code::InvalidArgument, "no such product")),
@@ -351,6 +356,7 @@ async fn rejections_panics_and_hangs_each_end_as_they_should() {
     for (id, payload) in [
         ("m-bad", "bad"),
         ("m-panics", "panics"),
+        ("m-early", "panics early"),
         ("m-hangs", "hangs"),
     ] {
         rig.durable
@@ -386,7 +392,7 @@ async fn rejections_panics_and_hangs_each_end_as_they_should() {
             ),
         ]
     );
-    // bad once, panics twice (then handled), hangs twice; the queue is
+    // bad once, each panic twice (then handled), hangs twice; the queue is
     // empty when every message is settled (polled, every 20 ms).
     within("every attempt", async {
         while messages_in(&rig.server, "MIXED").await > 0 {
@@ -394,7 +400,7 @@ async fn rejections_panics_and_hangs_each_end_as_they_should() {
         }
     })
     .await;
-    assert_eq!(rig.attempts.lock().unwrap().len(), 5);
+    assert_eq!(rig.attempts.lock().unwrap().len(), 7);
     consumer.shutdown(Duration::from_secs(5)).await;
 }
 

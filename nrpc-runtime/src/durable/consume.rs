@@ -345,7 +345,12 @@ where
             delivered,
             sequence,
         };
-        let running = AssertUnwindSafe((self.handler)(delivery)).catch_unwind();
+        // A panic making the future or running it is the same failure.
+        let running = match std::panic::catch_unwind(AssertUnwindSafe(|| (self.handler)(delivery)))
+        {
+            Ok(future) => AssertUnwindSafe(future).catch_unwind().left_future(),
+            Err(panic) => futures::future::ready(Err(panic)).right_future(),
+        };
         let with_progress = async {
             tokio::pin!(running);
             let every = policy.progress_interval();
