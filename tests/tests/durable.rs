@@ -947,3 +947,81 @@ async fn a_consumer_counts_its_outcomes() {
     );
     assert_eq!(counter("nrpc_durable_redeliveries_total", None), 1);
 }
+
+/// A consumer deleted under a running instance (by an operator, an
+/// expiry) is made again as declared, and the commands published after go
+/// on being handled.
+#[tokio::test]
+async fn a_deleted_consumer_is_made_again() {
+    let policy = Policy::default();
+    let rig = rig("REMADE", policy.clone()).await;
+    let (got, mut handled) = tokio::sync::mpsc::unbounded_channel();
+    let consumer = rig
+        .durable
+        .consume(spec("REMADE", policy), move |delivery| {
+            let _ = got.send(delivery.payload);
+            async { Ok(()) }
+        })
+        .await
+        .unwrap();
+    rig.durable
+        .publish("remade.do", None, "before".into(), "r-1", PATIENCE)
+        .await
+        .unwrap();
+    assert_eq!(
+        &within("the first", handled.recv()).await.unwrap()[..],
+        b"before"
+    );
+    let js = jetstream::new(async_nats::connect(rig.server.url()).await.unwrap());
+    let stream = js.get_stream("REMADE").await.unwrap();
+    assert!(stream.delete_consumer("nrpc").await.unwrap().success);
+    rig.durable
+        .publish("remade.do", None, "after".into(), "r-2", PATIENCE)
+        .await
+        .unwrap();
+    assert_eq!(
+        &within("the one after", handled.recv()).await.unwrap()[..],
+        b"after"
+    );
+    consumer.shutdown(Duration::from_secs(5)).await;
+}
+
+/// A consumer goes on across a broker kill (-9) and restart: commands
+/// published after it are handled (each pull lasts a second, so none
+/// stalls on the broker that went away).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_goes_on_across_a_broker_restart() {
+    let policy = Policy::default();
+    let rig = rig("ONWARD", policy.clone()).await;
+    let (got, mut handled) = tokio::sync::mpsc::unbounded_channel();
+    let consumer = rig
+        .durable
+        .consume(spec("ONWARD", policy), move |delivery| {
+            let _ = got.send(delivery.payload);
+            async { Ok(()) }
+        })
+        .await
+        .unwrap();
+    let Rig {
+        server, durable, ..
+    } = rig;
+    let server = tokio::task::spawn_blocking(move || {
+        let mut server = server;
+        server.restart().unwrap();
+        server
+    })
+    .await
+    .unwrap();
+    durable
+        .publish("onward.do", None, "after".into(), "o-1", PATIENCE)
+        .await
+        .unwrap();
+    assert_eq!(
+        &within("the command after the restart", handled.recv())
+            .await
+            .unwrap()[..],
+        b"after"
+    );
+    consumer.shutdown(Duration::from_secs(5)).await;
+    drop(server);
+}

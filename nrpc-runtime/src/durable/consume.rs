@@ -28,6 +28,9 @@ use crate::{Code, HeaderMap, Status};
 /// in progress to end (what it brings is NAKed), so at most this long.
 const PULL_EXPIRY: Duration = Duration::from_secs(1);
 
+/// The longest pause between attempts to make a lost consumer again.
+const MAX_RETRY: Duration = Duration::from_secs(5);
+
 /// How long a shutdown waits for dropped handlers' NAKs to go out.
 const SETTLE: Duration = Duration::from_secs(5);
 
@@ -218,8 +221,8 @@ impl Durable {
             deliver_policy: spec.start.deliver_policy(),
             ..Default::default()
         };
-        let consumer: jetstream::consumer::PullConsumer = stream
-            .get_or_create_consumer(&spec.consumer, config)
+        let mut consumer: jetstream::consumer::PullConsumer = stream
+            .get_or_create_consumer(&spec.consumer, config.clone())
             .await
             .map_err(|e| js_error(&e))?;
         let stop = CancellationToken::new();
@@ -240,6 +243,8 @@ impl Durable {
         let pulling = {
             let (stop, running) = (stop.clone(), running.clone());
             let batch = shared.spec.policy.batch();
+            let name = shared.spec.consumer.clone();
+            let mut retry = PULL_EXPIRY / 4;
             tokio::spawn(async move {
                 loop {
                     // Slots first: nothing is fetched that cannot start.
@@ -263,33 +268,51 @@ impl Durable {
                         .expires(PULL_EXPIRY)
                         .messages()
                         .await;
-                    let mut messages = match pulled {
-                        Ok(messages) => messages,
-                        Err(e) => {
-                            tracing::debug!(error = %e, "nrpc durable: pull");
-                            tokio::select! {
-                                () = stop.cancelled() => break,
-                                () = tokio::time::sleep(PULL_EXPIRY / 4) => continue,
-                            }
-                        }
-                    };
-                    // The batch ends with its last message or its expiry;
-                    // what comes after a shutdown began goes back at once.
-                    while let Some(message) = messages.next().await {
-                        let Ok(message) = message else { continue };
-                        match free.pop() {
-                            Some(slot) if !stop.is_cancelled() => {
-                                let shared = shared.clone();
-                                running.spawn(async move {
-                                    shared.handle(message).await;
-                                    drop(slot);
-                                });
-                            }
-                            _ => {
-                                let _ = message.ack_with(AckKind::Nak(None)).await;
+                    let mut troubled = pulled.is_err();
+                    if let Ok(mut messages) = pulled {
+                        // The batch ends with its last message or its
+                        // expiry; what comes after a shutdown began goes
+                        // back at once.
+                        while let Some(message) = messages.next().await {
+                            let message = match message {
+                                Ok(message) => message,
+                                Err(e) => {
+                                    tracing::debug!(error = %e, "nrpc durable: pull");
+                                    troubled = true;
+                                    continue;
+                                }
+                            };
+                            match free.pop() {
+                                Some(slot) if !stop.is_cancelled() => {
+                                    let shared = shared.clone();
+                                    running.spawn(async move {
+                                        shared.handle(message).await;
+                                        drop(slot);
+                                    });
+                                }
+                                _ => {
+                                    let _ = message.ack_with(AckKind::Nak(None)).await;
+                                }
                             }
                         }
                     }
+                    if !troubled || stop.is_cancelled() {
+                        retry = PULL_EXPIRY / 4;
+                        continue;
+                    }
+                    // A pull that failed: the consumer may be gone (deleted,
+                    // expired, lost with a leader): made again as declared.
+                    match stream.get_or_create_consumer(&name, config.clone()).await {
+                        Ok(again) => consumer = again,
+                        Err(e) => {
+                            tracing::warn!(error = %e, consumer = %name, "nrpc durable: the consumer cannot be made again");
+                        }
+                    }
+                    tokio::select! {
+                        () = stop.cancelled() => break,
+                        () = tokio::time::sleep(retry) => {}
+                    }
+                    retry = (retry * 2).min(MAX_RETRY);
                 }
             })
         };

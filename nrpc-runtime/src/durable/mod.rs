@@ -7,8 +7,8 @@
 //! them in prose.
 //!
 //! Not yet: the declaration in the IDL and the macro (and typed
-//! publishers and handlers generated from it), consumer supervision
-//! (recreating a deleted consumer), lag metrics and the tooling.
+//! publishers and handlers generated from it), lag metrics and the
+//! tooling.
 
 mod consume;
 
