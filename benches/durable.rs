@@ -30,20 +30,11 @@ const N: usize = 50_000;
 const PUBLISHERS: usize = 64;
 const PIPELINE: usize = 256;
 
-/// This process's resident memory now, in MiB.
-fn rss_mib() -> f64 {
-    let pages: f64 = std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0.0);
-    pages * 4096.0 / (1 << 20) as f64
-}
-
 fn row(what: &str, took: Duration) {
     println!(
         "{what:<40} {:>10.0} msg/s   RSS {:>6.1} MiB",
         N as f64 / took.as_secs_f64(),
-        rss_mib()
+        nrpc_examples::bench::rss() / (1 << 20) as f64
     );
 }
 

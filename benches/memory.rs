@@ -71,14 +71,7 @@ impl Chat for Parked {
     }
 }
 
-/// This process's resident memory now, in bytes.
-fn rss() -> f64 {
-    let pages: f64 = std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0.0);
-    pages * 4096.0
-}
+use nrpc_examples::bench::rss;
 
 /// Waits (polling) until `ready` holds.
 async fn until(mut ready: impl FnMut() -> bool) {

@@ -82,6 +82,15 @@ pub mod bench {
     use crate::greeter::greeter_server::Greeter;
     use crate::greeter::{EchoMessage, FailRequest, HelloReply, HelloRequest};
 
+    /// This process's resident memory now, in bytes (Linux; 0 elsewhere).
+    pub fn rss() -> f64 {
+        let pages: f64 = std::fs::read_to_string("/proc/self/statm")
+            .ok()
+            .and_then(|s| s.split_whitespace().nth(1)?.parse().ok())
+            .unwrap_or(0.0);
+        pages * 4096.0
+    }
+
     /// The benches' service: `Echo` returns its request; the rest refuse.
     #[derive(Debug)]
     pub struct Echo;

@@ -141,7 +141,10 @@ impl HttpClient {
             wire::TIMEOUT_HEADER,
             http::HeaderValue::from(self.timeout.as_millis().min(u128::from(u64::MAX)) as u64),
         );
-        headers.insert(wire::STREAM_HEADER, http::HeaderValue::from_static("1"));
+        headers.insert(
+            wire::STREAM_HEADER,
+            http::HeaderValue::from_static(wire::STREAM_VERSION),
+        );
         let deadline = Instant::now() + self.timeout;
         let max_payload = self.conn.nats().max_payload();
         // As much of the body as one message could carry.

@@ -344,6 +344,61 @@ pub fn dead_letter_id(stream: &str, sequence: u64) -> String {
     format!("{stream}:{sequence}")
 }
 
+/// The subject of the broker's advisory for a message of `stream` that
+/// used up its deliveries at `consumer` without being settled.
+pub fn max_deliveries_advisory(stream: &str, consumer: &str) -> String {
+    format!("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.{consumer}")
+}
+
+/// The queue group the instances of a consumer hear that advisory in: one
+/// of them writes the dead letter.
+pub const ADVISORY_QUEUE: &str = "nrpc";
+
+/// What a dead letter says of the message it copies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter<'a> {
+    /// Why.
+    pub reason: Reason,
+    /// The last failure, if there was one.
+    pub status: Option<&'a crate::Status>,
+    /// The subject the original was published to.
+    pub subject: &'a str,
+    /// The stream that held it.
+    pub stream: &'a str,
+    /// Its sequence in that stream.
+    pub sequence: u64,
+    /// How many times it was delivered.
+    pub deliveries: u64,
+    /// The consumer that gave up on it.
+    pub consumer: &'a str,
+    /// When, in Unix milliseconds.
+    pub time_ms: u128,
+}
+
+impl DeadLetter<'_> {
+    /// The headers a dead letter carries beside the original's own (the
+    /// message one line, bounded as error messages are).
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![(headers::REASON, self.reason.as_str().to_owned())];
+        if let Some(status) = self.status {
+            out.push((headers::CODE, status.code().as_str().to_owned()));
+            out.push((
+                headers::MESSAGE,
+                crate::headers::message_value(status.message()),
+            ));
+        }
+        out.extend([
+            (headers::SUBJECT, self.subject.to_owned()),
+            (headers::STREAM, self.stream.to_owned()),
+            (headers::SEQUENCE, self.sequence.to_string()),
+            (headers::DELIVERIES, self.deliveries.to_string()),
+            (headers::CONSUMER, self.consumer.to_owned()),
+            (headers::TIME, self.time_ms.to_string()),
+        ]);
+        out
+    }
+}
+
 /// Headers of a dead letter, beside the original's own.
 pub mod headers {
     /// Why: [`Reason::as_str`](super::Reason::as_str).
@@ -651,6 +706,51 @@ mod tests {
             assert_eq!(Reason::parse(reason.as_str()), Some(reason));
         }
         assert_eq!(Reason::parse("other"), None);
+    }
+
+    #[test]
+    fn a_dead_letter_says_why_and_where_from_in_one_line() {
+        let status = crate::Status::new(Code::Unavailable, "down\nagain");
+        let letter = DeadLetter {
+            reason: Reason::Exhausted,
+            status: Some(&status),
+            subject: "orders.place",
+            stream: "S",
+            sequence: 7,
+            deliveries: 3,
+            consumer: "nrpc",
+            time_ms: 42,
+        };
+        let headers = letter.headers();
+        let get = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get(headers::REASON), Some("exhausted"));
+        assert_eq!(get(headers::CODE), Some("UNAVAILABLE"));
+        assert_eq!(get(headers::MESSAGE), Some("down again"));
+        assert_eq!(get(headers::SEQUENCE), Some("7"));
+        assert_eq!(get(headers::TIME), Some("42"));
+        let long = crate::Status::new(Code::Internal, "x".repeat(5000));
+        let bounded = DeadLetter {
+            status: Some(&long),
+            ..letter.clone()
+        };
+        let headers = bounded.headers();
+        assert!(headers
+            .iter()
+            .all(|(_, v)| v.len() <= crate::frame::MAX_MESSAGE_LEN));
+        let without = DeadLetter {
+            status: None,
+            ..letter
+        };
+        assert!(without.headers().iter().all(|(n, _)| *n != headers::CODE));
+        assert_eq!(
+            max_deliveries_advisory("S", "nrpc"),
+            "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.S.nrpc"
+        );
     }
 
     #[test]

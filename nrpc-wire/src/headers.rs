@@ -69,10 +69,7 @@ mod status_headers {
     /// with control characters, which a header value cannot hold, turned
     /// into spaces).
     pub fn error_headers(status: &Status) -> [(&'static str, String); 3] {
-        let text = crate::frame::bounded(status.message())
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect();
+        let text = message_value(status.message());
         [
             (super::CODE, status.code().as_i32().to_string()),
             (
@@ -83,6 +80,16 @@ mod status_headers {
         ]
     }
 
+    /// A status message as a header value: cut to `frame::MAX_MESSAGE_LEN`,
+    /// control characters (which a header value cannot hold) turned into
+    /// spaces.
+    pub fn message_value(message: &str) -> String {
+        crate::frame::bounded(message)
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect()
+    }
+
     /// The code an `Nrpc-Code` value names.
     pub fn parse_code(value: &str) -> Option<Code> {
         value.parse().ok().and_then(Code::from_i32)
@@ -90,7 +97,7 @@ mod status_headers {
 }
 
 #[cfg(feature = "frames")]
-pub use status_headers::{error_headers, parse_code};
+pub use status_headers::{error_headers, message_value, parse_code};
 
 #[cfg(test)]
 mod tests {

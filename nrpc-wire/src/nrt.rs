@@ -25,6 +25,8 @@ pub const TIMEOUT_HEADER: &str = "nrpc-timeout";
 /// gives up on. An nrt client does not send it, so it always gets whole
 /// replies.
 pub const STREAM_HEADER: &str = "nrpc-stream";
+/// The value of [`STREAM_HEADER`]: the version of the streaming extension.
+pub const STREAM_VERSION: &str = "1";
 
 /// Most headers a request or reply may have.
 const MAX_HEADERS: usize = 128;

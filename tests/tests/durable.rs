@@ -252,6 +252,17 @@ fn header<'a>(message: &'a async_nats::Message, name: &str) -> &'a str {
         .map_or("", |v| v.as_str())
 }
 
+/// Waits (polling every 20 ms, within the tests' patience) until `stream`
+/// holds no message: every one settled.
+async fn until_empty(server: &NatsServer, stream: &str, what: &str) {
+    within(what, async {
+        while messages_in(server, stream).await > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
+
 async fn messages_in(server: &NatsServer, stream: &str) -> u64 {
     let js = jetstream::new(async_nats::connect(server.url()).await.unwrap());
     js.get_stream(stream)
@@ -394,12 +405,7 @@ async fn rejections_panics_and_hangs_each_end_as_they_should() {
     );
     // bad once, each panic twice (then handled), hangs twice; the queue is
     // empty when every message is settled (polled, every 20 ms).
-    within("every attempt", async {
-        while messages_in(&rig.server, "MIXED").await > 0 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
+    until_empty(&rig.server, "MIXED", "every attempt").await;
     assert_eq!(rig.attempts.lock().unwrap().len(), 7);
     consumer.shutdown(Duration::from_secs(5)).await;
 }
@@ -434,12 +440,7 @@ async fn a_slow_handler_is_not_redelivered_while_it_works() {
         .await
         .unwrap();
     within("the job", finished.recv()).await.unwrap();
-    within("the ack", async {
-        while messages_in(&rig.server, "SLOW").await > 0 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
+    until_empty(&rig.server, "SLOW", "the ack").await;
     assert_eq!(
         rig.attempts.lock().unwrap().len(),
         1,
@@ -638,12 +639,7 @@ async fn a_message_whose_last_attempt_never_ends_is_dead_lettered_from_the_advis
     assert_eq!(header(&dead, "Nrpc-Dlq-Reason"), "max_deliveries");
     assert_eq!(header(&dead, "Nrpc-Dlq-Deliveries"), "1");
     assert_eq!(&dead.payload[..], b"stuck");
-    within("the work queue emptied", async {
-        while messages_in(&rig.server, "STUCK").await > 0 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
+    until_empty(&rig.server, "STUCK", "the work queue emptied").await;
     b.shutdown(Duration::from_secs(5)).await;
     assert_eq!(*b_calls.lock().unwrap(), 0);
 }
@@ -906,12 +902,7 @@ async fn a_consumer_counts_its_outcomes() {
             .unwrap();
     }
     within("the dead letter", rig.dead.next()).await.unwrap();
-    within("the queue emptied", async {
-        while messages_in(&rig.server, "COUNTED").await > 0 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
+    until_empty(&rig.server, "COUNTED", "the queue emptied").await;
     consumer.shutdown(Duration::from_secs(5)).await;
     let snapshot = snapshots.snapshot().into_vec();
     let counter = |name: &str, reason: Option<&str>| {

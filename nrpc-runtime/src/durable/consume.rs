@@ -14,7 +14,7 @@ use bytes::Bytes;
 use futures::{FutureExt, StreamExt};
 use nrpc_wire::durable::{
     dead_letter_id, dead_letter_shape, dead_letter_stream, dead_letter_subject, disposition,
-    headers as dlq, Disposition, Reason,
+    max_deliveries_advisory, DeadLetter, Disposition, Reason, ADVISORY_QUEUE,
 };
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -33,9 +33,6 @@ const MAX_RETRY: Duration = Duration::from_secs(5);
 
 /// How long a shutdown waits for dropped handlers' NAKs to go out.
 const SETTLE: Duration = Duration::from_secs(5);
-
-/// How long a dead letter's message may be, in bytes.
-const MAX_DLQ_MESSAGE: usize = 1024;
 
 /// One message given to a durable handler.
 #[derive(Debug, Clone)]
@@ -506,21 +503,23 @@ async fn write_dead_letter(
     reason: Reason,
     status: Option<&Status>,
 ) -> Result<(), DurableError> {
-    let mut headers = original.headers.cloned().unwrap_or_default();
-    headers.insert(dlq::REASON, reason.as_str());
-    if let Some(status) = status {
-        headers.insert(dlq::CODE, status.code().as_str());
-        headers.insert(dlq::MESSAGE, header_text(status.message()).as_str());
-    }
-    headers.insert(dlq::SUBJECT, original.subject);
-    headers.insert(dlq::STREAM, spec.stream.as_str());
-    headers.insert(dlq::SEQUENCE, original.sequence.to_string().as_str());
-    headers.insert(dlq::DELIVERIES, original.delivered.to_string().as_str());
-    headers.insert(dlq::CONSUMER, spec.consumer.as_str());
-    let now = SystemTime::now()
+    let time_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis());
-    headers.insert(dlq::TIME, now.to_string().as_str());
+    let letter = DeadLetter {
+        reason,
+        status,
+        subject: original.subject,
+        stream: &spec.stream,
+        sequence: original.sequence,
+        deliveries: original.delivered,
+        consumer: &spec.consumer,
+        time_ms,
+    };
+    let mut headers = original.headers.cloned().unwrap_or_default();
+    for (name, value) in letter.headers() {
+        headers.insert(name, value.as_str());
+    }
     durable
         .publish(
             &dead_letter_subject(&spec.service, &spec.stream),
@@ -552,13 +551,10 @@ async fn max_deliveries(
     stop: CancellationToken,
 ) -> Result<impl Future<Output = ()> + Send + 'static, DurableError> {
     let js_error = |e: &dyn std::fmt::Display| DurableError::JetStream(e.to_string());
-    let subject = format!(
-        "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{}.{}",
-        spec.stream, spec.consumer
-    );
+    let subject = max_deliveries_advisory(&spec.stream, &spec.consumer);
     let nats = durable.conn.nats().clone();
     let mut advisories = nats
-        .queue_subscribe(subject, "nrpc".to_owned())
+        .queue_subscribe(subject, ADVISORY_QUEUE.to_owned())
         .await
         .map_err(|e| js_error(&e))?;
     let mut stream = durable
@@ -616,22 +612,6 @@ async fn max_deliveries(
             }
         }
     })
-}
-
-/// `text` as a header value: one line, at most [`MAX_DLQ_MESSAGE`] bytes.
-fn header_text(text: &str) -> String {
-    let mut out: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if out.len() > MAX_DLQ_MESSAGE {
-        let mut end = MAX_DLQ_MESSAGE;
-        while !out.is_char_boundary(end) {
-            end -= 1;
-        }
-        out.truncate(end);
-    }
-    out
 }
 
 /// A consumer's metrics (feature `metrics`): messages acked, retried and
