@@ -1,7 +1,7 @@
 //! A separate process consuming a durable command stream, so a test can
 //! kill it (-9) in the middle of its handlers. Connects to `$NATS_URL`;
 //! arguments: the stream, its subject, and how long each message takes
-//! (milliseconds). Prints `ready`, then `start <payload>` and
+//! (milliseconds). Prints `ready` once connected, then `start <payload>` and
 //! `done <payload>` for each message, until killed.
 
 use std::io::Write;
@@ -34,6 +34,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let _ = writeln!(out, "{line}");
         let _ = out.flush();
     };
+    // Ready before consuming: the first handler may start at once.
+    say("ready".to_owned());
     let _consumer = Durable::new(&conn)
         .consume(spec, move |delivery| {
             let payload = String::from_utf8_lossy(&delivery.payload).into_owned();
@@ -45,7 +47,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         })
         .await?;
-    say("ready".to_owned());
     std::future::pending::<()>().await;
     Ok(())
 }

@@ -593,6 +593,16 @@ async fn a_graceful_shutdown_under_load_loses_nothing_and_hands_over_at_once() {
     assert!(by_a > 0, "both instances took part");
     b.shutdown(Duration::from_secs(5)).await;
     assert_eq!(messages_in(&rig.server, "SHARED").await, 0);
+    // None went to the dead letters on the way (a stopping instance once
+    // spent deliveries pulling after its shutdown began).
+    assert_eq!(
+        messages_in(
+            &rig.server,
+            &nrpc_wire::durable::dead_letter_stream("test.v1.Orders")
+        )
+        .await,
+        0
+    );
 }
 
 /// A message whose last delivery never settles (its instance shut down

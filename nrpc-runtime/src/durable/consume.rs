@@ -111,9 +111,9 @@ pub struct ConsumerHandle {
 
 impl ConsumerHandle {
     /// Stops pulling (the pull in progress ends within a second), NAKs
-    /// what was fetched but not started (another instance gets it at once
-    /// instead of after the ack wait), and lets
-    /// the handlers in progress finish within `grace` (they keep sending
+    /// what that pull still brings (another instance gets it when the pull
+    /// has expired, within that second, instead of after the ack wait),
+    /// and lets the handlers in progress finish within `grace` (they keep sending
     /// progress acks); those still running then are dropped and their
     /// messages NAKed. Returns once every message is settled and the
     /// settlements are written to the broker (or, if it is unreachable,
@@ -246,6 +246,9 @@ impl Durable {
                 loop {
                     // Slots first: nothing is fetched that cannot start.
                     let first = tokio::select! {
+                        // Stopping first: a free slot must not start a
+                        // pull after a shutdown began.
+                        biased;
                         () = stop.cancelled() => break,
                         slot = slots.clone().acquire_owned() => match slot {
                             Ok(slot) => slot,
@@ -259,6 +262,7 @@ impl Durable {
                             Err(_) => break,
                         }
                     }
+                    let expires = Instant::now() + PULL_EXPIRY;
                     let pulled = consumer
                         .batch()
                         .max_messages(free.len())
@@ -269,7 +273,7 @@ impl Durable {
                     if let Ok(mut messages) = pulled {
                         // The batch ends with its last message or its
                         // expiry; what comes after a shutdown began goes
-                        // back at once.
+                        // back.
                         while let Some(message) = messages.next().await {
                             let message = match message {
                                 Ok(message) => message,
@@ -288,12 +292,23 @@ impl Durable {
                                     });
                                 }
                                 _ => {
-                                    let _ = message.ack_with(AckKind::Nak(None)).await;
+                                    // Back to the stream, but not before this
+                                    // pull expires: NAKed at once, it would come
+                                    // straight back to it, spending a delivery
+                                    // each time.
+                                    let _ = message
+                                        .ack_with(AckKind::Nak(Some(
+                                            expires.saturating_duration_since(Instant::now()),
+                                        )))
+                                        .await;
                                 }
                             }
                         }
                     }
-                    if !troubled || stop.is_cancelled() {
+                    if stop.is_cancelled() {
+                        break;
+                    }
+                    if !troubled {
                         retry = PULL_EXPIRY / 4;
                         continue;
                     }
