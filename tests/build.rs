@@ -9,6 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "../proto/greeter.proto",
             "../proto/chat.proto",
             "../proto/interop.proto",
+            "../proto/jobs.proto",
         ],
         &["../proto"],
     )?;

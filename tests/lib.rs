@@ -32,6 +32,11 @@ pub mod interop {
     include!(concat!(env!("OUT_DIR"), "/interop.v1.rs"));
 }
 
+/// `proto/jobs.proto` (durable commands and events).
+pub mod jobs {
+    include!(concat!(env!("OUT_DIR"), "/jobs.v1.rs"));
+}
+
 /// `proto/greeter.proto`.
 pub mod greeter {
     include!(concat!(env!("OUT_DIR"), "/greeter.v1.rs"));

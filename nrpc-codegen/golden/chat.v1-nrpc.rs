@@ -14,6 +14,7 @@ pub static CHAT_SPEC: ::nrpc_runtime::codegen::ServiceSpec = ::nrpc_runtime::cod
             params: ::nrpc_runtime::codegen::Cow::Borrowed(&[]),
             kind: ::nrpc_runtime::codegen::MethodKind::ClientStreaming,
             polling: false,
+            durable: ::core::option::Option::None,
         },
         ::nrpc_runtime::codegen::MethodSpec {
             name: ::nrpc_runtime::codegen::Cow::Borrowed("Echo"),
@@ -21,6 +22,7 @@ pub static CHAT_SPEC: ::nrpc_runtime::codegen::ServiceSpec = ::nrpc_runtime::cod
             params: ::nrpc_runtime::codegen::Cow::Borrowed(&[]),
             kind: ::nrpc_runtime::codegen::MethodKind::Bidirectional,
             polling: false,
+            durable: ::core::option::Option::None,
         },
         ::nrpc_runtime::codegen::MethodSpec {
             name: ::nrpc_runtime::codegen::Cow::Borrowed("Spell"),
@@ -28,6 +30,7 @@ pub static CHAT_SPEC: ::nrpc_runtime::codegen::ServiceSpec = ::nrpc_runtime::cod
             params: ::nrpc_runtime::codegen::Cow::Borrowed(&[]),
             kind: ::nrpc_runtime::codegen::MethodKind::StreamedReply,
             polling: false,
+            durable: ::core::option::Option::None,
         },
     ]),
 };

@@ -14,6 +14,7 @@ pub static GREETER_SPEC: ::nrpc_runtime::codegen::ServiceSpec = ::nrpc_runtime::
             params: ::nrpc_runtime::codegen::Cow::Borrowed(&[]),
             kind: ::nrpc_runtime::codegen::MethodKind::Unary,
             polling: false,
+            durable: ::core::option::Option::None,
         },
     ]),
 };

@@ -14,6 +14,7 @@ pub static SVC_CUSTOM_SUBJECT_SPEC: ::nrpc_runtime::codegen::ServiceSpec = ::nrp
             params: ::nrpc_runtime::codegen::Cow::Borrowed(&[]),
             kind: ::nrpc_runtime::codegen::MethodKind::Unary,
             polling: false,
+            durable: ::core::option::Option::None,
         },
         ::nrpc_runtime::codegen::MethodSpec {
             name: ::nrpc_runtime::codegen::Cow::Borrowed("MtVoidReply"),
@@ -21,6 +22,7 @@ pub static SVC_CUSTOM_SUBJECT_SPEC: ::nrpc_runtime::codegen::ServiceSpec = ::nrp
             params: ::nrpc_runtime::codegen::Cow::Borrowed(&[]),
             kind: ::nrpc_runtime::codegen::MethodKind::Unary,
             polling: false,
+            durable: ::core::option::Option::None,
         },
         ::nrpc_runtime::codegen::MethodSpec {
             name: ::nrpc_runtime::codegen::Cow::Borrowed("MtNoRequest"),
@@ -28,6 +30,7 @@ pub static SVC_CUSTOM_SUBJECT_SPEC: ::nrpc_runtime::codegen::ServiceSpec = ::nrp
             params: ::nrpc_runtime::codegen::Cow::Borrowed(&[]),
             kind: ::nrpc_runtime::codegen::MethodKind::NoRequest,
             polling: false,
+            durable: ::core::option::Option::None,
         },
         ::nrpc_runtime::codegen::MethodSpec {
             name: ::nrpc_runtime::codegen::Cow::Borrowed("MtStreamedReply"),
@@ -35,6 +38,7 @@ pub static SVC_CUSTOM_SUBJECT_SPEC: ::nrpc_runtime::codegen::ServiceSpec = ::nrp
             params: ::nrpc_runtime::codegen::Cow::Borrowed(&[]),
             kind: ::nrpc_runtime::codegen::MethodKind::StreamedReply,
             polling: false,
+            durable: ::core::option::Option::None,
         },
         ::nrpc_runtime::codegen::MethodSpec {
             name: ::nrpc_runtime::codegen::Cow::Borrowed("MtVoidReqStreamedReply"),
@@ -42,6 +46,7 @@ pub static SVC_CUSTOM_SUBJECT_SPEC: ::nrpc_runtime::codegen::ServiceSpec = ::nrp
             params: ::nrpc_runtime::codegen::Cow::Borrowed(&[]),
             kind: ::nrpc_runtime::codegen::MethodKind::StreamedReply,
             polling: false,
+            durable: ::core::option::Option::None,
         },
     ]),
 };
@@ -434,6 +439,7 @@ pub static SVC_SUBJECT_PARAMS_SPEC: ::nrpc_runtime::codegen::ServiceSpec = ::nrp
             params: ::nrpc_runtime::codegen::Cow::Borrowed(&[::nrpc_runtime::codegen::Cow::Borrowed("mp1"), ::nrpc_runtime::codegen::Cow::Borrowed("mp2")]),
             kind: ::nrpc_runtime::codegen::MethodKind::Unary,
             polling: false,
+            durable: ::core::option::Option::None,
         },
         ::nrpc_runtime::codegen::MethodSpec {
             name: ::nrpc_runtime::codegen::Cow::Borrowed("MtNoReply"),
@@ -441,6 +447,7 @@ pub static SVC_SUBJECT_PARAMS_SPEC: ::nrpc_runtime::codegen::ServiceSpec = ::nrp
             params: ::nrpc_runtime::codegen::Cow::Borrowed(&[]),
             kind: ::nrpc_runtime::codegen::MethodKind::NoReply,
             polling: false,
+            durable: ::core::option::Option::None,
         },
         ::nrpc_runtime::codegen::MethodSpec {
             name: ::nrpc_runtime::codegen::Cow::Borrowed("MtPoll"),
@@ -448,6 +455,7 @@ pub static SVC_SUBJECT_PARAMS_SPEC: ::nrpc_runtime::codegen::ServiceSpec = ::nrp
             params: ::nrpc_runtime::codegen::Cow::Borrowed(&[]),
             kind: ::nrpc_runtime::codegen::MethodKind::Unary,
             polling: true,
+            durable: ::core::option::Option::None,
         },
     ]),
 };
@@ -737,6 +745,7 @@ pub static NO_REQUEST_SERVICE_SPEC: ::nrpc_runtime::codegen::ServiceSpec = ::nrp
             params: ::nrpc_runtime::codegen::Cow::Borrowed(&[]),
             kind: ::nrpc_runtime::codegen::MethodKind::NoRequest,
             polling: false,
+            durable: ::core::option::Option::None,
         },
     ]),
 };

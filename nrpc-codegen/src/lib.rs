@@ -21,7 +21,8 @@
 //!
 //! `.proto` files are parsed in Rust (protox): no `protoc` is needed, and
 //! `import "nrpc/nrpc.proto";` (or Go's `import "nrpc.proto";`) resolves to
-//! the copy shipped with this crate.
+//! the copy shipped with this crate, and so does `import "nrpc/durable.proto";`
+//! (durable commands and events).
 //!
 //! The [`model`] and [`emit`] modules are the generator's core, shared with
 //! the `#[nats_service]` front end; the `.proto` front end is behind the
@@ -42,3 +43,8 @@ pub use proto::{
 /// of the repository's `proto/nrpc/nrpc.proto` inside the crate, so it
 /// packages (a test keeps the two equal).
 pub const NRPC_PROTO: &str = include_str!("../proto/nrpc/nrpc.proto");
+
+/// The `nrpc/durable.proto` this crate ships (the `(nrpc.durable)` method
+/// option): a copy of the repository's `proto/nrpc/durable.proto`, kept
+/// equal by a test like [`NRPC_PROTO`].
+pub const NRPC_DURABLE_PROTO: &str = include_str!("../proto/nrpc/durable.proto");

@@ -77,6 +77,11 @@ fn alloptions() {
 
 /// Client-streaming, bidirectional and proto3 server-streaming methods.
 #[test]
+fn jobs() {
+    check("jobs.proto", "jobs.v1");
+}
+
+#[test]
 fn chat() {
     check("chat.proto", "chat.v1");
 }

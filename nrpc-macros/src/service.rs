@@ -8,6 +8,9 @@ use nrpc_codegen::emit::{self, Sides};
 use nrpc_codegen::model::{
     MessageType, Method, MethodKind, MethodPart, MethodSpec, Service, ServiceSpec, Site, Text,
 };
+use std::time::Duration;
+
+use nrpc_wire::durable::{parse_duration, Policy, Storage};
 use nrpc_wire::subject::SubjectRule;
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
@@ -18,7 +21,9 @@ use syn::{Expr, FnArg, Lit, Meta, Pat, ReturnType, Token, TraitItem, Type};
 
 const SERVICE_KEYS: &str =
     "package, package_params, service, service_params, service_rule, method_rule, proto_package";
-const METHOD_KEYS: &str = "subject, params, poll, no_reply, event, stream, client_stream";
+const METHOD_KEYS: &str =
+    "subject, params, poll, no_reply, event, stream, client_stream, durable(…)";
+const DURABLE_KEYS: &str = "max_deliveries, backoff, ack_wait, handler_timeout, concurrency, dedup_window, max_age, storage, replicas, dead_letter";
 
 /// Collects errors so all of them are reported at once.
 #[derive(Default)]
@@ -64,6 +69,7 @@ struct MethodArgs {
     event: bool,
     stream: bool,
     client_stream: bool,
+    durable: Option<Given<Policy>>,
 }
 
 /// Where each part of one parsed method was written, for problems found
@@ -73,6 +79,7 @@ struct MethodSpans {
     subject: Span,
     params: Span,
     kind: Span,
+    durable: Span,
 }
 
 fn string(expr: &Expr, errors: &mut Errors) -> Option<String> {
@@ -188,6 +195,18 @@ impl MethodArgs {
                 (Meta::Path(_), "event") => args.event = true,
                 (Meta::Path(_), "stream") => args.stream = true,
                 (Meta::Path(_), "client_stream") => args.client_stream = true,
+                (Meta::Path(p), "durable") => {
+                    args.durable = Some(Given {
+                        value: Policy::default(),
+                        span: p.span(),
+                    });
+                }
+                (Meta::List(list), "durable") => {
+                    args.durable = Some(Given {
+                        value: durable_policy(list.tokens.clone(), errors),
+                        span: list.span(),
+                    });
+                }
                 (Meta::NameValue(nv), "subject") => {
                     args.subject = spanned(&nv.value, string(&nv.value, errors));
                 }
@@ -196,12 +215,95 @@ impl MethodArgs {
                 }
                 _ => errors.push(
                     meta.span(),
-                    format!("unknown nrpc method argument `{key}`; expected one of: subject = \"…\", params = [\"…\"], poll, no_reply, event, stream, client_stream"),
+                    format!("unknown nrpc method argument `{key}`; expected one of: subject = \"…\", params = [\"…\"], poll, no_reply, event, stream, client_stream, durable(…)"),
                 ),
             }
         }
         args
     }
+}
+
+/// `durable(max_deliveries = 5, backoff = ["1s", "30s"], …)`: each key
+/// given replaces the default; durations as in `nrpc/durable.proto`.
+fn durable_policy(tokens: TokenStream, errors: &mut Errors) -> Policy {
+    let mut policy = Policy::default();
+    for meta in parse_metas(tokens, errors) {
+        let key = key(&meta);
+        let Meta::NameValue(nv) = &meta else {
+            errors.push(
+                meta.span(),
+                format!("expected `key = value` in durable(…), with one of: {DURABLE_KEYS}"),
+            );
+            continue;
+        };
+        let value = &nv.value;
+        let duration = |errors: &mut Errors| {
+            let text = string(value, errors)?;
+            parse_duration(&text)
+                .map_err(|e| errors.push(value.span(), e))
+                .ok()
+        };
+        let number = |errors: &mut Errors| match value {
+            Expr::Lit(syn::ExprLit {
+                lit: Lit::Int(n), ..
+            }) => n
+                .base10_parse::<u32>()
+                .map_err(|e| errors.push(value.span(), e))
+                .ok(),
+            _ => {
+                errors.push(value.span(), "expected a whole number");
+                None
+            }
+        };
+        match key.as_str() {
+            "max_deliveries" => {
+                policy.max_deliveries = number(errors).unwrap_or(policy.max_deliveries)
+            }
+            "concurrency" => policy.concurrency = number(errors).unwrap_or(policy.concurrency),
+            "replicas" => match number(errors).map(u8::try_from) {
+                Some(Ok(n)) => policy.replicas = n,
+                Some(Err(_)) => errors.push(value.span(), "replicas is 1 to 5"),
+                None => {}
+            },
+            "backoff" => {
+                let delays: Vec<Duration> = strings(value, errors)
+                    .iter()
+                    .filter_map(|text| {
+                        parse_duration(text)
+                            .map_err(|e| errors.push(value.span(), e))
+                            .ok()
+                    })
+                    .collect();
+                policy.backoff = delays.into();
+            }
+            "ack_wait" => policy.ack_wait = duration(errors).unwrap_or(policy.ack_wait),
+            "handler_timeout" => {
+                policy.handler_timeout = duration(errors).unwrap_or(policy.handler_timeout);
+            }
+            "dedup_window" => policy.dedup_window = duration(errors).unwrap_or(policy.dedup_window),
+            "max_age" => policy.max_age = duration(errors),
+            "storage" => match string(value, errors).as_deref() {
+                Some("file") => policy.storage = Storage::File,
+                Some("memory") => policy.storage = Storage::Memory,
+                Some(other) => errors.push(
+                    value.span(),
+                    format!("unknown storage {other:?}; use \"file\" or \"memory\""),
+                ),
+                None => {}
+            },
+            "dead_letter" => match value {
+                Expr::Lit(syn::ExprLit {
+                    lit: Lit::Bool(b), ..
+                }) => policy.dead_letter = b.value,
+                _ => errors.push(value.span(), "expected true or false"),
+            },
+            _ => errors.push(
+                nv.path.span(),
+                format!("unknown durable setting `{key}`; expected one of: {DURABLE_KEYS}"),
+            ),
+        }
+    }
+    policy
 }
 
 fn docs(attrs: &[syn::Attribute]) -> Vec<String> {
@@ -407,6 +509,7 @@ fn parse_method(
         subject: args.subject.as_ref().map_or(attr_span, |s| s.span),
         params: args.params.as_ref().map_or(attr_span, |p| p.span),
         kind: attr_span,
+        durable: args.durable.as_ref().map_or(attr_span, |d| d.span),
     };
     let spec = MethodSpec {
         subject: args
@@ -417,6 +520,7 @@ fn parse_method(
         params: texts(args.params.map(|p| p.value)),
         kind,
         polling: args.poll,
+        durable: args.durable.map(|d| d.value),
     };
     let method = Method {
         rust_name: name,
@@ -508,6 +612,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
                 MethodPart::Subject => m.subject,
                 MethodPart::Params => m.params,
                 MethodPart::Kind => m.kind,
+                MethodPart::Durable => m.durable,
             }),
         };
         errors.push(span, problem.message);

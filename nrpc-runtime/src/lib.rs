@@ -77,6 +77,8 @@ pub mod codegen {
     };
     pub use crate::codec::{register_descriptors, Proto, Void};
     pub use crate::describe::{service_proto, MethodText};
+    #[cfg(feature = "jetstream")]
+    pub use crate::durable::{ConsumerHandle, Delivery, Start, Stored};
     #[cfg(feature = "grpc")]
     pub use crate::grpc;
     pub use crate::response::Response;
@@ -88,6 +90,7 @@ pub mod codegen {
     pub use futures::future::BoxFuture;
     pub use futures::stream::BoxStream;
     pub use futures::Stream;
+    pub use nrpc_wire::durable::{Policy as DurablePolicy, Storage as DurableStorage};
     pub use nrpc_wire::{Encoding, InvalidToken, MethodKind, MethodSpec, ServiceSpec, Status};
     pub use prost;
     pub use std::borrow::Cow;

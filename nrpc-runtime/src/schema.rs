@@ -49,6 +49,10 @@ pub struct MethodSchema {
     /// Whether every instance may be asked at once.
     #[serde(default)]
     pub polling: bool,
+    /// `command` or `event` if it is durable (its stream is
+    /// `nrpc_wire::durable::stream_name`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub durable: Option<String>,
     /// Proto full name of the request type; absent for `nrpc.Void`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<String>,
@@ -176,6 +180,11 @@ impl SchemaResponse {
                     params: m.params.iter().map(ToString::to_string).collect(),
                     kind: m.kind.as_str().to_owned(),
                     polling: m.polling,
+                    durable: m
+                        .durable
+                        .as_ref()
+                        .and_then(|_| nrpc_wire::durable::durability(m.kind))
+                        .map(|d| d.as_str().to_owned()),
                     input,
                     output,
                     docs,
@@ -261,6 +270,7 @@ impl SchemaResponse {
                     params: texts(&m.params),
                     kind,
                     polling: m.polling,
+                    durable: None,
                 })
             })
             .collect::<Result<Vec<_>, SchemaError>>()?;
@@ -348,6 +358,7 @@ mod tests {
                 params: Cow::Owned(vec![Text::from("id")]),
                 kind: MethodKind::StreamedReply,
                 polling: false,
+                durable: None,
             }]),
         }
     }

@@ -290,6 +290,7 @@ mod tests {
             params: Cow::Borrowed(&[]),
             kind: MethodKind::Unary,
             polling: false,
+            durable: None,
         },
         MethodSpec {
             name: b("MtWithSubjectParams"),
@@ -297,6 +298,7 @@ mod tests {
             params: Cow::Borrowed(&[b("mp1"), b("mp2")]),
             kind: MethodKind::Unary,
             polling: false,
+            durable: None,
         },
     ];
     static SPEC: ServiceSpec = ServiceSpec {

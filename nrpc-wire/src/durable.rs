@@ -1,5 +1,7 @@
-//! Durable commands and events over JetStream: the rules, with no I/O
-//! (feature `frames`). The runtime provisions streams and consumers, pulls,
+//! Durable commands and events over JetStream: the rules, with no I/O.
+//! The policy, names and stream shapes are always here (the code
+//! generators need them); what needs a status code — retries, dead
+//! letters — comes with feature `frames`. The runtime provisions streams and consumers, pulls,
 //! acks and writes dead letters; what it provisions, when a failure is
 //! retried and after how long, when a message is dead-lettered and with
 //! which headers, and whether an existing stream matches, is decided here.
@@ -20,10 +22,13 @@
 //! ([`dead_letter_stream`]) with its reason before the original is
 //! terminated.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
+#[cfg(feature = "frames")]
 use crate::Code;
+use crate::{MethodKind, ServiceSpec};
 
 /// Which durable method kind, and so which retention.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +38,23 @@ pub enum Durability {
     /// Limits retention (kept for a max age): every group gets each, and
     /// the stream can be replayed.
     Event,
+}
+
+impl Durability {
+    /// Its name in schemas: `command` or `event`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Durability::Command => "command",
+            Durability::Event => "event",
+        }
+    }
+
+    /// The durability a schema names.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Durability::Command, Durability::Event]
+            .into_iter()
+            .find(|d| d.as_str() == text)
+    }
 }
 
 /// Where a durable stream keeps its messages.
@@ -52,7 +74,7 @@ pub struct Policy {
     pub max_deliveries: u32,
     /// The delay before each redelivery after a failure: the first entry
     /// after the first attempt, and so on; the last repeats.
-    pub backoff: Vec<Duration>,
+    pub backoff: Cow<'static, [Duration]>,
     /// How long the broker waits for an ack before redelivering; a handler
     /// in progress extends it every half of it.
     pub ack_wait: Duration,
@@ -75,16 +97,19 @@ pub struct Policy {
     pub dead_letter: bool,
 }
 
+/// The default delays between attempts.
+const DEFAULT_BACKOFF: &[Duration] = &[
+    Duration::from_secs(1),
+    Duration::from_secs(5),
+    Duration::from_secs(30),
+    Duration::from_secs(120),
+];
+
 impl Default for Policy {
     fn default() -> Self {
         Policy {
             max_deliveries: 5,
-            backoff: vec![
-                Duration::from_secs(1),
-                Duration::from_secs(5),
-                Duration::from_secs(30),
-                Duration::from_secs(120),
-            ],
+            backoff: Cow::Borrowed(DEFAULT_BACKOFF),
             ack_wait: Duration::from_secs(30),
             handler_timeout: Duration::from_secs(120),
             concurrency: 16,
@@ -181,6 +206,7 @@ impl Policy {
 /// problem (`INVALID_ARGUMENT`, `FAILED_PRECONDITION`, `OUT_OF_RANGE`,
 /// `NOT_FOUND`, `ALREADY_EXISTS`, `PERMISSION_DENIED`, `UNAUTHENTICATED`,
 /// `UNIMPLEMENTED`).
+#[cfg(feature = "frames")]
 pub fn is_retryable(code: Code) -> bool {
     match code {
         Code::Unavailable
@@ -255,6 +281,7 @@ pub enum Disposition {
 /// What becomes of a message whose attempt number `delivered` (1 for the
 /// first) ended with `outcome`: `Ok` handled, `Err(code)` failed (a timeout
 /// is `DEADLINE_EXCEEDED`, a panic `INTERNAL`).
+#[cfg(feature = "frames")]
 pub fn disposition(outcome: Result<(), Code>, delivered: u64, policy: &Policy) -> Disposition {
     match outcome {
         Ok(()) => Disposition::Ack,
@@ -264,6 +291,62 @@ pub fn disposition(outcome: Result<(), Code>, delivered: u64, policy: &Policy) -
         }
         Err(_) => Disposition::Retry(policy.retry_delay(delivered)),
     }
+}
+
+/// How a method of `kind` can be durable: a fire-and-forget method
+/// (`NoReply`) as a command, an event (`NoRequest`) as an event; no other
+/// kind can.
+pub fn durability(kind: MethodKind) -> Option<Durability> {
+    match kind {
+        MethodKind::NoReply => Some(Durability::Command),
+        MethodKind::NoRequest => Some(Durability::Event),
+        _ => None,
+    }
+}
+
+/// The stream of the durable method `method` of `spec` under `policy`
+/// (the declared one, or one changed at run time), its package subject
+/// being `package_subject` (`None`: the spec's): its name
+/// ([`stream_name`]) and shape, capturing the method's subject in every
+/// encoding (`<endpoint>` and `<endpoint>.<encoding>`, subject parameters
+/// as `*`). `None` if the method cannot be durable.
+pub fn method_stream(
+    spec: &ServiceSpec,
+    method: usize,
+    package_subject: Option<&str>,
+    policy: &Policy,
+) -> Option<(String, StreamShape)> {
+    let m = spec.methods.get(method)?;
+    let kind = durability(m.kind)?;
+    let subject = spec.endpoint_subject(package_subject, method);
+    let mut shape = StreamShape::of(kind, &subject, policy);
+    shape.subjects.push(format!("{subject}.*"));
+    Some((stream_name(&spec.name, &m.name), shape))
+}
+
+/// Reads a duration as the declarations write it: a whole number and a
+/// unit, `ms`, `s`, `m`, `h` or `d` (`250ms`, `30s`, `7d`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || {
+        format!("{text:?} is not a duration: write a whole number and a unit (ms, s, m, h, d), e.g. \"30s\"")
+    };
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .filter(|&i| i > 0)
+        .ok_or_else(bad)?;
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let unit_ms: u64 = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(unit_ms)
+        .map(Duration::from_millis)
+        .ok_or_else(bad)
 }
 
 /// A JetStream name made of `parts`: characters a stream or consumer name
@@ -338,11 +421,17 @@ pub fn dead_letter_shape(service: &str, replicas: u8) -> StreamShape {
 }
 
 /// The id that makes the handler path and the advisory path write one
-/// dead letter for one message (the dead-letter stream drops a second
-/// copy within its duplicate window): `<stream>:<sequence>`.
-pub fn dead_letter_id(stream: &str, sequence: u64) -> String {
-    format!("{stream}:{sequence}")
+/// dead letter for one message at one consumer (the dead-letter stream
+/// drops a second copy within its duplicate window), while each subscriber
+/// group of an event keeps its own: `<stream>:<consumer>:<sequence>`.
+pub fn dead_letter_id(stream: &str, consumer: &str, sequence: u64) -> String {
+    format!("{stream}:{consumer}:{sequence}")
 }
+
+/// The header a durable command's handler finds its delivery number in
+/// (1 for the first), set by the consuming instance (any such header the
+/// publisher sent is replaced).
+pub const DELIVERED_HEADER: &str = "Nrpc-Delivered";
 
 /// The subject of the broker's advisory for a message of `stream` that
 /// used up its deliveries at `consumer` without being settled.
@@ -355,6 +444,7 @@ pub fn max_deliveries_advisory(stream: &str, consumer: &str) -> String {
 pub const ADVISORY_QUEUE: &str = "nrpc";
 
 /// What a dead letter says of the message it copies.
+#[cfg(feature = "frames")]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadLetter<'a> {
     /// Why.
@@ -375,6 +465,7 @@ pub struct DeadLetter<'a> {
     pub time_ms: u128,
 }
 
+#[cfg(feature = "frames")]
 impl DeadLetter<'_> {
     /// The headers a dead letter carries beside the original's own (the
     /// message one line, bounded as error messages are).
@@ -545,7 +636,7 @@ impl fmt::Display for Difference {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "frames"))]
 mod tests {
     use super::*;
 
@@ -560,7 +651,7 @@ mod tests {
         assert_eq!(policy.retry_delay(40), Duration::from_secs(120));
         assert_eq!(policy.retry_delay(0), Duration::from_secs(1));
         let none = Policy {
-            backoff: vec![],
+            backoff: Cow::Borrowed(&[]),
             ..Policy::default()
         };
         assert_eq!(none.retry_delay(3), Duration::ZERO);
@@ -696,7 +787,7 @@ mod tests {
             dead_letter_subjects("shop.Orders"),
             "_NRPC.dlq.shop_Orders.*"
         );
-        assert_eq!(dead_letter_id("S", 42), "S:42");
+        assert_eq!(dead_letter_id("S", "nrpc", 42), "S:nrpc:42");
         for reason in [
             Reason::Decode,
             Reason::Rejected,

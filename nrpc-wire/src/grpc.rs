@@ -406,6 +406,7 @@ mod tests {
                 params: Cow::Owned(vec!["b".into(), "c".into()]),
                 kind: MethodKind::Unary,
                 polling: false,
+                durable: None,
             }]),
         }
     }
@@ -482,6 +483,7 @@ mod tests {
             params: Cow::Borrowed(&[]),
             kind,
             polling: false,
+            durable: None,
         };
         let none = (false, false);
         assert_eq!(

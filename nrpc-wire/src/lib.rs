@@ -19,12 +19,13 @@
 //! | status codes, error frames (feature `frames`) | `status`, `frame` |
 //! | nrpc.proto's messages (feature `frames`) | `proto` |
 //! | stream flow control (feature `frames`) | `stream` |
-//! | durable commands and events: policy, retries, dead letters, stream shapes (feature `frames`) | `durable` |
+//! | durable commands and events: policy, stream shapes, names (retries and dead letters: feature `frames`) | `durable` |
 //! | HTTP over NATS in nats-roundtripper's format (feature `http`) | `nrt` |
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
 pub mod address;
 pub mod caller;
+pub mod durable;
 pub mod encoding;
 pub mod grpc;
 pub mod headers;
@@ -36,8 +37,6 @@ pub mod route;
 pub mod spec;
 pub mod subject;
 
-#[cfg(feature = "frames")]
-pub mod durable;
 #[cfg(feature = "frames")]
 pub mod frame;
 #[cfg(feature = "frames")]

@@ -151,6 +151,12 @@ pub fn subscribe(rust_name: &str) -> String {
     format!("subscribe_{}", plain(rust_name))
 }
 
+/// `consume_updated`: the client's method consuming a durable event as
+/// a subscriber group.
+pub fn consume(rust_name: &str) -> String {
+    format!("consume_{}", plain(rust_name))
+}
+
 /// `publish_updated`: the events publisher's method.
 pub fn publish(rust_name: &str) -> String {
     format!("publish_{}", plain(rust_name))
@@ -197,14 +203,25 @@ impl Scope {
 }
 
 /// The names one method generates, with where each lives.
-pub fn generated(rust_name: &str, kind: MethodKind, polling: bool) -> Vec<(Scope, String)> {
+pub fn generated(
+    rust_name: &str,
+    kind: MethodKind,
+    polling: bool,
+    durable: bool,
+) -> Vec<(Scope, String)> {
     let name = plain(rust_name).to_owned();
     match kind {
-        MethodKind::NoRequest => vec![
-            (Scope::Client, subscribe(&name)),
-            (Scope::Client, subject_fn(&name)),
-            (Scope::Events, publish(&name)),
-        ],
+        MethodKind::NoRequest => {
+            let mut out = vec![
+                (Scope::Client, subscribe(&name)),
+                (Scope::Client, subject_fn(&name)),
+                (Scope::Events, publish(&name)),
+            ];
+            if durable {
+                out.push((Scope::Client, consume(&name)));
+            }
+            out
+        }
         _ => {
             let mut out = vec![
                 (Scope::Client, name.clone()),
@@ -229,7 +246,7 @@ pub fn check(spec: &ServiceSpec, rust_names: &[&str]) -> Vec<Problem> {
     let mut taken: Vec<(Scope, String, usize)> = Vec::new();
     for (i, (m, rust)) in spec.methods.iter().zip(rust_names).enumerate() {
         let site = Site::Method(i, MethodPart::Name);
-        for (scope, name) in generated(rust, m.kind, m.polling) {
+        for (scope, name) in generated(rust, m.kind, m.polling, m.durable.is_some()) {
             if scope.reserved().contains(&name.as_str()) {
                 problems.push(Problem {
                     site,
@@ -343,6 +360,7 @@ mod tests {
                         .unwrap_or_default(),
                     kind: *kind,
                     polling: *polling,
+                    durable: None,
                 })
                 .collect::<Vec<_>>()
                 .into(),

@@ -29,6 +29,9 @@ pub struct MethodSpec {
     pub kind: MethodKind,
     /// Whether replies may be collected from every instance (nRPC polling).
     pub polling: bool,
+    /// Durable over JetStream, with this policy: a fire-and-forget method
+    /// as a command, an event as an event (see [`crate::durable`]).
+    pub durable: Option<crate::durable::Policy>,
 }
 
 /// Static description of one service's subjects and methods.
@@ -129,6 +132,8 @@ pub enum MethodPart {
     Params,
     /// Its call kind and options (stream, polling, …).
     Kind,
+    /// Its durability and policy.
+    Durable,
 }
 
 /// One thing wrong with a service definition.
@@ -169,7 +174,8 @@ impl ServiceSpec {
     /// Every rule a service must follow on the wire: subjects made of valid
     /// tokens, parameter names that are identifiers and unique in each
     /// method's subject, method subjects that cannot be confused with each
-    /// other, and polling only on request/reply methods. Returns every
+    /// other, polling only on request/reply methods, and durability only on
+    /// commands and events, with a valid policy. Returns every
     /// problem found, in definition order.
     pub fn validate(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
@@ -243,6 +249,20 @@ impl ServiceSpec {
                     ),
                 );
             }
+            if let Some(policy) = &m.durable {
+                let site = Site::Method(i, MethodPart::Durable);
+                if crate::durable::durability(m.kind).is_none() {
+                    push(
+                        site,
+                        format!(
+                            "rpc {name}: only fire-and-forget (nrpc.NoReply) and event (nrpc.NoRequest) methods can be durable, not a {} method",
+                            m.kind
+                        ),
+                    );
+                } else if let Err(e) = policy.validate() {
+                    push(site, format!("rpc {name}: {e}"));
+                }
+            }
             // A request is routed by the first method whose subject tokens
             // start the rest of its subject: no subject may start another.
             for earlier in &self.methods[..i] {
@@ -290,6 +310,7 @@ mod tests {
             params: params.iter().map(|p| Text::from(p.to_string())).collect(),
             kind,
             polling: false,
+            durable: None,
         }
     }
 

@@ -283,7 +283,7 @@ async fn messages_in(server: &NatsServer, stream: &str) -> u64 {
 async fn a_poison_message_is_dead_lettered_after_its_retries() {
     let policy = Policy {
         max_deliveries: 3,
-        backoff: vec![Duration::from_millis(300), Duration::from_millis(600)],
+        backoff: vec![Duration::from_millis(300), Duration::from_millis(600)].into(),
         ack_wait: Duration::from_secs(5),
         ..Policy::default()
     };
@@ -338,7 +338,7 @@ async fn a_poison_message_is_dead_lettered_after_its_retries() {
 async fn rejections_panics_and_hangs_each_end_as_they_should() {
     let policy = Policy {
         max_deliveries: 2,
-        backoff: vec![Duration::from_millis(100)],
+        backoff: vec![Duration::from_millis(100)].into(),
         ack_wait: Duration::from_secs(5),
         handler_timeout: Duration::from_millis(500),
         ..Policy::default()
@@ -890,7 +890,7 @@ async fn a_consumer_counts_its_outcomes() {
     recorder.install().unwrap();
     let policy = Policy {
         max_deliveries: 2,
-        backoff: vec![Duration::from_millis(50)],
+        backoff: vec![Duration::from_millis(50)].into(),
         ..Policy::default()
     };
     let mut rig = rig("COUNTED", policy.clone()).await;

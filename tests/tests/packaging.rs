@@ -6,18 +6,27 @@
 use prost::Message as _;
 use prost_reflect::{DescriptorPool, DynamicMessage, Kind, Value};
 
+fn repository_file(name: &str) -> String {
+    let path = format!("{}/../proto/nrpc/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
 fn repository_proto() -> String {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../proto/nrpc/nrpc.proto");
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    repository_file("nrpc.proto")
 }
 
 #[test]
-fn the_crate_copy_of_nrpc_proto_is_the_repository_one() {
-    assert!(
-        nrpc_codegen::NRPC_PROTO == repository_proto(),
-        "nrpc-codegen/proto/nrpc/nrpc.proto differs from proto/nrpc/nrpc.proto: \
-         copy the repository's file over it"
-    );
+fn the_crate_copies_of_the_nrpc_protos_are_the_repository_ones() {
+    for (name, shipped) in [
+        ("nrpc.proto", nrpc_codegen::NRPC_PROTO),
+        ("durable.proto", nrpc_codegen::NRPC_DURABLE_PROTO),
+    ] {
+        assert!(
+            shipped == repository_file(name),
+            "nrpc-codegen/proto/nrpc/{name} differs from proto/nrpc/{name}: \
+             copy the repository's file over it"
+        );
+    }
 }
 
 fn pool() -> DescriptorPool {

@@ -197,6 +197,36 @@ fn method(c: &mut Code, index: usize, spec: &MethodSpec, m: &Method) {
                 c.close("}");
             }
         }
+        MethodKind::NoReply if spec.durable.is_some() => {
+            c.docs(&[
+                "",
+                "Durable: returns once the broker has stored the command (its stream, its sequence there, and whether it duplicated an earlier message id); the service handles it at least once, retrying as declared.",
+            ]);
+            let ret = "Result<__nrpc::Stored, __nrpc::CallError>";
+            open_fn(c, &format!("pub async fn {name}"), &plain_args, ret);
+            c.put(&call(
+                "publish_durable",
+                &codecs[..1],
+                format!("{index}usize, {list}, {req_expr}, None"),
+            ));
+            c.close("}");
+            put!(
+                c,
+                "/// [`{plain_name}`](Self::{plain_name}) with per-call options: headers, encoding, timeout, and the idempotency key (`CallOptions::message_id`)."
+            );
+            open_fn(
+                c,
+                &format!("pub async fn {name_with}"),
+                &with_args("options: __nrpc::CallOptions,"),
+                ret,
+            );
+            c.put(&call(
+                "publish_durable",
+                &codecs[..1],
+                format!("{index}usize, {list}, {req_expr}, Some(options)"),
+            ));
+            c.close("}");
+        }
         MethodKind::NoReply => {
             c.docs(&[
                 "",
@@ -253,6 +283,24 @@ fn method(c: &mut Code, index: usize, spec: &MethodSpec, m: &Method) {
                 format!("{index}usize, {list}, queue_group"),
             ));
             c.close("}");
+            if spec.durable.is_some() {
+                c.docs(&[
+                    format!(
+                        "Consumes the durable `{}` events as subscriber group `group`: every group gets each event, the instances of a group share them, and each is handled at least once (retried as declared, else dead-lettered). A new group starts at `start`; an existing one goes on where it was. Runs until the handle is shut down.",
+                        spec.name
+                    ),
+                ]);
+                c.open(&format!(
+                    "pub async fn {}<H, Fut>(\n    &self,\n    group: &str,\n    start: __nrpc::Start,\n    handler: H,\n) -> Result<__nrpc::ConsumerHandle, __nrpc::CallError>\nwhere\n    H: Fn({out}, __nrpc::Delivery) -> Fut + Send + Sync + 'static,\n    Fut: __nrpc::Future<Output = Result<(), __nrpc::Status>> + Send + 'static,\n{{",
+                    ident(&names::consume(&m.rust_name))
+                ));
+                c.put(&call(
+                    "consume_events",
+                    &[codec(&m.output), "_".to_owned(), "_".to_owned()],
+                    format!("{index}usize, group, start, handler"),
+                ));
+                c.close("}");
+            }
         }
         MethodKind::ClientStreaming | MethodKind::Bidirectional => {
             let bidi = spec.kind == MethodKind::Bidirectional;

@@ -80,6 +80,43 @@ fn texts<S: AsRef<str>>(list: &[S]) -> String {
     )
 }
 
+/// A method's durable policy, as the field of its `MethodSpec`.
+fn durable_policy(c: &mut Code, policy: Option<&nrpc_wire::durable::Policy>) {
+    let Some(p) = policy else {
+        c.put("durable: ::core::option::Option::None,");
+        return;
+    };
+    let duration = |d: &std::time::Duration| {
+        format!(
+            "::nrpc_runtime::codegen::Duration::from_millis({})",
+            d.as_millis()
+        )
+    };
+    c.open("durable: ::core::option::Option::Some(::nrpc_runtime::codegen::DurablePolicy {");
+    put!(c, "max_deliveries: {},", p.max_deliveries);
+    c.open("backoff: ::nrpc_runtime::codegen::Cow::Borrowed(&[");
+    for d in p.backoff.iter() {
+        put!(c, "{},", duration(d));
+    }
+    c.close("]),");
+    put!(c, "ack_wait: {},", duration(&p.ack_wait));
+    put!(c, "handler_timeout: {},", duration(&p.handler_timeout));
+    put!(c, "concurrency: {},", p.concurrency);
+    put!(c, "dedup_window: {},", duration(&p.dedup_window));
+    match &p.max_age {
+        Some(d) => put!(c, "max_age: ::core::option::Option::Some({}),", duration(d)),
+        None => c.put("max_age: ::core::option::Option::None,"),
+    }
+    put!(
+        c,
+        "storage: ::nrpc_runtime::codegen::DurableStorage::{:?},",
+        p.storage
+    );
+    put!(c, "replicas: {},", p.replicas);
+    put!(c, "dead_letter: {},", p.dead_letter);
+    c.close("}),");
+}
+
 fn spec(c: &mut Code, svc: &Service) {
     let s = &svc.spec;
     put!(c, "/// Subjects and methods of `{}`.", s.name);
@@ -105,6 +142,7 @@ fn spec(c: &mut Code, svc: &Service) {
             m.kind
         );
         put!(c, "polling: {},", m.polling);
+        durable_policy(c, m.durable.as_ref());
         c.close("},");
     }
     c.close("]),");

@@ -164,18 +164,38 @@ fn events(c: &mut Code, svc: &Service) {
             String::new(),
             format!("Publishes one `{}` event to its subscribers.", spec.name),
         ]);
-        open_fn(
-            c,
-            &format!("pub async fn {}", ident(&names::publish(&m.rust_name))),
-            &args,
-            "Result<(), __nrpc::CallError>",
-        );
-        put!(
-            c,
-            "self.inner.publish_event::<{}>({index}usize, &[{}], event).await",
-            codec(&m.output),
-            params.join(", ")
-        );
+        let publish = ident(&names::publish(&m.rust_name));
+        if spec.durable.is_some() {
+            c.docs(&[
+                "",
+                "Durable: returns once the broker has stored the event (its stream and sequence); subscriber groups consuming it get it at least once, and a new group can replay it.",
+            ]);
+            open_fn(
+                c,
+                &format!("pub async fn {publish}"),
+                &args,
+                "Result<__nrpc::Stored, __nrpc::CallError>",
+            );
+            put!(
+                c,
+                "self.inner\n    .publish_durable::<{}>({index}usize, &[{}], event, None)\n    .await",
+                codec(&m.output),
+                params.join(", ")
+            );
+        } else {
+            open_fn(
+                c,
+                &format!("pub async fn {publish}"),
+                &args,
+                "Result<(), __nrpc::CallError>",
+            );
+            put!(
+                c,
+                "self.inner.publish_event::<{}>({index}usize, &[{}], event).await",
+                codec(&m.output),
+                params.join(", ")
+            );
+        }
         c.close("}");
     }
     c.close("}");

@@ -434,7 +434,7 @@ pub fn compile_with_descriptors(
     Ok(compiler.descriptor_pool())
 }
 
-/// Serves the shipped `nrpc/nrpc.proto`, and `nrpc.proto` (Go's helloworld
+/// Serves the shipped `nrpc/nrpc.proto` and `nrpc/durable.proto`, and `nrpc.proto` (Go's helloworld
 /// spelling) as a file that publicly imports it, so both spellings work
 /// even together.
 struct NrpcFileResolver;
@@ -443,6 +443,7 @@ impl FileResolver for NrpcFileResolver {
     fn open_file(&self, name: &str) -> Result<File, protox::Error> {
         match name {
             "nrpc/nrpc.proto" => File::from_source(name, crate::NRPC_PROTO),
+            "nrpc/durable.proto" => File::from_source(name, crate::NRPC_DURABLE_PROTO),
             "nrpc.proto" => File::from_source(
                 name,
                 "syntax = \"proto3\";\npackage nrpc;\nimport public \"nrpc/nrpc.proto\";\n",

@@ -4,6 +4,9 @@
 
 use prost_reflect::{DescriptorPool, DynamicMessage, FileDescriptor, Value};
 
+use std::time::Duration;
+
+use nrpc_wire::durable::{parse_duration, Policy, Storage};
 use nrpc_wire::subject::SubjectRule;
 
 use super::{Diagnostic, PackageSubjectFallback, DESCRIPTOR_SET_FILE};
@@ -186,6 +189,19 @@ pub(super) fn read_services(
             } else {
                 MethodKind::Unary
             };
+            let durable = ext(pool, &mopts, "nrpc.durable").and_then(|v| match v.as_message() {
+                Some(options) => match durable_policy(options) {
+                    Ok(policy) => Some(policy),
+                    Err(why) => {
+                        shape_problems.push(model::Problem {
+                            site: Site::Method(mi, MethodPart::Durable),
+                            message: format!("rpc {}: (nrpc.durable): {why}", m.name()),
+                        });
+                        None
+                    }
+                },
+                None => None,
+            });
             let mi_path = i32::try_from(mi).unwrap_or(i32::MAX);
             service.push(
                 MethodSpec {
@@ -196,6 +212,7 @@ pub(super) fn read_services(
                     params: ext_list(pool, &mopts, "nrpc.methodSubjectParams").into(),
                     kind,
                     polling: ext_bool(pool, &mopts, "nrpc.pollingEnabled"),
+                    durable,
                 },
                 model::Method {
                     rust_name: nrpc_wire::names::method_fn(m.name()),
@@ -251,9 +268,65 @@ fn problem_paths(site: &Site, service: i32, ext_number: &dyn Fn(&str) -> i32) ->
                     option("nrpc.streamedReply"),
                     m,
                 ],
+                MethodPart::Durable => vec![option("nrpc.durable"), m],
             }
         }
     }
+}
+
+/// The policy an `(nrpc.durable)` option declares: each field set
+/// replaces the default.
+fn durable_policy(options: &DynamicMessage) -> Result<Policy, String> {
+    let mut policy = Policy::default();
+    let field = |name: &str| {
+        options
+            .has_field_by_name(name)
+            .then(|| options.get_field_by_name(name))
+            .flatten()
+    };
+    let duration = |name: &str| -> Result<Option<Duration>, String> {
+        field(name)
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .map(|text| parse_duration(&text).map_err(|e| format!("{name}: {e}")))
+            .transpose()
+    };
+    let number = |name: &str| field(name).and_then(|v| v.as_u32());
+    if let Some(n) = number("max_deliveries") {
+        policy.max_deliveries = n;
+    }
+    if let Some(list) = field("backoff") {
+        let delays = list
+            .as_list()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|v| v.as_str())
+            .map(|text| parse_duration(text).map_err(|e| format!("backoff: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        policy.backoff = delays.into();
+    }
+    if let Some(d) = duration("ack_wait")? {
+        policy.ack_wait = d;
+    }
+    if let Some(d) = duration("handler_timeout")? {
+        policy.handler_timeout = d;
+    }
+    if let Some(n) = number("concurrency") {
+        policy.concurrency = n;
+    }
+    if let Some(d) = duration("dedup_window")? {
+        policy.dedup_window = d;
+    }
+    policy.max_age = duration("max_age")?;
+    if field("storage").and_then(|v| v.as_enum_number()) == Some(1) {
+        policy.storage = Storage::Memory;
+    }
+    if let Some(n) = number("replicas") {
+        policy.replicas = u8::try_from(n).map_err(|_| format!("replicas {n} is not 1 to 5"))?;
+    }
+    if let Some(on) = field("dead_letter").and_then(|v| v.as_bool()) {
+        policy.dead_letter = on;
+    }
+    Ok(policy)
 }
 
 /// `()` for the empty messages, else the Rust path prost-build resolved.

@@ -81,6 +81,11 @@ pub enum CallError {
         /// The index asked for.
         index: usize,
     },
+    /// A durable publish failed (feature `jetstream`): not stored, or not
+    /// known to be; publishing again with the same message id is safe.
+    #[cfg(feature = "jetstream")]
+    #[error(transparent)]
+    Durable(crate::durable::DurableError),
 }
 
 impl CallError {
@@ -106,6 +111,8 @@ impl CallError {
             CallError::Decode(_) => Code::Internal,
             CallError::DataLoss { .. } => Code::DataLoss,
             CallError::UnknownMethod { .. } => Code::Unimplemented,
+            #[cfg(feature = "jetstream")]
+            CallError::Durable(e) => e.code(),
         }
     }
 
@@ -142,6 +149,19 @@ impl From<CallError> for Status {
             CallError::Encode(s) => s,
             CallError::Decode(_) => Status::internal(e.to_string()),
             CallError::UnknownMethod { .. } => Status::unimplemented(e.to_string()),
+            #[cfg(feature = "jetstream")]
+            CallError::Durable(ref d) => Status::new(d.code(), e.to_string()),
+        }
+    }
+}
+
+#[cfg(feature = "jetstream")]
+impl CallError {
+    /// A durable publish's failure; a timeout is the call's timeout.
+    pub(crate) fn durable(e: crate::durable::DurableError) -> Self {
+        match e {
+            crate::durable::DurableError::Timeout(d) => CallError::Timeout(d),
+            e => CallError::Durable(e),
         }
     }
 }

@@ -61,6 +61,11 @@ pub struct ServiceClient {
     /// Per method (feature `metrics`).
     metrics: Arc<[MethodMetrics]>,
     broadcast_via: BroadcastVia,
+    /// The package subject, the connection's prefix included.
+    package_subject: String,
+    /// Per method: its durable stream made or verified (once per client).
+    #[cfg(feature = "jetstream")]
+    provisioned: Arc<[tokio::sync::OnceCell<()>]>,
 }
 
 impl ServiceClient {
@@ -85,6 +90,9 @@ impl ServiceClient {
             instance: None,
             metrics: observe::method_metrics("client", &spec).into(),
             broadcast_via: BroadcastVia::default(),
+            package_subject,
+            #[cfg(feature = "jetstream")]
+            provisioned: unprovisioned(&spec),
             spec,
         })
     }
@@ -97,6 +105,11 @@ impl ServiceClient {
         let params: Vec<&str> = self.params.iter().map(String::as_str).collect();
         self.prefix = self.spec.client_prefix(Some(&package_subject), &params)?;
         self.subjects = plain_subjects(&self.spec, &self.prefix);
+        #[cfg(feature = "jetstream")]
+        {
+            self.provisioned = unprovisioned(&self.spec);
+        }
+        self.package_subject = package_subject;
         Ok(())
     }
 
@@ -330,6 +343,140 @@ impl ServiceClient {
         result
     }
 
+    /// Publishes a durable command or event (method `method`, declared
+    /// durable) and returns once the broker has stored it: the stream,
+    /// its sequence there, and whether it was a duplicate of a message
+    /// with the same id (see [`CallOptions::message_id`]). The method's
+    /// stream is made on first use if it does not exist yet (verified
+    /// against the declaration if it does). The call's timeout bounds the
+    /// whole publish, retries included; a timeout may be retried with the
+    /// same message id.
+    #[cfg(feature = "jetstream")]
+    pub async fn publish_durable<Req: Codec>(
+        &self,
+        method: usize,
+        method_params: &[&str],
+        request: &Req::Item,
+        options: Option<CallOptions>,
+    ) -> Result<crate::durable::Stored, CallError> {
+        let options = options.unwrap_or_default();
+        let message_id = options.message_id.clone();
+        let p = self.prepare::<Req>(method, method_params, request, options, Route::Plain)?;
+        let (_, metrics) = self.method(method)?;
+        let started = Instant::now();
+        let publish = async {
+            let durable = crate::durable::Durable::new(&self.conn);
+            let declared = self.spec.methods[method].durable.as_ref();
+            let (name, shape) = declared
+                .and_then(|policy| {
+                    nrpc_wire::durable::method_stream(
+                        &self.spec,
+                        method,
+                        Some(&self.package_subject),
+                        policy,
+                    )
+                })
+                .ok_or_else(|| {
+                    CallError::Status(nrpc_wire::Status::failed_precondition(format!(
+                        "method {} is not declared durable",
+                        self.spec.methods[method].name
+                    )))
+                })?;
+            self.provisioned[method]
+                .get_or_try_init(|| durable.provision_stream(&name, &shape, false))
+                .await
+                .map_err(CallError::durable)?;
+            let id = match (&message_id, &p.out.headers) {
+                (Some(id), _) => id.clone(),
+                (None, Some(h)) => observe::request_id_of(h)
+                    .map_or_else(|| nuid::next().to_string(), str::to_owned),
+                (None, None) => nuid::next().to_string(),
+            };
+            durable
+                .publish(
+                    &p.out.subject,
+                    p.out.headers,
+                    p.out.payload,
+                    &id,
+                    p.out.deadline.at.saturating_duration_since(Instant::now()),
+                )
+                .await
+                .map_err(CallError::durable)
+        };
+        let result = publish.instrument(p.span.clone()).await;
+        let code = result.as_ref().err().map(CallError::code);
+        metrics.handled(code, started.elapsed());
+        observe::record(&p.span, code, started);
+        result
+    }
+
+    /// Consumes the durable events of method `method` as subscriber group
+    /// `group` (one durable consumer per group: every group gets each
+    /// event, and the instances of one group share them), each decoded
+    /// and handed to `handler`; one that does not decode goes to the
+    /// service's dead letters. A new group starts at `start`; an existing
+    /// one goes on where it was. The stream is made if it does not exist
+    /// yet (verified against the declaration if it does).
+    #[cfg(feature = "jetstream")]
+    pub async fn consume_events<T, H, Fut>(
+        &self,
+        method: usize,
+        group: &str,
+        start: crate::durable::Start,
+        handler: H,
+    ) -> Result<crate::durable::ConsumerHandle, CallError>
+    where
+        T: Codec,
+        H: Fn(T::Item, crate::durable::Delivery) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), nrpc_wire::Status>> + Send + 'static,
+    {
+        use crate::durable::{ConsumerSpec, Durable, Failure};
+        use futures::FutureExt;
+        let (m, _) = self.method(method)?;
+        let not_durable = || {
+            CallError::Status(nrpc_wire::Status::failed_precondition(format!(
+                "method {} is not a durable event",
+                m.name
+            )))
+        };
+        let policy = m.durable.clone().ok_or_else(not_durable)?;
+        let (stream, shape) = nrpc_wire::durable::method_stream(
+            &self.spec,
+            method,
+            Some(&self.package_subject),
+            &policy,
+        )
+        .filter(|_| m.kind == nrpc_wire::MethodKind::NoRequest)
+        .ok_or_else(not_durable)?;
+        let durable = Durable::new(&self.conn);
+        durable
+            .provision_stream(&stream, &shape, false)
+            .await
+            .map_err(CallError::durable)?;
+        let spec = ConsumerSpec {
+            service: self.spec.name.to_string(),
+            stream,
+            consumer: nrpc_wire::durable::event_consumer(group),
+            subject: String::new(),
+            policy,
+            start,
+        };
+        durable
+            .run(spec, move |delivery: crate::durable::Delivery| {
+                let encoding = Encoding::guess_from_subject(&delivery.subject);
+                match T::decode(delivery.payload.clone(), encoding) {
+                    Ok(event) => handler(event, delivery)
+                        .map(|done| done.map_err(Failure::Status))
+                        .left_future(),
+                    Err(e) => {
+                        futures::future::ready(Err(Failure::Decode(e.to_string()))).right_future()
+                    }
+                }
+            })
+            .await
+            .map_err(CallError::durable)
+    }
+
     /// Calls method `method` on every live instance at once and streams
     /// their replies, each with the answering instance's id. The stream ends
     /// after `max_replies`, at the overall timeout, after `idle_gap` without
@@ -482,6 +629,15 @@ impl ServiceClient {
             .map(move |msg| T::decode(msg.payload, encoding).map_err(CallError::Decode))
             .boxed())
     }
+}
+
+/// No durable stream of `spec` checked yet.
+#[cfg(feature = "jetstream")]
+fn unprovisioned(spec: &ServiceSpec) -> Arc<[tokio::sync::OnceCell<()>]> {
+    spec.methods
+        .iter()
+        .map(|_| tokio::sync::OnceCell::new())
+        .collect()
 }
 
 /// The protobuf subject of each method of `spec` without params.

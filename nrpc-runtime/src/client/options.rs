@@ -30,12 +30,24 @@ pub struct CallOptions {
     pub(super) stream_deadline: Option<Duration>,
     /// The first header that could not be added; the call fails with it.
     pub(super) invalid_header: Option<String>,
+    /// A durable publish's idempotency key.
+    pub(super) message_id: Option<String>,
 }
 
 impl CallOptions {
     /// Options that change nothing.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The idempotency key of a durable publish (`Nats-Msg-Id`): the
+    /// broker stores one message per key within the method's dedup
+    /// window, so publishing again after a timeout or a crash is safe.
+    /// Without one, the call's request id (or a fresh id) is used, which
+    /// protects the retries within one call only.
+    pub fn message_id(mut self, id: impl Into<String>) -> Self {
+        self.message_id = Some(id.into());
+        self
     }
 
     /// How long to wait for the reply; also sent to the server as the

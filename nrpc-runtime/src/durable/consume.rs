@@ -186,7 +186,7 @@ impl Durable {
         .await
     }
 
-    async fn run<H, Fut>(
+    pub(crate) async fn run<H, Fut>(
         &self,
         spec: ConsumerSpec,
         handler: H,
@@ -348,7 +348,7 @@ struct Shared<H> {
 }
 
 /// Why a handler did not handle a message.
-enum Failure {
+pub(crate) enum Failure {
     /// The handler's status.
     Status(Status),
     /// The payload does not decode (the handler never ran).
@@ -509,7 +509,7 @@ struct Original<'a> {
 }
 
 /// Writes the dead letter of `original`, awaiting the broker. Its id
-/// (`<stream>:<sequence>`) makes a second copy — the advisory path meeting
+/// (`<stream>:<consumer>:<sequence>`) makes a second copy — the advisory path meeting
 /// the handler path — a duplicate the stream drops.
 async fn write_dead_letter(
     durable: &Durable,
@@ -540,7 +540,7 @@ async fn write_dead_letter(
             &dead_letter_subject(&spec.service, &spec.stream),
             Some(headers),
             original.payload.clone(),
-            &dead_letter_id(&spec.stream, original.sequence),
+            &dead_letter_id(&spec.stream, &spec.consumer, original.sequence),
             spec.policy.ack_wait,
         )
         .await

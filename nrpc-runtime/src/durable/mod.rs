@@ -12,6 +12,7 @@
 
 mod consume;
 
+pub(crate) use consume::Failure;
 pub use consume::{ConsumerHandle, ConsumerSpec, Delivery, Start};
 
 use std::time::Duration;
@@ -76,6 +77,24 @@ pub enum DurableError {
     /// What JetStream answered otherwise.
     #[error("JetStream: {0}")]
     JetStream(String),
+}
+
+impl DurableError {
+    /// The status code that describes it: `FAILED_PRECONDITION` for a
+    /// stream that differs from the declaration, `INVALID_ARGUMENT` for a
+    /// bad policy, `DEADLINE_EXCEEDED` for a timeout, `RESOURCE_EXHAUSTED`
+    /// for a message too large, `UNAVAILABLE` otherwise (no stream, the
+    /// broker's JetStream unreachable).
+    pub fn code(&self) -> crate::Code {
+        use crate::Code;
+        match self {
+            DurableError::Mismatch { .. } => Code::FailedPrecondition,
+            DurableError::Policy(_) => Code::InvalidArgument,
+            DurableError::Timeout(_) => Code::DeadlineExceeded,
+            DurableError::TooLarge(_) => Code::ResourceExhausted,
+            DurableError::NoStream { .. } | DurableError::JetStream(_) => Code::Unavailable,
+        }
+    }
 }
 
 fn list(differences: &[Difference]) -> String {

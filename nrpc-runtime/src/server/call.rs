@@ -85,6 +85,17 @@ impl<T> Request<T> {
         nrpc_wire::caller::Caller::from_header(value.as_str())
     }
 
+    /// For a durable command, which delivery of it this is: 1 for the
+    /// first, more when an earlier attempt failed or its instance was lost.
+    /// `None` for any other call.
+    pub fn delivered(&self) -> Option<u64> {
+        let value = self
+            .context
+            .metadata
+            .get(nrpc_wire::durable::DELIVERED_HEADER)?;
+        value.as_str().parse().ok()
+    }
+
     /// The value of the subject parameter `name` (package, service or method
     /// parameter), as the caller sent it.
     pub fn param(&self, name: &str) -> Option<&str> {
@@ -278,6 +289,16 @@ pub(super) fn decode_request<Req: Codec>(
     context: Context,
 ) -> Result<Request<Req::Item>, Status> {
     let message = Req::decode(payload, context.encoding)
-        .map_err(|e| Status::invalid_argument(format!("bad request received: {e}")))?;
+        .map_err(|e| Status::invalid_argument(format!("{UNDECODABLE}: {e}")))?;
     Ok(Request { message, context })
+}
+
+/// How the status of a request that does not decode begins.
+const UNDECODABLE: &str = "bad request received";
+
+/// Whether `status` says the request did not decode (the handler never
+/// ran): a durable command's dead letter then says `decode`.
+#[cfg(feature = "jetstream")]
+pub(super) fn is_undecodable(status: &Status) -> bool {
+    status.code() == nrpc_wire::Code::InvalidArgument && status.message().starts_with(UNDECODABLE)
 }

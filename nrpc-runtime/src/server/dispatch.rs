@@ -115,8 +115,12 @@ enum Executed {
 
 impl Receiver {
     /// Takes requests until the subscriptions end (or `stop` drains them).
-    pub(super) async fn run(self, subs: Vec<async_nats::Subscriber>, stop: CancellationToken) {
-        let this = Arc::new(self);
+    pub(super) async fn run(
+        self: Arc<Self>,
+        subs: Vec<async_nats::Subscriber>,
+        stop: CancellationToken,
+    ) {
+        let this = self;
         let mut subs = Merged::new(subs);
         let stopped = stop.cancelled();
         tokio::pin!(stopped);
@@ -208,6 +212,13 @@ impl Receiver {
         }
         let spec = self.service.spec();
         let method = routed.method;
+        if spec.methods[method].durable.is_some()
+            && spec.methods[method].kind == MethodKind::NoReply
+        {
+            // A durable command: its stream captured it too, and it is
+            // handled from there.
+            return;
+        }
         let span = observe::server_span(
             spec,
             &spec.methods[method],
@@ -269,6 +280,91 @@ impl Receiver {
             ended.done(run.instrument(span).await);
             drop(permit);
         });
+    }
+
+    /// Runs a durable command delivered from its stream as a call of
+    /// `method` (through the layers, counted and traced as any call, its
+    /// trace continued from the stored message's headers, its deadline the
+    /// handler timeout); a subject that does not parse or a payload that
+    /// does not decode is a [`Failure::Decode`].
+    #[cfg(feature = "jetstream")]
+    pub(super) fn durable_call(
+        self: &Arc<Self>,
+        method: usize,
+        delivery: crate::durable::Delivery,
+        timeout: std::time::Duration,
+    ) -> impl Future<Output = Result<(), crate::durable::Failure>> + Send + 'static {
+        use crate::durable::Failure;
+        let spec = self.service.spec();
+        let received = Instant::now();
+        let parsed = spec
+            .parse_request(Some(&self.package_subject), &delivery.subject)
+            .map(|p| {
+                (
+                    p.method,
+                    p.params.iter().map(|p| (*p).to_owned()).collect(),
+                    p.encoding,
+                )
+            });
+        let receiver = self.clone();
+        async move {
+            let (params, encoding) = match parsed {
+                Ok((m, params, encoding)) if m == method => (params, encoding),
+                Ok(_) => return Err(Failure::Decode("the subject names another method".into())),
+                Err(e) => return Err(Failure::Decode(e.to_string())),
+            };
+            let mut metadata = delivery.headers.unwrap_or_default();
+            metadata.insert(
+                nrpc_wire::durable::DELIVERED_HEADER,
+                delivery.delivered.to_string().as_str(),
+            );
+            let span = observe::server_span(
+                spec,
+                &spec.methods[method],
+                &delivery.subject,
+                &receiver.replier.instance,
+                observe::request_id_of(&metadata),
+            );
+            observe::extract(&span, &metadata);
+            receiver.stats.metrics[method].started();
+            let ended = Ended {
+                receiver: receiver.clone(),
+                method,
+                received,
+                span: span.clone(),
+                code: None,
+                finished: false,
+            };
+            let call = Call {
+                payload: delivery.payload,
+                stream: None,
+                context: Context {
+                    subject: delivery.subject.into(),
+                    metadata,
+                    spec,
+                    method,
+                    params,
+                    deadline: Some(received + timeout),
+                    cancel: CancellationToken::new(),
+                    encoding,
+                },
+            };
+            let _cancel_on_drop = call.context.cancel.clone().drop_guard();
+            let outcome = receiver.start(call).instrument(span).await;
+            let error = outcome.err();
+            if let Some(status) = &error {
+                observe::log_failure(status);
+            }
+            receiver.stats.record(method, received, error.as_ref());
+            ended.done(error.as_ref().map(Status::code));
+            match error {
+                None => Ok(()),
+                Some(status) if super::call::is_undecodable(&status) => {
+                    Err(Failure::Decode(status.message().to_owned()))
+                }
+                Some(status) => Err(Failure::Status(status)),
+            }
+        }
     }
 
     /// Runs `task` (the rest of a request) in a task of its own; one that

@@ -20,4 +20,18 @@ pub enum ServeError {
     /// The subject prefix or package subject is not a valid subject.
     #[error("{0}")]
     InvalidSubject(#[from] InvalidToken),
+    /// A durable command's stream or consumer could not be made, or its
+    /// stream differs from the declaration.
+    #[cfg(feature = "jetstream")]
+    #[error("durable method {method}: {source}")]
+    Durable {
+        /// `<service>/<method>`.
+        method: String,
+        /// Why.
+        source: crate::durable::DurableError,
+    },
+    /// The service has durable methods, and this build has no JetStream
+    /// support (feature `jetstream` of nrpc-runtime, on by default).
+    #[error("durable method {0} needs nrpc-runtime's feature `jetstream`")]
+    NoJetStream(String),
 }

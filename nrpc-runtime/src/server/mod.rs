@@ -15,6 +15,8 @@ mod call;
 mod cancel;
 mod discovery;
 mod dispatch;
+#[cfg(feature = "jetstream")]
+mod durable;
 mod error;
 pub(crate) mod handlers;
 pub mod layer;
@@ -94,6 +96,11 @@ pub struct Server {
     panics: PanicReply,
     version: String,
     metadata: BTreeMap<String, String>,
+    #[cfg(feature = "jetstream")]
+    conn: Connection,
+    /// Changes to declared durable policies, by `<service>/<method>`.
+    #[cfg(feature = "jetstream")]
+    durable: Vec<(String, durable::Override)>,
 }
 
 impl Server {
@@ -114,7 +121,34 @@ impl Server {
             panics: PanicReply::default(),
             version: DEFAULT_VERSION.to_owned(),
             metadata: BTreeMap::new(),
+            #[cfg(feature = "jetstream")]
+            conn: conn.clone(),
+            #[cfg(feature = "jetstream")]
+            durable: Vec::new(),
         }
+    }
+
+    /// Changes the declared policy of the durable command `method`
+    /// (`<package.Service>/<Method>`, e.g. `shop.v1.Orders/PlaceOrder`)
+    /// for this server: its handler concurrency, timeouts, retries. What
+    /// shapes the stream (storage, replicas, dedup window, max age) must
+    /// still match the existing stream, or [`serve`](Self::serve) says
+    /// which setting differs.
+    ///
+    /// ```no_run
+    /// # fn f(server: nrpc_runtime::Server) -> nrpc_runtime::Server {
+    /// server.durable_policy("shop.v1.Orders/PlaceOrder", |p| p.concurrency = 64)
+    /// # }
+    /// ```
+    #[cfg(feature = "jetstream")]
+    pub fn durable_policy(
+        mut self,
+        method: impl Into<String>,
+        change: impl Fn(&mut crate::durable::Policy) + Send + Sync + 'static,
+    ) -> Self {
+        self.durable
+            .push((method.into(), durable::Override(Arc::new(change))));
+        self
     }
 
     /// The queue group to join (instances in one group share the load).
@@ -227,6 +261,8 @@ impl Server {
         // keys instances by name and id), and a direct call through it
         // reaches any service of this server.
         let instance = nuid::next().to_string();
+        #[cfg(feature = "jetstream")]
+        let mut consumers = Vec::new();
         for ServiceEntry(service) in self.services {
             let spec = service.spec();
             let package_subject = prefixed(
@@ -298,6 +334,23 @@ impl Server {
                 running: Default::default(),
                 early_cancels: Default::default(),
             };
+            let receiver = Arc::new(receiver);
+            #[cfg(feature = "jetstream")]
+            match durable::start(&self.conn, &receiver, &self.durable).await {
+                Ok(started) => consumers.extend(started),
+                Err(e) => {
+                    stop.cancel();
+                    for c in consumers {
+                        c.shutdown(Duration::ZERO).await;
+                    }
+                    return Err(e);
+                }
+            }
+            #[cfg(not(feature = "jetstream"))]
+            if let Some(m) = spec.methods.iter().find(|m| m.durable.is_some()) {
+                stop.cancel();
+                return Err(ServeError::NoJetStream(format!("{}/{}", spec.name, m.name)));
+            }
             loops.push(tokio::spawn(receiver.run(subs, stop.clone())));
         }
         // Make sure the server has our subscriptions (and has not refused
@@ -319,6 +372,8 @@ impl Server {
             instance,
             stop,
             loops,
+            #[cfg(feature = "jetstream")]
+            consumers,
         })
     }
 }
@@ -341,6 +396,9 @@ pub struct ServerHandle {
     instance: String,
     stop: CancellationToken,
     loops: Vec<tokio::task::JoinHandle<()>>,
+    /// The durable commands' consumers.
+    #[cfg(feature = "jetstream")]
+    consumers: Vec<crate::durable::ConsumerHandle>,
 }
 
 impl ServerHandle {
@@ -368,10 +426,23 @@ impl ServerHandle {
     /// this instance are still handled. Returns within `grace` whatever
     /// the connection does: what has not finished by then is cancelled
     /// (handlers dropped, no reply), and while the broker is unreachable
-    /// nothing waits on it. Returns whether everything finished in time.
+    /// nothing waits on it. Durable commands' consumers stop pulling and
+    /// NAK what they fetched, their handlers finishing within the same
+    /// grace. Returns whether everything finished in time.
     pub async fn shutdown_timeout(self, grace: Duration) -> bool {
         let until = Instant::now() + grace;
         self.stop.cancel();
+        // Durable commands: stop pulling, hand back what was fetched, let
+        // handlers finish within the grace (beside the core requests').
+        #[cfg(feature = "jetstream")]
+        let consumers = futures::future::join_all(
+            self.consumers
+                .into_iter()
+                .map(|c| c.shutdown(until.saturating_duration_since(Instant::now()))),
+        );
+        #[cfg(not(feature = "jetstream"))]
+        let consumers = std::future::ready(());
+        let consumers = tokio::spawn(consumers);
         // Draining ends the receive loops once the broker confirms; a
         // broker that is away never does, so the loops are bounded too.
         let mut done = true;
@@ -392,6 +463,7 @@ impl ServerHandle {
             self.shared.tracker.wait().await;
             done = false;
         }
+        let _ = consumers.await;
         if self.shared.nats.connection_state() == State::Connected {
             done &= tokio::time::timeout_at(until, self.shared.nats.flush())
                 .await
