@@ -3,6 +3,7 @@
 
 mod call;
 mod config;
+mod dlq;
 mod inspect;
 mod over_nats;
 mod proto_text;
@@ -133,6 +134,66 @@ enum Command {
     /// Sends an HTTP request over NATS to a `<host>.nats` service (served
     /// by nrpc-http or nats-roundtripper) and prints the answer, like curl.
     Http(over_nats::HttpArgs),
+    /// A service's dead letters: durable commands and events that could
+    /// not be handled, with why.
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
+}
+
+/// `nrpc dlq`.
+#[derive(Debug, Subcommand)]
+enum DlqCommand {
+    /// Lists them, oldest first: reason, last status code, subject, origin
+    /// (stream:sequence), deliveries, consumer, age.
+    Ls {
+        /// The service.
+        service: String,
+        /// List at most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        protos: ProtoArgs,
+    },
+    /// Prints one as JSON: why, where from, its headers, and its payload
+    /// decoded through the service's schema (base64 if it does not decode).
+    Show {
+        /// The service.
+        service: String,
+        /// Its sequence, as `ls` lists it.
+        sequence: u64,
+        #[command(flatten)]
+        protos: ProtoArgs,
+    },
+    /// Publishes it again to its subject under a fresh idempotency key
+    /// (its deliveries start again), then removes it.
+    Redrive {
+        /// The service.
+        service: String,
+        /// Its sequence, as `ls` lists it.
+        sequence: u64,
+        /// Publish this JSON message instead of the original payload.
+        #[arg(long, value_name = "JSON")]
+        payload: Option<String>,
+        #[command(flatten)]
+        protos: ProtoArgs,
+    },
+    /// Removes one, or every one with `--all`.
+    Purge {
+        /// The service.
+        service: String,
+        /// Its sequence, as `ls` lists it.
+        sequence: Option<u64>,
+        /// Remove every dead letter of the service.
+        #[arg(long, conflicts_with = "sequence")]
+        all: bool,
+        #[command(flatten)]
+        protos: ProtoArgs,
+    },
 }
 
 /// `nrpc gateway`.
@@ -428,6 +489,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Call(args) => call::run(&conn, timeout, args).await,
         Command::Gateway(args) => gateway(conn.clone(), timeout, *args).await,
         Command::Http(args) => over_nats::run(&conn, timeout, args).await,
+        Command::Dlq { command } => dlq::run(&conn, timeout, command).await,
         // Answered before connecting (see `main`).
         Command::Completions { .. } => Ok(()),
     };

@@ -1143,3 +1143,113 @@ async fn nrpc_http_is_curl_over_nats() {
     assert!(e.contains("must end in .nats"), "{e}");
     handle.shutdown(std::time::Duration::from_secs(5)).await;
 }
+
+/// Refuses mail to `bad`; reports what it sends.
+struct Mailbox(tokio::sync::mpsc::UnboundedSender<String>);
+
+impl nrpc_tests::jobs::mailer_server::Mailer for Mailbox {
+    async fn send(&self, request: Request<nrpc_tests::jobs::Email>) -> Result<(), Status> {
+        let email = request.into_inner();
+        if email.to == "bad" {
+            return Err(Status::invalid_argument("no such mailbox"));
+        }
+        let _ = self.0.send(format!("{} to {}", email.id, email.to));
+        Ok(())
+    }
+
+    async fn ping(&self, _: Request<nrpc_tests::jobs::Email>) -> Result<(), Status> {
+        Ok(())
+    }
+}
+
+/// `nrpc dlq` round trip: a refused durable command is listed with its
+/// reason, shown as JSON through the schema, redriven with a corrected
+/// payload and then handled, and what is left can be purged.
+#[tokio::test]
+async fn dlq_lists_shows_redrives_and_purges_dead_letters() {
+    use nrpc_tests::jobs::mailer_client::MailerClient;
+    use nrpc_tests::jobs::mailer_server::MailerServer;
+    use nrpc_tests::jobs::Email;
+    let server = NatsServer::start_jetstream().unwrap();
+    let conn = connection(&server).await;
+    let (sent, mut handled) = tokio::sync::mpsc::unbounded_channel();
+    let handle = nrpc_runtime::Server::builder(&conn)
+        .add_service(MailerServer::new(Mailbox(sent)))
+        .serve()
+        .await
+        .unwrap();
+    let client = MailerClient::new(conn.clone());
+    let email = |id: &str, to: &str| Email {
+        id: id.into(),
+        to: to.into(),
+        subject: "hi".into(),
+    };
+    client.send(&email("m-1", "bad")).await.unwrap();
+    let js = async_nats::jetstream::new(async_nats::connect(server.url()).await.unwrap());
+    let dead = || async {
+        js.get_stream("NRPC_DLQ_jobs_v1_Mailer")
+            .await
+            .unwrap()
+            .info()
+            .await
+            .unwrap()
+            .state
+            .messages
+    };
+    within("the dead letter", async {
+        while dead().await == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+
+    let listed = ok(&server, &["dlq", "ls", "jobs.v1.Mailer"]).await.stdout;
+    assert!(listed.starts_with("SEQ"), "{listed}");
+    assert!(listed.contains("rejected"), "{listed}");
+    assert!(listed.contains("INVALID_ARGUMENT"), "{listed}");
+    assert!(listed.contains("NRPC_jobs_v1_Mailer_Send:1"), "{listed}");
+    let shown = ok(&server, &["dlq", "show", "Mailer", "1"]).await.stdout;
+    let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(shown["reason"], "rejected");
+    assert_eq!(shown["message"], "no such mailbox");
+    assert_eq!(shown["payload"]["to"], "bad");
+    assert_eq!(shown["payload"]["id"], "m-1");
+
+    let payload = r#"{"id":"m-1","to":"ada","subject":"hi"}"#;
+    let redriven = ok(
+        &server,
+        &["dlq", "redrive", "Mailer", "1", "--payload", payload],
+    )
+    .await
+    .stdout;
+    assert!(redriven.contains("NRPC_jobs_v1_Mailer_Send"), "{redriven}");
+    assert_eq!(
+        within("the redriven command", handled.recv())
+            .await
+            .unwrap(),
+        "m-1 to ada"
+    );
+    let listed = ok(&server, &["dlq", "ls", "Mailer"]).await.stdout;
+    assert!(listed.contains("no dead letters"), "{listed}");
+
+    client.send(&email("m-2", "bad")).await.unwrap();
+    within("the second dead letter", async {
+        while dead().await == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let refused = nrpc(&server, &["dlq", "purge", "Mailer"]).await;
+    assert!(
+        !refused.ok && refused.stderr.contains("--all"),
+        "{refused:?}"
+    );
+    let purged = ok(&server, &["dlq", "purge", "Mailer", "--all"])
+        .await
+        .stdout;
+    assert!(purged.contains("removed 1"), "{purged}");
+    assert_eq!(dead().await, 0);
+    handle
+        .shutdown_timeout(std::time::Duration::from_secs(5))
+        .await;
+}

@@ -492,6 +492,8 @@ impl DeadLetter<'_> {
 
 /// Headers of a dead letter, beside the original's own.
 pub mod headers {
+    /// How each of them begins.
+    pub const PREFIX: &str = "Nrpc-Dlq-";
     /// Why: [`Reason::as_str`](super::Reason::as_str).
     pub const REASON: &str = "Nrpc-Dlq-Reason";
     /// The last failure's status code name (`INVALID_ARGUMENT`), if any.

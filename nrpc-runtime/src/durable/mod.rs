@@ -11,9 +11,11 @@
 //! tooling.
 
 mod consume;
+mod letters;
 
 pub(crate) use consume::Failure;
 pub use consume::{ConsumerHandle, ConsumerSpec, Delivery, Start};
+pub use letters::Letter;
 
 use std::time::Duration;
 
