@@ -1203,6 +1203,9 @@ async fn dlq_lists_shows_redrives_and_purges_dead_letters() {
     })
     .await;
 
+    let stats = ok(&server, &["stats", "Mailer"]).await.stdout;
+    assert!(stats.contains("NRPC_jobs_v1_Mailer_Send"), "{stats}");
+    assert!(stats.contains("dead letters: 1"), "{stats}");
     let listed = ok(&server, &["dlq", "ls", "jobs.v1.Mailer"]).await.stdout;
     assert!(listed.starts_with("SEQ"), "{listed}");
     assert!(listed.contains("rejected"), "{listed}");

@@ -880,7 +880,8 @@ async fn a_hundred_thousand_commands_survive_two_broker_kills() {
 }
 
 /// A consumer counts what it acked, retried and dead-lettered (by
-/// reason), and its redeliveries, by stream and consumer.
+/// reason), and its redeliveries, by stream and consumer, and reports its
+/// lag.
 #[tokio::test]
 async fn a_consumer_counts_its_outcomes() {
     use metrics_util::debugging::{DebugValue, DebuggingRecorder};
@@ -947,6 +948,17 @@ async fn a_consumer_counts_its_outcomes() {
         0
     );
     assert_eq!(counter("nrpc_durable_redeliveries_total", None), 1);
+    let lag = snapshot.iter().find_map(|(key, _, _, value)| {
+        let k = key.key();
+        let ours = k.name() == "nrpc_durable_pending"
+            && k.labels()
+                .any(|l| l.key() == "stream" && l.value() == "COUNTED");
+        match (ours, value) {
+            (true, DebugValue::Gauge(v)) => Some(v.into_inner()),
+            _ => None,
+        }
+    });
+    assert_eq!(lag, Some(0.0), "the lag, as the last delivery said it");
 }
 
 /// A consumer deleted under a running instance (by an operator, an

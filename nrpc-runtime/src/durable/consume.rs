@@ -363,10 +363,13 @@ where
     /// Runs one delivery and settles it.
     async fn handle(&self, message: jetstream::Message) {
         let (delivered, sequence) = match message.info() {
-            Ok(info) => (
-                u64::try_from(info.delivered).unwrap_or(1),
-                info.stream_sequence,
-            ),
+            Ok(info) => {
+                self.metrics.lag(info.pending);
+                (
+                    u64::try_from(info.delivered).unwrap_or(1),
+                    info.stream_sequence,
+                )
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "nrpc durable: a message without its metadata");
                 return;
@@ -630,8 +633,9 @@ async fn max_deliveries(
 }
 
 /// A consumer's metrics (feature `metrics`): messages acked, retried and
-/// dead-lettered (by reason), redeliveries, and handling time, by stream
-/// and consumer. Handles made once per consumer.
+/// dead-lettered (by reason), redeliveries, handling time, and the lag
+/// (messages not delivered yet, as of the last delivery), by stream and
+/// consumer. Handles made once per consumer.
 #[cfg(feature = "metrics")]
 #[derive(Debug, Clone)]
 struct Metrics {
@@ -640,6 +644,7 @@ struct Metrics {
     dead: [metrics::Counter; 4],
     redelivered: metrics::Counter,
     duration: metrics::Histogram,
+    pending: metrics::Gauge,
 }
 
 #[cfg(feature = "metrics")]
@@ -670,7 +675,17 @@ impl Metrics {
                 "stream" => stream.clone(),
                 "consumer" => consumer.clone()
             ),
+            pending: metrics::gauge!(
+                "nrpc_durable_pending",
+                "stream" => stream.clone(),
+                "consumer" => consumer.clone()
+            ),
         }
+    }
+
+    /// The consumer's lag as the last delivery reported it.
+    fn lag(&self, pending: u64) {
+        self.pending.set(pending as f64);
     }
 
     fn handled(&self, delivered: u64, took: Duration) {
@@ -709,6 +724,7 @@ impl Metrics {
         Metrics
     }
     fn handled(&self, _: u64, _: Duration) {}
+    fn lag(&self, _: u64) {}
     fn acked(&self) {}
     fn retried(&self) {}
     fn dead_lettered(&self, _: Reason) {}

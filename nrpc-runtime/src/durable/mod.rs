@@ -242,6 +242,62 @@ impl Durable {
     }
 }
 
+/// How far behind the consumers of one durable stream are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backlog {
+    /// The stream.
+    pub stream: String,
+    /// Messages it holds.
+    pub messages: u64,
+    /// Each consumer (subscriber group), by name.
+    pub consumers: Vec<ConsumerBacklog>,
+}
+
+/// How far behind one consumer is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerBacklog {
+    /// The consumer's name (`nrpc` for a command's).
+    pub name: String,
+    /// Messages not delivered yet: its lag.
+    pub pending: u64,
+    /// Delivered and not settled yet.
+    pub ack_pending: u64,
+    /// Messages delivered more than once, not settled yet.
+    pub redelivered: u64,
+}
+
+impl Durable {
+    /// The backlog of durable stream `stream`, or `None` if there is no
+    /// such stream.
+    pub async fn backlog(&self, stream: &str) -> Result<Option<Backlog>, DurableError> {
+        use futures::TryStreamExt;
+        let js_error = |e: &dyn std::fmt::Display| DurableError::JetStream(e.to_string());
+        let mut found = match self.js.get_stream(stream).await {
+            Ok(found) => found,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(js_error(&e)),
+        };
+        let messages = found.info().await.map_err(|e| js_error(&e))?.state.messages;
+        let mut consumers: Vec<ConsumerBacklog> = found
+            .consumers()
+            .map_ok(|c| ConsumerBacklog {
+                name: c.name,
+                pending: c.num_pending,
+                ack_pending: c.num_ack_pending as u64,
+                redelivered: c.num_redelivered as u64,
+            })
+            .try_collect()
+            .await
+            .map_err(|e| js_error(&e))?;
+        consumers.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(Some(Backlog {
+            stream: stream.to_owned(),
+            messages,
+            consumers,
+        }))
+    }
+}
+
 /// Whether JetStream said the stream does not exist.
 fn is_not_found(e: &jetstream::context::GetStreamError) -> bool {
     matches!(
