@@ -256,3 +256,49 @@ async fn a_macro_declared_durable_command_is_retried_with_its_delivery_number() 
     assert_eq!(second, ("t-1".to_owned(), Some(2)));
     handle.shutdown_timeout(Duration::from_secs(5)).await;
 }
+
+/// A server never changes a production stream silently: one whose
+/// settings differ from the declaration stops `serve` with the setting
+/// named; a run-time override that matches it is accepted.
+#[tokio::test]
+async fn serving_against_a_stream_that_differs_names_the_setting() {
+    use nrpc_runtime::durable::{Durability, Durable, Policy, Storage, StreamShape};
+    let server = NatsServer::start_jetstream().unwrap();
+    let conn = connection(&server).await;
+    let in_memory = Policy {
+        storage: Storage::Memory,
+        ..Policy::default()
+    };
+    let subjects = "jobs.v1.Mailer.Send";
+    let mut shape = StreamShape::of(Durability::Command, subjects, &in_memory);
+    shape.subjects.push(format!("{subjects}.*"));
+    Durable::new(&conn)
+        .provision_stream("NRPC_jobs_v1_Mailer_Send", &shape, false)
+        .await
+        .unwrap();
+    let (sent, _handled) = mpsc::unbounded_channel();
+    let (pinged, _pings) = mpsc::unbounded_channel();
+    let refused = Server::builder(&conn)
+        .add_service(MailerServer::new(Outbox { sent, pinged }))
+        .serve()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("jobs.v1.Mailer/Send") && refused.contains("storage"),
+        "{refused}"
+    );
+    // Overridden to match the stream, with the instance's own concurrency.
+    let (sent, _handled) = mpsc::unbounded_channel();
+    let (pinged, _pings) = mpsc::unbounded_channel();
+    let handle = Server::builder(&conn)
+        .durable_policy("jobs.v1.Mailer/Send", |p| {
+            p.storage = Storage::Memory;
+            p.concurrency = 2;
+        })
+        .add_service(MailerServer::new(Outbox { sent, pinged }))
+        .serve()
+        .await
+        .unwrap();
+    handle.shutdown_timeout(Duration::from_secs(5)).await;
+}

@@ -299,6 +299,83 @@ async fn one_trace_crosses_client_broker_and_server() {
     assert!(server_span.parent_span_is_remote);
 }
 
+/// Sends mail; tells the test.
+struct TracedMailer(tokio::sync::mpsc::UnboundedSender<String>);
+
+impl nrpc_tests::jobs::mailer_server::Mailer for TracedMailer {
+    async fn send(
+        &self,
+        request: nrpc_runtime::Request<nrpc_tests::jobs::Email>,
+    ) -> Result<(), nrpc_runtime::Status> {
+        let _ = self.0.send(request.into_inner().id);
+        Ok(())
+    }
+
+    async fn ping(
+        &self,
+        _: nrpc_runtime::Request<nrpc_tests::jobs::Email>,
+    ) -> Result<(), nrpc_runtime::Status> {
+        Ok(())
+    }
+}
+
+/// A durable command's trace continues across the stored message: the
+/// publisher's span context is kept in the message's headers, and the
+/// span of the server that handles it from the stream is its child.
+#[tokio::test]
+async fn one_trace_crosses_a_stored_durable_command() {
+    use nrpc_tests::jobs::mailer_client::MailerClient;
+    use nrpc_tests::jobs::mailer_server::MailerServer;
+    let p = pipelines();
+    let server = nats_harness::NatsServer::start_jetstream().unwrap();
+    let conn = connection(&server).await;
+    let client = MailerClient::new(conn.clone());
+    let enqueue = tracing::info_span!("enqueue");
+    let options = CallOptions::new().header("Nrpc-Request-Id", "req-durable-1");
+    let email = nrpc_tests::jobs::Email {
+        id: "m-1".into(),
+        to: "ada".into(),
+        subject: "hi".into(),
+    };
+    // Stored while no server runs; handled later.
+    let publish = tracing::Instrument::instrument(client.send_with(&email, options), enqueue);
+    within("the durable publish", publish).await.unwrap();
+    let (tx, mut handled) = tokio::sync::mpsc::unbounded_channel();
+    let handle = nrpc_runtime::Server::builder(&conn)
+        .add_service(MailerServer::new(TracedMailer(tx)))
+        .serve()
+        .await
+        .unwrap();
+    assert_eq!(within("the command", handled.recv()).await.unwrap(), "m-1");
+    handle.shutdown().await;
+    p.provider.force_flush().unwrap();
+    let spans = p.otel.get_finished_spans().unwrap();
+    let with_id = |name: &str| {
+        spans
+            .iter()
+            .find(|s| {
+                s.name == name
+                    && s.attributes.iter().any(|kv| {
+                        kv.key.as_str() == "nrpc.request_id" && kv.value.as_str() == "req-durable-1"
+                    })
+            })
+            .unwrap_or_else(|| panic!("no {name} span"))
+    };
+    let (client_span, server_span) = (with_id("nrpc.client"), with_id("nrpc.server"));
+    let root = spans
+        .iter()
+        .find(|s| s.name == "enqueue")
+        .expect("enqueue span");
+    assert_eq!(
+        server_span.span_context.trace_id(),
+        root.span_context.trace_id()
+    );
+    assert_eq!(
+        server_span.parent_span_id,
+        client_span.span_context.span_id()
+    );
+}
+
 /// HTTP over NATS continues the caller's trace: the client span's context
 /// travels as `traceparent` in the HTTP request (the handler sees it), and
 /// the server's span is the client span's child, with the status.
