@@ -97,6 +97,10 @@ pub struct Policy {
     pub dead_letter: bool,
 }
 
+/// How many instances of one group a consumer's `max_ack_pending` leaves
+/// room for, each holding its [`Policy::in_hand`].
+pub const GROUP_ROOM: usize = 32;
+
 /// The default delays between attempts.
 const DEFAULT_BACKOFF: &[Duration] = &[
     Duration::from_secs(1),
@@ -181,10 +185,18 @@ impl Policy {
             .unwrap_or_default()
     }
 
-    /// The consumer's `max_ack_pending`: the messages an instance may hold
-    /// unacked — those being handled and one batch more.
+    /// The messages one instance holds unsettled at most: those being
+    /// handled and one batch more, fetched while they run (each waiting
+    /// one sends progress acks).
+    pub fn in_hand(&self) -> usize {
+        self.concurrency as usize * 2
+    }
+
+    /// The consumer's `max_ack_pending`, a ceiling for the whole group of
+    /// instances (each bounds itself by [`in_hand`](Self::in_hand)): room
+    /// for [`GROUP_ROOM`] instances at full concurrency.
     pub fn max_ack_pending(&self) -> i64 {
-        i64::from(self.concurrency) * 2
+        i64::try_from(self.in_hand() * GROUP_ROOM).unwrap_or(i64::MAX)
     }
 
     /// Messages to ask for in one pull: as many as can start at once.
@@ -657,7 +669,8 @@ mod tests {
             ..Policy::default()
         };
         assert_eq!(none.retry_delay(3), Duration::ZERO);
-        assert_eq!(policy.max_ack_pending(), 32);
+        assert_eq!(policy.in_hand(), 32);
+        assert_eq!(policy.max_ack_pending(), 32 * 32);
         assert_eq!(policy.batch(), 16);
         assert_eq!(policy.progress_interval(), Duration::from_secs(15));
     }

@@ -319,7 +319,7 @@ async fn a_poison_message_is_dead_lettered_after_its_retries() {
     assert_eq!(header(&dead, "Nrpc-Dlq-Stream"), "POISON");
     assert_eq!(header(&dead, "Nrpc-Dlq-Sequence"), "1");
     assert_eq!(header(&dead, "Nrpc-Dlq-Subject"), "poison.do");
-    assert_eq!(header(&dead, "Nats-Msg-Id"), "POISON:1");
+    assert_eq!(header(&dead, "Nats-Msg-Id"), "POISON:nrpc:1");
     let attempts = rig.attempts.lock().unwrap().clone();
     assert_eq!(attempts.len(), 3);
     // The delays are the policy's, at least (the broker adds its own).

@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_nats::jetstream::consumer::{pull, AckPolicy};
@@ -225,7 +226,12 @@ impl Durable {
         let stop = CancellationToken::new();
         let abort = CancellationToken::new();
         let running = TaskTracker::new();
+        // Messages in hand (fetched, not settled): those running and one
+        // batch waiting for a slot, so the next pull is on its way while
+        // handlers run.
+        let in_hand = Arc::new(Semaphore::new(policy.in_hand()));
         let slots = Arc::new(Semaphore::new(policy.concurrency as usize));
+        let release = CancellationToken::new();
         if spec.policy.dead_letter {
             let advisories = max_deliveries(self, &spec, stop.clone()).await?;
             running.spawn(advisories);
@@ -236,6 +242,8 @@ impl Durable {
             spec,
             handler,
             abort: abort.clone(),
+            slots,
+            release: release.clone(),
         });
         let pulling = {
             let (stop, running) = (stop.clone(), running.clone());
@@ -244,21 +252,21 @@ impl Durable {
             let mut retry = PULL_EXPIRY / 4;
             tokio::spawn(async move {
                 loop {
-                    // Slots first: nothing is fetched that cannot start.
+                    // Room first: nothing is fetched beyond what is in hand.
                     let first = tokio::select! {
-                        // Stopping first: a free slot must not start a
-                        // pull after a shutdown began.
+                        // Stopping first: free room must not start a pull
+                        // after a shutdown began.
                         biased;
                         () = stop.cancelled() => break,
-                        slot = slots.clone().acquire_owned() => match slot {
-                            Ok(slot) => slot,
+                        room = in_hand.clone().acquire_owned() => match room {
+                            Ok(room) => room,
                             Err(_) => break,
                         },
                     };
                     let mut free = vec![first];
                     while free.len() < batch {
-                        match slots.clone().try_acquire_owned() {
-                            Ok(slot) => free.push(slot),
+                        match in_hand.clone().try_acquire_owned() {
+                            Ok(room) => free.push(room),
                             Err(_) => break,
                         }
                     }
@@ -284,12 +292,21 @@ impl Durable {
                                 }
                             };
                             match free.pop() {
-                                Some(slot) if !stop.is_cancelled() => {
+                                Some(room) if !stop.is_cancelled() => {
+                                    // Its first step here: a handler done at
+                                    // once (the common case) needs no task.
                                     let shared = shared.clone();
-                                    running.spawn(async move {
-                                        shared.handle(message).await;
-                                        drop(slot);
+                                    let mut task = Box::pin(async move {
+                                        shared.start(message).await;
+                                        drop(room);
                                     });
+                                    let first = std::future::poll_fn(|cx| {
+                                        Poll::Ready(task.as_mut().poll(cx))
+                                    })
+                                    .await;
+                                    if first.is_pending() {
+                                        running.spawn(task);
+                                    }
                                 }
                                 _ => {
                                     // Back to the stream, but not before this
@@ -326,6 +343,9 @@ impl Durable {
                     }
                     retry = (retry * 2).min(MAX_RETRY);
                 }
+                // No pull is out any more: what waits for a slot goes back
+                // at once.
+                release.cancel();
             })
         };
         Ok(ConsumerHandle {
@@ -345,6 +365,11 @@ struct Shared<H> {
     handler: H,
     abort: CancellationToken,
     metrics: Metrics,
+    /// Handlers running at once.
+    slots: Arc<Semaphore>,
+    /// Fired when a shutdown has ended the pulls: messages waiting for a
+    /// slot are NAKed.
+    release: CancellationToken,
 }
 
 /// Why a handler did not handle a message.
@@ -360,6 +385,37 @@ where
     H: Fn(Delivery) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), Failure>> + Send + 'static,
 {
+    /// Waits for a slot (telling the broker the message is in progress
+    /// meanwhile), then handles the message; NAKs it if a shutdown comes
+    /// first.
+    async fn start(&self, message: jetstream::Message) {
+        let slot = match self.slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                let every = self.spec.policy.progress_interval();
+                let mut progress = tokio::time::interval_at(Instant::now() + every, every);
+                loop {
+                    tokio::select! {
+                        biased;
+                        () = self.release.cancelled() => {
+                            let _ = message.ack_with(AckKind::Nak(None)).await;
+                            return;
+                        }
+                        slot = self.slots.clone().acquire_owned() => match slot {
+                            Ok(slot) => break slot,
+                            Err(_) => return,
+                        },
+                        _ = progress.tick() => {
+                            let _ = message.ack_with(AckKind::Progress).await;
+                        }
+                    }
+                }
+            }
+        };
+        self.handle(message).await;
+        drop(slot);
+    }
+
     /// Runs one delivery and settles it.
     async fn handle(&self, message: jetstream::Message) {
         let (delivered, sequence) = match message.info() {
@@ -389,31 +445,18 @@ where
             Ok(future) => AssertUnwindSafe(future).catch_unwind().left_future(),
             Err(panic) => futures::future::ready(Err(panic)).right_future(),
         };
-        let with_progress = async {
-            tokio::pin!(running);
-            let every = policy.progress_interval();
-            let mut progress = tokio::time::interval_at(Instant::now() + every, every);
-            loop {
-                tokio::select! {
-                    // The handler first: one that is done at once never
-                    // arms the progress timer.
-                    biased;
-                    outcome = &mut running => break outcome,
-                    _ = progress.tick() => {
-                        let _ = message.ack_with(AckKind::Progress).await;
-                    }
-                }
-            }
-        };
         let started = Instant::now();
-        let timed = tokio::time::timeout(policy.handler_timeout, with_progress);
-        let finished = tokio::select! {
-            finished = timed => finished,
-            () = self.abort.cancelled() => {
-                // Shut down past its grace: dropped, back to the stream.
-                let _ = message.ack_with(AckKind::Nak(None)).await;
-                return;
-            }
+        let mut running = std::pin::pin!(running);
+        // A handler done at its first step (the common case) costs no
+        // timer: the timeout, the progress acks and the shutdown watch
+        // start only for one that waits.
+        let first = std::future::poll_fn(|cx| Poll::Ready(running.as_mut().poll(cx))).await;
+        let finished = match first {
+            Poll::Ready(outcome) => Ok(outcome),
+            Poll::Pending => match self.wait(&message, running, started).await {
+                Some(finished) => finished,
+                None => return,
+            },
         };
         self.metrics.handled(delivered, started.elapsed());
         let outcome = match finished {
@@ -462,6 +505,40 @@ where
         };
         if let Err(e) = settled {
             tracing::warn!(error = %e, ?code, sequence, "nrpc durable: settling a message");
+        }
+    }
+
+    /// Runs a handler that did not finish at its first step: under its
+    /// timeout (from `started`), with progress acks, unless a shutdown
+    /// past its grace drops it (then NAKed: `None`).
+    async fn wait<T>(
+        &self,
+        message: &jetstream::Message,
+        mut running: std::pin::Pin<&mut impl Future<Output = T>>,
+        started: Instant,
+    ) -> Option<Result<T, tokio::time::error::Elapsed>> {
+        let policy = &self.spec.policy;
+        let with_progress = async {
+            let every = policy.progress_interval();
+            let mut progress = tokio::time::interval_at(Instant::now() + every, every);
+            loop {
+                tokio::select! {
+                    biased;
+                    outcome = &mut running => break outcome,
+                    _ = progress.tick() => {
+                        let _ = message.ack_with(AckKind::Progress).await;
+                    }
+                }
+            }
+        };
+        let timed = tokio::time::timeout_at(started + policy.handler_timeout, with_progress);
+        tokio::select! {
+            finished = timed => Some(finished),
+            () = self.abort.cancelled() => {
+                // Shut down past its grace: dropped, back to the stream.
+                let _ = message.ack_with(AckKind::Nak(None)).await;
+                None
+            }
         }
     }
 
