@@ -11,6 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "../proto/greeter.proto",
                 "../proto/fleet.proto",
                 "../proto/chat.proto",
+                "../proto/jobs.proto",
             ],
             &["../proto"],
         )?;

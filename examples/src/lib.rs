@@ -1,5 +1,5 @@
-//! Code generated from `proto/greeter.proto`, `proto/fleet.proto` and
-//! `proto/chat.proto`, and
+//! Code generated from `proto/greeter.proto`, `proto/fleet.proto`,
+//! `proto/chat.proto` and `proto/jobs.proto`, and
 //! the connection helper
 //! the examples share.
 
@@ -15,6 +15,11 @@ pub mod greeter {
 /// Messages, client and server of `chat.v1`.
 pub mod chat {
     include!(concat!(env!("OUT_DIR"), "/chat.v1.rs"));
+}
+
+/// Messages, client and server of `jobs.v1` (durable commands and events).
+pub mod jobs {
+    include!(concat!(env!("OUT_DIR"), "/jobs.v1.rs"));
 }
 
 /// Messages, client and server of `fleet.v1`.
@@ -40,10 +45,22 @@ pub struct Nats {
 impl Nats {
     /// Uses `$NATS_URL` or starts a local server.
     pub fn from_env() -> Result<Self, Box<dyn Error>> {
+        Self::from_env_or(NatsServer::start)
+    }
+
+    /// Uses `$NATS_URL` (whose server must have JetStream on) or starts a
+    /// local server with JetStream on a temporary store.
+    pub fn from_env_with_jetstream() -> Result<Self, Box<dyn Error>> {
+        Self::from_env_or(NatsServer::start_jetstream)
+    }
+
+    fn from_env_or(
+        start: impl FnOnce() -> Result<NatsServer, nats_harness::Error>,
+    ) -> Result<Self, Box<dyn Error>> {
         match std::env::var("NATS_URL") {
             Ok(url) => Ok(Self { url, _local: None }),
             Err(_) => {
-                let local = NatsServer::start()?;
+                let local = start()?;
                 eprintln!(
                     "NATS_URL unset: started nats-server on {} (pid {})",
                     local.url(),

@@ -46,7 +46,14 @@ fn the_demo_takes_a_user_and_password_from_nats_url() {
 /// Runs the example `binary` against a nats-server of its own (through
 /// `NATS_URL`); it must succeed: its output.
 fn run_against_a_server(binary: &str) -> String {
-    let server = NatsServer::start().unwrap_or_else(|e| panic!("{e}"));
+    run_against(
+        binary,
+        NatsServer::start().unwrap_or_else(|e| panic!("{e}")),
+    )
+}
+
+/// Runs the example `binary` against `server`; it must succeed: its output.
+fn run_against(binary: &str, server: NatsServer) -> String {
     let out = Command::new(binary)
         .env("NATS_URL", server.url())
         .output()
@@ -88,4 +95,28 @@ fn the_http_over_nats_example_answers_over_both_transports() {
     let city = r#"{"celsius":21,"city":"lisbon","sky":"clear"}"#;
     assert_eq!(lines[2], format!("over NATS: 200 OK {city}"));
     assert_eq!(lines[3], format!("over HTTP: 200 {city}"));
+}
+
+/// The durable example: commands kept while no mailer runs, each sent
+/// once, a duplicate id stored once, the events replayed to a new group,
+/// the e-mail without a recipient dead-lettered with its reason.
+#[test]
+fn the_durable_example_sends_each_once_and_dead_letters_the_bad_one() {
+    let server = NatsServer::start_jetstream().unwrap_or_else(|e| panic!("{e}"));
+    let stdout = run_against(env!("CARGO_BIN_EXE_durable"), server);
+    let mut lines: Vec<&str> = stdout.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(
+        lines,
+        [
+            "audit: ada@example.com (delivery 1)",
+            "audit: bob@example.com (delivery 1)",
+            "dead letter #1: rejected INVALID_ARGUMENT (the e-mail has no recipient)",
+            "order-2 again: duplicate = true",
+            "sent order-1 to ada@example.com (attempt 1)",
+            "sent order-2 to bob@example.com (attempt 1)",
+            "stored in NRPC_jobs_v1_Mailer_Send as #1",
+        ],
+        "{stdout}"
+    );
 }
