@@ -28,3 +28,6 @@ pub mod gateway_in_production {}
 
 #[cfg_attr(not(doctest), doc = include_str!("../guides/http-over-nats.md"))]
 pub mod http_over_nats {}
+
+#[cfg_attr(not(doctest), doc = include_str!("../guides/durable.md"))]
+pub mod durable {}

@@ -203,6 +203,7 @@ async fn declared_durable_events_reach_every_group_and_replay() {
 }
 
 /// A durable command declared with `#[nats_service]`.
+// ANCHOR: macro
 mod rust_tasks {
     use nrpc_runtime::{nats_service, Status};
     pub use nrpc_tests::greeter::HelloRequest;
@@ -215,6 +216,7 @@ mod rust_tasks {
         async fn run(&self, request: HelloRequest) -> Result<(), Status>;
     }
 }
+// ANCHOR_END: macro
 
 /// Fails the first delivery of each task (retryable), handles the second.
 struct FlakyTasks(mpsc::UnboundedSender<(String, Option<u64>)>);
