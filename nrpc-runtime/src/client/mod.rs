@@ -63,9 +63,10 @@ pub struct ServiceClient {
     broadcast_via: BroadcastVia,
     /// The package subject, the connection's prefix included.
     package_subject: String,
-    /// Per method: its durable stream made or verified (once per client).
+    /// Per durable method: its JetStream handle, once its stream is made
+    /// or verified (once per client).
     #[cfg(feature = "jetstream")]
-    provisioned: Arc<[tokio::sync::OnceCell<()>]>,
+    durable: Arc<[tokio::sync::OnceCell<crate::durable::Durable>]>,
 }
 
 impl ServiceClient {
@@ -92,7 +93,7 @@ impl ServiceClient {
             broadcast_via: BroadcastVia::default(),
             package_subject,
             #[cfg(feature = "jetstream")]
-            provisioned: unprovisioned(&spec),
+            durable: unprovisioned(&spec),
             spec,
         })
     }
@@ -107,7 +108,7 @@ impl ServiceClient {
         self.subjects = plain_subjects(&self.spec, &self.prefix);
         #[cfg(feature = "jetstream")]
         {
-            self.provisioned = unprovisioned(&self.spec);
+            self.durable = unprovisioned(&self.spec);
         }
         self.package_subject = package_subject;
         Ok(())
@@ -362,12 +363,12 @@ impl ServiceClient {
         let options = options.unwrap_or_default();
         let message_id = options.message_id.clone();
         let p = self.prepare::<Req>(method, method_params, request, options, Route::Plain)?;
-        let (_, metrics) = self.method(method)?;
+        let (m, metrics) = self.method(method)?;
         let started = Instant::now();
         let publish = async {
-            let durable = crate::durable::Durable::new(&self.conn);
-            let declared = self.spec.methods[method].durable.as_ref();
-            let (name, shape) = declared
+            let (name, shape) = m
+                .durable
+                .as_ref()
                 .and_then(|policy| {
                     nrpc_wire::durable::method_stream(
                         &self.spec,
@@ -379,11 +380,15 @@ impl ServiceClient {
                 .ok_or_else(|| {
                     CallError::Status(nrpc_wire::Status::failed_precondition(format!(
                         "method {} is not declared durable",
-                        self.spec.methods[method].name
+                        m.name
                     )))
                 })?;
-            self.provisioned[method]
-                .get_or_try_init(|| durable.provision_stream(&name, &shape, false))
+            let durable = self.durable[method]
+                .get_or_try_init(|| async {
+                    let durable = crate::durable::Durable::new(&self.conn);
+                    durable.provision_stream(&name, &shape, false).await?;
+                    Ok(durable)
+                })
                 .await
                 .map_err(CallError::durable)?;
             let id = match (&message_id, &p.out.headers) {
@@ -633,7 +638,7 @@ impl ServiceClient {
 
 /// No durable stream of `spec` checked yet.
 #[cfg(feature = "jetstream")]
-fn unprovisioned(spec: &ServiceSpec) -> Arc<[tokio::sync::OnceCell<()>]> {
+fn unprovisioned(spec: &ServiceSpec) -> Arc<[tokio::sync::OnceCell<crate::durable::Durable>]> {
     spec.methods
         .iter()
         .map(|_| tokio::sync::OnceCell::new())

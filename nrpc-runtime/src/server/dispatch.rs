@@ -214,9 +214,11 @@ impl Receiver {
         let method = routed.method;
         if spec.methods[method].durable.is_some()
             && spec.methods[method].kind == MethodKind::NoReply
+            && routed.delivery == Delivery::Shared
         {
-            // A durable command: its stream captured it too, and it is
-            // handled from there.
+            // A durable command on its own subject: its stream captured it
+            // too, and it is handled from there. (One sent to this
+            // instance directly is not stored: it is run here, as ever.)
             return;
         }
         let span = observe::server_span(
