@@ -268,13 +268,13 @@ pub struct ConsumerBacklog {
 
 impl Durable {
     /// The backlog of durable stream `stream`, or `None` if there is no
-    /// such stream.
+    /// such stream (or the broker has no JetStream).
     pub async fn backlog(&self, stream: &str) -> Result<Option<Backlog>, DurableError> {
         use futures::TryStreamExt;
         let js_error = |e: &dyn std::fmt::Display| DurableError::JetStream(e.to_string());
         let mut found = match self.js.get_stream(stream).await {
             Ok(found) => found,
-            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) if is_not_found(&e) || no_jetstream(&e) => return Ok(None),
             Err(e) => return Err(js_error(&e)),
         };
         let messages = found.info().await.map_err(|e| js_error(&e))?.state.messages;
@@ -305,6 +305,14 @@ fn is_not_found(e: &jetstream::context::GetStreamError) -> bool {
         jetstream::context::GetStreamErrorKind::JetStream(e)
             if e.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND
     )
+}
+
+/// Whether nobody answered the JetStream API: the broker has no JetStream.
+fn no_jetstream(e: &jetstream::context::GetStreamError) -> bool {
+    use std::error::Error as _;
+    e.source()
+        .and_then(|s| s.downcast_ref::<jetstream::context::RequestError>())
+        .is_some_and(|r| r.kind() == jetstream::context::RequestErrorKind::NoResponders)
 }
 
 /// The error of a publish that ran out of time after `last` failed.
