@@ -200,34 +200,19 @@ pub(crate) async fn stats(
         String::new(),
     ]);
     print!("{}", t.render());
-    // Every method, events included, from the schema; else the endpoints.
-    let methods: Vec<String> =
-        match crate::find(conn, timeout, &name, &crate::ProtoArgs::default()).await {
-            Ok(target) => target
-                .spec
-                .methods
-                .iter()
-                .map(|m| m.name.to_string())
-                .collect(),
-            Err(_) => instances
-                .first()
-                .map(|i| i.endpoints.iter().map(|e| e.name.clone()).collect())
-                .unwrap_or_default(),
-        };
-    durable_backlog(conn, &name, methods.iter().map(String::as_str)).await?;
+    durable_backlog(conn, &name).await?;
     Ok(())
 }
 
 /// For the service's durable methods (those with a stream): messages
 /// held, each consumer's lag, unsettled and redelivered messages, and the
 /// service's dead letters.
-async fn durable_backlog(
-    conn: &Connection,
-    service: &str,
-    methods: impl Iterator<Item = &str>,
-) -> Result<()> {
-    use nrpc_wire::durable::{dead_letter_stream, stream_name};
+async fn durable_backlog(conn: &Connection, service: &str) -> Result<()> {
     let durable = nrpc_runtime::durable::Durable::new(conn);
+    let backlog = durable.service_backlog(service).await?;
+    if backlog.streams.is_empty() {
+        return Ok(());
+    }
     let mut t = Table::new(&[
         "STREAM",
         "MESSAGES",
@@ -236,20 +221,16 @@ async fn durable_backlog(
         "UNACKED",
         "REDELIVERED",
     ]);
-    let mut any = false;
-    for method in methods {
-        let Some(b) = durable.backlog(&stream_name(service, method)).await? else {
-            continue;
-        };
-        any = true;
+    for b in &backlog.streams {
+        let dash = || "-".to_owned();
         if b.consumers.is_empty() {
             t.row(vec![
                 b.stream.clone(),
                 b.messages.to_string(),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-                "-".into(),
+                dash(),
+                dash(),
+                dash(),
+                dash(),
             ]);
         }
         for c in &b.consumers {
@@ -263,16 +244,12 @@ async fn durable_backlog(
             ]);
         }
     }
-    if !any {
-        return Ok(());
-    }
-    let dead = durable
-        .backlog(&dead_letter_stream(service))
-        .await?
-        .map_or(0, |b| b.messages);
     println!();
     print!("{}", t.render());
-    println!("dead letters: {dead} (nrpc dlq ls {service})");
+    println!(
+        "dead letters: {} (nrpc dlq ls {service})",
+        backlog.dead_letters
+    );
     Ok(())
 }
 

@@ -55,6 +55,15 @@ function renderServices() {
         el("table", {}, el("tr", {}, el("th", {}, "endpoint"), el("th", {}, "requests"), el("th", {}, "errors"), el("th", {}, "avg")), ...rows)));
     }
     if (s.instances.length === 0) box.append(el("div", { class: "instance" }, "no instance answers discovery"));
+    if (s.durable) {
+      const rows = s.durable.streams.flatMap((d) => (d.consumers.length ? d.consumers : [null]).map((c) => el("tr", {},
+        el("td", {}, d.stream), el("td", {}, String(d.messages)), el("td", {}, c ? c.name : "–"),
+        el("td", {}, c ? String(c.lag) : "–"), el("td", {}, c ? String(c.unacked) : "–"), el("td", {}, c ? String(c.redelivered) : "–"))));
+      box.append(el("div", { class: "durable" },
+        el("table", {}, el("tr", {}, el("th", {}, "durable stream"), el("th", {}, "messages"), el("th", {}, "consumer"),
+          el("th", {}, "lag"), el("th", {}, "unacked"), el("th", {}, "redelivered")), ...rows),
+        el("div", { class: "dead-letters" }, `dead letters: ${s.durable.dead_letters}`)));
+    }
     return box;
   }));
   const s = services.find((x) => x.name === selected);

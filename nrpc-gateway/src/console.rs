@@ -1,7 +1,8 @@
 //! The web console: one page (`console.html` with its `console.js` and
 //! `console.css`; no build step, no outside assets, no inline script, under
 //! a strict content security policy) and the two JSON resources it reads — the services with their
-//! instances and live stats (from discovery), and one service's methods
+//! instances and live stats (from discovery) and their durable streams'
+//! backlogs (from JetStream), and one service's methods
 //! with the fields of their requests (from its schema or `.proto` files).
 //! Calls from its form go through the gateway's own JSON door.
 
@@ -125,11 +126,50 @@ async fn services(State(shared): State<Arc<Shared>>, parts: http::request::Parts
             }
         }
     }
+    // Durable streams: each consumer's lag, and the dead letters.
+    let durable = nrpc_runtime::durable::Durable::new(catalog.connection());
+    let names: Vec<String> = by_name.keys().cloned().collect();
+    let backlogs =
+        futures::future::join_all(names.iter().map(|name| durable.service_backlog(name))).await;
+    for (name, backlog) in names.iter().zip(backlogs) {
+        match backlog {
+            Ok(b) if !b.streams.is_empty() => {
+                if let Some(entry) = by_name.get_mut(name) {
+                    entry["durable"] = backlog_json(&b);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::debug!("console: durable backlog of {name}: {e}"),
+        }
+    }
     axum::Json(json!({
         "services": by_name.into_values().collect::<Vec<_>>(),
         "read_only": shared.options.console_read_only,
     }))
     .into_response()
+}
+
+fn backlog_json(b: &nrpc_runtime::durable::ServiceBacklog) -> Value {
+    let streams: Vec<Value> = b
+        .streams
+        .iter()
+        .map(|s| {
+            let consumers: Vec<Value> = s
+                .consumers
+                .iter()
+                .map(|c| {
+                    json!({
+                        "name": c.name,
+                        "lag": c.pending,
+                        "unacked": c.ack_pending,
+                        "redelivered": c.redelivered,
+                    })
+                })
+                .collect();
+            json!({ "stream": s.stream, "messages": s.messages, "consumers": consumers })
+        })
+        .collect();
+    json!({ "streams": streams, "dead_letters": b.dead_letters })
 }
 
 fn instance(info: &InfoResponse, stats: Option<&StatsResponse>) -> Value {

@@ -528,3 +528,54 @@ async fn a_read_only_console_lists_and_cannot_call_and_credentials_open_a_guarde
     assert_eq!(status, 401, "the page's own fetch sends no credentials");
     client.close().await.unwrap();
 }
+
+/// Refuses every e-mail, so each one ends in the dead letters.
+struct Refusing;
+
+impl nrpc_tests::jobs::mailer_server::Mailer for Refusing {
+    async fn send(
+        &self,
+        _: nrpc_runtime::Request<nrpc_tests::jobs::Email>,
+    ) -> Result<(), nrpc_runtime::Status> {
+        Err(nrpc_runtime::Status::invalid_argument("no such mailbox"))
+    }
+
+    async fn ping(
+        &self,
+        _: nrpc_runtime::Request<nrpc_tests::jobs::Email>,
+    ) -> Result<(), nrpc_runtime::Status> {
+        Ok(())
+    }
+}
+
+/// A service with durable methods shows each durable stream's consumers
+/// with their lag, and its dead letters.
+#[tokio::test]
+async fn the_console_shows_durable_backlogs_and_dead_letters() {
+    let Some((chromedriver, chromium)) = browser_binaries() else {
+        return;
+    };
+    let server = nats_harness::NatsServer::start_jetstream().unwrap();
+    let _mailer = serve(
+        &server,
+        nrpc_tests::jobs::mailer_server::MailerServer::new(Refusing),
+    )
+    .await;
+    let client =
+        nrpc_tests::jobs::mailer_client::MailerClient::new(nrpc_tests::connection(&server).await);
+    let email = nrpc_tests::jobs::Email {
+        id: "m-1".into(),
+        to: "nobody".into(),
+        subject: "hi".into(),
+    };
+    client.send(&email).await.unwrap();
+    let gateway = gateway(&server).await;
+    let driver = driver(chromedriver).await;
+    let browser = browser(&driver, chromium).await;
+    browser.goto(&gateway.url).await.unwrap();
+    let mailer = r#".service[data-name="jobs.v1.Mailer"] .durable"#;
+    let shown = text_until(&browser, mailer, |t| t.contains("dead letters: 1")).await;
+    assert!(shown.contains("NRPC_jobs_v1_Mailer_Send"), "{shown}");
+    assert!(shown.contains("nrpc"), "the command consumer: {shown}");
+    browser.close().await.unwrap();
+}

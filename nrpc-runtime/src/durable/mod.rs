@@ -266,7 +266,45 @@ pub struct ConsumerBacklog {
     pub redelivered: u64,
 }
 
+/// The durable streams of one service and its dead letters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceBacklog {
+    /// Each durable method's stream that exists, by name.
+    pub streams: Vec<Backlog>,
+    /// Dead letters held.
+    pub dead_letters: u64,
+}
+
 impl Durable {
+    /// The backlog of every durable stream of `service` (its full name):
+    /// the streams named for its methods (`NRPC_<service>_<method>`) that
+    /// exist, and its dead letters. Empty if it has none, or the broker
+    /// has no JetStream.
+    pub async fn service_backlog(&self, service: &str) -> Result<ServiceBacklog, DurableError> {
+        use futures::TryStreamExt;
+        let js_error = |e: &dyn std::fmt::Display| DurableError::JetStream(e.to_string());
+        let prefix = nrpc_wire::durable::stream_name(service, "");
+        let names: Vec<String> = match self.js.stream_names().try_collect().await {
+            Ok(names) => names,
+            // No JetStream: nobody answers its API.
+            Err(e) if no_jetstream(&e) => return Ok(ServiceBacklog::default()),
+            Err(e) => return Err(js_error(&e)),
+        };
+        let mut out = ServiceBacklog::default();
+        let mut ours: Vec<&String> = names.iter().filter(|n| n.starts_with(&prefix)).collect();
+        ours.sort();
+        for name in ours {
+            if let Some(backlog) = self.backlog(name).await? {
+                out.streams.push(backlog);
+            }
+        }
+        let letters = nrpc_wire::durable::dead_letter_stream(service);
+        if names.contains(&letters) {
+            out.dead_letters = self.backlog(&letters).await?.map_or(0, |b| b.messages);
+        }
+        Ok(out)
+    }
+
     /// The backlog of durable stream `stream`, or `None` if there is no
     /// such stream (or the broker has no JetStream).
     pub async fn backlog(&self, stream: &str) -> Result<Option<Backlog>, DurableError> {
@@ -307,12 +345,23 @@ fn is_not_found(e: &jetstream::context::GetStreamError) -> bool {
     )
 }
 
-/// Whether nobody answered the JetStream API: the broker has no JetStream.
-fn no_jetstream(e: &jetstream::context::GetStreamError) -> bool {
-    use std::error::Error as _;
-    e.source()
-        .and_then(|s| s.downcast_ref::<jetstream::context::RequestError>())
-        .is_some_and(|r| r.kind() == jetstream::context::RequestErrorKind::NoResponders)
+/// Whether nobody answered the JetStream API (somewhere in `e`'s chain of
+/// causes): the broker has no JetStream.
+fn no_jetstream(e: &(dyn std::error::Error + 'static)) -> bool {
+    use jetstream::context::{RequestError, RequestErrorKind};
+    let mut cause = Some(e);
+    while let Some(e) = cause {
+        let nobody = e
+            .downcast_ref::<RequestError>()
+            .is_some_and(|r| r.kind() == RequestErrorKind::NoResponders)
+            || e.downcast_ref::<async_nats::RequestError>()
+                .is_some_and(|r| r.kind() == async_nats::RequestErrorKind::NoResponders);
+        if nobody {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// The error of a publish that ran out of time after `last` failed.
