@@ -183,3 +183,7 @@ pub mod greeter_server {
 /// The descriptors of the `.proto` files this module was generated
 /// from (an encoded `FileDescriptorSet`; nrpc registers it for JSON).
 pub static NRPC_DESCRIPTOR_SET: &[u8] = include_bytes!("nrpc-descriptors.bin");
+// Known to the runtime even if no client or server here is made.
+::nrpc_runtime::codegen::inventory::submit! {
+    ::nrpc_runtime::codegen::LinkedDescriptors(NRPC_DESCRIPTOR_SET)
+}

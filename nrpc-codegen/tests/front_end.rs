@@ -200,3 +200,23 @@ fn an_undefined_type_says_to_import_it() {
     assert!(err.contains("a.proto:3:"), "{err}");
     assert!(err.contains("add an `import`"), "{err}");
 }
+
+/// Every compile makes its descriptor set known to the runtime exactly
+/// once, also when its files define messages only (a service defined in
+/// Rust elsewhere may use them, and needs their descriptors for JSON).
+#[test]
+fn each_compile_submits_its_descriptors_once() {
+    let submits = |code: &str| code.matches("LinkedDescriptors(").count();
+    let messages_only = generate(
+        &[(
+            "m.proto",
+            "syntax = \"proto3\";\npackage m.v1;\nmessage M { string a = 1; }\n",
+        )],
+        None,
+    )
+    .unwrap();
+    assert_eq!(submits(&messages_only), 1, "{messages_only}");
+    let with_service = format!("syntax = \"proto3\";\npackage s.v1;\n{SVC}");
+    let with_service = generate(&[("s.proto", &with_service)], None).unwrap();
+    assert_eq!(submits(&with_service), 1, "{with_service}");
+}

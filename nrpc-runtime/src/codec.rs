@@ -67,6 +67,7 @@ pub struct Proto<T>(PhantomData<fn() -> T>);
 pub struct Void;
 
 fn descriptor<T: prost::Name>() -> Result<MessageDescriptor, String> {
+    register_linked();
     DescriptorPool::global()
         .get_message_by_name(&T::full_name())
         .ok_or_else(|| {
@@ -162,6 +163,26 @@ impl Codec for Raw {
 }
 
 static REGISTERED: Mutex<Vec<&'static [u8]>> = Mutex::new(Vec::new());
+
+/// A descriptor set generated into the program: nrpc-codegen submits each
+/// compile's set, so the messages it generated are known for JSON and
+/// schemas even when no generated client or server is ever made (a
+/// service defined with `#[nats_service]` using them).
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct LinkedDescriptors(pub &'static [u8]);
+
+inventory::collect!(LinkedDescriptors);
+
+/// Registers every descriptor set generated into the program, once.
+pub(crate) fn register_linked() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        for linked in inventory::iter::<LinkedDescriptors> {
+            register_descriptors(linked.0);
+        }
+    });
+}
 
 /// Adds an encoded `FileDescriptorSet` to the global descriptor pool once
 /// (generated clients and servers call this so JSON encoding can find

@@ -75,7 +75,7 @@ pub mod codegen {
         Broadcast, BroadcastOptions, BroadcastReply, BroadcastVia, CallError, CallOptions,
         Connection, ReplyStream, ServiceClient,
     };
-    pub use crate::codec::{register_descriptors, Proto, Void};
+    pub use crate::codec::{register_descriptors, LinkedDescriptors, Proto, Void};
     pub use crate::describe::{service_proto, MethodText};
     #[cfg(feature = "jetstream")]
     pub use crate::durable::{ConsumerHandle, Delivery, Start, Stored};
@@ -90,6 +90,7 @@ pub mod codegen {
     pub use futures::future::BoxFuture;
     pub use futures::stream::BoxStream;
     pub use futures::Stream;
+    pub use inventory;
     pub use nrpc_wire::durable::{Policy as DurablePolicy, Storage as DurableStorage};
     pub use nrpc_wire::{Encoding, InvalidToken, MethodKind, MethodSpec, ServiceSpec, Status};
     pub use prost;

@@ -145,6 +145,7 @@ impl SchemaResponse {
         package_subject: &str,
         subject_prefix: &str,
     ) -> Self {
+        crate::codec::register_linked();
         let pool = DescriptorPool::global();
         let service_desc = pool.get_service_by_name(&spec.name);
         // Message names: from the adapter, else from the pool's service.

@@ -271,8 +271,10 @@ const DESCRIPTOR_SET_STATIC: &str = "NRPC_DESCRIPTOR_SET";
 
 /// The descriptor set of a generated file, embedded once and shared by its
 /// services' constructors: `file` names the encoded `FileDescriptorSet`
-/// beside the generated file.
-pub fn descriptor_set(file: &str) -> String {
+/// beside the generated file. With `linked`, it is also submitted to the
+/// runtime's list of the program's descriptor sets (once per compile: every
+/// package of one compile shares the set).
+pub fn descriptor_set(file: &str, linked: bool) -> String {
     let mut c = Code::default();
     c.docs(&[
         "The descriptors of the `.proto` files this module was generated",
@@ -283,6 +285,13 @@ pub fn descriptor_set(file: &str) -> String {
         "pub static {DESCRIPTOR_SET_STATIC}: &[u8] = include_bytes!({});",
         lit(file)
     );
+    if linked {
+        c.put("// Known to the runtime even if no client or server here is made.");
+        put!(
+            c,
+            "::nrpc_runtime::codegen::inventory::submit! {{\n    ::nrpc_runtime::codegen::LinkedDescriptors({DESCRIPTOR_SET_STATIC})\n}}"
+        );
+    }
     c.finish()
 }
 

@@ -18,6 +18,9 @@ pub(super) struct ServiceGenerator {
     pub(super) code: HashMap<String, String>,
     /// Packages given a service that registers descriptors.
     pub(super) with_descriptors: HashSet<String>,
+    /// Whether a package has submitted the compile's descriptor set to the
+    /// runtime already.
+    pub(super) linked: Rc<std::cell::Cell<bool>>,
     /// The service files to write: name in the output directory, text.
     pub(super) files: Rc<RefCell<Vec<(String, String)>>>,
     /// tonic-build's generator, when gRPC is asked for.
@@ -94,12 +97,21 @@ impl prost_build::ServiceGenerator for ServiceGenerator {
     /// messages (parsing and formatting the services again took most of
     /// the generation time in an unoptimized build script).
     fn finalize_package(&mut self, package: &str, buf: &mut String) {
-        let Some(mut code) = self.code.remove(package) else {
-            return;
+        // The first package of the compile submits the set to the runtime.
+        let link = !self.linked.get();
+        let mut code = match self.code.remove(package) {
+            Some(code) => code,
+            None if link => String::new(),
+            None => return,
         };
-        if self.with_descriptors.contains(package) {
-            code.push('\n');
-            code.push_str(&emit::descriptor_set(DESCRIPTOR_SET_FILE));
+        if self.with_descriptors.contains(package) || link {
+            if !code.is_empty() {
+                code.push('\n');
+            }
+            code.push_str(&emit::descriptor_set(DESCRIPTOR_SET_FILE, link));
+            if link {
+                self.linked.set(true);
+            }
         }
         if let Some(grpc) = self.grpc_code.remove(package) {
             code.push_str(

@@ -349,6 +349,7 @@ impl Builder {
         .map_err(Error::Io)?;
 
         let files = Rc::new(RefCell::new(Vec::new()));
+        let linked = Rc::new(std::cell::Cell::new(false));
         #[cfg(feature = "grpc")]
         let grpc = self.grpc.then(tonic_generator);
         #[cfg(not(feature = "grpc"))]
@@ -371,6 +372,7 @@ impl Builder {
                 },
                 code: HashMap::new(),
                 with_descriptors: HashSet::new(),
+                linked: linked.clone(),
                 files: files.clone(),
                 grpc,
                 grpc_code: HashMap::new(),
@@ -382,6 +384,28 @@ impl Builder {
             .map_err(Error::Io)?;
         for (name, text) in files.take() {
             write_if_changed(&out_dir.join(name), &text)?;
+        }
+        if !linked.get() {
+            // No package has services (prost-build finalizes only those):
+            // the first generated package carries the descriptor set, so a
+            // service defined in Rust elsewhere finds these messages.
+            if let Some(package) = runtime_fds
+                .file
+                .iter()
+                .find(|f| opened.contains(&f.name().to_owned()) && !f.message_type.is_empty())
+                .map(|f| f.package().to_owned())
+            {
+                let name = if package.is_empty() {
+                    "_".to_owned()
+                } else {
+                    package
+                };
+                let path = out_dir.join(format!("{name}.rs"));
+                let mut text = std::fs::read_to_string(&path).map_err(Error::Io)?;
+                text.push('\n');
+                text.push_str(&crate::emit::descriptor_set(DESCRIPTOR_SET_FILE, true));
+                std::fs::write(&path, text).map_err(Error::Io)?;
+            }
         }
         Ok(())
     }
