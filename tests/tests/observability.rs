@@ -256,6 +256,28 @@ async fn a_panic_is_logged_as_an_error_with_its_message() {
     );
 }
 
+/// The exported client and server spans of the call with `request_id`.
+fn client_and_server<'a>(
+    spans: &'a [opentelemetry_sdk::trace::SpanData],
+    request_id: &str,
+) -> (
+    &'a opentelemetry_sdk::trace::SpanData,
+    &'a opentelemetry_sdk::trace::SpanData,
+) {
+    let with_id = |name: &str| {
+        spans
+            .iter()
+            .find(|s| {
+                s.name == name
+                    && s.attributes.iter().any(|kv| {
+                        kv.key.as_str() == "nrpc.request_id" && kv.value.as_str() == request_id
+                    })
+            })
+            .unwrap_or_else(|| panic!("no {name} span"))
+    };
+    (with_id("nrpc.client"), with_id("nrpc.server"))
+}
+
 #[tokio::test]
 async fn one_trace_crosses_client_broker_and_server() {
     let p = pipelines();
@@ -270,18 +292,7 @@ async fn one_trace_crosses_client_broker_and_server() {
     handle.shutdown().await;
     p.provider.force_flush().unwrap();
     let spans = p.otel.get_finished_spans().unwrap();
-    let with_id = |name: &str| {
-        spans
-            .iter()
-            .find(|s| {
-                s.name == name
-                    && s.attributes.iter().any(|kv| {
-                        kv.key.as_str() == "nrpc.request_id" && kv.value.as_str() == "req-otel-1"
-                    })
-            })
-            .unwrap_or_else(|| panic!("no {name} span"))
-    };
-    let (client_span, server_span) = (with_id("nrpc.client"), with_id("nrpc.server"));
+    let (client_span, server_span) = client_and_server(&spans, "req-otel-1");
     let root = spans
         .iter()
         .find(|s| s.name == "checkout")
@@ -350,18 +361,7 @@ async fn one_trace_crosses_a_stored_durable_command() {
     handle.shutdown().await;
     p.provider.force_flush().unwrap();
     let spans = p.otel.get_finished_spans().unwrap();
-    let with_id = |name: &str| {
-        spans
-            .iter()
-            .find(|s| {
-                s.name == name
-                    && s.attributes.iter().any(|kv| {
-                        kv.key.as_str() == "nrpc.request_id" && kv.value.as_str() == "req-durable-1"
-                    })
-            })
-            .unwrap_or_else(|| panic!("no {name} span"))
-    };
-    let (client_span, server_span) = (with_id("nrpc.client"), with_id("nrpc.server"));
+    let (client_span, server_span) = client_and_server(&spans, "req-durable-1");
     let root = spans
         .iter()
         .find(|s| s.name == "enqueue")
