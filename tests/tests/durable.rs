@@ -881,7 +881,7 @@ async fn a_hundred_thousand_commands_survive_two_broker_kills() {
 
 /// A consumer counts what it acked, retried and dead-lettered (by
 /// reason), and its redeliveries, by stream and consumer, and reports its
-/// lag.
+/// lag; publishers count the duplicates the broker dropped.
 #[tokio::test]
 async fn a_consumer_counts_its_outcomes() {
     use metrics_util::debugging::{DebugValue, DebuggingRecorder};
@@ -906,7 +906,7 @@ async fn a_consumer_counts_its_outcomes() {
         })
         .await
         .unwrap();
-    for payload in ["ok", "bad", "flaky"] {
+    for payload in ["ok", "bad", "flaky", "ok"] {
         rig.durable
             .publish("counted.do", None, payload.into(), payload, PATIENCE)
             .await
@@ -948,6 +948,11 @@ async fn a_consumer_counts_its_outcomes() {
         0
     );
     assert_eq!(counter("nrpc_durable_redeliveries_total", None), 1);
+    assert_eq!(
+        counter("nrpc_durable_duplicates_total", None),
+        1,
+        "the second ok, stored once"
+    );
     let lag = snapshot.iter().find_map(|(key, _, _, value)| {
         let k = key.key();
         let ours = k.name() == "nrpc_durable_pending"

@@ -6,9 +6,13 @@
 //! shapes) live in [`nrpc_wire::durable`]; `docs/PROTOCOL.md` §11 says
 //! them in prose.
 //!
-//! Not yet: the declaration in the IDL and the macro (and typed
-//! publishers and handlers generated from it), lag metrics and the
-//! tooling.
+//! Services use this through generated code: a method declared durable
+//! (`(nrpc.durable)` in a `.proto`, `durable(…)` in `#[nats_service]`) is
+//! published with [`ServiceClient::publish_durable`](crate::ServiceClient::publish_durable),
+//! consumed as an event group with
+//! [`ServiceClient::consume_events`](crate::ServiceClient::consume_events),
+//! and served as a command by [`Server`](crate::Server). The guide is
+//! [`crate::guide::durable`].
 
 mod consume;
 mod letters;
@@ -217,11 +221,16 @@ impl Durable {
             let error = match tokio::time::timeout_at(deadline, attempt).await {
                 Err(_) => return Err(give_up(subject, timeout, last)),
                 Ok(Ok(ack)) => {
+                    if ack.duplicate {
+                        #[cfg(feature = "metrics")]
+                        metrics::counter!("nrpc_durable_duplicates_total", "stream" => ack.stream.clone())
+                            .increment(1);
+                    }
                     return Ok(Stored {
                         stream: ack.stream,
                         sequence: ack.sequence,
                         duplicate: ack.duplicate,
-                    })
+                    });
                 }
                 Ok(Err(e)) => e,
             };
