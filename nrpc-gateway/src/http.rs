@@ -111,13 +111,35 @@ async fn run(
             let payload = call.read(one_request(&input, body, limit)).await?;
             let options = Some(call.options_now());
             if call.method().kind == MethodKind::NoReply {
-                client
-                    .send::<Raw>(call.index, &params, &payload, options)
+                if !call.target.service.durable[call.index] {
+                    client
+                        .send::<Raw>(call.index, &params, &payload, options)
+                        .await?;
+                    return Ok((
+                        http::StatusCode::ACCEPTED,
+                        [(http::header::CONTENT_TYPE, JSON)],
+                        "{}",
+                    )
+                        .into_response());
+                }
+                // Durable: accepted once the broker has stored it, under
+                // the caller's Idempotency-Key if it sends one.
+                let mut options = call.options_now();
+                if let Some(key) = idempotency_key(&parts.headers)? {
+                    options = options.message_id(key);
+                }
+                let stored = client
+                    .publish_durable::<Raw>(call.index, &params, &payload, Some(options))
                     .await?;
+                let body = serde_json::json!({
+                    "stream": stored.stream,
+                    "sequence": stored.sequence,
+                    "duplicate": stored.duplicate,
+                });
                 return Ok((
                     http::StatusCode::ACCEPTED,
                     [(http::header::CONTENT_TYPE, JSON)],
-                    "{}",
+                    body.to_string(),
                 )
                     .into_response());
             }
@@ -317,5 +339,24 @@ fn stream_response(
             Body::from_stream(lines),
         )
             .into_response()
+    }
+}
+
+/// The caller's `Idempotency-Key`: the durable publish's message id, so a
+/// retried POST is stored once. Visible ASCII, at most 255 characters.
+fn idempotency_key(headers: &http::HeaderMap) -> Result<Option<String>, Failure> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(key)
+            if !key.is_empty() && key.len() <= 255 && key.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            Ok(Some(key.to_owned()))
+        }
+        _ => Err(Failure::new(
+            Code::InvalidArgument,
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+        )),
     }
 }

@@ -56,6 +56,10 @@ pub struct DynamicService {
     pub proto: Option<String>,
     /// Where the definition came from, for messages.
     pub origin: String,
+    /// Per method of the spec: whether it is durable (its messages go
+    /// through its JetStream stream). A spec from `.proto` files carries
+    /// the policy itself; one from a schema only says it is durable.
+    pub durable: Vec<bool>,
 }
 
 impl DynamicService {
@@ -119,6 +123,7 @@ impl DynamicService {
             })
             .collect();
         Ok(DynamicService {
+            durable: schema.methods.iter().map(|m| m.durable.is_some()).collect(),
             docs: schema.docs,
             method_docs: schema.methods.into_iter().map(|m| m.docs).collect(),
             proto: schema.proto,
@@ -170,6 +175,7 @@ fn method_index(spec: &ServiceSpec) -> HashMap<String, usize> {
 impl DynamicService {
     fn new(spec: ServiceSpec, types: Vec<(Message, Message)>, pool: DescriptorPool) -> Self {
         Self {
+            durable: spec.methods.iter().map(|m| m.durable.is_some()).collect(),
             index: method_index(&spec),
             spec: spec.into(),
             types,

@@ -304,3 +304,44 @@ async fn serving_against_a_stream_that_differs_names_the_setting() {
         .unwrap();
     handle.shutdown_timeout(Duration::from_secs(5)).await;
 }
+
+/// Through the gateway, a POST to a durable command is answered once the
+/// broker has stored it (with the stream and sequence), under the caller's
+/// `Idempotency-Key`: the same key twice is stored, and handled, once.
+#[tokio::test]
+async fn the_gateway_accepts_a_durable_command_once_stored_under_its_idempotency_key() {
+    let server = NatsServer::start_jetstream().unwrap();
+    let conn = connection(&server).await;
+    let (sent, mut handled) = mpsc::unbounded_channel();
+    let (pinged, _pings) = mpsc::unbounded_channel();
+    let handle = Server::builder(&conn)
+        .add_service(MailerServer::new(Outbox { sent, pinged }))
+        .serve()
+        .await
+        .unwrap();
+    let gateway = nrpc_tests::gateway(&server).await;
+    let post = |key: &'static str| {
+        reqwest::Client::new()
+            .post(format!("{}/jobs.v1.Mailer/Send", gateway.url))
+            .header("content-type", "application/json")
+            .header("idempotency-key", key)
+            .body(r#"{"id":"g-1","to":"ada"}"#)
+            .send()
+    };
+    let first = post("order-g-1").await.unwrap();
+    assert_eq!(first.status(), 202);
+    let first: serde_json::Value = first.json().await.unwrap();
+    assert_eq!(first["stream"], "NRPC_jobs_v1_Mailer_Send");
+    assert_eq!(first["duplicate"], false);
+    let again: serde_json::Value = post("order-g-1").await.unwrap().json().await.unwrap();
+    assert_eq!(again["duplicate"], true);
+    assert_eq!(again["sequence"], first["sequence"]);
+    assert_eq!(
+        within("the command", handled.recv()).await.unwrap().0,
+        "g-1"
+    );
+    let bad = post("not a key").await.unwrap();
+    assert_eq!(bad.status(), 400);
+    handle.shutdown_timeout(Duration::from_secs(5)).await;
+    assert!(handled.try_recv().is_err(), "stored once, handled once");
+}

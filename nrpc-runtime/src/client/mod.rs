@@ -344,14 +344,15 @@ impl ServiceClient {
         result
     }
 
-    /// Publishes a durable command or event (method `method`, declared
-    /// durable) and returns once the broker has stored it: the stream,
-    /// its sequence there, and whether it was a duplicate of a message
-    /// with the same id (see [`CallOptions::message_id`]). The method's
-    /// stream is made on first use if it does not exist yet (verified
-    /// against the declaration if it does). The call's timeout bounds the
-    /// whole publish, retries included; a timeout may be retried with the
-    /// same message id.
+    /// Publishes a durable command or event (method `method`) and returns
+    /// once the broker has stored it: the stream, its sequence there, and
+    /// whether it was a duplicate of a message with the same id (see
+    /// [`CallOptions::message_id`]). If the spec declares the method's
+    /// policy (generated code), its stream is made on first use if it does
+    /// not exist yet, and verified against the declaration if it does; a
+    /// spec learned at run time (a tool's) publishes into the stream its
+    /// servers made. The call's timeout bounds the whole publish, retries
+    /// included; a timeout may be retried with the same message id.
     #[cfg(feature = "jetstream")]
     pub async fn publish_durable<Req: Codec>(
         &self,
@@ -366,27 +367,20 @@ impl ServiceClient {
         let (m, metrics) = self.method(method)?;
         let started = Instant::now();
         let publish = async {
-            let (name, shape) = m
-                .durable
-                .as_ref()
-                .and_then(|policy| {
-                    nrpc_wire::durable::method_stream(
-                        &self.spec,
-                        method,
-                        Some(&self.package_subject),
-                        policy,
-                    )
-                })
-                .ok_or_else(|| {
-                    CallError::Status(nrpc_wire::Status::failed_precondition(format!(
-                        "method {} is not declared durable",
-                        m.name
-                    )))
-                })?;
+            let declared = m.durable.as_ref().and_then(|policy| {
+                nrpc_wire::durable::method_stream(
+                    &self.spec,
+                    method,
+                    Some(&self.package_subject),
+                    policy,
+                )
+            });
             let durable = self.durable[method]
                 .get_or_try_init(|| async {
                     let durable = crate::durable::Durable::new(&self.conn);
-                    durable.provision_stream(&name, &shape, false).await?;
+                    if let Some((name, shape)) = &declared {
+                        durable.provision_stream(name, shape, false).await?;
+                    }
                     Ok(durable)
                 })
                 .await
