@@ -220,3 +220,36 @@ fn each_compile_submits_its_descriptors_once() {
     let with_service = generate(&[("s.proto", &with_service)], None).unwrap();
     assert_eq!(submits(&with_service), 1, "{with_service}");
 }
+
+/// `(nrpc.durable)` as the README writes it (fields separated by commas)
+/// sets those fields and keeps the other defaults; a bad duration is an
+/// error at its line.
+#[test]
+fn the_durable_option_reads_as_written() {
+    let proto = |option: &str| {
+        format!(
+            "syntax = \"proto3\";\npackage d.v1;\nimport \"nrpc/nrpc.proto\";\nimport \"nrpc/durable.proto\";\n\
+             message M {{}}\nservice S {{\n  rpc Do(M) returns (nrpc.NoReply) {{\n    option (nrpc.durable) = {option};\n  }}\n}}\n"
+        )
+    };
+    let code = generate(
+        &[(
+            "d.proto",
+            &proto(r#"{ max_deliveries: 4, backoff: ["100ms", "200ms"] }"#),
+        )],
+        None,
+    )
+    .unwrap();
+    assert!(code.contains("max_deliveries: 4,"), "{code}");
+    assert!(code.contains("Duration::from_millis(100),"), "{code}");
+    assert!(code.contains("Duration::from_millis(200),"), "{code}");
+    // Defaults for what is left out.
+    assert!(code.contains("concurrency: 16,"), "{code}");
+    assert!(
+        code.contains("ack_wait: ::nrpc_runtime::codegen::Duration::from_millis(30000),"),
+        "{code}"
+    );
+    let bad = generate(&[("d.proto", &proto(r#"{ ack_wait: "soon" }"#))], None).unwrap_err();
+    assert!(bad.contains("d.proto:8:5:"), "the option's place: {bad}");
+    assert!(bad.contains("\"soon\" is not a duration"), "{bad}");
+}
