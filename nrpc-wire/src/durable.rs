@@ -879,4 +879,63 @@ mod tests {
         let event = StreamShape::of(Durability::Event, "orders.placed", &policy);
         assert_eq!(event.retention, Retention::Limits);
     }
+
+    #[test]
+    fn durations_are_a_number_and_a_unit() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        for bad in [
+            "",
+            "30",
+            "s",
+            "1.5s",
+            "30 s",
+            "-1s",
+            "3w",
+            "99999999999999999999d",
+        ] {
+            let e = parse_duration(bad).unwrap_err();
+            assert!(e.contains("is not a duration"), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_methods_stream_captures_its_subject_in_every_encoding() {
+        use crate::{MethodSpec, ServiceSpec};
+        let method = |name: &'static str, kind, durable| MethodSpec {
+            name: name.into(),
+            subject: name.into(),
+            params: Cow::Borrowed(&[]),
+            kind,
+            polling: false,
+            durable,
+        };
+        let spec = ServiceSpec {
+            name: "shop.v1.Orders".into(),
+            description: "".into(),
+            package_subject: "shop".into(),
+            package_params: Cow::Borrowed(&[]),
+            service_subject: "Orders".into(),
+            service_params: Cow::Borrowed(&[]),
+            methods: vec![
+                method("Place", MethodKind::NoReply, Some(Policy::default())),
+                method("Get", MethodKind::Unary, None),
+            ]
+            .into(),
+        };
+        let policy = Policy::default();
+        let (name, shape) = method_stream(&spec, 0, None, &policy).unwrap();
+        assert_eq!(name, "NRPC_shop_v1_Orders_Place");
+        assert_eq!(shape.subjects, ["shop.Orders.Place", "shop.Orders.Place.*"]);
+        assert_eq!(shape.retention, Retention::WorkQueue);
+        let (_, moved) = method_stream(&spec, 0, Some("canary.shop"), &policy).unwrap();
+        assert_eq!(moved.subjects[0], "canary.shop.Orders.Place");
+        assert!(method_stream(&spec, 1, None, &policy).is_none(), "unary");
+        assert!(
+            method_stream(&spec, 2, None, &policy).is_none(),
+            "no such method"
+        );
+    }
 }
