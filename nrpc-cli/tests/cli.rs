@@ -1252,6 +1252,36 @@ async fn dlq_lists_shows_redrives_and_purges_dead_letters() {
         .stdout;
     assert!(purged.contains("removed 1"), "{purged}");
     assert_eq!(dead().await, 0);
+
+    // A payload that does not decode is shown as it is, with why.
+    let subject = client
+        .send_subject(nrpc_runtime::Encoding::Protobuf)
+        .unwrap();
+    let raw = async_nats::connect(server.url()).await.unwrap();
+    raw.publish(subject, vec![0xff, 0xff].into()).await.unwrap();
+    raw.flush().await.unwrap();
+    within("the undecodable one's dead letter", async {
+        while dead().await == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let listed = ok(&server, &["dlq", "ls", "Mailer", "--json"]).await.stdout;
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed[0]["reason"], "decode", "{listed}");
+    let sequence = listed[0]["sequence"].to_string();
+    let shown = ok(&server, &["dlq", "show", "Mailer", &sequence])
+        .await
+        .stdout;
+    let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(shown["payload"]["base64"], "//8=", "{shown}");
+    assert!(shown["payload"]["undecoded"].is_string(), "{shown}");
+    // A dead letter that is not there is a clear error.
+    let missing = nrpc(&server, &["dlq", "show", "Mailer", "999"]).await;
+    assert!(
+        !missing.ok && missing.stderr.contains("dead letter 999"),
+        "{missing:?}"
+    );
     handle
         .shutdown_timeout(std::time::Duration::from_secs(5))
         .await;

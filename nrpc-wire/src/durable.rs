@@ -445,6 +445,22 @@ pub fn dead_letter_id(stream: &str, consumer: &str, sequence: u64) -> String {
 /// publisher sent is replaced).
 pub const DELIVERED_HEADER: &str = "Nrpc-Delivered";
 
+/// Whether header `name` of a dead letter was added on the way (the dead
+/// letter's own, the delivery number, the message id) rather than sent
+/// by the original's publisher: a redrive drops those.
+pub fn added_header(name: &str) -> bool {
+    name.get(..headers::PREFIX.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(headers::PREFIX))
+        || name.eq_ignore_ascii_case(DELIVERED_HEADER)
+        || name.eq_ignore_ascii_case("Nats-Msg-Id")
+}
+
+/// The message id of a redriven dead letter: fresh (`redrive:<unique>`),
+/// since the original's would be dropped as a duplicate.
+pub fn redrive_id(unique: &str) -> String {
+    format!("redrive:{unique}")
+}
+
 /// The subject of the broker's advisory for a message of `stream` that
 /// used up its deliveries at `consumer` without being settled.
 pub fn max_deliveries_advisory(stream: &str, consumer: &str) -> String {
@@ -878,6 +894,22 @@ mod tests {
         );
         let event = StreamShape::of(Durability::Event, "orders.placed", &policy);
         assert_eq!(event.retention, Retention::Limits);
+    }
+
+    #[test]
+    fn a_redrive_drops_what_was_added_on_the_way_under_a_fresh_id() {
+        for added in [
+            headers::REASON,
+            "nrpc-dlq-code",
+            DELIVERED_HEADER,
+            "Nats-Msg-Id",
+        ] {
+            assert!(added_header(added), "{added}");
+        }
+        for own in ["Nrpc-Request-Id", "traceparent", "X-Tenant", "Nrpc", ""] {
+            assert!(!added_header(own), "{own}");
+        }
+        assert_eq!(redrive_id("abc"), "redrive:abc");
     }
 
     #[test]

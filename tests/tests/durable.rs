@@ -12,7 +12,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use nats_harness::NatsServer;
 use nrpc_runtime::durable::{
-    ConsumerSpec, Durability, Durable, DurableError, Policy, Start, StreamShape,
+    ConsumerHandle, ConsumerSpec, Durability, Durable, DurableError, Policy, Start, StreamShape,
 };
 use nrpc_runtime::{Code, Status};
 use nrpc_tests::{connection, within, PATIENCE};
@@ -966,22 +966,31 @@ async fn a_consumer_counts_its_outcomes() {
     assert_eq!(lag, Some(0.0), "the lag, as the last delivery said it");
 }
 
-/// A consumer deleted under a running instance (by an operator, an
-/// expiry) is made again as declared, and the commands published after go
-/// on being handled.
-#[tokio::test]
-async fn a_deleted_consumer_is_made_again() {
-    let policy = Policy::default();
-    let rig = rig("REMADE", policy.clone()).await;
-    let (got, mut handled) = tokio::sync::mpsc::unbounded_channel();
+/// A consumer of `name` with the default policy that passes on each
+/// payload it handles.
+async fn recording(
+    rig: &Rig,
+    name: &str,
+) -> (ConsumerHandle, tokio::sync::mpsc::UnboundedReceiver<Bytes>) {
+    let (got, handled) = tokio::sync::mpsc::unbounded_channel();
     let consumer = rig
         .durable
-        .consume(spec("REMADE", policy), move |delivery| {
+        .consume(spec(name, Policy::default()), move |delivery| {
             let _ = got.send(delivery.payload);
             async { Ok(()) }
         })
         .await
         .unwrap();
+    (consumer, handled)
+}
+
+/// A consumer deleted under a running instance (by an operator, an
+/// expiry) is made again as declared, and the commands published after go
+/// on being handled.
+#[tokio::test]
+async fn a_deleted_consumer_is_made_again() {
+    let rig = rig("REMADE", Policy::default()).await;
+    let (consumer, mut handled) = recording(&rig, "REMADE").await;
     rig.durable
         .publish("remade.do", None, "before".into(), "r-1", PATIENCE)
         .await
@@ -1009,17 +1018,8 @@ async fn a_deleted_consumer_is_made_again() {
 /// stalls on the broker that went away).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consumer_goes_on_across_a_broker_restart() {
-    let policy = Policy::default();
-    let rig = rig("ONWARD", policy.clone()).await;
-    let (got, mut handled) = tokio::sync::mpsc::unbounded_channel();
-    let consumer = rig
-        .durable
-        .consume(spec("ONWARD", policy), move |delivery| {
-            let _ = got.send(delivery.payload);
-            async { Ok(()) }
-        })
-        .await
-        .unwrap();
+    let rig = rig("ONWARD", Policy::default()).await;
+    let (consumer, mut handled) = recording(&rig, "ONWARD").await;
     let Rig {
         server, durable, ..
     } = rig;

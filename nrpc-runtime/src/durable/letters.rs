@@ -4,7 +4,7 @@
 
 use async_nats::jetstream::message::StreamMessage;
 use bytes::Bytes;
-use nrpc_wire::durable::{dead_letter_stream, headers, Reason, DELIVERED_HEADER};
+use nrpc_wire::durable::{added_header, dead_letter_stream, headers, redrive_id, Reason};
 
 use super::{Durable, DurableError, Stored};
 use crate::HeaderMap;
@@ -45,12 +45,7 @@ impl Letter {
         let number = |name: &str| get(name).and_then(|v| v.parse().ok()).unwrap_or(0);
         let mut own = HeaderMap::new();
         for (name, values) in message.headers.iter() {
-            let name_text: &str = name.as_ref();
-            // What the dead letter, the consumer and the broker added.
-            if name_text.starts_with(headers::PREFIX)
-                || name_text.eq_ignore_ascii_case(DELIVERED_HEADER)
-                || name_text.eq_ignore_ascii_case(async_nats::header::NATS_MESSAGE_ID.as_ref())
-            {
+            if added_header(name.as_ref()) {
                 continue;
             }
             for value in values {
@@ -129,7 +124,7 @@ impl Durable {
                 "dead letter {sequence} does not say its subject"
             )));
         }
-        let id = format!("redrive:{}", nuid::next());
+        let id = redrive_id(&nuid::next().to_string());
         let stored = self
             .publish(
                 &letter.subject,
