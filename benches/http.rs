@@ -106,7 +106,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         let (parts, ()) = http::Request::get("http://echo.nats/city")
             .body(())?
             .into_parts();
-        nrpc_http::wire::encode_request(&parts, "echo.nats", b"")
+        nrpc_http::wire::encode_request(&parts, "echo.nats", &Default::default(), b"")
     };
 
     println!(

@@ -108,7 +108,7 @@ impl HttpClient {
         B: http_body::Body<Data = Bytes>,
         B::Error: std::fmt::Display,
     {
-        let host = wire::nats_host(request.uri())?;
+        let host: std::sync::Arc<str> = wire::nats_host(request.uri())?.into();
         let method = request.method().clone();
         let span = crate::span(crate::Side::Client, &host, &method, request.uri().path());
         let started = std::time::Instant::now();
@@ -136,15 +136,10 @@ impl HttpClient {
         // How long the caller waits, and that it takes a streamed reply, as
         // HTTP headers of the request: an nrpc-http server stops the handler
         // at the deadline (Go servers pass both on to the handler).
-        let headers = &mut parts.headers;
-        headers.insert(
-            wire::TIMEOUT_HEADER,
-            http::HeaderValue::from(self.timeout.as_millis().min(u128::from(u64::MAX)) as u64),
-        );
-        headers.insert(
-            wire::STREAM_HEADER,
-            http::HeaderValue::from_static(wire::STREAM_VERSION),
-        );
+        let hints = wire::Hints {
+            timeout_ms: Some(self.timeout.as_millis().min(u128::from(u64::MAX)) as u64),
+            takes_stream: true,
+        };
         let deadline = Instant::now() + self.timeout;
         let max_payload = self.conn.nats().max_payload();
         // As much of the body as one message could carry.
@@ -187,7 +182,7 @@ impl HttpClient {
             first = all.freeze();
         }
         if complete {
-            let payload = wire::encode_request(&parts, host, &first);
+            let payload = wire::encode_request(&parts, host, &hints, &first);
             if payload.len() <= max_payload {
                 // A plain message: NATS headers cost both sides on every
                 // request, and nrt's (NRT-HostName, -Method, -Path) are
@@ -204,7 +199,7 @@ impl HttpClient {
         }
         // Too large for one message: streamed, to nrpc-http servers only.
         let subject = wire::stream_subject(&self.prefix, host, &parts.method)?;
-        let head = wire::encode_request_head(&parts, host);
+        let head = wire::encode_request_head(&parts, host, &hints);
         let mut exchange = match self.start(subject, head).await {
             Ok(exchange) => exchange,
             Err(failed) => return Ok(failure(host, failed)),

@@ -130,11 +130,11 @@ fn extract(span: &tracing::Span, headers: &http::HeaderMap) {
 
 /// Records one request of `side` (`server`, `client`) for `host`: its
 /// method, status and duration, in its span, as a debug event and (feature
-/// `metrics`) as metrics.
+/// `metrics`) as metrics (`host` shared by their labels, not copied).
 fn observe(
     side: Side,
     span: &tracing::Span,
-    host: &str,
+    host: &std::sync::Arc<str>,
     method: &http::Method,
     status: http::StatusCode,
     took: std::time::Duration,
@@ -145,7 +145,7 @@ fn observe(
     }
     tracing::debug!(
         side = side.name(),
-        host,
+        host = &**host,
         method = method.as_str(),
         status = status.as_u16(),
         duration_us = took.as_micros() as u64,
@@ -163,25 +163,25 @@ fn observe(
             http::Method::PATCH => "PATCH",
             ref other => return observe_other(side, host, other.as_str(), status, took),
         };
-        record(side, host.to_owned(), method, status, took);
+        record(side, host, method, status, took);
     }
 }
 
 #[cfg(feature = "metrics")]
 fn observe_other(
     side: Side,
-    host: &str,
+    host: &std::sync::Arc<str>,
     method: &str,
     status: http::StatusCode,
     took: std::time::Duration,
 ) {
-    record(side, host.to_owned(), method.to_owned(), status, took);
+    record(side, host, method.to_owned(), status, took);
 }
 
 #[cfg(feature = "metrics")]
 fn record(
     side: Side,
-    host: String,
+    host: &std::sync::Arc<str>,
     method: impl Into<metrics::SharedString>,
     status: http::StatusCode,
     took: std::time::Duration,
@@ -196,11 +196,25 @@ fn record(
             "nrpc_http_client_duration_seconds",
         ),
     };
-    let (host, method) = (metrics::SharedString::from(host), method.into());
+    let (host, method) = (metrics::SharedString::from(host.clone()), method.into());
+    // The common statuses without a copy.
+    let status: metrics::SharedString = match status.as_u16() {
+        200 => "200".into(),
+        201 => "201".into(),
+        204 => "204".into(),
+        304 => "304".into(),
+        400 => "400".into(),
+        404 => "404".into(),
+        500 => "500".into(),
+        502 => "502".into(),
+        503 => "503".into(),
+        504 => "504".into(),
+        _ => status.as_str().to_owned().into(),
+    };
     let labels = [
-        metrics::Label::new("host", host.clone()),
-        metrics::Label::new("method", method.clone()),
-        metrics::Label::new("status", status.as_str().to_owned()),
+        metrics::Label::new("host", host),
+        metrics::Label::new("method", method),
+        metrics::Label::new("status", status),
     ];
     metrics::counter!(requests, labels.iter()).increment(1);
     metrics::histogram!(duration, labels[..2].iter()).record(took.as_secs_f64());

@@ -144,7 +144,7 @@ impl HttpServerBuilder {
         let running = tokio_util::task::TaskTracker::new();
         let shared = Arc::new(Shared {
             conn: self.conn.clone(),
-            host: self.host.clone(),
+            host: self.host.as_str().into(),
             counters,
             in_flight: InFlight::default(),
         });
@@ -258,7 +258,7 @@ impl Drop for Registered<'_> {
 #[derive(Debug)]
 struct Shared {
     conn: Connection,
-    host: String,
+    host: Arc<str>,
     counters: Arc<crate::discovery::Counters>,
     in_flight: InFlight,
 }
@@ -274,8 +274,8 @@ impl Shared {
     {
         let started = tokio::time::Instant::now();
         let nats = self.conn.nats();
-        let request = match wire::decode_request(&message.payload) {
-            Ok(request) => request,
+        let (request, hints) = match wire::decode_request(&message.payload) {
+            Ok(decoded) => decoded,
             Err(e) => {
                 let answer = status_reply(http::StatusCode::BAD_REQUEST, &e.to_string());
                 let _ = nats.publish(reply, answer).await;
@@ -291,7 +291,7 @@ impl Shared {
             request.uri().path(),
         );
         crate::extract(&span, request.headers());
-        let responding = self.respond(service, request, &reply, streamed);
+        let responding = self.respond(service, request, hints, &reply, streamed);
         let status = tracing::Instrument::instrument(responding, span.clone()).await;
         let took = started.elapsed();
         self.counters.count(status, took);
@@ -311,7 +311,8 @@ impl Shared {
     async fn respond<S, B>(
         &self,
         service: S,
-        mut request: http::Request<Bytes>,
+        request: http::Request<Bytes>,
+        hints: wire::Hints,
         reply: &Subject,
         streamed: bool,
     ) -> u16
@@ -331,15 +332,11 @@ impl Shared {
                 status.as_u16()
             }
         };
-        let headers = request.headers_mut();
         // The caller's deadline, if it says one: the handler is dropped
         // (cancelled) when it passes.
-        let deadline = headers
-            .remove(wire::TIMEOUT_HEADER)
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-            .map(Duration::from_millis);
+        let deadline = hints.timeout_ms.map(Duration::from_millis);
         // An nrpc-http caller: it takes a streamed body, and may cancel.
-        let takes_stream = headers.remove(wire::STREAM_HEADER).is_some();
+        let takes_stream = hints.takes_stream;
         let (parts, body) = request.into_parts();
         let body = if streamed {
             let inbox = match self.conn.inbox(WINDOW as usize + 8) {

@@ -31,6 +31,56 @@ pub const STREAM_VERSION: &str = "1";
 /// Most headers a request or reply may have.
 const MAX_HEADERS: usize = 128;
 
+/// What an nrpc-http client says of itself in a request's HTTP headers
+/// ([`TIMEOUT_HEADER`], [`STREAM_HEADER`]): written by
+/// [`encode_request`], taken out by [`decode_request`], so the service's
+/// handler never sees them. A request from an nrt client has none
+/// (`Hints::default()`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Hints {
+    /// How long the caller waits for the reply, in milliseconds.
+    pub timeout_ms: Option<u64>,
+    /// The caller takes a streamed reply and cancels what it gives up on.
+    pub takes_stream: bool,
+}
+
+impl Hints {
+    fn put(&self, out: &mut BytesMut) {
+        if let Some(ms) = self.timeout_ms {
+            put_fmt(out, format_args!("{TIMEOUT_HEADER}: {ms}\r\n"));
+        }
+        if self.takes_stream {
+            put_fmt(out, format_args!("{STREAM_HEADER}: {STREAM_VERSION}\r\n"));
+        }
+    }
+
+    /// Reads `header` into these hints if it is one of theirs.
+    fn take(&mut self, header: &httparse::Header<'_>) -> bool {
+        if header.name.eq_ignore_ascii_case(TIMEOUT_HEADER) {
+            self.timeout_ms = std::str::from_utf8(header.value)
+                .ok()
+                .and_then(|v| v.trim().parse().ok());
+            true
+        } else if header.name.eq_ignore_ascii_case(STREAM_HEADER) {
+            self.takes_stream = true;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Whether `name` is a header these hints are written as.
+    fn is_hint(name: &http::HeaderName) -> bool {
+        name == TIMEOUT_HEADER || name == STREAM_HEADER
+    }
+}
+
+/// Writes formatted text into `out` (no temporary string).
+fn put_fmt(out: &mut BytesMut, args: std::fmt::Arguments<'_>) {
+    // Writing into a BytesMut cannot fail: it grows.
+    let _ = std::fmt::Write::write_fmt(out, args);
+}
+
 /// Why something cannot go over NATS, or what arrived is not HTTP.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WireError {
@@ -91,7 +141,29 @@ fn subject(prefix: &str, kind: &str, host: &str, last: &str) -> Result<String, W
     if last != "*" {
         crate::subject::validate_token("method", last).map_err(bad)?;
     }
-    Ok(format!("{prefix}.{kind}.{host}.{last}"))
+    let mut subject = String::with_capacity(prefix.len() + kind.len() + host.len() + last.len() + 3);
+    for (i, token) in [prefix, kind, host, last].into_iter().enumerate() {
+        if i > 0 {
+            subject.push('.');
+        }
+        subject.push_str(token);
+    }
+    Ok(subject)
+}
+
+/// A method as a subject's last token: lowercased.
+fn method_token(method: &http::Method) -> std::borrow::Cow<'static, str> {
+    let known = match *method {
+        http::Method::GET => "get",
+        http::Method::POST => "post",
+        http::Method::PUT => "put",
+        http::Method::DELETE => "delete",
+        http::Method::HEAD => "head",
+        http::Method::PATCH => "patch",
+        http::Method::OPTIONS => "options",
+        ref other => return other.as_str().to_ascii_lowercase().into(),
+    };
+    known.into()
 }
 
 /// The subject a request for `host` (already checked) goes to:
@@ -101,12 +173,7 @@ pub fn request_subject(
     host: &str,
     method: &http::Method,
 ) -> Result<String, WireError> {
-    subject(
-        prefix,
-        "requests",
-        host,
-        &method.as_str().to_ascii_lowercase(),
-    )
+    subject(prefix, "requests", host, &method_token(method))
 }
 
 /// The subject a server of `host` (already checked) subscribes to, in
@@ -125,12 +192,7 @@ pub fn stream_subject(
     host: &str,
     method: &http::Method,
 ) -> Result<String, WireError> {
-    subject(
-        prefix,
-        "streams",
-        host,
-        &method.as_str().to_ascii_lowercase(),
-    )
+    subject(prefix, "streams", host, &method_token(method))
 }
 
 /// The subject an nrpc-http server of `host` takes streamed requests on,
@@ -149,12 +211,13 @@ pub fn serve_cancel_subject(prefix: &str, host: &str) -> Result<String, WireErro
     Ok(format!("{}{requests}", crate::route::CANCEL_PREFIX))
 }
 
-/// Headers a message carries as its framing, which the encoder writes
-/// itself.
+/// Headers a message carries as its framing (and nrpc-http's [`Hints`]),
+/// which the encoder writes itself.
 fn is_framing(name: &http::HeaderName) -> bool {
     name == http::header::HOST
         || name == http::header::CONTENT_LENGTH
         || name == http::header::TRANSFER_ENCODING
+        || Hints::is_hint(name)
 }
 
 fn put_headers(out: &mut BytesMut, headers: &http::HeaderMap) {
@@ -171,13 +234,13 @@ fn put_headers(out: &mut BytesMut, headers: &http::HeaderMap) {
 
 fn put_body(out: &mut BytesMut, body: &[u8], length_even_if_empty: bool) {
     if !body.is_empty() || length_even_if_empty {
-        out.put_slice(format!("Content-Length: {}\r\n", body.len()).as_bytes());
+        put_fmt(out, format_args!("Content-Length: {}\r\n", body.len()));
     }
     out.put_slice(b"\r\n");
     out.put_slice(body);
 }
 
-fn put_request_head(out: &mut BytesMut, parts: &http::request::Parts, host: &str) {
+fn put_request_head(out: &mut BytesMut, parts: &http::request::Parts, host: &str, hints: &Hints) {
     let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let target = if target.is_empty() { "/" } else { target };
     out.put_slice(parts.method.as_str().as_bytes());
@@ -186,6 +249,7 @@ fn put_request_head(out: &mut BytesMut, parts: &http::request::Parts, host: &str
     out.put_slice(b" HTTP/1.1\r\nHost: ");
     out.put_slice(host.as_bytes());
     out.put_slice(b"\r\n");
+    hints.put(out);
     put_headers(out, &parts.headers);
 }
 
@@ -204,10 +268,16 @@ fn capacity(headers: &http::HeaderMap, body: usize) -> usize {
 
 /// A request's payload: the whole HTTP/1.1 request as on a socket, its
 /// target in origin form, `Host:` exactly the lowercase host (a Go server
-/// ignores any other), `Content-Length` for a body.
-pub fn encode_request(parts: &http::request::Parts, host: &str, body: &[u8]) -> Bytes {
+/// ignores any other), the caller's `hints` (none from an nrt client; they
+/// replace headers of theirs in `parts`), `Content-Length` for a body.
+pub fn encode_request(
+    parts: &http::request::Parts,
+    host: &str,
+    hints: &Hints,
+    body: &[u8],
+) -> Bytes {
     let mut out = BytesMut::with_capacity(capacity(&parts.headers, body.len()));
-    put_request_head(&mut out, parts, host);
+    put_request_head(&mut out, parts, host, hints);
     put_body(&mut out, body, false);
     out.freeze()
 }
@@ -215,9 +285,9 @@ pub fn encode_request(parts: &http::request::Parts, host: &str, body: &[u8]) -> 
 /// The head of a request whose body follows in chunks (nrpc-http peers
 /// only): the request as [`encode_request`] writes it without a body or
 /// its length, so [`decode_request`] reads it with an empty body.
-pub fn encode_request_head(parts: &http::request::Parts, host: &str) -> Bytes {
+pub fn encode_request_head(parts: &http::request::Parts, host: &str, hints: &Hints) -> Bytes {
     let mut out = BytesMut::with_capacity(capacity(&parts.headers, 0));
-    put_request_head(&mut out, parts, host);
+    put_request_head(&mut out, parts, host, hints);
     out.put_slice(b"\r\n");
     out.freeze()
 }
@@ -310,12 +380,23 @@ fn dechunk(mut data: &[u8]) -> Result<Bytes, String> {
     }
 }
 
-fn header_map(raw: &[httparse::Header<'_>]) -> Result<http::HeaderMap, String> {
+/// The headers of `payload` httparse found, their values sharing its
+/// bytes; `hints` (a request's) takes its own out.
+fn header_map(
+    payload: &Bytes,
+    raw: &[httparse::Header<'_>],
+    mut hints: Option<&mut Hints>,
+) -> Result<http::HeaderMap, String> {
     let mut headers = http::HeaderMap::with_capacity(raw.len());
     for h in raw {
+        if let Some(hints) = hints.as_deref_mut() {
+            if hints.take(h) {
+                continue;
+            }
+        }
         let name = http::HeaderName::from_bytes(h.name.as_bytes())
             .map_err(|_| format!("a header name {:?}", h.name))?;
-        let value = http::HeaderValue::from_bytes(h.value)
+        let value = http::HeaderValue::from_maybe_shared(payload.slice_ref(h.value))
             .map_err(|_| format!("the value of header {}", h.name))?;
         headers.append(name, value);
     }
@@ -324,8 +405,9 @@ fn header_map(raw: &[httparse::Header<'_>]) -> Result<http::HeaderMap, String> {
 
 /// A request payload, read as a Go server reads it: origin- or
 /// absolute-form targets, HTTP/1.0 or 1.1, LF-only lines, chunked or sized
-/// bodies (none if neither).
-pub fn decode_request(payload: &Bytes) -> Result<http::Request<Bytes>, WireError> {
+/// bodies (none if neither); with the caller's [`Hints`], taken out of its
+/// headers.
+pub fn decode_request(payload: &Bytes) -> Result<(http::Request<Bytes>, Hints), WireError> {
     let bad = WireError::Request;
     let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut request = httparse::Request::new(&mut raw);
@@ -336,11 +418,9 @@ pub fn decode_request(payload: &Bytes) -> Result<http::Request<Bytes>, WireError
     };
     let method = http::Method::from_bytes(request.method.unwrap_or("").as_bytes())
         .map_err(|_| bad("its method".into()))?;
-    let uri: http::Uri = request
-        .path
-        .unwrap_or("/")
-        .parse()
-        .map_err(|_| bad(format!("its target {:?}", request.path.unwrap_or(""))))?;
+    let target = request.path.unwrap_or("/");
+    let uri = http::Uri::from_maybe_shared(payload.slice_ref(target.as_bytes()))
+        .map_err(|_| bad(format!("its target {target:?}")))?;
     // Absolute form: the path and query are the target.
     let uri = match uri.path_and_query() {
         Some(pq) if uri.scheme().is_some() => pq.as_str().parse().unwrap_or(uri),
@@ -350,14 +430,15 @@ pub fn decode_request(payload: &Bytes) -> Result<http::Request<Bytes>, WireError
         Some(0) => http::Version::HTTP_10,
         _ => http::Version::HTTP_11,
     };
-    let headers = header_map(request.headers).map_err(bad)?;
+    let mut hints = Hints::default();
+    let headers = header_map(payload, request.headers, Some(&mut hints)).map_err(bad)?;
     let body = body(payload, head, &headers, false).map_err(bad)?;
     let mut out = http::Request::new(body);
     *out.method_mut() = method;
     *out.uri_mut() = uri;
     *out.version_mut() = version;
     *out.headers_mut() = headers;
-    Ok(out)
+    Ok((out, hints))
 }
 
 /// A reply payload, read as a Go client reads it, and then some: a Go
@@ -391,7 +472,7 @@ pub fn decode_response(payload: &Bytes) -> Result<http::Response<Bytes>, WireErr
         0 => http::StatusCode::OK,
         code => http::StatusCode::from_u16(code).map_err(|_| bad(format!("its status {code}")))?,
     };
-    let headers = header_map(response.headers).map_err(bad)?;
+    let headers = header_map(&payload, response.headers, None).map_err(bad)?;
     let body = body(&payload, head, &headers, true).map_err(bad)?;
     let mut out = http::Response::new(body);
     *out.status_mut() = status;
@@ -461,15 +542,56 @@ mod tests {
             .unwrap_or_default();
         let (parts, ()) = request.into_parts();
         assert_eq!(
-            encode_request(&parts, "echo.nats", br#"{"a":1}"#),
+            encode_request(&parts, "echo.nats", &Hints::default(), br#"{"a":1}"#),
             bytes("POST /some/path?q=1&q=2 HTTP/1.1\r\nHost: echo.nats\r\nx-test: yes\r\nContent-Length: 7\r\n\r\n{\"a\":1}")
         );
         let get = http::Request::get("http://echo.nats")
             .body(())
             .unwrap_or_default();
         assert_eq!(
-            encode_request(&get.into_parts().0, "echo.nats", b""),
+            encode_request(&get.into_parts().0, "echo.nats", &Hints::default(), b""),
             bytes("GET / HTTP/1.1\r\nHost: echo.nats\r\n\r\n")
+        );
+    }
+
+    #[test]
+    fn hints_travel_as_headers_the_handler_never_sees() {
+        let request = http::Request::get("http://echo.nats/x")
+            .header(TIMEOUT_HEADER, "1")
+            .header(STREAM_HEADER, "9")
+            .header("X-Test", "yes")
+            .body(())
+            .unwrap_or_default();
+        let hints = Hints {
+            timeout_ms: Some(2500),
+            takes_stream: true,
+        };
+        // The caller's own headers of those names are replaced, not repeated.
+        let wire = encode_request(&request.into_parts().0, "echo.nats", &hints, b"");
+        assert_eq!(
+            wire,
+            bytes("GET /x HTTP/1.1\r\nHost: echo.nats\r\nnrpc-timeout: 2500\r\nnrpc-stream: 1\r\nx-test: yes\r\n\r\n")
+        );
+        let (request, read) = decode_request(&wire).unwrap_or_default();
+        assert_eq!(read, hints);
+        assert_eq!(request.headers().len(), 2, "{:?}", request.headers());
+        assert_eq!(request.headers()["x-test"], "yes");
+        // Any case; a timeout that is not a number is none; an nrt
+        // client's request has no hints.
+        let odd = bytes("GET / HTTP/1.1\r\nHost: echo.nats\r\nNrpc-Timeout: soon\r\nNRPC-STREAM: 1\r\n\r\n");
+        let (request, read) = decode_request(&odd).unwrap_or_default();
+        assert_eq!(
+            read,
+            Hints {
+                timeout_ms: None,
+                takes_stream: true
+            }
+        );
+        assert_eq!(request.headers().len(), 1);
+        let plain = bytes("GET / HTTP/1.1\r\nHost: echo.nats\r\n\r\n");
+        assert_eq!(
+            decode_request(&plain).map(|(_, hints)| hints),
+            Ok(Hints::default())
         );
     }
 
@@ -477,20 +599,20 @@ mod tests {
     fn requests_are_read_as_a_go_server_reads_them() {
         // Captured from nrt's Go client.
         let go = bytes("POST /some/path?q=1&q=2 HTTP/1.1\r\nHost: echo.nats\r\nUser-Agent: Go-http-client/1.1\r\nContent-Length: 7\r\nX-Test: yes\r\n\r\n{\"a\":1}");
-        let request = decode_request(&go).unwrap_or_default();
+        let request = decode_request(&go).unwrap_or_default().0;
         assert_eq!(request.method(), http::Method::POST);
         assert_eq!(request.uri(), "/some/path?q=1&q=2");
         assert_eq!(request.headers()["x-test"], "yes");
         assert_eq!(request.body(), &bytes("{\"a\":1}"));
         let chunked = bytes("POST /c HTTP/1.1\r\nHost: echo.nats\r\nTransfer-Encoding: chunked\r\n\r\nb\r\nchunky body\r\n0\r\n\r\n");
         assert_eq!(
-            decode_request(&chunked).unwrap_or_default().body(),
+            decode_request(&chunked).unwrap_or_default().0.body(),
             &bytes("chunky body")
         );
         // Absolute form, HTTP/1.0, LF-only lines, repeated headers, no length.
         let loose =
             bytes("GET http://echo.nats/x?y=1 HTTP/1.0\nHost: echo.nats\nA: 1\nA: 2\n\nignored");
-        let request = decode_request(&loose).unwrap_or_default();
+        let request = decode_request(&loose).unwrap_or_default().0;
         assert_eq!(request.uri(), "/x?y=1");
         assert_eq!(request.version(), http::Version::HTTP_10);
         assert_eq!(request.headers().get_all("a").iter().count(), 2);
