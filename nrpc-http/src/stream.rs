@@ -53,7 +53,10 @@ impl Body {
 
     /// The whole body; an error if it did not arrive whole.
     pub async fn bytes(self) -> Result<Bytes, BodyError> {
-        Ok(self.collect().await?.to_bytes())
+        match self.0 {
+            Kind::Whole(bytes) => Ok(bytes.unwrap_or_default()),
+            chunks => Ok(Body(chunks).collect().await?.to_bytes()),
+        }
     }
 }
 
