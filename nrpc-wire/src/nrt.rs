@@ -262,8 +262,9 @@ fn capacity(headers: &http::HeaderMap, body: usize) -> usize {
 
 /// A request's payload: the whole HTTP/1.1 request as on a socket, its
 /// target in origin form, `Host:` exactly the lowercase host (a Go server
-/// ignores any other), the caller's `hints` (none from an nrt client; they
-/// replace headers of theirs in `parts`), `Content-Length` for a body.
+/// ignores any other), the caller's `hints` (none from an nrt client;
+/// headers of their names in `parts` are never written), `Content-Length`
+/// for a body.
 pub fn encode_request(
     parts: &http::request::Parts,
     host: &str,
