@@ -6,7 +6,8 @@
 //! * [`HttpServer`]: any `tower::Service` of HTTP requests — an axum
 //!   `Router` as it is — serves a `.nats` host over NATS, beside its normal
 //!   listener; a limit on requests in progress (`503` past it), the
-//!   caller's deadline and cancellation, `$SRV` discovery.
+//!   caller's deadline and cancellation, `$SRV` discovery; handlers read
+//!   where a request came from as a [`Remote`] extension.
 //! * [`HttpClient`]: requests to `http://<host>.nats/…` over NATS, as a
 //!   `tower::Service` and with `get`/`post`; what NATS knows is a response
 //!   at once: no responders `503`, timeout `504`.
@@ -31,7 +32,7 @@ mod stream;
 pub use nrpc_wire::nrt as wire;
 
 pub use client::{ClientError, HttpClient};
-pub use server::{HttpServer, HttpServerBuilder, HttpServerHandle, ServeError};
+pub use server::{HttpServer, HttpServerBuilder, HttpServerHandle, Remote, ServeError};
 pub use stream::{Body, BodyError};
 
 /// The span of one request on `side`, named and with fields after

@@ -21,6 +21,26 @@ use crate::wire;
 use crate::wire::stream::{Signal, WINDOW};
 use nrpc_wire::stream::INACTIVITY_TIMEOUT;
 
+/// Who sent a request, as far as NATS tells: a request extension every
+/// handler of an [`HttpServer`] can read (axum: `Extension<Remote>`).
+/// NATS does not name a message's sender; what it carries is where the
+/// answer goes and the message's own headers. Requests bridged by the
+/// gateway carry `X-Forwarded-For` (the HTTP client's address) as well.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    /// The subject the request came on (`<prefix>.requests.<host>.<method>`,
+    /// or `.streams.` for a streamed body).
+    pub subject: Subject,
+    /// Where the answer goes: the caller's inbox. nrpc-http and async-nats
+    /// callers get the answers of one connection under one prefix
+    /// (`_INBOX.<connection>.…`), so it tells callers apart.
+    pub reply: Subject,
+    /// The request message's NATS headers: none from nrpc-http's client;
+    /// `NRT-HostName`, `NRT-Method`, `NRT-Path` from nats-roundtripper's Go
+    /// client; whatever a caller of its own adds.
+    pub headers: Option<async_nats::HeaderMap>,
+}
+
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -287,7 +307,7 @@ impl Shared {
     {
         let started = tokio::time::Instant::now();
         let nats = self.conn.nats();
-        let (request, hints) = match wire::decode_request(&message.payload) {
+        let (mut request, hints) = match wire::decode_request(&message.payload) {
             Ok(decoded) => decoded,
             Err(e) => {
                 let answer = status_reply(http::StatusCode::BAD_REQUEST, &e.to_string());
@@ -296,6 +316,11 @@ impl Shared {
                 return;
             }
         };
+        request.extensions_mut().insert(Remote {
+            subject: message.subject,
+            reply: reply.clone(),
+            headers: message.headers,
+        });
         let method = request.method().clone();
         let span = crate::span(
             crate::Side::Server,

@@ -64,9 +64,33 @@ impl Drop for OnDrop {
     }
 }
 
-/// `/wait` waits for the probe's gate (see [`Probe`]).
+/// `/wait` waits for the probe's gate (see [`Probe`]); `/remote` answers
+/// what the handler knows of the caller ([`nrpc_http::Remote`]) and
+/// whether nrpc-http's own request headers reached it.
 fn app(probe: Probe) -> axum::Router {
     axum::Router::new()
+        .route(
+            "/remote",
+            get(
+                |axum::Extension(remote): axum::Extension<nrpc_http::Remote>,
+                 headers: http::HeaderMap| async move {
+                    let nrt_host = remote
+                        .headers
+                        .as_ref()
+                        .and_then(|h| h.get("NRT-HostName"))
+                        .map_or("-", |v| v.as_str())
+                        .to_owned();
+                    let hints = headers.contains_key(nrpc_http::wire::TIMEOUT_HEADER)
+                        || headers.contains_key(nrpc_http::wire::STREAM_HEADER);
+                    [
+                        ("x-subject", remote.subject.to_string()),
+                        ("x-reply", remote.reply.to_string()),
+                        ("x-nrt-host", nrt_host),
+                        ("x-hints-seen", hints.to_string()),
+                    ]
+                },
+            ),
+        )
         .route(
             "/echo",
             any(|request: axum::extract::Request| async move {
@@ -159,6 +183,21 @@ async fn requests_and_replies_keep_what_http_says() {
         .unwrap();
     let reply = client.clone().oneshot(request).await.unwrap();
     assert_eq!(reply.into_body().bytes().await.unwrap().as_ref(), b"tower");
+    // The handler knows where the request came from, and never sees the
+    // client's own headers (its deadline, that it takes streams).
+    let reply = client.get("http://echo.nats/remote").await.unwrap();
+    assert_eq!(reply.headers()["x-subject"], "nrt.requests.echo.nats.get");
+    let inbox = reply.headers()["x-reply"].to_str().unwrap().to_owned();
+    assert!(inbox.starts_with("_INBOX."), "{inbox}");
+    assert_eq!(reply.headers()["x-nrt-host"], "-");
+    assert_eq!(reply.headers()["x-hints-seen"], "false");
+    // Requests of one connection come from one inbox prefix.
+    let again = client.get("http://echo.nats/remote").await.unwrap();
+    let prefix = |s: &str| s.rsplit_once('.').map(|(p, _)| p.to_owned());
+    assert_eq!(
+        prefix(again.headers()["x-reply"].to_str().unwrap()),
+        prefix(&inbox)
+    );
     handle.shutdown(Duration::from_secs(5)).await;
 }
 
@@ -296,6 +335,25 @@ async fn go_nrt_peers_in_their_own_bytes() {
     assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text:?}");
     assert!(text.contains("\r\nContent-Length: 7\r\n"), "{text:?}");
     assert!(text.ends_with("\r\n\r\n{\"a\":1}"), "{text:?}");
+    // nrt's Go client adds informational NATS headers: the handler can
+    // read them.
+    let mut nrt_headers = nrpc_runtime::async_nats::HeaderMap::new();
+    nrt_headers.insert("NRT-HostName", "echo.nats");
+    nrt_headers.insert("NRT-Method", "GET");
+    nrt_headers.insert("NRT-Path", "/remote");
+    let reply = within(
+        "a reply",
+        nats.request_with_headers(
+            "nrt.requests.echo.nats.get",
+            nrt_headers,
+            Bytes::from_static(b"GET /remote HTTP/1.1\r\nHost: echo.nats\r\n\r\n"),
+        ),
+    )
+    .await
+    .unwrap();
+    let reply = nrpc_http::wire::decode_response(&reply.payload).unwrap();
+    assert_eq!(reply.headers()["x-nrt-host"], "echo.nats");
+    assert_eq!(reply.headers()["x-subject"], "nrt.requests.echo.nats.get");
     // A payload that is not HTTP gets a 400 saying so (a Go server drops it).
     let reply = within(
         "a reply to garbage",
