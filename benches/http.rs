@@ -88,7 +88,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
             .header("content-type", "application/json")
             .body(())?
             .into_parts();
-        nrpc_http::wire::encode_response(&parts, REPLY.as_bytes())
+        // As an nrpc-http server names itself (an id of nuid's length).
+        let by = nrpc_http::wire::Answerer::new("bench", 1, None, "ABCDEFGHIJKLMNOPQRSTUV");
+        nrpc_http::wire::encode_response(&parts, &by, REPLY.as_bytes())
     };
     {
         let (raw_nats, reply) = (raw_nats.clone(), reply.clone());
@@ -106,7 +108,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
         let (parts, ()) = http::Request::get("http://echo.nats/city")
             .body(())?
             .into_parts();
-        nrpc_http::wire::encode_request(&parts, "echo.nats", &Default::default(), b"")
+        // With what an nrpc-http client says of itself.
+        let hints = nrpc_http::wire::Hints {
+            timeout_ms: Some(30_000),
+            takes_stream: true,
+        };
+        nrpc_http::wire::encode_request(&parts, "echo.nats", &hints, b"")
     };
 
     println!(

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -168,14 +168,23 @@ impl HttpServerBuilder {
             host: self.host.as_str().into(),
             counters,
             in_flight: InFlight::default(),
+            answerer: RwLock::new(Arc::new(answerer_now(&nats))),
         });
         let serving = {
             let (stop, running) = (stop.clone(), running.clone());
             tokio::spawn(async move {
                 let mut spare = None;
+                // Replies name the broker this instance is connected to:
+                // looked at again every second.
+                let mut look = tokio::time::interval(Duration::from_secs(1));
+                look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     let (message, streamed) = tokio::select! {
                         () = stop.cancelled() => break,
+                        _ = look.tick() => {
+                            shared.refresh_answerer();
+                            continue;
+                        }
                         message = requests.next() => match message {
                             Some(message) => (message, false),
                             None => break,
@@ -194,6 +203,7 @@ impl HttpServerBuilder {
                     };
                     let Ok(slot) = slots.clone().try_acquire_owned() else {
                         let busy = status_reply(
+                            &shared.answerer(),
                             http::StatusCode::SERVICE_UNAVAILABLE,
                             "the server is at its limit of requests in progress",
                         );
@@ -240,14 +250,14 @@ impl HttpServerBuilder {
 }
 
 /// A reply with `status` and a text body.
-fn status_reply(status: http::StatusCode, text: &str) -> Bytes {
+fn status_reply(by: &wire::Answerer, status: http::StatusCode, text: &str) -> Bytes {
     let (mut parts, ()) = http::Response::new(()).into_parts();
     parts.status = status;
     parts.headers.insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    wire::encode_response(&parts, format!("{text}\n").as_bytes())
+    wire::encode_response(&parts, by, format!("{text}\n").as_bytes())
 }
 
 /// Requests whose callers can cancel them (nrpc-http clients), by reply
@@ -294,9 +304,48 @@ struct Shared {
     host: Arc<str>,
     counters: Arc<crate::discovery::Counters>,
     in_flight: InFlight,
+    /// How replies name this instance (`Nrt-*`), as of its broker.
+    answerer: RwLock<Arc<wire::Answerer>>,
+}
+
+/// How replies name an instance on `nats`'s broker now (a new id prefix
+/// for each broker connection).
+fn answerer_now(nats: &async_nats::Client) -> wire::Answerer {
+    let info = nats.server_info();
+    let prefix = nuid::next();
+    wire::Answerer::new(
+        &info.server_name,
+        info.client_id,
+        info.cluster.as_deref(),
+        &prefix,
+    )
 }
 
 impl Shared {
+    fn answerer(&self) -> Arc<wire::Answerer> {
+        self.answerer
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Names this instance as its broker knows it now (after a reconnect,
+    /// another broker or client id).
+    fn refresh_answerer(&self) {
+        let nats = self.conn.nats();
+        let info = nats.server_info();
+        if self
+            .answerer()
+            .says(&info.server_name, info.client_id, info.cluster.as_deref())
+        {
+            return;
+        }
+        *self
+            .answerer
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(answerer_now(nats));
+    }
+
     /// Answers one request (`streamed`: its body follows in chunks).
     async fn handle<S, B>(&self, service: S, message: Message, reply: Subject, streamed: bool)
     where
@@ -310,7 +359,11 @@ impl Shared {
         let (mut request, hints) = match wire::decode_request(&message.payload) {
             Ok(decoded) => decoded,
             Err(e) => {
-                let answer = status_reply(http::StatusCode::BAD_REQUEST, &e.to_string());
+                let answer = status_reply(
+                    &self.answerer(),
+                    http::StatusCode::BAD_REQUEST,
+                    &e.to_string(),
+                );
                 let _ = nats.publish(reply, answer).await;
                 self.counters.count(400, started.elapsed());
                 return;
@@ -364,7 +417,7 @@ impl Shared {
         // What the broker takes now (it may change with a reconnect).
         let max_payload = nats.max_payload();
         let fail = |status: http::StatusCode, why: &str| {
-            let answer = status_reply(status, why);
+            let answer = status_reply(&self.answerer(), status, why);
             async move {
                 let _ = nats.publish(reply.clone(), answer).await;
                 status.as_u16()
@@ -453,7 +506,7 @@ impl Shared {
                     .await,
                 },
             };
-            let answer = wire::encode_response(&parts, &body);
+            let answer = wire::encode_response(&parts, &self.answerer(), &body);
             if answer.len() <= max_payload {
                 let _ = nats.publish(reply.clone(), answer).await;
                 return status;
@@ -495,7 +548,7 @@ impl Shared {
         let Ok(mut control) = self.conn.inbox(16) else {
             return 499;
         };
-        let head = wire::encode_response_head(parts);
+        let head = wire::encode_response_head(parts, &self.answerer());
         if stream::publish(nats, reply, Signal::Head, Some(control.subject()), head)
             .await
             .is_err()

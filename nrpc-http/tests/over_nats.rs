@@ -334,6 +334,18 @@ async fn go_nrt_peers_in_their_own_bytes() {
     let text = String::from_utf8_lossy(&reply.payload).into_owned();
     assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text:?}");
     assert!(text.contains("\r\nContent-Length: 7\r\n"), "{text:?}");
+    // Named as nrt's servers name themselves.
+    let server_name = conn.nats().server_info().server_name;
+    assert!(text.contains("\r\nNrt-Id: "), "{text:?}");
+    assert!(
+        text.contains(&format!("\r\nNrt-Connected-Server: {server_name}\r\n")),
+        "{text:?}"
+    );
+    assert!(text.contains("\r\nNrt-Client: "), "{text:?}");
+    assert!(
+        !text.contains("Nrt-Connected-Cluster"),
+        "not clustered: {text:?}"
+    );
     assert!(text.ends_with("\r\n\r\n{\"a\":1}"), "{text:?}");
     // nrt's Go client adds informational NATS headers: the handler can
     // read them.
@@ -453,17 +465,23 @@ async fn with_an_instance_on_each_of_two_brokers_losing_one_broker_loses_no_serv
     let (_a_conn, _a) = on(&nodes[0], "a").await;
     let (_b_conn, _b) = on(&nodes[1], "b").await;
     let client = HttpClient::new(&connection(&nodes[1]).await).with_timeout(Duration::from_secs(2));
-    // Both instances answer, across the route.
-    let mut seen = std::collections::HashSet::new();
+    // Both instances answer, across the route, each naming the broker it
+    // is connected to (as nrt's servers do).
+    let mut seen = std::collections::HashMap::new();
     within("both instances answer", async {
         while seen.len() < 2 {
             let reply = client.get("http://echo.nats/").await.unwrap();
             if reply.status() == 200 {
-                seen.insert(reply.body().clone());
+                let named = |h: &str| reply.headers()[h].to_str().unwrap().to_owned();
+                assert_eq!(named("nrt-connected-cluster"), "nrpc-test");
+                assert!(!named("nrt-id").is_empty() && !named("nrt-client").is_empty());
+                seen.insert(reply.body().clone(), named("nrt-connected-server"));
             }
         }
     })
     .await;
+    assert_eq!(seen[&Bytes::from_static(b"a")], "n0");
+    assert_eq!(seen[&Bytes::from_static(b"b")], "n1");
     // The first broker dies: calls go on being answered.
     nodes[0].stop();
     within("answers after the broker's loss", async {
@@ -478,6 +496,46 @@ async fn with_an_instance_on_each_of_two_brokers_losing_one_broker_loses_no_serv
         }
     })
     .await;
+}
+
+#[tokio::test]
+async fn replies_name_the_broker_the_server_is_on_now() {
+    let mut server = NatsServer::start().unwrap();
+    let conn = connection(&server).await;
+    let handle = HttpServer::builder(&conn, "echo.nats")
+        .unwrap()
+        .serve(app(Probe::default()))
+        .await
+        .unwrap();
+    // A request sent as the broker goes down is lost with it (at most
+    // once): it ends in a 504 after this.
+    let client = HttpClient::new(&connection(&server).await).with_timeout(Duration::from_secs(2));
+    let named = |reply: &http::Response<Bytes>, header: &str| {
+        reply.headers()[header].to_str().unwrap().to_owned()
+    };
+    let first = client.get("http://echo.nats/echo").await.unwrap();
+    let broker = named(&first, "nrt-connected-server");
+    assert_eq!(broker, conn.nats().server_info().server_name);
+    let second = client.get("http://echo.nats/echo").await.unwrap();
+    assert_ne!(named(&first, "nrt-id"), named(&second, "nrt-id"));
+    // A restarted broker has another name (its new server id): once the
+    // server is back, its replies say so.
+    server.restart().unwrap();
+    within("a reply naming the restarted broker", async {
+        loop {
+            match client.get("http://echo.nats/echo").await {
+                Ok(reply) if reply.status() == 200 => {
+                    if named(&reply, "nrt-connected-server") != broker {
+                        break;
+                    }
+                }
+                // Reconnecting: ask again shortly.
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    })
+    .await;
+    handle.shutdown(Duration::from_secs(5)).await;
 }
 
 #[tokio::test]

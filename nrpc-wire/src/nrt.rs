@@ -75,6 +75,61 @@ impl Hints {
     }
 }
 
+/// The instance that answers, as an nrt server names itself in every
+/// reply's HTTP headers: `Nrt-Id` (unique per reply), `Nrt-Connected-Server`
+/// (the broker's name), `Nrt-Client` (its client id on that broker) and,
+/// on a clustered broker only, `Nrt-Connected-Cluster`. The default names
+/// nobody (replies get none of them).
+#[derive(Debug, Default)]
+pub struct Answerer {
+    /// The fixed lines, written after each reply's `Nrt-Id`.
+    lines: Bytes,
+    /// Each reply's id: this prefix, then a count.
+    prefix: String,
+    count: std::sync::atomic::AtomicU64,
+}
+
+impl Answerer {
+    /// The instance connected to the broker `server_name` as client
+    /// `client_id` (in `cluster`, if it is clustered); its replies' ids
+    /// start with `id_prefix` (unique to this instance and connection).
+    pub fn new(server_name: &str, client_id: u64, cluster: Option<&str>, id_prefix: &str) -> Self {
+        let mut lines = BytesMut::new();
+        put_fmt(
+            &mut lines,
+            format_args!("Nrt-Connected-Server: {server_name}\r\nNrt-Client: {client_id}\r\n"),
+        );
+        if let Some(cluster) = cluster.filter(|c| !c.is_empty()) {
+            put_fmt(
+                &mut lines,
+                format_args!("Nrt-Connected-Cluster: {cluster}\r\n"),
+            );
+        }
+        Answerer {
+            lines: lines.freeze(),
+            prefix: id_prefix.to_owned(),
+            count: Default::default(),
+        }
+    }
+
+    /// Whether `(server_name, client_id, cluster)` is what this answerer
+    /// says.
+    pub fn says(&self, server_name: &str, client_id: u64, cluster: Option<&str>) -> bool {
+        self.lines == Answerer::new(server_name, client_id, cluster, "").lines
+    }
+
+    fn put(&self, out: &mut BytesMut) {
+        if self.lines.is_empty() {
+            return;
+        }
+        let n = self
+            .count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        put_fmt(out, format_args!("Nrt-Id: {}{n}\r\n", self.prefix));
+        out.put_slice(&self.lines);
+    }
+}
+
 /// Writes formatted text into `out` (no temporary string).
 fn put_fmt(out: &mut BytesMut, args: std::fmt::Arguments<'_>) {
     // Writing into a BytesMut cannot fail: it grows.
@@ -247,12 +302,13 @@ fn put_request_head(out: &mut BytesMut, parts: &http::request::Parts, host: &str
     put_headers(out, &parts.headers);
 }
 
-fn put_response_head(out: &mut BytesMut, parts: &http::response::Parts) {
+fn put_response_head(out: &mut BytesMut, parts: &http::response::Parts, by: &Answerer) {
     out.put_slice(b"HTTP/1.1 ");
     out.put_slice(parts.status.as_str().as_bytes());
     out.put_u8(b' ');
     out.put_slice(parts.status.canonical_reason().unwrap_or("").as_bytes());
     out.put_slice(b"\r\n");
+    by.put(out);
     put_headers(out, &parts.headers);
 }
 
@@ -287,20 +343,20 @@ pub fn encode_request_head(parts: &http::request::Parts, host: &str, hints: &Hin
     out.freeze()
 }
 
-/// A reply's payload: the whole HTTP/1.1 response as on a socket, with
-/// `Content-Length`.
-pub fn encode_response(parts: &http::response::Parts, body: &[u8]) -> Bytes {
+/// A reply's payload: the whole HTTP/1.1 response as on a socket, naming
+/// the instance that answers `by`, with `Content-Length`.
+pub fn encode_response(parts: &http::response::Parts, by: &Answerer, body: &[u8]) -> Bytes {
     let mut out = BytesMut::with_capacity(capacity(&parts.headers, body.len()));
-    put_response_head(&mut out, parts);
+    put_response_head(&mut out, parts, by);
     put_body(&mut out, body, true);
     out.freeze()
 }
 
 /// The head of a reply whose body follows in chunks (nrpc-http peers
 /// only): status and headers, without a length.
-pub fn encode_response_head(parts: &http::response::Parts) -> Bytes {
+pub fn encode_response_head(parts: &http::response::Parts, by: &Answerer) -> Bytes {
     let mut out = BytesMut::with_capacity(capacity(&parts.headers, 0));
-    put_response_head(&mut out, parts);
+    put_response_head(&mut out, parts, by);
     out.put_slice(b"\r\n");
     out.freeze()
 }
@@ -670,6 +726,26 @@ mod tests {
     }
 
     #[test]
+    fn a_reply_names_its_answerer_as_nrt_does() {
+        let (parts, ()) = http::Response::new(()).into_parts();
+        let by = Answerer::new("broker-a", 7, None, "ID");
+        let first = encode_response(&parts, &by, b"");
+        assert_eq!(
+            first,
+            bytes("HTTP/1.1 200 OK\r\nNrt-Id: ID0\r\nNrt-Connected-Server: broker-a\r\nNrt-Client: 7\r\nContent-Length: 0\r\n\r\n")
+        );
+        // Each reply its own id; a clustered broker's cluster named.
+        let second = decode_response(&encode_response(&parts, &by, b"")).unwrap_or_default();
+        assert_eq!(second.headers()["nrt-id"], "ID1");
+        let clustered = Answerer::new("broker-b", 9, Some("east"), "X");
+        let head = decode_response(&encode_response_head(&parts, &clustered)).unwrap_or_default();
+        assert_eq!(head.headers()["nrt-connected-cluster"], "east");
+        assert_eq!(head.headers()["nrt-client"], "9");
+        assert!(by.says("broker-a", 7, None) && by.says("broker-a", 7, Some("")));
+        assert!(!by.says("broker-a", 8, None) && !clustered.says("broker-b", 9, None));
+    }
+
+    #[test]
     fn replies_round_trip() {
         let reply = http::Response::builder()
             .status(418)
@@ -678,7 +754,7 @@ mod tests {
             .body(())
             .unwrap_or_default();
         let (parts, ()) = reply.into_parts();
-        let wire = encode_response(&parts, b"teapot");
+        let wire = encode_response(&parts, &Answerer::default(), b"teapot");
         assert_eq!(
             wire,
             bytes(
@@ -693,7 +769,7 @@ mod tests {
         // otherwise, which is the same, but explicit is cheaper to read).
         let (empty, ()) = http::Response::new(()).into_parts();
         assert_eq!(
-            encode_response(&empty, b""),
+            encode_response(&empty, &Answerer::default(), b""),
             bytes("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
         );
     }
