@@ -64,6 +64,15 @@ impl Drop for OnDrop {
     }
 }
 
+/// [`app`] served as `echo.nats` on `conn`.
+async fn serve_echo(conn: &Connection) -> nrpc_http::HttpServerHandle {
+    HttpServer::builder(conn, "echo.nats")
+        .unwrap()
+        .serve(app(Probe::default()))
+        .await
+        .unwrap()
+}
+
 /// `/wait` waits for the probe's gate (see [`Probe`]); `/remote` answers
 /// what the handler knows of the caller ([`nrpc_http::Remote`]) and
 /// whether nrpc-http's own request headers reached it.
@@ -131,11 +140,7 @@ fn app(probe: Probe) -> axum::Router {
 async fn requests_and_replies_keep_what_http_says() {
     let server = NatsServer::start().unwrap();
     let conn = connection(&server).await;
-    let handle = HttpServer::builder(&conn, "echo.nats")
-        .unwrap()
-        .serve(app(Probe::default()))
-        .await
-        .unwrap();
+    let handle = serve_echo(&conn).await;
     let client = HttpClient::new(&connection(&server).await);
 
     // Every method, a query with a repeated key, repeated headers, a
@@ -316,11 +321,7 @@ async fn go_nrt_peers_in_their_own_bytes() {
 
     // A Go nrt client's request (the bytes nrt's client writes): our
     // server answers it in bytes a Go client reads.
-    let handle = HttpServer::builder(&conn, "echo.nats")
-        .unwrap()
-        .serve(app(Probe::default()))
-        .await
-        .unwrap();
+    let handle = serve_echo(&conn).await;
     let go_request = Bytes::from_static(
         b"POST /echo?q=1&q=2 HTTP/1.1\r\nHost: echo.nats\r\nUser-Agent: Go-http-client/1.1\r\nContent-Length: 7\r\nX-Test: yes\r\n\r\n{\"a\":1}",
     );
@@ -502,11 +503,7 @@ async fn with_an_instance_on_each_of_two_brokers_losing_one_broker_loses_no_serv
 async fn replies_name_the_broker_the_server_is_on_now() {
     let mut server = NatsServer::start().unwrap();
     let conn = connection(&server).await;
-    let handle = HttpServer::builder(&conn, "echo.nats")
-        .unwrap()
-        .serve(app(Probe::default()))
-        .await
-        .unwrap();
+    let handle = serve_echo(&conn).await;
     // A request sent as the broker goes down is lost with it (at most
     // once): it ends in a 504 after this.
     let client = HttpClient::new(&connection(&server).await).with_timeout(Duration::from_secs(2));
