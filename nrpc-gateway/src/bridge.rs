@@ -66,7 +66,8 @@ pub(crate) async fn forward(
     *out.method_mut() = parts.method.clone();
     *out.uri_mut() = uri;
     for (name, value) in &parts.headers {
-        if !hop_by_hop(name) {
+        // A caller's identity is the gateway's to say, never the caller's.
+        if !hop_by_hop(name) && !nrpc_wire::caller::is_caller_header(name.as_str()) {
             out.headers_mut().append(name.clone(), value.clone());
         }
     }

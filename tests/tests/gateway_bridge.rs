@@ -27,13 +27,14 @@ async fn plain_http_reaches_an_http_service_over_nats() {
                 axum::http::StatusCode::ACCEPTED,
                 [("x-served-by", "weather")],
                 format!(
-                    "{} {} for={} proto={} host={} tenant={} {}",
+                    "{} {} for={} proto={} host={} tenant={} caller={} {}",
                     parts.method,
                     parts.uri,
                     header("x-forwarded-for"),
                     header("x-forwarded-proto"),
                     header("x-forwarded-host"),
                     header("tenant"),
+                    header("nrpc-caller"),
                     String::from_utf8_lossy(&body)
                 ),
             )
@@ -79,6 +80,8 @@ async fn plain_http_reaches_an_http_service_over_nats() {
     let reply = http
         .post(format!("{}/city/lisbon?x=1", gateway.url))
         .header("tenant", "acme")
+        // A caller cannot claim an identity: the gateway's header is its own.
+        .header("Nrpc-Caller", "api-key admin all")
         .body("sunny?")
         .send()
         .await
@@ -87,7 +90,9 @@ async fn plain_http_reaches_an_http_service_over_nats() {
     assert_eq!(reply.headers()["x-served-by"], "weather");
     assert_eq!(
         reply.text().await.unwrap(),
-        format!("POST /city/lisbon?x=1 for=127.0.0.1 proto=http host={host} tenant=acme sunny?")
+        format!(
+            "POST /city/lisbon?x=1 for=127.0.0.1 proto=http host={host} tenant=acme caller=- sunny?"
+        )
     );
     // The prefix itself, and a GET.
     let reply = http
