@@ -217,7 +217,9 @@ impl HttpServerBuilder {
                         drop(slot);
                     });
                     // The box of the last request answered here is used
-                    // again (a request's future is a few KiB).
+                    // again (a request's future is a few KiB). Its finished
+                    // future still counts in `running` until replaced or
+                    // until this loop ends, which shutdown awaits first.
                     let mut handling = match spare.take() {
                         Some(mut done) => {
                             Pin::set(&mut done, handling);

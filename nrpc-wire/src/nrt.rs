@@ -79,7 +79,9 @@ impl Hints {
 /// reply's HTTP headers: `Nrt-Id` (unique per reply), `Nrt-Connected-Server`
 /// (the broker's name), `Nrt-Client` (its client id on that broker) and,
 /// on a clustered broker only, `Nrt-Connected-Cluster`. The default names
-/// nobody (replies get none of them).
+/// nobody (replies get none of them). What the broker said is written only
+/// if it is a valid header value (a name with a line break would forge
+/// headers): a line whose value is not is left out.
 #[derive(Debug, Default)]
 pub struct Answerer {
     /// The fixed lines, written after each reply's `Nrt-Id`.
@@ -94,20 +96,27 @@ impl Answerer {
     /// `client_id` (in `cluster`, if it is clustered); its replies' ids
     /// start with `id_prefix` (unique to this instance and connection).
     pub fn new(server_name: &str, client_id: u64, cluster: Option<&str>, id_prefix: &str) -> Self {
+        let valid = |v: &str| !v.is_empty() && http::HeaderValue::from_str(v).is_ok();
         let mut lines = BytesMut::new();
-        put_fmt(
-            &mut lines,
-            format_args!("Nrt-Connected-Server: {server_name}\r\nNrt-Client: {client_id}\r\n"),
-        );
-        if let Some(cluster) = cluster.filter(|c| !c.is_empty()) {
+        if valid(server_name) {
+            put_fmt(
+                &mut lines,
+                format_args!("Nrt-Connected-Server: {server_name}\r\n"),
+            );
+        }
+        put_fmt(&mut lines, format_args!("Nrt-Client: {client_id}\r\n"));
+        if let Some(cluster) = cluster.filter(|c| valid(c)) {
             put_fmt(
                 &mut lines,
                 format_args!("Nrt-Connected-Cluster: {cluster}\r\n"),
             );
         }
+        // The prefix is ours (a nuid); one that is not a header value
+        // gives ids that are only the count.
+        let prefix = if valid(id_prefix) { id_prefix } else { "" };
         Answerer {
             lines: lines.freeze(),
-            prefix: id_prefix.to_owned(),
+            prefix: prefix.to_owned(),
             count: Default::default(),
         }
     }
@@ -742,6 +751,15 @@ mod tests {
         assert_eq!(head.headers()["nrt-connected-cluster"], "east");
         assert_eq!(head.headers()["nrt-client"], "9");
         assert!(by.says("broker-a", 7, None) && by.says("broker-a", 7, Some("")));
+        // What a broker says cannot forge headers: such a line is left out.
+        let hostile = Answerer::new("a\r\nX-Forged: 1", 3, Some("c\nX-Also: 2"), "P\r\n");
+        let reply = decode_response(&encode_response(&parts, &hostile, b"")).unwrap_or_default();
+        assert!(reply.headers().get("x-forged").is_none());
+        assert!(reply.headers().get("x-also").is_none());
+        assert!(reply.headers().get("nrt-connected-server").is_none());
+        assert!(reply.headers().get("nrt-connected-cluster").is_none());
+        assert_eq!(reply.headers()["nrt-id"], "0");
+        assert_eq!(reply.headers()["nrt-client"], "3");
         assert!(!by.says("broker-a", 8, None) && !clustered.says("broker-b", 9, None));
     }
 
